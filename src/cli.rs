@@ -1,0 +1,85 @@
+//! The command line: `hallcall [--config FILE] [--listen ADDR] [--store URL]`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::Parser;
+
+/// Where durable state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// The embedded store in a data directory: `file:./data`.
+    File(PathBuf),
+    /// A Redis server: `redis://127.0.0.1:6379/0`.
+    Redis(String),
+}
+
+impl FromStr for StoreUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err("file: needs a directory, as in file:./data".into());
+            }
+            Ok(StoreUrl::File(PathBuf::from(path)))
+        } else if s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("redis+unix://") {
+            Ok(StoreUrl::Redis(s.to_owned()))
+        } else {
+            Err(format!(
+                "{s:?} is not a store URL: use file:DIR or redis://HOST:PORT/DB"
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreUrl::File(p) => write!(f, "file:{}", p.display()),
+            StoreUrl::Redis(u) => f.write_str(u),
+        }
+    }
+}
+
+/// Queue-calling and hall-display server for government service halls.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "hallcall", version, about)]
+pub struct Args {
+    /// The halls: zones, services, windows and policy (TOML).
+    #[arg(long, default_value = "config/hall.toml")]
+    pub config: PathBuf,
+    /// Address to serve HTTP and WebSockets on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where state is kept: file:DIR (embedded) or redis://HOST:PORT/DB.
+    #[arg(long, default_value = "file:./data")]
+    pub store: StoreUrl,
+    /// Check the configuration, print a summary and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let a = Args::try_parse_from(["hallcall"]).unwrap();
+        assert_eq!(a.config, PathBuf::from("config/hall.toml"));
+        assert_eq!(a.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(a.store, StoreUrl::File(PathBuf::from("./data")));
+    }
+
+    #[test]
+    fn store_urls() {
+        assert_eq!(
+            "redis://127.0.0.1:6379/0".parse::<StoreUrl>().unwrap(),
+            StoreUrl::Redis("redis://127.0.0.1:6379/0".into())
+        );
+        assert!("file:".parse::<StoreUrl>().is_err());
+        assert!("postgres://x".parse::<StoreUrl>().is_err());
+        assert!(Args::try_parse_from(["hallcall", "--store", "mysql://x"]).is_err());
+    }
+}

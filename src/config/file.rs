@@ -1,0 +1,104 @@
+//! The TOML file as written by people: strings where the model has indices,
+//! with source spans kept so that a mistake can be reported by line and column.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File {
+    #[serde(default)]
+    pub hall: Vec<Hall>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Hall {
+    pub id: S<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub time_zone: S<String>,
+    #[serde(default)]
+    pub day_reset: Option<S<String>>,
+    #[serde(default)]
+    pub hours: Option<Hours>,
+    #[serde(default)]
+    pub policy: Policy,
+    #[serde(default)]
+    pub category: Vec<Category>,
+    #[serde(default)]
+    pub zone: Vec<Zone>,
+    #[serde(default)]
+    pub window: Vec<Window>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Hours {
+    #[serde(default)]
+    pub days: Option<S<Vec<String>>>,
+    #[serde(default)]
+    pub open: Option<Vec<S<String>>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Policy {
+    pub priority_ratio: Option<S<String>>,
+    pub max_normal_wait_minutes: Option<S<i64>>,
+    pub skip_requeue_places: Option<S<i64>>,
+    pub max_skips: Option<S<i64>>,
+    pub recall_limit: Option<S<i64>>,
+    pub transfer_placement: Option<S<String>>,
+    pub one_waiting_ticket_per_person: Option<bool>,
+    pub number_digits: Option<S<i64>>,
+    pub appointment_early_minutes: Option<S<i64>>,
+    pub appointment_grace_minutes: Option<S<i64>>,
+    pub open_paused: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Category {
+    pub id: S<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Zone {
+    pub id: S<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub prefix: S<String>,
+    #[serde(default)]
+    pub hours: Option<Hours>,
+    #[serde(default)]
+    pub service_minutes: Option<S<i64>>,
+    #[serde(default)]
+    pub service: Vec<Service>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Service {
+    pub id: S<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+    #[serde(default)]
+    pub results: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Window {
+    pub number: S<i64>,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub serves: S<Vec<S<String>>>,
+    #[serde(default)]
+    pub results_only: bool,
+}

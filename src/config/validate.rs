@@ -1,0 +1,502 @@
+//! Turns the file as written into the validated model, or into a list of
+//! problems each naming its place. All problems are collected, not just the
+//! first, so one restart shows everything wrong with a file.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+
+use super::file::{self, S};
+use super::model::*;
+use super::{ConfigError, ConfigErrors};
+use crate::engine::Code;
+
+const MAX_SERVICES_PER_ZONE: usize = 64;
+
+struct Checker<'a> {
+    src: &'a str,
+    file: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    fn err(&mut self, span: Range<usize>, place: &str, problem: impl Into<String>) {
+        let (line, column) = line_col(self.src, span.start);
+        self.errors.push(ConfigError {
+            file: self.file.to_owned(),
+            line,
+            column,
+            place: place.to_owned(),
+            problem: problem.into(),
+        });
+    }
+
+    fn code(&mut self, s: &S<String>, place: &str, what: &str) -> Option<Code> {
+        match Code::new(s.get_ref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.err(s.span(), place, format!("bad {what} id: {e}"));
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, v: &Option<S<i64>>, place: &str, what: &str, range: Range<i64>, default: i64) -> i64 {
+        match v {
+            None => default,
+            Some(s) if range.contains(s.get_ref()) => *s.get_ref(),
+            Some(s) => {
+                self.err(
+                    s.span(),
+                    place,
+                    format!(
+                        "{what} must be from {} to {}, not {}",
+                        range.start,
+                        range.end - 1,
+                        s.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn parse_time(s: &str) -> Option<Time> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
+}
+
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Validates a parsed file. `src` and `file` are only used to place errors.
+pub(crate) fn validate(f: file::File, src: &str, file: &str) -> Result<ServerConfig, ConfigErrors> {
+    let mut c = Checker {
+        src,
+        file,
+        errors: Vec::new(),
+    };
+    if f.hall.is_empty() {
+        c.err(0..0, "file", "no [[hall]] is defined: a server needs at least one hall");
+    }
+    let mut hall_ids = HashSet::new();
+    let mut halls = Vec::new();
+    for (i, h) in f.hall.into_iter().enumerate() {
+        let place = format!("hall #{} ({:?})", i + 1, h.id.get_ref());
+        if !hall_ids.insert(h.id.get_ref().clone()) {
+            c.err(h.id.span(), &place, format!("duplicate hall id {:?}", h.id.get_ref()));
+        }
+        if let Some(hall) = hall(&mut c, h, &place) {
+            halls.push(hall);
+        }
+    }
+    if c.errors.is_empty() {
+        Ok(ServerConfig { halls })
+    } else {
+        Err(ConfigErrors(c.errors))
+    }
+}
+
+fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
+    let id = c.code(&h.id, place, "hall");
+    let tz = match TimeZone::get(h.time_zone.get_ref()) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            c.err(
+                h.time_zone.span(),
+                place,
+                format!(
+                    "unknown time zone {:?} (use an IANA name such as \"Asia/Shanghai\")",
+                    h.time_zone.get_ref()
+                ),
+            );
+            None
+        }
+    };
+    let day_reset = match &h.day_reset {
+        None => Time::midnight(),
+        Some(s) => parse_time(s.get_ref()).unwrap_or_else(|| {
+            c.err(
+                s.span(),
+                place,
+                format!("day_reset {:?} is not a time like \"03:00\"", s.get_ref()),
+            );
+            Time::midnight()
+        }),
+    };
+    let policy = policy(c, &h.policy, place);
+    let default_hours = h.hours.clone();
+
+    let mut categories = Vec::new();
+    let mut seen = HashSet::new();
+    for cat in &h.category {
+        let Some(cid) = c.code(&cat.id, place, "category") else {
+            continue;
+        };
+        if !seen.insert(cid) {
+            c.err(cat.id.span(), place, format!("duplicate priority category {cid}"));
+        }
+        categories.push(Category {
+            id: cid,
+            name: cat.name.clone(),
+            name_en: cat.name_en.clone().unwrap_or_else(|| cat.name.clone()),
+        });
+    }
+
+    if h.zone.is_empty() {
+        c.err(h.id.span(), place, "the hall has no zones ([[hall.zone]])");
+    }
+    let mut zones = Vec::new();
+    let mut zone_ids = HashSet::new();
+    let mut prefixes = HashSet::new();
+    for z in &h.zone {
+        let zplace = format!("{place}, zone {:?}", z.id.get_ref());
+        let Some(zid) = c.code(&z.id, &zplace, "zone") else {
+            continue;
+        };
+        if !zone_ids.insert(zid) {
+            c.err(z.id.span(), &zplace, format!("duplicate zone id {zid}"));
+        }
+        let p = z.prefix.get_ref();
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_uppercase()) {
+            c.err(
+                z.prefix.span(),
+                &zplace,
+                format!("prefix {p:?} must be 1 to 3 capital letters A-Z"),
+            );
+        } else if !prefixes.insert(p.clone()) {
+            c.err(
+                z.prefix.span(),
+                &zplace,
+                format!("duplicate ticket prefix {p:?}: each zone needs its own"),
+            );
+        }
+        let hours_src = z.hours.as_ref().or(default_hours.as_ref());
+        let hours = hours_src.map_or_else(Hours::always, |hs| hours(c, hs, day_reset, &zplace));
+        let service_minutes = c.int(&z.service_minutes, &zplace, "service_minutes", 1..481, 10);
+        if z.service.is_empty() {
+            c.err(z.id.span(), &zplace, "the zone has no services ([[hall.zone.service]])");
+        }
+        if z.service.len() > MAX_SERVICES_PER_ZONE {
+            c.err(
+                z.id.span(),
+                &zplace,
+                format!("at most {MAX_SERVICES_PER_ZONE} services per zone"),
+            );
+        }
+        let mut services = Vec::new();
+        let mut sids = HashSet::new();
+        for s in &z.service {
+            let Some(sid) = c.code(&s.id, &zplace, "service") else {
+                continue;
+            };
+            if !sids.insert(sid) {
+                c.err(s.id.span(), &zplace, format!("duplicate service id {sid}"));
+            }
+            services.push(ServiceConfig {
+                id: sid,
+                name: s.name.clone(),
+                name_en: s.name_en.clone().unwrap_or_else(|| s.name.clone()),
+                results: s.results,
+            });
+        }
+        zones.push(ZoneConfig {
+            id: zid,
+            name: z.name.clone(),
+            name_en: z.name_en.clone().unwrap_or_else(|| z.name.clone()),
+            prefix: p.clone(),
+            hours,
+            services,
+            default_service_secs: (service_minutes * 60) as u32,
+        });
+    }
+
+    let windows = windows(c, &h.window, &zones, &h.id, place);
+    for (zi, z) in zones.iter().enumerate() {
+        if !windows.is_empty() && !windows.iter().any(|w| w.serves.iter().any(|s| s.zone == zi)) {
+            let span = h
+                .zone
+                .iter()
+                .find(|fz| fz.id.get_ref() == z.id.as_str())
+                .map_or(0..0, |fz| fz.id.span());
+            c.err(
+                span,
+                place,
+                format!(
+                    "zone {} is served by no window: its tickets could never be called",
+                    z.id
+                ),
+            );
+        }
+    }
+
+    Some(HallConfig {
+        id: id?,
+        name: h.name,
+        name_en: h.name_en.unwrap_or_default(),
+        time_zone: tz?,
+        time_zone_name: h.time_zone.into_inner(),
+        day_reset,
+        zones,
+        windows,
+        categories,
+        policy,
+    })
+}
+
+fn hours(c: &mut Checker, h: &file::Hours, day_reset: Time, place: &str) -> Hours {
+    let mut out = Hours::always();
+    if let Some(days) = &h.days {
+        out.days = [false; 7];
+        for d in days.get_ref() {
+            match DAY_NAMES.iter().position(|n| n == d) {
+                Some(i) if !out.days[i] => out.days[i] = true,
+                Some(_) => c.err(days.span(), place, format!("day {d:?} is listed twice")),
+                None => c.err(
+                    days.span(),
+                    place,
+                    format!("unknown day {d:?} (use mon, tue, wed, thu, fri, sat, sun)"),
+                ),
+            }
+        }
+    }
+    for iv in h.open.iter().flatten() {
+        let parsed = iv
+            .get_ref()
+            .split_once('-')
+            .and_then(|(a, b)| Some((parse_time(a.trim())?, parse_time(b.trim())?)));
+        match parsed {
+            None => c.err(
+                iv.span(),
+                place,
+                format!("opening hours {:?} are not like \"08:30-12:00\"", iv.get_ref()),
+            ),
+            Some((a, b)) if a >= b => c.err(
+                iv.span(),
+                place,
+                format!("opening hours {:?} end before they start", iv.get_ref()),
+            ),
+            Some((a, _)) if a < day_reset => c.err(
+                iv.span(),
+                place,
+                format!(
+                    "opening hours {:?} start before the day_reset time {day_reset}",
+                    iv.get_ref()
+                ),
+            ),
+            Some((a, b)) => {
+                if let Some(&(_, prev_end)) = out.intervals.last() {
+                    if a < prev_end {
+                        c.err(
+                            iv.span(),
+                            place,
+                            format!("opening hours {:?} overlap or are out of order", iv.get_ref()),
+                        );
+                    }
+                }
+                out.intervals.push((a, b));
+            }
+        }
+    }
+    out
+}
+
+fn policy(c: &mut Checker, p: &file::Policy, place: &str) -> Policy {
+    let d = Policy::default();
+    let place = &format!("{place}, policy");
+    let (priority_calls, normal_calls) = match &p.priority_ratio {
+        None => (d.priority_calls, d.normal_calls),
+        Some(s) => {
+            let parsed = s
+                .get_ref()
+                .split_once(':')
+                .and_then(|(a, b)| Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)));
+            match parsed {
+                Some((a, b)) if (1..=20).contains(&a) && (1..=20).contains(&b) => (a, b),
+                _ => {
+                    c.err(
+                        s.span(),
+                        place,
+                        format!(
+                            "priority_ratio {:?} must be like \"1:2\" (priority:normal, each 1 to 20)",
+                            s.get_ref()
+                        ),
+                    );
+                    (d.priority_calls, d.normal_calls)
+                }
+            }
+        }
+    };
+    let transfer_placement = match p.transfer_placement.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+        None => d.transfer_placement,
+        Some(("front", _)) => Placement::Front,
+        Some(("end", _)) => Placement::End,
+        Some((other, span)) => {
+            c.err(
+                span,
+                place,
+                format!("transfer_placement {other:?} must be \"front\" or \"end\""),
+            );
+            d.transfer_placement
+        }
+    };
+    Policy {
+        priority_calls,
+        normal_calls,
+        max_normal_wait_ms: c.int(
+            &p.max_normal_wait_minutes,
+            place,
+            "max_normal_wait_minutes",
+            1..1441,
+            30,
+        ) * 60_000,
+        skip_requeue_places: c.int(&p.skip_requeue_places, place, "skip_requeue_places", 0..1001, 3) as u32,
+        max_skips: c.int(&p.max_skips, place, "max_skips", 0..11, 1) as u32,
+        recall_limit: c.int(&p.recall_limit, place, "recall_limit", 0..21, 5) as u32,
+        transfer_placement,
+        one_waiting_ticket_per_person: p
+            .one_waiting_ticket_per_person
+            .unwrap_or(d.one_waiting_ticket_per_person),
+        number_digits: c.int(&p.number_digits, place, "number_digits", 1..7, 3) as u8,
+        appointment_early_ms: c.int(
+            &p.appointment_early_minutes,
+            place,
+            "appointment_early_minutes",
+            0..241,
+            15,
+        ) * 60_000,
+        appointment_grace_ms: c.int(
+            &p.appointment_grace_minutes,
+            place,
+            "appointment_grace_minutes",
+            0..241,
+            15,
+        ) * 60_000,
+        open_paused: p.open_paused.unwrap_or(d.open_paused),
+    }
+}
+
+fn windows(
+    c: &mut Checker,
+    ws: &[file::Window],
+    zones: &[ZoneConfig],
+    hall_id: &S<String>,
+    place: &str,
+) -> Vec<WindowConfig> {
+    if ws.is_empty() {
+        c.err(hall_id.span(), place, "the hall has no windows ([[hall.window]])");
+    }
+    let mut numbers = HashSet::new();
+    let mut out = Vec::new();
+    for w in ws {
+        let n = *w.number.get_ref();
+        let wplace = format!("{place}, window {n}");
+        if !(1..=9999).contains(&n) {
+            c.err(
+                w.number.span(),
+                &wplace,
+                format!("window number {n} must be from 1 to 9999"),
+            );
+            continue;
+        }
+        if !numbers.insert(n) {
+            c.err(w.number.span(), &wplace, format!("duplicate window number {n}"));
+        }
+        if w.serves.get_ref().is_empty() {
+            c.err(
+                w.serves.span(),
+                &wplace,
+                "serves is empty: name at least one zone or zone/service",
+            );
+        }
+        let mut serves: Vec<Serve> = Vec::new();
+        for entry in w.serves.get_ref() {
+            let text = entry.get_ref().as_str();
+            let (zid, sid) = match text.split_once('/') {
+                Some((z, s)) => (z, Some(s)),
+                None => (text, None),
+            };
+            let Some(zi) = zones.iter().position(|z| z.id.as_str() == zid) else {
+                c.err(entry.span(), &wplace, format!("serves unknown zone {zid:?}"));
+                continue;
+            };
+            let zone = &zones[zi];
+            let eligible = |s: &ServiceConfig| !w.results_only || s.results;
+            let mask = match sid {
+                None => zone
+                    .services
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| eligible(s))
+                    .fold(0u64, |m, (i, _)| m | (1 << i)),
+                Some(sid) => match zone.services.iter().position(|s| s.id.as_str() == sid) {
+                    None => {
+                        c.err(
+                            entry.span(),
+                            &wplace,
+                            format!("serves unknown service {sid:?} of zone {zid:?}"),
+                        );
+                        continue;
+                    }
+                    Some(si) if !eligible(&zone.services[si]) => {
+                        c.err(
+                            entry.span(),
+                            &wplace,
+                            format!("a results-only window cannot serve {text:?}, which is not a results service"),
+                        );
+                        continue;
+                    }
+                    Some(si) => 1u64 << si,
+                },
+            };
+            if mask == 0 {
+                c.err(
+                    entry.span(),
+                    &wplace,
+                    format!("zone {zid:?} has no results services for this results-only window"),
+                );
+                continue;
+            }
+            // A whole-zone entry after a service of the same zone means "the
+            // rest of the zone": entries never overlap.
+            let listed = serves
+                .iter()
+                .filter(|s| s.zone == zi)
+                .fold(0u64, |m, s| m | s.services.0);
+            let mask = mask & !listed;
+            if mask == 0 {
+                c.err(
+                    entry.span(),
+                    &wplace,
+                    format!("{text:?} adds nothing: it is already listed"),
+                );
+                continue;
+            }
+            serves.push(Serve {
+                zone: zi,
+                services: ServiceMask(mask),
+            });
+        }
+        out.push(WindowConfig {
+            number: n as u16,
+            name: w.name.clone(),
+            name_en: w.name_en.clone().unwrap_or_else(|| w.name.clone()),
+            serves,
+            results_only: w.results_only,
+        });
+    }
+    out
+}

@@ -1,0 +1,74 @@
+//! Business days and opening hours as instants. Pure arithmetic over the
+//! hall's time zone: nothing here reads a clock.
+
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+
+use super::ids::Millis;
+use crate::config::HallConfig;
+
+/// The business day in force, with its bounds and each zone's opening hours
+/// turned into instants once, so that per-operation checks are comparisons.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Day {
+    pub date: Date,
+    pub start: Millis,
+    pub end: Millis,
+    /// Per zone: the instants during which it issues tickets.
+    pub zone_open: Vec<Vec<(Millis, Millis)>>,
+}
+
+fn instant(date: Date, time: Time, tz: &TimeZone) -> Millis {
+    // A local time that a DST gap skips resolves to the later instant
+    // (jiff's "compatible" rule), so this cannot fail for valid dates.
+    let ts = tz.to_timestamp(date.to_datetime(time)).unwrap_or(Timestamp::UNIX_EPOCH);
+    Millis(ts.as_millisecond())
+}
+
+/// The business date that `now` belongs to: local date, moved back one day
+/// before the reset time.
+pub(crate) fn business_date(cfg: &HallConfig, now: Millis) -> Date {
+    let ts = Timestamp::from_millisecond(now.0).unwrap_or(Timestamp::UNIX_EPOCH);
+    let local = cfg.time_zone.to_datetime(ts);
+    if local.time() < cfg.day_reset {
+        local.date().yesterday().unwrap_or(local.date())
+    } else {
+        local.date()
+    }
+}
+
+impl Day {
+    pub(crate) fn new(cfg: &HallConfig, date: Date) -> Day {
+        let tz = &cfg.time_zone;
+        let start = instant(date, cfg.day_reset, tz);
+        let end = instant(date.tomorrow().unwrap_or(date), cfg.day_reset, tz);
+        let zone_open = cfg
+            .zones
+            .iter()
+            .map(|z| {
+                if !z.hours.open_on(date) {
+                    Vec::new()
+                } else if z.hours.intervals.is_empty() {
+                    vec![(start, end)]
+                } else {
+                    z.hours
+                        .intervals
+                        .iter()
+                        .map(|&(a, b)| (instant(date, a, tz), instant(date, b, tz)))
+                        .collect()
+                }
+            })
+            .collect();
+        Day {
+            date,
+            start,
+            end,
+            zone_open,
+        }
+    }
+
+    pub(crate) fn zone_is_open(&self, zone: usize, now: Millis) -> bool {
+        self.zone_open[zone].iter().any(|&(a, b)| a <= now && now < b)
+    }
+}

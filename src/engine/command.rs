@@ -1,0 +1,105 @@
+//! What callers ask the engine to do. Commands name zones, services and
+//! windows by their configured ids, never by internal index.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{CategoryId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::ticket::Channel;
+use super::window::PauseReason;
+
+/// The lane asked for when issuing. An appointment checked in too late is
+/// issued in the normal lane instead (the event says which lane it got).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LaneRequest {
+    Normal,
+    Priority { category: CategoryId },
+    Appointment { slot_start: Millis, slot_end: Millis },
+}
+
+/// Where a transfer (转窗) sends a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// Into a zone's queue for a service, in the ticket's lane.
+    Zone { zone: ZoneId, service: ServiceId },
+    /// Into one window's own queue: only that window will call it.
+    Window { window: WindowNo },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    pub zone: ZoneId,
+    pub service: ServiceId,
+    pub lane: LaneRequest,
+    pub channel: Channel,
+    pub person: Option<PersonKey>,
+}
+
+/// One operation on a hall.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    Issue(Issue),
+    CallNext {
+        window: WindowNo,
+    },
+    CallTicket {
+        window: WindowNo,
+        ticket: TicketNumber,
+    },
+    Recall {
+        window: WindowNo,
+    },
+    Skip {
+        window: WindowNo,
+    },
+    Start {
+        window: WindowNo,
+    },
+    Finish {
+        window: WindowNo,
+    },
+    Transfer {
+        window: WindowNo,
+        to: Target,
+    },
+    Hold {
+        window: WindowNo,
+    },
+    CallBack {
+        window: WindowNo,
+        ticket: TicketNumber,
+    },
+    Cancel {
+        ticket: TicketNumber,
+    },
+    Reactivate {
+        ticket: TicketNumber,
+    },
+    /// A supervisor moves a waiting or held ticket to another zone or window.
+    Move {
+        ticket: TicketNumber,
+        to: Target,
+    },
+    Pause {
+        window: WindowNo,
+        reason: PauseReason,
+    },
+    Resume {
+        window: WindowNo,
+    },
+    Open {
+        window: WindowNo,
+        staff: Option<String>,
+    },
+    Close {
+        window: WindowNo,
+    },
+    SetAutoCall {
+        window: WindowNo,
+        on: bool,
+    },
+    /// Nothing but the business-day rollover, if one is due.
+    Tick,
+}

@@ -1,0 +1,90 @@
+//! The engine's refusals. Each is a domain answer ("that window is paused"),
+//! cheap to build and matched by the HTTP layer to a 4xx status.
+
+use super::ids::{Code, TicketNumber, WindowNo};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown zone {0}")]
+    UnknownZone(Code),
+    #[error("zone {zone} has no service {service}")]
+    UnknownService { zone: Code, service: Code },
+    #[error("unknown priority category {0}")]
+    UnknownCategory(Code),
+    #[error("unknown window {0}")]
+    UnknownWindow(WindowNo),
+    #[error("no ticket {0} today")]
+    UnknownTicket(TicketNumber),
+    #[error("zone {0} is not issuing tickets now (outside its opening hours)")]
+    ZoneClosed(Code),
+    #[error("this person already has a ticket waiting for that service ({0})")]
+    AlreadyWaiting(TicketNumber),
+    #[error("appointment slot ends before it starts, or is already over")]
+    BadAppointment,
+    #[error("window {0} is closed")]
+    WindowClosed(WindowNo),
+    #[error("window {0} is already open")]
+    WindowAlreadyOpen(WindowNo),
+    #[error("window {0} is paused")]
+    WindowPaused(WindowNo),
+    #[error("window {0} is not paused")]
+    WindowNotPaused(WindowNo),
+    #[error("window {window} already has ticket {ticket} in hand")]
+    WindowBusy { window: WindowNo, ticket: TicketNumber },
+    #[error("window {0} has no ticket in hand")]
+    NothingInHand(WindowNo),
+    #[error("nobody is waiting for window {0}")]
+    QueueEmpty(WindowNo),
+    #[error("ticket {ticket} is {state}, not {expected}")]
+    WrongState {
+        ticket: TicketNumber,
+        state: &'static str,
+        expected: &'static str,
+    },
+    #[error("window {window} does not serve ticket {ticket}")]
+    NotServedHere { window: WindowNo, ticket: TicketNumber },
+    #[error("ticket {0} has been recalled the maximum number of times")]
+    RecallLimit(TicketNumber),
+    #[error("ticket {0} is already in that queue")]
+    SameQueue(TicketNumber),
+    /// An engine bug: a decided event did not apply. Nothing was changed.
+    #[error("internal inconsistency: {0}")]
+    Inconsistent(String),
+}
+
+impl EngineError {
+    /// A stable, machine-readable name for the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::UnknownZone(_) => "unknown_zone",
+            EngineError::UnknownService { .. } => "unknown_service",
+            EngineError::UnknownCategory(_) => "unknown_category",
+            EngineError::UnknownWindow(_) => "unknown_window",
+            EngineError::UnknownTicket(_) => "unknown_ticket",
+            EngineError::ZoneClosed(_) => "zone_closed",
+            EngineError::AlreadyWaiting(_) => "already_waiting",
+            EngineError::BadAppointment => "bad_appointment",
+            EngineError::WindowClosed(_) => "window_closed",
+            EngineError::WindowAlreadyOpen(_) => "window_already_open",
+            EngineError::WindowPaused(_) => "window_paused",
+            EngineError::WindowNotPaused(_) => "window_not_paused",
+            EngineError::WindowBusy { .. } => "window_busy",
+            EngineError::NothingInHand(_) => "nothing_in_hand",
+            EngineError::QueueEmpty(_) => "queue_empty",
+            EngineError::WrongState { .. } => "wrong_state",
+            EngineError::NotServedHere { .. } => "not_served_here",
+            EngineError::RecallLimit(_) => "recall_limit",
+            EngineError::SameQueue(_) => "same_queue",
+            EngineError::Inconsistent(_) => "inconsistent",
+        }
+    }
+}
+
+/// An event that does not fit the state it is applied to: only possible for
+/// events that did not come from this engine (a corrupt or foreign store).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("event {seq} cannot be applied: {problem}")]
+pub struct ReplayError {
+    pub seq: u64,
+    pub problem: String,
+}

@@ -1,0 +1,114 @@
+//! What happened, in the past tense. Events are facts: applying them never
+//! fails for events the engine produced, and replaying a hall's events into
+//! a fresh hall rebuilds exactly its state.
+
+use serde::{Deserialize, Serialize};
+
+use super::command::Target;
+use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::ticket::{Channel, Lane};
+use super::window::PauseReason;
+use crate::config::Placement;
+
+/// How a window came to call a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    Next,
+    Chosen,
+    /// The window had auto-call on and became free.
+    Auto,
+    CallBack,
+}
+
+/// One event with its per-hall sequence number and time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at: Millis,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    /// A new business day: yesterday's unfinished tickets expire, every
+    /// window is closed and numbering restarts.
+    DayStarted {
+        day: jiff::civil::Date,
+    },
+    TicketIssued {
+        ticket: TicketNumber,
+        zone: ZoneId,
+        service: ServiceId,
+        lane: Lane,
+        channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person: Option<PersonKey>,
+    },
+    TicketCalled {
+        ticket: TicketNumber,
+        window: WindowNo,
+        how: CallKind,
+        /// Both the priority and the normal lane had someone this window
+        /// could call: the call counts towards the lane ratio.
+        #[serde(default)]
+        contested: bool,
+    },
+    TicketRecalled {
+        ticket: TicketNumber,
+        window: WindowNo,
+        count: u32,
+    },
+    /// 过号: back in the queue, or, past the skip limit, a no-show.
+    TicketSkipped {
+        ticket: TicketNumber,
+        window: WindowNo,
+        no_show: bool,
+    },
+    ServiceStarted {
+        ticket: TicketNumber,
+        window: WindowNo,
+    },
+    ServiceFinished {
+        ticket: TicketNumber,
+        window: WindowNo,
+    },
+    TicketTransferred {
+        ticket: TicketNumber,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_window: Option<WindowNo>,
+        to: Target,
+        placement: Placement,
+    },
+    TicketHeld {
+        ticket: TicketNumber,
+        window: WindowNo,
+    },
+    TicketCancelled {
+        ticket: TicketNumber,
+    },
+    TicketReactivated {
+        ticket: TicketNumber,
+    },
+    WindowOpened {
+        window: WindowNo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staff: Option<String>,
+        paused: bool,
+    },
+    WindowClosed {
+        window: WindowNo,
+    },
+    WindowPaused {
+        window: WindowNo,
+        reason: PauseReason,
+    },
+    WindowResumed {
+        window: WindowNo,
+    },
+    AutoCallChanged {
+        window: WindowNo,
+        on: bool,
+    },
+}

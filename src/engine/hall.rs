@@ -1,0 +1,1000 @@
+//! One hall's queue state and the rules that change it.
+//!
+//! Every operation goes `decide` (check the command against the state,
+//! produce events, change nothing) then `apply` (change the state by the
+//! events). Replay uses `apply` alone, which is why events carry every
+//! choice the engine made (which ticket, which lane, contested or not).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::calendar::{Day, business_date};
+use super::command::{Command, Issue, LaneRequest, Target};
+use super::error::{EngineError, ReplayError};
+use super::event::{CallKind, Event, EventKind};
+use super::ids::{Millis, PersonKey, TicketNumber, WindowNo};
+use super::stats::ServiceTimes;
+use super::ticket::{LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
+use super::window::{PauseReason, WindowState};
+use crate::config::{HallConfig, Placement};
+
+/// Per-zone queues and counters.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct ZoneState {
+    /// Last sequence number issued today.
+    pub last_seq: u32,
+    /// Ticket indices per lane (appointment, priority, normal), front first.
+    pub lanes: [VecDeque<usize>; 3],
+    /// Contested calls so far in the current priority:normal cycle.
+    pub priority_run: u32,
+    pub normal_run: u32,
+}
+
+/// Everything that changes. Kept apart from the configuration so that two
+/// halls can be compared (replay equals live) with `==`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct State {
+    pub seq: u64,
+    pub day: Option<Day>,
+    pub tickets: Vec<Ticket>,
+    pub by_number: HashMap<TicketNumber, usize>,
+    pub zones: Vec<ZoneState>,
+    pub windows: Vec<WindowState>,
+    /// Per window: tickets transferred to that window alone.
+    pub directed: Vec<VecDeque<usize>>,
+    /// Active tickets per person, zone and service (for one-per-person).
+    pub persons: HashMap<(PersonKey, usize, usize), usize>,
+    /// Windows with auto-call on, in window order.
+    pub auto_windows: Vec<usize>,
+    /// Recent service times per zone; kept across days as tomorrow's prior.
+    pub service_times: Vec<ServiceTimes>,
+}
+
+/// A hall's queue engine: pure and synchronous. Give it a command and the
+/// time; it answers with events or a refusal.
+#[derive(Clone, Debug)]
+pub struct Hall {
+    pub(crate) cfg: Arc<HallConfig>,
+    pub(crate) st: State,
+}
+
+impl PartialEq for Hall {
+    fn eq(&self, other: &Self) -> bool {
+        self.cfg.id == other.cfg.id && self.st == other.st
+    }
+}
+
+fn wrong(t: &Ticket, expected: &'static str) -> EngineError {
+    EngineError::WrongState {
+        ticket: t.number,
+        state: state_name(&t.state),
+        expected,
+    }
+}
+
+pub(crate) fn state_name(s: &TicketState) -> &'static str {
+    match s {
+        TicketState::Waiting => "waiting",
+        TicketState::Called { .. } => "called",
+        TicketState::Serving { .. } => "serving",
+        TicketState::Held { .. } => "held",
+        TicketState::Finished { .. } => "finished",
+        TicketState::NoShow { .. } => "no_show",
+        TicketState::Cancelled => "cancelled",
+    }
+}
+
+impl Hall {
+    /// A hall that has not started its first business day yet.
+    pub fn new(cfg: Arc<HallConfig>) -> Hall {
+        let zones = cfg.zones.len();
+        let windows = cfg.windows.len();
+        let service_times = cfg
+            .zones
+            .iter()
+            .map(|z| ServiceTimes::new(z.default_service_secs))
+            .collect();
+        Hall {
+            st: State {
+                seq: 0,
+                day: None,
+                tickets: Vec::new(),
+                by_number: HashMap::new(),
+                zones: vec![ZoneState::default(); zones],
+                windows: vec![WindowState::closed(); windows],
+                directed: vec![VecDeque::new(); windows],
+                persons: HashMap::new(),
+                auto_windows: Vec::new(),
+                service_times,
+            },
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &Arc<HallConfig> {
+        &self.cfg
+    }
+
+    /// Sequence number of the last event.
+    pub fn seq(&self) -> u64 {
+        self.st.seq
+    }
+
+    /// The business day in force, if the hall has started one.
+    pub fn business_day(&self) -> Option<jiff::civil::Date> {
+        self.st.day.as_ref().map(|d| d.date)
+    }
+
+    /// Runs one command at `now`.
+    ///
+    /// When `now` falls in a new business day the rollover happens first and
+    /// its `DayStarted` event leads the returned events; if the command is
+    /// refused, the rollover is not applied either (it will be at the next
+    /// command), so a refusal never changes anything.
+    ///
+    /// # Errors
+    /// The command does not fit the hall's state or configuration.
+    pub fn execute(&mut self, cmd: &Command, now: Millis) -> Result<Vec<Event>, EngineError> {
+        if let Some(date) = self.rollover_due(now) {
+            let mut next = Hall::new(self.cfg.clone());
+            next.st.seq = self.st.seq;
+            next.st.service_times = self.st.service_times.clone();
+            let mut events = Vec::with_capacity(2);
+            next.push(EventKind::DayStarted { day: date }, now, &mut events)?;
+            if !matches!(cmd, Command::Tick) {
+                next.execute_today(cmd, now, &mut events)?;
+            }
+            *self = next;
+            return Ok(events);
+        }
+        let mut events = Vec::with_capacity(1);
+        self.execute_today(cmd, now, &mut events)?;
+        Ok(events)
+    }
+
+    fn rollover_due(&self, now: Millis) -> Option<jiff::civil::Date> {
+        match &self.st.day {
+            Some(d) if now < d.end => None,
+            _ => Some(business_date(&self.cfg, now)),
+        }
+    }
+
+    fn execute_today(&mut self, cmd: &Command, now: Millis, out: &mut Vec<Event>) -> Result<(), EngineError> {
+        let Some(kind) = self.decide(cmd, now)? else {
+            return Ok(());
+        };
+        self.push(kind, now, out)?;
+        self.auto_call(now, out);
+        Ok(())
+    }
+
+    /// Numbers, applies and records one decided event.
+    fn push(&mut self, kind: EventKind, now: Millis, out: &mut Vec<Event>) -> Result<(), EngineError> {
+        let ev = Event {
+            seq: self.st.seq + 1,
+            at: now,
+            kind,
+        };
+        // `decide` checked everything `apply` checks, so this only fails on an
+        // engine bug; `apply` checks before it mutates, so nothing is half-done.
+        self.apply(&ev).map_err(|e| {
+            debug_assert!(false, "decided event does not apply: {e}");
+            EngineError::Inconsistent(e.problem)
+        })?;
+        out.push(ev);
+        Ok(())
+    }
+
+    /// Free windows with auto-call on take the next ticket.
+    fn auto_call(&mut self, now: Millis, out: &mut Vec<Event>) {
+        for i in 0..self.st.auto_windows.len() {
+            let w = self.st.auto_windows[i];
+            if !self.st.windows[w].is_free() {
+                continue;
+            }
+            if let Some((t, contested)) = self.select(w, now) {
+                let kind = EventKind::TicketCalled {
+                    ticket: self.st.tickets[t].number,
+                    window: self.cfg.windows[w].number,
+                    how: CallKind::Auto,
+                    contested,
+                };
+                if self.push(kind, now, out).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    // ----- lookups -------------------------------------------------------
+
+    fn window(&self, number: WindowNo) -> Result<usize, EngineError> {
+        self.cfg.window_index(number).ok_or(EngineError::UnknownWindow(number))
+    }
+
+    fn ticket(&self, number: TicketNumber) -> Result<usize, EngineError> {
+        self.st
+            .by_number
+            .get(&number)
+            .copied()
+            .ok_or(EngineError::UnknownTicket(number))
+    }
+
+    fn open_window(&self, number: WindowNo) -> Result<usize, EngineError> {
+        let w = self.window(number)?;
+        if !self.st.windows[w].open {
+            return Err(EngineError::WindowClosed(number));
+        }
+        Ok(w)
+    }
+
+    /// An open, unpaused window with nobody in hand.
+    fn free_window(&self, number: WindowNo) -> Result<usize, EngineError> {
+        let w = self.open_window(number)?;
+        let ws = &self.st.windows[w];
+        if ws.paused.is_some() {
+            return Err(EngineError::WindowPaused(number));
+        }
+        if let Some(t) = ws.current {
+            return Err(EngineError::WindowBusy {
+                window: number,
+                ticket: self.st.tickets[t].number,
+            });
+        }
+        Ok(w)
+    }
+
+    /// The ticket a window has in hand.
+    fn in_hand(&self, number: WindowNo) -> Result<(usize, usize), EngineError> {
+        let w = self.open_window(number)?;
+        let t = self.st.windows[w].current.ok_or(EngineError::NothingInHand(number))?;
+        Ok((w, t))
+    }
+
+    fn may_serve(&self, w: usize, t: &Ticket) -> bool {
+        match t.directed {
+            Some(d) => d == w,
+            None => self.cfg.windows[w].serves(t.zone, t.service),
+        }
+    }
+
+    /// Resolves a transfer target; refuses one that names the queue the
+    /// ticket would go back to anyway.
+    fn check_target(&self, t: &Ticket, to: &Target) -> Result<(), EngineError> {
+        match *to {
+            Target::Zone { zone, service } => {
+                let z = self.cfg.zone_index(zone).ok_or(EngineError::UnknownZone(zone))?;
+                let s = self.cfg.zones[z]
+                    .service_index(service)
+                    .ok_or(EngineError::UnknownService { zone, service })?;
+                if t.state == TicketState::Waiting && t.directed.is_none() && t.zone == z && t.service == s {
+                    return Err(EngineError::SameQueue(t.number));
+                }
+            }
+            Target::Window { window } => {
+                let w = self.window(window)?;
+                if t.state == TicketState::Waiting && t.directed == Some(w) {
+                    return Err(EngineError::SameQueue(t.number));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- decide --------------------------------------------------------
+
+    fn decide(&self, cmd: &Command, now: Millis) -> Result<Option<EventKind>, EngineError> {
+        let p = &self.cfg.policy;
+        let kind = match *cmd {
+            Command::Tick => return Ok(None),
+            Command::Issue(ref issue) => self.decide_issue(issue, now)?,
+            Command::CallNext { window } => {
+                let w = self.free_window(window)?;
+                let (t, contested) = self.select(w, now).ok_or(EngineError::QueueEmpty(window))?;
+                EventKind::TicketCalled {
+                    ticket: self.st.tickets[t].number,
+                    window,
+                    how: CallKind::Next,
+                    contested,
+                }
+            }
+            Command::CallTicket { window, ticket } => {
+                let w = self.free_window(window)?;
+                let t = &self.st.tickets[self.ticket(ticket)?];
+                if t.state != TicketState::Waiting {
+                    return Err(wrong(t, "waiting"));
+                }
+                if !self.may_serve(w, t) {
+                    return Err(EngineError::NotServedHere { window, ticket });
+                }
+                EventKind::TicketCalled {
+                    ticket,
+                    window,
+                    how: CallKind::Chosen,
+                    contested: false,
+                }
+            }
+            Command::CallBack { window, ticket } => {
+                let w = self.free_window(window)?;
+                let t = &self.st.tickets[self.ticket(ticket)?];
+                let TicketState::Held { window: held_at } = t.state else {
+                    return Err(wrong(t, "held"));
+                };
+                if held_at != window && !self.may_serve(w, t) {
+                    return Err(EngineError::NotServedHere { window, ticket });
+                }
+                EventKind::TicketCalled {
+                    ticket,
+                    window,
+                    how: CallKind::CallBack,
+                    contested: false,
+                }
+            }
+            Command::Recall { window } => {
+                let (_, t) = self.in_hand(window)?;
+                let t = &self.st.tickets[t];
+                if !matches!(t.state, TicketState::Called { .. }) {
+                    return Err(wrong(t, "called"));
+                }
+                if t.recalls >= p.recall_limit {
+                    return Err(EngineError::RecallLimit(t.number));
+                }
+                EventKind::TicketRecalled {
+                    ticket: t.number,
+                    window,
+                    count: t.recalls + 1,
+                }
+            }
+            Command::Skip { window } => {
+                let (_, t) = self.in_hand(window)?;
+                let t = &self.st.tickets[t];
+                if !matches!(t.state, TicketState::Called { .. }) {
+                    return Err(wrong(t, "called"));
+                }
+                EventKind::TicketSkipped {
+                    ticket: t.number,
+                    window,
+                    no_show: t.skips >= p.max_skips,
+                }
+            }
+            Command::Start { window } => {
+                let (_, t) = self.in_hand(window)?;
+                let t = &self.st.tickets[t];
+                if !matches!(t.state, TicketState::Called { .. }) {
+                    return Err(wrong(t, "called"));
+                }
+                EventKind::ServiceStarted {
+                    ticket: t.number,
+                    window,
+                }
+            }
+            Command::Finish { window } => {
+                let (_, t) = self.in_hand(window)?;
+                let t = &self.st.tickets[t];
+                if !matches!(t.state, TicketState::Serving { .. }) {
+                    return Err(wrong(t, "serving"));
+                }
+                EventKind::ServiceFinished {
+                    ticket: t.number,
+                    window,
+                }
+            }
+            Command::Hold { window } => {
+                let (_, t) = self.in_hand(window)?;
+                EventKind::TicketHeld {
+                    ticket: self.st.tickets[t].number,
+                    window,
+                }
+            }
+            Command::Transfer { window, to } => {
+                let (_, t) = self.in_hand(window)?;
+                let t = &self.st.tickets[t];
+                self.check_target(t, &to)?;
+                EventKind::TicketTransferred {
+                    ticket: t.number,
+                    from_window: Some(window),
+                    to,
+                    placement: p.transfer_placement,
+                }
+            }
+            Command::Move { ticket, to } => {
+                let t = &self.st.tickets[self.ticket(ticket)?];
+                if !matches!(t.state, TicketState::Waiting | TicketState::Held { .. }) {
+                    return Err(wrong(t, "waiting or held"));
+                }
+                self.check_target(t, &to)?;
+                EventKind::TicketTransferred {
+                    ticket,
+                    from_window: None,
+                    to,
+                    placement: p.transfer_placement,
+                }
+            }
+            Command::Cancel { ticket } => {
+                let t = &self.st.tickets[self.ticket(ticket)?];
+                if t.state.is_terminal() {
+                    return Err(wrong(t, "active"));
+                }
+                EventKind::TicketCancelled { ticket }
+            }
+            Command::Reactivate { ticket } => {
+                let t = &self.st.tickets[self.ticket(ticket)?];
+                if !matches!(t.state, TicketState::NoShow { .. }) {
+                    return Err(wrong(t, "no_show"));
+                }
+                EventKind::TicketReactivated { ticket }
+            }
+            Command::Pause { window, reason } => {
+                let w = self.open_window(window)?;
+                if self.st.windows[w].paused.is_some() {
+                    return Err(EngineError::WindowPaused(window));
+                }
+                EventKind::WindowPaused { window, reason }
+            }
+            Command::Resume { window } => {
+                let w = self.open_window(window)?;
+                if self.st.windows[w].paused.is_none() {
+                    return Err(EngineError::WindowNotPaused(window));
+                }
+                EventKind::WindowResumed { window }
+            }
+            Command::Open { window, ref staff } => {
+                let w = self.window(window)?;
+                if self.st.windows[w].open {
+                    return Err(EngineError::WindowAlreadyOpen(window));
+                }
+                EventKind::WindowOpened {
+                    window,
+                    staff: staff.clone(),
+                    paused: p.open_paused,
+                }
+            }
+            Command::Close { window } => {
+                let w = self.open_window(window)?;
+                if let Some(t) = self.st.windows[w].current {
+                    return Err(EngineError::WindowBusy {
+                        window,
+                        ticket: self.st.tickets[t].number,
+                    });
+                }
+                EventKind::WindowClosed { window }
+            }
+            Command::SetAutoCall { window, on } => {
+                let w = self.open_window(window)?;
+                if self.st.windows[w].auto_call == on {
+                    return Ok(None);
+                }
+                EventKind::AutoCallChanged { window, on }
+            }
+        };
+        Ok(Some(kind))
+    }
+
+    fn decide_issue(&self, issue: &Issue, now: Millis) -> Result<EventKind, EngineError> {
+        let p = &self.cfg.policy;
+        let z = self
+            .cfg
+            .zone_index(issue.zone)
+            .ok_or(EngineError::UnknownZone(issue.zone))?;
+        let zone = &self.cfg.zones[z];
+        let s = zone.service_index(issue.service).ok_or(EngineError::UnknownService {
+            zone: issue.zone,
+            service: issue.service,
+        })?;
+        let lane = match issue.lane {
+            LaneRequest::Normal => Lane::Normal,
+            LaneRequest::Priority { category } => {
+                self.cfg
+                    .category_index(category)
+                    .ok_or(EngineError::UnknownCategory(category))?;
+                Lane::Priority { category }
+            }
+            LaneRequest::Appointment { slot_start, slot_end } => {
+                if slot_end <= slot_start {
+                    return Err(EngineError::BadAppointment);
+                }
+                // Checked in too late: no longer entitled to the appointment lane.
+                if now > slot_start.plus_ms(p.appointment_grace_ms) {
+                    Lane::Normal
+                } else {
+                    Lane::Appointment { slot_start, slot_end }
+                }
+            }
+        };
+        let day = self.st.day.as_ref().ok_or(EngineError::ZoneClosed(issue.zone))?;
+        if !day.zone_is_open(z, now) {
+            return Err(EngineError::ZoneClosed(issue.zone));
+        }
+        if let Some(person) = issue.person {
+            if p.one_waiting_ticket_per_person {
+                if let Some(&t) = self.st.persons.get(&(person, z, s)) {
+                    return Err(EngineError::AlreadyWaiting(self.st.tickets[t].number));
+                }
+            }
+        }
+        let seq = self.st.zones[z].last_seq + 1;
+        // Prefixes are validated as 1-3 capital letters, so this cannot fail.
+        let number = TicketNumber::new(&zone.prefix, seq, p.number_digits)
+            .map_err(|e| EngineError::Inconsistent(e.to_string()))?;
+        Ok(EventKind::TicketIssued {
+            ticket: number,
+            zone: issue.zone,
+            service: issue.service,
+            lane,
+            channel: issue.channel,
+            person: issue.person,
+        })
+    }
+
+    /// The call order for window `w`: its own queue (tickets transferred to
+    /// it) first; then, zone by zone in its preference order, appointments
+    /// that are due, then the priority and normal lanes by the hall's ratio,
+    /// with a normal ticket waiting past the bound going first. FIFO within
+    /// a lane. Returns the ticket and whether both lanes were contending.
+    pub(crate) fn select(&self, w: usize, now: Millis) -> Option<(usize, bool)> {
+        if let Some(&t) = self.st.directed[w].front() {
+            return Some((t, false));
+        }
+        let p = &self.cfg.policy;
+        let tickets = &self.st.tickets;
+        for serve in &self.cfg.windows[w].serves {
+            let zs = &self.st.zones[serve.zone];
+            let matches = |t: &&usize| serve.services.contains(tickets[**t].service);
+            if let Some(&t) = zs.lanes[LANE_APPOINTMENT]
+                .iter()
+                .filter(matches)
+                .find(|&&t| tickets[t].due(now, p.appointment_early_ms))
+            {
+                return Some((t, false));
+            }
+            let pri = zs.lanes[LANE_PRIORITY].iter().find(matches).copied();
+            let norm = zs.lanes[LANE_NORMAL].iter().find(matches).copied();
+            match (pri, norm) {
+                (Some(pt), Some(nt)) => {
+                    let overdue = now.since(tickets[nt].queued_at) >= p.max_normal_wait_ms;
+                    let t = if !overdue && zs.priority_run < p.priority_calls {
+                        pt
+                    } else {
+                        nt
+                    };
+                    return Some((t, true));
+                }
+                (Some(t), None) | (None, Some(t)) => return Some((t, false)),
+                (None, None) => {}
+            }
+        }
+        None
+    }
+
+    // ----- apply ---------------------------------------------------------
+
+    /// Applies one event. Checks come before any change, so an event that
+    /// does not fit leaves the hall as it was.
+    ///
+    /// # Errors
+    /// The event does not fit the state (a corrupt or foreign event log).
+    pub fn apply(&mut self, ev: &Event) -> Result<(), ReplayError> {
+        let bad = |problem: String| ReplayError { seq: ev.seq, problem };
+        if ev.seq != self.st.seq + 1 {
+            return Err(bad(format!("expected sequence {}", self.st.seq + 1)));
+        }
+        let at = ev.at;
+        match ev.kind {
+            EventKind::DayStarted { day } => self.apply_day(day),
+            EventKind::TicketIssued {
+                ticket,
+                zone,
+                service,
+                lane,
+                channel,
+                person,
+            } => {
+                let z = self
+                    .cfg
+                    .zone_index(zone)
+                    .ok_or_else(|| bad(format!("unknown zone {zone}")))?;
+                let s = self.cfg.zones[z]
+                    .service_index(service)
+                    .ok_or_else(|| bad(format!("unknown service {service}")))?;
+                if self.st.by_number.contains_key(&ticket) {
+                    return Err(bad(format!("ticket {ticket} issued twice")));
+                }
+                if self.st.day.is_none() {
+                    return Err(bad("ticket issued before any business day".into()));
+                }
+                let i = self.st.tickets.len();
+                let zs = &mut self.st.zones[z];
+                zs.last_seq = zs.last_seq.max(ticket.seq());
+                zs.lanes[lane.slot()].push_back(i);
+                if let Some(person) = person {
+                    self.st.persons.entry((person, z, s)).or_insert(i);
+                }
+                self.st.by_number.insert(ticket, i);
+                self.st.tickets.push(Ticket {
+                    number: ticket,
+                    zone: z,
+                    service: s,
+                    origin: (z, s),
+                    lane,
+                    channel,
+                    person,
+                    issued_at: at,
+                    queued_at: at,
+                    called_at: None,
+                    started_at: None,
+                    state: TicketState::Waiting,
+                    directed: None,
+                    recalls: 0,
+                    skips: 0,
+                    transfers: 0,
+                    history: vec![Step {
+                        at,
+                        what: StepKind::Issued,
+                        window: None,
+                    }],
+                });
+            }
+            EventKind::TicketCalled {
+                ticket,
+                window,
+                how,
+                contested,
+            } => {
+                let (t, w) = self.lookup(ticket, window).map_err(bad)?;
+                if self.st.windows[w].current.is_some() || !self.st.windows[w].open {
+                    return Err(bad(format!("window {window} cannot take a ticket")));
+                }
+                let tk = &self.st.tickets[t];
+                match (how, tk.state) {
+                    (CallKind::CallBack, TicketState::Held { .. }) => {}
+                    (CallKind::CallBack, _) => return Err(bad(format!("{ticket} is not held"))),
+                    (_, TicketState::Waiting) => {
+                        if !self.unqueue(t) {
+                            return Err(bad(format!("{ticket} is not in its queue")));
+                        }
+                    }
+                    _ => return Err(bad(format!("{ticket} is not waiting"))),
+                }
+                let (zone, lane) = (self.st.tickets[t].zone, self.st.tickets[t].lane);
+                if contested {
+                    let p = &self.cfg.policy;
+                    let zs = &mut self.st.zones[zone];
+                    if lane.slot() == LANE_PRIORITY {
+                        zs.priority_run += 1;
+                        zs.normal_run = 0;
+                    } else {
+                        zs.normal_run += 1;
+                        if zs.normal_run >= p.normal_calls {
+                            zs.priority_run = 0;
+                            zs.normal_run = 0;
+                        }
+                    }
+                }
+                let tk = &mut self.st.tickets[t];
+                tk.state = TicketState::Called { window };
+                tk.called_at = Some(at);
+                tk.recalls = 0;
+                tk.directed = None;
+                tk.history.push(Step {
+                    at,
+                    what: StepKind::Called,
+                    window: Some(window),
+                });
+                self.st.windows[w].current = Some(t);
+            }
+            EventKind::TicketRecalled { ticket, window, count } => {
+                let t = self.in_hand_at(ticket, window, false).map_err(bad)?;
+                let tk = &mut self.st.tickets[t];
+                tk.recalls = count;
+                tk.history.push(Step {
+                    at,
+                    what: StepKind::Recalled,
+                    window: Some(window),
+                });
+            }
+            EventKind::TicketSkipped {
+                ticket,
+                window,
+                no_show,
+            } => {
+                let t = self.in_hand_at(ticket, window, false).map_err(bad)?;
+                self.release_window(t);
+                let tk = &mut self.st.tickets[t];
+                tk.skips += 1;
+                if no_show {
+                    tk.state = TicketState::NoShow { window };
+                    tk.history.push(Step {
+                        at,
+                        what: StepKind::NoShow,
+                        window: Some(window),
+                    });
+                    self.release_person(t);
+                } else {
+                    tk.state = TicketState::Waiting;
+                    tk.queued_at = at;
+                    tk.history.push(Step {
+                        at,
+                        what: StepKind::Skipped,
+                        window: Some(window),
+                    });
+                    let places = self.cfg.policy.skip_requeue_places as usize;
+                    let q = self.queue_mut(t);
+                    q.insert(places.min(q.len()), t);
+                }
+            }
+            EventKind::ServiceStarted { ticket, window } => {
+                let t = self.in_hand_at(ticket, window, false).map_err(bad)?;
+                let tk = &mut self.st.tickets[t];
+                tk.state = TicketState::Serving { window };
+                tk.started_at = Some(at);
+                tk.history.push(Step {
+                    at,
+                    what: StepKind::Started,
+                    window: Some(window),
+                });
+            }
+            EventKind::ServiceFinished { ticket, window } => {
+                let t = self.in_hand_at(ticket, window, true).map_err(bad)?;
+                let w = self.release_window(t);
+                self.st.windows[w].served_today += 1;
+                let tk = &mut self.st.tickets[t];
+                tk.state = TicketState::Finished { window };
+                tk.history.push(Step {
+                    at,
+                    what: StepKind::Finished,
+                    window: Some(window),
+                });
+                let took = at.since(tk.started_at.unwrap_or(at));
+                let zone = tk.zone;
+                self.st.service_times[zone].record(took);
+                self.release_person(t);
+            }
+            EventKind::TicketHeld { ticket, window } => {
+                let t = self.ticket(ticket).map_err(|e| bad(e.to_string()))?;
+                if self.st.tickets[t].state.at_window() != Some(window) {
+                    return Err(bad(format!("{ticket} is not in hand at window {window}")));
+                }
+                self.release_window(t);
+                let tk = &mut self.st.tickets[t];
+                tk.state = TicketState::Held { window };
+                tk.history.push(Step {
+                    at,
+                    what: StepKind::Held,
+                    window: Some(window),
+                });
+            }
+            EventKind::TicketTransferred {
+                ticket,
+                from_window,
+                to,
+                placement,
+            } => {
+                let t = self.ticket(ticket).map_err(|e| bad(e.to_string()))?;
+                let target = match to {
+                    Target::Zone { zone, service } => {
+                        let z = self
+                            .cfg
+                            .zone_index(zone)
+                            .ok_or_else(|| bad(format!("unknown zone {zone}")))?;
+                        let s = self.cfg.zones[z]
+                            .service_index(service)
+                            .ok_or_else(|| bad(format!("unknown service {service}")))?;
+                        Ok((z, s))
+                    }
+                    Target::Window { window } => Err(self
+                        .cfg
+                        .window_index(window)
+                        .ok_or_else(|| bad(format!("unknown window {window}")))?),
+                };
+                let state = self.st.tickets[t].state;
+                match from_window {
+                    Some(w) if state.at_window() == Some(w) => {
+                        self.release_window(t);
+                    }
+                    None if matches!(state, TicketState::Held { .. }) => {}
+                    None if state == TicketState::Waiting => {
+                        if !self.unqueue(t) {
+                            return Err(bad(format!("{ticket} is not in its queue")));
+                        }
+                    }
+                    _ => return Err(bad(format!("{ticket} cannot be transferred from here"))),
+                }
+                let tk = &mut self.st.tickets[t];
+                match target {
+                    Ok((z, s)) => {
+                        tk.zone = z;
+                        tk.service = s;
+                        tk.directed = None;
+                    }
+                    Err(w) => tk.directed = Some(w),
+                }
+                tk.state = TicketState::Waiting;
+                tk.queued_at = at;
+                tk.transfers += 1;
+                tk.history.push(Step {
+                    at,
+                    what: StepKind::Transferred,
+                    window: from_window,
+                });
+                let q = self.queue_mut(t);
+                match placement {
+                    Placement::Front => q.push_front(t),
+                    Placement::End => q.push_back(t),
+                }
+            }
+            EventKind::TicketCancelled { ticket } => {
+                let t = self.ticket(ticket).map_err(|e| bad(e.to_string()))?;
+                let state = self.st.tickets[t].state;
+                match state {
+                    s if s.is_terminal() => return Err(bad(format!("{ticket} is already closed"))),
+                    TicketState::Waiting if !self.unqueue(t) => {
+                        return Err(bad(format!("{ticket} is not in its queue")));
+                    }
+                    TicketState::Called { .. } | TicketState::Serving { .. } => {
+                        self.release_window(t);
+                    }
+                    _ => {}
+                }
+                let tk = &mut self.st.tickets[t];
+                tk.state = TicketState::Cancelled;
+                tk.history.push(Step {
+                    at,
+                    what: StepKind::Cancelled,
+                    window: None,
+                });
+                self.release_person(t);
+            }
+            EventKind::TicketReactivated { ticket } => {
+                let t = self.ticket(ticket).map_err(|e| bad(e.to_string()))?;
+                if !matches!(self.st.tickets[t].state, TicketState::NoShow { .. }) {
+                    return Err(bad(format!("{ticket} is not a no-show")));
+                }
+                let tk = &mut self.st.tickets[t];
+                tk.state = TicketState::Waiting;
+                tk.skips = 0;
+                tk.queued_at = at;
+                tk.history.push(Step {
+                    at,
+                    what: StepKind::Reactivated,
+                    window: None,
+                });
+                if let Some(person) = tk.person {
+                    let key = (person, tk.origin.0, tk.origin.1);
+                    self.st.persons.entry(key).or_insert(t);
+                }
+                self.queue_mut(t).push_back(t);
+            }
+            EventKind::WindowOpened {
+                window,
+                ref staff,
+                paused,
+            } => {
+                let w = self
+                    .cfg
+                    .window_index(window)
+                    .ok_or_else(|| bad(format!("unknown window {window}")))?;
+                let ws = &mut self.st.windows[w];
+                if ws.open {
+                    return Err(bad(format!("window {window} is already open")));
+                }
+                ws.open = true;
+                ws.staff = staff.clone();
+                ws.paused = paused.then_some((PauseReason::SignedIn, at));
+                ws.opened_at = Some(at);
+            }
+            EventKind::WindowClosed { window } => {
+                let w = self
+                    .cfg
+                    .window_index(window)
+                    .ok_or_else(|| bad(format!("unknown window {window}")))?;
+                if self.st.windows[w].current.is_some() {
+                    return Err(bad(format!("window {window} has a ticket in hand")));
+                }
+                let served = self.st.windows[w].served_today;
+                self.st.windows[w] = WindowState {
+                    served_today: served,
+                    ..WindowState::closed()
+                };
+                self.st.auto_windows.retain(|&x| x != w);
+            }
+            EventKind::WindowPaused { window, reason } => {
+                let w = self
+                    .cfg
+                    .window_index(window)
+                    .ok_or_else(|| bad(format!("unknown window {window}")))?;
+                self.st.windows[w].paused = Some((reason, at));
+            }
+            EventKind::WindowResumed { window } => {
+                let w = self
+                    .cfg
+                    .window_index(window)
+                    .ok_or_else(|| bad(format!("unknown window {window}")))?;
+                self.st.windows[w].paused = None;
+            }
+            EventKind::AutoCallChanged { window, on } => {
+                let w = self
+                    .cfg
+                    .window_index(window)
+                    .ok_or_else(|| bad(format!("unknown window {window}")))?;
+                self.st.windows[w].auto_call = on;
+                self.st.auto_windows.retain(|&x| x != w);
+                if on {
+                    let pos = self.st.auto_windows.partition_point(|&x| x < w);
+                    self.st.auto_windows.insert(pos, w);
+                }
+            }
+        }
+        self.st.seq = ev.seq;
+        Ok(())
+    }
+
+    fn apply_day(&mut self, date: jiff::civil::Date) {
+        let keep = std::mem::take(&mut self.st.service_times);
+        let seq = self.st.seq;
+        *self = Hall::new(self.cfg.clone());
+        self.st.seq = seq;
+        self.st.service_times = keep;
+        self.st.day = Some(Day::new(&self.cfg, date));
+    }
+
+    fn lookup(&self, ticket: TicketNumber, window: WindowNo) -> Result<(usize, usize), String> {
+        let t = self.ticket(ticket).map_err(|e| e.to_string())?;
+        let w = self.window(window).map_err(|e| e.to_string())?;
+        Ok((t, w))
+    }
+
+    /// The ticket, checked to be in hand at `window` (and serving, if asked).
+    fn in_hand_at(&self, ticket: TicketNumber, window: WindowNo, serving: bool) -> Result<usize, String> {
+        let (t, _) = self.lookup(ticket, window)?;
+        let ok = match self.st.tickets[t].state {
+            TicketState::Called { window: w } => !serving && w == window,
+            TicketState::Serving { window: w } => w == window,
+            _ => false,
+        };
+        if ok {
+            Ok(t)
+        } else {
+            Err(format!("{ticket} is not in that state at window {window}"))
+        }
+    }
+
+    fn queue_mut(&mut self, t: usize) -> &mut VecDeque<usize> {
+        let tk = &self.st.tickets[t];
+        match tk.directed {
+            Some(w) => &mut self.st.directed[w],
+            None => &mut self.st.zones[tk.zone].lanes[tk.lane.slot()],
+        }
+    }
+
+    /// Takes a waiting ticket out of its queue; false if it was not there.
+    fn unqueue(&mut self, t: usize) -> bool {
+        let q = self.queue_mut(t);
+        match q.iter().position(|&x| x == t) {
+            Some(i) => {
+                q.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frees the window holding ticket `t` (callers have checked that one
+    /// does); returns the window's index.
+    fn release_window(&mut self, t: usize) -> usize {
+        let number = self.st.tickets[t].state.at_window();
+        let w = number.and_then(|n| self.cfg.window_index(n)).unwrap_or_default();
+        debug_assert_eq!(self.st.windows[w].current, Some(t));
+        self.st.windows[w].current = None;
+        w
+    }
+
+    fn release_person(&mut self, t: usize) {
+        let tk = &self.st.tickets[t];
+        if let Some(person) = tk.person {
+            let key = (person, tk.origin.0, tk.origin.1);
+            if self.st.persons.get(&key) == Some(&t) {
+                self.st.persons.remove(&key);
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The queue engine: pure and synchronous.
+//!
+//! In: a [`Command`] and the time. Out: the [`Event`]s it caused, or an
+//! [`EngineError`]. No I/O, no async, no clock, no randomness, no logging:
+//! the same events replayed into a fresh [`Hall`] give the same state.
+//!
+//! - `ids`: identifiers, ticket numbers and instants;
+//! - `command`, `event`, `error`: what goes in and what comes out;
+//! - `ticket`, `window`: the things in a hall and their states;
+//! - `hall`: the state and the rules (decide, then apply);
+//! - `calendar`: business days and opening hours;
+//! - `stats`, `query`: service times, estimated waits, read-only views.
+
+mod calendar;
+mod command;
+mod error;
+mod event;
+mod hall;
+mod ids;
+mod query;
+mod stats;
+mod ticket;
+mod window;
+
+pub use command::{Command, Issue, LaneRequest, Target};
+pub use error::{EngineError, ReplayError};
+pub use event::{CallKind, Event, EventKind};
+pub use hall::Hall;
+pub use ids::{CategoryId, Code, CodeError, HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+pub use query::{TicketView, WindowView, ZoneQueue, ZoneSummary};
+pub use ticket::{Channel, Lane, Step, StepKind, TicketState};
+pub use window::PauseReason;
+
+#[cfg(test)]
+mod tests;

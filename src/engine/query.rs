@@ -1,0 +1,215 @@
+//! Read-only views of a hall: queues, a ticket's position, windows and
+//! estimated waits. Views name things by id and number, never by index.
+
+use serde::Serialize;
+
+use super::hall::{Hall, state_name};
+use super::ids::{Millis, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, Ticket, TicketState};
+use super::window::PauseReason;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TicketView {
+    pub number: TicketNumber,
+    pub zone: ZoneId,
+    pub service: ServiceId,
+    pub lane: Lane,
+    pub channel: Channel,
+    #[serde(flatten)]
+    pub state: TicketState,
+    pub issued_at: Millis,
+    /// People the engine expects to be called before this ticket (0 unless waiting).
+    pub people_ahead: usize,
+    /// Estimated wait in milliseconds until it is called (0 unless waiting).
+    pub estimated_wait_ms: i64,
+    pub recalls: u32,
+    pub skips: u32,
+    pub transfers: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directed_to: Option<WindowNo>,
+    pub history: Vec<Step>,
+}
+
+/// One zone's waiting lists, front first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ZoneQueue {
+    pub zone: ZoneId,
+    pub appointment: Vec<TicketNumber>,
+    pub priority: Vec<TicketNumber>,
+    pub normal: Vec<TicketNumber>,
+}
+
+/// The figures a hall screen and the supervisor show per zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ZoneSummary {
+    pub zone: ZoneId,
+    pub waiting: usize,
+    pub longest_wait_ms: i64,
+    /// Estimated wait for a ticket issued now.
+    pub estimated_wait_ms: i64,
+    pub open_windows: usize,
+    pub mean_service_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WindowView {
+    pub number: WindowNo,
+    pub open: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<PauseReason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_since: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<TicketNumber>,
+    pub auto_call: bool,
+    pub served_today: u32,
+    /// Tickets transferred to this window alone.
+    pub own_queue: Vec<TicketNumber>,
+}
+
+impl Hall {
+    fn open_windows_for(&self, zone: usize) -> usize {
+        self.cfg
+            .windows
+            .iter()
+            .zip(&self.st.windows)
+            .filter(|(c, s)| s.open && s.paused.is_none() && c.serves.iter().any(|e| e.zone == zone))
+            .count()
+    }
+
+    /// Wait for someone with `ahead` people before them in `zone`: those
+    /// people shared across the zone's working windows at the recent mean
+    /// service time. With no working window the estimate assumes one.
+    fn estimate(&self, zone: usize, ahead: usize) -> i64 {
+        let servers = self.open_windows_for(zone).max(1) as i64;
+        ahead as i64 * self.st.service_times[zone].mean_ms() / servers
+    }
+
+    fn people_ahead(&self, t: usize, now: Millis) -> usize {
+        let tk = &self.st.tickets[t];
+        if tk.state != TicketState::Waiting {
+            return 0;
+        }
+        if let Some(w) = tk.directed {
+            return self.st.directed[w].iter().position(|&x| x == t).unwrap_or(0);
+        }
+        let zs = &self.st.zones[tk.zone];
+        let early = self.cfg.policy.appointment_early_ms;
+        let due = zs.lanes[LANE_APPOINTMENT]
+            .iter()
+            .filter(|&&x| self.st.tickets[x].due(now, early))
+            .count();
+        let slot = tk.lane.slot();
+        let own = zs.lanes[slot].iter().position(|&x| x == t).unwrap_or(0);
+        match slot {
+            LANE_APPOINTMENT => own,
+            LANE_PRIORITY => due + own,
+            _ => due + zs.lanes[LANE_PRIORITY].len() + own,
+        }
+    }
+
+    fn view(&self, t: usize, now: Millis) -> TicketView {
+        let tk: &Ticket = &self.st.tickets[t];
+        let zone = &self.cfg.zones[tk.zone];
+        let ahead = self.people_ahead(t, now);
+        TicketView {
+            number: tk.number,
+            zone: zone.id,
+            service: zone.services[tk.service].id,
+            lane: tk.lane,
+            channel: tk.channel,
+            state: tk.state,
+            issued_at: tk.issued_at,
+            people_ahead: ahead,
+            estimated_wait_ms: if tk.state == TicketState::Waiting {
+                self.estimate(tk.zone, ahead)
+            } else {
+                0
+            },
+            recalls: tk.recalls,
+            skips: tk.skips,
+            transfers: tk.transfers,
+            directed_to: tk.directed.map(|w| self.cfg.windows[w].number),
+            history: tk.history.clone(),
+        }
+    }
+
+    /// A ticket of today, with its position and estimated wait.
+    pub fn ticket_view(&self, number: TicketNumber, now: Millis) -> Option<TicketView> {
+        self.st.by_number.get(&number).map(|&t| self.view(t, now))
+    }
+
+    /// Every ticket issued today, in issue order.
+    pub fn tickets(&self, now: Millis) -> impl Iterator<Item = TicketView> + '_ {
+        (0..self.st.tickets.len()).map(move |t| self.view(t, now))
+    }
+
+    /// The waiting lists of every zone.
+    pub fn queues(&self) -> Vec<ZoneQueue> {
+        let numbers = |q: &std::collections::VecDeque<usize>| q.iter().map(|&t| self.st.tickets[t].number).collect();
+        self.cfg
+            .zones
+            .iter()
+            .zip(&self.st.zones)
+            .map(|(c, z)| ZoneQueue {
+                zone: c.id,
+                appointment: numbers(&z.lanes[LANE_APPOINTMENT]),
+                priority: numbers(&z.lanes[LANE_PRIORITY]),
+                normal: numbers(&z.lanes[LANE_NORMAL]),
+            })
+            .collect()
+    }
+
+    /// Waiting count, longest wait and estimated wait per zone.
+    pub fn zone_summaries(&self, now: Millis) -> Vec<ZoneSummary> {
+        (0..self.cfg.zones.len())
+            .map(|z| {
+                let zs = &self.st.zones[z];
+                let waiting = zs.lanes.iter().map(|q| q.len()).sum();
+                let longest = zs
+                    .lanes
+                    .iter()
+                    .flatten()
+                    .map(|&t| now.since(self.st.tickets[t].queued_at))
+                    .max()
+                    .unwrap_or(0);
+                ZoneSummary {
+                    zone: self.cfg.zones[z].id,
+                    waiting,
+                    longest_wait_ms: longest,
+                    estimated_wait_ms: self.estimate(z, waiting),
+                    open_windows: self.open_windows_for(z),
+                    mean_service_ms: self.st.service_times[z].mean_ms(),
+                }
+            })
+            .collect()
+    }
+
+    /// The state of every window, in configured order.
+    pub fn windows(&self) -> Vec<WindowView> {
+        self.cfg
+            .windows
+            .iter()
+            .zip(&self.st.windows)
+            .zip(&self.st.directed)
+            .map(|((c, s), own)| WindowView {
+                number: c.number,
+                open: s.open,
+                staff: s.staff.clone(),
+                paused: s.paused.map(|p| p.0),
+                paused_since: s.paused.map(|p| p.1),
+                current: s.current.map(|t| self.st.tickets[t].number),
+                auto_call: s.auto_call,
+                served_today: s.served_today,
+                own_queue: own.iter().map(|&t| self.st.tickets[t].number).collect(),
+            })
+            .collect()
+    }
+
+    /// Name of a ticket state, as used in errors and views.
+    pub fn state_name(state: &TicketState) -> &'static str {
+        state_name(state)
+    }
+}

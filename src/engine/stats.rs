@@ -1,0 +1,58 @@
+//! Recent service times per zone, the basis of estimated waits.
+
+/// The last few service times of a zone, with a configured prior until
+/// there are any. A short window follows the hall's pace through the day
+/// (slow mornings, quick afternoons) better than a day-long mean.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceTimes {
+    default_ms: i64,
+    recent: [i64; ServiceTimes::KEEP],
+    len: usize,
+    next: usize,
+}
+
+impl ServiceTimes {
+    const KEEP: usize = 20;
+
+    pub(crate) fn new(default_secs: u32) -> ServiceTimes {
+        ServiceTimes {
+            default_ms: i64::from(default_secs) * 1000,
+            recent: [0; Self::KEEP],
+            len: 0,
+            next: 0,
+        }
+    }
+
+    pub(crate) fn record(&mut self, ms: i64) {
+        self.recent[self.next] = ms;
+        self.next = (self.next + 1) % Self::KEEP;
+        self.len = (self.len + 1).min(Self::KEEP);
+    }
+
+    /// Mean of the recent service times, or the configured default.
+    pub fn mean_ms(&self) -> i64 {
+        if self.len == 0 {
+            self.default_ms
+        } else {
+            self.recent[..self.len].iter().sum::<i64>() / self.len as i64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_until_measured_then_a_moving_mean() {
+        let mut s = ServiceTimes::new(600);
+        assert_eq!(s.mean_ms(), 600_000);
+        s.record(100);
+        s.record(300);
+        assert_eq!(s.mean_ms(), 200);
+        for _ in 0..ServiceTimes::KEEP {
+            s.record(50);
+        }
+        assert_eq!(s.mean_ms(), 50);
+    }
+}

@@ -1,0 +1,1090 @@
+//! Unit tests: every operation and every refusal, on a small hall.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::config;
+
+pub(crate) const HALL: &str = r#"
+[[hall]]
+id = "test"
+name = "测试大厅"
+time_zone = "Asia/Shanghai"
+day_reset = "03:00"
+hours = { days = ["mon", "tue", "wed", "thu", "fri"], open = ["08:30-12:00", "14:00-17:30"] }
+window = [
+  { number = 1, name = "综合", serves = ["general"] },
+  { number = 2, name = "综合户籍", serves = ["general", "police"] },
+  { number = 3, name = "户籍", serves = ["police/hukou"] },
+  { number = 4, name = "出件", serves = ["general/results"], results_only = true },
+]
+[hall.policy]
+priority_ratio = "1:2"
+max_normal_wait_minutes = 30
+skip_requeue_places = 2
+max_skips = 1
+recall_limit = 2
+transfer_placement = "front"
+open_paused = false
+[[hall.category]]
+id = "elderly"
+name = "老年人"
+[[hall.zone]]
+id = "general"
+name = "综合"
+prefix = "A"
+service = [{ id = "apply", name = "受理" }, { id = "results", name = "出件", results = true }]
+[[hall.zone]]
+id = "police"
+name = "户籍"
+prefix = "C"
+service = [{ id = "hukou", name = "户籍" }, { id = "idcard", name = "身份证" }]
+"#;
+
+pub(crate) fn config() -> Arc<config::HallConfig> {
+    Arc::new(config::parse(HALL, "test.toml").unwrap().halls.remove(0))
+}
+
+/// Local time in the test hall (Asia/Shanghai) on 2026-11-24, a Tuesday.
+pub(crate) fn local(h: i8, m: i8) -> Millis {
+    local_on(24, h, m)
+}
+
+pub(crate) fn local_on(day: i8, h: i8, m: i8) -> Millis {
+    let ts = jiff::tz::TimeZone::get("Asia/Shanghai")
+        .unwrap()
+        .to_timestamp(jiff::civil::date(2026, 11, day).at(h, m, 0, 0))
+        .unwrap();
+    Millis(ts.as_millisecond())
+}
+
+pub(crate) fn code(s: &str) -> Code {
+    Code::new(s).unwrap()
+}
+
+fn num(s: &str) -> TicketNumber {
+    s.parse().unwrap()
+}
+
+struct T {
+    hall: Hall,
+    now: Millis,
+    log: Vec<Event>,
+}
+
+impl T {
+    fn new() -> T {
+        T {
+            hall: Hall::new(config()),
+            now: local(9, 0),
+            log: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, cmd: Command) -> Result<Vec<EventKind>, EngineError> {
+        let before = self.hall.clone();
+        let res = self.hall.execute(&cmd, self.now);
+        match &res {
+            Ok(evs) => self.log.extend(evs.iter().cloned()),
+            Err(_) => assert_eq!(self.hall, before, "a refusal changed the hall"),
+        }
+        res.map(|evs| evs.into_iter().map(|e| e.kind).collect())
+    }
+
+    fn ok(&mut self, cmd: Command) -> Vec<EventKind> {
+        self.run(cmd.clone()).unwrap_or_else(|e| panic!("{cmd:?} refused: {e}"))
+    }
+
+    fn err(&mut self, cmd: Command) -> EngineError {
+        self.run(cmd.clone()).expect_err("should be refused")
+    }
+
+    fn minutes(&mut self, m: i64) {
+        self.now = self.now.plus_ms(m * Millis::MINUTE);
+    }
+
+    fn issue_as(&mut self, zone: &str, service: &str, lane: LaneRequest) -> TicketNumber {
+        let evs = self.ok(issue(zone, service, lane, None));
+        evs.iter()
+            .find_map(|e| match e {
+                EventKind::TicketIssued { ticket, .. } => Some(*ticket),
+                _ => None,
+            })
+            .expect("a TicketIssued event")
+    }
+
+    fn issue(&mut self, zone: &str, service: &str) -> TicketNumber {
+        self.issue_as(zone, service, LaneRequest::Normal)
+    }
+
+    fn priority(&mut self, zone: &str, service: &str) -> TicketNumber {
+        self.issue_as(
+            zone,
+            service,
+            LaneRequest::Priority {
+                category: code("elderly"),
+            },
+        )
+    }
+
+    fn open(&mut self, window: WindowNo) {
+        self.ok(Command::Open {
+            window,
+            staff: Some(format!("staff{window}")),
+        });
+    }
+
+    fn call(&mut self, window: WindowNo) -> TicketNumber {
+        match self.ok(Command::CallNext { window }).last() {
+            Some(EventKind::TicketCalled { ticket, .. }) => *ticket,
+            other => panic!("expected TicketCalled, got {other:?}"),
+        }
+    }
+
+    fn state(&self, t: TicketNumber) -> TicketState {
+        self.hall.ticket_view(t, self.now).unwrap().state
+    }
+
+    fn serve(&mut self, window: WindowNo) -> TicketNumber {
+        let t = self.call(window);
+        self.ok(Command::Start { window });
+        self.ok(Command::Finish { window });
+        t
+    }
+}
+
+fn issue(zone: &str, service: &str, lane: LaneRequest, person: Option<PersonKey>) -> Command {
+    Command::Issue(Issue {
+        zone: code(zone),
+        service: code(service),
+        lane,
+        channel: Channel::GuideDesk,
+        person,
+    })
+}
+
+// ----- issuing -----------------------------------------------------------
+
+#[test]
+fn numbers_are_per_zone_and_padded() {
+    let mut t = T::new();
+    assert_eq!(t.issue("general", "apply"), num("A001"));
+    assert_eq!(t.issue("general", "results"), num("A002"));
+    assert_eq!(t.issue("police", "hukou"), num("C001"));
+    assert_eq!(t.issue("general", "apply").to_string(), "A003");
+}
+
+#[test]
+fn the_first_operation_of_a_day_starts_it() {
+    let mut t = T::new();
+    let evs = t.ok(issue("general", "apply", LaneRequest::Normal, None));
+    assert!(matches!(evs[0], EventKind::DayStarted { day } if day == jiff::civil::date(2026, 11, 24)));
+    assert!(matches!(evs[1], EventKind::TicketIssued { .. }));
+    assert_eq!(t.log.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+}
+
+#[test]
+fn issuing_refuses_unknown_names() {
+    let mut t = T::new();
+    assert_eq!(
+        t.err(issue("nope", "apply", LaneRequest::Normal, None)),
+        EngineError::UnknownZone(code("nope"))
+    );
+    assert_eq!(
+        t.err(issue("general", "hukou", LaneRequest::Normal, None)),
+        EngineError::UnknownService {
+            zone: code("general"),
+            service: code("hukou")
+        }
+    );
+    assert_eq!(
+        t.err(issue(
+            "general",
+            "apply",
+            LaneRequest::Priority { category: code("vip") },
+            None
+        )),
+        EngineError::UnknownCategory(code("vip"))
+    );
+}
+
+#[test]
+fn issuing_outside_opening_hours_is_refused() {
+    let mut t = T::new();
+    t.now = local(12, 30); // lunch
+    assert_eq!(
+        t.err(issue("general", "apply", LaneRequest::Normal, None)),
+        EngineError::ZoneClosed(code("general"))
+    );
+    t.now = local(8, 29);
+    assert_eq!(
+        t.err(issue("general", "apply", LaneRequest::Normal, None)),
+        EngineError::ZoneClosed(code("general"))
+    );
+    t.now = local(8, 30);
+    t.issue("general", "apply");
+    t.now = local_on(28, 10, 0); // Saturday
+    assert_eq!(
+        t.err(issue("general", "apply", LaneRequest::Normal, None)),
+        EngineError::ZoneClosed(code("general"))
+    );
+}
+
+#[test]
+fn one_waiting_ticket_per_person_and_service() {
+    let mut t = T::new();
+    let me = Some(PersonKey(42));
+    t.ok(issue("general", "apply", LaneRequest::Normal, me));
+    assert_eq!(
+        t.err(issue("general", "apply", LaneRequest::Normal, me)),
+        EngineError::AlreadyWaiting(num("A001"))
+    );
+    t.ok(issue("general", "results", LaneRequest::Normal, me)); // another service is fine
+    t.ok(issue("general", "apply", LaneRequest::Normal, Some(PersonKey(7)))); // another person too
+    t.open(1);
+    t.serve(1);
+    t.ok(issue("general", "apply", LaneRequest::Normal, me)); // served: may queue again
+}
+
+#[test]
+fn a_transferred_ticket_still_counts_for_its_person() {
+    let mut t = T::new();
+    let me = Some(PersonKey(42));
+    t.ok(issue("general", "apply", LaneRequest::Normal, me));
+    t.ok(Command::Move {
+        ticket: num("A001"),
+        to: Target::Zone {
+            zone: code("police"),
+            service: code("hukou"),
+        },
+    });
+    assert_eq!(
+        t.err(issue("general", "apply", LaneRequest::Normal, me)),
+        EngineError::AlreadyWaiting(num("A001"))
+    );
+    t.ok(Command::Cancel { ticket: num("A001") });
+    t.ok(issue("general", "apply", LaneRequest::Normal, me));
+}
+
+#[test]
+fn appointments() {
+    let mut t = T::new();
+    let slot = |h, m| LaneRequest::Appointment {
+        slot_start: local(h, m),
+        slot_end: local(h, m + 30),
+    };
+    assert_eq!(
+        t.err(issue(
+            "general",
+            "apply",
+            LaneRequest::Appointment {
+                slot_start: local(10, 0),
+                slot_end: local(10, 0)
+            },
+            None
+        )),
+        EngineError::BadAppointment
+    );
+    let on_time = t.issue_as("general", "apply", slot(9, 0));
+    t.now = local(9, 20); // grace is 15 minutes
+    let late = t.issue_as("general", "apply", slot(9, 0));
+    let v = t.hall.ticket_view(late, t.now).unwrap();
+    assert_eq!(v.lane, Lane::Normal, "checked in after the grace period");
+    assert!(matches!(
+        t.hall.ticket_view(on_time, t.now).unwrap().lane,
+        Lane::Appointment { .. }
+    ));
+}
+
+#[test]
+fn due_appointments_go_first_and_early_ones_wait() {
+    let mut t = T::new();
+    let normal = t.issue("general", "apply");
+    let later = t.issue_as(
+        "general",
+        "apply",
+        LaneRequest::Appointment {
+            slot_start: local(11, 0),
+            slot_end: local(11, 30),
+        },
+    );
+    let now_due = t.issue_as(
+        "general",
+        "apply",
+        LaneRequest::Appointment {
+            slot_start: local(9, 10),
+            slot_end: local(9, 40),
+        },
+    );
+    t.open(1);
+    assert_eq!(t.call(1), now_due, "due within the early margin");
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Finish { window: 1 });
+    assert_eq!(t.call(1), normal, "the 11:00 appointment is not due yet");
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Finish { window: 1 });
+    assert_eq!(t.err(Command::CallNext { window: 1 }), EngineError::QueueEmpty(1));
+    t.now = local(10, 45);
+    assert_eq!(t.call(1), later);
+}
+
+// ----- calling -----------------------------------------------------------
+
+#[test]
+fn fifo_within_a_lane() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "results");
+    let c = t.issue("general", "apply");
+    t.open(1);
+    assert_eq!([t.serve(1), t.serve(1), t.serve(1)], [a, b, c]);
+}
+
+#[test]
+fn call_next_refusals() {
+    let mut t = T::new();
+    t.issue("general", "apply");
+    assert_eq!(t.err(Command::CallNext { window: 99 }), EngineError::UnknownWindow(99));
+    assert_eq!(t.err(Command::CallNext { window: 1 }), EngineError::WindowClosed(1));
+    t.open(1);
+    t.ok(Command::Pause {
+        window: 1,
+        reason: PauseReason::Lunch,
+    });
+    assert_eq!(t.err(Command::CallNext { window: 1 }), EngineError::WindowPaused(1));
+    t.ok(Command::Resume { window: 1 });
+    let a = t.call(1);
+    assert_eq!(
+        t.err(Command::CallNext { window: 1 }),
+        EngineError::WindowBusy { window: 1, ticket: a }
+    );
+    t.open(3);
+    assert_eq!(t.err(Command::CallNext { window: 3 }), EngineError::QueueEmpty(3));
+}
+
+#[test]
+fn a_window_calls_in_its_preference_order() {
+    let mut t = T::new();
+    let police = t.issue("police", "hukou");
+    let general = t.issue("general", "apply");
+    t.open(2);
+    assert_eq!(
+        t.serve(2),
+        general,
+        "window 2 prefers general even though police came first"
+    );
+    assert_eq!(t.serve(2), police, "and falls back to police");
+}
+
+#[test]
+fn service_filters_and_results_windows() {
+    let mut t = T::new();
+    let idcard = t.issue("police", "idcard");
+    let hukou = t.issue("police", "hukou");
+    let apply = t.issue("general", "apply");
+    let results = t.issue("general", "results");
+    t.open(3);
+    t.open(4);
+    assert_eq!(t.call(3), hukou, "window 3 serves hukou only");
+    assert_eq!(t.call(4), results, "the results window only hands out results");
+    assert_eq!(t.state(idcard), TicketState::Waiting);
+    assert_eq!(t.state(apply), TicketState::Waiting);
+    assert_eq!(
+        t.err(Command::CallTicket {
+            window: 1,
+            ticket: idcard
+        }),
+        EngineError::WindowClosed(1)
+    );
+    t.open(1);
+    assert_eq!(
+        t.err(Command::CallTicket {
+            window: 1,
+            ticket: idcard
+        }),
+        EngineError::NotServedHere {
+            window: 1,
+            ticket: idcard
+        }
+    );
+}
+
+#[test]
+fn priority_lane_follows_the_ratio() {
+    let mut t = T::new();
+    let p: Vec<_> = (0..4).map(|_| t.priority("general", "apply")).collect();
+    let n: Vec<_> = (0..6).map(|_| t.issue("general", "apply")).collect();
+    t.open(1);
+    let order: Vec<_> = (0..10).map(|_| t.serve(1)).collect();
+    // 1 priority : 2 normal while both wait, then what is left.
+    assert_eq!(order, vec![p[0], n[0], n[1], p[1], n[2], n[3], p[2], n[4], n[5], p[3]]);
+}
+
+#[test]
+fn a_normal_ticket_past_the_wait_bound_goes_first() {
+    let mut t = T::new();
+    let n = t.issue("general", "apply");
+    t.minutes(31);
+    let p = t.priority("general", "apply");
+    t.open(1);
+    assert_eq!(t.serve(1), n, "waited over 30 minutes");
+    assert_eq!(t.serve(1), p);
+}
+
+#[test]
+fn call_a_chosen_ticket() {
+    let mut t = T::new();
+    let _a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    t.open(1);
+    t.open(2);
+    let evs = t.ok(Command::CallTicket { window: 1, ticket: b });
+    assert!(matches!(
+        evs[0],
+        EventKind::TicketCalled {
+            how: CallKind::Chosen,
+            ..
+        }
+    ));
+    assert_eq!(t.state(b), TicketState::Called { window: 1 });
+    assert_eq!(
+        t.err(Command::CallTicket { window: 2, ticket: b }),
+        EngineError::WrongState {
+            ticket: b,
+            state: "called",
+            expected: "waiting"
+        }
+    );
+    assert_eq!(
+        t.err(Command::CallTicket {
+            window: 2,
+            ticket: num("A999")
+        }),
+        EngineError::UnknownTicket(num("A999"))
+    );
+}
+
+#[test]
+fn two_windows_never_get_the_same_ticket() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    t.open(1);
+    t.open(2);
+    assert_eq!((t.call(1), t.call(2)), (a, b));
+    t.open(3);
+    assert_eq!(t.err(Command::CallNext { window: 3 }), EngineError::QueueEmpty(3));
+}
+
+#[test]
+fn recall_is_counted_and_limited() {
+    let mut t = T::new();
+    t.issue("general", "apply");
+    t.open(1);
+    assert_eq!(t.err(Command::Recall { window: 1 }), EngineError::NothingInHand(1));
+    let a = t.call(1);
+    assert_eq!(
+        t.ok(Command::Recall { window: 1 }),
+        vec![EventKind::TicketRecalled {
+            ticket: a,
+            window: 1,
+            count: 1
+        }]
+    );
+    t.ok(Command::Recall { window: 1 });
+    assert_eq!(t.err(Command::Recall { window: 1 }), EngineError::RecallLimit(a));
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Transfer {
+        window: 1,
+        to: Target::Window { window: 2 },
+    });
+    t.open(2);
+    t.call(2);
+    t.ok(Command::Recall { window: 2 }); // a new call has its own count
+}
+
+#[test]
+fn recall_while_serving_is_refused() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    t.open(1);
+    t.call(1);
+    t.ok(Command::Start { window: 1 });
+    assert_eq!(
+        t.err(Command::Recall { window: 1 }),
+        EngineError::WrongState {
+            ticket: a,
+            state: "serving",
+            expected: "called"
+        }
+    );
+}
+
+#[test]
+fn skip_requeues_then_makes_a_no_show() {
+    let mut t = T::new();
+    let tickets: Vec<_> = (0..5).map(|_| t.issue("general", "apply")).collect();
+    t.open(1);
+    assert_eq!(t.call(1), tickets[0]);
+    assert_eq!(
+        t.ok(Command::Skip { window: 1 }),
+        vec![EventKind::TicketSkipped {
+            ticket: tickets[0],
+            window: 1,
+            no_show: false
+        }]
+    );
+    // Two places behind the front.
+    let q = &t.hall.queues()[0].normal;
+    assert_eq!(q, &vec![tickets[1], tickets[2], tickets[0], tickets[3], tickets[4]]);
+    t.serve(1);
+    t.serve(1);
+    assert_eq!(t.call(1), tickets[0]);
+    t.ok(Command::Skip { window: 1 });
+    assert_eq!(t.state(tickets[0]), TicketState::NoShow { window: 1 });
+    assert!(!t.hall.queues()[0].normal.contains(&tickets[0]));
+}
+
+#[test]
+fn skip_refusals() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    t.open(1);
+    assert_eq!(t.err(Command::Skip { window: 1 }), EngineError::NothingInHand(1));
+    t.call(1);
+    t.ok(Command::Start { window: 1 });
+    assert_eq!(
+        t.err(Command::Skip { window: 1 }),
+        EngineError::WrongState {
+            ticket: a,
+            state: "serving",
+            expected: "called"
+        }
+    );
+}
+
+#[test]
+fn start_and_finish() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    t.open(1);
+    assert_eq!(t.err(Command::Start { window: 1 }), EngineError::NothingInHand(1));
+    assert_eq!(t.err(Command::Finish { window: 1 }), EngineError::NothingInHand(1));
+    t.call(1);
+    assert_eq!(
+        t.err(Command::Finish { window: 1 }),
+        EngineError::WrongState {
+            ticket: a,
+            state: "called",
+            expected: "serving"
+        }
+    );
+    t.ok(Command::Start { window: 1 });
+    assert_eq!(
+        t.err(Command::Start { window: 1 }),
+        EngineError::WrongState {
+            ticket: a,
+            state: "serving",
+            expected: "called"
+        }
+    );
+    t.minutes(7);
+    t.ok(Command::Finish { window: 1 });
+    assert_eq!(t.state(a), TicketState::Finished { window: 1 });
+    let w = &t.hall.windows()[0];
+    assert_eq!((w.current, w.served_today), (None, 1));
+    assert_eq!(t.hall.zone_summaries(t.now)[0].mean_service_ms, 7 * Millis::MINUTE);
+}
+
+#[test]
+fn transfer_to_a_zone_keeps_number_and_turn() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let c = t.issue("police", "hukou");
+    t.open(1);
+    t.call(1);
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Transfer {
+        window: 1,
+        to: Target::Zone {
+            zone: code("police"),
+            service: code("hukou"),
+        },
+    });
+    let v = t.hall.ticket_view(a, t.now).unwrap();
+    assert_eq!(
+        (v.number, v.zone, v.transfers, v.state),
+        (a, code("police"), 1, TicketState::Waiting)
+    );
+    assert_eq!(t.hall.queues()[1].normal, vec![a, c], "placed at the front");
+    assert_eq!(
+        v.history.iter().map(|s| s.what).collect::<Vec<_>>(),
+        vec![
+            StepKind::Issued,
+            StepKind::Called,
+            StepKind::Started,
+            StepKind::Transferred
+        ]
+    );
+    t.open(3);
+    assert_eq!(t.call(3), a);
+}
+
+#[test]
+fn transfer_to_a_window_is_called_only_there_and_first() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    t.open(1);
+    t.open(2);
+    t.open(4);
+    t.call(1);
+    t.ok(Command::Transfer {
+        window: 1,
+        to: Target::Window { window: 4 },
+    });
+    assert_eq!(t.hall.windows()[3].own_queue, vec![a]);
+    assert_eq!(t.call(2), b, "window 2 cannot take a ticket sent to window 4");
+    assert_eq!(
+        t.call(4),
+        a,
+        "the results window takes it although it serves results only"
+    );
+}
+
+#[test]
+fn transfer_refusals() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    t.open(1);
+    let to = Target::Zone {
+        zone: code("nope"),
+        service: code("apply"),
+    };
+    assert_eq!(
+        t.err(Command::Transfer { window: 1, to }),
+        EngineError::NothingInHand(1)
+    );
+    t.call(1);
+    assert_eq!(
+        t.err(Command::Transfer { window: 1, to }),
+        EngineError::UnknownZone(code("nope"))
+    );
+    let to = Target::Zone {
+        zone: code("police"),
+        service: code("nope"),
+    };
+    assert_eq!(
+        t.err(Command::Transfer { window: 1, to }),
+        EngineError::UnknownService {
+            zone: code("police"),
+            service: code("nope")
+        }
+    );
+    assert_eq!(
+        t.err(Command::Transfer {
+            window: 1,
+            to: Target::Window { window: 42 }
+        }),
+        EngineError::UnknownWindow(42)
+    );
+    t.ok(Command::Transfer {
+        window: 1,
+        to: Target::Window { window: 2 },
+    });
+    assert_eq!(
+        t.err(Command::Move {
+            ticket: a,
+            to: Target::Window { window: 2 }
+        }),
+        EngineError::SameQueue(a)
+    );
+}
+
+#[test]
+fn hold_and_call_back() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    t.open(1);
+    t.call(1);
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Hold { window: 1 });
+    assert_eq!(t.state(a), TicketState::Held { window: 1 });
+    assert_eq!(t.serve(1), b, "the window is free for the next citizen");
+    t.open(3);
+    assert_eq!(
+        t.err(Command::CallBack { window: 3, ticket: a }),
+        EngineError::NotServedHere { window: 3, ticket: a }
+    );
+    assert_eq!(
+        t.err(Command::CallBack { window: 1, ticket: b }),
+        EngineError::WrongState {
+            ticket: b,
+            state: "finished",
+            expected: "held"
+        }
+    );
+    let evs = t.ok(Command::CallBack { window: 1, ticket: a });
+    assert!(matches!(
+        evs[0],
+        EventKind::TicketCalled {
+            how: CallKind::CallBack,
+            window: 1,
+            ..
+        }
+    ));
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Finish { window: 1 });
+    assert_eq!(t.state(a), TicketState::Finished { window: 1 });
+}
+
+#[test]
+fn cancel() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    t.ok(Command::Cancel { ticket: a });
+    assert_eq!(t.state(a), TicketState::Cancelled);
+    assert_eq!(
+        t.err(Command::Cancel { ticket: a }),
+        EngineError::WrongState {
+            ticket: a,
+            state: "cancelled",
+            expected: "active"
+        }
+    );
+    t.open(1);
+    t.call(1);
+    t.ok(Command::Cancel { ticket: b });
+    assert_eq!(t.hall.windows()[0].current, None, "cancelling frees the window");
+}
+
+#[test]
+fn reactivate_a_no_show() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    assert_eq!(
+        t.err(Command::Reactivate { ticket: a }),
+        EngineError::WrongState {
+            ticket: a,
+            state: "waiting",
+            expected: "no_show"
+        }
+    );
+    t.open(1);
+    t.call(1);
+    t.ok(Command::Skip { window: 1 });
+    t.ok(Command::CallTicket { window: 1, ticket: a });
+    t.ok(Command::Skip { window: 1 });
+    assert_eq!(t.state(a), TicketState::NoShow { window: 1 });
+    t.ok(Command::Reactivate { ticket: a });
+    assert_eq!(t.hall.queues()[0].normal, vec![b, a], "back at the end");
+}
+
+#[test]
+fn move_a_waiting_ticket() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    t.ok(Command::Move {
+        ticket: a,
+        to: Target::Zone {
+            zone: code("police"),
+            service: code("idcard"),
+        },
+    });
+    assert_eq!(t.hall.queues()[1].normal, vec![a]);
+    assert!(t.hall.queues()[0].normal.is_empty());
+    assert_eq!(
+        t.err(Command::Move {
+            ticket: a,
+            to: Target::Zone {
+                zone: code("police"),
+                service: code("idcard")
+            }
+        }),
+        EngineError::SameQueue(a)
+    );
+    t.open(1);
+    t.open(2);
+    t.call(2);
+    assert_eq!(
+        t.err(Command::Move {
+            ticket: a,
+            to: Target::Window { window: 1 }
+        }),
+        EngineError::WrongState {
+            ticket: a,
+            state: "called",
+            expected: "waiting or held"
+        }
+    );
+}
+
+// ----- windows -----------------------------------------------------------
+
+#[test]
+fn open_close_pause_resume() {
+    let mut t = T::new();
+    assert_eq!(t.err(Command::Close { window: 1 }), EngineError::WindowClosed(1));
+    assert_eq!(
+        t.err(Command::Pause {
+            window: 1,
+            reason: PauseReason::Lunch
+        }),
+        EngineError::WindowClosed(1)
+    );
+    t.open(1);
+    assert_eq!(
+        t.err(Command::Open { window: 1, staff: None }),
+        EngineError::WindowAlreadyOpen(1)
+    );
+    assert_eq!(t.err(Command::Resume { window: 1 }), EngineError::WindowNotPaused(1));
+    t.ok(Command::Pause {
+        window: 1,
+        reason: PauseReason::Meeting,
+    });
+    assert_eq!(t.hall.windows()[0].paused, Some(PauseReason::Meeting));
+    assert_eq!(
+        t.err(Command::Pause {
+            window: 1,
+            reason: PauseReason::Lunch
+        }),
+        EngineError::WindowPaused(1)
+    );
+    t.ok(Command::Resume { window: 1 });
+    let a = t.issue("general", "apply");
+    t.call(1);
+    assert_eq!(
+        t.err(Command::Close { window: 1 }),
+        EngineError::WindowBusy { window: 1, ticket: a }
+    );
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Pause {
+        window: 1,
+        reason: PauseReason::Fault,
+    }); // may pause with someone in hand
+    t.ok(Command::Finish { window: 1 });
+    t.ok(Command::Close { window: 1 });
+    assert!(!t.hall.windows()[0].open);
+}
+
+#[test]
+fn windows_can_start_paused() {
+    let mut cfg = (*config()).clone();
+    cfg.policy.open_paused = true;
+    let mut hall = Hall::new(Arc::new(cfg));
+    hall.execute(&Command::Open { window: 1, staff: None }, local(9, 0))
+        .unwrap();
+    assert_eq!(hall.windows()[0].paused, Some(PauseReason::SignedIn));
+}
+
+#[test]
+fn auto_call_takes_the_next_ticket_when_free() {
+    let mut t = T::new();
+    t.open(1);
+    t.ok(Command::SetAutoCall { window: 1, on: true });
+    assert!(
+        t.ok(Command::SetAutoCall { window: 1, on: true }).is_empty(),
+        "no change, no event"
+    );
+    let evs = t.ok(issue("general", "apply", LaneRequest::Normal, None));
+    assert!(matches!(
+        evs[1],
+        EventKind::TicketCalled {
+            how: CallKind::Auto,
+            window: 1,
+            ..
+        }
+    ));
+    let b = t.issue("general", "apply");
+    assert_eq!(t.state(b), TicketState::Waiting, "window 1 is busy");
+    t.ok(Command::Start { window: 1 });
+    let evs = t.ok(Command::Finish { window: 1 });
+    assert!(matches!(evs[1], EventKind::TicketCalled { ticket, how: CallKind::Auto, .. } if ticket == b));
+    // A paused window is never handed a ticket.
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Pause {
+        window: 1,
+        reason: PauseReason::Break,
+    });
+    t.ok(Command::Finish { window: 1 });
+    let c = t.issue("general", "apply");
+    assert_eq!(t.state(c), TicketState::Waiting);
+    let evs = t.ok(Command::Resume { window: 1 });
+    assert!(matches!(evs[1], EventKind::TicketCalled { ticket, .. } if ticket == c));
+    assert_eq!(
+        t.err(Command::SetAutoCall { window: 2, on: true }),
+        EngineError::WindowClosed(2)
+    );
+}
+
+// ----- days ----------------------------------------------------------------
+
+#[test]
+fn a_new_business_day_resets_numbers_and_windows() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    t.open(1);
+    t.now = local_on(25, 2, 59); // still the 24th's business day (reset 03:00)
+    t.call(1);
+    t.now = local_on(25, 9, 0);
+    let evs = t.ok(issue("general", "apply", LaneRequest::Normal, None));
+    assert!(matches!(evs[0], EventKind::DayStarted { day } if day == jiff::civil::date(2026, 11, 25)));
+    assert!(
+        matches!(evs[1], EventKind::TicketIssued { ticket, .. } if ticket == a),
+        "numbering restarts at A001"
+    );
+    assert!(!t.hall.windows()[0].open, "staff sign in again each day");
+    assert_eq!(
+        t.hall.tickets(t.now).count(),
+        1,
+        "yesterday's tickets are gone from memory"
+    );
+}
+
+#[test]
+fn a_refused_command_does_not_roll_the_day_over() {
+    let mut t = T::new();
+    t.issue("general", "apply");
+    t.now = local_on(25, 9, 0);
+    let seq = t.hall.seq();
+    t.err(Command::CallNext { window: 1 });
+    assert_eq!(t.hall.seq(), seq);
+    assert_eq!(t.hall.business_day(), Some(jiff::civil::date(2026, 11, 24)));
+    assert_eq!(t.ok(Command::Tick).len(), 1);
+    assert_eq!(t.hall.business_day(), Some(jiff::civil::date(2026, 11, 25)));
+    assert!(t.ok(Command::Tick).is_empty());
+}
+
+// ----- queries ---------------------------------------------------------------
+
+#[test]
+fn people_ahead_and_estimated_waits() {
+    let mut t = T::new();
+    let n1 = t.issue("general", "apply");
+    let n2 = t.issue("general", "apply");
+    let p1 = t.priority("general", "apply");
+    t.open(1);
+    t.open(2);
+    let view = |t: &T, x| t.hall.ticket_view(x, t.now).unwrap();
+    // Priority ahead of the normal lane; default service time 10 minutes.
+    assert_eq!(view(&t, p1).people_ahead, 0);
+    assert_eq!(view(&t, n1).people_ahead, 1);
+    assert_eq!(view(&t, n2).people_ahead, 2);
+    // Two working windows share the two people ahead of n2.
+    assert_eq!(view(&t, n2).estimated_wait_ms, 10 * Millis::MINUTE);
+    let z = &t.hall.zone_summaries(t.now)[0];
+    assert_eq!(
+        (z.waiting, z.open_windows, z.estimated_wait_ms),
+        (3, 2, 15 * Millis::MINUTE)
+    );
+    t.minutes(5);
+    assert_eq!(t.hall.zone_summaries(t.now)[0].longest_wait_ms, 5 * Millis::MINUTE);
+    t.call(1);
+    assert_eq!(view(&t, p1).people_ahead, 0, "in hand: nobody ahead");
+}
+
+// ----- replay and wire format -----------------------------------------------
+
+#[test]
+fn replaying_the_events_rebuilds_the_same_hall() {
+    let mut t = T::new();
+    t.open(1);
+    t.open(2);
+    t.ok(Command::SetAutoCall { window: 2, on: true });
+    for _ in 0..3 {
+        t.issue("general", "apply");
+        t.priority("police", "hukou");
+    }
+    t.call(1);
+    t.ok(Command::Skip { window: 1 });
+    t.call(1);
+    t.ok(Command::Start { window: 1 });
+    t.ok(Command::Transfer {
+        window: 1,
+        to: Target::Window { window: 3 },
+    });
+    t.ok(Command::Start { window: 2 });
+    t.ok(Command::Hold { window: 2 });
+    t.minutes(3);
+    t.issue("general", "apply");
+    t.serve(1);
+    t.now = local_on(25, 9, 0);
+    t.issue("police", "hukou");
+    let mut fresh = Hall::new(config());
+    for e in &t.log {
+        fresh.apply(e).unwrap();
+    }
+    assert_eq!(fresh, t.hall);
+}
+
+#[test]
+fn events_survive_a_json_round_trip() {
+    let mut t = T::new();
+    t.open(1);
+    t.issue_as(
+        "general",
+        "apply",
+        LaneRequest::Appointment {
+            slot_start: local(9, 0),
+            slot_end: local(9, 30),
+        },
+    );
+    t.ok(issue(
+        "general",
+        "apply",
+        LaneRequest::Priority {
+            category: code("elderly"),
+        },
+        Some(PersonKey(9)),
+    ));
+    t.call(1);
+    t.ok(Command::Transfer {
+        window: 1,
+        to: Target::Zone {
+            zone: code("police"),
+            service: code("hukou"),
+        },
+    });
+    t.ok(Command::Pause {
+        window: 1,
+        reason: PauseReason::Lunch,
+    });
+    for e in &t.log {
+        let json = serde_json::to_string(e).unwrap();
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, e, "{json}");
+    }
+    let json = serde_json::to_string(&t.log[1]).unwrap();
+    assert!(json.contains(r#""type":"WindowOpened""#), "{json}");
+}
+
+#[test]
+fn foreign_events_are_refused_without_change() {
+    let mut hall = Hall::new(config());
+    let ev = |seq, kind| Event {
+        seq,
+        at: local(9, 0),
+        kind,
+    };
+    let called = EventKind::TicketCalled {
+        ticket: num("A001"),
+        window: 1,
+        how: CallKind::Next,
+        contested: false,
+    };
+    let before = hall.clone();
+    assert!(hall.apply(&ev(1, called)).is_err());
+    assert!(
+        hall.apply(&ev(
+            5,
+            EventKind::DayStarted {
+                day: jiff::civil::date(2026, 11, 24)
+            }
+        ))
+        .is_err()
+    );
+    assert_eq!(hall, before);
+}

@@ -1,0 +1,148 @@
+//! A ticket (排队小票) and the states it moves through.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{CategoryId, Millis, PersonKey, TicketNumber, WindowNo};
+
+/// Which lane a ticket waits in. Appointments that are due go first, then
+/// the priority lane (绿色通道) within its ratio, then the normal lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Lane {
+    Normal,
+    Priority { category: CategoryId },
+    Appointment { slot_start: Millis, slot_end: Millis },
+}
+
+impl Lane {
+    /// Index of the lane's queue inside a zone.
+    pub(crate) fn slot(&self) -> usize {
+        match self {
+            Lane::Appointment { .. } => LANE_APPOINTMENT,
+            Lane::Priority { .. } => LANE_PRIORITY,
+            Lane::Normal => LANE_NORMAL,
+        }
+    }
+}
+
+pub(crate) const LANE_APPOINTMENT: usize = 0;
+pub(crate) const LANE_PRIORITY: usize = 1;
+pub(crate) const LANE_NORMAL: usize = 2;
+
+/// How the ticket was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    GuideDesk,
+    Kiosk,
+    Mobile,
+    AppointmentCheckIn,
+}
+
+/// Where a ticket is. Exactly one at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TicketState {
+    /// In a zone's lane, or in one window's own queue after a transfer to it.
+    Waiting,
+    Called {
+        window: WindowNo,
+    },
+    Serving {
+        window: WindowNo,
+    },
+    /// 挂起: the citizen went to fetch a document; to be called back today.
+    Held {
+        window: WindowNo,
+    },
+    Finished {
+        window: WindowNo,
+    },
+    /// 过号 too many times.
+    NoShow {
+        window: WindowNo,
+    },
+    Cancelled,
+}
+
+impl TicketState {
+    /// Finished, no-show and cancelled tickets are never called again
+    /// (a supervisor may reactivate a no-show).
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            TicketState::Finished { .. } | TicketState::NoShow { .. } | TicketState::Cancelled
+        )
+    }
+
+    /// The window that has the ticket in hand, if any.
+    pub fn at_window(&self) -> Option<WindowNo> {
+        match *self {
+            TicketState::Called { window } | TicketState::Serving { window } => Some(window),
+            _ => None,
+        }
+    }
+}
+
+/// One line of a ticket's history, kept so a window that receives a
+/// transferred ticket sees where it has been.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub at: Millis,
+    pub what: StepKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowNo>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Issued,
+    Called,
+    Recalled,
+    Skipped,
+    NoShow,
+    Started,
+    Finished,
+    Transferred,
+    Held,
+    Cancelled,
+    Reactivated,
+}
+
+/// A ticket as the engine holds it for the current business day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub number: TicketNumber,
+    /// Current zone and service (indices into the hall config); a transfer
+    /// changes them, the number stays.
+    pub zone: usize,
+    pub service: usize,
+    /// Zone and service it was issued for (the one-per-person rule's key).
+    pub origin: (usize, usize),
+    pub lane: Lane,
+    pub channel: Channel,
+    pub person: Option<PersonKey>,
+    pub issued_at: Millis,
+    /// When it last joined a queue: waits for the starvation bound count from here.
+    pub queued_at: Millis,
+    pub called_at: Option<Millis>,
+    pub started_at: Option<Millis>,
+    pub state: TicketState,
+    /// Set while it waits in one window's own queue (transferred to that window).
+    pub directed: Option<usize>,
+    pub recalls: u32,
+    pub skips: u32,
+    pub transfers: u32,
+    pub history: Vec<Step>,
+}
+
+impl Ticket {
+    /// An appointment is callable from `early_ms` before its slot.
+    pub(crate) fn due(&self, now: Millis, early_ms: i64) -> bool {
+        match self.lane {
+            Lane::Appointment { slot_start, .. } => now >= slot_start.plus_ms(-early_ms),
+            _ => true,
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! A window's (窗口) live state.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::Millis;
+
+/// Why a window stopped calling (暂停服务).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseReason {
+    /// Staff signed in and have not started yet.
+    SignedIn,
+    Lunch,
+    Break,
+    Meeting,
+    Training,
+    Fault,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowState {
+    pub open: bool,
+    pub staff: Option<String>,
+    pub paused: Option<(PauseReason, Millis)>,
+    /// Index of the ticket in hand (called or being served).
+    pub current: Option<usize>,
+    pub auto_call: bool,
+    pub opened_at: Option<Millis>,
+    pub served_today: u32,
+}
+
+impl WindowState {
+    pub(crate) fn closed() -> WindowState {
+        WindowState {
+            open: false,
+            staff: None,
+            paused: None,
+            current: None,
+            auto_call: false,
+            opened_at: None,
+            served_today: 0,
+        }
+    }
+
+    /// Open, not paused and with nobody in hand: may be handed a ticket.
+    pub fn is_free(&self) -> bool {
+        self.open && self.paused.is_none() && self.current.is_none()
+    }
+}

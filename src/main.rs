@@ -1,0 +1,66 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use hallcall::cli::Args;
+use hallcall::startup::Application;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    hallcall::telemetry::init(std::io::stderr);
+    let config = match hallcall::config::load(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("hallcall: the configuration is not valid:\n{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        for h in &config.halls {
+            println!(
+                "{} {} ({}): {} zones, {} windows, time zone {}",
+                h.id,
+                h.name,
+                h.name_en,
+                h.zones.len(),
+                h.windows.len(),
+                h.time_zone_name
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let run = async {
+        let app = Application::build(&args, &config).await?;
+        app.run_until(shutdown_signal()).await
+    };
+    match run.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hallcall: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

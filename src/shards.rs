@@ -1,0 +1,139 @@
+//! Many halls in one process, one lock per hall.
+//!
+//! The shard key is the hall because a hall is the unit of consistency:
+//! a window calls across several zones in its preference order, numbers and
+//! sequence numbers are per hall, and one call must see every zone it could
+//! take from. A finer key (zone) would need several locks per call; a
+//! coarser one would serialize halls that share nothing. Halls are fixed at
+//! start, so the index is a plain map read without locking.
+//!
+//! The locks are `std::sync::Mutex`: an engine operation is a few hundred
+//! nanoseconds of pure computation and is never held across an `.await`, so
+//! an async mutex would only add cost.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::config::ServerConfig;
+use crate::engine::{Command, EngineError, Event, Hall, HallId, Millis};
+
+/// A refusal from [`Halls::execute`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("unknown hall {0}")]
+    UnknownHall(HallId),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Every hall of the server, each behind its own lock. Cheap to clone.
+#[derive(Clone)]
+pub struct Halls {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    index: HashMap<HallId, usize>,
+    shards: Vec<Mutex<Hall>>,
+}
+
+impl Halls {
+    pub fn new(cfg: &ServerConfig) -> Halls {
+        Halls::from_halls(cfg.halls.iter().map(|h| Hall::new(Arc::new(h.clone()))).collect())
+    }
+
+    /// From halls already built (for example rebuilt from a store).
+    pub fn from_halls(halls: Vec<Hall>) -> Halls {
+        let index = halls.iter().enumerate().map(|(i, h)| (h.config().id, i)).collect();
+        Halls {
+            inner: Arc::new(Inner {
+                index,
+                shards: halls.into_iter().map(Mutex::new).collect(),
+            }),
+        }
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = HallId> + '_ {
+        self.inner.shards.iter().map(|s| lock(s).config().id)
+    }
+
+    /// Locks one hall. Hold the guard only for synchronous work.
+    ///
+    /// # Errors
+    /// No hall has that id.
+    pub fn lock(&self, hall: HallId) -> Result<MutexGuard<'_, Hall>, ShardError> {
+        let i = *self.inner.index.get(&hall).ok_or(ShardError::UnknownHall(hall))?;
+        Ok(lock(&self.inner.shards[i]))
+    }
+
+    /// Runs one command on one hall.
+    ///
+    /// # Errors
+    /// Unknown hall, or the engine's refusal.
+    pub fn execute(&self, hall: HallId, cmd: &Command, now: Millis) -> Result<Vec<Event>, ShardError> {
+        Ok(self.lock(hall)?.execute(cmd, now)?)
+    }
+}
+
+fn lock(m: &Mutex<Hall>) -> MutexGuard<'_, Hall> {
+    // A panic while holding the lock cannot leave a hall half-changed:
+    // `apply` checks an event fully before it mutates. So a poisoned lock
+    // still guards a consistent hall, and refusing all later work would
+    // only turn one bug into an outage.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Channel, Code, Issue, LaneRequest};
+
+    fn two_halls() -> Halls {
+        let src = include_str!("../config/hall.toml");
+        Halls::new(&crate::config::parse(src, "hall.toml").unwrap())
+    }
+
+    #[test]
+    fn unknown_hall_is_refused() {
+        let halls = two_halls();
+        let err = halls
+            .execute(Code::new("nowhere").unwrap(), &Command::Tick, Millis(0))
+            .unwrap_err();
+        assert_eq!(err, ShardError::UnknownHall(Code::new("nowhere").unwrap()));
+    }
+
+    #[test]
+    fn halls_run_in_parallel_without_sharing_numbers() {
+        let halls = two_halls();
+        let ids: Vec<HallId> = halls.ids().collect();
+        assert!(ids.len() >= 2, "the sample config has a city hall and a township hall");
+        // 2026-11-24 10:00 in Asia/Shanghai, a Tuesday within opening hours.
+        let now = Millis(1_795_485_600_000);
+        let threads: Vec<_> = ids
+            .iter()
+            .map(|&id| {
+                let halls = halls.clone();
+                std::thread::spawn(move || {
+                    let zone = halls.lock(id).unwrap().config().zones[0].clone();
+                    let cmd = Command::Issue(Issue {
+                        zone: zone.id,
+                        service: zone.services[0].id,
+                        lane: LaneRequest::Normal,
+                        channel: Channel::Kiosk,
+                        person: None,
+                    });
+                    (0..200)
+                        .map(|_| halls.execute(id, &cmd, now).unwrap().len())
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        for t in threads {
+            // 200 tickets plus the day's start.
+            assert_eq!(t.join().unwrap(), 201);
+        }
+        for id in ids {
+            assert_eq!(halls.lock(id).unwrap().seq(), 201);
+        }
+    }
+}
