@@ -32,4 +32,6 @@ pub use ticket::{Channel, Lane, Step, StepKind, TicketState};
 pub use window::PauseReason;
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
