@@ -34,8 +34,14 @@ pub struct Halls {
 
 struct Inner {
     index: HashMap<HallId, usize>,
-    shards: Vec<Mutex<Hall>>,
+    shards: Vec<Shard>,
 }
+
+/// One hall's lock, on cache lines of its own: neighbouring halls are
+/// locked by different threads, and sharing a line would make every lock
+/// and every update bounce it between cores (false sharing).
+#[repr(align(128))]
+struct Shard(Mutex<Hall>);
 
 impl Halls {
     pub fn new(cfg: &ServerConfig) -> Halls {
@@ -48,13 +54,13 @@ impl Halls {
         Halls {
             inner: Arc::new(Inner {
                 index,
-                shards: halls.into_iter().map(Mutex::new).collect(),
+                shards: halls.into_iter().map(|h| Shard(Mutex::new(h))).collect(),
             }),
         }
     }
 
     pub fn ids(&self) -> impl Iterator<Item = HallId> + '_ {
-        self.inner.shards.iter().map(|s| lock(s).config().id)
+        self.inner.shards.iter().map(|s| lock(&s.0).config().id)
     }
 
     /// Locks one hall. Hold the guard only for synchronous work.
@@ -63,7 +69,7 @@ impl Halls {
     /// No hall has that id.
     pub fn lock(&self, hall: HallId) -> Result<MutexGuard<'_, Hall>, ShardError> {
         let i = *self.inner.index.get(&hall).ok_or(ShardError::UnknownHall(hall))?;
-        Ok(lock(&self.inner.shards[i]))
+        Ok(lock(&self.inner.shards[i].0))
     }
 
     /// Runs one command on one hall.

@@ -100,6 +100,8 @@ pub enum Command {
         window: WindowNo,
         on: bool,
     },
-    /// Nothing but the business-day rollover, if one is due.
+    /// The passing of time: the business-day rollover if one is due, and
+    /// auto-call for appointments that have become due. The shell sends it
+    /// every few seconds.
     Tick,
 }

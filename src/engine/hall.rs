@@ -141,9 +141,7 @@ impl Hall {
             next.st.service_times = self.st.service_times.clone();
             let mut events = Vec::with_capacity(2);
             next.push(EventKind::DayStarted { day: date }, now, &mut events)?;
-            if !matches!(cmd, Command::Tick) {
-                next.execute_today(cmd, now, &mut events)?;
-            }
+            next.execute_today(cmd, now, &mut events)?;
             *self = next;
             return Ok(events);
         }
@@ -160,10 +158,11 @@ impl Hall {
     }
 
     fn execute_today(&mut self, cmd: &Command, now: Millis, out: &mut Vec<Event>) -> Result<(), EngineError> {
-        let Some(kind) = self.decide(cmd, now)? else {
-            return Ok(());
-        };
-        self.push(kind, now, out)?;
+        if let Some(kind) = self.decide(cmd, now)? {
+            self.push(kind, now, out)?;
+        }
+        // Even a tick can free work for auto-call windows: an appointment
+        // becomes due with the passing of time alone.
         self.auto_call(now, out);
         Ok(())
     }

@@ -1088,3 +1088,23 @@ fn foreign_events_are_refused_without_change() {
     );
     assert_eq!(hall, before);
 }
+
+#[test]
+fn a_tick_lets_auto_call_take_an_appointment_that_became_due() {
+    let mut t = T::new();
+    t.open(1);
+    t.ok(Command::SetAutoCall { window: 1, on: true });
+    let appt = t.issue_as(
+        "general",
+        "apply",
+        LaneRequest::Appointment {
+            slot_start: local(10, 0),
+            slot_end: local(10, 30),
+        },
+    );
+    assert_eq!(t.state(appt), TicketState::Waiting, "not due before 09:45");
+    assert!(t.ok(Command::Tick).is_empty());
+    t.now = local(9, 45);
+    let evs = t.ok(Command::Tick);
+    assert!(matches!(evs[..], [EventKind::TicketCalled { ticket, how: CallKind::Auto, .. }] if ticket == appt));
+}

@@ -1,0 +1,55 @@
+//! The real executable: configuration errors stop it before it serves.
+
+use std::io::Write;
+use std::process::Command;
+
+fn hallcall(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("hallcall runs")
+}
+
+#[test]
+fn a_malformed_config_exits_non_zero_naming_the_problem() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let good = std::fs::read_to_string(crate::helpers::sample_config()).unwrap();
+    let bad = good.replacen("serves = [\"general\"] },", "serves = [\"genral\"] },", 1);
+    file.write_all(bad.as_bytes()).unwrap();
+    let path = file.path().to_str().unwrap();
+    let out = hallcall(&["--config", path, "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(path), "names the file: {stderr}");
+    assert!(
+        stderr.contains("window 1: serves unknown zone \"genral\""),
+        "names the place and problem: {stderr}"
+    );
+    assert!(stderr.contains(":23:"), "names the line: {stderr}");
+}
+
+#[test]
+fn a_missing_config_exits_non_zero() {
+    let out = hallcall(&["--config", "/nonexistent.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
+}
+
+#[test]
+fn a_bad_store_url_is_refused_by_the_command_line() {
+    let out = hallcall(&["--store", "mysql://localhost"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a store URL"));
+}
+
+#[test]
+fn check_config_summarises_the_samples() {
+    let out = hallcall(&["--check-config"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("qiaocheng 谯城区政务服务中心"), "{stdout}");
+    assert!(stdout.contains("7 zones, 29 windows"), "{stdout}");
+    let out = hallcall(&["--config", "config/puning.toml", "--check-config"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
