@@ -250,6 +250,17 @@ impl Hall {
         Ok((w, t))
     }
 
+    /// The ticket in hand, which must be called (or, if `serving`, being served).
+    fn in_hand_as(&self, window: WindowNo, serving: bool) -> Result<&Ticket, EngineError> {
+        let (_, t) = self.in_hand(window)?;
+        let t = &self.st.tickets[t];
+        match (t.state, serving) {
+            (TicketState::Called { .. }, false) | (TicketState::Serving { .. }, true) => Ok(t),
+            (_, false) => Err(wrong(t, "called")),
+            (_, true) => Err(wrong(t, "serving")),
+        }
+    }
+
     fn may_serve(&self, w: usize, t: &Ticket) -> bool {
         match t.directed {
             Some(d) => d == w,
@@ -330,11 +341,7 @@ impl Hall {
                 }
             }
             Command::Recall { window } => {
-                let (_, t) = self.in_hand(window)?;
-                let t = &self.st.tickets[t];
-                if !matches!(t.state, TicketState::Called { .. }) {
-                    return Err(wrong(t, "called"));
-                }
+                let t = self.in_hand_as(window, false)?;
                 if t.recalls >= p.recall_limit {
                     return Err(EngineError::RecallLimit(t.number));
                 }
@@ -345,11 +352,7 @@ impl Hall {
                 }
             }
             Command::Skip { window } => {
-                let (_, t) = self.in_hand(window)?;
-                let t = &self.st.tickets[t];
-                if !matches!(t.state, TicketState::Called { .. }) {
-                    return Err(wrong(t, "called"));
-                }
+                let t = self.in_hand_as(window, false)?;
                 EventKind::TicketSkipped {
                     ticket: t.number,
                     window,
@@ -357,22 +360,14 @@ impl Hall {
                 }
             }
             Command::Start { window } => {
-                let (_, t) = self.in_hand(window)?;
-                let t = &self.st.tickets[t];
-                if !matches!(t.state, TicketState::Called { .. }) {
-                    return Err(wrong(t, "called"));
-                }
+                let t = self.in_hand_as(window, false)?;
                 EventKind::ServiceStarted {
                     ticket: t.number,
                     window,
                 }
             }
             Command::Finish { window } => {
-                let (_, t) = self.in_hand(window)?;
-                let t = &self.st.tickets[t];
-                if !matches!(t.state, TicketState::Serving { .. }) {
-                    return Err(wrong(t, "serving"));
-                }
+                let t = self.in_hand_as(window, true)?;
                 EventKind::ServiceFinished {
                     ticket: t.number,
                     window,

@@ -142,6 +142,14 @@ impl Model {
         Model {
             policy: cfg.policy.clone(),
             serves,
+            ..Model::empty()
+        }
+    }
+
+    fn empty() -> Model {
+        Model {
+            policy: crate::config::Policy::default(),
+            serves: Vec::new(),
             tickets: Vec::new(),
             lanes: vec![Default::default(); 2],
             own: vec![Vec::new(); WINDOWS as usize],
@@ -152,18 +160,12 @@ impl Model {
     }
 
     fn new_day(&mut self) {
-        let policy = self.policy.clone();
-        let serves = std::mem::take(&mut self.serves);
         *self = Model {
-            policy,
-            serves,
-            tickets: Vec::new(),
-            lanes: vec![Default::default(); 2],
-            own: vec![Vec::new(); WINDOWS as usize],
-            windows: vec![MWindow::default(); WINDOWS as usize],
-            runs: vec![(0, 0); 2],
-            started: true,
+            policy: self.policy.clone(),
+            serves: std::mem::take(&mut self.serves),
+            ..Model::empty()
         };
+        self.started = true;
     }
 
     fn w(n: u16) -> usize {
