@@ -59,6 +59,7 @@ fn issue_cmd(cfg: &HallConfig, rng: &mut Rng, now: Millis) -> Command {
         lane,
         channel: Channel::Kiosk,
         person: None,
+        number: None,
     })
 }
 

@@ -127,6 +127,7 @@ mod tests {
                         lane: LaneRequest::Normal,
                         channel: Channel::Kiosk,
                         person: None,
+                        number: None,
                     });
                     (0..200)
                         .map(|_| halls.execute(id, &cmd, now).unwrap().len())

@@ -33,7 +33,12 @@ pub struct Issue {
     pub service: ServiceId,
     pub lane: LaneRequest,
     pub channel: Channel,
+    #[serde(default)]
     pub person: Option<PersonKey>,
+    /// A sequence number allocated outside the engine (by a store shared
+    /// between processes); `None` takes the zone's next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
 }
 
 /// One operation on a hall.

@@ -47,6 +47,8 @@ pub enum EngineError {
     RecallLimit(TicketNumber),
     #[error("ticket {0} is already in that queue")]
     SameQueue(TicketNumber),
+    #[error("ticket number {0} is already taken today")]
+    NumberTaken(TicketNumber),
     /// An engine bug: a decided event did not apply. Nothing was changed.
     #[error("internal inconsistency: {0}")]
     Inconsistent(String),
@@ -75,6 +77,7 @@ impl EngineError {
             EngineError::NotServedHere { .. } => "not_served_here",
             EngineError::RecallLimit(_) => "recall_limit",
             EngineError::SameQueue(_) => "same_queue",
+            EngineError::NumberTaken(_) => "number_taken",
             EngineError::Inconsistent(_) => "inconsistent",
         }
     }

@@ -5,7 +5,7 @@
 //! events). Replay uses `apply` alone, which is why events carry every
 //! choice the engine made (which ticket, which lane, contested or not).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::calendar::{Day, business_date};
@@ -43,7 +43,9 @@ pub(crate) struct State {
     /// Per window: tickets transferred to that window alone.
     pub directed: Vec<VecDeque<usize>>,
     /// Active tickets per person, zone and service (for one-per-person).
-    pub persons: HashMap<(PersonKey, usize, usize), usize>,
+    /// A set, not one ticket: a reactivated no-show may be active beside a
+    /// newer ticket of the same person.
+    pub persons: HashMap<(PersonKey, usize, usize), BTreeSet<usize>>,
     /// Windows with auto-call on, in window order.
     pub auto_windows: Vec<usize>,
     /// Recent service times per zone; kept across days as tomorrow's prior.
@@ -501,15 +503,18 @@ impl Hall {
         }
         if let Some(person) = issue.person {
             if p.one_waiting_ticket_per_person {
-                if let Some(&t) = self.st.persons.get(&(person, z, s)) {
+                if let Some(&t) = self.st.persons.get(&(person, z, s)).and_then(|set| set.first()) {
                     return Err(EngineError::AlreadyWaiting(self.st.tickets[t].number));
                 }
             }
         }
-        let seq = self.st.zones[z].last_seq + 1;
+        let seq = issue.number.unwrap_or(self.st.zones[z].last_seq + 1);
         // Prefixes are validated as 1-3 capital letters, so this cannot fail.
         let number = TicketNumber::new(&zone.prefix, seq, p.number_digits)
             .map_err(|e| EngineError::Inconsistent(e.to_string()))?;
+        if seq == 0 || self.st.by_number.contains_key(&number) {
+            return Err(EngineError::NumberTaken(number));
+        }
         Ok(EventKind::TicketIssued {
             ticket: number,
             zone: issue.zone,
@@ -601,7 +606,7 @@ impl Hall {
                 zs.last_seq = zs.last_seq.max(ticket.seq());
                 zs.lanes[lane.slot()].push_back(i);
                 if let Some(person) = person {
-                    self.st.persons.entry((person, z, s)).or_insert(i);
+                    self.st.persons.entry((person, z, s)).or_default().insert(i);
                 }
                 self.st.by_number.insert(ticket, i);
                 self.st.tickets.push(Ticket {
@@ -854,7 +859,7 @@ impl Hall {
                 });
                 if let Some(person) = tk.person {
                     let key = (person, tk.origin.0, tk.origin.1);
-                    self.st.persons.entry(key).or_insert(t);
+                    self.st.persons.entry(key).or_default().insert(t);
                 }
                 self.queue_mut(t).push_back(t);
             }
@@ -986,8 +991,11 @@ impl Hall {
         let tk = &self.st.tickets[t];
         if let Some(person) = tk.person {
             let key = (person, tk.origin.0, tk.origin.1);
-            if self.st.persons.get(&key) == Some(&t) {
-                self.st.persons.remove(&key);
+            if let Some(set) = self.st.persons.get_mut(&key) {
+                set.remove(&t);
+                if set.is_empty() {
+                    self.st.persons.remove(&key);
+                }
             }
         }
     }

@@ -9,7 +9,8 @@
 //! - `ticket`, `window`: the things in a hall and their states;
 //! - `hall`: the state and the rules (decide, then apply);
 //! - `calendar`: business days and opening hours;
-//! - `stats`, `query`: service times, estimated waits, read-only views.
+//! - `stats`, `query`: service times, estimated waits, read-only views;
+//! - `snapshot`: the state as a storable value, to bound replay at start.
 
 mod calendar;
 mod command;
@@ -18,6 +19,7 @@ mod event;
 mod hall;
 mod ids;
 mod query;
+mod snapshot;
 mod stats;
 mod ticket;
 mod window;
@@ -28,6 +30,8 @@ pub use event::{CallKind, Event, EventKind};
 pub use hall::Hall;
 pub use ids::{CategoryId, Code, CodeError, HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 pub use query::{TicketView, WindowView, ZoneQueue, ZoneSummary};
+pub use snapshot::{HallSnapshot, SnapshotError, TicketSnapshot, WindowSnapshot, ZoneSnapshot};
+pub use stats::ServiceTimes;
 pub use ticket::{Channel, Lane, Step, StepKind, TicketState};
 pub use window::PauseReason;
 

@@ -579,6 +579,7 @@ fn command(hall: &Hall, op: &Op, now: Millis) -> Command {
             },
             channel: Channel::Kiosk,
             person: person.map(|p| PersonKey(u128::from(p))),
+            number: None,
         }),
         Op::CallNext(w) => Command::CallNext { window: w },
         Op::CallTicket(w, t) => Command::CallTicket {
@@ -763,6 +764,13 @@ fn run_case(ops: &[Op]) {
     }
     assert_eq!(replayed, hall, "replay differs from the live hall");
     assert_eq!(from_json, hall, "replay through JSON differs from the live hall");
+    // A snapshot, also through JSON, restores the same hall.
+    let snap: HallSnapshot = serde_json::from_str(&serde_json::to_string(&hall.snapshot()).unwrap()).unwrap();
+    assert_eq!(
+        Hall::restore(hall.config().clone(), &snap).unwrap(),
+        hall,
+        "snapshot restore differs"
+    );
 }
 
 /// Cases per run: at least 10,000 (the floor); `PROPTEST_CASES`
@@ -798,6 +806,7 @@ fn starvation_bound_holds_under_a_steady_priority_stream() {
             lane,
             channel: Channel::GuideDesk,
             person: None,
+            number: None,
         })
     };
     for _ in 0..20 {

@@ -3,7 +3,7 @@
 /// The last few service times of a zone, with a configured prior until
 /// there are any. A short window follows the hall's pace through the day
 /// (slow mornings, quick afternoons) better than a day-long mean.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceTimes {
     default_ms: i64,
     recent: [i64; ServiceTimes::KEEP],

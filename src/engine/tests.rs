@@ -160,6 +160,7 @@ fn issue(zone: &str, service: &str, lane: LaneRequest, person: Option<PersonKey>
         lane,
         channel: Channel::GuideDesk,
         person,
+        number: None,
     })
 }
 
@@ -1107,4 +1108,28 @@ fn a_tick_lets_auto_call_take_an_appointment_that_became_due() {
     t.now = local(9, 45);
     let evs = t.ok(Command::Tick);
     assert!(matches!(evs[..], [EventKind::TicketCalled { ticket, how: CallKind::Auto, .. }] if ticket == appt));
+}
+
+#[test]
+fn numbers_allocated_outside_are_used_once() {
+    let mut t = T::new();
+    let with = |n| {
+        Command::Issue(Issue {
+            zone: code("general"),
+            service: code("apply"),
+            lane: LaneRequest::Normal,
+            channel: Channel::Kiosk,
+            person: None,
+            number: Some(n),
+        })
+    };
+    assert!(matches!(t.ok(with(7))[1], EventKind::TicketIssued { ticket, .. } if ticket == num("A007")));
+    assert_eq!(t.err(with(7)), EngineError::NumberTaken(num("A007")));
+    assert_eq!(t.err(with(0)), EngineError::NumberTaken(num("A000")));
+    assert!(matches!(t.ok(with(3))[0], EventKind::TicketIssued { ticket, .. } if ticket == num("A003")));
+    assert_eq!(
+        t.issue("general", "apply"),
+        num("A008"),
+        "the zone continues after the highest"
+    );
 }

@@ -1,0 +1,249 @@
+//! A hall's state as a value that can be stored and read back: the
+//! snapshot that bounds replay at start. It names zones, services and
+//! windows by id, so a snapshot survives reordering the configuration; one
+//! that names something the configuration no longer has is refused.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::calendar::Day;
+use super::hall::{Hall, State, ZoneState};
+use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::stats::ServiceTimes;
+use super::ticket::{Channel, Lane, Step, Ticket, TicketState};
+use super::window::{PauseReason, WindowState};
+use crate::config::HallConfig;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HallSnapshot {
+    pub hall: HallId,
+    /// Sequence number of the last event the snapshot includes.
+    pub seq: u64,
+    pub day: Option<Date>,
+    pub tickets: Vec<TicketSnapshot>,
+    pub zones: Vec<ZoneSnapshot>,
+    pub windows: Vec<WindowSnapshot>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketSnapshot {
+    pub number: TicketNumber,
+    pub zone: ZoneId,
+    pub service: ServiceId,
+    pub origin: (ZoneId, ServiceId),
+    pub lane: Lane,
+    pub channel: Channel,
+    pub person: Option<PersonKey>,
+    pub issued_at: Millis,
+    pub queued_at: Millis,
+    pub called_at: Option<Millis>,
+    pub started_at: Option<Millis>,
+    pub state: TicketState,
+    pub directed: Option<WindowNo>,
+    pub recalls: u32,
+    pub skips: u32,
+    pub transfers: u32,
+    pub history: Vec<Step>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ZoneSnapshot {
+    pub zone: ZoneId,
+    pub last_seq: u32,
+    /// Appointment, priority and normal lanes, front first.
+    pub lanes: [Vec<TicketNumber>; 3],
+    pub priority_run: u32,
+    pub normal_run: u32,
+    pub service_times: ServiceTimes,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowSnapshot {
+    pub number: WindowNo,
+    pub open: bool,
+    pub staff: Option<String>,
+    pub paused: Option<(PauseReason, Millis)>,
+    pub current: Option<TicketNumber>,
+    pub auto_call: bool,
+    pub opened_at: Option<Millis>,
+    pub served_today: u32,
+    pub own_queue: Vec<TicketNumber>,
+}
+
+/// Why a snapshot does not fit the configuration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("snapshot of hall {hall} at event {seq}: {problem}")]
+pub struct SnapshotError {
+    pub hall: HallId,
+    pub seq: u64,
+    pub problem: String,
+}
+
+impl Hall {
+    /// The hall's whole state as a storable value.
+    pub fn snapshot(&self) -> HallSnapshot {
+        let cfg = &self.cfg;
+        let st = &self.st;
+        let number = |t: &usize| st.tickets[*t].number;
+        let zone_id = |z: usize| cfg.zones[z].id;
+        let service_id = |z: usize, s: usize| cfg.zones[z].services[s].id;
+        HallSnapshot {
+            hall: cfg.id,
+            seq: st.seq,
+            day: st.day.as_ref().map(|d| d.date),
+            tickets: st
+                .tickets
+                .iter()
+                .map(|t| TicketSnapshot {
+                    number: t.number,
+                    zone: zone_id(t.zone),
+                    service: service_id(t.zone, t.service),
+                    origin: (zone_id(t.origin.0), service_id(t.origin.0, t.origin.1)),
+                    lane: t.lane,
+                    channel: t.channel,
+                    person: t.person,
+                    issued_at: t.issued_at,
+                    queued_at: t.queued_at,
+                    called_at: t.called_at,
+                    started_at: t.started_at,
+                    state: t.state,
+                    directed: t.directed.map(|w| cfg.windows[w].number),
+                    recalls: t.recalls,
+                    skips: t.skips,
+                    transfers: t.transfers,
+                    history: t.history.clone(),
+                })
+                .collect(),
+            zones: st
+                .zones
+                .iter()
+                .enumerate()
+                .map(|(z, zs)| ZoneSnapshot {
+                    zone: zone_id(z),
+                    last_seq: zs.last_seq,
+                    lanes: zs.lanes.clone().map(|q| q.iter().map(number).collect()),
+                    priority_run: zs.priority_run,
+                    normal_run: zs.normal_run,
+                    service_times: st.service_times[z].clone(),
+                })
+                .collect(),
+            windows: st
+                .windows
+                .iter()
+                .enumerate()
+                .map(|(w, ws)| WindowSnapshot {
+                    number: cfg.windows[w].number,
+                    open: ws.open,
+                    staff: ws.staff.clone(),
+                    paused: ws.paused,
+                    current: ws.current.as_ref().map(number),
+                    auto_call: ws.auto_call,
+                    opened_at: ws.opened_at,
+                    served_today: ws.served_today,
+                    own_queue: st.directed[w].iter().map(number).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a hall from a snapshot under the given configuration.
+    ///
+    /// # Errors
+    /// The snapshot is for another hall, or names a zone, service, window or
+    /// ticket that the configuration (or the snapshot itself) lacks.
+    pub fn restore(cfg: Arc<HallConfig>, snap: &HallSnapshot) -> Result<Hall, SnapshotError> {
+        let bad = |problem: String| SnapshotError {
+            hall: snap.hall,
+            seq: snap.seq,
+            problem,
+        };
+        if snap.hall != cfg.id {
+            return Err(bad(format!("it belongs to hall {}, not {}", snap.hall, cfg.id)));
+        }
+        let zone = |id: ZoneId| cfg.zone_index(id).ok_or_else(|| bad(format!("unknown zone {id}")));
+        let service = |z: usize, id: ServiceId| {
+            cfg.zones[z]
+                .service_index(id)
+                .ok_or_else(|| bad(format!("unknown service {id} in zone {}", cfg.zones[z].id)))
+        };
+        let window = |n: WindowNo| cfg.window_index(n).ok_or_else(|| bad(format!("unknown window {n}")));
+
+        let mut hall = Hall::new(cfg.clone());
+        let st: &mut State = &mut hall.st;
+        st.seq = snap.seq;
+        st.day = snap.day.map(|d| Day::new(&cfg, d));
+        for (i, t) in snap.tickets.iter().enumerate() {
+            let z = zone(t.zone)?;
+            let oz = zone(t.origin.0)?;
+            let ticket = Ticket {
+                number: t.number,
+                zone: z,
+                service: service(z, t.service)?,
+                origin: (oz, service(oz, t.origin.1)?),
+                lane: t.lane,
+                channel: t.channel,
+                person: t.person,
+                issued_at: t.issued_at,
+                queued_at: t.queued_at,
+                called_at: t.called_at,
+                started_at: t.started_at,
+                state: t.state,
+                directed: t.directed.map(window).transpose()?,
+                recalls: t.recalls,
+                skips: t.skips,
+                transfers: t.transfers,
+                history: t.history.clone(),
+            };
+            if st.by_number.insert(t.number, i).is_some() {
+                return Err(bad(format!("ticket {} appears twice", t.number)));
+            }
+            if let (Some(p), false) = (ticket.person, ticket.state.is_terminal()) {
+                st.persons
+                    .entry((p, ticket.origin.0, ticket.origin.1))
+                    .or_default()
+                    .insert(i);
+            }
+            st.tickets.push(ticket);
+        }
+        let by_number: &HashMap<TicketNumber, usize> = &st.by_number;
+        let index = |n: &TicketNumber| {
+            by_number
+                .get(n)
+                .copied()
+                .ok_or_else(|| bad(format!("unknown ticket {n}")))
+        };
+        let queue = |q: &Vec<TicketNumber>| q.iter().map(index).collect::<Result<VecDeque<usize>, _>>();
+        for zs in &snap.zones {
+            let z = zone(zs.zone)?;
+            let [a, p, n] = &zs.lanes;
+            st.zones[z] = ZoneState {
+                last_seq: zs.last_seq,
+                lanes: [queue(a)?, queue(p)?, queue(n)?],
+                priority_run: zs.priority_run,
+                normal_run: zs.normal_run,
+            };
+            st.service_times[z] = zs.service_times.clone();
+        }
+        for ws in &snap.windows {
+            let w = window(ws.number)?;
+            st.windows[w] = WindowState {
+                open: ws.open,
+                staff: ws.staff.clone(),
+                paused: ws.paused,
+                current: ws.current.as_ref().map(index).transpose()?,
+                auto_call: ws.auto_call,
+                opened_at: ws.opened_at,
+                served_today: ws.served_today,
+            };
+            st.directed[w] = queue(&ws.own_queue)?;
+            if ws.auto_call {
+                st.auto_windows.push(w);
+            }
+        }
+        st.auto_windows.sort_unstable();
+        Ok(hall)
+    }
+}
