@@ -18,4 +18,5 @@ pub mod engine;
 pub mod http;
 pub mod shards;
 pub mod startup;
+pub mod store;
 pub mod telemetry;

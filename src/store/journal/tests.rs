@@ -1,0 +1,240 @@
+use std::collections::HashMap;
+use std::io::Write;
+
+use super::*;
+use crate::engine::{Code, EventKind, Millis};
+
+fn hall(s: &str) -> HallId {
+    Code::new(s).unwrap()
+}
+
+fn ev(seq: u64) -> Event {
+    Event {
+        seq,
+        at: Millis(1_795_480_200_000 + seq as i64),
+        kind: EventKind::WindowOpened {
+            window: (seq % 7) as u16 + 1,
+            staff: Some(format!("工号{seq}")),
+            paused: false,
+        },
+    }
+}
+
+fn events(range: std::ops::RangeInclusive<u64>) -> Vec<Event> {
+    range.map(ev).collect()
+}
+
+fn open(dir: &Path) -> Opened {
+    Journal::open(dir, JournalOptions::default()).unwrap()
+}
+
+fn seqs(halls: &HashMap<HallId, Recovered>, h: &str) -> Vec<u64> {
+    halls
+        .get(&hall(h))
+        .map_or(vec![], |r| r.events.iter().map(|e| e.seq).collect())
+}
+
+fn snapshot(h: &str, seq: u64) -> HallSnapshot {
+    HallSnapshot {
+        hall: hall(h),
+        seq,
+        day: None,
+        tickets: vec![],
+        zones: vec![],
+        windows: vec![],
+    }
+}
+
+#[test]
+fn appended_batches_read_back_per_hall() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path()).journal;
+    j.append(&[(hall("a"), &events(1..=3)), (hall("b"), &events(1..=2))])
+        .unwrap();
+    j.append(&[(hall("a"), &events(4..=4))]).unwrap();
+    drop(j);
+    let o = open(dir.path());
+    assert_eq!(seqs(&o.halls, "a"), vec![1, 2, 3, 4]);
+    assert_eq!(seqs(&o.halls, "b"), vec![1, 2]);
+    assert_eq!(o.halls[&hall("a")].events[1], ev(2));
+    assert!(o.repaired.is_none());
+}
+
+#[test]
+fn a_torn_last_record_is_cut_off_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path()).journal;
+    j.append(&[(hall("a"), &events(1..=2))]).unwrap();
+    j.append(&[(hall("a"), &events(3..=3))]).unwrap();
+    drop(j);
+    let seg = segment_path(dir.path(), 1);
+    let full = fs::metadata(&seg).unwrap().len();
+    // Cut the last record mid-write.
+    OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(full - 5)
+        .unwrap();
+    let o = open(dir.path());
+    assert_eq!(seqs(&o.halls, "a"), vec![1, 2]);
+    let note = o.repaired.expect("the repair is reported");
+    assert!(
+        note.contains("journal-00000001.log") && note.contains("torn record"),
+        "{note}"
+    );
+    // Appending after the repair continues cleanly.
+    let mut j = o.journal;
+    j.append(&[(hall("a"), &events(3..=3))]).unwrap();
+    drop(j);
+    let o = open(dir.path());
+    assert_eq!(seqs(&o.halls, "a"), vec![1, 2, 3]);
+    assert!(o.repaired.is_none());
+}
+
+#[test]
+fn a_cut_header_or_zero_fill_is_torn_too() {
+    for tail in [&[7u8, 0, 0][..], &[0u8; 64][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = open(dir.path()).journal;
+        j.append(&[(hall("a"), &events(1..=2))]).unwrap();
+        drop(j);
+        let seg = segment_path(dir.path(), 1);
+        OpenOptions::new()
+            .append(true)
+            .open(&seg)
+            .unwrap()
+            .write_all(tail)
+            .unwrap();
+        let o = open(dir.path());
+        assert_eq!(seqs(&o.halls, "a"), vec![1, 2]);
+        assert!(o.repaired.is_some());
+    }
+}
+
+#[test]
+fn corruption_before_the_end_names_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path()).journal;
+    j.append(&[(hall("a"), &events(1..=3))]).unwrap();
+    drop(j);
+    let seg = segment_path(dir.path(), 1);
+    let mut bytes = fs::read(&seg).unwrap();
+    let first_payload = MAGIC.len() + HEADER + 3;
+    bytes[first_payload] ^= 0x20;
+    fs::write(&seg, &bytes).unwrap();
+    let err = Journal::open(dir.path(), JournalOptions::default())
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("journal-00000001.log offset {}", MAGIC.len())),
+        "{text}"
+    );
+    assert!(text.contains("checksum mismatch"), "{text}");
+}
+
+#[test]
+fn foreign_data_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(segment_path(dir.path(), 1), b"PK\x03\x04 not ours").unwrap();
+    let err = Journal::open(dir.path(), JournalOptions::default())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("not a hallcall journal"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = MAGIC.to_vec();
+    let payload = br#"{"something":"else"}"#;
+    bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes.extend_from_slice(&bytes.clone()[MAGIC.len()..]);
+    fs::write(segment_path(dir.path(), 1), &bytes).unwrap();
+    let err = Journal::open(dir.path(), JournalOptions::default())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("not a hallcall event"), "{err}");
+}
+
+#[test]
+fn a_gap_in_a_halls_sequence_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path()).journal;
+    j.append(&[(hall("a"), &events(1..=2)), (hall("a"), &events(4..=4))])
+        .unwrap();
+    drop(j);
+    let err = Journal::open(dir.path(), JournalOptions::default())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("hall a: event 4 follows event 2"), "{err}");
+}
+
+#[test]
+fn snapshots_bound_what_is_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path()).journal;
+    j.append(&[(hall("a"), &events(1..=3)), (hall("b"), &events(1..=1))])
+        .unwrap();
+    j.write_snapshot(&snapshot("a", 3)).unwrap();
+    j.append(&[(hall("a"), &events(4..=5))]).unwrap();
+    assert_eq!(
+        j.load(hall("a"))
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    drop(j);
+    let o = open(dir.path());
+    let a = &o.halls[&hall("a")];
+    assert_eq!(a.snapshot.as_ref().map(|s| s.seq), Some(3));
+    assert_eq!(seqs(&o.halls, "a"), vec![4, 5]);
+    assert_eq!(a.last_seq(), 5);
+    assert_eq!(seqs(&o.halls, "b"), vec![1]);
+}
+
+#[test]
+fn a_corrupt_snapshot_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    fs::write(dir.path().join("snapshots/a.json"), b"{oops").unwrap();
+    let err = Journal::open(dir.path(), JournalOptions::default())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("snapshots/a.json"), "{err}");
+}
+
+#[test]
+fn segments_rotate_and_old_ones_are_pruned_once_snapshotted() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = JournalOptions {
+        segment_bytes: 1_000,
+        retention: Duration::ZERO,
+    };
+    let mut j = Journal::open(dir.path(), opts.clone()).unwrap().journal;
+    for seq in 1..=40 {
+        j.append(&[(hall("a"), &events(seq..=seq))]).unwrap();
+    }
+    let before = segments(dir.path()).unwrap();
+    assert!(before.len() > 3, "{before:?}");
+    drop(j);
+    let o = Journal::open(dir.path(), opts.clone()).unwrap();
+    assert_eq!(
+        seqs(&o.halls, "a"),
+        (1..=40).collect::<Vec<_>>(),
+        "reads across segments"
+    );
+    let mut j = o.journal;
+    j.write_snapshot(&snapshot("a", 40)).unwrap();
+    for seq in 41..=60 {
+        j.append(&[(hall("a"), &events(seq..=seq))]).unwrap();
+    }
+    let after = segments(dir.path()).unwrap();
+    assert!(after[0] > before[0], "segments before the snapshot are gone: {after:?}");
+    drop(j);
+    let o = Journal::open(dir.path(), opts).unwrap();
+    assert_eq!(seqs(&o.halls, "a"), (41..=60).collect::<Vec<_>>());
+}

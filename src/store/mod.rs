@@ -1,0 +1,77 @@
+//! Durable state: every hall's events and snapshots, in an embedded
+//! journal (the default) or in Redis.
+//!
+//! - `journal`: the embedded backend, an append-only file of checksummed
+//!   records plus snapshot files;
+//! - `redis_store`: the Redis backend (streams, snapshots, number counters);
+//! - `writer`: the one task that talks to a backend. Appends from every
+//!   hall queue up to it and are written in batches (group commit), so one
+//!   fsync or one Redis round trip covers many operations.
+//!
+//! Nothing here knows the engine's rules: it stores events and snapshots,
+//! and gives them back in order.
+
+pub mod journal;
+
+use std::path::PathBuf;
+
+use crate::engine::{Event, HallId, HallSnapshot, ZoneId};
+
+/// What a store failure looks like to the rest of the server.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or refused the write; try again later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The stored data cannot be read back as hallcall data.
+    #[error("corrupt store data at {place}: {problem}")]
+    Corrupt { place: String, problem: String },
+    /// An append does not continue the hall's log (an earlier one failed).
+    #[error("hall {hall}: append starting at event {got} does not follow event {last}")]
+    OutOfOrder { hall: HallId, last: u64, got: u64 },
+    #[error("the store is shut down")]
+    Closed,
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(place: impl Into<String>, problem: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            place: place.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// One hall's history as read back from a store: the latest snapshot, if
+/// any, and every event after it, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Recovered {
+    pub snapshot: Option<HallSnapshot>,
+    pub events: Vec<Event>,
+}
+
+impl Recovered {
+    /// Sequence number of the last stored event (0 for an empty hall).
+    pub fn last_seq(&self) -> u64 {
+        self.events
+            .last()
+            .map(|e| e.seq)
+            .or(self.snapshot.as_ref().map(|s| s.seq))
+            .unwrap_or(0)
+    }
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Journal(PathBuf),
+    Redis(String),
+}
+
+/// A ticket number allocation request for a store shared between processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberKey {
+    pub hall: HallId,
+    pub day: jiff::civil::Date,
+    pub zone: ZoneId,
+}
