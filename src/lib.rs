@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod service;
 pub mod shards;
 pub mod startup;
 pub mod store;

@@ -12,9 +12,10 @@
 //! an async mutex would only add cost.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::config::ServerConfig;
+use crate::config::{HallConfig, ServerConfig};
 use crate::engine::{Command, EngineError, Event, Hall, HallId, Millis};
 
 /// A refusal from [`Halls::execute`].
@@ -41,7 +42,16 @@ struct Inner {
 /// locked by different threads, and sharing a line would make every lock
 /// and every update bounce it between cores (false sharing).
 #[repr(align(128))]
-struct Shard(Mutex<Hall>);
+struct Shard {
+    hall: Mutex<Hall>,
+    /// Read without the lock (configuration never changes while running).
+    config: Arc<HallConfig>,
+    /// Set when the hall's memory may be ahead of its store (a write
+    /// failed): the hall refuses work until rebuilt from the store.
+    broken: AtomicBool,
+    /// Sequence number of the last snapshot taken.
+    snapshot_seq: AtomicU64,
+}
 
 impl Halls {
     pub fn new(cfg: &ServerConfig) -> Halls {
@@ -54,13 +64,34 @@ impl Halls {
         Halls {
             inner: Arc::new(Inner {
                 index,
-                shards: halls.into_iter().map(|h| Shard(Mutex::new(h))).collect(),
+                shards: halls
+                    .into_iter()
+                    .map(|h| Shard {
+                        config: h.config().clone(),
+                        snapshot_seq: AtomicU64::new(h.seq()),
+                        broken: AtomicBool::new(false),
+                        hall: Mutex::new(h),
+                    })
+                    .collect(),
             }),
         }
     }
 
     pub fn ids(&self) -> impl Iterator<Item = HallId> + '_ {
-        self.inner.shards.iter().map(|s| lock(&s.0).config().id)
+        self.inner.shards.iter().map(|s| s.config.id)
+    }
+
+    fn shard(&self, hall: HallId) -> Result<&Shard, ShardError> {
+        let i = *self.inner.index.get(&hall).ok_or(ShardError::UnknownHall(hall))?;
+        Ok(&self.inner.shards[i])
+    }
+
+    /// A hall's configuration, without locking it.
+    ///
+    /// # Errors
+    /// No hall has that id.
+    pub fn config(&self, hall: HallId) -> Result<&Arc<HallConfig>, ShardError> {
+        Ok(&self.shard(hall)?.config)
     }
 
     /// Locks one hall. Hold the guard only for synchronous work.
@@ -68,8 +99,7 @@ impl Halls {
     /// # Errors
     /// No hall has that id.
     pub fn lock(&self, hall: HallId) -> Result<MutexGuard<'_, Hall>, ShardError> {
-        let i = *self.inner.index.get(&hall).ok_or(ShardError::UnknownHall(hall))?;
-        Ok(lock(&self.inner.shards[i].0))
+        Ok(lock(&self.shard(hall)?.hall))
     }
 
     /// Runs one command on one hall.
@@ -78,6 +108,38 @@ impl Halls {
     /// Unknown hall, or the engine's refusal.
     pub fn execute(&self, hall: HallId, cmd: &Command, now: Millis) -> Result<Vec<Event>, ShardError> {
         Ok(self.lock(hall)?.execute(cmd, now)?)
+    }
+
+    pub(crate) fn is_broken(&self, hall: HallId) -> bool {
+        self.shard(hall).is_ok_and(|s| s.broken.load(Ordering::Acquire))
+    }
+
+    /// Marks a hall broken; true if it was not already (the caller then
+    /// starts its rebuild).
+    pub(crate) fn set_broken(&self, hall: HallId) -> bool {
+        self.shard(hall).is_ok_and(|s| !s.broken.swap(true, Ordering::AcqRel))
+    }
+
+    /// Puts a rebuilt hall in place and lets it work again.
+    pub(crate) fn replace(&self, hall: Hall) {
+        if let Ok(shard) = self.shard(hall.config().id) {
+            let seq = hall.seq();
+            *lock(&shard.hall) = hall;
+            shard.snapshot_seq.store(seq, Ordering::Release);
+            shard.broken.store(false, Ordering::Release);
+        }
+    }
+
+    /// Whether `seq` is far enough past the last snapshot to take another;
+    /// if so, records `seq` as the last.
+    pub(crate) fn snapshot_due(&self, hall: HallId, seq: u64, every: u64) -> bool {
+        self.shard(hall).is_ok_and(|s| {
+            let last = s.snapshot_seq.load(Ordering::Acquire);
+            seq >= last + every
+                && s.snapshot_seq
+                    .compare_exchange(last, seq, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+        })
     }
 }
 
@@ -120,7 +182,7 @@ mod tests {
             .map(|&id| {
                 let halls = halls.clone();
                 std::thread::spawn(move || {
-                    let zone = halls.lock(id).unwrap().config().zones[0].clone();
+                    let zone = halls.config(id).unwrap().zones[0].clone();
                     let cmd = Command::Issue(Issue {
                         zone: zone.id,
                         service: zone.services[0].id,

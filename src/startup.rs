@@ -1,62 +1,131 @@
 //! Builds the application from its settings and serves it. The listener is
 //! bound here (port 0 works, for tests) and the shutdown signal comes from
 //! the caller.
+//!
+//! Start-up order: open the store and read every hall back (a torn journal
+//! tail is repaired and reported; corrupt data stops the start with an
+//! error naming where), rebuild each hall from its snapshot and the events
+//! after it, then serve.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
+use crate::engine::Hall;
 use crate::http::{AppState, router};
+use crate::service::{Clock, Service, rebuild, system_clock};
 use crate::shards::Halls;
+use crate::store::journal::JournalOptions;
+use crate::store::{Location, Store, StoreConfig};
+
+/// How often every hall is sent the time (day rollover, due appointments).
+const TICK: Duration = Duration::from_secs(5);
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
-    state: AppState,
+    service: Service,
 }
 
 impl Application {
-    /// Builds the halls from `config` and binds `args.listen`.
+    /// Opens the store, rebuilds the halls and binds `args.listen`.
     ///
     /// # Errors
-    /// The address cannot be bound.
+    /// The store cannot be opened or read back, or the address cannot be bound.
     pub async fn build(args: &Args, config: &ServerConfig) -> anyhow::Result<Application> {
-        match &args.store {
-            StoreUrl::File(dir) => tracing::warn!(
-                dir = %dir.display(),
-                "the embedded store is not implemented yet: state is kept in memory only"
-            ),
-            StoreUrl::Redis(url) => {
-                tracing::warn!(%url, "the Redis store is not implemented yet: state is kept in memory only")
+        Application::build_with_clock(args, config, system_clock()).await
+    }
+
+    /// As [`Application::build`], with the time taken from `clock`.
+    ///
+    /// # Errors
+    /// As for [`Application::build`].
+    pub async fn build_with_clock(args: &Args, config: &ServerConfig, clock: Clock) -> anyhow::Result<Application> {
+        let location = match &args.store {
+            StoreUrl::File(dir) => Location::Journal(dir.clone()),
+            StoreUrl::Redis(url) => Location::Redis(url.clone()),
+        };
+        let opened = Store::open(StoreConfig {
+            location,
+            journal: JournalOptions::default(),
+        })
+        .await
+        .with_context(|| format!("cannot open the store {}", args.store))?;
+        if let Some(note) = &opened.repaired {
+            tracing::warn!(repair = %note, "the store was repaired at start");
+        }
+        let mut halls = Vec::new();
+        for cfg in &config.halls {
+            let cfg = Arc::new(cfg.clone());
+            let hall = match opened.halls.get(&cfg.id) {
+                Some(rec) => rebuild(cfg.clone(), rec)
+                    .with_context(|| format!("the stored history of hall {} does not rebuild it", cfg.id))?,
+                None => Hall::new(cfg.clone()),
+            };
+            tracing::info!(hall = %cfg.id, seq = hall.seq(), day = ?hall.business_day(), "hall ready");
+            halls.push(hall);
+        }
+        for id in opened.halls.keys() {
+            if !config.halls.iter().any(|h| h.id == *id) {
+                tracing::warn!(hall = %id, "the store holds a hall the configuration does not have; ignored");
             }
         }
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let state = AppState {
-            halls: Halls::new(config),
+        let service = Service {
+            halls: Halls::from_halls(halls),
+            store: opened.store,
+            clock,
         };
-        Ok(Application { listener, state })
+        Ok(Application { listener, service })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Serves until `shutdown` completes, finishes in-flight requests, then
+    /// snapshots every hall and waits for the store.
     ///
     /// # Errors
     /// The server fails to accept connections.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "hallcall listening");
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server failed")
+        let ticker = {
+            let service = self.service.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(TICK);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    service.tick_all().await;
+                }
+            })
+        };
+        let served = axum::serve(
+            self.listener,
+            router(AppState {
+                service: self.service.clone(),
+            }),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed");
+        ticker.abort();
+        self.service.checkpoint().await;
+        tracing::info!("state flushed to the store");
+        served
     }
 }

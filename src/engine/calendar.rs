@@ -28,7 +28,7 @@ fn instant(date: Date, time: Time, tz: &TimeZone) -> Millis {
 
 /// The business date that `now` belongs to: local date, moved back one day
 /// before the reset time.
-pub(crate) fn business_date(cfg: &HallConfig, now: Millis) -> Date {
+pub fn business_date(cfg: &HallConfig, now: Millis) -> Date {
     let ts = Timestamp::from_millisecond(now.0).unwrap_or(Timestamp::UNIX_EPOCH);
     let local = cfg.time_zone.to_datetime(ts);
     if local.time() < cfg.day_reset {

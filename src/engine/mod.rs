@@ -24,11 +24,15 @@ mod stats;
 mod ticket;
 mod window;
 
+pub use calendar::business_date;
 pub use command::{Command, Issue, LaneRequest, Target};
 pub use error::{EngineError, ReplayError};
 pub use event::{CallKind, Event, EventKind};
 pub use hall::Hall;
-pub use ids::{CategoryId, Code, CodeError, HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+pub use ids::{
+    CategoryId, Code, CodeError, HallId, Millis, PersonKey, ServiceId, TicketNumber, TicketNumberError, WindowNo,
+    ZoneId,
+};
 pub use query::{TicketView, WindowView, ZoneQueue, ZoneSummary};
 pub use snapshot::{HallSnapshot, SnapshotError, TicketSnapshot, WindowSnapshot, ZoneSnapshot};
 pub use stats::ServiceTimes;

@@ -12,10 +12,13 @@
 //! and gives them back in order.
 
 pub mod journal;
+mod writer;
 
 use std::path::PathBuf;
 
 use crate::engine::{Event, HallId, HallSnapshot, ZoneId};
+
+pub use writer::{OpenedStore, Store, StoreConfig};
 
 /// What a store failure looks like to the rest of the server.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,0 +1,93 @@
+//! One error type for every route: domain refusals become 4xx with a
+//! machine-readable code, internal failures 5xx with a generic message.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::engine::EngineError;
+use crate::service::ServiceError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let status = match e {
+            EngineError::UnknownZone(_)
+            | EngineError::UnknownService { .. }
+            | EngineError::UnknownCategory(_)
+            | EngineError::UnknownWindow(_)
+            | EngineError::UnknownTicket(_) => StatusCode::NOT_FOUND,
+            EngineError::BadAppointment => StatusCode::UNPROCESSABLE_ENTITY,
+            EngineError::Inconsistent(_) => {
+                tracing::error!(error = %e, "engine inconsistency");
+                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+            }
+            _ => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::UnknownHall(h) => ApiError::not_found("unknown_hall", format!("unknown hall {h}")),
+            ServiceError::Refused(e) => e.into(),
+            ServiceError::Unavailable(why) => {
+                tracing::warn!(%why, "operation refused: store unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the store is unavailable; nothing was changed, try again shortly",
+                )
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        let code = match e {
+            JsonRejection::MissingJsonContentType(_) => "content_type",
+            JsonRejection::JsonSyntaxError(_) => "malformed_json",
+            JsonRejection::JsonDataError(_) => "invalid_body",
+            _ => "bad_body",
+        };
+        ApiError::new(e.status(), code, e.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_path", e.body_text())
+    }
+}

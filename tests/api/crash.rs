@@ -1,0 +1,254 @@
+//! The real binary, killed with SIGKILL under load, restarted on the same
+//! store: every acknowledged operation is there and no number is reused.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A hall open around the clock whose local time is near noon now, so the
+/// test never straddles the midnight rollover.
+fn config_near_noon() -> String {
+    let utc_hour = jiff::Timestamp::now().as_second().rem_euclid(86_400) / 3_600;
+    // Etc/GMT-N is N hours east of UTC (the sign is inverted by POSIX).
+    let east = (12 - utc_hour + 24) % 24;
+    let east = if east > 14 { east - 24 } else { east };
+    let tz = match east {
+        0 => "Etc/UTC".to_owned(),
+        e if e > 0 => format!("Etc/GMT-{e}"),
+        e => format!("Etc/GMT+{}", -e),
+    };
+    format!(
+        r#"
+[[hall]]
+id = "crash"
+name = "崩溃测试大厅"
+time_zone = "{tz}"
+window = [
+  {{ number = 1, name = "一", serves = ["general"] }},
+  {{ number = 2, name = "二", serves = ["general"] }},
+  {{ number = 3, name = "三", serves = ["general", "police"] }},
+  {{ number = 4, name = "四", serves = ["police"] }},
+]
+[[hall.zone]]
+id = "general"
+name = "综合"
+prefix = "A"
+service = [{{ id = "apply", name = "受理" }}]
+[[hall.zone]]
+id = "police"
+name = "户籍"
+prefix = "C"
+service = [{{ id = "hukou", name = "户籍" }}]
+"#
+    )
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Never leave a server behind, whatever the test did.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(config: &std::path::Path, data: &std::path::Path) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--store")
+        .arg(format!("file:{}", data.display()))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("hallcall starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Server { child, base }
+}
+
+/// How far a ticket has got: issued 0, called 1, serving 2, finished 3.
+fn level(state: &str) -> u8 {
+    match state {
+        "waiting" => 0,
+        "called" => 1,
+        "serving" => 2,
+        "finished" => 3,
+        other => panic!("unexpected state {other}"),
+    }
+}
+
+type Acked = Arc<Mutex<HashMap<String, u8>>>;
+
+async fn post(client: &reqwest::Client, base: &str, cmd: Value) -> Option<Value> {
+    let res = client
+        .post(format!("{base}/api/v1/halls/crash/commands"))
+        .json(&cmd)
+        .send()
+        .await
+        .ok()?;
+    if res.status() != 200 {
+        return None;
+    }
+    res.json().await.ok()
+}
+
+fn record(acked: &Acked, reply: &Value) {
+    let mut acked = acked.lock().unwrap();
+    for e in reply["events"].as_array().into_iter().flatten() {
+        let kind = &e["kind"];
+        let Some(ticket) = kind["ticket"].as_str() else {
+            continue;
+        };
+        let lvl = match kind["type"].as_str() {
+            Some("TicketIssued") => 0,
+            Some("TicketCalled") => 1,
+            Some("ServiceStarted") => 2,
+            Some("ServiceFinished") => 3,
+            _ => continue,
+        };
+        let entry = acked.entry(ticket.to_owned()).or_insert(lvl);
+        *entry = (*entry).max(lvl);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_loses_no_acknowledged_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hall.toml");
+    std::fs::write(&config, config_near_noon()).unwrap();
+    let data = dir.path().join("data");
+    let mut server = start(&config, &data).await;
+    let client = reqwest::Client::new();
+    for w in 1..=4 {
+        post(&client, &server.base, json!({"op": "open", "window": w}))
+            .await
+            .expect("window opens");
+    }
+    let acked: Acked = Arc::default();
+    let mut tasks = Vec::new();
+    for zone in ["general", "police", "general"] {
+        let (client, base, acked) = (client.clone(), server.base.clone(), acked.clone());
+        let service = if zone == "general" { "apply" } else { "hukou" };
+        tasks.push(tokio::spawn(async move {
+            let cmd = json!({"op": "issue", "zone": zone, "service": service,
+                             "lane": {"kind": "normal"}, "channel": "kiosk"});
+            for _ in 0..5_000 {
+                match post(&client, &base, cmd.clone()).await {
+                    Some(r) => record(&acked, &r),
+                    None => break,
+                }
+            }
+        }));
+    }
+    for w in 1..=4 {
+        let (client, base, acked) = (client.clone(), server.base.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..5_000 {
+                for op in ["call_next", "start", "finish"] {
+                    if let Some(r) = post(&client, &base, json!({"op": op, "window": w})).await {
+                        record(&acked, &r);
+                    }
+                }
+                if client.get(format!("{base}/healthz")).send().await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    // Let the load run, then kill the server mid-flight.
+    while acked.lock().unwrap().len() < 300 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 300);
+
+    let server = start(&config, &data).await;
+    let mut numbers = std::collections::HashSet::new();
+    for (ticket, lvl) in &acked {
+        let res = client
+            .get(format!("{}/api/v1/halls/crash/tickets/{ticket}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "acknowledged ticket {ticket} is gone");
+        let view: Value = res.json().await.unwrap();
+        let now = level(view["state"].as_str().unwrap());
+        assert!(
+            now >= *lvl,
+            "{ticket}: acknowledged at level {lvl}, found {}",
+            view["state"]
+        );
+        numbers.insert(ticket.clone());
+    }
+    // New tickets after the restart never reuse a number.
+    for _ in 0..20 {
+        let r = post(
+            &client,
+            &server.base,
+            json!({"op": "issue", "zone": "general", "service": "apply",
+                                                   "lane": {"kind": "normal"}, "channel": "kiosk"}),
+        )
+        .await
+        .expect("issuing works after the restart");
+        let t = r["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|e| e["kind"]["ticket"].as_str())
+            .unwrap();
+        assert!(numbers.insert(t.to_owned()), "number {t} reused");
+    }
+}
+
+#[tokio::test]
+async fn corrupt_store_data_stops_the_start_naming_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hall.toml");
+    std::fs::write(&config, config_near_noon()).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("journal-00000001.log"), b"GIF89a this is a picture").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args(["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .arg("--store")
+        .arg(format!("file:{}", data.display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("journal-00000001.log offset 0"), "{stderr}");
+    assert!(stderr.contains("not a hallcall journal"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
