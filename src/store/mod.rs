@@ -12,6 +12,7 @@
 //! and gives them back in order.
 
 pub mod journal;
+pub mod redis_store;
 mod writer;
 
 use std::path::PathBuf;

@@ -1,0 +1,703 @@
+//! The Redis store: one stream of events per hall, a snapshot per hall and
+//! the shared ticket number counters.
+//!
+//! ```text
+//! PREFIX:HALL:events    stream, entry id SEQ-0, one field `e` = event JSON
+//! PREFIX:HALL:last      string, the sequence number of the hall's last event
+//! PREFIX:HALL:days      hash, business day (YYYY-MM-DD) -> seq of its DayStarted
+//! PREFIX:HALL:snapshot  string, HallSnapshot JSON
+//! PREFIX:HALL:num:DAY:ZONE  integer counter, expires 3 days after last use
+//! ```
+//!
+//! An append is one Lua script, so one round trip and all or nothing: it
+//! checks that every hall's batch continues that hall's log (`last`) before
+//! it writes anything. Two processes appending to one hall therefore
+//! cannot interleave: the second one is refused with
+//! [`StoreError::OutOfOrder`].
+//!
+//! Durability is Redis's: only with `appendonly yes` and `appendfsync
+//! always` is an acknowledged append on disk (see
+//! [`RedisStore::persistence_warning`]).
+//!
+//! Every method takes `&self` and may be called from many tasks; the
+//! connection manager multiplexes one connection and reconnects after
+//! Redis comes back (the first call or two after that may still fail).
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, RedisResult, Script, Value};
+
+use super::{NumberKey, Recovered, StoreError};
+use crate::engine::{Code, Event, EventKind, HallId, HallSnapshot};
+
+/// Key prefix used unless configured otherwise.
+pub const DEFAULT_PREFIX: &str = "hallcall";
+/// Days of events kept behind the snapshot for reports, unless configured.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Stream entries read per XRANGE call.
+const PAGE: usize = 10_000;
+/// Number counters outlive their day by a little, then go away.
+const NUMBER_TTL_SECS: i64 = 3 * 24 * 3600;
+
+/// Error codes the append script returns (the first word of its error).
+const OUT_OF_ORDER: &str = "HALLCALL_OUTOFORDER";
+const CORRUPT: &str = "HALLCALL_CORRUPT";
+
+/// Appends events to one or more halls, all or nothing.
+///
+/// KEYS, three per hall: events stream, last-seq string, days hash.
+/// ARGV, per hall: hall, prev (= first - 1), first, last, n, ndays, then n
+/// pairs (entry id, event JSON), then ndays pairs (day, seq).
+///
+/// A Lua script that fails part way is not rolled back, so everything that
+/// could make a write fail (wrong key types, a stream already past the
+/// new ids) is checked before the first write. Numbers come in as strings:
+/// Lua's doubles print large integers in exponent notation.
+static APPEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local function corrupt(k, problem)
+  return redis.error_reply('HALLCALL_CORRUPT ' .. k .. ' ' .. problem)
+end
+local halls = #KEYS / 3
+local starts = {}
+local known = {}
+local p = 1
+for h = 1, halls do
+  local ek, lk, dk = 3 * h - 2, 3 * h - 1, 3 * h
+  starts[h] = p
+  local stored = known[KEYS[lk]]
+  if stored == nil then
+    local t = redis.call('TYPE', KEYS[ek])['ok']
+    if t ~= 'stream' and t ~= 'none' then return corrupt(ek, 'holds a ' .. t .. ', not a stream') end
+    local lt = redis.call('TYPE', KEYS[lk])['ok']
+    if lt ~= 'string' and lt ~= 'none' then return corrupt(lk, 'holds a ' .. lt .. ', not a string') end
+    local dt = redis.call('TYPE', KEYS[dk])['ok']
+    if dt ~= 'hash' and dt ~= 'none' then return corrupt(dk, 'holds a ' .. dt .. ', not a hash') end
+    stored = redis.call('GET', KEYS[lk])
+    if stored and not string.match(stored, '^%d+$') then
+      return corrupt(lk, 'holds "' .. stored .. '", not an event number')
+    end
+    if t == 'stream' then
+      local info = redis.call('XINFO', 'STREAM', KEYS[ek])
+      local top = nil
+      for i = 1, #info, 2 do
+        if info[i] == 'last-generated-id' then top = info[i + 1] end
+      end
+      local ms = top and string.match(top, '^(%d+)%-%d+$')
+      if not ms then return corrupt(ek, 'has no readable last entry id') end
+      if not stored then
+        stored = ms
+      elseif tonumber(ms) > tonumber(stored) then
+        return corrupt(ek, 'has entry ' .. top .. ', past event ' .. stored .. ' recorded in ' .. KEYS[lk])
+      end
+    end
+    stored = stored or '0'
+  end
+  if tonumber(stored) ~= tonumber(ARGV[p + 1]) then
+    return redis.error_reply('HALLCALL_OUTOFORDER ' .. ARGV[p] .. ' ' .. stored .. ' ' .. ARGV[p + 2])
+  end
+  known[KEYS[lk]] = ARGV[p + 3]
+  p = p + 6 + 2 * tonumber(ARGV[p + 4]) + 2 * tonumber(ARGV[p + 5])
+end
+local written = 0
+for h = 1, halls do
+  local ek, lk, dk = 3 * h - 2, 3 * h - 1, 3 * h
+  p = starts[h]
+  local n, nd = tonumber(ARGV[p + 4]), tonumber(ARGV[p + 5])
+  local q = p + 6
+  for i = 1, n do
+    redis.call('XADD', KEYS[ek], ARGV[q], 'e', ARGV[q + 1])
+    q = q + 2
+  end
+  redis.call('SET', KEYS[lk], ARGV[p + 3])
+  for i = 1, nd do
+    redis.call('HSETNX', KEYS[dk], ARGV[q], ARGV[q + 1])
+    q = q + 2
+  end
+  written = written + n
+end
+return written
+"#,
+    )
+});
+
+/// The Redis backend. Cloning is cheap and clones share the connection.
+#[derive(Clone, Debug)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    retention_days: u32,
+}
+
+impl RedisStore {
+    /// Connects to Redis at `url` (`redis://host:port/db`), naming every
+    /// key `PREFIX:…`. Connection attempts time out after 1 s and replies
+    /// after 2 s, so calls fail fast while Redis is down; the connection is
+    /// re-established by itself once it is back.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the URL is invalid or Redis cannot
+    /// be reached.
+    pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL {}: {e}", redacted(url))))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(100))
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to Redis at {}: {e}", redacted(url))))?;
+        Ok(RedisStore {
+            conn,
+            prefix: prefix.to_owned(),
+            retention_days: DEFAULT_RETENTION_DAYS,
+        })
+    }
+
+    /// Keeps `days` business days of events (at least 1) behind each
+    /// snapshot, for reports.
+    #[must_use]
+    pub fn with_retention_days(mut self, days: u32) -> RedisStore {
+        self.retention_days = days.max(1);
+        self
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn key(&self, hall: HallId, what: &str) -> String {
+        format!("{}:{hall}:{what}", self.prefix)
+    }
+
+    /// Writes a batch of events for any number of halls in one round trip,
+    /// all or nothing. Each hall's events must continue its stored log.
+    ///
+    /// # Errors
+    /// - [`StoreError::OutOfOrder`]: a hall's events do not follow its last
+    ///   stored event (or do not follow each other); nothing was written.
+    /// - [`StoreError::Corrupt`]: a hall's keys hold foreign data.
+    /// - [`StoreError::Unavailable`]: Redis could not be reached or refused
+    ///   the script. After a timeout the batch may or may not have been
+    ///   written: [`RedisStore::load`] tells which.
+    pub async fn append(&self, batch: &[(HallId, &[Event])]) -> Result<(), StoreError> {
+        let mut invocation = APPEND.prepare_invoke();
+        let mut keys = Vec::new();
+        for (hall, events) in batch {
+            let hall = *hall;
+            let (Some(first), Some(last)) = (events.first(), events.last()) else {
+                continue;
+            };
+            if let Some(pair) = events.windows(2).find(|w| w[1].seq != w[0].seq.wrapping_add(1)) {
+                return Err(StoreError::OutOfOrder {
+                    hall,
+                    last: pair[0].seq,
+                    got: pair[1].seq,
+                });
+            }
+            let Some(prev) = first.seq.checked_sub(1) else {
+                return Err(StoreError::OutOfOrder { hall, last: 0, got: 0 });
+            };
+            let days: Vec<(String, String)> = events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::DayStarted { day } => Some((day.to_string(), e.seq.to_string())),
+                    _ => None,
+                })
+                .collect();
+            for what in ["events", "last", "days"] {
+                let key = self.key(hall, what);
+                invocation.key(&key);
+                keys.push(key);
+            }
+            invocation
+                .arg(hall.as_str())
+                .arg(prev.to_string())
+                .arg(first.seq.to_string())
+                .arg(last.seq.to_string())
+                .arg(events.len().to_string())
+                .arg(days.len().to_string());
+            for event in *events {
+                let json = serde_json::to_vec(event)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot encode event {}: {e}", event.seq)))?;
+                invocation.arg(format!("{}-0", event.seq)).arg(json);
+            }
+            for (day, seq) in days {
+                invocation.arg(day).arg(seq);
+            }
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        match invocation.invoke_async::<Value>(&mut conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(script_error(e, &keys)),
+        }
+    }
+
+    /// Reads a hall back: its snapshot, if any, and every event after it,
+    /// checked to be consecutive.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] naming the key (and entry id) that does not
+    /// hold hallcall data or leaves a gap; [`StoreError::Unavailable`] when
+    /// Redis cannot be reached.
+    pub async fn load(&self, hall: HallId) -> Result<Recovered, StoreError> {
+        let snap_key = self.key(hall, "snapshot");
+        let last_key = self.key(hall, "last");
+        let events_key = self.key(hall, "events");
+        let mut conn = self.conn.clone();
+        let replies: Vec<RedisResult<Value>> = redis::pipe()
+            .ignore_errors()
+            .get(&snap_key)
+            .get(&last_key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| unavailable("load", &snap_key, &e))?;
+        let mut replies = replies.into_iter();
+        let (Some(snap), Some(last)) = (replies.next(), replies.next()) else {
+            return Err(StoreError::Unavailable(format!(
+                "Redis load {snap_key}: the reply has too few parts"
+            )));
+        };
+        let snap = snap.map_err(|e| failed("load", &snap_key, e))?;
+        let last = last.map_err(|e| failed("load", &last_key, e))?;
+
+        let mut out = Recovered::default();
+        match snap {
+            Value::Nil => {}
+            Value::BulkString(bytes) => {
+                let snapshot: HallSnapshot = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::corrupt(&snap_key, format!("not a hallcall snapshot: {e}")))?;
+                if snapshot.hall != hall {
+                    return Err(StoreError::corrupt(
+                        &snap_key,
+                        format!("holds the snapshot of hall {}", snapshot.hall),
+                    ));
+                }
+                out.snapshot = Some(snapshot);
+            }
+            other => {
+                return Err(StoreError::corrupt(
+                    &snap_key,
+                    format!("holds {other:?}, not a snapshot"),
+                ));
+            }
+        }
+        let recorded_last = match last {
+            Value::Nil => None,
+            Value::BulkString(bytes) => Some(
+                std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        StoreError::corrupt(
+                            &last_key,
+                            format!("holds {:?}, not an event number", String::from_utf8_lossy(&bytes)),
+                        )
+                    })?,
+            ),
+            other => {
+                return Err(StoreError::corrupt(
+                    &last_key,
+                    format!("holds {other:?}, not an event number"),
+                ));
+            }
+        };
+
+        let snap_seq = out.snapshot.as_ref().map_or(0, |s| s.seq);
+        let mut start = if snap_seq == 0 {
+            "-".to_owned()
+        } else {
+            format!("({snap_seq}-0")
+        };
+        let mut expect = snap_seq + 1;
+        loop {
+            let reply: Value = redis::cmd("XRANGE")
+                .arg(&events_key)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(PAGE)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| failed("load", &events_key, e))?;
+            let entries = match reply {
+                Value::Array(entries) => entries,
+                Value::Nil => Vec::new(),
+                other => {
+                    return Err(StoreError::corrupt(&events_key, format!("XRANGE answered {other:?}")));
+                }
+            };
+            let count = entries.len();
+            for entry in entries {
+                let (id, fields) = split_entry(entry).ok_or_else(|| {
+                    StoreError::corrupt(&events_key, "XRANGE answered an entry that is not [id, fields]")
+                })?;
+                let place = format!("{events_key} entry {id}");
+                let seq = parse_entry_id(&id)
+                    .ok_or_else(|| StoreError::corrupt(&place, "not a hallcall entry id (SEQ-0)"))?;
+                if seq != expect {
+                    return Err(StoreError::corrupt(
+                        &place,
+                        format!("expected event {expect} here: the stream has a gap or is out of order"),
+                    ));
+                }
+                let json = field(&fields, b"e").ok_or_else(|| StoreError::corrupt(&place, "no `e` field"))?;
+                let event: Event = serde_json::from_slice(json)
+                    .map_err(|e| StoreError::corrupt(&place, format!("not a hallcall event: {e}")))?;
+                if event.seq != seq {
+                    return Err(StoreError::corrupt(&place, format!("holds event {}", event.seq)));
+                }
+                out.events.push(event);
+                expect += 1;
+                start = format!("({id}");
+            }
+            if count < PAGE {
+                break;
+            }
+        }
+        // Events appended by another process since `last` was read are
+        // fine; fewer events than `last` records means some were lost.
+        if let Some(recorded) = recorded_last
+            && recorded > out.last_seq()
+        {
+            return Err(StoreError::corrupt(
+                &last_key,
+                format!(
+                    "records event {recorded} as the last, but {events_key} ends at event {}",
+                    out.last_seq()
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Stores a hall's snapshot, then trims its stream: entries up to the
+    /// snapshot go unless they belong to one of the last `retention_days`
+    /// business days (counted back from the snapshot's day). Nothing after
+    /// the snapshot is ever trimmed.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the hall's keys hold foreign data (the
+    /// snapshot may then be stored but the stream not trimmed);
+    /// [`StoreError::Unavailable`] when Redis cannot be reached.
+    pub async fn write_snapshot(&self, snap: &HallSnapshot) -> Result<(), StoreError> {
+        let snap_key = self.key(snap.hall, "snapshot");
+        let events_key = self.key(snap.hall, "events");
+        let days_key = self.key(snap.hall, "days");
+        let json =
+            serde_json::to_vec(snap).map_err(|e| StoreError::Unavailable(format!("cannot encode snapshot: {e}")))?;
+        let mut conn = self.conn.clone();
+        let reply: Value = redis::cmd("HGETALL")
+            .arg(&days_key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| failed("snapshot", &days_key, e))?;
+        let pairs = pairs(reply)
+            .ok_or_else(|| StoreError::corrupt(&days_key, "HGETALL answered something else than field-value pairs"))?;
+        let mut days = Vec::with_capacity(pairs.len());
+        for (field, value) in pairs {
+            let name = String::from_utf8_lossy(&field).into_owned();
+            let place = format!("{days_key} field {name}");
+            let day: jiff::civil::Date = name
+                .parse()
+                .map_err(|_| StoreError::corrupt(&place, "not a date (YYYY-MM-DD)"))?;
+            let seq: u64 = std::str::from_utf8(&value)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| StoreError::corrupt(&place, "not an event number"))?;
+            days.push((day, seq, name));
+        }
+        let plan = trim_plan(snap, &days, self.retention_days);
+
+        let mut pipe = redis::pipe();
+        pipe.atomic().ignore_errors();
+        pipe.set(&snap_key, json);
+        pipe.cmd("XTRIM")
+            .arg(&events_key)
+            .arg("MINID")
+            .arg(format!("{}-0", plan.min_id));
+        if !plan.old_days.is_empty() {
+            pipe.cmd("HDEL").arg(&days_key).arg(&plan.old_days);
+        }
+        let replies: Vec<RedisResult<Value>> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| unavailable("snapshot", &snap_key, &e))?;
+        for (reply, key) in replies.into_iter().zip([&snap_key, &events_key, &days_key]) {
+            reply.map_err(|e| failed("snapshot", key, e))?;
+        }
+        Ok(())
+    }
+
+    /// Takes the next ticket number of a zone and day. The counter lives in
+    /// Redis, so processes sharing it never hand out the same number.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the counter key holds something other
+    /// than a number in range; [`StoreError::Unavailable`] otherwise.
+    pub async fn allocate_number(&self, key: NumberKey) -> Result<u32, StoreError> {
+        let counter = format!("{}:{}:num:{}:{}", self.prefix, key.hall, key.day, key.zone);
+        let mut conn = self.conn.clone();
+        let replies: Vec<RedisResult<i64>> = redis::pipe()
+            .ignore_errors()
+            .incr(&counter, 1)
+            .expire(&counter, NUMBER_TTL_SECS)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| unavailable("allocate number", &counter, &e))?;
+        let n = match replies.into_iter().next() {
+            Some(Ok(n)) => n,
+            Some(Err(e)) if e.detail().is_some_and(|d| d.contains("not an integer")) => {
+                return Err(StoreError::corrupt(&counter, format!("does not hold a number: {e}")));
+            }
+            Some(Err(e)) => return Err(failed("allocate number", &counter, e)),
+            None => {
+                return Err(StoreError::Unavailable(format!(
+                    "Redis allocate number {counter}: empty reply"
+                )));
+            }
+        };
+        u32::try_from(n).map_err(|_| StoreError::corrupt(&counter, format!("counter reached {n}")))
+    }
+
+    /// Checks that Redis answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let reply: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("Redis PING: {e}")))?;
+        if reply == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(format!("Redis answered PING with {reply:?}")))
+        }
+    }
+
+    /// A sentence for the log when Redis's settings let acknowledged writes
+    /// be lost: nothing kept on disk, only RDB snapshots, or an AOF that is
+    /// not fsynced before each reply. `None` when every write is on disk
+    /// before Redis acknowledges it.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when Redis cannot be reached. A server
+    /// that refuses `CONFIG GET` gives `Some("cannot check persistence: …")`.
+    pub async fn persistence_warning(&self) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let replies: Vec<RedisResult<Value>> = redis::pipe()
+            .ignore_errors()
+            .cmd("CONFIG")
+            .arg("GET")
+            .arg("appendonly")
+            .cmd("CONFIG")
+            .arg("GET")
+            .arg("appendfsync")
+            .cmd("CONFIG")
+            .arg("GET")
+            .arg("save")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("Redis CONFIG GET: {e}")))?;
+        let mut settings = Vec::new();
+        for (reply, name) in replies.into_iter().zip(["appendonly", "appendfsync", "save"]) {
+            let value = match reply {
+                Ok(value) => value,
+                Err(e) => return Ok(Some(format!("cannot check persistence: CONFIG GET {name} failed: {e}"))),
+            };
+            let found = pairs(value)
+                .and_then(|p| p.into_iter().find(|(k, _)| k == name.as_bytes()))
+                .map(|(_, v)| String::from_utf8_lossy(&v).into_owned());
+            match found {
+                Some(v) => settings.push(v),
+                None => {
+                    return Ok(Some(format!(
+                        "cannot check persistence: CONFIG GET {name} returned no value"
+                    )));
+                }
+            }
+        }
+        let [appendonly, appendfsync, save] = <[String; 3]>::try_from(settings)
+            .map_err(|_| StoreError::Unavailable("Redis CONFIG GET: short reply".to_owned()))?;
+        Ok(persistence_sentence(&appendonly, &appendfsync, &save))
+    }
+}
+
+/// What to say about Redis persistence settings, if anything.
+fn persistence_sentence(appendonly: &str, appendfsync: &str, save: &str) -> Option<String> {
+    const FIX: &str = "set appendonly yes and appendfsync always";
+    if appendonly != "yes" {
+        if save.trim().is_empty() {
+            return Some(format!(
+                "Redis keeps nothing on disk (appendonly {appendonly}, save \"\"): if Redis restarts, \
+                 every hall's events, snapshots and ticket numbers are lost; {FIX}"
+            ));
+        }
+        return Some(format!(
+            "Redis keeps only RDB snapshots (appendonly {appendonly}, save \"{save}\"): if Redis stops \
+             unexpectedly, writes since its last snapshot are lost although hallcall acknowledged them; {FIX}"
+        ));
+    }
+    if appendfsync != "always" {
+        return Some(format!(
+            "Redis fsyncs its append-only file with appendfsync {appendfsync}, not before each reply: \
+             writes hallcall acknowledged can be lost if the Redis host crashes or loses power; \
+             appendfsync always fixes this"
+        ));
+    }
+    None
+}
+
+/// How far to trim a hall's stream after a snapshot.
+#[derive(Debug, PartialEq, Eq)]
+struct TrimPlan {
+    /// XTRIM MINID: the first sequence number kept.
+    min_id: u64,
+    /// `days` hash fields past retention.
+    old_days: Vec<String>,
+}
+
+/// Keeps every event after the snapshot and every event of the newest
+/// `retention_days` business days, counted back from the snapshot's day
+/// (or the newest recorded day when the snapshot has none).
+fn trim_plan(snap: &HallSnapshot, days: &[(jiff::civil::Date, u64, String)], retention_days: u32) -> TrimPlan {
+    let after_snapshot = snap.seq + 1;
+    let newest = snap.day.into_iter().chain(days.iter().map(|d| d.0)).max();
+    let cutoff = newest.map(|d| {
+        d.checked_sub(jiff::Span::new().days(i64::from(retention_days.max(1)) - 1))
+            .unwrap_or(jiff::civil::Date::MIN)
+    });
+    let retained = |day: jiff::civil::Date| cutoff.is_none_or(|c| day >= c);
+    let oldest_retained = days.iter().filter(|d| retained(d.0)).map(|d| d.1).min();
+    TrimPlan {
+        min_id: oldest_retained.map_or(after_snapshot, |s| s.min(after_snapshot)),
+        old_days: days.iter().filter(|d| !retained(d.0)).map(|d| d.2.clone()).collect(),
+    }
+}
+
+/// Turns an append script failure into a store error.
+fn script_error(e: RedisError, keys: &[String]) -> StoreError {
+    let detail = e.detail().unwrap_or("");
+    match e.code() {
+        Some(OUT_OF_ORDER) => {
+            let mut words = detail.split_whitespace();
+            let hall = words.next().and_then(|h| Code::new(h).ok());
+            let last = words.next().and_then(|n| n.parse().ok());
+            let got = words.next().and_then(|n| n.parse().ok());
+            match (hall, last, got) {
+                (Some(hall), Some(last), Some(got)) => StoreError::OutOfOrder { hall, last, got },
+                _ => StoreError::Unavailable(format!("Redis append: unreadable refusal: {e}")),
+            }
+        }
+        Some(CORRUPT) => {
+            let (index, problem) = detail.split_once(' ').unwrap_or((detail, ""));
+            let key = index.parse::<usize>().ok().and_then(|i| keys.get(i.wrapping_sub(1)));
+            match key {
+                Some(key) => StoreError::corrupt(key.clone(), problem),
+                None => StoreError::corrupt(keys.join(", "), detail),
+            }
+        }
+        _ => StoreError::Unavailable(format!(
+            "Redis append to {}: {e}",
+            keys.first().map_or("", String::as_str)
+        )),
+    }
+}
+
+/// A command on `key` failed: foreign data is corruption, the rest means
+/// Redis is unavailable.
+fn failed(what: &str, key: &str, e: RedisError) -> StoreError {
+    if e.code() == Some("WRONGTYPE") {
+        StoreError::corrupt(key, "holds another kind of Redis value than hallcall keeps there")
+    } else {
+        unavailable(what, key, &e)
+    }
+}
+
+fn unavailable(what: &str, key: &str, e: &RedisError) -> StoreError {
+    StoreError::Unavailable(format!("Redis {what} {key}: {e}"))
+}
+
+/// `redis://user:secret@host/` without the credentials, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// A stream entry id of the form `SEQ-0`.
+fn parse_entry_id(id: &str) -> Option<u64> {
+    let (ms, seq) = id.split_once('-')?;
+    (seq == "0").then_some(())?;
+    ms.parse().ok()
+}
+
+/// `[id, [field, value, …]]` from an XRANGE reply.
+fn split_entry(entry: Value) -> Option<(String, Fields)> {
+    let Value::Array(parts) = entry else {
+        return None;
+    };
+    let mut parts = parts.into_iter();
+    let id = match parts.next()? {
+        Value::BulkString(b) => String::from_utf8(b).ok()?,
+        Value::SimpleString(s) => s,
+        _ => return None,
+    };
+    let fields = pairs(parts.next()?)?;
+    parts.next().is_none().then_some((id, fields))
+}
+
+/// Field-value pairs of a hash or stream entry.
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Field-value pairs from a flat array (RESP2) or a map (RESP3).
+fn pairs(value: Value) -> Option<Fields> {
+    match value {
+        Value::Nil => Some(Vec::new()),
+        Value::Array(items) => {
+            if items.len() % 2 != 0 {
+                return None;
+            }
+            let mut items = items.into_iter();
+            let mut out = Vec::new();
+            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                out.push((bytes(k)?, bytes(v)?));
+            }
+            Some(out)
+        }
+        Value::Map(entries) => entries.into_iter().map(|(k, v)| Some((bytes(k)?, bytes(v)?))).collect(),
+        _ => None,
+    }
+}
+
+fn bytes(value: Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        Value::VerbatimString { text, .. } => Some(text.into_bytes()),
+        _ => None,
+    }
+}
+
+fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &[u8]) -> Option<&'a [u8]> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+}
+
+#[cfg(test)]
+mod tests;
