@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{Command, EngineError, Event, Hall, HallId, Millis, ReplayError, SnapshotError};
+use crate::engine::{Command, EngineError, Event, HallId, Millis};
 use crate::shards::{Halls, ShardError};
-use crate::store::{Recovered, Store, StoreError};
+use crate::store::{NumberKey, Store, StoreError};
 
 /// Take a snapshot after this many events of a hall (and at each new
 /// business day), so a restart replays at most this many.
@@ -54,29 +54,6 @@ impl From<StoreError> for ServiceError {
     }
 }
 
-/// Rebuilds a hall from what a store returned.
-///
-/// # Errors
-/// The snapshot does not fit the configuration, or an event does not apply.
-pub fn rebuild(cfg: Arc<crate::config::HallConfig>, rec: &Recovered) -> Result<Hall, RebuildError> {
-    let mut hall = match &rec.snapshot {
-        Some(snap) => Hall::restore(cfg, snap)?,
-        None => Hall::new(cfg),
-    };
-    for e in &rec.events {
-        hall.apply(e)?;
-    }
-    Ok(hall)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RebuildError {
-    #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
-    #[error(transparent)]
-    Replay(#[from] ReplayError),
-}
-
 /// Halls and their store, operated together. Cheap to clone.
 #[derive(Clone)]
 pub struct Service {
@@ -95,12 +72,29 @@ impl Service {
     /// # Errors
     /// Unknown hall, the engine's refusal, or the store being unavailable
     /// (in which case nothing is changed).
-    pub async fn execute(&self, hall: HallId, cmd: Command) -> Result<Vec<Event>, ServiceError> {
+    pub async fn execute(&self, hall: HallId, mut cmd: Command) -> Result<Vec<Event>, ServiceError> {
         let now = self.now();
+        if let Command::Issue(issue) = &mut cmd {
+            // A shared store numbers tickets, so that two processes never
+            // issue the same number. Asked before locking: never await
+            // while holding a hall.
+            let cfg = self.halls.config(hall)?;
+            let key = NumberKey {
+                hall,
+                day: crate::engine::business_date(cfg, now),
+                zone: issue.zone,
+            };
+            issue.number = None;
+            if cfg.zone_index(issue.zone).is_some() && self.store.is_healthy() {
+                issue.number = self.store.allocate_number(key).await?;
+            }
+        }
         let (events, ack) = {
             let mut guard = self.halls.lock(hall)?;
             if self.halls.is_broken(hall) {
-                return Err(ServiceError::Unavailable(format!("hall {hall} is being reloaded from the store")));
+                return Err(ServiceError::Unavailable(format!(
+                    "hall {hall} is being reloaded from the store"
+                )));
             }
             if !self.store.is_healthy() {
                 return Err(ServiceError::Unavailable("the store is unavailable".into()));
@@ -113,11 +107,13 @@ impl Service {
                 Ok(ack) => ack,
                 Err(e) => {
                     drop(guard);
-                    self.break_hall(hall);
+                    self.break_hall(hall, &e);
                     return Err(e.into());
                 }
             };
-            let new_day = events.iter().any(|e| matches!(e.kind, crate::engine::EventKind::DayStarted { .. }));
+            let new_day = events
+                .iter()
+                .any(|e| matches!(e.kind, crate::engine::EventKind::DayStarted { .. }));
             let every = if new_day { 1 } else { SNAPSHOT_EVERY };
             if self.halls.snapshot_due(hall, guard.seq(), every) {
                 // A dropped snapshot only means a longer replay next start.
@@ -128,41 +124,50 @@ impl Service {
         match ack.await {
             Ok(Ok(())) => Ok(events),
             Ok(Err(e)) => {
-                self.break_hall(hall);
+                self.break_hall(hall, &e);
                 Err(e.into())
             }
             Err(_) => {
-                self.break_hall(hall);
+                self.break_hall(hall, &StoreError::Closed);
                 Err(StoreError::Closed.into())
             }
         }
     }
 
-    /// Marks the hall broken and rebuilds it from the store in the background.
-    fn break_hall(&self, hall: HallId) {
+    /// Marks the hall broken and, in the background, puts it back to its
+    /// last durable state: from the writer's mirror at once when the write
+    /// simply failed, or by reading the store back when the log itself
+    /// disagrees (another writer, or a write that landed although it
+    /// reported failure).
+    fn break_hall(&self, hall: HallId, why: &StoreError) {
         if !self.halls.set_broken(hall) {
             return;
         }
-        tracing::warn!(%hall, "a store write failed: the hall refuses work until reloaded from the store");
+        tracing::warn!(%hall, error = %why, "a store write failed: undoing what was not stored");
+        let from_store = matches!(why, StoreError::OutOfOrder { .. } | StoreError::Corrupt { .. });
         let svc = self.clone();
-        tokio::spawn(async move { svc.reload(hall).await });
+        tokio::spawn(async move {
+            if !from_store {
+                if let Some(durable) = svc.store.durable(hall).await {
+                    tracing::info!(%hall, seq = durable.seq(), "hall rolled back to its last durable event");
+                    svc.halls.replace(durable);
+                    return;
+                }
+            }
+            svc.reload(hall).await;
+        });
     }
 
     async fn reload(&self, hall: HallId) {
-        let Ok(cfg) = self.halls.config(hall).cloned() else { return };
         let mut delay = Duration::from_millis(50);
         loop {
-            match self.store.load(hall).await {
-                Ok(rec) => match rebuild(cfg.clone(), &rec) {
-                    Ok(rebuilt) => {
-                        let seq = rebuilt.seq();
-                        self.halls.replace(rebuilt);
-                        tracing::info!(%hall, seq, "hall reloaded from the store");
-                        return;
-                    }
-                    Err(e) => tracing::error!(%hall, error = %e, "stored events do not rebuild the hall"),
-                },
-                Err(e) => tracing::debug!(%hall, error = %e, "store not back yet"),
+            match self.store.reload(hall).await {
+                Ok(rebuilt) => {
+                    tracing::info!(%hall, seq = rebuilt.seq(), "hall reloaded from the store");
+                    self.halls.replace(rebuilt);
+                    return;
+                }
+                Err(e) => tracing::warn!(%hall, error = %e, "cannot reload the hall yet"),
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_millis(500));

@@ -17,9 +17,8 @@ use tokio::net::TcpListener;
 
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
-use crate::engine::Hall;
 use crate::http::{AppState, router};
-use crate::service::{Clock, Service, rebuild, system_clock};
+use crate::service::{Clock, Service, system_clock};
 use crate::shards::Halls;
 use crate::store::journal::JournalOptions;
 use crate::store::{Location, Store, StoreConfig};
@@ -54,33 +53,27 @@ impl Application {
         let opened = Store::open(StoreConfig {
             location,
             journal: JournalOptions::default(),
+            halls: config.halls.iter().map(|h| Arc::new(h.clone())).collect(),
         })
         .await
         .with_context(|| format!("cannot open the store {}", args.store))?;
+        if let Some(warning) = &opened.warning {
+            tracing::warn!(%warning, "the store may lose acknowledged operations in a crash");
+        }
         if let Some(note) = &opened.repaired {
             tracing::warn!(repair = %note, "the store was repaired at start");
         }
-        let mut halls = Vec::new();
-        for cfg in &config.halls {
-            let cfg = Arc::new(cfg.clone());
-            let hall = match opened.halls.get(&cfg.id) {
-                Some(rec) => rebuild(cfg.clone(), rec)
-                    .with_context(|| format!("the stored history of hall {} does not rebuild it", cfg.id))?,
-                None => Hall::new(cfg.clone()),
-            };
-            tracing::info!(hall = %cfg.id, seq = hall.seq(), day = ?hall.business_day(), "hall ready");
-            halls.push(hall);
+        for hall in &opened.halls {
+            tracing::info!(hall = %hall.config().id, seq = hall.seq(), day = ?hall.business_day(), "hall ready");
         }
-        for id in opened.halls.keys() {
-            if !config.halls.iter().any(|h| h.id == *id) {
-                tracing::warn!(hall = %id, "the store holds a hall the configuration does not have; ignored");
-            }
+        for id in &opened.unknown {
+            tracing::warn!(hall = %id, "the store holds a hall the configuration does not have; ignored");
         }
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let service = Service {
-            halls: Halls::from_halls(halls),
+            halls: Halls::from_halls(opened.halls),
             store: opened.store,
             clock,
         };

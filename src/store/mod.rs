@@ -65,6 +65,29 @@ impl Recovered {
     }
 }
 
+/// Rebuilds a hall from what a store returned: its snapshot, then every
+/// event after it.
+///
+/// # Errors
+/// The snapshot does not fit the configuration, or an event does not apply
+/// (named by hall and sequence number).
+pub fn rebuild(
+    cfg: std::sync::Arc<crate::config::HallConfig>,
+    rec: &Recovered,
+) -> Result<crate::engine::Hall, StoreError> {
+    let place = || format!("hall {}", cfg.id);
+    let mut hall = match &rec.snapshot {
+        Some(snap) => {
+            crate::engine::Hall::restore(cfg.clone(), snap).map_err(|e| StoreError::corrupt(place(), e.to_string()))?
+        }
+        None => crate::engine::Hall::new(cfg.clone()),
+    };
+    for e in &rec.events {
+        hall.apply(e).map_err(|e| StoreError::corrupt(place(), e.to_string()))?;
+    }
+    Ok(hall)
+}
+
 /// Where the store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {

@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use super::journal::{Journal, JournalOptions};
-use super::{Location, Recovered, StoreError};
-use crate::engine::{Event, HallId, HallSnapshot};
+use super::redis_store::RedisStore;
+use super::{Location, NumberKey, Recovered, StoreError, rebuild};
+use crate::config::HallConfig;
+use crate::engine::{Event, Hall, HallId, HallSnapshot};
 
 /// Appends waiting beyond this are refused (503) rather than queued: a
 /// store that cannot keep up must not grow memory without bound.
@@ -24,7 +26,13 @@ const BATCH: usize = 4_096;
 pub struct StoreConfig {
     pub location: Location,
     pub journal: JournalOptions,
+    /// The halls to read back and rebuild.
+    pub halls: Vec<Arc<HallConfig>>,
 }
+
+/// While the store is down, it is pinged this often, so service resumes
+/// within a fraction of a second of it coming back.
+const PING_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(crate) type Ack = oneshot::Receiver<Result<(), StoreError>>;
 
@@ -35,17 +43,25 @@ enum Job {
         ack: oneshot::Sender<Result<(), StoreError>>,
     },
     Snapshot(Box<HallSnapshot>),
+    /// Rebuild a hall from what the backend holds.
     Load {
         hall: HallId,
-        reply: oneshot::Sender<Result<Recovered, StoreError>>,
+        reply: oneshot::Sender<Result<Hall, StoreError>>,
+    },
+    /// A copy of the hall as of its last durable event.
+    Durable {
+        hall: HallId,
+        reply: oneshot::Sender<Option<Hall>>,
     },
     Flush(oneshot::Sender<()>),
 }
 
+#[derive(Clone)]
 enum Backend {
     /// Behind a std mutex: the journal's I/O runs on blocking threads, one
     /// call at a time (only the writer task calls it).
     Journal(Arc<Mutex<Journal>>),
+    Redis(RedisStore),
 }
 
 impl Backend {
@@ -59,6 +75,19 @@ impl Backend {
                 })
                 .await
             }
+            Backend::Redis(r) => {
+                let refs: Vec<(HallId, &[Event])> = batch.iter().map(|(h, e)| (*h, e.as_slice())).collect();
+                r.append(&refs).await
+            }
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            // The journal has nothing to reconnect to: a failed write is
+            // retried by the next one.
+            Backend::Journal(_) => Ok(()),
+            Backend::Redis(r) => r.ping().await,
         }
     }
 
@@ -68,6 +97,7 @@ impl Backend {
                 let j = j.clone();
                 blocking(move || lock(&j).write_snapshot(&snap)).await
             }
+            Backend::Redis(r) => r.write_snapshot(&snap).await,
         }
     }
 
@@ -77,6 +107,7 @@ impl Backend {
                 let j = j.clone();
                 blocking(move || lock(&j).load(hall)).await
             }
+            Backend::Redis(r) => r.load(hall).await,
         }
     }
 }
@@ -100,14 +131,20 @@ async fn blocking<T: Send + 'static>(
 pub struct Store {
     tx: mpsc::Sender<Job>,
     healthy: Arc<AtomicBool>,
+    /// Set for a store shared between processes: ticket numbers come from it.
+    numbers: Option<RedisStore>,
 }
 
-/// An opened store: its handle, every hall read back, and a note of any
-/// repair made on the way.
+/// An opened store: its handle, every configured hall rebuilt from it (in
+/// configuration order), and notes for the log.
 pub struct OpenedStore {
     pub store: Store,
-    pub halls: HashMap<HallId, Recovered>,
+    pub halls: Vec<Hall>,
+    /// Halls the store holds that the configuration does not name.
+    pub unknown: Vec<HallId>,
     pub repaired: Option<String>,
+    /// A warning about the store's own settings (Redis keeping nothing on disk).
+    pub warning: Option<String>,
 }
 
 impl Store {
@@ -116,7 +153,7 @@ impl Store {
     /// # Errors
     /// The backend cannot be opened, or its data does not read back.
     pub async fn open(cfg: StoreConfig) -> Result<OpenedStore, StoreError> {
-        let (backend, halls, repaired) = match cfg.location {
+        let (backend, halls, repaired, warning) = match cfg.location {
             Location::Journal(dir) => {
                 let opts = cfg.journal.clone();
                 let opened = blocking(move || Journal::open(&dir, opts)).await?;
@@ -124,23 +161,66 @@ impl Store {
                     Backend::Journal(Arc::new(Mutex::new(opened.journal))),
                     opened.halls,
                     opened.repaired,
+                    None,
                 )
             }
             Location::Redis(url) => {
-                return Err(StoreError::Unavailable(format!(
-                    "the Redis store ({url}) is not built yet"
-                )));
+                let redis = RedisStore::connect(&url, super::redis_store::DEFAULT_PREFIX).await?;
+                let warning = match redis.persistence_warning().await {
+                    Ok(w) => w,
+                    Err(e) => Some(format!("cannot check Redis persistence: {e}")),
+                };
+                let mut halls = HashMap::new();
+                for hall in &cfg.halls {
+                    halls.insert(hall.id, redis.load(hall.id).await?);
+                }
+                (Backend::Redis(redis), halls, None, warning)
             }
         };
-        let next = halls.iter().map(|(h, r)| (*h, r.last_seq() + 1)).collect();
+        let numbers = match &backend {
+            Backend::Redis(r) => Some(r.clone()),
+            Backend::Journal(_) => None,
+        };
+        let mut recovered = halls;
+        let mut rebuilt = Vec::with_capacity(cfg.halls.len());
+        for hall_cfg in &cfg.halls {
+            let rec = recovered.remove(&hall_cfg.id).unwrap_or_default();
+            rebuilt.push(rebuild(hall_cfg.clone(), &rec)?);
+        }
+        let unknown = recovered.into_keys().collect();
+        let mirror = Mirror {
+            next: rebuilt.iter().map(|h| (h.config().id, h.seq() + 1)).collect(),
+            durable: rebuilt.iter().map(|h| (h.config().id, h.clone())).collect(),
+        };
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
-        tokio::spawn(run(backend, rx, healthy.clone(), next));
+        tokio::spawn(watch(backend.clone(), healthy.clone(), tx.downgrade()));
+        tokio::spawn(run(backend, rx, healthy.clone(), mirror));
         Ok(OpenedStore {
-            store: Store { tx, healthy },
-            halls,
+            store: Store { tx, healthy, numbers },
+            halls: rebuilt,
+            unknown,
             repaired,
+            warning,
         })
+    }
+
+    /// A ticket number from the shared store, if this store allocates them
+    /// (Redis); `None` lets the engine number tickets itself.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    pub async fn allocate_number(&self, key: NumberKey) -> Result<Option<u32>, StoreError> {
+        match &self.numbers {
+            None => Ok(None),
+            Some(r) => match r.allocate_number(key).await {
+                Ok(n) => Ok(Some(n)),
+                Err(e) => {
+                    self.healthy.store(false, Ordering::Relaxed);
+                    Err(e)
+                }
+            },
+        }
     }
 
     /// Whether the last write succeeded. Operations are refused at once
@@ -176,17 +256,26 @@ impl Store {
             .map_err(|_| StoreError::Unavailable("the store is not keeping up".into()))
     }
 
-    /// Reads one hall back from what is stored, in order with the writes.
+    /// Rebuilds one hall from what is stored, in order with the writes.
     ///
     /// # Errors
-    /// The backend fails or its data does not read back.
-    pub async fn load(&self, hall: HallId) -> Result<Recovered, StoreError> {
+    /// The backend fails or its data does not rebuild the hall.
+    pub async fn reload(&self, hall: HallId) -> Result<Hall, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Load { hall, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The hall as of its last durable event, from the writer's mirror: no
+    /// I/O, so it answers while the backend is down. Queued after every
+    /// append sent so far, so those have succeeded or failed by then.
+    pub async fn durable(&self, hall: HallId) -> Option<Hall> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Job::Durable { hall, reply }).await.ok()?;
+        rx.await.ok().flatten()
     }
 
     /// Waits until everything queued so far has been written.
@@ -198,7 +287,29 @@ impl Store {
     }
 }
 
-async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, healthy: Arc<AtomicBool>, mut next: HashMap<HallId, u64>) {
+/// Pings the store while it is marked down, and marks it up again once it
+/// answers. Ends with the writer.
+async fn watch(backend: Backend, healthy: Arc<AtomicBool>, alive: mpsc::WeakSender<Job>) {
+    let mut every = tokio::time::interval(PING_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while alive.upgrade().is_some() {
+        every.tick().await;
+        if !healthy.load(Ordering::Relaxed) && backend.ping().await.is_ok() {
+            tracing::info!("the store answers again");
+            healthy.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What the writer knows of each hall: the next sequence number the log
+/// expects, and the hall as of its last durable event (so that a failed
+/// write can be undone in memory without reading the store).
+struct Mirror {
+    next: HashMap<HallId, u64>,
+    durable: HashMap<HallId, Hall>,
+}
+
+async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, healthy: Arc<AtomicBool>, mut mirror: Mirror) {
     let mut jobs = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut jobs, BATCH).await > 0 {
         let mut queued = jobs.drain(..).peekable();
@@ -211,13 +322,13 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, healthy: Arc<AtomicB
                             group.push((hall, events, ack));
                         }
                     }
-                    write_group(&backend, group, &healthy, &mut next).await;
+                    write_group(&backend, group, &healthy, &mut mirror).await;
                 }
                 Job::Snapshot(snap) => {
                     let hall = snap.hall;
                     // Only a snapshot whose every event is durable: after a
                     // failed append the hall's memory is ahead of the log.
-                    let durable = next.get(&hall).map_or(0, |n| n - 1);
+                    let durable = mirror.next.get(&hall).map_or(0, |n| n - 1);
                     if snap.seq > durable {
                         tracing::warn!(%hall, seq = snap.seq, durable, "snapshot ahead of the log not written");
                         continue;
@@ -227,11 +338,25 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, healthy: Arc<AtomicB
                     }
                 }
                 Job::Load { hall, reply } => {
-                    let loaded = backend.load(hall).await;
-                    if let Ok(r) = &loaded {
-                        next.insert(hall, r.last_seq() + 1);
+                    let Some(cfg) = mirror.durable.get(&hall).map(|h| h.config().clone()) else {
+                        let _ = reply.send(Err(StoreError::corrupt(
+                            format!("hall {hall}"),
+                            "not a configured hall",
+                        )));
+                        continue;
+                    };
+                    let loaded = match backend.load(hall).await {
+                        Ok(rec) => rebuild(cfg, &rec),
+                        Err(e) => Err(e),
+                    };
+                    if let Ok(h) = &loaded {
+                        mirror.next.insert(hall, h.seq() + 1);
+                        mirror.durable.insert(hall, h.clone());
                     }
                     let _ = reply.send(loaded);
+                }
+                Job::Durable { hall, reply } => {
+                    let _ = reply.send(mirror.durable.get(&hall).cloned());
                 }
                 Job::Flush(reply) => {
                     let _ = reply.send(());
@@ -246,8 +371,8 @@ type Pending = (HallId, Vec<Event>, oneshot::Sender<Result<(), StoreError>>);
 /// Writes consecutive appends as one batch. An append that does not follow
 /// its hall's last written event (because an earlier one failed) is
 /// refused on its own; the rest go to the backend together.
-async fn write_group(backend: &Backend, group: Vec<Pending>, healthy: &AtomicBool, next: &mut HashMap<HallId, u64>) {
-    let mut expect = next.clone();
+async fn write_group(backend: &Backend, group: Vec<Pending>, healthy: &AtomicBool, mirror: &mut Mirror) {
+    let mut expect = mirror.next.clone();
     let mut batch = Vec::with_capacity(group.len());
     let mut acks = Vec::with_capacity(group.len());
     for (hall, events, ack) in group {
@@ -268,9 +393,19 @@ async fn write_group(backend: &Backend, group: Vec<Pending>, healthy: &AtomicBoo
     if batch.is_empty() {
         return;
     }
-    match backend.append(batch).await {
+    let written = backend.append(batch.clone()).await;
+    match written {
         Ok(()) => {
-            *next = expect;
+            mirror.next = expect;
+            for (hall, events) in &batch {
+                if let Some(h) = mirror.durable.get_mut(hall) {
+                    for e in events {
+                        if let Err(err) = h.apply(e) {
+                            tracing::error!(%hall, error = %err, "durable mirror diverged");
+                        }
+                    }
+                }
+            }
             healthy.store(true, Ordering::Relaxed);
             for ack in acks {
                 let _ = ack.send(Ok(()));

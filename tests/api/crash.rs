@@ -67,7 +67,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(config: &std::path::Path, data: &std::path::Path) -> Server {
+async fn start(config: &std::path::Path, store: &str) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
         .args([
@@ -76,8 +76,7 @@ async fn start(config: &std::path::Path, data: &std::path::Path) -> Server {
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
-        .arg("--store")
-        .arg(format!("file:{}", data.display()))
+        .args(["--store", store])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -141,10 +140,20 @@ fn record(acked: &Acked, reply: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_no_acknowledged_operation() {
     let dir = tempfile::tempdir().unwrap();
+    sigkill_under_load(&format!("file:{}", dir.path().join("data").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_on_redis_loses_no_acknowledged_operation() {
+    let redis = crate::redis_server::RedisServer::start(true);
+    sigkill_under_load(&redis.url()).await;
+}
+
+async fn sigkill_under_load(store: &str) {
+    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("hall.toml");
     std::fs::write(&config, config_near_noon()).unwrap();
-    let data = dir.path().join("data");
-    let mut server = start(&config, &data).await;
+    let mut server = start(&config, store).await;
     let client = reqwest::Client::new();
     for w in 1..=4 {
         post(&client, &server.base, json!({"op": "open", "window": w}))
@@ -194,7 +203,7 @@ async fn sigkill_under_load_loses_no_acknowledged_operation() {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 300);
 
-    let server = start(&config, &data).await;
+    let server = start(&config, store).await;
     let mut numbers = std::collections::HashSet::new();
     for (ticket, lvl) in &acked {
         let res = client

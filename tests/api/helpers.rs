@@ -80,13 +80,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the server on the store in `data`, with the clock at `now`.
 pub async fn spawn_app_on(data: &Path, now: i64) -> TestApp {
+    spawn_app_with(StoreUrl::File(data.to_path_buf()), now).await
+}
+
+/// Starts the server on any store, with the clock at `now`.
+pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         hallcall::telemetry::init(std::io::stdout);
     }
     let args = Args {
         config: sample_config(),
         listen: "127.0.0.1:0".parse().expect("a socket address"),
-        store: StoreUrl::File(data.to_path_buf()),
+        store: store.clone(),
         check_config: false,
     };
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
@@ -103,7 +108,10 @@ pub async fn spawn_app_on(data: &Path, now: i64) -> TestApp {
     TestApp {
         addr,
         client: reqwest::Client::new(),
-        data: data.to_path_buf(),
+        data: match store {
+            StoreUrl::File(dir) => dir,
+            StoreUrl::Redis(_) => PathBuf::new(),
+        },
         stop: Some(stop),
         server: Some(server),
         _dir: None,

@@ -1,4 +1,5 @@
-//! Integration tests: one binary, real servers on port 0, the real executable.
+//! Integration tests: one binary, real servers on port 0, the real
+//! executable, and redis-servers of their own.
 
 mod cli;
 mod commands;
@@ -6,3 +7,6 @@ mod crash;
 mod durability;
 mod health;
 mod helpers;
+mod redis;
+#[path = "../support/redis_server.rs"]
+mod redis_server;

@@ -1,0 +1,113 @@
+//! The server on a real redis-server of its own: outages, AOF restarts.
+
+use std::time::{Duration, Instant};
+
+use hallcall::cli::StoreUrl;
+use serde_json::json;
+
+use crate::helpers::{TUESDAY_10AM, issue, spawn_app_with, ticket_of};
+use crate::redis_server::RedisServer;
+
+#[tokio::test]
+async fn a_redis_outage_fails_fast_and_service_resumes_by_itself() {
+    let mut redis = RedisServer::start(true);
+    let app = spawn_app_with(StoreUrl::Redis(redis.url()), TUESDAY_10AM).await;
+    let (s, r) = app.command(issue("general", "social")).await;
+    assert_eq!(s, 200, "{r}");
+    app.command(json!({"op": "open", "window": 1})).await;
+    app.command(json!({"op": "resume", "window": 1})).await;
+    let (_, before) = app.get("/api/v1/halls/qiaocheng").await;
+
+    redis.stop();
+    // Every operation is refused with a clear 503 while Redis is down; the
+    // first call reaches the engine and fails at the write, so the hall must
+    // roll back by reloading from Redis once it is back.
+    for cmd in [json!({"op": "call_next", "window": 1}), issue("general", "social")] {
+        let (s, r) = app.command(cmd).await;
+        assert_eq!(
+            (s, r["error"]["code"].as_str()),
+            (503, Some("store_unavailable")),
+            "{r}"
+        );
+    }
+    // …and nothing half-done shows: screens keep the last state.
+    let (s, during) = app.get("/api/v1/halls/qiaocheng").await;
+    assert_eq!(s, 200);
+    assert_eq!(during["queues"], before["queues"]);
+    assert_eq!(during["windows"], before["windows"]);
+
+    redis.restart();
+    let back = Instant::now();
+    let called = loop {
+        let (s, r) = app.command(json!({"op": "call_next", "window": 1})).await;
+        if s == 200 {
+            break ticket_of(&r);
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "still refused after Redis came back: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("served again {:?} after Redis came back", back.elapsed());
+    assert_eq!(called, "A001", "the ticket issued before the outage is intact");
+    let (s, r) = app.command(issue("general", "social")).await;
+    assert_eq!((s, ticket_of(&r).as_str()), (200, "A002"));
+}
+
+#[tokio::test]
+async fn state_survives_a_redis_restart_from_its_append_only_file() {
+    let mut redis = RedisServer::start(true);
+    let app = spawn_app_with(StoreUrl::Redis(redis.url()), TUESDAY_10AM).await;
+    for _ in 0..5 {
+        app.command(issue("police", "hukou")).await;
+    }
+    app.command(json!({"op": "open", "window": 11})).await;
+    app.command(json!({"op": "resume", "window": 11})).await;
+    app.command(json!({"op": "call_next", "window": 11})).await;
+    let (_, before) = app.get("/api/v1/halls/qiaocheng").await;
+    // No graceful shutdown: the app is dropped, Redis restarts from its AOF.
+    drop(app);
+    redis.stop();
+    redis.restart();
+    let app = spawn_app_with(StoreUrl::Redis(redis.url()), TUESDAY_10AM).await;
+    let (_, after) = app.get("/api/v1/halls/qiaocheng").await;
+    assert_eq!(after, before);
+    let (_, r) = app.command(issue("police", "hukou")).await;
+    assert_eq!(ticket_of(&r), "C006");
+}
+
+#[tokio::test]
+async fn numbers_come_from_redis() {
+    let redis = RedisServer::start(false);
+    let app = spawn_app_with(StoreUrl::Redis(redis.url()), TUESDAY_10AM).await;
+    // Another process on the same Redis has taken A001 and A002.
+    let client = redis_client(&redis).await;
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("INCRBY")
+        .arg("hallcall:qiaocheng:num:2026-11-24:general")
+        .arg(2)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (_, r) = app.command(issue("general", "social")).await;
+    assert_eq!(ticket_of(&r), "A003");
+}
+
+async fn redis_client(redis: &RedisServer) -> redis::Client {
+    redis::Client::open(redis.url()).unwrap()
+}
+
+#[tokio::test]
+async fn a_warning_when_redis_keeps_nothing_on_disk() {
+    let redis = RedisServer::start(false);
+    let store = hallcall::store::Store::open(hallcall::store::StoreConfig {
+        location: hallcall::store::Location::Redis(redis.url()),
+        journal: Default::default(),
+        halls: vec![],
+    })
+    .await
+    .unwrap();
+    let warning = store.warning.expect("a warning");
+    assert!(warning.contains("appendonly"), "{warning}");
+}
