@@ -12,6 +12,26 @@ for tool in fmt clippy; do
   cargo "$tool" --version >/dev/null 2>&1 || { echo "cargo $tool is missing: rustup component add rustfmt clippy" >&2; exit 1; }
 done
 
+# Debian packages the tests use. Installed when missing and we may (root or
+# CI); otherwise stop and say what to install. Never skip the tests.
+need() {
+  local bin=$1 pkg=$2
+  command -v "$bin" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ]; then
+    log "installing $pkg"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+  elif [ -n "${CI:-}" ] && command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+  fi
+  command -v "$bin" >/dev/null 2>&1 || { echo "$bin is missing: install it with 'apt-get install $pkg'" >&2; exit 1; }
+}
+
+log "test dependencies"
+# Redis tests start redis-servers of their own on free ports (never 6379).
+need redis-server redis-server
+need redis-benchmark redis-tools
+redis-server --version
+
 log "format and lints"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -1,0 +1,325 @@
+//! Durable throughput of the two stores, side by side with
+//! `redis-benchmark -t incr` against the same Redis, and replay speed.
+//!
+//! Run: `cargo bench --bench durable` (needs redis-server and
+//! redis-benchmark). Loopback only, bounded in time. Figures: BENCHMARKS.md.
+
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hallcall::config::HallConfig;
+use hallcall::engine::{Channel, Command as Cmd, Issue, LaneRequest, Millis};
+use hallcall::service::Service;
+use hallcall::shards::Halls;
+use hallcall::store::journal::{Journal, JournalOptions};
+use hallcall::store::{Location, Store, StoreConfig};
+
+/// 2026-11-24 10:00 in Asia/Shanghai: the sample halls are open.
+const NOW: Millis = Millis(1_795_485_600_000);
+const RUN: Duration = Duration::from_secs(5);
+/// Halls served at once: copies of the sample 谯城区 hall (a city's
+/// centres on one server), each with all 29 windows working.
+const HALLS: usize = 8;
+/// Guide desks and kiosks issuing per hall.
+const ISSUERS: usize = 4;
+/// Issuers pause while this many wait in a hall, as a real hall's queue
+/// stays bounded (and so does the size of its snapshots).
+const MAX_WAITING: i64 = 150;
+
+fn sample() -> Vec<Arc<HallConfig>> {
+    let cfg = hallcall::config::parse(include_str!("../config/hall.toml"), "hall.toml").expect("sample");
+    let city = cfg.halls[0].clone();
+    (1..=HALLS)
+        .map(|i| {
+            let mut hall = city.clone();
+            hall.id = hallcall::engine::Code::new(&format!("qiaocheng-{i}")).expect("id");
+            Arc::new(hall)
+        })
+        .collect()
+}
+
+async fn service(location: Location) -> Service {
+    let opened = Store::open(StoreConfig {
+        location,
+        journal: JournalOptions::default(),
+        halls: sample(),
+    })
+    .await
+    .expect("store opens");
+    Service {
+        halls: Halls::from_halls(opened.halls),
+        store: opened.store,
+        clock: Arc::new(|| NOW),
+    }
+}
+
+struct Figures {
+    ops: u64,
+    secs: f64,
+    p50_us: u128,
+    p99_us: u128,
+    clients: usize,
+}
+
+/// In every hall at once, guide desks issue and every window calls, starts
+/// and finishes, for `RUN`; every counted operation was acknowledged durable.
+async fn workload(svc: Service) -> Figures {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for hall in sample() {
+        for w in &hall.windows {
+            svc.execute(
+                hall.id,
+                Cmd::Open {
+                    window: w.number,
+                    staff: None,
+                },
+            )
+            .await
+            .expect("open");
+            svc.execute(hall.id, Cmd::Resume { window: w.number })
+                .await
+                .expect("resume");
+        }
+        let waiting = Arc::new(AtomicI64::new(0));
+        for i in 0..ISSUERS {
+            let (svc, stop, ops, hall, waiting) =
+                (svc.clone(), stop.clone(), ops.clone(), hall.clone(), waiting.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut n = i;
+                while !stop.load(Ordering::Relaxed) {
+                    if waiting.load(Ordering::Relaxed) > MAX_WAITING {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        continue;
+                    }
+                    // Zones in proportion to their windows.
+                    let w = &hall.windows[n % hall.windows.len()];
+                    n += ISSUERS;
+                    let zone = &hall.zones[w.serves[0].zone];
+                    let cmd = Cmd::Issue(Issue {
+                        zone: zone.id,
+                        service: zone.services[0].id,
+                        lane: LaneRequest::Normal,
+                        channel: Channel::Kiosk,
+                        person: None,
+                        number: None,
+                    });
+                    let t = Instant::now();
+                    if svc.execute(hall.id, cmd).await.is_ok() {
+                        lat.push(t.elapsed());
+                        ops.fetch_add(1, Ordering::Relaxed);
+                        waiting.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                lat
+            }));
+        }
+        for w in hall.windows.clone() {
+            let (svc, stop, ops, hall, waiting) =
+                (svc.clone(), stop.clone(), ops.clone(), hall.clone(), waiting.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let window = w.number;
+                while !stop.load(Ordering::Relaxed) {
+                    for cmd in [Cmd::CallNext { window }, Cmd::Start { window }, Cmd::Finish { window }] {
+                        let calling = matches!(cmd, Cmd::CallNext { .. });
+                        let t = Instant::now();
+                        match svc.execute(hall.id, cmd).await {
+                            Ok(_) => {
+                                lat.push(t.elapsed());
+                                ops.fetch_add(1, Ordering::Relaxed);
+                                if calling {
+                                    waiting.fetch_sub(1, Ordering::Relaxed);
+                                }
+                            }
+                            Err(_) => {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                                break;
+                            }
+                        }
+                    }
+                }
+                lat
+            }));
+        }
+    }
+    let clients = tasks.len();
+    let start = Instant::now();
+    tokio::time::sleep(RUN).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("task"));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .map_or(0, |d| d.as_micros())
+    };
+    Figures {
+        ops: ops.load(Ordering::Relaxed),
+        secs,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        clients,
+    }
+}
+
+fn redis_benchmark(port: u16) -> f64 {
+    let out = Command::new("redis-benchmark")
+        .args(["-p", &port.to_string(), "-t", "incr", "-n", "200000", "-q"])
+        .output()
+        .expect("redis-benchmark runs (apt-get install redis-tools)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Progress lines end in \r; the result is "INCR: 87719.30 requests per second, …".
+    text.split(['\r', '\n'])
+        .find(|l| l.contains("requests per second"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read redis-benchmark output: {text}"))
+}
+
+fn report(name: &str, f: &Figures, baseline: f64) {
+    let rate = f.ops as f64 / f.secs;
+    println!(
+        "{name:<28} {:>10.0} ops/s  p50 {:>6} µs  p99 {:>6} µs  ({:.2}× redis-benchmark INCR; {} clients)",
+        rate,
+        f.p50_us,
+        f.p99_us,
+        rate / baseline,
+        f.clients
+    );
+}
+
+/// Writes `days` busy hall days to a journal, then times reading it back
+/// and rebuilding the hall.
+fn replay(days: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = sample()[0].clone();
+    let mut hall = hallcall::engine::Hall::new(cfg.clone());
+    let _ = (HALLS, ISSUERS);
+    let mut journal = Journal::open(dir.path(), JournalOptions::default())
+        .expect("journal")
+        .journal;
+    let mut written = 0u64;
+    for day in 0..days {
+        let now = |m: i64| NOW.plus_ms(day as i64 * 86_400_000 + m * 1_000);
+        let mut events = Vec::new();
+        let mut run = |hall: &mut hallcall::engine::Hall, cmd: Cmd, t: Millis| {
+            if let Ok(evs) = hall.execute(&cmd, t) {
+                events.extend(evs);
+            }
+        };
+        for w in &cfg.windows {
+            run(
+                &mut hall,
+                Cmd::Open {
+                    window: w.number,
+                    staff: None,
+                },
+                now(0),
+            );
+            run(&mut hall, Cmd::Resume { window: w.number }, now(0));
+        }
+        for i in 0..3_000i64 {
+            let w = &cfg.windows[i as usize % cfg.windows.len()];
+            let zone = &cfg.zones[w.serves[0].zone];
+            let issue = Cmd::Issue(Issue {
+                zone: zone.id,
+                service: zone.services[0].id,
+                lane: LaneRequest::Normal,
+                channel: Channel::Kiosk,
+                person: None,
+                number: None,
+            });
+            run(&mut hall, issue, now(i));
+            for cmd in [
+                Cmd::CallNext { window: w.number },
+                Cmd::Start { window: w.number },
+                Cmd::Finish { window: w.number },
+            ] {
+                run(&mut hall, cmd, now(i));
+            }
+        }
+        written += events.len() as u64;
+        for chunk in events.chunks(4_096) {
+            journal.append(&[(cfg.id, chunk)]).expect("append");
+        }
+    }
+    drop(journal);
+    let start = Instant::now();
+    let opened = Journal::open(dir.path(), JournalOptions::default()).expect("reopen");
+    let read = start.elapsed();
+    let rec = &opened.halls[&cfg.id];
+    let rebuilt = hallcall::store::rebuild(cfg.clone(), rec).expect("rebuild");
+    let total = start.elapsed();
+    assert_eq!(rebuilt, hall, "replay rebuilds the live hall");
+    println!(
+        "replay (journal, {days} days)    {written} events: read+decode {:.0} ms, total {:.0} ms = {:.0} events/s",
+        read.as_secs_f64() * 1e3,
+        total.as_secs_f64() * 1e3,
+        written as f64 / total.as_secs_f64()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would too: run only for bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let redis = redis_server::RedisServer::start(true);
+    let baseline = redis_benchmark(redis.port());
+    println!(
+        "machine: {} cores; Redis {} with appendonly yes, appendfsync always",
+        num_cpus(),
+        redis_version()
+    );
+    println!(
+        "{:<28} {:>10.0} requests/s (-n 200000, no pipelining)",
+        "redis-benchmark -t incr", baseline
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = rt.block_on(async { workload(service(Location::Journal(dir.path().to_path_buf())).await).await });
+    report("durable ops, journal", &journal, baseline);
+    let url = redis.url();
+    let on_redis = rt.block_on(async { workload(service(Location::Redis(url)).await).await });
+    report("durable ops, Redis", &on_redis, baseline);
+    let again = redis_benchmark(redis.port());
+    println!(
+        "{:<28} {:>10.0} requests/s (again, after)",
+        "redis-benchmark -t incr", again
+    );
+    replay(30);
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn redis_version() -> String {
+    Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .nth(2)
+                .unwrap_or("?")
+                .trim_start_matches("v=")
+                .to_owned()
+        })
+        .unwrap_or_default()
+}
