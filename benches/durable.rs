@@ -103,14 +103,7 @@ async fn workload(svc: Service) -> Figures {
                     let w = &hall.windows[n % hall.windows.len()];
                     n += ISSUERS;
                     let zone = &hall.zones[w.serves[0].zone];
-                    let cmd = Cmd::Issue(Issue {
-                        zone: zone.id,
-                        service: zone.services[0].id,
-                        lane: LaneRequest::Normal,
-                        channel: Channel::Kiosk,
-                        person: None,
-                        number: None,
-                    });
+                    let cmd = Cmd::Issue(Issue::normal(zone.id, zone.services[0].id, Channel::Kiosk));
                     let t = Instant::now();
                     if svc.execute(hall.id, cmd).await.is_ok() {
                         lat.push(t.elapsed());
@@ -232,14 +225,7 @@ fn replay(days: usize) {
         for i in 0..3_000i64 {
             let w = &cfg.windows[i as usize % cfg.windows.len()];
             let zone = &cfg.zones[w.serves[0].zone];
-            let issue = Cmd::Issue(Issue {
-                zone: zone.id,
-                service: zone.services[0].id,
-                lane: LaneRequest::Normal,
-                channel: Channel::Kiosk,
-                person: None,
-                number: None,
-            });
+            let issue = Cmd::Issue(Issue::normal(zone.id, zone.services[0].id, Channel::Kiosk));
             run(&mut hall, issue, now(i));
             for cmd in [
                 Cmd::CallNext { window: w.number },

@@ -183,14 +183,7 @@ mod tests {
                 let halls = halls.clone();
                 std::thread::spawn(move || {
                     let zone = halls.config(id).unwrap().zones[0].clone();
-                    let cmd = Command::Issue(Issue {
-                        zone: zone.id,
-                        service: zone.services[0].id,
-                        lane: LaneRequest::Normal,
-                        channel: Channel::Kiosk,
-                        person: None,
-                        number: None,
-                    });
+                    let cmd = Command::Issue(Issue::normal(zone.id, zone.services[0].id, Channel::Kiosk));
                     (0..200)
                         .map(|_| halls.execute(id, &cmd, now).unwrap().len())
                         .sum::<usize>()

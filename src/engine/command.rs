@@ -41,6 +41,20 @@ pub struct Issue {
     pub number: Option<u32>,
 }
 
+impl Issue {
+    /// A normal-lane ticket with no person attached.
+    pub fn normal(zone: ZoneId, service: ServiceId, channel: Channel) -> Issue {
+        Issue {
+            zone,
+            service,
+            lane: LaneRequest::Normal,
+            channel,
+            person: None,
+            number: None,
+        }
+    }
+}
+
 /// One operation on a hall.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

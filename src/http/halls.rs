@@ -24,6 +24,14 @@ fn hall_id(p: &str) -> Result<HallId, ApiError> {
     HallId::new(p).map_err(|e| ApiError::not_found("unknown_hall", format!("unknown hall {p:?}: {e}")))
 }
 
+fn lock(state: &AppState, id: HallId) -> Result<std::sync::MutexGuard<'_, crate::engine::Hall>, ApiError> {
+    state
+        .service
+        .halls
+        .lock(id)
+        .map_err(|_| ApiError::not_found("unknown_hall", format!("unknown hall {id}")))
+}
+
 async fn list(State(state): State<AppState>) -> Json<Value> {
     let halls: Vec<Value> = state
         .service
@@ -66,11 +74,7 @@ async fn hall_view(
     let Path(hall) = path?;
     let id = hall_id(&hall)?;
     let now = state.service.now();
-    let guard = state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", format!("unknown hall {id}")))?;
+    let guard = lock(&state, id)?;
     Ok(Json(json!({
         "hall": id,
         "seq": guard.seq(),
@@ -91,11 +95,7 @@ async fn ticket(
         ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_ticket", e.to_string())
     })?;
     let now = state.service.now();
-    let guard = state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", format!("unknown hall {id}")))?;
+    let guard = lock(&state, id)?;
     guard
         .ticket_view(number, now)
         .map(Json)
