@@ -154,7 +154,7 @@ fn lock(m: &Mutex<Hall>) -> MutexGuard<'_, Hall> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Channel, Code, Issue, LaneRequest};
+    use crate::engine::{Channel, Code, Issue};
 
     fn two_halls() -> Halls {
         let src = include_str!("../config/hall.toml");
