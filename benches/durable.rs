@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hallcall::config::HallConfig;
-use hallcall::engine::{Channel, Command as Cmd, Issue, LaneRequest, Millis};
+use hallcall::engine::{Channel, Command as Cmd, Issue, Millis};
 use hallcall::service::Service;
 use hallcall::shards::Halls;
 use hallcall::store::journal::{Journal, JournalOptions};
