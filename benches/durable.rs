@@ -48,6 +48,7 @@ async fn service(location: Location) -> Service {
         location,
         journal: JournalOptions::default(),
         halls: sample(),
+        retention_days: 30,
     })
     .await
     .expect("store opens");

@@ -55,6 +55,10 @@ pub struct Args {
     /// Where state is kept: file:DIR (embedded) or redis://HOST:PORT/DB.
     #[arg(long, default_value = "file:./data")]
     pub store: StoreUrl,
+    /// Business days of events kept for reports (older ones are deleted
+    /// once snapshots cover them).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub retention_days: u32,
     /// Check the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,

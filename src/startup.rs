@@ -54,6 +54,7 @@ impl Application {
             location,
             journal: JournalOptions::default(),
             halls: config.halls.iter().map(|h| Arc::new(h.clone())).collect(),
+            retention_days: args.retention_days,
         })
         .await
         .with_context(|| format!("cannot open the store {}", args.store))?;

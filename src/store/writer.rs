@@ -28,6 +28,8 @@ pub struct StoreConfig {
     pub journal: JournalOptions,
     /// The halls to read back and rebuild.
     pub halls: Vec<Arc<HallConfig>>,
+    /// Business days of events kept for reports behind the snapshots.
+    pub retention_days: u32,
 }
 
 /// While the store is down, it is pinged this often, so service resumes
@@ -155,7 +157,10 @@ impl Store {
     pub async fn open(cfg: StoreConfig) -> Result<OpenedStore, StoreError> {
         let (backend, halls, repaired, warning) = match cfg.location {
             Location::Journal(dir) => {
-                let opts = cfg.journal.clone();
+                let opts = JournalOptions {
+                    retention: std::time::Duration::from_secs(u64::from(cfg.retention_days.max(1)) * 86_400),
+                    ..cfg.journal.clone()
+                };
                 let opened = blocking(move || Journal::open(&dir, opts)).await?;
                 (
                     Backend::Journal(Arc::new(Mutex::new(opened.journal))),
@@ -165,7 +170,9 @@ impl Store {
                 )
             }
             Location::Redis(url) => {
-                let redis = RedisStore::connect(&url, super::redis_store::DEFAULT_PREFIX).await?;
+                let redis = RedisStore::connect(&url, super::redis_store::DEFAULT_PREFIX)
+                    .await?
+                    .with_retention_days(cfg.retention_days);
                 let warning = match redis.persistence_warning().await {
                     Ok(w) => w,
                     Err(e) => Some(format!("cannot check Redis persistence: {e}")),

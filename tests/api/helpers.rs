@@ -93,6 +93,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
         listen: "127.0.0.1:0".parse().expect("a socket address"),
         store: store.clone(),
         check_config: false,
+        retention_days: 30,
     };
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
     let clock = Arc::new(AtomicI64::new(now));

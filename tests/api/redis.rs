@@ -105,6 +105,7 @@ async fn a_warning_when_redis_keeps_nothing_on_disk() {
         location: hallcall::store::Location::Redis(redis.url()),
         journal: Default::default(),
         halls: vec![],
+        retention_days: 30,
     })
     .await
     .unwrap();
