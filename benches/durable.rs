@@ -22,19 +22,20 @@ use hallcall::store::{Location, Store, StoreConfig};
 /// 2026-11-24 10:00 in Asia/Shanghai: the sample halls are open.
 const NOW: Millis = Millis(1_795_485_600_000);
 const RUN: Duration = Duration::from_secs(5);
-/// Halls served at once: copies of the sample 谯城区 hall (a city's
-/// centres on one server), each with all 29 windows working.
-const HALLS: usize = 8;
+/// Halls served at once, one run each: copies of the sample 谯城区 hall
+/// (a city's centres on one server), each with all 29 windows working.
+/// More halls, more clients waiting at once, bigger group commits.
+const HALLS: [usize; 3] = [1, 4, 16];
 /// Guide desks and kiosks issuing per hall.
-const ISSUERS: usize = 4;
+const ISSUERS: usize = 12;
 /// Issuers pause while this many wait in a hall, as a real hall's queue
 /// stays bounded (and so does the size of its snapshots).
 const MAX_WAITING: i64 = 150;
 
-fn sample() -> Vec<Arc<HallConfig>> {
+fn sample(halls: usize) -> Vec<Arc<HallConfig>> {
     let cfg = hallcall::config::parse(include_str!("../config/hall.toml"), "hall.toml").expect("sample");
     let city = cfg.halls[0].clone();
-    (1..=HALLS)
+    (1..=halls)
         .map(|i| {
             let mut hall = city.clone();
             hall.id = hallcall::engine::Code::new(&format!("qiaocheng-{i}")).expect("id");
@@ -43,11 +44,11 @@ fn sample() -> Vec<Arc<HallConfig>> {
         .collect()
 }
 
-async fn service(location: Location) -> Service {
+async fn service(location: Location, halls: usize) -> Service {
     let opened = Store::open(StoreConfig {
         location,
         journal: JournalOptions::default(),
-        halls: sample(),
+        halls: sample(halls),
         retention_days: 30,
     })
     .await
@@ -69,11 +70,11 @@ struct Figures {
 
 /// In every hall at once, guide desks issue and every window calls, starts
 /// and finishes, for `RUN`; every counted operation was acknowledged durable.
-async fn workload(svc: Service) -> Figures {
+async fn workload(svc: Service, halls: usize) -> Figures {
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for hall in sample() {
+    for hall in sample(halls) {
         for w in &hall.windows {
             svc.execute(
                 hall.id,
@@ -184,7 +185,7 @@ fn redis_benchmark(port: u16) -> f64 {
 fn report(name: &str, f: &Figures, baseline: f64) {
     let rate = f.ops as f64 / f.secs;
     println!(
-        "{name:<28} {:>10.0} ops/s  p50 {:>6} µs  p99 {:>6} µs  ({:.2}× redis-benchmark INCR; {} clients)",
+        "{name:<34} {:>10.0} ops/s  p50 {:>6} µs  p99 {:>6} µs  ({:.2}× redis-benchmark INCR; {} clients)",
         rate,
         f.p50_us,
         f.p99_us,
@@ -197,9 +198,8 @@ fn report(name: &str, f: &Figures, baseline: f64) {
 /// and rebuilding the hall.
 fn replay(days: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = sample()[0].clone();
+    let cfg = sample(1)[0].clone();
     let mut hall = hallcall::engine::Hall::new(cfg.clone());
-    let _ = (HALLS, ISSUERS);
     let mut journal = Journal::open(dir.path(), JournalOptions::default())
         .expect("journal")
         .journal;
@@ -267,29 +267,46 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let redis = redis_server::RedisServer::start(true);
-    let baseline = redis_benchmark(redis.port());
+    // DURABLE_ONLY=journal measures the journal alone (for profiling).
+    let only_journal = std::env::var("DURABLE_ONLY").is_ok_and(|v| v == "journal");
+    let redis = (!only_journal).then(|| redis_server::RedisServer::start(true));
+    let baseline = redis.as_ref().map_or(1.0, |r| redis_benchmark(r.port()));
     println!(
         "machine: {} cores; Redis {} with appendonly yes, appendfsync always",
         num_cpus(),
         redis_version()
     );
     println!(
-        "{:<28} {:>10.0} requests/s (-n 200000, no pipelining)",
+        "{:<34} {:>10.0} requests/s (-n 200000, 50 clients, no pipelining)",
         "redis-benchmark -t incr", baseline
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = rt.block_on(async { workload(service(Location::Journal(dir.path().to_path_buf())).await).await });
-    report("durable ops, journal", &journal, baseline);
-    let url = redis.url();
-    let on_redis = rt.block_on(async { workload(service(Location::Redis(url)).await).await });
-    report("durable ops, Redis", &on_redis, baseline);
-    let again = redis_benchmark(redis.port());
-    println!(
-        "{:<28} {:>10.0} requests/s (again, after)",
-        "redis-benchmark -t incr", again
-    );
+    for halls in HALLS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Location::Journal(dir.path().to_path_buf());
+        let f = rt.block_on(async { workload(service(journal, halls).await, halls).await });
+        report(&format!("durable ops, journal, {halls} halls"), &f, baseline);
+        if let Some(redis) = &redis {
+            let url = redis.url();
+            rt.block_on(flush_redis(&url));
+            let f = rt.block_on(async { workload(service(Location::Redis(url), halls).await, halls).await });
+            report(&format!("durable ops, Redis, {halls} halls"), &f, baseline);
+        }
+    }
+    if let Some(redis) = &redis {
+        let again = redis_benchmark(redis.port());
+        println!(
+            "{:<34} {:>10.0} requests/s (again, after)",
+            "redis-benchmark -t incr", again
+        );
+    }
     replay(30);
+}
+
+/// Each run starts from an empty Redis.
+async fn flush_redis(url: &str) {
+    let client = redis::Client::open(url).expect("url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.expect("flush");
 }
 
 fn num_cpus() -> usize {
