@@ -67,19 +67,32 @@ enum Backend {
 }
 
 impl Backend {
-    async fn append(&self, batch: Vec<(HallId, Vec<Event>)>) -> Result<(), StoreError> {
+    /// Writes a batch and hands it back (for the durable mirror).
+    async fn append(&self, batch: Vec<(HallId, Vec<Event>)>) -> (Vec<(HallId, Vec<Event>)>, Result<(), StoreError>) {
         match self {
             Backend::Journal(j) => {
                 let j = j.clone();
-                blocking(move || {
-                    let refs: Vec<(HallId, &[Event])> = batch.iter().map(|(h, e)| (*h, e.as_slice())).collect();
-                    lock(&j).append(&refs)
+                let joined = tokio::task::spawn_blocking(move || {
+                    let result = {
+                        let refs: Vec<(HallId, &[Event])> = batch.iter().map(|(h, e)| (*h, e.as_slice())).collect();
+                        lock(&j).append(&refs)
+                    };
+                    (batch, result)
                 })
-                .await
+                .await;
+                joined.unwrap_or_else(|e| {
+                    (
+                        Vec::new(),
+                        Err(StoreError::Unavailable(format!("store thread failed: {e}"))),
+                    )
+                })
             }
             Backend::Redis(r) => {
-                let refs: Vec<(HallId, &[Event])> = batch.iter().map(|(h, e)| (*h, e.as_slice())).collect();
-                r.append(&refs).await
+                let result = {
+                    let refs: Vec<(HallId, &[Event])> = batch.iter().map(|(h, e)| (*h, e.as_slice())).collect();
+                    r.append(&refs).await
+                };
+                (batch, result)
             }
         }
     }
@@ -400,7 +413,7 @@ async fn write_group(backend: &Backend, group: Vec<Pending>, healthy: &AtomicBoo
     if batch.is_empty() {
         return;
     }
-    let written = backend.append(batch.clone()).await;
+    let (batch, written) = backend.append(batch).await;
     match written {
         Ok(()) => {
             mirror.next = expect;

@@ -261,3 +261,28 @@ async fn corrupt_store_data_stops_the_start_naming_the_place() {
     assert!(stderr.contains("not a hallcall journal"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn foreign_data_in_redis_stops_the_start_naming_the_key() {
+    let redis = crate::redis_server::RedisServer::start(false);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("hallcall:crash:snapshot")
+        .arg("<html>not ours</html>")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hall.toml");
+    std::fs::write(&config, config_near_noon()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args(["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--store", &redis.url()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hallcall:crash:snapshot"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
