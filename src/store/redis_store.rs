@@ -2,7 +2,8 @@
 //! the shared ticket number counters.
 //!
 //! ```text
-//! PREFIX:HALL:events    stream, entry id SEQ-0, one field `e` = event JSON
+//! PREFIX:HALL:events    stream, one entry per hall per batch: id LAST-0 (the
+//!                       batch's last event), field `e` = JSON array of events
 //! PREFIX:HALL:last      string, the sequence number of the hall's last event
 //! PREFIX:HALL:days      hash, business day (YYYY-MM-DD) -> seq of its DayStarted
 //! PREFIX:HALL:snapshot  string, HallSnapshot JSON
@@ -52,7 +53,9 @@ const CORRUPT: &str = "HALLCALL_CORRUPT";
 ///
 /// KEYS, three per hall: events stream, last-seq string, days hash.
 /// ARGV, per hall: hall, prev (= first - 1), first, last, n, ndays, then n
-/// pairs (entry id, event JSON), then ndays pairs (day, seq).
+/// pairs (entry id, JSON array of events), then ndays pairs (day, seq).
+/// hallcall sends one pair per hall: a batch's events are one entry, so
+/// the script's work grows with the halls in a batch, not its events.
 ///
 /// A Lua script that fails part way is not rolled back, so everything that
 /// could make a write fail (wrong key types, a stream already past the
@@ -224,13 +227,12 @@ impl RedisStore {
                 .arg(prev.to_string())
                 .arg(first.seq.to_string())
                 .arg(last.seq.to_string())
-                .arg(events.len().to_string())
+                .arg("1")
                 .arg(days.len().to_string());
-            for event in *events {
-                let json = serde_json::to_vec(event)
-                    .map_err(|e| StoreError::Unavailable(format!("cannot encode event {}: {e}", event.seq)))?;
-                invocation.arg(format!("{}-0", event.seq)).arg(json);
-            }
+            let json = serde_json::to_vec(events).map_err(|e| {
+                StoreError::Unavailable(format!("cannot encode events {}..{}: {e}", first.seq, last.seq))
+            })?;
+            invocation.arg(format!("{}-0", last.seq)).arg(json);
             for (day, seq) in days {
                 invocation.arg(day).arg(seq);
             }
@@ -316,10 +318,12 @@ impl RedisStore {
         };
 
         let snap_seq = out.snapshot.as_ref().map_or(0, |s| s.seq);
+        // An entry's id is its last event: the first entry with any event
+        // after the snapshot has an id past it.
         let mut start = if snap_seq == 0 {
             "-".to_owned()
         } else {
-            format!("({snap_seq}-0")
+            format!("{}-0", snap_seq + 1)
         };
         let mut expect = snap_seq + 1;
         loop {
@@ -345,22 +349,27 @@ impl RedisStore {
                     StoreError::corrupt(&events_key, "XRANGE answered an entry that is not [id, fields]")
                 })?;
                 let place = format!("{events_key} entry {id}");
-                let seq = parse_entry_id(&id)
+                let last = parse_entry_id(&id)
                     .ok_or_else(|| StoreError::corrupt(&place, "not a hallcall entry id (SEQ-0)"))?;
-                if seq != expect {
-                    return Err(StoreError::corrupt(
-                        &place,
-                        format!("expected event {expect} here: the stream has a gap or is out of order"),
-                    ));
-                }
                 let json = field(&fields, b"e").ok_or_else(|| StoreError::corrupt(&place, "no `e` field"))?;
-                let event: Event = serde_json::from_slice(json)
-                    .map_err(|e| StoreError::corrupt(&place, format!("not a hallcall event: {e}")))?;
-                if event.seq != seq {
-                    return Err(StoreError::corrupt(&place, format!("holds event {}", event.seq)));
+                let events: Vec<Event> = serde_json::from_slice(json)
+                    .map_err(|e| StoreError::corrupt(&place, format!("not a batch of hallcall events: {e}")))?;
+                if events.last().map(|e| e.seq) != Some(last) {
+                    return Err(StoreError::corrupt(&place, "its events do not end at its id"));
                 }
-                out.events.push(event);
-                expect += 1;
+                for event in events.into_iter().filter(|e| e.seq > snap_seq) {
+                    if event.seq != expect {
+                        return Err(StoreError::corrupt(
+                            &place,
+                            format!(
+                                "expected event {expect}, found {}: the stream has a gap or is out of order",
+                                event.seq
+                            ),
+                        ));
+                    }
+                    out.events.push(event);
+                    expect += 1;
+                }
                 start = format!("({id}");
             }
             if count < PAGE {

@@ -148,9 +148,11 @@ async fn several_halls_round_trip_in_one_batch() {
     assert!(empty.snapshot.is_none() && empty.events.is_empty());
 
     let mut conn = raw(&server).await;
+    // One entry per hall per append, named by its last event.
+    assert_eq!(stream_ids(&mut conn, "hallcall:a:events").await, vec!["4-0", "6-0"]);
     assert_eq!(
-        stream_ids(&mut conn, "hallcall:a:events").await,
-        (1..=6).map(|s| format!("{s}-0")).collect::<Vec<_>>()
+        stream_ids(&mut conn, "hallcall:b:events").await,
+        vec!["2-0", "3-0", "5-0"]
     );
     let last: String = redis::cmd("GET")
         .arg("hallcall:a:last")
@@ -174,12 +176,11 @@ async fn snapshot_bounds_load_and_trimming_keeps_retained_days() {
     let store = store(&server).await.with_retention_days(2);
     let (d1, d2, d3) = (date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4));
     // Day 1: events 1..=4, day 2: 5..=8, day 3: 9..=12.
-    let mut events = Vec::new();
     for (first, day) in [(1, d1), (5, d2), (9, d3)] {
-        events.push(day_started(first, day));
+        let mut events = vec![day_started(first, day)];
         events.extend(evs(first + 1..=first + 3));
+        store.append(&[(hall("a"), &events)]).await.unwrap();
     }
-    store.append(&[(hall("a"), &events)]).await.unwrap();
 
     store.write_snapshot(&snapshot("a", 10, Some(d3))).await.unwrap();
     store.append(&[(hall("a"), &evs(13..=14))]).await.unwrap();
@@ -193,7 +194,7 @@ async fn snapshot_bounds_load_and_trimming_keeps_retained_days() {
     // although the snapshot covers it.
     let mut conn = raw(&server).await;
     let ids = stream_ids(&mut conn, "hallcall:a:events").await;
-    assert_eq!(ids, (5..=14).map(|s| format!("{s}-0")).collect::<Vec<_>>());
+    assert_eq!(ids, vec!["8-0", "12-0", "14-0"], "day 2's entry and later kept");
     let days: Vec<String> = redis::cmd("HKEYS")
         .arg("hallcall:a:days")
         .query_async(&mut conn)
@@ -213,7 +214,10 @@ async fn trimming_never_passes_the_snapshot() {
     events.extend(evs(2..=5));
     events.push(day_started(6, d2));
     events.extend(evs(7..=8));
-    store.append(&[(hall("a"), &events)]).await.unwrap();
+    // One event per append, so each is an entry and trimming shows per event.
+    for e in &events {
+        store.append(&[(hall("a"), std::slice::from_ref(e))]).await.unwrap();
+    }
 
     // An old snapshot (event 3) while day 2 is the newest day: day 1 is
     // past retention, but only events up to the snapshot may go.
@@ -252,7 +256,7 @@ async fn trimming_never_passes_the_snapshot() {
     b.extend(evs(2..=6));
     default.append(&[(hall("b"), &b)]).await.unwrap();
     default.write_snapshot(&snapshot("b", 6, Some(d2))).await.unwrap();
-    assert_eq!(stream_ids(&mut conn, "hallcall:b:events").await.len(), 6);
+    assert_eq!(stream_ids(&mut conn, "hallcall:b:events").await, vec!["6-0"]);
 }
 
 #[test]
@@ -466,7 +470,7 @@ async fn foreign_data_is_reported_as_corrupt_with_its_key() {
         .arg("hallcall:d:events")
         .arg("1-5")
         .arg("e")
-        .arg(serde_json::to_string(&ev(1)).unwrap())
+        .arg(serde_json::to_string(&[ev(1)]).unwrap())
         .exec_async(&mut conn)
         .await
         .unwrap();
@@ -476,12 +480,23 @@ async fn foreign_data_is_reported_as_corrupt_with_its_key() {
             .arg("hallcall:e:events")
             .arg(format!("{seq}-0"))
             .arg("e")
-            .arg(serde_json::to_string(&ev(seq)).unwrap())
+            .arg(serde_json::to_string(&[ev(seq)]).unwrap())
             .exec_async(&mut conn)
             .await
             .unwrap();
     }
     assert_corrupt_at(store.load(hall("e")).await, "hallcall:e:events entry 3-0");
+
+    // An entry whose events do not end at its id.
+    redis::cmd("XADD")
+        .arg("hallcall:i:events")
+        .arg("5-0")
+        .arg("e")
+        .arg(serde_json::to_string(&[ev(1)]).unwrap())
+        .exec_async(&mut conn)
+        .await
+        .unwrap();
+    assert_corrupt_at(store.load(hall("i")).await, "hallcall:i:events entry 5-0");
 
     // Events lost behind `last`.
     store.append(&[(hall("f"), &evs(1..=3))]).await.unwrap();
