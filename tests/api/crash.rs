@@ -192,7 +192,9 @@ async fn sigkill_under_load(store: &str) {
         }));
     }
     // Let the load run, then kill the server mid-flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
     while acked.lock().unwrap().len() < 300 {
+        assert!(Instant::now() < deadline, "the server stopped acknowledging operations");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     server.child.kill().expect("SIGKILL");
