@@ -50,6 +50,7 @@ async fn service(location: Location, halls: usize) -> Service {
         journal: JournalOptions::default(),
         halls: sample(halls),
         retention_days: 30,
+        publisher: None,
     })
     .await
     .expect("store opens");

@@ -62,6 +62,10 @@ pub struct Args {
     /// Check the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,
+    /// Read a password from standard input, print its hash for an
+    /// account's `password` in the configuration, and exit.
+    #[arg(long)]
+    pub hash_password: bool,
 }
 
 #[cfg(test)]

@@ -2,20 +2,28 @@
 //!
 //! Layout, following the data flow of one operation:
 //!
+//! - [`auth`]: accounts, signed tokens, citizens' ticket tokens, hashed
+//!   personal numbers and rate limits;
 //! - [`config`]: the hall files (zones, services, windows, policy) and their
 //!   validation;
 //! - [`engine`]: the pure queue engine of one hall: commands in, events out;
 //! - [`shards`]: many halls behind one lock each, so halls run in parallel;
 //! - [`startup`]: builds the application from its configuration, binds the
 //!   listener and serves until told to stop;
-//! - [`http`]: the HTTP routes;
+//! - [`store`]: the durable log (embedded journal or Redis), one writer
+//!   task doing group commit;
+//! - [`service`]: the path of one operation through lock, engine and store;
+//! - [`hub`]: durable events fanned out to screens over WebSockets;
+//! - [`http`]: the HTTP routes and the WebSocket endpoint;
 //! - [`telemetry`]: tracing set-up;
 //! - [`cli`]: the command line.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod hub;
 pub mod service;
 pub mod shards;
 pub mod startup;

@@ -7,6 +7,9 @@ use hallcall::startup::Application;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if args.hash_password {
+        return hash_password();
+    }
     hallcall::telemetry::init(std::io::stderr);
     let config = match hallcall::config::load(&args.config) {
         Ok(c) => c,
@@ -35,6 +38,30 @@ async fn main() -> ExitCode {
     };
     match run.await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hallcall: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--hash-password`: one line from standard input to a PHC hash.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        eprintln!("hallcall: cannot read the password from standard input");
+        return ExitCode::from(2);
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.len() < 8 {
+        eprintln!("hallcall: a password needs at least 8 characters");
+        return ExitCode::from(2);
+    }
+    match hallcall::auth::hash_password(password) {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("hallcall: {e:#}");
             ExitCode::FAILURE

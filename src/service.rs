@@ -37,6 +37,9 @@ pub enum ServiceError {
     /// Nothing was changed; retrying later may succeed.
     #[error("{0}")]
     Unavailable(String),
+    /// A rule of the shell (not the engine) refused it; nothing was changed.
+    #[error("{message}")]
+    Limit { code: &'static str, message: String },
 }
 
 impl From<ShardError> for ServiceError {
@@ -72,7 +75,22 @@ impl Service {
     /// # Errors
     /// Unknown hall, the engine's refusal, or the store being unavailable
     /// (in which case nothing is changed).
-    pub async fn execute(&self, hall: HallId, mut cmd: Command) -> Result<Vec<Event>, ServiceError> {
+    pub async fn execute(&self, hall: HallId, cmd: Command) -> Result<Vec<Event>, ServiceError> {
+        self.execute_if(hall, cmd, |_| Ok(())).await
+    }
+
+    /// As [`Service::execute`], after `check` has passed on the hall under
+    /// the same lock (a rule the engine does not know, such as a daily
+    /// quota, with no window for a concurrent request to slip through).
+    ///
+    /// # Errors
+    /// As for [`Service::execute`], or `check`'s refusal.
+    pub async fn execute_if(
+        &self,
+        hall: HallId,
+        mut cmd: Command,
+        check: impl FnOnce(&crate::engine::Hall) -> Result<(), ServiceError>,
+    ) -> Result<Vec<Event>, ServiceError> {
         let now = self.now();
         if let Command::Issue(issue) = &mut cmd {
             // A shared store numbers tickets, so that two processes never
@@ -99,6 +117,7 @@ impl Service {
             if !self.store.is_healthy() {
                 return Err(ServiceError::Unavailable("the store is unavailable".into()));
             }
+            check(&guard)?;
             let events = guard.execute(&cmd, now)?;
             if events.is_empty() {
                 return Ok(events);

@@ -15,9 +15,11 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
-use crate::http::{AppState, router};
+use crate::http::{AppState, Limits, router};
+use crate::hub::Hub;
 use crate::service::{Clock, Service, system_clock};
 use crate::shards::Halls;
 use crate::store::journal::JournalOptions;
@@ -30,6 +32,8 @@ const TICK: Duration = Duration::from_secs(5);
 pub struct Application {
     listener: TcpListener,
     service: Service,
+    hub: Hub,
+    keys: Arc<Keys>,
 }
 
 impl Application {
@@ -50,11 +54,16 @@ impl Application {
             StoreUrl::File(dir) => Location::Journal(dir.clone()),
             StoreUrl::Redis(url) => Location::Redis(url.clone()),
         };
+        let secret = load_or_create_secret(&location)
+            .await
+            .with_context(|| format!("cannot read or create the signing secret in {}", args.store))?;
+        let (publisher, published) = crate::hub::channel();
         let opened = Store::open(StoreConfig {
             location,
             journal: JournalOptions::default(),
             halls: config.halls.iter().map(|h| Arc::new(h.clone())).collect(),
             retention_days: args.retention_days,
+            publisher: Some(publisher),
         })
         .await
         .with_context(|| format!("cannot open the store {}", args.store))?;
@@ -73,12 +82,18 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let hub = Hub::start(&opened.halls, published);
         let service = Service {
             halls: Halls::from_halls(opened.halls),
             store: opened.store,
             clock,
         };
-        Ok(Application { listener, service })
+        Ok(Application {
+            listener,
+            service,
+            hub,
+            keys: Arc::new(Keys::from_secret(&secret)),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -89,7 +104,12 @@ impl Application {
         &self.service
     }
 
-    /// Serves until `shutdown` completes, finishes in-flight requests, then
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Serves until `shutdown` completes: stops accepting, closes every
+    /// WebSocket with "going away", finishes in-flight requests, then
     /// snapshots every hall and waits for the store.
     ///
     /// # Errors
@@ -108,15 +128,21 @@ impl Application {
                 }
             })
         };
-        let served = axum::serve(
-            self.listener,
-            router(AppState {
-                service: self.service.clone(),
-            }),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed");
+        let app = router(AppState {
+            service: self.service.clone(),
+            hub: self.hub.clone(),
+            keys: self.keys.clone(),
+            limits: Arc::new(Limits::default()),
+        });
+        let hub = self.hub.clone();
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: closing live connections");
+                hub.close_all();
+            })
+            .await
+            .context("server failed");
         ticker.abort();
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");

@@ -32,6 +32,19 @@ pub(crate) struct Hall {
     pub zone: Vec<Zone>,
     #[serde(default)]
     pub window: Vec<Window>,
+    #[serde(default)]
+    pub account: Vec<Account>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Account {
+    pub user: S<String>,
+    pub role: S<String>,
+    /// An argon2 PHC string from `hallcall hash-password`, never the password.
+    pub password: S<String>,
+    #[serde(default)]
+    pub windows: Option<S<Vec<S<i64>>>>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -57,6 +70,7 @@ pub(crate) struct Policy {
     pub appointment_early_minutes: Option<S<i64>>,
     pub appointment_grace_minutes: Option<S<i64>>,
     pub open_paused: Option<bool>,
+    pub mobile_daily_quota: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,47 @@ pub struct HallConfig {
     pub windows: Vec<WindowConfig>,
     pub categories: Vec<Category>,
     pub policy: Policy,
+    /// Who may sign in, and as what.
+    pub accounts: Vec<Account>,
+}
+
+/// What a signed-in account may do (see `auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything in the hall.
+    Admin,
+    /// Watches the hall, cancels, reactivates and moves tickets, closes windows.
+    Supervisor,
+    /// The guide desk (引导台) or a self-service kiosk: issues and cancels tickets.
+    Guide,
+    /// Window staff, bound to the windows they may operate.
+    Window,
+    /// A screen or LED board: reads the hall, changes nothing.
+    Display,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "supervisor" => Role::Supervisor,
+            "guide" => Role::Guide,
+            "window" => Role::Window,
+            "display" => Role::Display,
+            _ => return None,
+        })
+    }
+}
+
+/// One account. The password is kept only as an argon2 hash.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: String,
+    pub role: Role,
+    pub password_hash: String,
+    /// The windows a `Window` account may operate (empty for other roles).
+    pub windows: Vec<WindowNo>,
 }
 
 /// A zone (专区): its own ticket prefix, its own services and hours.
@@ -160,6 +201,8 @@ pub struct Policy {
     pub appointment_grace_ms: i64,
     /// Windows start paused when staff sign in.
     pub open_paused: bool,
+    /// Tickets one person may take from a phone per business day.
+    pub mobile_daily_quota: u32,
 }
 
 impl Default for Policy {
@@ -177,6 +220,7 @@ impl Default for Policy {
             appointment_early_ms: 15 * 60_000,
             appointment_grace_ms: 15 * 60_000,
             open_paused: false,
+            mobile_daily_quota: 3,
         }
     }
 }
@@ -188,6 +232,10 @@ impl HallConfig {
 
     pub fn window_index(&self, number: WindowNo) -> Option<usize> {
         self.windows.iter().position(|w| w.number == number)
+    }
+
+    pub fn account(&self, user: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.user == user)
     }
 
     pub fn category_index(&self, id: Code) -> Option<usize> {

@@ -243,6 +243,8 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         }
     }
 
+    let accounts = accounts(c, &h.account, &windows, place);
+
     Some(HallConfig {
         id: id?,
         name: h.name,
@@ -254,7 +256,71 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         windows,
         categories,
         policy,
+        accounts,
     })
+}
+
+fn accounts(c: &mut Checker, list: &[file::Account], windows: &[WindowConfig], place: &str) -> Vec<Account> {
+    let mut out = Vec::new();
+    let mut users = HashSet::new();
+    for a in list {
+        let aplace = format!("{place}, account {:?}", a.user.get_ref());
+        let user = a.user.get_ref();
+        if user.is_empty() || user.chars().count() > 64 || user.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+        {
+            c.err(
+                a.user.span(),
+                &aplace,
+                "a user name is 1 to 64 characters without spaces",
+            );
+            continue;
+        }
+        if !users.insert(user.clone()) {
+            c.err(a.user.span(), &aplace, format!("duplicate account {user:?}"));
+        }
+        let Some(role) = Role::parse(a.role.get_ref()) else {
+            c.err(
+                a.role.span(),
+                &aplace,
+                format!(
+                    "role {:?} must be admin, supervisor, guide, window or display",
+                    a.role.get_ref()
+                ),
+            );
+            continue;
+        };
+        if argon2::PasswordHash::new(a.password.get_ref()).is_err() {
+            c.err(
+                a.password.span(),
+                &aplace,
+                "password must be an argon2 hash (run `hallcall hash-password`), never the password itself",
+            );
+        }
+        let mut nos = Vec::new();
+        match (&a.windows, role) {
+            (Some(ws), Role::Window) => {
+                for w in ws.get_ref() {
+                    match u16::try_from(*w.get_ref()).ok() {
+                        Some(n) if windows.iter().any(|cw| cw.number == n) => nos.push(n),
+                        _ => c.err(w.span(), &aplace, format!("no window {} in this hall", w.get_ref())),
+                    }
+                }
+                if ws.get_ref().is_empty() {
+                    c.err(ws.span(), &aplace, "a window account needs at least one window");
+                }
+            }
+            (None, Role::Window) => c.err(a.role.span(), &aplace, "a window account needs `windows = [..]`"),
+            (Some(ws), _) => c.err(ws.span(), &aplace, "only a window account is bound to windows"),
+            (None, _) => {}
+        }
+        out.push(Account {
+            user: user.clone(),
+            role,
+            password_hash: a.password.get_ref().clone(),
+            windows: nos,
+        });
+    }
+    out
 }
 
 fn hours(c: &mut Checker, h: &file::Hours, day_reset: Time, place: &str) -> Hours {
@@ -386,6 +452,7 @@ fn policy(c: &mut Checker, p: &file::Policy, place: &str) -> Policy {
             15,
         ) * 60_000,
         open_paused: p.open_paused.unwrap_or(d.open_paused),
+        mobile_daily_quota: c.int(&p.mobile_daily_quota, place, "mobile_daily_quota", 0..101, 3) as u32,
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::hall::{Hall, state_name};
-use super::ids::{Millis, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, Ticket, TicketState};
 use super::window::PauseReason;
 
@@ -139,6 +139,24 @@ impl Hall {
     /// A ticket of today, with its position and estimated wait.
     pub fn ticket_view(&self, number: TicketNumber, now: Millis) -> Option<TicketView> {
         self.st.by_number.get(&number).map(|&t| self.view(t, now))
+    }
+
+    /// Where a ticket of today is: its zone's index and, while it waits
+    /// for one window alone, that window's index. Cheaper than a view.
+    pub fn ticket_place(&self, number: TicketNumber) -> Option<(usize, Option<usize>, Lane)> {
+        self.st.by_number.get(&number).map(|&t| {
+            let tk = &self.st.tickets[t];
+            (tk.zone, tk.directed, tk.lane)
+        })
+    }
+
+    /// Tickets of today taken by `person` through `channel` (a daily quota's count).
+    pub fn issued_to(&self, person: PersonKey, channel: Channel) -> usize {
+        self.st
+            .tickets
+            .iter()
+            .filter(|t| t.person == Some(person) && t.channel == channel)
+            .count()
     }
 
     /// Every ticket issued today, in issue order.

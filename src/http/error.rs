@@ -29,6 +29,28 @@ impl ApiError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, code, message)
     }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// No valid credentials.
+    pub fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// Valid credentials, but not for this.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn too_many(retry_secs: f64) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests: try again in {:.0} s", retry_secs.ceil().max(1.0)),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -62,6 +84,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::UnknownHall(h) => ApiError::not_found("unknown_hall", format!("unknown hall {h}")),
             ServiceError::Refused(e) => e.into(),
+            ServiceError::Limit { code, message } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message),
             ServiceError::Unavailable(why) => {
                 tracing::warn!(%why, "operation refused: store unavailable");
                 ApiError::new(
@@ -80,6 +103,7 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => "content_type",
             JsonRejection::JsonSyntaxError(_) => "malformed_json",
             JsonRejection::JsonDataError(_) => "invalid_body",
+            _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
             _ => "bad_body",
         };
         ApiError::new(e.status(), code, e.body_text())

@@ -1,30 +1,92 @@
-//! HTTP routes. One sub-router per resource; handlers lock a hall, run the
-//! engine and answer, never awaiting while a hall is locked.
+//! HTTP routes, one file per resource. Handlers never await while a hall is
+//! locked: the service locks, runs the engine and queues the write, and the
+//! handler awaits durability after the lock is released.
+//!
+//! - `halls`: the halls, their figures, queues and windows, and the
+//!   administrator's generic command endpoint;
+//! - `tickets`: issuing (guide desk, kiosk, phone, appointment check-in),
+//!   looking up, cancelling, reactivating and moving tickets, and the
+//!   citizen's own ticket;
+//! - `windows`: everything a window does;
+//! - `session`: signing in;
+//! - `live`: the WebSocket subscriptions;
+//! - `extract`, `error`: what every route shares.
 
 mod error;
+mod extract;
 mod halls;
+mod live;
+mod session;
+mod tickets;
+mod windows;
 
-use axum::extract::State;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 pub use error::ApiError;
 
+use crate::auth::{Keys, RateLimiter, Rates};
+use crate::hub::Hub;
 use crate::service::Service;
+
+/// The largest request body accepted: commands are a few hundred bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Rate limits per client address.
+pub struct Limits {
+    /// Ticket status and mobile ticket-taking.
+    pub public: RateLimiter,
+    /// Sign-in attempts (password guessing).
+    pub login: RateLimiter,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            public: RateLimiter::new(Rates {
+                burst: 30.0,
+                per_sec: 2.0,
+            }),
+            login: RateLimiter::new(Rates {
+                burst: 10.0,
+                per_sec: 0.5,
+            }),
+        }
+    }
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub service: Service,
+    pub hub: Hub,
+    pub keys: Arc<Keys>,
+    pub limits: Arc<Limits>,
 }
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(session::router())
         .merge(halls::router())
+        .merge(tickets::router())
+        .merge(windows::router())
+        .merge(live::router())
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
 
@@ -34,6 +96,58 @@ async fn healthz(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "status": "ok", "halls": halls }))
 }
 
+/// Readiness: the store answers, so operations can be made durable.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(1), state.service.store.ping()).await {
+        Ok(Ok(())) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(Err(e)) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()).into_response()
+        }
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the store did not answer within 1 s",
+        )
+        .into_response(),
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such route")
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Gives every request an id (the caller's `x-request-id` if it sent a
+/// sensible one), logs it with the outcome, and returns it in the answer.
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| v.len() <= 64 && v.to_str().is_ok_and(|s| s.chars().all(|c| c.is_ascii_graphic())))
+        .cloned()
+        .unwrap_or_else(|| {
+            let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            // A formatted integer is always a valid header value.
+            HeaderValue::from_str(&format!("{:x}-{n}", std::process::id())).expect("ascii header")
+        });
+    let span = tracing::info_span!(
+        "request",
+        id = %id.to_str().unwrap_or(""),
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    let start = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let status = resp.status().as_u16();
+    let micros = start.elapsed().as_micros() as u64;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, micros, "answered");
+        } else {
+            tracing::debug!(status, micros, "answered");
+        }
+    });
+    resp.headers_mut().insert("x-request-id", id);
+    resp
 }

@@ -15,6 +15,7 @@ use super::redis_store::RedisStore;
 use super::{Location, NumberKey, Recovered, StoreError, rebuild};
 use crate::config::HallConfig;
 use crate::engine::{Event, Hall, HallId, HallSnapshot};
+use crate::hub::{Published, Publisher};
 
 /// Appends waiting beyond this are refused (503) rather than queued: a
 /// store that cannot keep up must not grow memory without bound.
@@ -30,6 +31,8 @@ pub struct StoreConfig {
     pub halls: Vec<Arc<HallConfig>>,
     /// Business days of events kept for reports behind the snapshots.
     pub retention_days: u32,
+    /// Where durable batches go next, in log order (the hub).
+    pub publisher: Option<Publisher>,
 }
 
 /// While the store is down, it is pinged this often, so service resumes
@@ -215,7 +218,7 @@ impl Store {
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
         tokio::spawn(watch(backend.clone(), healthy.clone(), tx.downgrade()));
-        tokio::spawn(run(backend, rx, healthy.clone(), mirror));
+        tokio::spawn(run(backend, rx, healthy.clone(), mirror, cfg.publisher));
         Ok(OpenedStore {
             store: Store { tx, healthy, numbers },
             halls: rebuilt,
@@ -240,6 +243,22 @@ impl Store {
                     Err(e)
                 }
             },
+        }
+    }
+
+    /// Whether the store answers now: a Redis PING, or for the journal
+    /// whether its last write succeeded.
+    ///
+    /// # Errors
+    /// The store does not answer.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        if let Some(r) = &self.numbers {
+            return r.ping().await;
+        }
+        if self.is_healthy() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("the last write failed".into()))
         }
     }
 
@@ -329,7 +348,13 @@ struct Mirror {
     durable: HashMap<HallId, Hall>,
 }
 
-async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, healthy: Arc<AtomicBool>, mut mirror: Mirror) {
+async fn run(
+    backend: Backend,
+    mut rx: mpsc::Receiver<Job>,
+    healthy: Arc<AtomicBool>,
+    mut mirror: Mirror,
+    publisher: Option<Publisher>,
+) {
     let mut jobs = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut jobs, BATCH).await > 0 {
         let mut queued = jobs.drain(..).peekable();
@@ -342,7 +367,7 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, healthy: Arc<AtomicB
                             group.push((hall, events, ack));
                         }
                     }
-                    write_group(&backend, group, &healthy, &mut mirror).await;
+                    write_group(&backend, group, &healthy, &mut mirror, publisher.as_ref()).await;
                 }
                 Job::Snapshot(snap) => {
                     let hall = snap.hall;
@@ -372,6 +397,9 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>, healthy: Arc<AtomicB
                     if let Ok(h) = &loaded {
                         mirror.next.insert(hall, h.seq() + 1);
                         mirror.durable.insert(hall, h.clone());
+                        if let Some(p) = &publisher {
+                            p.publish(Published::Reset(Box::new(h.clone())));
+                        }
                     }
                     let _ = reply.send(loaded);
                 }
@@ -391,7 +419,13 @@ type Pending = (HallId, Vec<Event>, oneshot::Sender<Result<(), StoreError>>);
 /// Writes consecutive appends as one batch. An append that does not follow
 /// its hall's last written event (because an earlier one failed) is
 /// refused on its own; the rest go to the backend together.
-async fn write_group(backend: &Backend, group: Vec<Pending>, healthy: &AtomicBool, mirror: &mut Mirror) {
+async fn write_group(
+    backend: &Backend,
+    group: Vec<Pending>,
+    healthy: &AtomicBool,
+    mirror: &mut Mirror,
+    publisher: Option<&Publisher>,
+) {
     let mut expect = mirror.next.clone();
     let mut batch = Vec::with_capacity(group.len());
     let mut acks = Vec::with_capacity(group.len());
@@ -429,6 +463,11 @@ async fn write_group(backend: &Backend, group: Vec<Pending>, healthy: &AtomicBoo
             healthy.store(true, Ordering::Relaxed);
             for ack in acks {
                 let _ = ack.send(Ok(()));
+            }
+            if let Some(p) = publisher {
+                for (hall, events) in batch {
+                    p.publish(Published::Events { hall, events });
+                }
             }
         }
         Err(e) => {

@@ -9,7 +9,9 @@ async fn issue_call_start_finish() {
     let app = spawn_app().await;
     let (s, r) = app.command(issue("general", "social")).await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(r["events"][0]["kind"]["type"], "DayStarted");
+    // The day began with this command or with the ticker's first tick.
+    let (_, hall) = app.get("/api/v1/halls/qiaocheng").await;
+    assert_eq!(hall["business_day"], "2026-11-24");
     assert_eq!(ticket_of(&r), "A001");
     for cmd in [
         json!({"op": "open", "window": 1}),
@@ -47,9 +49,11 @@ async fn refusals_are_4xx_with_a_code_and_change_nothing() {
     assert_eq!(after["queues"], before["queues"]);
     assert_eq!(after["windows"], before["windows"]);
 
+    let admin = app.token("qiaocheng", "admin").await;
     let res = app
         .client
         .post(app.url("/api/v1/halls/qiaocheng/commands"))
+        .bearer_auth(&admin)
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -59,36 +63,43 @@ async fn refusals_are_4xx_with_a_code_and_change_nothing() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "malformed_json");
 
-    let (s, r) = app.command_in("atlantis", issue("general", "social")).await;
-    assert_eq!((s, r["error"]["code"].as_str()), (404, Some("unknown_hall")));
+    let res = app
+        .client
+        .post(app.url("/api/v1/halls/atlantis/commands"))
+        .bearer_auth(&admin)
+        .json(&issue("general", "social"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unknown_hall");
     let (s, r) = app.get("/api/v1/halls/qiaocheng/tickets/not-a-ticket").await;
     assert_eq!((s, r["error"]["code"].as_str()), (400, Some("bad_ticket")));
     let (s, r) = app.get("/api/v1/halls/qiaocheng/tickets/A999").await;
     assert_eq!((s, r["error"]["code"].as_str()), (404, Some("unknown_ticket")));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_windows_calling_at_once_get_different_tickets() {
     let app = spawn_app().await;
     for _ in 0..20 {
         app.command(issue("general", "social")).await;
     }
-    for w in 1..=5 {
-        app.command(json!({"op": "open", "window": w})).await;
-        app.command(json!({"op": "resume", "window": w})).await;
-    }
     let mut set = tokio::task::JoinSet::new();
     for w in 1..=5 {
-        let (client, url) = (app.client.clone(), app.url("/api/v1/halls/qiaocheng/commands"));
+        let path = format!("/api/v1/halls/qiaocheng/windows/{w}");
+        app.post_as("qiaocheng", &format!("w{w}"), &format!("{path}/open"), None)
+            .await;
+        app.post_as("qiaocheng", &format!("w{w}"), &format!("{path}/resume"), None)
+            .await;
+        let token = app.token("qiaocheng", &format!("w{w}")).await;
+        let (client, url) = (app.client.clone(), app.url(&format!("{path}/call-next")));
         set.spawn(async move {
-            let res = client
-                .post(url)
-                .json(&json!({"op": "call_next", "window": w}))
-                .send()
-                .await
-                .unwrap();
+            let res = client.post(url).bearer_auth(token).send().await.unwrap();
             assert_eq!(res.status(), 200);
-            ticket_of(&res.json().await.unwrap())
+            let body: serde_json::Value = res.json().await.unwrap();
+            body["window"]["current"].as_str().unwrap().to_owned()
         });
     }
     let mut called = set.join_all().await;

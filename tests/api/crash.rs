@@ -26,6 +26,7 @@ fn config_near_noon() -> String {
 id = "crash"
 name = "崩溃测试大厅"
 time_zone = "{tz}"
+account = [{{ user = "admin", role = "admin", password = "{hash}" }}]
 window = [
   {{ number = 1, name = "一", serves = ["general"] }},
   {{ number = 2, name = "二", serves = ["general"] }},
@@ -42,7 +43,8 @@ id = "police"
 name = "户籍"
 prefix = "C"
 service = [{{ id = "hukou", name = "户籍" }}]
-"#
+"#,
+        hash = crate::helpers::DEMO_HASH
     )
 }
 
@@ -105,6 +107,14 @@ fn level(state: &str) -> u8 {
 
 type Acked = Arc<Mutex<HashMap<String, u8>>>;
 
+/// A client that signs every request with `token`.
+fn authed(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 async fn post(client: &reqwest::Client, base: &str, cmd: Value) -> Option<Value> {
     let res = client
         .post(format!("{base}/api/v1/halls/crash/commands"))
@@ -154,7 +164,8 @@ async fn sigkill_under_load(store: &str) {
     let config = dir.path().join("hall.toml");
     std::fs::write(&config, config_near_noon()).unwrap();
     let mut server = start(&config, store).await;
-    let client = reqwest::Client::new();
+    let token = crate::helpers::login(&reqwest::Client::new(), &server.base, "crash", "admin").await;
+    let client = authed(&token);
     for w in 1..=4 {
         post(&client, &server.base, json!({"op": "open", "window": w}))
             .await

@@ -16,9 +16,30 @@ use tokio::task::JoinHandle;
 /// 2026-11-24 10:00 in Asia/Shanghai: a Tuesday, the sample halls are open.
 pub const TUESDAY_10AM: i64 = 1_795_485_600_000;
 
+/// Every sample account's password (config/hall.toml).
+pub const DEMO_PASSWORD: &str = "hallcall-demo";
+/// Its hash, for configurations written by tests.
+pub const DEMO_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw";
+
+/// Signs in on the server at `base`; the bearer token.
+pub async fn login(client: &reqwest::Client, base: &str, hall: &str, user: &str) -> String {
+    let res = client
+        .post(format!("{base}/api/v1/login"))
+        .json(&json!({"hall": hall, "user": user, "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .expect("login sent");
+    assert_eq!(res.status(), 200, "login as {user} in {hall}");
+    let body: Value = res.json().await.expect("a session");
+    body["token"].as_str().expect("a token").to_owned()
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Sends no credentials.
     pub client: reqwest::Client,
+    tokens: tokio::sync::Mutex<std::collections::HashMap<(String, String), String>>,
     pub data: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -30,16 +51,62 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Runs a command on the sample city hall; returns status and body.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A bearer token for `user` of `hall`, signed in once per test.
+    pub async fn token(&self, hall: &str, user: &str) -> String {
+        let mut tokens = self.tokens.lock().await;
+        let key = (hall.to_owned(), user.to_owned());
+        if let Some(t) = tokens.get(&key) {
+            return t.clone();
+        }
+        let t = login(&self.client, &self.base(), hall, user).await;
+        tokens.insert(key, t.clone());
+        t
+    }
+
+    /// Runs a command on the sample city hall as its administrator.
     pub async fn command(&self, cmd: Value) -> (u16, Value) {
         self.command_in("qiaocheng", cmd).await
     }
 
     pub async fn command_in(&self, hall: &str, cmd: Value) -> (u16, Value) {
+        self.post_as(hall, "admin", &format!("/api/v1/halls/{hall}/commands"), Some(cmd))
+            .await
+    }
+
+    /// POSTs `body` (or nothing) as `user` of `hall`.
+    pub async fn post_as(&self, hall: &str, user: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let token = self.token(hall, user).await;
+        let mut req = self.client.post(self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("a JSON body"))
+    }
+
+    /// GETs `path` as the administrator of the hall it names (or unsigned).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let hall = path
+            .strip_prefix("/api/v1/halls/")
+            .and_then(|rest| rest.split('/').next())
+            .filter(|h| !h.is_empty());
+        match hall {
+            Some(h) => self.get_as(h, "admin", path).await,
+            None => self.get_unsigned(path).await,
+        }
+    }
+
+    pub async fn get_as(&self, hall: &str, user: &str, path: &str) -> (u16, Value) {
+        let token = self.token(hall, user).await;
         let res = self
             .client
-            .post(self.url(&format!("/api/v1/halls/{hall}/commands")))
-            .json(&cmd)
+            .get(self.url(path))
+            .bearer_auth(token)
             .send()
             .await
             .expect("request sent");
@@ -47,7 +114,7 @@ impl TestApp {
         (status, res.json().await.expect("a JSON body"))
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
+    pub async fn get_unsigned(&self, path: &str) -> (u16, Value) {
         let res = self.client.get(self.url(path)).send().await.expect("request sent");
         let status = res.status().as_u16();
         (status, res.json().await.expect("a JSON body"))
@@ -93,6 +160,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
         listen: "127.0.0.1:0".parse().expect("a socket address"),
         store: store.clone(),
         check_config: false,
+        hash_password: false,
         retention_days: 30,
     };
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
@@ -109,6 +177,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
     TestApp {
         addr,
         client: reqwest::Client::new(),
+        tokens: Default::default(),
         data: match store {
             StoreUrl::File(dir) => dir,
             StoreUrl::Redis(_) => PathBuf::new(),

@@ -106,6 +106,7 @@ async fn a_warning_when_redis_keeps_nothing_on_disk() {
         journal: Default::default(),
         halls: vec![],
         retention_days: 30,
+        publisher: None,
     })
     .await
     .unwrap();

@@ -1,0 +1,82 @@
+//! Per-client rate limits for the public endpoints (ticket status, mobile
+//! ticket-taking, sign-in): a token bucket per IP address.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use dashmap::DashMap;
+
+/// A bucket: `burst` requests at once, refilled at `per_sec`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    pub burst: f64,
+    pub per_sec: f64,
+}
+
+/// Entries kept before idle ones are swept, so a scan from many addresses
+/// cannot grow memory without bound.
+const MAX_CLIENTS: usize = 100_000;
+
+#[derive(Debug)]
+pub struct RateLimiter {
+    rates: Rates,
+    buckets: DashMap<IpAddr, (f64, Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(rates: Rates) -> RateLimiter {
+        RateLimiter {
+            rates,
+            buckets: DashMap::new(),
+        }
+    }
+
+    /// Takes one request from `ip`'s bucket; `Err` holds the seconds until
+    /// the next one is allowed.
+    ///
+    /// # Errors
+    /// The bucket is empty.
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), f64> {
+        if self.buckets.len() > MAX_CLIENTS {
+            let full = self.rates.burst / self.rates.per_sec;
+            self.buckets
+                .retain(|_, (_, at)| now.saturating_duration_since(*at).as_secs_f64() < full);
+        }
+        let mut entry = self.buckets.entry(ip).or_insert((self.rates.burst, now));
+        let (tokens, at) = *entry;
+        let refilled =
+            (tokens + now.saturating_duration_since(at).as_secs_f64() * self.rates.per_sec).min(self.rates.burst);
+        if refilled >= 1.0 {
+            *entry = (refilled - 1.0, now);
+            Ok(())
+        } else {
+            *entry = (refilled, now);
+            Err((1.0 - refilled) / self.rates.per_sec)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_burst_then_the_refill_rate() {
+        let l = RateLimiter::new(Rates {
+            burst: 3.0,
+            per_sec: 2.0,
+        });
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        let t0 = Instant::now();
+        assert!(l.check(ip, t0).is_ok());
+        assert!(l.check(ip, t0).is_ok());
+        assert!(l.check(ip, t0).is_ok());
+        let wait = l.check(ip, t0).unwrap_err();
+        assert!((wait - 0.5).abs() < 1e-9, "{wait}");
+        assert!(l.check(other, t0).is_ok(), "buckets are per address");
+        assert!(l.check(ip, t0 + Duration::from_millis(500)).is_ok());
+        assert!(l.check(ip, t0 + Duration::from_millis(500)).is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! Extractors shared by the routes: a JSON body whose every rejection is an
+//! [`ApiError`], the caller's credentials, the client's address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::{Principal, RateLimiter};
+use crate::config::Role;
+use crate::engine::{HallId, TicketNumber, WindowNo};
+
+/// A JSON body. Malformed JSON, unknown fields, a missing content type and
+/// oversized bodies all answer with the API's error document.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state)
+            .await
+            .map_err(|e: JsonRejection| ApiError::from(e))?;
+        Ok(Body(v))
+    }
+}
+
+/// The client's address, for rate limits. Behind a reverse proxy this is
+/// the proxy: limit there instead.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+        Ok(ClientIp(ip))
+    }
+}
+
+impl ClientIp {
+    /// # Errors
+    /// 429 while the client's bucket is empty.
+    pub fn limit(&self, limiter: &RateLimiter) -> Result<(), ApiError> {
+        limiter
+            .check(self.0, std::time::Instant::now())
+            .map_err(ApiError::too_many)
+    }
+}
+
+/// The bearer token of a request: the `Authorization` header, or for
+/// WebSockets (which browsers cannot give headers) a `token` query value.
+pub fn bearer<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'a str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .or(query_token)
+}
+
+/// Parses a hall id from a path and checks the hall exists.
+///
+/// # Errors
+/// 404 for a hall this server does not have.
+pub fn hall_id(state: &AppState, p: &str) -> Result<HallId, ApiError> {
+    HallId::new(p)
+        .ok()
+        .filter(|h| state.service.halls.config(*h).is_ok())
+        .ok_or_else(|| ApiError::not_found("unknown_hall", format!("no hall {p:?}")))
+}
+
+/// # Errors
+/// 400 for a number that is not a ticket number.
+pub fn ticket_number(p: &str) -> Result<TicketNumber, ApiError> {
+    p.parse()
+        .map_err(|e: crate::engine::TicketNumberError| ApiError::bad_request("bad_ticket", format!("{p:?}: {e}")))
+}
+
+/// # Errors
+/// 404 for a window the hall does not have.
+pub fn window_no(state: &AppState, hall: HallId, p: &str) -> Result<WindowNo, ApiError> {
+    p.parse::<WindowNo>()
+        .ok()
+        .filter(|n| {
+            state
+                .service
+                .halls
+                .config(hall)
+                .is_ok_and(|c| c.window_index(*n).is_some())
+        })
+        .ok_or_else(|| ApiError::not_found("unknown_window", format!("no window {p:?} in hall {hall}")))
+}
+
+impl AppState {
+    /// The signed-in account behind a request to `hall`.
+    ///
+    /// # Errors
+    /// 401 without a valid token for this hall.
+    pub fn principal(
+        &self,
+        headers: &HeaderMap,
+        query_token: Option<&str>,
+        hall: HallId,
+    ) -> Result<Principal, ApiError> {
+        let token =
+            bearer(headers, query_token).ok_or_else(|| ApiError::unauthenticated("sign in first: no bearer token"))?;
+        let cfg = self
+            .service
+            .halls
+            .config(hall)
+            .map_err(|_| ApiError::not_found("unknown_hall", format!("no hall {hall}")))?;
+        self.keys
+            .verify(token, cfg, self.service.now())
+            .map_err(|e| ApiError::unauthenticated(e.to_string()))
+    }
+
+    /// As [`AppState::principal`], and one of `roles`.
+    ///
+    /// # Errors
+    /// 401 without valid credentials, 403 for another role.
+    pub fn require(&self, headers: &HeaderMap, hall: HallId, roles: &[Role]) -> Result<Principal, ApiError> {
+        let p = self.principal(headers, None, hall)?;
+        if p.role == Role::Admin || roles.contains(&p.role) {
+            Ok(p)
+        } else {
+            Err(ApiError::forbidden(
+                format!("a {:?} account may not do this", p.role).to_lowercase(),
+            ))
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Tickets: issuing at the guide desk, a kiosk, a phone or an appointment
+//! check-in; looking up, cancelling, reactivating and moving; and the
+//! citizen's own ticket, reached through its token.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Body, ClientIp, hall_id, ticket_number};
+use crate::auth::Principal;
+use crate::config::Role;
+use crate::engine::{
+    CategoryId, Channel, Command, Event, EventKind, HallId, Issue, LaneRequest, Millis, PersonKey, ServiceId, Target,
+    TicketNumber, TicketView, ZoneId,
+};
+use crate::hub::ticket_json;
+use crate::service::ServiceError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/halls/{hall}/tickets", post(issue))
+        .route("/api/v1/halls/{hall}/appointments/check-in", post(check_in))
+        .route("/api/v1/halls/{hall}/mobile-tickets", post(mobile))
+        .route("/api/v1/halls/{hall}/tickets/{ticket}", get(lookup))
+        .route("/api/v1/halls/{hall}/tickets/{ticket}/cancel", post(cancel))
+        .route("/api/v1/halls/{hall}/tickets/{ticket}/reactivate", post(reactivate))
+        .route("/api/v1/halls/{hall}/tickets/{ticket}/move", post(move_ticket))
+        .route("/api/v1/tickets/{token}", get(citizen))
+}
+
+/// Where a ticket is taken by staff or a kiosk.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeskChannel {
+    #[default]
+    GuideDesk,
+    Kiosk,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    pub zone: ZoneId,
+    pub service: ServiceId,
+    /// A priority category (绿色通道) the guide has checked.
+    #[serde(default)]
+    pub category: Option<CategoryId>,
+    #[serde(default)]
+    pub channel: DeskChannel,
+    /// An ID card or phone number, for the one-ticket-per-person rule. It
+    /// is reduced to a keyed hash at once and never stored.
+    #[serde(default)]
+    pub id_number: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRequest {
+    pub zone: ZoneId,
+    pub service: ServiceId,
+    /// The booked slot, Unix milliseconds.
+    pub slot_start: Millis,
+    pub slot_end: Millis,
+    #[serde(default)]
+    pub id_number: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MobileRequest {
+    pub zone: ZoneId,
+    pub service: ServiceId,
+    /// Required from a phone: the daily quota is per person.
+    pub id_number: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    pub to: Target,
+}
+
+/// A new ticket, with what its slip prints.
+#[derive(Debug, Serialize)]
+pub struct Issued {
+    pub ticket: TicketView,
+    /// Opens the citizen's page for this ticket alone (its QR code).
+    pub token: String,
+    pub hall_name: String,
+    pub zone_name: String,
+    pub service_name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Changed {
+    pub events: Vec<Event>,
+    pub ticket: Option<TicketView>,
+}
+
+/// People issuing at the desk: the guide, supervisors, administrators.
+const ISSUERS: &[Role] = &[Role::Guide, Role::Supervisor];
+
+fn person(state: &AppState, id: Option<&str>) -> Result<Option<PersonKey>, ApiError> {
+    let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let sane = id.chars().count() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
+    if !sane {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_id_number",
+            "id_number must be an ID card or phone number (letters, digits, spaces, dashes; at most 32)",
+        ));
+    }
+    Ok(Some(state.keys.person_key(id)))
+}
+
+async fn issue_ticket(
+    state: &AppState,
+    hall: HallId,
+    issue: Issue,
+    quota: Option<(PersonKey, u32)>,
+) -> Result<Issued, ApiError> {
+    let events = state
+        .service
+        .execute_if(hall, Command::Issue(issue), |h| match quota {
+            Some((p, max)) if h.issued_to(p, Channel::Mobile) >= max as usize => Err(ServiceError::Limit {
+                code: "quota_exceeded",
+                message: format!("at most {max} tickets per person per day from a phone"),
+            }),
+            _ => Ok(()),
+        })
+        .await?;
+    let number = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::TicketIssued { ticket, .. } => Some(ticket),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "no ticket issued",
+            )
+        })?;
+    issued(state, hall, number)
+}
+
+fn issued(state: &AppState, hall: HallId, number: TicketNumber) -> Result<Issued, ApiError> {
+    let now = state.service.now();
+    let guard = state
+        .service
+        .halls
+        .lock(hall)
+        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
+    let cfg = guard.config().clone();
+    let ticket = guard
+        .ticket_view(number, now)
+        .ok_or_else(|| ApiError::not_found("unknown_ticket", format!("no ticket {number} today")))?;
+    let day = guard.business_day().unwrap_or_else(|| jiff::civil::date(1970, 1, 1));
+    drop(guard);
+    let zone = cfg.zone_index(ticket.zone).map(|z| &cfg.zones[z]);
+    let service = zone.and_then(|z| z.service_index(ticket.service).map(|s| &z.services[s]));
+    Ok(Issued {
+        token: state.keys.ticket_token(hall, day, number),
+        hall_name: cfg.name.clone(),
+        zone_name: zone.map(|z| z.name.clone()).unwrap_or_default(),
+        service_name: service.map(|s| s.name.clone()).unwrap_or_default(),
+        ticket,
+    })
+}
+
+/// Issues a ticket at the guide desk or a kiosk.
+async fn issue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hall): Path<String>,
+    Body(req): Body<IssueRequest>,
+) -> Result<Response, ApiError> {
+    let hall = hall_id(&state, &hall)?;
+    state.require(&headers, hall, ISSUERS)?;
+    let lane = match req.category {
+        Some(category) => LaneRequest::Priority { category },
+        None => LaneRequest::Normal,
+    };
+    let channel = match req.channel {
+        DeskChannel::GuideDesk => Channel::GuideDesk,
+        DeskChannel::Kiosk => Channel::Kiosk,
+    };
+    let issue = Issue {
+        lane,
+        person: person(&state, req.id_number.as_deref())?,
+        ..Issue::normal(req.zone, req.service, channel)
+    };
+    let t = issue_ticket(&state, hall, issue, None).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
+}
+
+/// Checks in a booked appointment: a ticket in the appointment lane (or the
+/// normal lane if it is too late, as the hall's policy says).
+async fn check_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hall): Path<String>,
+    Body(req): Body<CheckInRequest>,
+) -> Result<Response, ApiError> {
+    let hall = hall_id(&state, &hall)?;
+    state.require(&headers, hall, ISSUERS)?;
+    let issue = Issue {
+        lane: LaneRequest::Appointment {
+            slot_start: req.slot_start,
+            slot_end: req.slot_end,
+        },
+        person: person(&state, req.id_number.as_deref())?,
+        ..Issue::normal(req.zone, req.service, Channel::AppointmentCheckIn)
+    };
+    let t = issue_ticket(&state, hall, issue, None).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
+}
+
+/// Takes a ticket from a phone: public, rate-limited per address, and
+/// limited per person and day.
+async fn mobile(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path(hall): Path<String>,
+    Body(req): Body<MobileRequest>,
+) -> Result<Response, ApiError> {
+    ip.limit(&state.limits.public)?;
+    let hall = hall_id(&state, &hall)?;
+    let key = person(&state, Some(&req.id_number))?
+        .ok_or_else(|| ApiError::bad_request("bad_id_number", "id_number is required to take a ticket from a phone"))?;
+    let quota = state
+        .service
+        .halls
+        .config(hall)
+        .map(|c| c.policy.mobile_daily_quota)
+        .unwrap_or(0);
+    let issue = Issue {
+        person: Some(key),
+        ..Issue::normal(req.zone, req.service, Channel::Mobile)
+    };
+    let t = issue_ticket(&state, hall, issue, Some((key, quota))).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
+}
+
+fn staff_ticket(state: &AppState, hall: HallId, number: TicketNumber) -> Option<TicketView> {
+    let now = state.service.now();
+    state.service.halls.lock(hall).ok()?.ticket_view(number, now)
+}
+
+/// A ticket of today, for staff.
+async fn lookup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((hall, ticket)): Path<(String, String)>,
+) -> Result<Json<TicketView>, ApiError> {
+    let hall = hall_id(&state, &hall)?;
+    state.require(&headers, hall, &[Role::Guide, Role::Supervisor, Role::Window])?;
+    let number = ticket_number(&ticket)?;
+    staff_ticket(&state, hall, number)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("unknown_ticket", format!("no ticket {number} today")))
+}
+
+async fn change(
+    state: &AppState,
+    headers: &HeaderMap,
+    hall: &str,
+    ticket: &str,
+    roles: &[Role],
+    cmd: impl FnOnce(TicketNumber) -> Command,
+) -> Result<Json<Changed>, ApiError> {
+    let hall = hall_id(state, hall)?;
+    let _: Principal = state.require(headers, hall, roles)?;
+    let number = ticket_number(ticket)?;
+    let events = state.service.execute(hall, cmd(number)).await?;
+    Ok(Json(Changed {
+        events,
+        ticket: staff_ticket(state, hall, number),
+    }))
+}
+
+/// Cancels a waiting or held ticket (the citizen left).
+async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((hall, ticket)): Path<(String, String)>,
+) -> Result<Json<Changed>, ApiError> {
+    change(&state, &headers, &hall, &ticket, ISSUERS, |ticket| Command::Cancel {
+        ticket,
+    })
+    .await
+}
+
+/// Puts a no-show (过号) back in its queue: supervisors only.
+async fn reactivate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((hall, ticket)): Path<(String, String)>,
+) -> Result<Json<Changed>, ApiError> {
+    change(&state, &headers, &hall, &ticket, &[Role::Supervisor], |ticket| {
+        Command::Reactivate { ticket }
+    })
+    .await
+}
+
+/// Moves a waiting or held ticket to another zone or window: supervisors only.
+async fn move_ticket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((hall, ticket)): Path<(String, String)>,
+    Body(req): Body<MoveRequest>,
+) -> Result<Json<Changed>, ApiError> {
+    change(&state, &headers, &hall, &ticket, &[Role::Supervisor], |ticket| {
+        Command::Move { ticket, to: req.to }
+    })
+    .await
+}
+
+/// The citizen's ticket, by the token on its slip: public and rate-limited.
+/// Only that ticket, and only on its own business day.
+async fn citizen(State(state): State<AppState>, ip: ClientIp, Path(token): Path<String>) -> Result<Response, ApiError> {
+    ip.limit(&state.limits.public)?;
+    let (hall, number) = citizen_ticket(&state, &token)?;
+    let now = state.service.now();
+    let json = state
+        .service
+        .halls
+        .lock(hall)
+        .ok()
+        .and_then(|h| ticket_json(&h, number, now))
+        .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json.as_str().to_owned(),
+    )
+        .into_response())
+}
+
+/// The hall and ticket a citizen's token names, if it is valid today.
+///
+/// # Errors
+/// 404 for a forged, foreign or expired token.
+pub fn citizen_ticket(state: &AppState, token: &str) -> Result<(HallId, TicketNumber), ApiError> {
+    let gone = || {
+        ApiError::not_found(
+            "unknown_ticket",
+            "no such ticket: the link is wrong or from an earlier day",
+        )
+    };
+    let t = state.keys.open_ticket_token(token).ok_or_else(gone)?;
+    let today = state.service.halls.lock(t.hall).ok().and_then(|h| h.business_day());
+    if today != Some(t.day) {
+        return Err(gone());
+    }
+    Ok((t.hall, t.number))
+}

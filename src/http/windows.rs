@@ -1,0 +1,194 @@
+//! `/api/v1/halls/{hall}/windows/{window}/{action}`: everything a window
+//! does. Window staff act only on their own windows; a supervisor may close
+//! any window remotely; administrators may do everything.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{hall_id, window_no};
+use crate::config::Role;
+use crate::engine::{Command, Event, PauseReason, Target, TicketNumber, TicketView, WindowNo, WindowView};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/halls/{hall}/windows/{window}/{action}", post(act))
+}
+
+/// Every window action, as named in the path.
+pub const ACTIONS: &[&str] = &[
+    "open",
+    "close",
+    "call-next",
+    "call",
+    "recall",
+    "skip",
+    "start",
+    "finish",
+    "transfer",
+    "hold",
+    "call-back",
+    "pause",
+    "resume",
+    "auto-call",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    /// Shown on the window screen; defaults to the signed-in user.
+    #[serde(default)]
+    staff: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketBody {
+    ticket: TicketNumber,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    to: Target,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PauseBody {
+    reason: PauseReason,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AutoCallBody {
+    on: bool,
+}
+
+/// What a window action answers: its events, once durable, and the window
+/// and its current ticket as they stand.
+#[derive(Serialize)]
+pub struct WindowReply {
+    pub events: Vec<Event>,
+    pub window: WindowView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<TicketView>,
+}
+
+/// An absent body reads as `{}`; anything else must be the action's JSON.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let raw: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(raw).map_err(|e| {
+        let code = if e.is_syntax() || e.is_eof() {
+            "malformed_json"
+        } else {
+            "invalid_body"
+        };
+        ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
+    })
+}
+
+fn command(action: &str, window: WindowNo, bytes: &Bytes, user: &str) -> Result<Command, ApiError> {
+    Ok(match action {
+        "open" => {
+            let b: OpenBody = body(bytes)?;
+            let staff = b.staff.unwrap_or_else(|| user.to_owned());
+            if staff.chars().count() > 32 {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    "staff is at most 32 characters",
+                ));
+            }
+            Command::Open {
+                window,
+                staff: Some(staff),
+            }
+        }
+        "call" => Command::CallTicket {
+            window,
+            ticket: body::<TicketBody>(bytes)?.ticket,
+        },
+        "call-back" => Command::CallBack {
+            window,
+            ticket: body::<TicketBody>(bytes)?.ticket,
+        },
+        "transfer" => Command::Transfer {
+            window,
+            to: body::<TransferBody>(bytes)?.to,
+        },
+        "pause" => Command::Pause {
+            window,
+            reason: body::<PauseBody>(bytes)?.reason,
+        },
+        "auto-call" => Command::SetAutoCall {
+            window,
+            on: body::<AutoCallBody>(bytes)?.on,
+        },
+        simple => {
+            let _: Empty = body(bytes)?;
+            match simple {
+                "close" => Command::Close { window },
+                "call-next" => Command::CallNext { window },
+                "recall" => Command::Recall { window },
+                "skip" => Command::Skip { window },
+                "start" => Command::Start { window },
+                "finish" => Command::Finish { window },
+                "hold" => Command::Hold { window },
+                "resume" => Command::Resume { window },
+                other => {
+                    return Err(ApiError::not_found(
+                        "unknown_action",
+                        format!("no window action {other:?}; actions: {}", ACTIONS.join(", ")),
+                    ));
+                }
+            }
+        }
+    })
+}
+
+async fn act(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((hall, window, action)): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> Result<Json<WindowReply>, ApiError> {
+    let hall = hall_id(&state, &hall)?;
+    let window = window_no(&state, hall, &window)?;
+    let p = state.principal(&headers, None, hall)?;
+    let allowed = p.may_operate(window) || (action == "close" && p.role == Role::Supervisor);
+    if !allowed {
+        return Err(ApiError::forbidden(
+            format!("{} ({:?}) may not operate window {window}", p.user, p.role).to_lowercase(),
+        ));
+    }
+    let cmd = command(&action, window, &bytes, &p.user)?;
+    let events = state.service.execute(hall, cmd).await?;
+    let now = state.service.now();
+    let guard = state
+        .service
+        .halls
+        .lock(hall)
+        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
+    let w = guard.config().window_index(window).unwrap_or(0);
+    let view = guard.windows().swap_remove(w);
+    let ticket = view.current.and_then(|t| guard.ticket_view(t, now));
+    Ok(Json(WindowReply {
+        events,
+        window: view,
+        ticket,
+    }))
+}

@@ -1,0 +1,566 @@
+//! One hall's feed: its published state, its recent frames and its
+//! broadcast channel. The state's lock is held only to publish a batch or
+//! to take a subscriber's starting point, so a subscriber never misses or
+//! repeats a frame between its snapshot and its first delta.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::broadcast;
+
+use super::scope::{Format, Scope};
+use super::wire::{self, Call, Delta, HallInfo, Resumed, Snapshot, TicketUpdate};
+use crate::engine::{Event, EventKind, Hall, Millis, StepKind, Target, TicketNumber, WindowNo};
+
+/// Frames kept per hall, both for resuming clients and in the broadcast
+/// ring. A client further behind than this gets a snapshot instead.
+pub const RING: usize = 1024;
+/// Calls kept for screens' "recent calls" lists.
+pub const RECENT_CALLS: usize = 20;
+
+/// One durable batch, serialized once, plus what it touched so each
+/// subscriber can tell whether it concerns them without parsing it.
+#[derive(Debug)]
+pub struct Frame {
+    pub from: u64,
+    pub seq: u64,
+    /// A new business day or a hall read back from the store: subscribers
+    /// take a fresh snapshot rather than apply this.
+    pub reset: bool,
+    pub json: Utf8Bytes,
+    pub zones: Vec<usize>,
+    pub windows: Vec<usize>,
+    pub tickets: Vec<TicketNumber>,
+    /// Each call's zone index and LED line.
+    pub calls: Vec<(usize, Utf8Bytes)>,
+    /// Every call's LED line, one per line.
+    pub led: Option<Utf8Bytes>,
+    /// The LED line of each touched window.
+    pub window_led: Vec<(usize, Utf8Bytes)>,
+}
+
+struct State {
+    hall: Hall,
+    recent: VecDeque<Arc<Frame>>,
+    calls: VecDeque<Call>,
+    /// The hall-scope JSON snapshot as of a sequence number: thousands of
+    /// screens connecting at once share one serialization.
+    cached: Option<(u64, Utf8Bytes)>,
+}
+
+pub struct Feed {
+    state: Mutex<State>,
+    tx: broadcast::Sender<Arc<Frame>>,
+}
+
+/// Where a new subscriber starts: what to send first, and the receiver
+/// positioned just after it.
+pub struct Start {
+    pub first: Vec<Utf8Bytes>,
+    /// The sequence number the first messages bring the client to.
+    pub seq: u64,
+    pub rx: broadcast::Receiver<Arc<Frame>>,
+}
+
+/// What a subscriber does with one frame.
+pub enum Render {
+    Skip,
+    Send(Utf8Bytes),
+    /// Send a fresh snapshot instead.
+    Resnapshot,
+}
+
+impl Feed {
+    pub fn new(hall: Hall) -> Feed {
+        let calls = recent_calls(&hall);
+        Feed {
+            state: Mutex::new(State {
+                hall,
+                recent: VecDeque::with_capacity(RING),
+                calls,
+                cached: None,
+            }),
+            tx: broadcast::channel(RING).0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Publishing applies events the store has already accepted; a panic
+        // there would be a bug, and the state is still the best we have.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The sequence number of the last published event.
+    pub fn seq(&self) -> u64 {
+        self.lock().hall.seq()
+    }
+
+    /// Applies a durable batch and sends its frame to every subscriber.
+    pub fn publish(&self, events: Vec<Event>) {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return;
+        };
+        let (from, seq, at) = (first.seq, last.seq, last.at);
+        let mut st = self.lock();
+        let cfg = st.hall.config().clone();
+        let mut zones = BTreeSet::new();
+        let mut windows = BTreeSet::new();
+        let mut tickets = Vec::new();
+        let mut reset = false;
+        touched(&st.hall, &events, &mut zones, &mut windows, &mut tickets);
+        for e in &events {
+            if let Err(err) = st.hall.apply(e) {
+                tracing::error!(hall = %cfg.id, seq = e.seq, error = %err, "hub copy diverged from the log");
+                reset = true;
+            }
+            match &e.kind {
+                EventKind::DayStarted { .. } => {
+                    reset = true;
+                    st.calls.clear();
+                }
+                EventKind::TicketCalled { ticket, window, .. } => {
+                    let call = call(&st.hall, *ticket, *window, 0, e.at);
+                    push_call(&mut st.calls, call);
+                }
+                EventKind::TicketRecalled { ticket, window, count } => {
+                    let call = call(&st.hall, *ticket, *window, *count, e.at);
+                    push_call(&mut st.calls, call);
+                }
+                _ => {}
+            }
+        }
+        touched(&st.hall, &events, &mut zones, &mut windows, &mut tickets);
+        let new_calls: Vec<Call> = {
+            let n = events
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e.kind,
+                        EventKind::TicketCalled { .. } | EventKind::TicketRecalled { .. }
+                    )
+                })
+                .count();
+            st.calls.iter().rev().take(n).rev().cloned().collect()
+        };
+        if reset {
+            zones.extend(0..cfg.zones.len());
+            windows.extend(0..cfg.windows.len());
+        }
+        let zones: Vec<usize> = zones.into_iter().collect();
+        let windows: Vec<usize> = windows.into_iter().collect();
+        let views = st.hall.windows();
+        let public: Vec<Event> = events.into_iter().map(wire::public).collect();
+        let json = wire::to_json(&Delta {
+            kind: "delta",
+            from,
+            seq,
+            events: &public,
+            calls: &new_calls,
+            zones: pick(st.hall.zone_summaries(at), &zones),
+            queues: pick(st.hall.queues(), &zones),
+            windows: pick(views.clone(), &windows),
+        });
+        let calls: Vec<(usize, Utf8Bytes)> = new_calls
+            .iter()
+            .map(|c| (cfg.zone_index(c.zone).unwrap_or(0), Utf8Bytes::from(c.led())))
+            .collect();
+        let led = (!calls.is_empty()).then(|| {
+            let lines: Vec<&str> = calls.iter().map(|(_, l)| l.as_str()).collect();
+            Utf8Bytes::from(lines.join("\n"))
+        });
+        let window_led = windows
+            .iter()
+            .map(|&w| (w, Utf8Bytes::from(window_line(&views[w]))))
+            .collect();
+        let frame = Arc::new(Frame {
+            from,
+            seq,
+            reset,
+            json: Utf8Bytes::from(json),
+            zones,
+            windows,
+            tickets,
+            calls,
+            led,
+            window_led,
+        });
+        if st.recent.len() == RING {
+            st.recent.pop_front();
+        }
+        st.recent.push_back(frame.clone());
+        // No subscribers is not an error.
+        let _ = self.tx.send(frame);
+    }
+
+    /// Replaces the state with a hall read back from the store and tells
+    /// every subscriber to take a snapshot.
+    pub fn reset(&self, hall: Hall) {
+        let mut st = self.lock();
+        let seq = hall.seq();
+        st.calls = recent_calls(&hall);
+        st.hall = hall;
+        st.recent.clear();
+        st.cached = None;
+        let frame = Arc::new(Frame {
+            from: seq,
+            seq,
+            reset: true,
+            json: Utf8Bytes::from_static("{}"),
+            zones: Vec::new(),
+            windows: Vec::new(),
+            tickets: Vec::new(),
+            calls: Vec::new(),
+            led: None,
+            window_led: Vec::new(),
+        });
+        st.recent.push_back(frame.clone());
+        let _ = self.tx.send(frame);
+    }
+
+    /// Subscribes: a snapshot (or, for a client resuming after `since`, the
+    /// frames it missed) and the receiver for what follows. `None` if a
+    /// ticket scope names no ticket of today.
+    pub fn subscribe(&self, scope: Scope, format: Format, since: Option<u64>, now: Millis) -> Option<Start> {
+        let mut st = self.lock();
+        let rx = self.tx.subscribe();
+        let seq = st.hall.seq();
+        if let (Some(since), Format::Json, false) = (since, format, matches!(scope, Scope::Ticket(_))) {
+            if let Some(missed) = missed_since(&st, since, seq) {
+                let mut first = vec![Utf8Bytes::from(wire::to_json(&Resumed {
+                    kind: "resumed",
+                    since,
+                    seq,
+                }))];
+                first.extend(
+                    missed
+                        .iter()
+                        .filter_map(|f| match render_shared(f, scope, format, &st) {
+                            Render::Send(b) => Some(b),
+                            _ => None,
+                        }),
+                );
+                return Some(Start { first, seq, rx });
+            }
+        }
+        let snap = snapshot(&mut st, scope, format, now)?;
+        Some(Start {
+            first: vec![snap],
+            seq,
+            rx,
+        })
+    }
+
+    /// A fresh snapshot for `scope` and the sequence number it is as of.
+    pub fn snapshot(&self, scope: Scope, format: Format, now: Millis) -> Option<(u64, Utf8Bytes)> {
+        let mut st = self.lock();
+        let seq = st.hall.seq();
+        snapshot(&mut st, scope, format, now).map(|s| (seq, s))
+    }
+
+    /// What a subscriber with `scope` sends for `frame`; `served` lists the
+    /// zones of a window scope's window (its waiting lists are shown too).
+    pub fn render(&self, frame: &Frame, scope: Scope, format: Format, served: &[usize]) -> Render {
+        if frame.reset {
+            return Render::Resnapshot;
+        }
+        if let Scope::Ticket(number) = scope {
+            let concerned = frame.tickets.contains(&number) || {
+                let st = self.lock();
+                st.hall
+                    .ticket_place(number)
+                    .is_some_and(|(z, _, _)| frame.zones.contains(&z))
+            };
+            return if concerned { Render::Resnapshot } else { Render::Skip };
+        }
+        // Shared frames need no state: no lock on the hot path.
+        render_frame(frame, scope, format, served)
+    }
+}
+
+/// The frames after `since` if the ring still holds them all and none is a
+/// reset; `Some(empty)` when the client is up to date.
+fn missed_since(st: &State, since: u64, seq: u64) -> Option<Vec<Arc<Frame>>> {
+    if since == seq {
+        return Some(Vec::new());
+    }
+    if since > seq {
+        return None;
+    }
+    let oldest = st.recent.front()?;
+    if oldest.from > since + 1 {
+        return None;
+    }
+    let missed: Vec<Arc<Frame>> = st.recent.iter().filter(|f| f.seq > since).cloned().collect();
+    if missed.iter().any(|f| f.reset) {
+        return None;
+    }
+    Some(missed)
+}
+
+fn render_shared(frame: &Frame, scope: Scope, format: Format, st: &State) -> Render {
+    let served: Vec<usize> = match scope {
+        Scope::Window(w, _) => st.hall.config().windows[w].serves.iter().map(|s| s.zone).collect(),
+        _ => Vec::new(),
+    };
+    render_frame(frame, scope, format, &served)
+}
+
+fn render_frame(frame: &Frame, scope: Scope, format: Format, served: &[usize]) -> Render {
+    match (format, scope) {
+        (Format::Json, Scope::Hall) => Render::Send(frame.json.clone()),
+        (Format::Json, Scope::Zone(z)) if frame.zones.contains(&z) => Render::Send(frame.json.clone()),
+        (Format::Json, Scope::Window(w, _))
+            if frame.windows.contains(&w) || frame.zones.iter().any(|z| served.contains(z)) =>
+        {
+            Render::Send(frame.json.clone())
+        }
+        (Format::Led, Scope::Hall) => frame.led.clone().map_or(Render::Skip, Render::Send),
+        (Format::Led, Scope::Zone(z)) => {
+            let lines: Vec<&str> = frame
+                .calls
+                .iter()
+                .filter(|(cz, _)| *cz == z)
+                .map(|(_, l)| l.as_str())
+                .collect();
+            if lines.is_empty() {
+                Render::Skip
+            } else {
+                Render::Send(Utf8Bytes::from(lines.join("\n")))
+            }
+        }
+        (Format::Led, Scope::Window(w, _)) => frame
+            .window_led
+            .iter()
+            .find(|(x, _)| *x == w)
+            .map_or(Render::Skip, |(_, l)| Render::Send(l.clone())),
+        _ => Render::Skip,
+    }
+}
+
+fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option<Utf8Bytes> {
+    let seq = st.hall.seq();
+    let cfg = st.hall.config().clone();
+    if format == Format::Led {
+        let line = match scope {
+            Scope::Window(w, _) => window_line(&st.hall.windows()[w]),
+            Scope::Zone(z) => st
+                .calls
+                .iter()
+                .rev()
+                .find(|c| cfg.zone_index(c.zone) == Some(z))
+                .map(Call::led)
+                .unwrap_or_default(),
+            _ => st.calls.back().map(Call::led).unwrap_or_default(),
+        };
+        return Some(Utf8Bytes::from(line));
+    }
+    if let Scope::Ticket(number) = scope {
+        return ticket_json(&st.hall, number, now);
+    }
+    if scope == Scope::Hall {
+        if let Some((at, bytes)) = &st.cached {
+            if *at == seq {
+                return Some(bytes.clone());
+            }
+        }
+    }
+    let (zone, window) = match scope {
+        Scope::Zone(z) => (Some(z), None),
+        Scope::Window(w, _) => (None, Some(w)),
+        _ => (None, None),
+    };
+    let zones: Vec<usize> = match scope {
+        Scope::Hall | Scope::Ticket(_) => (0..cfg.zones.len()).collect(),
+        Scope::Zone(z) => vec![z],
+        Scope::Window(w, _) => cfg.windows[w].serves.iter().map(|s| s.zone).collect(),
+    };
+    let windows: Vec<usize> = (0..cfg.windows.len())
+        .filter(|&i| match scope {
+            Scope::Zone(z) => cfg.windows[i].serves.iter().any(|s| s.zone == z),
+            Scope::Window(w, _) => i == w,
+            _ => true,
+        })
+        .collect();
+    let calls: Vec<&Call> = st
+        .calls
+        .iter()
+        .filter(|c| match scope {
+            Scope::Zone(z) => cfg.zone_index(c.zone) == Some(z),
+            Scope::Window(_, n) => c.window == n,
+            _ => true,
+        })
+        .collect();
+    let json = wire::to_json(&Snapshot {
+        kind: "snapshot",
+        seq,
+        at: now,
+        business_day: st.hall.business_day(),
+        hall: HallInfo::new(&cfg, zone, window),
+        zones: pick(st.hall.zone_summaries(now), &zones),
+        queues: pick(st.hall.queues(), &zones),
+        windows: pick(st.hall.windows(), &windows),
+        calls,
+    });
+    let bytes = Utf8Bytes::from(json);
+    if scope == Scope::Hall {
+        // Cached per sequence number only: the figures in it are as of the
+        // first request, close enough for screens that tick locally.
+        st.cached = Some((seq, bytes.clone()));
+    }
+    Some(bytes)
+}
+
+/// The citizen's view of one ticket of today.
+pub fn ticket_json(hall: &Hall, number: TicketNumber, now: Millis) -> Option<Utf8Bytes> {
+    let cfg = hall.config();
+    let ticket = hall.ticket_view(number, now)?;
+    let zone = cfg.zone_index(ticket.zone).map(|z| &cfg.zones[z]);
+    let service = zone.and_then(|z| z.service_index(ticket.service).map(|s| &z.services[s]));
+    Some(Utf8Bytes::from(wire::to_json(&TicketUpdate {
+        kind: "ticket",
+        seq: hall.seq(),
+        hall: cfg.id.as_str(),
+        hall_name: &cfg.name,
+        zone_name: zone.map_or("", |z| z.name.as_str()),
+        service_name: service.map_or("", |s| s.name.as_str()),
+        ticket,
+    })))
+}
+
+fn pick<T>(all: Vec<T>, indices: &[usize]) -> Vec<T> {
+    all.into_iter()
+        .enumerate()
+        .filter(|(i, _)| indices.contains(i))
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// Zones, windows and tickets a batch concerns, as the hall stands (called
+/// before and after applying, to catch both ends of a transfer).
+fn touched(
+    hall: &Hall,
+    events: &[Event],
+    zones: &mut BTreeSet<usize>,
+    windows: &mut BTreeSet<usize>,
+    tickets: &mut Vec<TicketNumber>,
+) {
+    let cfg = hall.config();
+    let window = |n: WindowNo, zones: &mut BTreeSet<usize>, windows: &mut BTreeSet<usize>, state_change: bool| {
+        if let Some(w) = cfg.window_index(n) {
+            windows.insert(w);
+            if state_change {
+                // Open windows count towards the zones' estimated waits.
+                zones.extend(cfg.windows[w].serves.iter().map(|s| s.zone));
+            }
+        }
+    };
+    for e in events {
+        let (ticket, win, state_change, target) = match &e.kind {
+            EventKind::DayStarted { .. } => (None, None, false, None),
+            EventKind::TicketIssued { ticket, .. }
+            | EventKind::TicketCancelled { ticket }
+            | EventKind::TicketReactivated { ticket } => (Some(*ticket), None, false, None),
+            EventKind::TicketCalled { ticket, window, .. }
+            | EventKind::TicketRecalled { ticket, window, .. }
+            | EventKind::TicketSkipped { ticket, window, .. }
+            | EventKind::ServiceStarted { ticket, window }
+            | EventKind::ServiceFinished { ticket, window }
+            | EventKind::TicketHeld { ticket, window } => (Some(*ticket), Some(*window), false, None),
+            EventKind::TicketTransferred {
+                ticket,
+                from_window,
+                to,
+                ..
+            } => (Some(*ticket), *from_window, false, Some(to)),
+            EventKind::WindowOpened { window, .. }
+            | EventKind::WindowClosed { window }
+            | EventKind::WindowPaused { window, .. }
+            | EventKind::WindowResumed { window } => (None, Some(*window), true, None),
+            EventKind::AutoCallChanged { window, .. } => (None, Some(*window), false, None),
+        };
+        if let Some(n) = win {
+            window(n, zones, windows, state_change);
+        }
+        match target {
+            Some(Target::Window { window: n }) => window(*n, zones, windows, false),
+            Some(Target::Zone { zone, .. }) => zones.extend(cfg.zone_index(*zone)),
+            None => {}
+        }
+        if let Some(t) = ticket {
+            if !tickets.contains(&t) {
+                tickets.push(t);
+            }
+            if let Some((z, directed, _)) = hall.ticket_place(t) {
+                zones.insert(z);
+                if let Some(w) = directed {
+                    windows.insert(w);
+                }
+            }
+        }
+    }
+}
+
+fn call(hall: &Hall, ticket: TicketNumber, window: WindowNo, recall: u32, at: Millis) -> Call {
+    let cfg = hall.config();
+    let (zone, lane) = hall
+        .ticket_place(ticket)
+        .map_or((cfg.zones[0].id, "normal"), |(z, _, lane)| {
+            (cfg.zones[z].id, wire::lane_name(&lane))
+        });
+    Call {
+        ticket,
+        window,
+        window_name: cfg
+            .window_index(window)
+            .map_or_else(String::new, |w| cfg.windows[w].name.clone()),
+        zone,
+        lane,
+        recall,
+        at,
+    }
+}
+
+fn push_call(calls: &mut VecDeque<Call>, c: Call) {
+    if calls.len() == RECENT_CALLS {
+        calls.pop_front();
+    }
+    calls.push_back(c);
+}
+
+/// The latest calls of today, rebuilt from the tickets' histories (at start
+/// and after a reload).
+fn recent_calls(hall: &Hall) -> VecDeque<Call> {
+    let mut all: Vec<(Millis, TicketNumber, WindowNo, u32)> = Vec::new();
+    for t in hall.tickets(Millis(0)) {
+        let mut recalls = 0;
+        for step in &t.history {
+            match (step.what, step.window) {
+                (StepKind::Called, Some(w)) => {
+                    recalls = 0;
+                    all.push((step.at, t.number, w, 0));
+                }
+                (StepKind::Recalled, Some(w)) => {
+                    recalls += 1;
+                    all.push((step.at, t.number, w, recalls));
+                }
+                _ => {}
+            }
+        }
+    }
+    all.sort_by_key(|c| c.0);
+    let skip = all.len().saturating_sub(RECENT_CALLS);
+    all.into_iter()
+        .skip(skip)
+        .map(|(at, t, w, r)| call(hall, t, w, r, at))
+        .collect()
+}
+
+/// A window's LED line: the ticket it has called or serves, or its state.
+fn window_line(v: &crate::engine::WindowView) -> String {
+    match (v.open, v.paused.is_some(), v.current) {
+        (true, false, Some(t)) => format!("{t} {}号窗口", v.number),
+        (true, false, None) => format!("{}号窗口 空闲", v.number),
+        _ => format!("{}号窗口 暂停服务", v.number),
+    }
+}
