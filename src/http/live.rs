@@ -33,8 +33,11 @@ pub const PING_EVERY: Duration = Duration::from_secs(10);
 pub const DEAD_AFTER: Duration = Duration::from_secs(30);
 /// A peer that takes longer than this to accept one frame is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Clients send only small control messages.
+/// Clients send only small control messages: a longer one is answered
+/// with an error and the connection stays.
 pub const MAX_MESSAGE: usize = 4096;
+/// A frame beyond this is not even read: the connection is closed (1009).
+pub const MAX_FRAME: usize = 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -61,12 +64,12 @@ pub struct LiveQuery {
 
 fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     // Small buffers: most connections are idle screens, and frames are a
-    // few hundred bytes; a message larger than MAX_MESSAGE closes with 1009.
+    // few hundred bytes.
     ws.read_buffer_size(4096)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
 }
 
 fn query(q: Result<Query<LiveQuery>, QueryRejection>) -> Result<LiveQuery, ApiError> {
@@ -249,7 +252,9 @@ async fn serve(
                 heard = Instant::now();
                 match m {
                     Some(Ok(Message::Text(t))) => {
-                        let reply = if t.trim() == r#"{"type":"ping"}"# {
+                        let reply = if t.len() > MAX_MESSAGE {
+                            error_text("message_too_large", &format!("messages are at most {MAX_MESSAGE} bytes"))
+                        } else if t.trim() == r#"{"type":"ping"}"# {
                             Utf8Bytes::from(format!(r#"{{"type":"pong","seq":{sent}}}"#))
                         } else {
                             error_text("bad_message", "clients send only {\"type\":\"ping\"}; the subscription is chosen in the URL")

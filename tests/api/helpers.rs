@@ -37,6 +37,7 @@ pub async fn login(client: &reqwest::Client, base: &str, hall: &str, user: &str)
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub hub: hallcall::hub::Hub,
     /// Sends no credentials.
     pub client: reqwest::Client,
     tokens: tokio::sync::Mutex<std::collections::HashMap<(String, String), String>>,
@@ -170,12 +171,14 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
         .await
         .expect("the app builds");
     let addr = app.local_addr().expect("a bound address");
+    let hub = app.hub().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
         addr,
+        hub,
         client: reqwest::Client::new(),
         tokens: Default::default(),
         data: match store {
@@ -201,4 +204,77 @@ pub fn ticket_of(reply: &Value) -> String {
         .find_map(|e| e["kind"]["ticket"].as_str())
         .expect("an event naming a ticket")
         .to_owned()
+}
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl TestApp {
+    /// Opens a WebSocket on `path` (with its query).
+    pub async fn ws(&self, path: &str) -> Ws {
+        let url = format!("ws://{}{path}", self.addr);
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        ws
+    }
+
+    /// A live subscription to `hall` as `user`, with `query` (scope, format, since).
+    pub async fn live(&self, hall: &str, user: &str, query: &str) -> Ws {
+        let token = self.token(hall, user).await;
+        self.ws(&format!("/api/v1/halls/{hall}/live?token={token}&{query}"))
+            .await
+    }
+}
+
+/// The next text message, skipping pings; panics after 10 s of silence.
+pub async fn next_text(ws: &mut Ws) -> String {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("the socket is open")
+            .expect("a valid frame");
+        match m {
+            Message::Text(t) => return t.to_string(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+pub async fn next_json(ws: &mut Ws) -> Value {
+    serde_json::from_str(&next_text(ws).await).expect("a JSON message")
+}
+
+/// Reads messages until one satisfies `pred`; returns it.
+pub async fn until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let v = next_json(ws).await;
+        if pred(&v) {
+            return v;
+        }
+    }
+}
+
+/// The tickets called (or recalled) in a delta or snapshot.
+pub fn called(v: &Value) -> Vec<String> {
+    v["calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["ticket"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Signs in with any password; status and body.
+pub async fn login_raw(app: &TestApp, hall: &str, user: &str, password: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url("/api/v1/login"))
+        .json(&json!({"hall": hall, "user": user, "password": password}))
+        .send()
+        .await
+        .expect("login sent");
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("a JSON body"))
 }

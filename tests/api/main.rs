@@ -1,12 +1,15 @@
 //! Integration tests: one binary, real servers on port 0, the real
 //! executable, and redis-servers of their own.
 
+mod bad_input;
 mod cli;
 mod commands;
 mod crash;
 mod durability;
 mod health;
 mod helpers;
+mod live;
 mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
+mod roles;

@@ -1,0 +1,239 @@
+//! Every class of bad input gets a 4xx naming the problem, and changes
+//! nothing.
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+const HALL: &str = "/api/v1/halls/qiaocheng";
+
+async fn raw(app: &crate::helpers::TestApp, path: &str, content_type: Option<&str>, body: String) -> (u16, Value) {
+    let token = app.token("qiaocheng", "admin").await;
+    let mut req = app.client.post(app.url(path)).bearer_auth(token).body(body);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.expect("every error is JSON");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "a message: {body}"
+    );
+    (status, body)
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_its_reason_and_nothing_changes() {
+    let app = spawn_app().await;
+    let tickets = format!("{HALL}/tickets");
+    let json_ct = Some("application/json");
+    let (_, before) = app.get(HALL).await;
+
+    let cases: Vec<(String, Option<&str>, String, u16, &str)> = vec![
+        (tickets.clone(), json_ct, "{\"zone\": ".into(), 400, "malformed_json"),
+        (
+            tickets.clone(),
+            json_ct,
+            r#"{"zone":"general","service":"social","vip":true}"#.into(),
+            422,
+            "invalid_body",
+        ),
+        (
+            tickets.clone(),
+            json_ct,
+            r#"{"zone":"general"}"#.into(),
+            422,
+            "invalid_body",
+        ),
+        (
+            tickets.clone(),
+            None,
+            r#"{"zone":"general","service":"social"}"#.into(),
+            415,
+            "content_type",
+        ),
+        (
+            tickets.clone(),
+            json_ct,
+            format!(r#"{{"zone":"{}"}}"#, "x".repeat(20_000)),
+            413,
+            "body_too_large",
+        ),
+        (
+            tickets.clone(),
+            json_ct,
+            r#"{"zone":"nowhere","service":"social"}"#.into(),
+            404,
+            "unknown_zone",
+        ),
+        (
+            tickets.clone(),
+            json_ct,
+            r#"{"zone":"general","service":"ufo"}"#.into(),
+            404,
+            "unknown_service",
+        ),
+        (
+            tickets.clone(),
+            json_ct,
+            r#"{"zone":"general","service":"social","category":"vip"}"#.into(),
+            404,
+            "unknown_category",
+        ),
+        (
+            tickets.clone(),
+            json_ct,
+            r#"{"zone":"general","service":"social","id_number":"<script>"}"#.into(),
+            422,
+            "bad_id_number",
+        ),
+        (
+            "/api/v1/halls/atlantis/tickets".into(),
+            json_ct,
+            r#"{"zone":"general","service":"social"}"#.into(),
+            404,
+            "unknown_hall",
+        ),
+        (
+            format!("{HALL}/windows/99/open"),
+            None,
+            String::new(),
+            404,
+            "unknown_window",
+        ),
+        (
+            format!("{HALL}/windows/five/open"),
+            None,
+            String::new(),
+            404,
+            "unknown_window",
+        ),
+        (
+            format!("{HALL}/windows/5/dance"),
+            None,
+            String::new(),
+            404,
+            "unknown_action",
+        ),
+        (
+            format!("{HALL}/windows/5/pause"),
+            json_ct,
+            r#"{"reason":"nap"}"#.into(),
+            422,
+            "invalid_body",
+        ),
+        (
+            format!("{HALL}/windows/5/call"),
+            json_ct,
+            r#"{"ticket":"A999"}"#.into(),
+            409,
+            "window_closed",
+        ),
+        (
+            format!("{HALL}/windows/5/finish"),
+            None,
+            String::new(),
+            409,
+            "window_closed",
+        ),
+        (
+            format!("{HALL}/tickets/A999/cancel"),
+            None,
+            String::new(),
+            404,
+            "unknown_ticket",
+        ),
+        (
+            format!("{HALL}/tickets/A-1/cancel"),
+            None,
+            String::new(),
+            400,
+            "bad_ticket",
+        ),
+        (
+            "/api/v1/login".into(),
+            json_ct,
+            r#"{"hall":"qiaocheng","user":"w5"}"#.into(),
+            422,
+            "invalid_body",
+        ),
+    ];
+    for (path, ct, body, status, code) in cases {
+        let (s, r) = raw(&app, &path, ct, body).await;
+        assert_eq!((s, r["error"]["code"].as_str()), (status, Some(code)), "{path}: {r}");
+    }
+    let (_, after) = app.get(HALL).await;
+    assert_eq!(after["queues"], before["queues"]);
+    assert_eq!(after["windows"], before["windows"]);
+    assert_eq!(after["seq"], before["seq"], "no event was stored");
+}
+
+#[tokio::test]
+async fn operations_in_the_wrong_state_are_conflicts() {
+    let app = spawn_app().await;
+    let w = |a: &str| format!("{HALL}/windows/1/{a}");
+    let act = |a: &'static str| {
+        let path = w(a);
+        let app = &app;
+        async move { app.post_as("qiaocheng", "w1", &path, None).await }
+    };
+    for _ in 0..2 {
+        app.post_as(
+            "qiaocheng",
+            "guide",
+            &format!("{HALL}/tickets"),
+            Some(json!({"zone": "general", "service": "social"})),
+        )
+        .await;
+    }
+    assert_eq!(act("open").await.0, 200);
+    // The sample hall opens windows paused: staff press 开始服务 first.
+    let (s, r) = act("call-next").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (409, Some("window_paused")));
+    assert_eq!(act("resume").await.0, 200);
+    let (s, r) = act("finish").await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (409, Some("nothing_in_hand")),
+        "finish with nothing started"
+    );
+    assert_eq!(act("call-next").await.0, 200);
+    let (s, r) = act("finish").await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (409, Some("wrong_state")),
+        "finish a ticket never started: {r}"
+    );
+    assert_eq!(act("skip").await.0, 200);
+    let (s, r) = act("skip").await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (409, Some("nothing_in_hand")),
+        "skip twice"
+    );
+    let (s, r) = act("open").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (409, Some("window_already_open")));
+}
+
+#[tokio::test]
+async fn websocket_requests_with_bad_parameters_are_refused_before_the_upgrade() {
+    let app = spawn_app().await;
+    let token = app.token("qiaocheng", "display").await;
+    let live = format!("{HALL}/live?token={token}");
+    for (query, status, code) in [
+        ("&scope=zone:nowhere", 400, "bad_scope"),
+        ("&scope=window:99", 400, "bad_scope"),
+        ("&scope=floor", 400, "bad_scope"),
+        ("&format=xml", 400, "bad_format"),
+        ("&since=yesterday", 400, "bad_query"),
+        ("", 400, "not_websocket"),
+    ] {
+        let (s, r) = app.get_unsigned(&format!("{live}{query}")).await;
+        assert_eq!((s, r["error"]["code"].as_str()), (status, Some(code)), "{query}: {r}");
+    }
+    let (s, _) = app.get_unsigned(&format!("{HALL}/live")).await;
+    assert_eq!(s, 401);
+    let (s, _) = app.get_unsigned("/api/v1/tickets/forged.token/live").await;
+    assert_eq!(s, 404);
+}

@@ -1,0 +1,206 @@
+//! Who may do what: every role boundary, the citizen's token, rate limits,
+//! the mobile quota, and personal data kept off the screens.
+
+use serde_json::json;
+
+use crate::helpers::{next_json, spawn_app, until};
+
+const HALL: &str = "/api/v1/halls/qiaocheng";
+
+#[tokio::test]
+async fn each_role_does_its_own_work_and_nothing_else() {
+    let app = spawn_app().await;
+    let issue = json!({"zone": "general", "service": "social"});
+    let tickets = format!("{HALL}/tickets");
+    let w5 = |a: &str| format!("{HALL}/windows/5/{a}");
+
+    // Signing in.
+    let (s, r) = crate::helpers::login_raw(&app, "qiaocheng", "w5", "wrong password").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (401, Some("unauthenticated")));
+    let (s, _) = crate::helpers::login_raw(&app, "qiaocheng", "nobody", "hallcall-demo").await;
+    assert_eq!(s, 401);
+    let (s, r) = crate::helpers::login_raw(&app, "qiaocheng", "w5", "hallcall-demo").await;
+    assert_eq!(s, 200);
+    assert_eq!((r["role"].as_str(), r["windows"].clone()), (Some("window"), json!([5])));
+
+    // No token, a forged token, another hall's token.
+    let (s, r) = app.get_unsigned(&format!("{HALL}/windows")).await;
+    assert_eq!((s, r["error"]["code"].as_str()), (401, Some("unauthenticated")));
+    let res = app
+        .client
+        .get(app.url(HALL))
+        .bearer_auth("e30.AAAA")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let town = app.token("gucheng-town", "admin").await;
+    let res = app.client.get(app.url(HALL)).bearer_auth(town).send().await.unwrap();
+    assert_eq!(res.status(), 401, "a token is for one hall");
+
+    // A display reads, and cannot change anything.
+    assert_eq!(app.get_as("qiaocheng", "display", HALL).await.0, 200);
+    assert_eq!(
+        app.post_as("qiaocheng", "display", &tickets, Some(issue.clone()))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(app.post_as("qiaocheng", "display", &w5("open"), None).await.0, 403);
+
+    // The guide desk issues and cancels, and cannot operate windows.
+    let (s, t) = app.post_as("qiaocheng", "guide", &tickets, Some(issue.clone())).await;
+    assert_eq!(s, 201, "{t}");
+    assert_eq!(app.post_as("qiaocheng", "guide", &w5("open"), None).await.0, 403);
+
+    // Window staff work their own window only.
+    let (s, r) = app
+        .post_as("qiaocheng", "w5", &format!("{HALL}/windows/6/open"), None)
+        .await;
+    assert_eq!((s, r["error"]["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(app.post_as("qiaocheng", "w5", &w5("open"), None).await.0, 200);
+    assert_eq!(app.post_as("qiaocheng", "w5", &w5("resume"), None).await.0, 200);
+    assert_eq!(
+        app.post_as("qiaocheng", "w5", &tickets, Some(issue.clone())).await.0,
+        403
+    );
+    let (s, r) = app.post_as("qiaocheng", "w5", &w5("call-next"), None).await;
+    assert_eq!((s, r["window"]["current"].as_str()), (200, Some("A001")));
+    assert_eq!(
+        app.post_as(
+            "qiaocheng",
+            "w5",
+            &format!("{HALL}/commands"),
+            Some(json!({"op": "tick"}))
+        )
+        .await
+        .0,
+        403
+    );
+
+    // The supervisor cancels, reactivates, moves, closes any window, and does not call.
+    let (s, _) = app.post_as("qiaocheng", "supervisor", &w5("call-next"), None).await;
+    assert_eq!(s, 403);
+    let (_, t2) = app.post_as("qiaocheng", "guide", &tickets, Some(issue.clone())).await;
+    let n2 = t2["ticket"]["number"].as_str().unwrap();
+    let (s, r) = app
+        .post_as(
+            "qiaocheng",
+            "supervisor",
+            &format!("{HALL}/tickets/{n2}/move"),
+            Some(json!({"to": {"kind": "window", "window": 5}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["ticket"]["directed_to"], 5);
+    assert_eq!(
+        app.post_as("qiaocheng", "guide", &format!("{HALL}/tickets/{n2}/reactivate"), None)
+            .await
+            .0,
+        403
+    );
+    let (s, r) = app
+        .post_as("qiaocheng", "guide", &format!("{HALL}/tickets/{n2}/cancel"), None)
+        .await;
+    assert_eq!((s, r["ticket"]["state"].as_str()), (200, Some("cancelled")));
+    assert_eq!(
+        app.post_as("qiaocheng", "supervisor", &w5("close"), None).await.0,
+        409,
+        "A001 is in hand"
+    );
+    assert_eq!(app.post_as("qiaocheng", "w5", &w5("skip"), None).await.0, 200);
+    let (s, r) = app.post_as("qiaocheng", "supervisor", &w5("close"), None).await;
+    assert_eq!((s, r["window"]["open"].as_bool()), (200, Some(false)), "{r}");
+}
+
+#[tokio::test]
+async fn a_citizens_token_opens_only_their_own_ticket() {
+    let app = spawn_app().await;
+    let tickets = format!("{HALL}/tickets");
+    let (_, first) = app
+        .post_as(
+            "qiaocheng",
+            "guide",
+            &tickets,
+            Some(json!({"zone": "general", "service": "social"})),
+        )
+        .await;
+    let (_, second) = app
+        .post_as(
+            "qiaocheng",
+            "guide",
+            &tickets,
+            Some(json!({"zone": "general", "service": "social"})),
+        )
+        .await;
+    let token = second["token"].as_str().unwrap();
+    assert!(token.len() > 30, "unguessable: {token}");
+    let (s, mine) = app.get_unsigned(&format!("/api/v1/tickets/{token}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(mine["ticket"]["number"], "A002");
+    assert_eq!(mine["ticket"]["people_ahead"], 1);
+    assert_eq!(first["ticket"]["people_ahead"], 0);
+    // Editing the number in the token does not reach someone else's ticket.
+    let edited = token.replace("A002", "A001");
+    let (s, r) = app.get_unsigned(&format!("/api/v1/tickets/{edited}")).await;
+    assert_eq!((s, r["error"]["code"].as_str()), (404, Some("unknown_ticket")));
+    // The staff route is not open to the public.
+    assert_eq!(app.get_unsigned(&format!("{HALL}/tickets/A001")).await.0, 401);
+}
+
+#[tokio::test]
+async fn phones_are_rate_limited_and_held_to_a_daily_quota() {
+    let app = spawn_app().await;
+    let url = format!("{HALL}/mobile-tickets");
+    let take = |zone: &'static str, service: &'static str| {
+        let (client, url) = (app.client.clone(), app.url(&url));
+        async move {
+            let res = client
+                .post(url)
+                .json(&json!({"zone": zone, "service": service, "id_number": "341602199001011234"}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let mut screen = app.live("qiaocheng", "display", "").await;
+    next_json(&mut screen).await;
+    let (s, r) = take("general", "social").await;
+    assert_eq!(s, 201, "{r}");
+    // One waiting ticket per person and service (the hall's rule).
+    let (s, r) = take("general", "social").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (409, Some("already_waiting")));
+    assert_eq!(take("police", "hukou").await.0, 201);
+    assert_eq!(take("construction", "permit").await.0, 201);
+    let (s, r) = take("business", "register").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (429, Some("quota_exceeded")), "{r}");
+    // Nobody else is affected.
+    let res = app
+        .client
+        .post(app.url(&url))
+        .json(&json!({"zone": "business", "service": "register", "id_number": "13800138000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // The person's number never reaches a screen.
+    let d = until(&mut screen, |v| {
+        v["type"] == "delta" && v.to_string().contains("TicketIssued")
+    })
+    .await;
+    let text = d.to_string();
+    assert!(!text.contains("person") && !text.contains("341602"), "{text}");
+
+    // Public endpoints run out of patience with one address.
+    let mut limited = 0;
+    for _ in 0..60 {
+        let (s, r) = app.get_unsigned("/api/v1/tickets/nonsense").await;
+        if s == 429 {
+            assert_eq!(r["error"]["code"], "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "60 requests at once were all answered");
+}
