@@ -11,7 +11,7 @@ use super::window::PauseReason;
 use crate::config::Placement;
 
 /// How a window came to call a ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
     Next,
@@ -22,19 +22,20 @@ pub enum CallKind {
 }
 
 /// One event with its per-hall sequence number and time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub seq: u64,
     pub at: Millis,
     pub kind: EventKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type")]
 pub enum EventKind {
     /// A new business day: yesterday's unfinished tickets expire, every
     /// window is closed and numbering restarts.
     DayStarted {
+        #[schema(value_type = String, format = Date)]
         day: jiff::civil::Date,
     },
     TicketIssued {

@@ -8,7 +8,7 @@ use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, Ticket, TicketState};
 use super::window::PauseReason;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TicketView {
     pub number: TicketNumber,
     pub zone: ZoneId,
@@ -31,7 +31,7 @@ pub struct TicketView {
 }
 
 /// One zone's waiting lists, front first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ZoneQueue {
     pub zone: ZoneId,
     pub appointment: Vec<TicketNumber>,
@@ -40,7 +40,7 @@ pub struct ZoneQueue {
 }
 
 /// The figures a hall screen and the supervisor show per zone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ZoneSummary {
     pub zone: ZoneId,
     pub waiting: usize,
@@ -51,7 +51,7 @@ pub struct ZoneSummary {
     pub mean_service_ms: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WindowView {
     pub number: WindowNo,
     pub open: bool,

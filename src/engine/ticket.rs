@@ -6,7 +6,7 @@ use super::ids::{CategoryId, Millis, PersonKey, TicketNumber, WindowNo};
 
 /// Which lane a ticket waits in. Appointments that are due go first, then
 /// the priority lane (绿色通道) within its ratio, then the normal lane.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Lane {
     Normal,
@@ -30,7 +30,7 @@ pub(crate) const LANE_PRIORITY: usize = 1;
 pub(crate) const LANE_NORMAL: usize = 2;
 
 /// How the ticket was taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     GuideDesk,
@@ -40,7 +40,7 @@ pub enum Channel {
 }
 
 /// Where a ticket is. Exactly one at a time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TicketState {
     /// In a zone's lane, or in one window's own queue after a transfer to it.
@@ -86,7 +86,7 @@ impl TicketState {
 
 /// One line of a ticket's history, kept so a window that receives a
 /// transferred ticket sees where it has been.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     pub at: Millis,
     pub what: StepKind,
@@ -94,7 +94,7 @@ pub struct Step {
     pub window: Option<WindowNo>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     Issued,

@@ -10,6 +10,20 @@ use serde_json::json;
 use crate::engine::EngineError;
 use crate::service::ServiceError;
 
+/// The error document every refusal answers with.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDoc {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable, as `window_busy` or `unknown_zone`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,

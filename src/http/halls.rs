@@ -6,13 +6,12 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, hall_id, window_no};
-use crate::config::Role;
-use crate::engine::{Command, Event, WindowView, ZoneId};
+use crate::config::{HallConfig, Role};
+use crate::engine::{Code, Command, Event, HallId, WindowNo, WindowView, ZoneId, ZoneQueue, ZoneSummary};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,124 +25,230 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every role of the hall may read its state; displays included.
-const READERS: &[crate::config::Role] = &[Role::Supervisor, Role::Guide, Role::Window, Role::Display];
+const READERS: &[Role] = &[Role::Supervisor, Role::Guide, Role::Window, Role::Display];
 
-/// The halls this server runs, with their zones and services: what a guide
-/// desk or a phone needs to offer a choice. Public.
-async fn list(State(state): State<AppState>) -> Json<Value> {
-    let halls: Vec<Value> = state
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HallList {
+    pub halls: Vec<HallEntry>,
+}
+
+/// A hall and what it offers: what a guide desk or a phone needs to offer
+/// a choice.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HallEntry {
+    pub id: HallId,
+    pub name: String,
+    pub name_en: String,
+    pub zones: Vec<ZoneEntry>,
+    /// The priority groups (绿色通道) a guide may mark.
+    pub categories: Vec<Named>,
+    pub windows: Vec<WindowEntry>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ZoneEntry {
+    pub id: ZoneId,
+    pub name: String,
+    pub name_en: String,
+    pub prefix: String,
+    pub services: Vec<Named>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WindowEntry {
+    pub number: WindowNo,
+    pub name: String,
+    pub name_en: String,
+    /// The zones it calls from, in order of preference.
+    pub zones: Vec<ZoneId>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Named {
+    pub id: Code,
+    pub name: String,
+    pub name_en: String,
+}
+
+fn entry(c: &HallConfig) -> HallEntry {
+    HallEntry {
+        id: c.id,
+        name: c.name.clone(),
+        name_en: c.name_en.clone(),
+        zones: c
+            .zones
+            .iter()
+            .map(|z| ZoneEntry {
+                id: z.id,
+                name: z.name.clone(),
+                name_en: z.name_en.clone(),
+                prefix: z.prefix.clone(),
+                services: z
+                    .services
+                    .iter()
+                    .map(|s| Named {
+                        id: s.id,
+                        name: s.name.clone(),
+                        name_en: s.name_en.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        categories: c
+            .categories
+            .iter()
+            .map(|k| Named {
+                id: k.id,
+                name: k.name.clone(),
+                name_en: k.name_en.clone(),
+            })
+            .collect(),
+        windows: c
+            .windows
+            .iter()
+            .map(|w| WindowEntry {
+                number: w.number,
+                name: w.name.clone(),
+                name_en: w.name_en.clone(),
+                zones: w.serves.iter().map(|s| c.zones[s.zone].id).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The halls this server runs. Public.
+#[utoipa::path(get, path = "/api/v1/halls", tag = "public", responses((status = 200, body = HallList)))]
+async fn list(State(state): State<AppState>) -> Json<HallList> {
+    let halls = state
         .service
         .halls
         .ids()
         .filter_map(|id| state.service.halls.config(id).ok())
-        .map(|c| {
-            let zones: Vec<Value> = c
-                .zones
-                .iter()
-                .map(|z| {
-                    let services: Vec<Value> = z
-                        .services
-                        .iter()
-                        .map(|s| json!({"id": s.id, "name": s.name, "name_en": s.name_en}))
-                        .collect();
-                    json!({"id": z.id, "name": z.name, "name_en": z.name_en, "prefix": z.prefix, "services": services})
-                })
-                .collect();
-            let categories: Vec<Value> = c
-                .categories
-                .iter()
-                .map(|k| json!({"id": k.id, "name": k.name, "name_en": k.name_en}))
-                .collect();
-            json!({"id": c.id, "name": c.name, "name_en": c.name_en, "zones": zones, "categories": categories})
-        })
+        .map(|c| entry(c))
         .collect();
-    Json(json!({ "halls": halls }))
+    Json(HallList { halls })
 }
 
-/// Queues, windows and zone figures of one hall.
+/// A hall's whole state as it stands (including operations still being
+/// made durable).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HallState {
+    pub hall: HallId,
+    pub seq: u64,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub business_day: Option<jiff::civil::Date>,
+    pub zones: Vec<ZoneSummary>,
+    pub queues: Vec<ZoneQueue>,
+    pub windows: Vec<WindowView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ZoneList {
+    pub zones: Vec<ZoneSummary>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ZoneState {
+    pub summary: ZoneSummary,
+    pub queue: ZoneQueue,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WindowList {
+    pub windows: Vec<WindowView>,
+}
+
+fn locked<'a>(state: &'a AppState, id: HallId) -> Result<std::sync::MutexGuard<'a, crate::engine::Hall>, ApiError> {
+    state
+        .service
+        .halls
+        .lock(id)
+        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))
+}
+
+#[utoipa::path(get, path = "/api/v1/halls/{hall}", tag = "halls",
+    params(("hall" = String, Path, description = "The hall's id")), security(("bearer" = [])),
+    responses((status = 200, body = HallState), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn hall_view(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(hall): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HallState>, ApiError> {
     let id = hall_id(&state, &hall)?;
     state.require(&headers, id, READERS)?;
     let now = state.service.now();
-    let guard = state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    Ok(Json(json!({
-        "hall": id,
-        "seq": guard.seq(),
-        "business_day": guard.business_day(),
-        "zones": guard.zone_summaries(now),
-        "queues": guard.queues(),
-        "windows": guard.windows(),
-    })))
+    let guard = locked(&state, id)?;
+    Ok(Json(HallState {
+        hall: id,
+        seq: guard.seq(),
+        business_day: guard.business_day(),
+        zones: guard.zone_summaries(now),
+        queues: guard.queues(),
+        windows: guard.windows(),
+    }))
 }
 
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/zones", tag = "halls",
+    params(("hall" = String, Path, description = "The hall's id")), security(("bearer" = [])),
+    responses((status = 200, body = ZoneList), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn zones(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(hall): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ZoneList>, ApiError> {
     let id = hall_id(&state, &hall)?;
     state.require(&headers, id, READERS)?;
     let now = state.service.now();
-    let guard = state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    Ok(Json(json!({ "zones": guard.zone_summaries(now) })))
+    let guard = locked(&state, id)?;
+    Ok(Json(ZoneList {
+        zones: guard.zone_summaries(now),
+    }))
 }
 
 /// One zone's figures and waiting lists.
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/zones/{zone}", tag = "halls",
+    params(("hall" = String, Path, description = "The hall's id"), ("zone" = String, Path, description = "The zone's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ZoneState), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn zone(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((hall, zone)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ZoneState>, ApiError> {
     let id = hall_id(&state, &hall)?;
     state.require(&headers, id, READERS)?;
-    let cfg = state
-        .service
-        .halls
-        .config(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
+    let now = state.service.now();
+    let guard = locked(&state, id)?;
     let z = ZoneId::new(&zone)
         .ok()
-        .and_then(|z| cfg.zone_index(z))
+        .and_then(|z| guard.config().zone_index(z))
         .ok_or_else(|| ApiError::not_found("unknown_zone", format!("no zone {zone:?} in hall {id}")))?;
-    let now = state.service.now();
-    let guard = state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    Ok(Json(json!({
-        "summary": guard.zone_summaries(now).swap_remove(z),
-        "queue": guard.queues().swap_remove(z),
-    })))
+    Ok(Json(ZoneState {
+        summary: guard.zone_summaries(now).swap_remove(z),
+        queue: guard.queues().swap_remove(z),
+    }))
 }
 
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/windows", tag = "halls",
+    params(("hall" = String, Path, description = "The hall's id")), security(("bearer" = [])),
+    responses((status = 200, body = WindowList), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn windows(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(hall): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WindowList>, ApiError> {
     let id = hall_id(&state, &hall)?;
     state.require(&headers, id, READERS)?;
-    let guard = state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    Ok(Json(json!({ "windows": guard.windows() })))
+    let guard = locked(&state, id)?;
+    Ok(Json(WindowList {
+        windows: guard.windows(),
+    }))
 }
 
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/windows/{window}", tag = "windows",
+    params(("hall" = String, Path, description = "The hall's id"), ("window" = u16, Path, description = "The window's number")),
+    security(("bearer" = [])),
+    responses((status = 200, body = WindowView), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn window(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -152,29 +257,26 @@ async fn window(
     let id = hall_id(&state, &hall)?;
     state.require(&headers, id, READERS)?;
     let n = window_no(&state, id, &window)?;
-    let cfg = state
-        .service
-        .halls
-        .config(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    let w = cfg
+    let guard = locked(&state, id)?;
+    let w = guard
+        .config()
         .window_index(n)
         .ok_or_else(|| ApiError::not_found("unknown_window", "no such window"))?;
-    let guard = state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
     Ok(Json(guard.windows().swap_remove(w)))
 }
 
-#[derive(Serialize)]
-struct CommandReply {
-    events: Vec<Event>,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CommandReply {
+    pub events: Vec<Event>,
 }
 
 /// Runs any engine command (administrators: scripts and repairs). The
 /// per-resource routes are what pages use.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/commands", tag = "admin",
+    params(("hall" = String, Path, description = "The hall's id")), request_body = Command, security(("bearer" = [])),
+    responses((status = 200, body = CommandReply, description = "Done and durable"), (status = 401, body = ErrorDoc),
+        (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc),
+        (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
 async fn command(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -10,12 +10,14 @@
 //! - `windows`: everything a window does;
 //! - `session`: signing in;
 //! - `live`: the WebSocket subscriptions;
+//! - `openapi`: the OpenAPI document generated from the handlers;
 //! - `extract`, `error`: what every route shares.
 
 mod error;
 mod extract;
 mod halls;
 mod live;
+mod openapi;
 mod session;
 mod tickets;
 mod windows;
@@ -34,6 +36,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 pub use error::ApiError;
+pub use openapi::ApiDoc;
 
 use crate::auth::{Keys, RateLimiter, Rates};
 use crate::hub::Hub;
@@ -84,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tickets::router())
         .merge(windows::router())
         .merge(live::router())
+        .merge(openapi::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(request_id))

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, ClientIp, hall_id};
 use crate::auth::{Claims, STAFF_SESSION_MS, hash_password, verify_password};
 
@@ -18,7 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/login", post(login))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     pub hall: String,
@@ -26,7 +26,7 @@ pub struct Login {
     pub password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Session {
     pub token: String,
     pub hall: String,
@@ -40,6 +40,9 @@ pub struct Session {
 
 /// Signs in: a token for the `Authorization: Bearer` header (or a
 /// WebSocket's `token` query value).
+#[utoipa::path(post, path = "/api/v1/login", tag = "public", request_body = Login,
+    responses((status = 200, body = Session), (status = 401, body = ErrorDoc, description = "Wrong user name or password"),
+        (status = 404, body = ErrorDoc, description = "Unknown hall"), (status = 429, body = ErrorDoc, description = "Too many attempts")))]
 async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Login>) -> Result<Json<Session>, ApiError> {
     ip.limit(&state.limits.login)?;
     let hall = hall_id(&state, &req.hall)?;

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, ClientIp, hall_id, ticket_number};
 use crate::auth::Principal;
 use crate::config::Role;
@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Where a ticket is taken by staff or a kiosk.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeskChannel {
     #[default]
@@ -42,7 +42,7 @@ pub enum DeskChannel {
     Kiosk,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     pub zone: ZoneId,
@@ -58,7 +58,7 @@ pub struct IssueRequest {
     pub id_number: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckInRequest {
     pub zone: ZoneId,
@@ -70,7 +70,7 @@ pub struct CheckInRequest {
     pub id_number: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MobileRequest {
     pub zone: ZoneId,
@@ -79,14 +79,14 @@ pub struct MobileRequest {
     pub id_number: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     pub to: Target,
 }
 
 /// A new ticket, with what its slip prints.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Issued {
     pub ticket: TicketView,
     /// Opens the citizen's page for this ticket alone (its QR code).
@@ -96,7 +96,7 @@ pub struct Issued {
     pub service_name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Changed {
     pub events: Vec<Event>,
     pub ticket: Option<TicketView>,
@@ -177,6 +177,9 @@ fn issued(state: &AppState, hall: HallId, number: TicketNumber) -> Result<Issued
 }
 
 /// Issues a ticket at the guide desk or a kiosk.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/tickets", tag = "tickets", params(("hall" = String, Path, description = "The hall's id")),
+    request_body = IssueRequest, security(("bearer" = [])),
+    responses((status = 201, body = Issued, description = "Issued and durable"), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -204,6 +207,9 @@ async fn issue(
 
 /// Checks in a booked appointment: a ticket in the appointment lane (or the
 /// normal lane if it is too late, as the hall's policy says).
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/appointments/check-in", tag = "tickets", params(("hall" = String, Path, description = "The hall's id")),
+    request_body = CheckInRequest, security(("bearer" = [])),
+    responses((status = 201, body = Issued, description = "Checked in"), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn check_in(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -226,6 +232,9 @@ async fn check_in(
 
 /// Takes a ticket from a phone: public, rate-limited per address, and
 /// limited per person and day.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/mobile-tickets", tag = "public", params(("hall" = String, Path, description = "The hall's id")),
+    request_body = MobileRequest,
+    responses((status = 201, body = Issued, description = "Issued"), (status = 429, body = ErrorDoc, description = "Rate limited, or the person's daily quota is used up"), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn mobile(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -256,6 +265,8 @@ fn staff_ticket(state: &AppState, hall: HallId, number: TicketNumber) -> Option<
 }
 
 /// A ticket of today, for staff.
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/tickets/{ticket}", tag = "tickets", params(("hall" = String, Path, description = "The hall's id"), ("ticket" = String, Path, description = "A ticket number of today, as A023")),
+    security(("bearer" = [])), responses((status = 200, body = TicketView), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn lookup(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -288,6 +299,8 @@ async fn change(
 }
 
 /// Cancels a waiting or held ticket (the citizen left).
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/tickets/{ticket}/cancel", tag = "tickets", params(("hall" = String, Path, description = "The hall's id"), ("ticket" = String, Path, description = "A ticket number of today, as A023")),
+    security(("bearer" = [])), responses((status = 200, body = Changed), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -300,6 +313,8 @@ async fn cancel(
 }
 
 /// Puts a no-show (过号) back in its queue: supervisors only.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/tickets/{ticket}/reactivate", tag = "supervision", params(("hall" = String, Path, description = "The hall's id"), ("ticket" = String, Path, description = "A ticket number of today, as A023")),
+    security(("bearer" = [])), responses((status = 200, body = Changed), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn reactivate(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -312,6 +327,8 @@ async fn reactivate(
 }
 
 /// Moves a waiting or held ticket to another zone or window: supervisors only.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/tickets/{ticket}/move", tag = "supervision", params(("hall" = String, Path, description = "The hall's id"), ("ticket" = String, Path, description = "A ticket number of today, as A023")),
+    request_body = MoveRequest, security(("bearer" = [])), responses((status = 200, body = Changed), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn move_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -326,6 +343,9 @@ async fn move_ticket(
 
 /// The citizen's ticket, by the token on its slip: public and rate-limited.
 /// Only that ticket, and only on its own business day.
+#[utoipa::path(get, path = "/api/v1/tickets/{token}", tag = "public",
+    params(("token" = String, Path, description = "The token on the ticket's slip")),
+    responses((status = 200, description = "The ticket, as in the live protocol's `ticket` message (docs/protocol.md)"), (status = 404, body = ErrorDoc, description = "Forged, foreign or from an earlier day"), (status = 429, body = ErrorDoc, description = "Rate limited")))]
 async fn citizen(State(state): State<AppState>, ip: ClientIp, Path(token): Path<String>) -> Result<Response, ApiError> {
     ip.limit(&state.limits.public)?;
     let (hall, number) = citizen_ticket(&state, &token)?;

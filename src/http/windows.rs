@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorDoc};
 use super::extract::{hall_id, window_no};
 use crate::config::Role;
 use crate::engine::{Command, Event, PauseReason, Target, TicketNumber, TicketView, WindowNo, WindowView};
@@ -76,7 +76,7 @@ struct AutoCallBody {
 
 /// What a window action answers: its events, once durable, and the window
 /// and its current ticket as they stand.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WindowReply {
     pub events: Vec<Event>,
     pub window: WindowView,
@@ -160,6 +160,34 @@ fn command(action: &str, window: WindowNo, bytes: &Bytes, user: &str) -> Result<
     })
 }
 
+/// Every field any window action takes; each action reads its own (see
+/// the `action` parameter) and refuses the others.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the bodies; each action parses its own struct
+pub struct WindowActionBody {
+    /// `open`: the name shown on the window screen (defaults to the user).
+    staff: Option<String>,
+    /// `call`, `call-back`: the ticket.
+    ticket: Option<TicketNumber>,
+    /// `transfer`: where to.
+    to: Option<Target>,
+    /// `pause`: why.
+    reason: Option<PauseReason>,
+    /// `auto-call`: on or off.
+    on: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/windows/{window}/{action}", tag = "windows",
+    params(("hall" = String, Path, description = "The hall's id"),
+           ("window" = u16, Path, description = "The window's number"),
+           ("action" = String, Path, description = "open, close, call-next, call, recall, skip, start, finish, transfer, hold, call-back, pause, resume or auto-call")),
+    request_body(content = Option<WindowActionBody>, description = "Only for open (staff), call and call-back (ticket), transfer (to), pause (reason), auto-call (on); empty otherwise"),
+    security(("bearer" = [])),
+    responses((status = 200, body = WindowReply, description = "Done and durable"),
+        (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc, description = "Not this account's window"),
+        (status = 404, body = ErrorDoc, description = "Unknown hall, window, action or ticket"),
+        (status = 409, body = ErrorDoc, description = "Refused in the window's or ticket's state"),
+        (status = 422, body = ErrorDoc, description = "A bad body"), (status = 503, body = ErrorDoc)))]
 async fn act(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -16,3 +16,62 @@ async fn unknown_paths_are_404() {
     let res = app.client.get(app.url("/nope")).send().await.unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn readyz_answers_when_the_store_does() {
+    let app = spawn_app().await;
+    let (s, r) = app.get_unsigned("/readyz").await;
+    assert_eq!((s, r["status"].as_str()), (200, Some("ready")));
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = spawn_app().await;
+    let (s, doc) = app.get_unsigned("/api/v1/openapi.json").await;
+    assert_eq!(s, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/login", "post"),
+        ("/api/v1/halls", "get"),
+        ("/api/v1/halls/{hall}", "get"),
+        ("/api/v1/halls/{hall}/zones", "get"),
+        ("/api/v1/halls/{hall}/zones/{zone}", "get"),
+        ("/api/v1/halls/{hall}/windows", "get"),
+        ("/api/v1/halls/{hall}/windows/{window}", "get"),
+        ("/api/v1/halls/{hall}/windows/{window}/{action}", "post"),
+        ("/api/v1/halls/{hall}/commands", "post"),
+        ("/api/v1/halls/{hall}/tickets", "post"),
+        ("/api/v1/halls/{hall}/appointments/check-in", "post"),
+        ("/api/v1/halls/{hall}/mobile-tickets", "post"),
+        ("/api/v1/halls/{hall}/tickets/{ticket}", "get"),
+        ("/api/v1/halls/{hall}/tickets/{ticket}/cancel", "post"),
+        ("/api/v1/halls/{hall}/tickets/{ticket}/reactivate", "post"),
+        ("/api/v1/halls/{hall}/tickets/{ticket}/move", "post"),
+        ("/api/v1/tickets/{token}", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is documented"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "Command",
+        "Event",
+        "EventKind",
+        "Issued",
+        "IssueRequest",
+        "TicketView",
+        "WindowReply",
+        "ErrorDoc",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name}");
+    }
+    // Every reference resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &r[..r.find('"').unwrap()];
+        assert!(schemas.contains_key(name), "dangling reference to {name}");
+    }
+}

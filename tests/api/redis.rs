@@ -17,6 +17,8 @@ async fn a_redis_outage_fails_fast_and_service_resumes_by_itself() {
     app.command(json!({"op": "open", "window": 1})).await;
     app.command(json!({"op": "resume", "window": 1})).await;
     let (_, before) = app.get("/api/v1/halls/qiaocheng").await;
+    let mut screen = app.live("qiaocheng", "display", "").await;
+    let snap = crate::helpers::next_json(&mut screen).await;
 
     redis.stop();
     // Every operation is refused with a clear 503 while Redis is down; the
@@ -35,6 +37,8 @@ async fn a_redis_outage_fails_fast_and_service_resumes_by_itself() {
     assert_eq!(s, 200);
     assert_eq!(during["queues"], before["queues"]);
     assert_eq!(during["windows"], before["windows"]);
+    let (s, r) = app.get_unsigned("/readyz").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (503, Some("store_unavailable")));
 
     redis.restart();
     let back = Instant::now();
@@ -51,6 +55,16 @@ async fn a_redis_outage_fails_fast_and_service_resumes_by_itself() {
     };
     eprintln!("served again {:?} after Redis came back", back.elapsed());
     assert_eq!(called, "A001", "the ticket issued before the outage is intact");
+    // The screen stayed connected, saw nothing of the refused operations,
+    // and now shows the call.
+    let d = crate::helpers::until(&mut screen, |v| !crate::helpers::called(v).is_empty()).await;
+    assert_eq!(crate::helpers::called(&d), ["A001"]);
+    assert_eq!(
+        d["from"].as_u64(),
+        snap["seq"].as_u64().map(|s| s + 1),
+        "nothing in between"
+    );
+    assert_eq!(app.get_unsigned("/readyz").await.0, 200);
     let (s, r) = app.command(issue("general", "social")).await;
     assert_eq!((s, ticket_of(&r).as_str()), (200, "A002"));
 }

@@ -1,0 +1,59 @@
+//! `GET /api/v1/openapi.json`: the API described from the handlers' own
+//! annotations and types, so it cannot drift from the code.
+
+use axum::Json;
+use axum::routing::get;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hallcall",
+        description = "Queue calling and hall displays for government service halls. Live updates: docs/protocol.md (WebSocket, `GET /api/v1/halls/{hall}/live`)."
+    ),
+    paths(
+        super::session::login,
+        super::halls::list,
+        super::halls::hall_view,
+        super::halls::zones,
+        super::halls::zone,
+        super::halls::windows,
+        super::halls::window,
+        super::halls::command,
+        super::tickets::issue,
+        super::tickets::check_in,
+        super::tickets::mobile,
+        super::tickets::lookup,
+        super::tickets::cancel,
+        super::tickets::reactivate,
+        super::tickets::move_ticket,
+        super::tickets::citizen,
+        super::windows::act,
+    ),
+    modifiers(&Bearer),
+    tags(
+        (name = "public", description = "No sign-in: hall list, sign-in, phones, the citizen's ticket (rate-limited)"),
+        (name = "tickets", description = "The guide desk and kiosks"),
+        (name = "windows", description = "Window staff"),
+        (name = "supervision", description = "Supervisors"),
+        (name = "halls", description = "Reading a hall: any account of it, displays included"),
+        (name = "admin", description = "Administrators"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/api/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}
