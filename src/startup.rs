@@ -144,6 +144,7 @@ impl Application {
             .await
             .context("server failed");
         ticker.abort();
+        self.hub.drained(Duration::from_secs(2)).await;
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");
         served

@@ -42,4 +42,4 @@ pub use window::PauseReason;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -25,6 +25,9 @@ use tokio::sync::{mpsc, watch};
 pub use feed::{Feed, Frame, Render, Start, ticket_json};
 pub use scope::{Format, Scope, ScopeError};
 
+#[cfg(test)]
+mod tests;
+
 /// The error document sent on a socket.
 pub fn wire_error(code: &str, message: &str) -> String {
     wire::to_json(&wire::WireError {
@@ -128,6 +131,15 @@ impl Hub {
     /// Tells every connection to close with "going away" (at shutdown).
     pub fn close_all(&self) {
         self.closing.send_replace(true);
+    }
+
+    /// Waits (at most `limit`) for every connection to have closed after
+    /// [`Hub::close_all`], so their "going away" frames leave before exit.
+    pub async fn drained(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.stats.connections.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Becomes true when connections should close.

@@ -1,0 +1,230 @@
+use super::feed::{Feed, RING, Render};
+use super::scope::{Format, Scope};
+use crate::engine::tests::{code, config, local};
+use crate::engine::{Channel, Command, Event, Hall, Issue, PersonKey};
+
+/// A live hall beside a feed, as the writer would publish its batches.
+struct Rig {
+    live: Hall,
+    feed: Feed,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let hall = Hall::new(config());
+        Rig {
+            feed: Feed::new(hall.clone()),
+            live: hall,
+        }
+    }
+
+    fn run(&mut self, cmd: Command) -> Vec<Event> {
+        let events = self.live.execute(&cmd, local(10, 0)).expect("the command succeeds");
+        self.feed.publish(events.clone());
+        events
+    }
+
+    fn issue(&mut self, zone: &str, service: &str) -> Vec<Event> {
+        self.run(Command::Issue(Issue::normal(code(zone), code(service), Channel::Kiosk)))
+    }
+}
+
+fn text(r: Render) -> Option<String> {
+    match r {
+        Render::Send(t) => Some(t.to_string()),
+        Render::Skip => None,
+        Render::Resnapshot => Some("RESNAPSHOT".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_delta_names_what_it_touched_and_never_a_person() {
+    let mut rig = Rig::new();
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .unwrap();
+    assert!(start.first[0].contains(r#""type":"snapshot""#));
+    let mut rx = start.rx;
+    let issue = Issue {
+        person: Some(PersonKey(0xfeed_beef)),
+        ..Issue::normal(code("police"), code("hukou"), Channel::Mobile)
+    };
+    rig.run(Command::Issue(issue));
+    let frame = rx.recv().await.unwrap();
+    // The first batch of the day holds its rollover: subscribers take a snapshot.
+    assert!(frame.reset);
+    rig.issue("police", "hukou");
+    let frame = rx.recv().await.unwrap();
+    assert!(!frame.reset);
+    assert_eq!(frame.zones, vec![1], "the police zone only");
+    assert_eq!(frame.tickets.len(), 1);
+    assert!(
+        !frame.json.contains("person") && !frame.json.contains("feedbeef"),
+        "{}",
+        frame.json.as_str()
+    );
+    assert!(
+        frame.json.contains(r#""normal":["C001","C002"]"#),
+        "{}",
+        frame.json.as_str()
+    );
+
+    // Scopes see what concerns them.
+    assert!(text(rig.feed.render(&frame, Scope::Zone(1), Format::Json, &[])).is_some());
+    assert!(text(rig.feed.render(&frame, Scope::Zone(0), Format::Json, &[])).is_none());
+    assert!(
+        text(rig.feed.render(&frame, Scope::Window(2, 3), Format::Json, &[1])).is_some(),
+        "window 3 serves police"
+    );
+    assert!(text(rig.feed.render(&frame, Scope::Window(0, 1), Format::Json, &[0])).is_none());
+    assert!(
+        text(rig.feed.render(&frame, Scope::Hall, Format::Led, &[])).is_none(),
+        "no call, no LED line"
+    );
+}
+
+#[tokio::test]
+async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
+    let mut rig = Rig::new();
+    rig.issue("general", "apply");
+    rig.run(Command::Open { window: 2, staff: None });
+    let mut rx = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .unwrap()
+        .rx;
+    rig.run(Command::CallNext { window: 2 });
+    let frame = rx.recv().await.unwrap();
+    assert_eq!(
+        text(rig.feed.render(&frame, Scope::Hall, Format::Led, &[])).unwrap(),
+        "A001 2号窗口"
+    );
+    assert_eq!(
+        text(rig.feed.render(&frame, Scope::Zone(0), Format::Led, &[])).unwrap(),
+        "A001 2号窗口"
+    );
+    assert!(text(rig.feed.render(&frame, Scope::Zone(1), Format::Led, &[])).is_none());
+    assert_eq!(
+        text(rig.feed.render(&frame, Scope::Window(1, 2), Format::Led, &[0, 1])).unwrap(),
+        "A001 2号窗口"
+    );
+    rig.run(Command::Start { window: 2 });
+    rig.run(Command::Finish { window: 2 });
+    let _start = rx.recv().await.unwrap();
+    let finish = rx.recv().await.unwrap();
+    assert_eq!(
+        text(rig.feed.render(&finish, Scope::Window(1, 2), Format::Led, &[0, 1])).unwrap(),
+        "2号窗口 空闲"
+    );
+    // The LED snapshot of the hall is its latest call.
+    let (_, line) = rig.feed.snapshot(Scope::Hall, Format::Led, local(10, 0)).unwrap();
+    assert_eq!(line.as_str(), "A001 2号窗口");
+    // A new hall subscriber's snapshot lists the call with its window's name.
+    let (_, snap) = rig.feed.snapshot(Scope::Hall, Format::Json, local(10, 0)).unwrap();
+    assert!(
+        snap.contains(r#""calls":[{"ticket":"A001","window":2,"window_name":"综合户籍""#),
+        "{}",
+        snap.as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
+    let mut rig = Rig::new();
+    rig.issue("general", "apply");
+    let since = rig.feed.seq();
+    rig.issue("general", "apply");
+    rig.issue("police", "hukou");
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Some(since), local(10, 0))
+        .unwrap();
+    assert_eq!(start.first.len(), 3);
+    assert!(start.first[0].contains(r#""type":"resumed""#));
+    assert!(start.first[1].contains(r#""type":"delta""#) && start.first[2].contains("C001"));
+    // A zone subscriber resuming gets only its zone's frames.
+    let start = rig
+        .feed
+        .subscribe(Scope::Zone(1), Format::Json, Some(since), local(10, 0))
+        .unwrap();
+    assert_eq!(start.first.len(), 2);
+    // Up to date: just the confirmation.
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Some(rig.feed.seq()), local(10, 0))
+        .unwrap();
+    assert_eq!(start.first.len(), 1);
+    // Ahead of the hall (a store that was wiped): a snapshot.
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Some(10_000), local(10, 0))
+        .unwrap();
+    assert!(start.first[0].contains(r#""type":"snapshot""#));
+    // Beyond the ring: a snapshot.
+    for _ in 0..RING {
+        rig.issue("general", "apply");
+    }
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Some(since), local(10, 0))
+        .unwrap();
+    assert_eq!(start.first.len(), 1);
+    assert!(start.first[0].contains(r#""type":"snapshot""#));
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_lags_instead_of_growing_memory() {
+    let mut rig = Rig::new();
+    let mut rx = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .unwrap()
+        .rx;
+    for _ in 0..RING + 10 {
+        rig.issue("general", "apply");
+    }
+    assert!(matches!(
+        rx.recv().await,
+        Err(tokio::sync::broadcast::error::RecvError::Lagged(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
+    let mut rig = Rig::new();
+    rig.issue("general", "apply");
+    rig.issue("general", "apply");
+    let mine = "A002".parse().unwrap();
+    let start = rig
+        .feed
+        .subscribe(Scope::Ticket(mine), Format::Json, None, local(10, 0))
+        .unwrap();
+    assert!(
+        start.first[0].contains(r#""people_ahead":1"#),
+        "{}",
+        start.first[0].as_str()
+    );
+    let mut rx = start.rx;
+    rig.issue("police", "hukou");
+    let other_zone = rx.recv().await.unwrap();
+    assert!(text(rig.feed.render(&other_zone, Scope::Ticket(mine), Format::Json, &[])).is_none());
+    rig.run(Command::Open { window: 1, staff: None });
+    rig.run(Command::CallNext { window: 1 });
+    let _open = rx.recv().await.unwrap();
+    let call = rx.recv().await.unwrap();
+    assert_eq!(
+        text(rig.feed.render(&call, Scope::Ticket(mine), Format::Json, &[])).unwrap(),
+        "RESNAPSHOT"
+    );
+    let (_, now) = rig
+        .feed
+        .snapshot(Scope::Ticket(mine), Format::Json, local(10, 0))
+        .unwrap();
+    assert!(now.contains(r#""people_ahead":0"#), "{}", now.as_str());
+    assert!(
+        rig.feed
+            .subscribe(Scope::Ticket("A999".parse().unwrap()), Format::Json, None, local(10, 0))
+            .is_none()
+    );
+}
