@@ -19,7 +19,7 @@ use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
 use crate::http::{AppState, Limits, router};
-use crate::hub::Hub;
+use crate::hub::{Heartbeat, Hub};
 use crate::service::{Clock, Service, system_clock};
 use crate::shards::Halls;
 use crate::store::journal::JournalOptions;
@@ -82,7 +82,7 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let hub = Hub::start(&opened.halls, published);
+        let hub = Hub::start(&opened.halls, published, Heartbeat::default());
         let service = Service {
             halls: Halls::from_halls(opened.halls),
             store: opened.store,
@@ -106,6 +106,11 @@ impl Application {
 
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// Changes the live connections' timing (tests use seconds, not tens).
+    pub fn set_heartbeat(&mut self, heartbeat: Heartbeat) {
+        self.hub.heartbeat = heartbeat;
     }
 
     /// Serves until `shutdown` completes: stops accepting, closes every

@@ -27,12 +27,6 @@ use super::extract::hall_id;
 use super::tickets::citizen_ticket;
 use crate::hub::{Feed, Format, Render, Scope};
 
-/// A heartbeat ping this often.
-pub const PING_EVERY: Duration = Duration::from_secs(10);
-/// A peer heard from neither data nor pong for this long is dead.
-pub const DEAD_AFTER: Duration = Duration::from_secs(30);
-/// A peer that takes longer than this to accept one frame is dropped.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Clients send only small control messages: a longer one is answered
 /// with an error and the connection stays.
 pub const MAX_MESSAGE: usize = 4096;
@@ -160,8 +154,8 @@ enum End {
     Stalled,
 }
 
-async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> Result<(), End> {
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
+async fn send(socket: &mut WebSocket, text: Utf8Bytes, limit: Duration) -> Result<(), End> {
+    match tokio::time::timeout(limit, socket.send(Message::Text(text))).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Gone),
         Err(_) => Err(End::Stalled),
@@ -190,22 +184,24 @@ async fn serve(
     served: Vec<usize>,
 ) {
     let stats = state.hub.stats.clone();
+    let beat = state.hub.heartbeat;
+    let limit = beat.send_timeout;
     stats.connections.fetch_add(1, Ordering::Relaxed);
     let _counted = Counted(stats.clone());
     let Some(start) = feed.subscribe(scope, format, since, state.service.now()) else {
-        let _ = send(&mut socket, error_text("unknown_ticket", "no such ticket today")).await;
+        let _ = send(&mut socket, error_text("unknown_ticket", "no such ticket today"), limit).await;
         close(&mut socket, close_code::POLICY, "unknown ticket").await;
         return;
     };
     let mut rx = start.rx;
     let mut sent = start.seq;
     for text in start.first {
-        if send(&mut socket, text).await.is_err() {
+        if send(&mut socket, text, limit).await.is_err() {
             return;
         }
     }
     let mut closing = state.hub.closing();
-    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut ping = tokio::time::interval_at(Instant::now() + beat.ping_every, beat.ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut heard = Instant::now();
     let end = loop {
@@ -244,7 +240,7 @@ async fn serve(
                         None => break None,
                     },
                 };
-                if let Err(e) = send(&mut socket, text).await {
+                if let Err(e) = send(&mut socket, text, limit).await {
                     break Some(e);
                 }
             }
@@ -259,26 +255,26 @@ async fn serve(
                         } else {
                             error_text("bad_message", "clients send only {\"type\":\"ping\"}; the subscription is chosen in the URL")
                         };
-                        if let Err(e) = send(&mut socket, reply).await {
+                        if let Err(e) = send(&mut socket, reply, limit).await {
                             break Some(e);
                         }
                     }
                     Some(Ok(Message::Binary(_))) => {
-                        if let Err(e) = send(&mut socket, error_text("bad_message", "binary messages are not accepted")).await {
+                        if let Err(e) = send(&mut socket, error_text("bad_message", "binary messages are not accepted"), limit).await {
                             break Some(e);
                         }
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Close(_))) | None => break Some(End::Gone),
                     Some(Err(e)) => {
-                        let _ = send(&mut socket, error_text("bad_frame", &e.to_string())).await;
+                        let _ = send(&mut socket, error_text("bad_frame", &e.to_string()), limit).await;
                         close(&mut socket, close_code::SIZE, "message too large or malformed").await;
                         break Some(End::Gone);
                     }
                 }
             }
             _ = ping.tick() => {
-                if heard.elapsed() > DEAD_AFTER {
+                if heard.elapsed() > beat.dead_after {
                     stats.shed.fetch_add(1, Ordering::Relaxed);
                     break Some(End::Gone);
                 }

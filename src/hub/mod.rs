@@ -19,6 +19,7 @@ mod wire;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
@@ -76,11 +77,33 @@ pub struct HubStats {
     pub shed: AtomicU64,
 }
 
+/// A live connection's timing.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    /// A WebSocket ping this often.
+    pub ping_every: Duration,
+    /// A peer heard from neither data nor pong for this long is dead.
+    pub dead_after: Duration,
+    /// A peer that takes longer than this to accept one frame is dropped.
+    pub send_timeout: Duration,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat {
+            ping_every: Duration::from_secs(10),
+            dead_after: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A handle on every hall's feed. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
     feeds: Arc<HashMap<HallId, Arc<Feed>>>,
     pub stats: Arc<HubStats>,
+    pub heartbeat: Heartbeat,
     closing: watch::Sender<bool>,
 }
 
@@ -92,7 +115,7 @@ pub fn channel() -> (Publisher, mpsc::UnboundedReceiver<Published>) {
 
 impl Hub {
     /// Starts the hub on the halls as recovered from the store.
-    pub fn start(halls: &[Hall], mut rx: mpsc::UnboundedReceiver<Published>) -> Hub {
+    pub fn start(halls: &[Hall], mut rx: mpsc::UnboundedReceiver<Published>, heartbeat: Heartbeat) -> Hub {
         let feeds: HashMap<HallId, Arc<Feed>> = halls
             .iter()
             .map(|h| (h.config().id, Arc::new(Feed::new(h.clone()))))
@@ -100,6 +123,7 @@ impl Hub {
         let hub = Hub {
             feeds: Arc::new(feeds),
             stats: Arc::new(HubStats::default()),
+            heartbeat,
             closing: watch::channel(false).0,
         };
         let feeds = hub.feeds.clone();
@@ -135,10 +159,10 @@ impl Hub {
 
     /// Waits (at most `limit`) for every connection to have closed after
     /// [`Hub::close_all`], so their "going away" frames leave before exit.
-    pub async fn drained(&self, limit: std::time::Duration) {
+    pub async fn drained(&self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         while self.stats.connections.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

@@ -16,6 +16,14 @@ use tokio::task::JoinHandle;
 /// 2026-11-24 10:00 in Asia/Shanghai: a Tuesday, the sample halls are open.
 pub const TUESDAY_10AM: i64 = 1_795_485_600_000;
 
+/// Live connections' timing in tests: seconds rather than tens, with room
+/// for a test that does not read its socket for a while.
+pub const TEST_HEARTBEAT: hallcall::hub::Heartbeat = hallcall::hub::Heartbeat {
+    ping_every: std::time::Duration::from_secs(1),
+    dead_after: std::time::Duration::from_secs(8),
+    send_timeout: std::time::Duration::from_secs(3),
+};
+
 /// Every sample account's password (config/hall.toml).
 pub const DEMO_PASSWORD: &str = "hallcall-demo";
 /// Its hash, for configurations written by tests.
@@ -167,9 +175,10 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
     let clock = Arc::new(AtomicI64::new(now));
     let read = clock.clone();
-    let app = Application::build_with_clock(&args, &config, Arc::new(move || Millis(read.load(Ordering::SeqCst))))
+    let mut app = Application::build_with_clock(&args, &config, Arc::new(move || Millis(read.load(Ordering::SeqCst))))
         .await
         .expect("the app builds");
+    app.set_heartbeat(TEST_HEARTBEAT);
     let addr = app.local_addr().expect("a bound address");
     let hub = app.hub().clone();
     let (stop, stopped) = oneshot::channel::<()>();

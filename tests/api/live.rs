@@ -218,6 +218,43 @@ async fn a_stalled_client_holds_up_nobody() {
     drop(stalled);
 }
 
+/// A kiosk whose network died (it neither reads nor answers pings) is
+/// noticed and dropped within the heartbeat's limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_kiosk_is_noticed_by_its_missing_pongs() {
+    let app = spawn_app().await;
+    let token = app.token("qiaocheng", "display").await;
+    let mut dead = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let req = format!(
+        "GET /api/v1/halls/qiaocheng/live?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut dead, req.as_bytes())
+        .await
+        .unwrap();
+    // A live screen beside it answers pings (its library does) and stays.
+    let mut alive = app.live("qiaocheng", "display", "").await;
+    next_json(&mut alive).await;
+    let started = tokio::time::Instant::now();
+    let limit = crate::helpers::TEST_HEARTBEAT.dead_after + crate::helpers::TEST_HEARTBEAT.ping_every * 2;
+    while app.hub.stats.shed.load(Ordering::Relaxed) == 0 {
+        assert!(started.elapsed() < limit * 2, "the dead kiosk was not noticed");
+        // Keep reading, so this client answers its pings.
+        let _ = tokio::time::timeout(Duration::from_millis(200), alive.next()).await;
+    }
+    assert!(
+        started.elapsed() >= crate::helpers::TEST_HEARTBEAT.dead_after,
+        "not before its limit"
+    );
+    assert_eq!(
+        app.hub.stats.connections.load(Ordering::Relaxed),
+        1,
+        "the live screen is still connected"
+    );
+    alive.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    assert_eq!(until(&mut alive, |v| v["type"] == "pong").await["type"], "pong");
+}
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     status
