@@ -15,6 +15,7 @@
 //! - [`service`]: the path of one operation through lock, engine and store;
 //! - [`hub`]: durable events fanned out to screens over WebSockets;
 //! - [`http`]: the HTTP routes and the WebSocket endpoint;
+//! - [`ws`]: the WebSocket transport: handshake and frames;
 //! - [`telemetry`]: tracing set-up;
 //! - [`cli`]: the command line.
 
@@ -29,3 +30,4 @@ pub mod shards;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod ws;

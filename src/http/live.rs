@@ -6,18 +6,22 @@
 //! one that stops reading for 10 s. A connection that falls behind the
 //! hall's ring is sent a snapshot instead, so its memory stays bounded.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
@@ -26,12 +30,11 @@ use super::error::ApiError;
 use super::extract::hall_id;
 use super::tickets::citizen_ticket;
 use crate::hub::{Feed, Format, Render, Scope};
+use crate::ws::{self, Decoder, Incoming};
 
 /// Clients send only small control messages: a longer one is answered
 /// with an error and the connection stays.
 pub const MAX_MESSAGE: usize = 4096;
-/// A frame beyond this is not even read: the connection is closed (1009).
-pub const MAX_FRAME: usize = 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -56,25 +59,33 @@ pub struct LiveQuery {
     pub token: Option<String>,
 }
 
-fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    // Small buffers: most connections are idle screens, and frames are a
-    // few hundred bytes.
-    ws.read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_write_buffer_size(256 * 1024)
-        .max_message_size(MAX_FRAME)
-        .max_frame_size(MAX_FRAME)
-}
-
 fn query(q: Result<Query<LiveQuery>, QueryRejection>) -> Result<LiveQuery, ApiError> {
     q.map(|Query(q)| q)
         .map_err(|e| ApiError::bad_request("bad_query", e.body_text()))
 }
 
-fn websocket(
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Result<WebSocketUpgrade, ApiError> {
-    ws.map_err(|e| ApiError::bad_request("not_websocket", e.body_text()))
+/// Answers the upgrade and runs `serve` on the connection once it is ours.
+fn upgrade<F, Fut>(mut req: Request, serve: F) -> Result<Response, ApiError>
+where
+    F: FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let accept = ws::check_upgrade(req.method(), req.headers())
+        .map_err(|e| ApiError::bad_request("not_websocket", e.to_string()))?;
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => serve(TokioIo::new(upgraded)).await,
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "upgrade")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }
 
 /// A hall, zone or window: any signed-in account of the hall, displays
@@ -84,7 +95,7 @@ async fn hall_live(
     headers: HeaderMap,
     Path(hall): Path<String>,
     q: Result<Query<LiveQuery>, QueryRejection>,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    req: Request,
 ) -> Result<Response, ApiError> {
     let hall = hall_id(&state, &hall)?;
     let q = query(q)?;
@@ -106,8 +117,7 @@ async fn hall_live(
         .feed(hall)
         .cloned()
         .ok_or_else(|| ApiError::not_found("unknown_hall", "no such hall"))?;
-    let ws = websocket(ws)?;
-    Ok(upgrade(ws).on_upgrade(move |socket| serve(socket, state, feed, scope, format, q.since, served)))
+    upgrade(req, move |io| serve(io, state, feed, scope, format, q.since, served))
 }
 
 /// One ticket, by the citizen's token: public.
@@ -115,7 +125,7 @@ async fn ticket_live(
     State(state): State<AppState>,
     Path(token): Path<String>,
     q: Result<Query<LiveQuery>, QueryRejection>,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    req: Request,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
     let (hall, number) = citizen_ticket(&state, &token)?;
@@ -124,10 +134,9 @@ async fn ticket_live(
         .feed(hall)
         .cloned()
         .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))?;
-    let ws = websocket(ws)?;
-    Ok(upgrade(ws).on_upgrade(move |socket| {
+    upgrade(req, move |io| {
         serve(
-            socket,
+            io,
             state,
             feed,
             Scope::Ticket(number),
@@ -135,7 +144,7 @@ async fn ticket_live(
             q.since,
             Vec::new(),
         )
-    }))
+    })
 }
 
 struct Counted(Arc<crate::hub::HubStats>);
@@ -146,36 +155,63 @@ impl Drop for Counted {
     }
 }
 
-/// Why a connection ended early.
+/// Why a connection ended.
 enum End {
-    /// The peer is gone or broke the protocol.
+    /// The peer left, broke the protocol, or the server is stopping.
     Gone,
     /// The peer stopped reading.
     Stalled,
 }
 
-async fn send(socket: &mut WebSocket, text: Utf8Bytes, limit: Duration) -> Result<(), End> {
-    match tokio::time::timeout(limit, socket.send(Message::Text(text))).await {
+/// Writes one encoded frame, or gives up on a peer that does not take it.
+async fn write<IO: AsyncWrite + Unpin>(io: &mut IO, frame: &[u8], limit: Duration) -> Result<(), End> {
+    match tokio::time::timeout(limit, io.write_all(frame)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Gone),
         Err(_) => Err(End::Stalled),
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from(reason),
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
+fn error_frame(code: &str, message: &str) -> Bytes {
+    ws::text_frame(&crate::hub::wire_error(code, message))
 }
 
-fn error_text(code: &str, message: &str) -> Utf8Bytes {
-    Utf8Bytes::from(crate::hub::wire_error(code, message))
+/// Answers what the client sent; `Err` ends the connection.
+async fn answer<IO: AsyncWrite + Unpin>(io: &mut IO, msg: Incoming, sent: u64, limit: Duration) -> Result<(), End> {
+    match msg {
+        Incoming::Text(t) if t.trim_ascii() == br#"{"type":"ping"}"# => {
+            write(
+                io,
+                &ws::text_frame(&format!(r#"{{"type":"pong","seq":{sent}}}"#)),
+                limit,
+            )
+            .await
+        }
+        Incoming::Text(_) | Incoming::Binary => {
+            let frame = error_frame(
+                "bad_message",
+                "clients send only {\"type\":\"ping\"}; the subscription is chosen in the URL",
+            );
+            write(io, &frame, limit).await
+        }
+        Incoming::TooLarge(n) => {
+            let frame = error_frame(
+                "message_too_large",
+                &format!("a message of {n} bytes: messages are at most {MAX_MESSAGE} bytes"),
+            );
+            write(io, &frame, limit).await
+        }
+        Incoming::Ping(p) => write(io, &ws::pong_frame(&p), limit).await,
+        Incoming::Pong => Ok(()),
+        Incoming::Close(_) => {
+            let _ = write(io, &ws::close_frame(1000, ""), limit).await;
+            Err(End::Gone)
+        }
+    }
 }
 
-async fn serve(
-    mut socket: WebSocket,
+async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
+    mut io: IO,
     state: AppState,
     feed: Arc<Feed>,
     scope: Scope,
@@ -189,14 +225,14 @@ async fn serve(
     stats.connections.fetch_add(1, Ordering::Relaxed);
     let _counted = Counted(stats.clone());
     let Some(start) = feed.subscribe(scope, format, since, state.service.now()) else {
-        let _ = send(&mut socket, error_text("unknown_ticket", "no such ticket today"), limit).await;
-        close(&mut socket, close_code::POLICY, "unknown ticket").await;
+        let _ = write(&mut io, &error_frame("unknown_ticket", "no such ticket today"), limit).await;
+        let _ = write(&mut io, &ws::close_frame(1008, "unknown ticket"), limit).await;
         return;
     };
     let mut rx = start.rx;
     let mut sent = start.seq;
-    for text in start.first {
-        if send(&mut socket, text, limit).await.is_err() {
+    for frame in start.first {
+        if write(&mut io, &frame, limit).await.is_err() {
             return;
         }
     }
@@ -204,6 +240,10 @@ async fn serve(
     let mut ping = tokio::time::interval_at(Instant::now() + beat.ping_every, beat.ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut heard = Instant::now();
+    let mut decoder = Decoder::new(MAX_MESSAGE);
+    let mut incoming = Vec::new();
+    // Idle screens send only pongs: a small buffer, kept in the task.
+    let mut buf = [0u8; 256];
     let end = loop {
         tokio::select! {
             r = rx.recv() => {
@@ -217,9 +257,9 @@ async fn serve(
                                 sent = frame.seq;
                                 continue;
                             }
-                            Render::Send(text) => {
+                            Render::Send(bytes) => {
                                 sent = frame.seq;
-                                Some(text)
+                                Some(bytes)
                             }
                             Render::Resnapshot => None,
                         }
@@ -228,68 +268,63 @@ async fn serve(
                         stats.resyncs.fetch_add(1, Ordering::Relaxed);
                         None
                     }
-                    Err(RecvError::Closed) => break None,
+                    Err(RecvError::Closed) => break End::Gone,
                 };
-                let text = match out {
-                    Some(t) => t,
+                let bytes = match out {
+                    Some(b) => b,
                     None => match feed.snapshot(scope, format, state.service.now()) {
                         Some((seq, snap)) => {
                             sent = seq;
                             snap
                         }
-                        None => break None,
+                        None => break End::Gone,
                     },
                 };
-                if let Err(e) = send(&mut socket, text, limit).await {
-                    break Some(e);
+                if let Err(e) = write(&mut io, &bytes, limit).await {
+                    break e;
                 }
             }
-            m = socket.recv() => {
+            n = io.read(&mut buf) => {
+                let n = match n {
+                    Ok(0) | Err(_) => break End::Gone,
+                    Ok(n) => n,
+                };
                 heard = Instant::now();
-                match m {
-                    Some(Ok(Message::Text(t))) => {
-                        let reply = if t.len() > MAX_MESSAGE {
-                            error_text("message_too_large", &format!("messages are at most {MAX_MESSAGE} bytes"))
-                        } else if t.trim() == r#"{"type":"ping"}"# {
-                            Utf8Bytes::from(format!(r#"{{"type":"pong","seq":{sent}}}"#))
-                        } else {
-                            error_text("bad_message", "clients send only {\"type\":\"ping\"}; the subscription is chosen in the URL")
-                        };
-                        if let Err(e) = send(&mut socket, reply, limit).await {
-                            break Some(e);
-                        }
+                if let Err(e) = decoder.feed(&buf[..n], &mut incoming) {
+                    let _ = write(&mut io, &error_frame("bad_frame", &e.to_string()), limit).await;
+                    let _ = write(&mut io, &ws::close_frame(e.close_code(), &e.to_string()), limit).await;
+                    break End::Gone;
+                }
+                let mut ended = None;
+                for msg in incoming.drain(..) {
+                    if let Err(e) = answer(&mut io, msg, sent, limit).await {
+                        ended = Some(e);
+                        break;
                     }
-                    Some(Ok(Message::Binary(_))) => {
-                        if let Err(e) = send(&mut socket, error_text("bad_message", "binary messages are not accepted"), limit).await {
-                            break Some(e);
-                        }
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break Some(End::Gone),
-                    Some(Err(e)) => {
-                        let _ = send(&mut socket, error_text("bad_frame", &e.to_string()), limit).await;
-                        close(&mut socket, close_code::SIZE, "message too large or malformed").await;
-                        break Some(End::Gone);
-                    }
+                }
+                if let Some(e) = ended {
+                    break e;
                 }
             }
             _ = ping.tick() => {
                 if heard.elapsed() > beat.dead_after {
                     stats.shed.fetch_add(1, Ordering::Relaxed);
-                    break Some(End::Gone);
+                    tracing::info!(?scope, "dropped a subscriber that stopped answering pings");
+                    break End::Gone;
                 }
-                if socket.send(Message::Ping(axum::body::Bytes::new())).await.is_err() {
-                    break Some(End::Gone);
+                if let Err(e) = write(&mut io, &ws::ping_frame(), limit).await {
+                    break e;
                 }
             }
             _ = closing.changed() => {
-                close(&mut socket, close_code::AWAY, "server shutting down").await;
-                break None;
+                let _ = write(&mut io, &ws::close_frame(1001, "server shutting down"), limit).await;
+                break End::Gone;
             }
         }
     };
-    if let Some(End::Stalled) = end {
+    if let End::Stalled = end {
         stats.shed.fetch_add(1, Ordering::Relaxed);
         tracing::info!(?scope, "dropped a subscriber that stopped reading");
     }
+    let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
 }

@@ -6,12 +6,13 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use tokio::sync::broadcast;
 
 use super::scope::{Format, Scope};
 use super::wire::{self, Call, Delta, HallInfo, Resumed, Snapshot, TicketUpdate};
 use crate::engine::{Event, EventKind, Hall, Millis, StepKind, Target, TicketNumber, WindowNo};
+use crate::ws::text_frame;
 
 /// Frames kept per hall, both for resuming clients and in the broadcast
 /// ring. A client further behind than this gets a snapshot instead.
@@ -19,8 +20,10 @@ pub const RING: usize = 1024;
 /// Calls kept for screens' "recent calls" lists.
 pub const RECENT_CALLS: usize = 20;
 
-/// One durable batch, serialized once, plus what it touched so each
-/// subscriber can tell whether it concerns them without parsing it.
+/// One durable batch, serialized once into WebSocket frames (header and
+/// payload, ready to write to any subscriber's socket), plus what it
+/// touched so each subscriber can tell whether it concerns them without
+/// parsing it.
 #[derive(Debug)]
 pub struct Frame {
     pub from: u64,
@@ -28,16 +31,16 @@ pub struct Frame {
     /// A new business day or a hall read back from the store: subscribers
     /// take a fresh snapshot rather than apply this.
     pub reset: bool,
-    pub json: Utf8Bytes,
+    pub json: Bytes,
     pub zones: Vec<usize>,
     pub windows: Vec<usize>,
     pub tickets: Vec<TicketNumber>,
     /// Each call's zone index and LED line.
-    pub calls: Vec<(usize, Utf8Bytes)>,
+    pub calls: Vec<(usize, String)>,
     /// Every call's LED line, one per line.
-    pub led: Option<Utf8Bytes>,
+    pub led: Option<Bytes>,
     /// The LED line of each touched window.
-    pub window_led: Vec<(usize, Utf8Bytes)>,
+    pub window_led: Vec<(usize, Bytes)>,
 }
 
 struct State {
@@ -46,7 +49,7 @@ struct State {
     calls: VecDeque<Call>,
     /// The hall-scope JSON snapshot as of a sequence number: thousands of
     /// screens connecting at once share one serialization.
-    cached: Option<(u64, Utf8Bytes)>,
+    cached: Option<(u64, Bytes)>,
 }
 
 pub struct Feed {
@@ -57,7 +60,7 @@ pub struct Feed {
 /// Where a new subscriber starts: what to send first, and the receiver
 /// positioned just after it.
 pub struct Start {
-    pub first: Vec<Utf8Bytes>,
+    pub first: Vec<Bytes>,
     /// The sequence number the first messages bring the client to.
     pub seq: u64,
     pub rx: broadcast::Receiver<Arc<Frame>>,
@@ -66,7 +69,7 @@ pub struct Start {
 /// What a subscriber does with one frame.
 pub enum Render {
     Skip,
-    Send(Utf8Bytes),
+    Send(Bytes),
     /// Send a fresh snapshot instead.
     Resnapshot,
 }
@@ -161,23 +164,23 @@ impl Feed {
             queues: pick(st.hall.queues(), &zones),
             windows: pick(views.clone(), &windows),
         });
-        let calls: Vec<(usize, Utf8Bytes)> = new_calls
+        let calls: Vec<(usize, String)> = new_calls
             .iter()
-            .map(|c| (cfg.zone_index(c.zone).unwrap_or(0), Utf8Bytes::from(c.led())))
+            .map(|c| (cfg.zone_index(c.zone).unwrap_or(0), c.led()))
             .collect();
         let led = (!calls.is_empty()).then(|| {
             let lines: Vec<&str> = calls.iter().map(|(_, l)| l.as_str()).collect();
-            Utf8Bytes::from(lines.join("\n"))
+            text_frame(&lines.join("\n"))
         });
         let window_led = windows
             .iter()
-            .map(|&w| (w, Utf8Bytes::from(window_line(&views[w]))))
+            .map(|&w| (w, text_frame(&window_line(&views[w]))))
             .collect();
         let frame = Arc::new(Frame {
             from,
             seq,
             reset,
-            json: Utf8Bytes::from(json),
+            json: text_frame(&json),
             zones,
             windows,
             tickets,
@@ -206,7 +209,7 @@ impl Feed {
             from: seq,
             seq,
             reset: true,
-            json: Utf8Bytes::from_static("{}"),
+            json: Bytes::new(),
             zones: Vec::new(),
             windows: Vec::new(),
             tickets: Vec::new(),
@@ -227,7 +230,7 @@ impl Feed {
         let seq = st.hall.seq();
         if let (Some(since), Format::Json, false) = (since, format, matches!(scope, Scope::Ticket(_))) {
             if let Some(missed) = missed_since(&st, since, seq) {
-                let mut first = vec![Utf8Bytes::from(wire::to_json(&Resumed {
+                let mut first = vec![text_frame(&wire::to_json(&Resumed {
                     kind: "resumed",
                     since,
                     seq,
@@ -252,7 +255,7 @@ impl Feed {
     }
 
     /// A fresh snapshot for `scope` and the sequence number it is as of.
-    pub fn snapshot(&self, scope: Scope, format: Format, now: Millis) -> Option<(u64, Utf8Bytes)> {
+    pub fn snapshot(&self, scope: Scope, format: Format, now: Millis) -> Option<(u64, Bytes)> {
         let mut st = self.lock();
         let seq = st.hall.seq();
         snapshot(&mut st, scope, format, now).map(|s| (seq, s))
@@ -326,7 +329,7 @@ fn render_frame(frame: &Frame, scope: Scope, format: Format, served: &[usize]) -
             if lines.is_empty() {
                 Render::Skip
             } else {
-                Render::Send(Utf8Bytes::from(lines.join("\n")))
+                Render::Send(text_frame(&lines.join("\n")))
             }
         }
         (Format::Led, Scope::Window(w, _)) => frame
@@ -338,7 +341,7 @@ fn render_frame(frame: &Frame, scope: Scope, format: Format, served: &[usize]) -
     }
 }
 
-fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option<Utf8Bytes> {
+fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option<Bytes> {
     let seq = st.hall.seq();
     let cfg = st.hall.config().clone();
     if format == Format::Led {
@@ -353,10 +356,10 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
                 .unwrap_or_default(),
             _ => st.calls.back().map(Call::led).unwrap_or_default(),
         };
-        return Some(Utf8Bytes::from(line));
+        return Some(text_frame(&line));
     }
     if let Scope::Ticket(number) = scope {
-        return ticket_json(&st.hall, number, now);
+        return ticket_json(&st.hall, number, now).map(|j| text_frame(&j));
     }
     if scope == Scope::Hall {
         if let Some((at, bytes)) = &st.cached {
@@ -402,7 +405,7 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
         windows: pick(st.hall.windows(), &windows),
         calls,
     });
-    let bytes = Utf8Bytes::from(json);
+    let bytes = text_frame(&json);
     if scope == Scope::Hall {
         // Cached per sequence number only: the figures in it are as of the
         // first request, close enough for screens that tick locally.
@@ -412,12 +415,12 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
 }
 
 /// The citizen's view of one ticket of today.
-pub fn ticket_json(hall: &Hall, number: TicketNumber, now: Millis) -> Option<Utf8Bytes> {
+pub fn ticket_json(hall: &Hall, number: TicketNumber, now: Millis) -> Option<String> {
     let cfg = hall.config();
     let ticket = hall.ticket_view(number, now)?;
     let zone = cfg.zone_index(ticket.zone).map(|z| &cfg.zones[z]);
     let service = zone.and_then(|z| z.service_index(ticket.service).map(|s| &z.services[s]));
-    Some(Utf8Bytes::from(wire::to_json(&TicketUpdate {
+    Some(wire::to_json(&TicketUpdate {
         kind: "ticket",
         seq: hall.seq(),
         hall: cfg.id.as_str(),
@@ -425,7 +428,7 @@ pub fn ticket_json(hall: &Hall, number: TicketNumber, now: Millis) -> Option<Utf
         zone_name: zone.map_or("", |z| z.name.as_str()),
         service_name: service.map_or("", |s| s.name.as_str()),
         ticket,
-    })))
+    }))
 }
 
 fn pick<T>(all: Vec<T>, indices: &[usize]) -> Vec<T> {

@@ -31,7 +31,7 @@ impl Rig {
 
 fn text(r: Render) -> Option<String> {
     match r {
-        Render::Send(t) => Some(t.to_string()),
+        Render::Send(t) => Some(crate::ws::text_payload(&t).to_owned()),
         Render::Skip => None,
         Render::Resnapshot => Some("RESNAPSHOT".into()),
     }
@@ -44,7 +44,7 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
         .feed
         .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
         .unwrap();
-    assert!(start.first[0].contains(r#""type":"snapshot""#));
+    assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
     let mut rx = start.rx;
     let issue = Issue {
         person: Some(PersonKey(0xfeed_beef)),
@@ -60,14 +60,15 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
     assert_eq!(frame.zones, vec![1], "the police zone only");
     assert_eq!(frame.tickets.len(), 1);
     assert!(
-        !frame.json.contains("person") && !frame.json.contains("feedbeef"),
+        !crate::ws::text_payload(&frame.json).contains("person")
+            && !crate::ws::text_payload(&frame.json).contains("feedbeef"),
         "{}",
-        frame.json.as_str()
+        crate::ws::text_payload(&frame.json)
     );
     assert!(
-        frame.json.contains(r#""normal":["C001","C002"]"#),
+        crate::ws::text_payload(&frame.json).contains(r#""normal":["C001","C002"]"#),
         "{}",
-        frame.json.as_str()
+        crate::ws::text_payload(&frame.json)
     );
 
     // Scopes see what concerns them.
@@ -119,13 +120,14 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     );
     // The LED snapshot of the hall is its latest call.
     let (_, line) = rig.feed.snapshot(Scope::Hall, Format::Led, local(10, 0)).unwrap();
-    assert_eq!(line.as_str(), "A001 2号窗口");
+    assert_eq!(crate::ws::text_payload(&line), "A001 2号窗口");
     // A new hall subscriber's snapshot lists the call with its window's name.
     let (_, snap) = rig.feed.snapshot(Scope::Hall, Format::Json, local(10, 0)).unwrap();
+    let snap = crate::ws::text_payload(&snap);
     assert!(
         snap.contains(r#""calls":[{"ticket":"A001","window":2,"window_name":"综合户籍""#),
         "{}",
-        snap.as_str()
+        snap
     );
 }
 
@@ -141,8 +143,11 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
         .subscribe(Scope::Hall, Format::Json, Some(since), local(10, 0))
         .unwrap();
     assert_eq!(start.first.len(), 3);
-    assert!(start.first[0].contains(r#""type":"resumed""#));
-    assert!(start.first[1].contains(r#""type":"delta""#) && start.first[2].contains("C001"));
+    assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"resumed""#));
+    assert!(
+        crate::ws::text_payload(&start.first[1]).contains(r#""type":"delta""#)
+            && crate::ws::text_payload(&start.first[2]).contains("C001")
+    );
     // A zone subscriber resuming gets only its zone's frames.
     let start = rig
         .feed
@@ -160,7 +165,7 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
         .feed
         .subscribe(Scope::Hall, Format::Json, Some(10_000), local(10, 0))
         .unwrap();
-    assert!(start.first[0].contains(r#""type":"snapshot""#));
+    assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
     // Beyond the ring: a snapshot.
     for _ in 0..RING {
         rig.issue("general", "apply");
@@ -170,7 +175,7 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
         .subscribe(Scope::Hall, Format::Json, Some(since), local(10, 0))
         .unwrap();
     assert_eq!(start.first.len(), 1);
-    assert!(start.first[0].contains(r#""type":"snapshot""#));
+    assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
 }
 
 #[tokio::test]
@@ -201,9 +206,9 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
         .subscribe(Scope::Ticket(mine), Format::Json, None, local(10, 0))
         .unwrap();
     assert!(
-        start.first[0].contains(r#""people_ahead":1"#),
+        crate::ws::text_payload(&start.first[0]).contains(r#""people_ahead":1"#),
         "{}",
-        start.first[0].as_str()
+        crate::ws::text_payload(&start.first[0])
     );
     let mut rx = start.rx;
     rig.issue("police", "hukou");
@@ -221,7 +226,8 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
         .feed
         .snapshot(Scope::Ticket(mine), Format::Json, local(10, 0))
         .unwrap();
-    assert!(now.contains(r#""people_ahead":0"#), "{}", now.as_str());
+    let now = crate::ws::text_payload(&now);
+    assert!(now.contains(r#""people_ahead":0"#), "{now}");
     assert!(
         rig.feed
             .subscribe(Scope::Ticket("A999".parse().unwrap()), Format::Json, None, local(10, 0))
