@@ -1,10 +1,11 @@
 //! The WebSocket subscriptions (docs/protocol.md): a hall, zone or window
 //! for screens, LED strips and consoles, and one ticket for its citizen.
 //!
-//! Each connection is one task: it forwards its hall's shared frames that
-//! concern its scope, pings every 10 s, and drops a peer silent for 30 s or
-//! one that stops reading for 10 s. A connection that falls behind the
-//! hall's ring is sent a snapshot instead, so its memory stays bounded.
+//! Each connection is one task on the raw upgraded socket (`crate::ws`): it
+//! writes its hall's shared, pre-encoded frames that concern its scope,
+//! pings every 10 s, and drops a peer silent for 30 s or one that stops
+//! reading for 10 s. A connection that falls behind the hall's ring is sent
+//! a snapshot instead, so its memory stays bounded.
 
 use std::future::Future;
 use std::sync::Arc;
