@@ -26,11 +26,27 @@ need() {
   command -v "$bin" >/dev/null 2>&1 || { echo "$bin is missing: install it with 'apt-get install $pkg'" >&2; exit 1; }
 }
 
+# A library package, found by pkg-config.
+need_lib() {
+  local lib=$1 pkg=$2
+  pkg-config --exists "$lib" 2>/dev/null && return 0
+  if [ "$(id -u)" = 0 ]; then
+    log "installing $pkg"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config "$pkg" >/dev/null
+  elif [ -n "${CI:-}" ] && command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config "$pkg" >/dev/null
+  fi
+  pkg-config --exists "$lib" 2>/dev/null || { echo "$lib is missing: install it with 'apt-get install pkg-config $pkg'" >&2; exit 1; }
+}
+
 log "test dependencies"
 # Redis tests start redis-servers of their own on free ports (never 6379).
 need redis-server redis-server
 need redis-benchmark redis-tools
 redis-server --version
+# The audio-output feature (the server's sound card) links ALSA.
+need pkg-config pkg-config
+need_lib alsa libasound2-dev
 
 log "format and lints"
 cargo fmt --check
@@ -38,6 +54,10 @@ cargo clippy --all-targets --locked -- -D warnings
 
 log "benchmarks compile"
 cargo bench --locked --no-run
+
+log "audio output feature"
+cargo clippy --all-targets --locked --features audio-output -- -D warnings
+cargo test --locked --features audio-output --lib audio
 
 log "doc tests"
 cargo test --doc --locked

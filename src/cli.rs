@@ -59,6 +59,9 @@ pub struct Args {
     /// once snapshots cover them).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
     pub retention_days: u32,
+    /// The clips announcements are composed from (see sounds/README.md).
+    #[arg(long, default_value = "sounds")]
+    pub sounds: PathBuf,
     /// Check the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,

@@ -2,6 +2,7 @@
 //!
 //! Layout, following the data flow of one operation:
 //!
+//! - [`audio`]: voice announcements composed from recorded clips;
 //! - [`auth`]: accounts, signed tokens, citizens' ticket tokens, hashed
 //!   personal numbers and rate limits;
 //! - [`config`]: the hall files (zones, services, windows, policy) and their
@@ -19,6 +20,7 @@
 //! - [`telemetry`]: tracing set-up;
 //! - [`cli`]: the command line.
 
+pub mod audio;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::audio::{Announcer, CallMade, Clips};
 use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
@@ -34,6 +35,7 @@ pub struct Application {
     service: Service,
     hub: Hub,
     keys: Arc<Keys>,
+    announcer: Announcer,
 }
 
 impl Application {
@@ -54,6 +56,12 @@ impl Application {
             StoreUrl::File(dir) => Location::Journal(dir.clone()),
             StoreUrl::Redis(url) => Location::Redis(url.clone()),
         };
+        let clips = Clips::load(&args.sounds)
+            .with_context(|| format!("cannot load the voice clips in {}", args.sounds.display()))?;
+        for hall in &config.halls {
+            clips.check(hall).context("a voice template cannot be said")?;
+        }
+        let announcer = Announcer::new(Arc::new(clips));
         let secret = load_or_create_secret(&location)
             .await
             .with_context(|| format!("cannot read or create the signing secret in {}", args.store))?;
@@ -82,7 +90,8 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let hub = Hub::start(&opened.halls, published, Heartbeat::default());
+        let announce = start_device_announcer(&announcer, config)?;
+        let hub = Hub::start(&opened.halls, published, Heartbeat::default(), announce);
         let service = Service {
             halls: Halls::from_halls(opened.halls),
             store: opened.store,
@@ -93,6 +102,7 @@ impl Application {
             service,
             hub,
             keys: Arc::new(Keys::from_secret(&secret)),
+            announcer,
         })
     }
 
@@ -138,6 +148,7 @@ impl Application {
             hub: self.hub.clone(),
             keys: self.keys.clone(),
             limits: Arc::new(Limits::default()),
+            announcer: self.announcer.clone(),
         });
         let hub = self.hub.clone();
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -153,5 +164,46 @@ impl Application {
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");
         served
+    }
+}
+
+/// Starts the announcer for halls that play through the server's sound
+/// card; the channel the hub sends their calls to.
+fn start_device_announcer(
+    announcer: &Announcer,
+    config: &ServerConfig,
+) -> anyhow::Result<Option<tokio::sync::mpsc::UnboundedSender<CallMade>>> {
+    let voices: std::collections::HashMap<_, _> = config
+        .halls
+        .iter()
+        .filter(|h| h.voice.play_device)
+        .map(|h| (h.id, h.voice.clone()))
+        .collect();
+    if voices.is_empty() {
+        return Ok(None);
+    }
+    #[cfg(feature = "audio-output")]
+    {
+        match crate::audio::Device::open() {
+            Ok(device) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                crate::audio::spawn_announcer(announcer.clone(), voices, rx, Box::new(device));
+                tracing::info!("announcing calls through the sound card");
+                Ok(Some(tx))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no sound card: announcements play in the hall display pages only");
+                Ok(None)
+            }
+        }
+    }
+    #[cfg(not(feature = "audio-output"))]
+    {
+        let _ = announcer;
+        tracing::warn!(
+            "a hall plays announcements on the sound card, but this build has no audio output \
+             (build with --features audio-output)"
+        );
+        Ok(None)
     }
 }

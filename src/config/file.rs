@@ -34,6 +34,20 @@ pub(crate) struct Hall {
     pub window: Vec<Window>,
     #[serde(default)]
     pub account: Vec<Account>,
+    #[serde(default)]
+    pub voice: Option<Voice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Voice {
+    pub languages: Option<S<Vec<S<String>>>>,
+    pub repeat: Option<S<i64>>,
+    pub gap_ms: Option<S<i64>>,
+    pub zh: Option<S<String>>,
+    pub en: Option<S<String>>,
+    pub window_two: Option<S<String>>,
+    pub play: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

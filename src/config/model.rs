@@ -29,6 +29,58 @@ pub struct HallConfig {
     pub policy: Policy,
     /// Who may sign in, and as what.
     pub accounts: Vec<Account>,
+    /// How calls are announced.
+    pub voice: Voice,
+}
+
+/// A language announcements can be spoken in (a clip set under `sounds/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// The hall's announcements (叫号语音).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voice {
+    /// Spoken in this order, each with its template.
+    pub languages: Vec<(Lang, String)>,
+    /// The whole announcement, said this many times.
+    pub repeat: u32,
+    /// Silence between clips.
+    pub gap_ms: u32,
+    /// Read a window number 2 as 两 rather than 二.
+    pub window_two_liang: bool,
+    /// Played through the server's sound card.
+    pub play_device: bool,
+    /// Fetched and played by the hall display page.
+    pub play_browser: bool,
+}
+
+/// The Mandarin template most halls use.
+pub const ZH_TEMPLATE: &str = "{chime} 请 {number} 号 到 {window} 号窗口办理";
+pub const EN_TEMPLATE: &str = "ticket {number} please go to window {window}";
+
+impl Default for Voice {
+    fn default() -> Self {
+        Voice {
+            languages: vec![(Lang::Zh, ZH_TEMPLATE.to_owned())],
+            repeat: 2,
+            gap_ms: 60,
+            window_two_liang: false,
+            play_device: false,
+            play_browser: true,
+        }
+    }
 }
 
 /// What a signed-in account may do (see `auth`).

@@ -232,3 +232,63 @@ fn an_unreadable_file_is_named() {
         "{e}"
     );
 }
+
+#[test]
+fn accounts_need_a_known_role_a_hash_and_real_windows() {
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw";
+    let with = |accounts: &str| GOOD.replace("window = [", &format!("account = [{accounts}]\nwindow = ["));
+    let ok = parse(
+        &with(&format!(
+            r#"{{ user = "w1", role = "window", windows = [1], password = "{hash}" }}"#
+        )),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(ok.halls[0].accounts[0].windows, vec![1]);
+    let p = problem(&with(
+        r#"{ user = "w1", role = "window", windows = [1], password = "secret" }"#,
+    ));
+    assert!(p.contains("argon2 hash"), "{p}");
+    let p = problem(&with(&format!(
+        r#"{{ user = "x", role = "boss", password = "{hash}" }}"#
+    )));
+    assert!(p.contains("role \"boss\""), "{p}");
+    let p = problem(&with(&format!(
+        r#"{{ user = "w9", role = "window", windows = [9], password = "{hash}" }}"#
+    )));
+    assert!(p.contains("no window 9"), "{p}");
+    let p = problem(&with(&format!(
+        r#"{{ user = "g", role = "guide", windows = [1], password = "{hash}" }}"#
+    )));
+    assert!(p.contains("only a window account"), "{p}");
+}
+
+#[test]
+fn the_voice_section_is_checked() {
+    let with = |voice: &str| format!("{GOOD}[hall.voice]\n{voice}\n");
+    let v = parse(
+        &with(
+            r#"languages = ["zh", "en"]
+repeat = 3
+window_two = "liang"
+play = ["device", "browser"]"#,
+        ),
+        "t.toml",
+    )
+    .unwrap()
+    .halls
+    .remove(0)
+    .voice;
+    assert_eq!(v.languages.len(), 2);
+    assert_eq!(
+        (v.repeat, v.window_two_liang, v.play_device, v.play_browser),
+        (3, true, true, true)
+    );
+    assert!(problem(&with(r#"languages = ["fr"]"#)).contains("\"fr\""));
+    assert!(problem(&with(r#"zh = "请 {number} 号""#)).contains("{window}"));
+    assert!(problem(&with(r#"window_two = "three""#)).contains("window_two"));
+    assert!(problem(&with(r#"play = ["radio"]"#)).contains("\"radio\""));
+    assert!(problem(&with("repeat = 9")).contains("repeat"));
+    let d = parse(GOOD, "t.toml").unwrap().halls.remove(0).voice;
+    assert_eq!(d, crate::config::Voice::default());
+}

@@ -244,6 +244,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
     }
 
     let accounts = accounts(c, &h.account, &windows, place);
+    let voice = h.voice.as_ref().map_or_else(Voice::default, |v| voice(c, v, place));
 
     Some(HallConfig {
         id: id?,
@@ -257,7 +258,92 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         categories,
         policy,
         accounts,
+        voice,
     })
+}
+
+fn voice(c: &mut Checker, v: &file::Voice, place: &str) -> Voice {
+    let place = &format!("{place}, voice");
+    let d = Voice::default();
+    let template = |c: &mut Checker, t: &Option<S<String>>, lang: Lang, default: &str| -> String {
+        match t {
+            None => default.to_owned(),
+            Some(s) => {
+                let text = s.get_ref();
+                if !text.contains("{number}") || !text.contains("{window}") {
+                    c.err(
+                        s.span(),
+                        place,
+                        format!("the {} template must say {{number}} and {{window}}", lang.code()),
+                    );
+                }
+                text.clone()
+            }
+        }
+    };
+    let mut languages = Vec::new();
+    match &v.languages {
+        None => languages.push((Lang::Zh, template(c, &v.zh, Lang::Zh, ZH_TEMPLATE))),
+        Some(list) => {
+            if list.get_ref().is_empty() {
+                c.err(list.span(), place, "languages needs at least one of \"zh\", \"en\"");
+            }
+            for l in list.get_ref() {
+                let lang = match l.get_ref().as_str() {
+                    "zh" => Lang::Zh,
+                    "en" => Lang::En,
+                    other => {
+                        c.err(l.span(), place, format!("language {other:?} must be \"zh\" or \"en\""));
+                        continue;
+                    }
+                };
+                if languages.iter().any(|(x, _)| *x == lang) {
+                    c.err(l.span(), place, format!("language {:?} listed twice", lang.code()));
+                    continue;
+                }
+                let t = match lang {
+                    Lang::Zh => template(c, &v.zh, lang, ZH_TEMPLATE),
+                    Lang::En => template(c, &v.en, lang, EN_TEMPLATE),
+                };
+                languages.push((lang, t));
+            }
+        }
+    }
+    let window_two_liang = match v.window_two.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+        None | Some(("er", _)) => false,
+        Some(("liang", _)) => true,
+        Some((other, span)) => {
+            c.err(
+                span,
+                place,
+                format!("window_two {other:?} must be \"er\" (二) or \"liang\" (两)"),
+            );
+            false
+        }
+    };
+    let (mut play_device, mut play_browser) = (d.play_device, d.play_browser);
+    if let Some(play) = &v.play {
+        play_browser = false;
+        for p in play.get_ref() {
+            match p.get_ref().as_str() {
+                "device" => play_device = true,
+                "browser" => play_browser = true,
+                other => c.err(
+                    p.span(),
+                    place,
+                    format!("play {other:?} must be \"device\" or \"browser\""),
+                ),
+            }
+        }
+    }
+    Voice {
+        languages,
+        repeat: c.int(&v.repeat, place, "repeat", 1..6, 2) as u32,
+        gap_ms: c.int(&v.gap_ms, place, "gap_ms", 0..2001, 60) as u32,
+        window_two_liang,
+        play_device,
+        play_browser,
+    }
 }
 
 fn accounts(c: &mut Checker, list: &[file::Account], windows: &[WindowConfig], place: &str) -> Vec<Account> {

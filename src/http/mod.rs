@@ -10,9 +10,11 @@
 //! - `windows`: everything a window does;
 //! - `session`: signing in;
 //! - `live`: the WebSocket subscriptions;
+//! - `announcements`: a call's announcement as WAV, for the hall display;
 //! - `openapi`: the OpenAPI document generated from the handlers;
 //! - `extract`, `error`: what every route shares.
 
+mod announcements;
 mod error;
 mod extract;
 mod halls;
@@ -38,6 +40,7 @@ use tracing::Instrument;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 
+use crate::audio::Announcer;
 use crate::auth::{Keys, RateLimiter, Rates};
 use crate::hub::Hub;
 use crate::service::Service;
@@ -75,6 +78,7 @@ pub struct AppState {
     pub hub: Hub,
     pub keys: Arc<Keys>,
     pub limits: Arc<Limits>,
+    pub announcer: Announcer,
 }
 
 /// The application's routes.
@@ -87,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tickets::router())
         .merge(windows::router())
         .merge(live::router())
+        .merge(announcements::router())
         .merge(openapi::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))

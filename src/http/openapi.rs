@@ -32,6 +32,7 @@ use super::AppState;
         super::tickets::move_ticket,
         super::tickets::citizen,
         super::windows::act,
+        super::announcements::announcement,
     ),
     modifiers(&Bearer),
     tags(

@@ -7,10 +7,11 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::scope::{Format, Scope};
 use super::wire::{self, Call, Delta, HallInfo, Resumed, Snapshot, TicketUpdate};
+use crate::audio::CallMade;
 use crate::engine::{Event, EventKind, Hall, Millis, StepKind, Target, TicketNumber, WindowNo};
 use crate::ws::text_frame;
 
@@ -55,6 +56,8 @@ struct State {
 pub struct Feed {
     state: Mutex<State>,
     tx: broadcast::Sender<Arc<Frame>>,
+    /// Every call and recall, in order, for the announcer.
+    announce: Option<mpsc::UnboundedSender<CallMade>>,
 }
 
 /// Where a new subscriber starts: what to send first, and the receiver
@@ -75,7 +78,7 @@ pub enum Render {
 }
 
 impl Feed {
-    pub fn new(hall: Hall) -> Feed {
+    pub fn new(hall: Hall, announce: Option<mpsc::UnboundedSender<CallMade>>) -> Feed {
         let calls = recent_calls(&hall);
         Feed {
             state: Mutex::new(State {
@@ -85,6 +88,7 @@ impl Feed {
                 cached: None,
             }),
             tx: broadcast::channel(RING).0,
+            announce,
         }
     }
 
@@ -125,10 +129,12 @@ impl Feed {
                 EventKind::TicketCalled { ticket, window, .. } => {
                     let call = call(&st.hall, *ticket, *window, 0, e.at);
                     push_call(&mut st.calls, call);
+                    self.announce(cfg.id, *ticket, *window, 0);
                 }
                 EventKind::TicketRecalled { ticket, window, count } => {
                     let call = call(&st.hall, *ticket, *window, *count, e.at);
                     push_call(&mut st.calls, call);
+                    self.announce(cfg.id, *ticket, *window, *count);
                 }
                 _ => {}
             }
@@ -194,6 +200,18 @@ impl Feed {
         st.recent.push_back(frame.clone());
         // No subscribers is not an error.
         let _ = self.tx.send(frame);
+    }
+
+    fn announce(&self, hall: crate::engine::HallId, ticket: TicketNumber, window: WindowNo, recall: u32) {
+        if let Some(tx) = &self.announce {
+            // The announcer ends only at shutdown.
+            let _ = tx.send(CallMade {
+                hall,
+                ticket,
+                window,
+                recall,
+            });
+        }
     }
 
     /// Replaces the state with a hall read back from the store and tells

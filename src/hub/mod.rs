@@ -115,10 +115,16 @@ pub fn channel() -> (Publisher, mpsc::UnboundedReceiver<Published>) {
 
 impl Hub {
     /// Starts the hub on the halls as recovered from the store.
-    pub fn start(halls: &[Hall], mut rx: mpsc::UnboundedReceiver<Published>, heartbeat: Heartbeat) -> Hub {
+    /// Calls and recalls go to `announce`, in order, when given.
+    pub fn start(
+        halls: &[Hall],
+        mut rx: mpsc::UnboundedReceiver<Published>,
+        heartbeat: Heartbeat,
+        announce: Option<mpsc::UnboundedSender<crate::audio::CallMade>>,
+    ) -> Hub {
         let feeds: HashMap<HallId, Arc<Feed>> = halls
             .iter()
-            .map(|h| (h.config().id, Arc::new(Feed::new(h.clone()))))
+            .map(|h| (h.config().id, Arc::new(Feed::new(h.clone(), announce.clone()))))
             .collect();
         let hub = Hub {
             feeds: Arc::new(feeds),

@@ -13,7 +13,7 @@ impl Rig {
     fn new() -> Rig {
         let hall = Hall::new(config());
         Rig {
-            feed: Feed::new(hall.clone()),
+            feed: Feed::new(hall.clone(), None),
             live: hall,
         }
     }

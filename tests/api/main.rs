@@ -13,3 +13,4 @@ mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 mod roles;
+mod voice;
