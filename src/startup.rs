@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::audio::{Announcer, CallMade, Clips};
@@ -151,7 +152,14 @@ impl Application {
             announcer: self.announcer.clone(),
         });
         let hub = self.hub.clone();
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        // Screens get small frames that must leave at once, not wait for
+        // the previous one's acknowledgement (Nagle).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: closing live connections");

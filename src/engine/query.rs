@@ -166,7 +166,14 @@ impl Hall {
 
     /// The waiting lists of every zone.
     pub fn queues(&self) -> Vec<ZoneQueue> {
-        let numbers = |q: &std::collections::VecDeque<usize>| q.iter().map(|&t| self.st.tickets[t].number).collect();
+        self.queue_heads(usize::MAX)
+    }
+
+    /// The first `limit` tickets of each lane of every zone (what a screen
+    /// shows; the whole lists can be long).
+    pub fn queue_heads(&self, limit: usize) -> Vec<ZoneQueue> {
+        let numbers =
+            |q: &std::collections::VecDeque<usize>| q.iter().take(limit).map(|&t| self.st.tickets[t].number).collect();
         self.cfg
             .zones
             .iter()

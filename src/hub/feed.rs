@@ -20,6 +20,10 @@ use crate::ws::text_frame;
 pub const RING: usize = 1024;
 /// Calls kept for screens' "recent calls" lists.
 pub const RECENT_CALLS: usize = 20;
+/// Tickets of each lane sent in snapshots and deltas: what a screen shows.
+/// Frames stay small however long a queue grows; the whole list is at
+/// `GET /api/v1/halls/{hall}/zones/{zone}`.
+pub const QUEUE_HEAD: usize = 30;
 
 /// One durable batch, serialized once into WebSocket frames (header and
 /// payload, ready to write to any subscriber's socket), plus what it
@@ -167,7 +171,7 @@ impl Feed {
             events: &public,
             calls: &new_calls,
             zones: pick(st.hall.zone_summaries(at), &zones),
-            queues: pick(st.hall.queues(), &zones),
+            queues: pick(st.hall.queue_heads(QUEUE_HEAD), &zones),
             windows: pick(views.clone(), &windows),
         });
         let calls: Vec<(usize, String)> = new_calls
@@ -419,7 +423,7 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
         business_day: st.hall.business_day(),
         hall: HallInfo::new(&cfg, zone, window),
         zones: pick(st.hall.zone_summaries(now), &zones),
-        queues: pick(st.hall.queues(), &zones),
+        queues: pick(st.hall.queue_heads(QUEUE_HEAD), &zones),
         windows: pick(st.hall.windows(), &windows),
         calls,
     });
