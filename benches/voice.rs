@@ -30,6 +30,13 @@ fn bench(c: &mut Criterion) {
     let clips = Clips::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sounds"))).expect("clips");
     let ticket = "A023".parse().unwrap();
     for (name, voice) in voices() {
+        let samples = compose(&clips, &voice, ticket, 12).unwrap();
+        eprintln!(
+            "{name}: {:.1} s of sound",
+            samples.len() as f64 / f64::from(hallcall::audio::RATE)
+        );
+    }
+    for (name, voice) in voices() {
         c.bench_function(&format!("compose one call ({name}, twice)"), |b| {
             b.iter(|| compose(&clips, black_box(&voice), black_box(ticket), black_box(12)).unwrap())
         });
