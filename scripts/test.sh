@@ -47,6 +47,20 @@ redis-server --version
 # The audio-output feature (the server's sound card) links ALSA.
 need pkg-config pkg-config
 need_lib alsa libasound2-dev
+# The pages are tested in Debian's Chromium, driven by playwright-core.
+need chromium chromium
+need node nodejs
+need npm npm
+# Chinese glyphs for the pages' screenshots.
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing fonts-noto-cjk"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+  else
+    echo "no Chinese font: install it with 'apt-get install fonts-noto-cjk'" >&2
+    exit 1
+  fi
+fi
 
 log "format and lints"
 cargo fmt --check
@@ -62,10 +76,19 @@ cargo test --locked --features audio-output --lib audio
 log "doc tests"
 cargo test --doc --locked
 
-# Last, so that its summary closes the output.
 log "tests"
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --no-fail-fast
+  cargo nextest run --locked --no-fail-fast || status=$?
 else
-  cargo test --locked --no-fail-fast
+  cargo test --locked --no-fail-fast || status=$?
 fi
+
+# The pages in a real browser, against the binary the tests above built.
+log "browser tests"
+(
+  cd tests/browser
+  npm ci --no-audit --no-fund --loglevel=error
+  HALLCALL_BIN="$PWD/../../target/debug/hallcall" npm test --silent
+) || status=$?
+exit "$status"

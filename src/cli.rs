@@ -59,6 +59,11 @@ pub struct Args {
     /// once snapshots cover them).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
     pub retention_days: u32,
+    /// The address citizens' phones reach this server at, for the QR code on
+    /// tickets (e.g. https://hall.example.gov.cn); default: the address
+    /// each request came to.
+    #[arg(long)]
+    pub public_url: Option<String>,
     /// The clips announcements are composed from (see sounds/README.md).
     #[arg(long, default_value = "sounds")]
     pub sounds: PathBuf,

@@ -37,6 +37,7 @@ pub struct Application {
     hub: Hub,
     keys: Arc<Keys>,
     announcer: Announcer,
+    public_url: Option<Arc<str>>,
 }
 
 impl Application {
@@ -104,6 +105,7 @@ impl Application {
             hub,
             keys: Arc::new(Keys::from_secret(&secret)),
             announcer,
+            public_url: args.public_url.as_deref().map(Arc::from),
         })
     }
 
@@ -150,6 +152,7 @@ impl Application {
             keys: self.keys.clone(),
             limits: Arc::new(Limits::default()),
             announcer: self.announcer.clone(),
+            public_url: self.public_url.clone(),
         });
         let hub = self.hub.clone();
         // Screens get small frames that must leave at once, not wait for

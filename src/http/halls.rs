@@ -43,6 +43,8 @@ pub struct HallEntry {
     /// The priority groups (绿色通道) a guide may mark.
     pub categories: Vec<Named>,
     pub windows: Vec<WindowEntry>,
+    /// The hall display page plays each call's announcement.
+    pub announce_in_browser: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -113,6 +115,7 @@ fn entry(c: &HallConfig) -> HallEntry {
                 zones: w.serves.iter().map(|s| c.zones[s.zone].id).collect(),
             })
             .collect(),
+        announce_in_browser: c.voice.play_browser,
     }
 }
 

@@ -11,6 +11,7 @@
 //! - `session`: signing in;
 //! - `live`: the WebSocket subscriptions;
 //! - `announcements`: a call's announcement as WAV, for the hall display;
+//! - `pages`: the browser pages of `displays/`, embedded;
 //! - `openapi`: the OpenAPI document generated from the handlers;
 //! - `extract`, `error`: what every route shares.
 
@@ -20,6 +21,7 @@ mod extract;
 mod halls;
 mod live;
 mod openapi;
+mod pages;
 mod session;
 mod tickets;
 mod windows;
@@ -79,6 +81,9 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub limits: Arc<Limits>,
     pub announcer: Announcer,
+    /// Where citizens' phones reach this server (the ticket QR code's
+    /// address); when unset, the address the request came to.
+    pub public_url: Option<Arc<str>>,
 }
 
 /// The application's routes.
@@ -92,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(windows::router())
         .merge(live::router())
         .merge(announcements::router())
+        .merge(pages::router())
         .merge(openapi::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))

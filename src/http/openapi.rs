@@ -31,6 +31,7 @@ use super::AppState;
         super::tickets::reactivate,
         super::tickets::move_ticket,
         super::tickets::citizen,
+        super::tickets::qr,
         super::windows::act,
         super::announcements::announcement,
     ),

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/halls/{hall}/tickets/{ticket}/reactivate", post(reactivate))
         .route("/api/v1/halls/{hall}/tickets/{ticket}/move", post(move_ticket))
         .route("/api/v1/tickets/{token}", get(citizen))
+        .route("/api/v1/tickets/{token}/qr.svg", get(qr))
 }
 
 /// Where a ticket is taken by staff or a kiosk.
@@ -381,4 +382,40 @@ pub fn citizen_ticket(state: &AppState, token: &str) -> Result<(HallId, TicketNu
         return Err(gone());
     }
     Ok((t.hall, t.number))
+}
+
+/// The QR code printed on the ticket slip: the citizen's page for this
+/// ticket. Public (the token is the secret), rate-limited.
+#[utoipa::path(get, path = "/api/v1/tickets/{token}/qr.svg", tag = "public",
+    params(("token" = String, Path, description = "The token on the ticket's slip")),
+    responses((status = 200, content_type = "image/svg+xml", description = "A QR code of the citizen's page"),
+        (status = 404, body = ErrorDoc), (status = 429, body = ErrorDoc)))]
+async fn qr(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    ip.limit(&state.limits.public)?;
+    citizen_ticket(&state, &token)?;
+    let base = match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    let url = format!("{base}/t/{token}");
+    let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }

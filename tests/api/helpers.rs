@@ -170,6 +170,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
         store: store.clone(),
         check_config: false,
         hash_password: false,
+        public_url: None,
         sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
         retention_days: 30,
     };

@@ -1,0 +1,152 @@
+// What every page shares: the API, signing in, small DOM helpers.
+import { t, applyI18n } from './i18n.js';
+
+export const params = new URLSearchParams(location.search);
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Calls the API; throws ApiError with the server's code and message. */
+export async function api(path, { method = 'GET', body, token } = {}) {
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (res.headers.get('content-type') || '').includes('json') ? await res.json() : null;
+  if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message);
+  return json;
+}
+
+/** Creates an element: el('div', {class: 'x'}, 'text', child). */
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
+
+/** The halls this server runs (cached for the page's life). */
+let hallsCache;
+export async function halls() {
+  hallsCache ??= (await api('/halls')).halls;
+  return hallsCache;
+}
+
+/** The hall of this page: ?hall=, the last one used here, or the first. */
+export async function currentHall() {
+  const all = await halls();
+  const want = params.get('hall') || localStorage.getItem('hallcall.hall');
+  const hall = all.find((h) => h.id === want) || all[0];
+  localStorage.setItem('hallcall.hall', hall.id);
+  return hall;
+}
+
+const sessionKey = (hall) => `hallcall.session.${hall}`;
+
+function storedSession(hall) {
+  try {
+    const s = JSON.parse(localStorage.getItem(sessionKey(hall)) || 'null');
+    if (s && (!s.expires_at || s.expires_at > Date.now())) return s;
+  } catch { /* a damaged entry: sign in again */ }
+  return null;
+}
+
+export function signOut(hall) {
+  localStorage.removeItem(sessionKey(hall));
+  location.reload();
+}
+
+/**
+ * The signed-in session for `hall`, asking for a user name and password
+ * when there is none (or it expired). `roles` limits who may use the page.
+ */
+export async function session(hall, roles) {
+  const s = storedSession(hall);
+  if (s && (!roles || roles.includes(s.role) || s.role === 'admin')) return s;
+  return new Promise((resolve) => {
+    const error = el('p', { class: 'error', role: 'alert' });
+    const user = el('input', { name: 'user', autocomplete: 'username', required: true });
+    const password = el('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+    const form = el('form', { class: 'login card' },
+      el('h2', {}, t('signIn')),
+      el('label', {}, t('user'), user),
+      el('label', {}, t('password'), password),
+      el('button', { type: 'submit', class: 'primary' }, t('signIn')),
+      error);
+    const overlay = el('div', { class: 'overlay' }, form);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        const got = await api('/login', { method: 'POST', body: { hall, user: user.value.trim(), password: password.value } });
+        if (roles && !roles.includes(got.role) && got.role !== 'admin') {
+          error.textContent = `${got.role}: ${t('refused')}`;
+          return;
+        }
+        localStorage.setItem(sessionKey(hall), JSON.stringify(got));
+        overlay.remove();
+        resolve(got);
+      } catch (err) {
+        error.textContent = err.status === 401 ? t('wrongLogin') : err.message;
+      }
+    });
+    document.body.append(overlay);
+    user.focus();
+  });
+}
+
+/** A short-lived message at the bottom of the page. */
+export function toast(text, kind = 'info') {
+  const box = document.querySelector('#toasts') || document.body.appendChild(el('div', { id: 'toasts' }));
+  const note = el('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+  box.append(note);
+  while (box.children.length > 4) box.firstChild.remove();
+  setTimeout(() => note.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+export function minutes(ms) {
+  return Math.max(0, Math.round(ms / 60000));
+}
+
+/** mm:ss or h:mm:ss since `since` (ms). */
+export function elapsed(since, now = Date.now()) {
+  const s = Math.max(0, Math.floor((now - since) / 1000));
+  const h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
+  const ss = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** Keeps `#clock` elements showing the time. */
+export function startClock() {
+  const tick = () => {
+    const now = new Date();
+    for (const c of document.querySelectorAll('.clock')) {
+      c.textContent = now.toLocaleTimeString('zh-CN', { hour12: false });
+    }
+  };
+  tick();
+  setInterval(tick, 1000);
+}
+
+/** Marks the page live or reconnecting (a discreet corner badge). */
+export function showStatus(state) {
+  let badge = document.querySelector('#live-status');
+  if (!badge) badge = document.body.appendChild(el('div', { id: 'live-status' }));
+  badge.className = state;
+  badge.textContent = state === 'live' ? '' : t('reconnecting');
+}
+
+export { t, applyI18n };

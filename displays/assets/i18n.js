@@ -1,0 +1,74 @@
+// Chinese by default, English on request; the choice is kept per browser.
+const DICT = {
+  zh: {
+    app: '叫号系统', signIn: '登录', signOut: '退出', user: '用户名', password: '密码', hall: '大厅',
+    wrongLogin: '用户名或密码错误', reconnecting: '正在重新连接…', live: '已连接', language: 'English',
+    waiting: '等候', people: '人', estWait: '预计等候', minutes: '分钟', longest: '最长等候',
+    latestCall: '请', toWindow: '号到', windowSuffix: '号窗口办理', recentCalls: '最近叫号',
+    window: '窗口', ticket: '号码', zone: '区域', service: '事项', paused: '暂停服务', closed: '暂停服务',
+    idle: '空闲', serving: '正在办理', called: '已叫号', enableSound: '点击启用声音',
+    notice: '请在休息区等候，注意呼叫及大屏显示信息', noticeTitle: '温馨提示',
+    issue: '取号', search: '搜索事项（支持拼音首字母）', priority: '优先类别', none: '无',
+    issued: '已取号', ahead: '您前面还有 {n} 人在等待', print: '打印', lookup: '查询号码', cancel: '作废',
+    checkIn: '预约签到', slotStart: '预约开始', slotEnd: '预约结束', kioskSettings: '设置', pin: '管理密码',
+    callNext: '叫号', recall: '重呼', skip: '过号', start: '开始办理', finish: '办结', transfer: '转窗',
+    hold: '挂起', callBack: '回呼', pause: '暂停', resume: '恢复服务', autoCall: '自动叫号', open: '签到', close: '签退',
+    inHand: '当前号码', history: '经过', elapsed: '已用时', queue: '等候队列', shortcuts: '快捷键',
+    reasons_lunch: '午休', reasons_break: '暂离', reasons_meeting: '开会', reasons_training: '培训',
+    reasons_fault: '故障', reasons_other: '其他', toZone: '转到区域', toWindowN: '转到窗口',
+    yourTicket: '您的号码', state_waiting: '等候中', state_called: '请前往窗口', state_serving: '正在办理',
+    state_held: '已挂起', state_finished: '已办结', state_cancelled: '已作废', state_no_show: '已过号',
+    state_expired: '已过期', goTo: '请到 {w} 号窗口', supervisor: '值班长', alerts: '预警',
+    reactivate: '恢复过号', move: '调整', closeWindow: '关闭窗口', inService: '办理时长',
+    servedToday: '今日办结', state: '状态', actions: '操作', done: '完成', refused: '操作被拒绝',
+  },
+  en: {
+    app: 'Queue calling', signIn: 'Sign in', signOut: 'Sign out', user: 'User', password: 'Password', hall: 'Hall',
+    wrongLogin: 'Wrong user name or password', reconnecting: 'Reconnecting…', live: 'Connected', language: '中文',
+    waiting: 'Waiting', people: '', estWait: 'Est. wait', minutes: 'min', longest: 'Longest wait',
+    latestCall: 'Ticket', toWindow: ' to window', windowSuffix: '', recentCalls: 'Recent calls',
+    window: 'Window', ticket: 'Ticket', zone: 'Zone', service: 'Service', paused: 'Paused', closed: 'Closed',
+    idle: 'Free', serving: 'Serving', called: 'Called', enableSound: 'Tap to enable sound',
+    notice: 'Please wait in the seating area and watch the screens.', noticeTitle: 'Notice',
+    issue: 'Take ticket', search: 'Search services (pinyin initials work)', priority: 'Priority', none: 'None',
+    issued: 'Ticket issued', ahead: '{n} people ahead of you', print: 'Print', lookup: 'Look up', cancel: 'Cancel ticket',
+    checkIn: 'Appointment check-in', slotStart: 'Slot start', slotEnd: 'Slot end', kioskSettings: 'Settings', pin: 'PIN',
+    callNext: 'Call next', recall: 'Recall', skip: 'No-show', start: 'Start', finish: 'Finish', transfer: 'Transfer',
+    hold: 'Hold', callBack: 'Call back', pause: 'Pause', resume: 'Resume', autoCall: 'Auto-call', open: 'Sign on', close: 'Sign off',
+    inHand: 'In hand', history: 'History', elapsed: 'Elapsed', queue: 'Waiting', shortcuts: 'Shortcuts',
+    reasons_lunch: 'Lunch', reasons_break: 'Break', reasons_meeting: 'Meeting', reasons_training: 'Training',
+    reasons_fault: 'Fault', reasons_other: 'Other', toZone: 'To zone', toWindowN: 'To window',
+    yourTicket: 'Your ticket', state_waiting: 'Waiting', state_called: 'Please go to the window', state_serving: 'Being served',
+    state_held: 'On hold', state_finished: 'Done', state_cancelled: 'Cancelled', state_no_show: 'Missed',
+    state_expired: 'Expired', goTo: 'Please go to window {w}', supervisor: 'Supervisor', alerts: 'Alerts',
+    reactivate: 'Reactivate', move: 'Move', closeWindow: 'Close window', inService: 'In service',
+    servedToday: 'Served today', state: 'State', actions: 'Actions', done: 'Done', refused: 'Refused',
+  },
+};
+
+export let lang = localStorage.getItem('hallcall.lang') === 'en' ? 'en' : 'zh';
+
+export function t(key, vars = {}) {
+  let s = DICT[lang][key] ?? DICT.zh[key] ?? key;
+  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
+  return s;
+}
+
+/** A name in the page's language. */
+export function named(o) {
+  return (lang === 'en' && o?.name_en) ? o.name_en : (o?.name ?? '');
+}
+
+/** Fills every [data-i18n] element; wires [data-lang-toggle]. */
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-lang-toggle]')) {
+    el.textContent = t('language');
+    el.onclick = () => {
+      localStorage.setItem('hallcall.lang', lang === 'en' ? 'zh' : 'en');
+      location.reload();
+    };
+  }
+}

@@ -1,0 +1,105 @@
+// A live subscription that survives flaky networks and server restarts:
+// it reconnects with backoff, resumes from the last sequence number it
+// saw (docs/protocol.md), and checks the connection with its own pings
+// (browsers hide WebSocket pings from pages).
+
+const PING_EVERY = 15000;
+const PONG_WITHIN = 10000;
+
+/**
+ * Opens `/api/v1/halls/{hall}/live` (or a ticket's live URL) and calls
+ * `onMessage` with each message (JSON, or text for the LED format).
+ * `onStatus('live' | 'reconnecting')`; `onAuth()` when the token is
+ * refused (the page should sign in again). Returns { close }.
+ */
+export function live({ path, query = {}, format = 'json', onMessage, onStatus = () => {}, onGone = () => {} }) {
+  let seq = null;
+  let ws = null;
+  let delay = 500;
+  let closed = false;
+  let pingTimer = null;
+  let pongTimer = null;
+
+  function url() {
+    const q = new URLSearchParams({ ...query, format });
+    if (seq !== null && format === 'json') q.set('since', String(seq));
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${proto}//${location.host}${path}?${q}`;
+  }
+
+  function schedule() {
+    if (closed) return;
+    onStatus('reconnecting');
+    const wait = delay + Math.random() * delay * 0.3;
+    delay = Math.min(delay * 2, 10000);
+    setTimeout(open, wait);
+  }
+
+  async function gone() {
+    // A refused upgrade shows as a close: ask the server why.
+    try {
+      const q = new URLSearchParams(query);
+      const res = await fetch(`${path}?${q}`);
+      if (res.status === 401 || res.status === 404) {
+        closed = true;
+        onGone(res.status);
+        return;
+      }
+    } catch { /* the server is down: keep trying */ }
+    schedule();
+  }
+
+  function open() {
+    let opened = false;
+    ws = new WebSocket(url());
+    ws.onopen = () => {
+      opened = true;
+      delay = 500;
+      onStatus('live');
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        ws.send('{"type":"ping"}');
+        clearTimeout(pongTimer);
+        pongTimer = setTimeout(() => ws.close(), PONG_WITHIN);
+      }, PING_EVERY);
+    };
+    ws.onmessage = (e) => {
+      clearTimeout(pongTimer);
+      if (format !== 'json') {
+        onMessage(e.data);
+        return;
+      }
+      const m = JSON.parse(e.data);
+      if (m.type === 'pong') return;
+      if (m.type === 'delta' && seq !== null && m.seq <= seq) return;
+      if (typeof m.seq === 'number') seq = m.seq;
+      onMessage(m);
+    };
+    ws.onclose = (e) => {
+      clearInterval(pingTimer);
+      clearTimeout(pongTimer);
+      if (closed) return;
+      if (e.code === 1008) {
+        closed = true;
+        onGone(404);
+      } else if (!opened) {
+        gone();
+      } else {
+        schedule();
+      }
+    };
+    ws.onerror = () => ws.close();
+  }
+
+  open();
+  return {
+    close() {
+      closed = true;
+      ws?.close();
+    },
+    get seq() {
+      return seq;
+    },
+  };
+}

@@ -1,0 +1,245 @@
+//! hallcall as the server under test: a generated configuration, the
+//! release binary as a child process, and the sign-ins.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use hallcall::auth::{Claims, Keys, STAFF_SESSION_MS};
+use hallcall::engine::HallId;
+
+use crate::http_client::{self, HttpConn};
+use crate::servers::{Server, free_port, work_dir};
+
+/// The sample hash from config/hall.toml: every account's password is
+/// "hallcall-demo".
+const DEMO_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw";
+pub const PASSWORD: &str = "hallcall-demo";
+
+/// What the halls look like: all alike, `windows` windows serving one zone.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub halls: usize,
+    pub windows: u16,
+}
+
+pub fn hall_id(i: usize) -> String {
+    format!("h{i:04}")
+}
+
+/// One zone `general` (prefix A, service `apply`), open all day, six-digit
+/// numbers so a long run does not run out at 999, no one-ticket-per-person
+/// rule (the tool issues without ID numbers anyway), windows unpaused.
+pub fn config(layout: Layout) -> String {
+    let mut s = String::with_capacity(layout.halls * 1200);
+    for h in 0..layout.halls {
+        let id = hall_id(h);
+        let _ = writeln!(
+            s,
+            "[[hall]]\nid = \"{id}\"\nname = \"Load hall {id}\"\ntime_zone = \"Etc/UTC\"\n\nwindow = ["
+        );
+        for w in 1..=layout.windows {
+            let _ = writeln!(
+                s,
+                "  {{ number = {w}, name = \"Window {w}\", serves = [\"general\"] }},"
+            );
+        }
+        s.push_str("]\naccount = [\n");
+        for (user, role) in [("admin", "admin"), ("display", "display"), ("guide", "guide")] {
+            let _ = writeln!(
+                s,
+                "  {{ user = \"{user}\", role = \"{role}\", password = \"{DEMO_HASH}\" }},"
+            );
+        }
+        s.push_str(
+            "]\n\n[hall.policy]\nnumber_digits = 6\none_waiting_ticket_per_person = false\nopen_paused = false\n\n\
+             [[hall.zone]]\nid = \"general\"\nname = \"General\"\nprefix = \"A\"\n\
+             service = [{ id = \"apply\", name = \"Apply\" }]\n\n",
+        );
+    }
+    s
+}
+
+/// The tokens a run uses in one hall.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub admin: String,
+    pub display: String,
+    pub guide: String,
+}
+
+pub struct Hallcall {
+    pub server: Server,
+    keys: Keys,
+    /// Tokens of hall 0, from real sign-ins.
+    pub first: Tokens,
+}
+
+impl Hallcall {
+    /// Writes the configuration and a signing secret, starts the binary and
+    /// waits for `/readyz`, then signs in to hall 0.
+    pub async fn start(bin: &Path, host: std::net::IpAddr, layout: Layout) -> anyhow::Result<Hallcall> {
+        if !bin.is_file() {
+            bail!(
+                "{} not found: build it first (cargo build --release --bins) or pass --hallcall PATH",
+                bin.display()
+            );
+        }
+        let dir = work_dir("hallcall")?;
+        let cfg_path = dir.join("halls.toml");
+        std::fs::write(&cfg_path, config(layout)).context("cannot write the configuration")?;
+        // The signing secret is made beside the journal the first time; made
+        // here instead, the tool can sign the tokens of a thousand halls
+        // itself rather than through a thousand rate-limited, deliberately
+        // slow password sign-ins. Checked against a real sign-in below.
+        let store = dir.join("store");
+        std::fs::create_dir_all(&store)?;
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(store.join("secret.key"), &secret)?;
+        let addr = SocketAddr::new(host, free_port(host)?);
+        let mut cmd = Command::new(bin);
+        cmd.arg("--listen")
+            .arg(addr.to_string())
+            .arg("--store")
+            .arg(format!("file:{}", store.display()))
+            .arg("--config")
+            .arg(&cfg_path)
+            .env("RUST_LOG", "warn");
+        let server = Server::start("hallcall", cmd, addr, dir, "/readyz").await?;
+        let keys = Keys::from_secret(secret.as_bytes());
+        let h0 = hall_id(0);
+        let first = Tokens {
+            admin: login(addr, &h0, "admin").await?,
+            display: login(addr, &h0, "display").await?,
+            guide: login(addr, &h0, "guide").await?,
+        };
+        let me = Hallcall { server, keys, first };
+        if me.sign(0, "display", 0)? != me.first.display {
+            bail!("hallcall did not use the secret written beside its store: the store layout changed?");
+        }
+        Ok(me)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    fn sign(&self, hall: usize, user: &str, expires: i64) -> anyhow::Result<String> {
+        let hall = HallId::new(&hall_id(hall)).map_err(|e| anyhow::anyhow!("hall id: {e}"))?;
+        Ok(self.keys.sign(&Claims {
+            hall,
+            user: user.to_owned(),
+            expires,
+        }))
+    }
+
+    /// The tokens of hall `i`: hall 0's from sign-in, the others signed
+    /// here with the same claims a sign-in gives.
+    pub fn tokens(&self, hall: usize) -> anyhow::Result<Tokens> {
+        if hall == 0 {
+            return Ok(self.first.clone());
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Ok(Tokens {
+            admin: self.sign(hall, "admin", now + STAFF_SESSION_MS)?,
+            display: self.sign(hall, "display", 0)?,
+            guide: self.sign(hall, "guide", now + STAFF_SESSION_MS)?,
+        })
+    }
+}
+
+async fn login(addr: SocketAddr, hall: &str, user: &str) -> anyhow::Result<String> {
+    let body = serde_json::json!({ "hall": hall, "user": user, "password": PASSWORD }).to_string();
+    let (status, answer) = http_client::once(addr, "POST", "/api/v1/login", Some(body.as_bytes())).await?;
+    if status != 200 {
+        bail!(
+            "sign-in of {user} refused: {status} {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&answer).context("sign-in answer")?;
+    v["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no token in the sign-in answer")
+}
+
+pub const ISSUE_BODY: &[u8] = br#"{"zone":"general","service":"apply"}"#;
+
+/// Issues one ticket in `hall`.
+pub async fn issue(c: &mut HttpConn, hall: &str, guide: &str) -> anyhow::Result<()> {
+    let path = format!("/api/v1/halls/{hall}/tickets");
+    let status = c.request("POST", &path, Some(guide), Some(ISSUE_BODY)).await?;
+    if status != 201 {
+        bail!("issue in {hall}: {status} {}", String::from_utf8_lossy(c.body()));
+    }
+    Ok(())
+}
+
+/// A window action; returns the window's current ticket number after it.
+pub async fn window(
+    c: &mut HttpConn,
+    hall: &str,
+    window: u16,
+    action: &str,
+    admin: &str,
+) -> anyhow::Result<Option<u32>> {
+    let path = format!("/api/v1/halls/{hall}/windows/{window}/{action}");
+    let status = c.request("POST", &path, Some(admin), None).await?;
+    if status != 200 {
+        bail!(
+            "{action} on {hall} window {window}: {status} {}",
+            String::from_utf8_lossy(c.body())
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(c.body()).context("window answer")?;
+    Ok(v["window"]["current"]
+        .as_str()
+        .and_then(|t| crate::ws_client::ticket_number(t.as_bytes())))
+}
+
+/// The screens' path for hall `i`.
+pub fn live_path(hall: usize, display: &str) -> String {
+    format!("/api/v1/halls/{}/live?token={display}", hall_id(hall))
+}
+
+/// Opens `windows` windows and issues `tickets` tickets in each hall, over
+/// `conns` connections at once, before any screen connects (so none of
+/// these frames reach a screen).
+pub async fn prepare(
+    addr: SocketAddr,
+    tokens: &[Tokens],
+    windows: u16,
+    tickets: usize,
+    conns: usize,
+) -> anyhow::Result<()> {
+    let tokens = std::sync::Arc::new(tokens.to_vec());
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in 0..conns.min(tokens.len()).max(1) {
+        let tokens = tokens.clone();
+        tasks.spawn(async move {
+            let mut c = HttpConn::connect(addr).await?;
+            for h in (k..tokens.len()).step_by(conns.max(1)) {
+                let id = hall_id(h);
+                for w in 1..=windows {
+                    window(&mut c, &id, w, "open", &tokens[h].admin).await?;
+                }
+                for _ in 0..tickets {
+                    issue(&mut c, &id, &tokens[h].guide).await?;
+                }
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.context("a set-up task failed")??;
+    }
+    Ok(())
+}

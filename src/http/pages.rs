@@ -1,0 +1,93 @@
+//! The browser pages (`displays/`), embedded in the binary so one file
+//! deploys: the guide desk, window console, hall and window displays, LED
+//! board, supervisor board and the citizen's ticket page. Plain HTML, CSS
+//! and JavaScript modules: no build step.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::AppState;
+
+/// (URL path, file, content type). Pages are routed by name; assets by file.
+const PAGES: &[(&str, &str)] = &[
+    ("/", "index.html"),
+    ("/desk", "desk.html"),
+    ("/console", "console.html"),
+    ("/hall", "hall.html"),
+    ("/window", "window.html"),
+    ("/led", "led.html"),
+    ("/supervisor", "supervisor.html"),
+];
+
+macro_rules! embed {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/displays/", $name)) as &[u8])),*]
+    };
+}
+
+/// Every file of `displays/` that is served.
+const FILES: &[(&str, &[u8])] = embed!(
+    "index.html",
+    "desk.html",
+    "console.html",
+    "hall.html",
+    "window.html",
+    "led.html",
+    "supervisor.html",
+    "ticket.html",
+    "assets/app.css",
+    "assets/common.js",
+    "assets/i18n.js",
+    "assets/live.js",
+    "assets/pinyin.js",
+);
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+fn file(name: &str) -> Response {
+    match FILES.iter().find(|(n, _)| *n == name) {
+        Some((n, bytes)) => (
+            [
+                (header::CONTENT_TYPE, content_type(n)),
+                // Pages change with the binary: revalidate, never go stale
+                // on a kiosk that runs for months.
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    let mut r = Router::new();
+    for (path, name) in PAGES {
+        r = r.route(path, get(move || async move { file(name) }));
+    }
+    r.route("/t/{token}", get(|| async { file("ticket.html") })).route(
+        "/assets/{name}",
+        get(|Path(name): Path<String>| async move { file(&format!("assets/{name}")) }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_page_is_embedded() {
+        for (_, name) in super::PAGES {
+            assert!(super::FILES.iter().any(|(n, _)| n == name), "{name}");
+        }
+    }
+}

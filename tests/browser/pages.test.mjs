@@ -1,0 +1,300 @@
+// The pages in a real headless Chromium (Debian's chromium, driven by
+// playwright-core), against the real hallcall binary.
+//
+// Run by scripts/test.sh; alone: (cd tests/browser && npm ci && npm test)
+// with HALLCALL_BIN pointing at a built hallcall (default target/debug).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { chromium } from 'playwright-core';
+import jsQR from 'jsqr';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = process.env.HALLCALL_BIN || join(ROOT, 'target/debug/hallcall');
+// Screenshots of every page; UPDATE_SCREENSHOTS=1 writes them to
+// docs/screenshots (the README shows those), otherwise to target/.
+const SHOTS = join(ROOT, process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'target/screenshots');
+const HASH = '$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw';
+const PASSWORD = 'hallcall-demo';
+
+/** A time zone where it is now about noon, so no test meets a day rollover. */
+function zoneNearNoon() {
+  const east = ((12 - new Date().getUTCHours()) + 24) % 24;
+  const e = east > 14 ? east - 24 : east;
+  return e === 0 ? 'Etc/UTC' : e > 0 ? `Etc/GMT-${e}` : `Etc/GMT+${-e}`;
+}
+
+const CONFIG = `
+[[hall]]
+id = "e2e"
+name = "浏览器测试大厅"
+name_en = "Browser Test Hall"
+time_zone = "${zoneNearNoon()}"
+window = [
+  { number = 1, name = "综合受理", name_en = "Intake", serves = ["general"] },
+  { number = 2, name = "户籍", name_en = "Household", serves = ["police", "general"] },
+]
+account = [
+  { user = "guide", role = "guide", password = "${HASH}" },
+  { user = "w1", role = "window", windows = [1], password = "${HASH}" },
+  { user = "w2", role = "window", windows = [2], password = "${HASH}" },
+  { user = "display", role = "display", password = "${HASH}" },
+  { user = "supervisor", role = "supervisor", password = "${HASH}" },
+]
+[hall.voice]
+play = ["browser"]
+[[hall.category]]
+id = "elderly"
+name = "70岁以上老年人"
+[[hall.zone]]
+id = "general"
+name = "综合服务"
+name_en = "General"
+prefix = "A"
+service = [
+  { id = "social", name = "社保医保", name_en = "Social insurance" },
+  { id = "civil", name = "民政救助", name_en = "Civil affairs" },
+]
+[[hall.zone]]
+id = "police"
+name = "户籍警务"
+name_en = "Household registration"
+prefix = "C"
+service = [{ id = "hukou", name = "户口迁移", name_en = "Moving household" }]
+`;
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'hallcall-browser-'));
+const configPath = join(dir, 'hall.toml');
+writeFileSync(configPath, CONFIG);
+let port;
+let server;
+let browser;
+let base;
+
+async function startServer() {
+  server = spawn(BIN, ['--config', configPath, '--listen', `127.0.0.1:${port}`, '--store', `file:${join(dir, 'data')}`,
+    '--sounds', join(ROOT, 'sounds')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) return;
+    } catch { /* not up yet */ }
+    assert.ok(Date.now() < deadline, 'the server did not start within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null) return;
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  await exited;
+}
+
+before(async () => {
+  port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  mkdirSync(SHOTS, { recursive: true });
+  await startServer();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    // The kiosk flags of displays/README.md, and no calls to the outside.
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await stopServer();
+});
+
+/** A page that records every console error and uncaught exception. */
+async function open(path, { width = 1366, height = 768 } = {}) {
+  const page = await browser.newPage({ viewport: { width, height } });
+  page.errors = [];
+  page.on('console', (m) => {
+    // A refused sound needs a click; reconnecting logs failed sockets.
+    if (m.type() === 'error' && !/WebSocket connection|ERR_CONNECTION_REFUSED|Failed to load resource/.test(m.text())) {
+      page.errors.push(m.text());
+    }
+  });
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  await page.goto(`${base}${path}`);
+  return page;
+}
+
+async function signIn(page, user) {
+  await page.locator('form.login input[name=user]').fill(user);
+  await page.locator('form.login input[name=password]').fill(PASSWORD);
+  // Enter submits even where the form is taller than the screen (the LED strip).
+  await page.locator('form.login input[name=password]').press('Enter');
+  await page.locator('.overlay').waitFor({ state: 'detached' });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+function noErrors(...pages) {
+  for (const p of pages) assert.deepEqual(p.errors, [], `console errors on ${p.url()}`);
+}
+
+let hall;
+let windowScreen;
+let led;
+
+test('issue at the guide desk, call at the window console, see it on every screen', async () => {
+  hall = await open('/hall?hall=e2e', { width: 1920, height: 1080 });
+  await signIn(hall, 'display');
+  windowScreen = await open('/window?hall=e2e&window=1');
+  await signIn(windowScreen, 'display');
+  led = await open('/led?hall=e2e&window=1', { width: 1024, height: 160 });
+  await signIn(led, 'display');
+
+  const desk = await open('/desk?hall=e2e');
+  await signIn(desk, 'guide');
+  // Search by pinyin initials: 社保医保 → SBYB.
+  await desk.locator('#search').fill('sbyb');
+  await desk.locator('[data-match="general/social"]').click();
+  const issued = desk.waitForResponse((r) => r.url().endsWith('/halls/e2e/tickets') && r.request().method() === 'POST');
+  await desk.locator('#issue').click();
+  const ticket = await (await issued).json();
+  assert.equal(ticket.ticket.number, 'A001');
+  await desk.locator('#issued-number', { hasText: 'A001' }).waitFor();
+  await shot(desk, 'desk');
+
+  const console_ = await open('/console?hall=e2e');
+  await signIn(console_, 'w1');
+  await console_.locator('[data-action=open]').click();
+  // Signed on once the button for it is disabled.
+  await console_.locator('[data-action=open][disabled]').waitFor({ state: 'attached' });
+  await console_.locator('#queues', { hasText: 'A001' }).waitFor();
+  await console_.keyboard.press('n');
+  await console_.locator('#current', { hasText: 'A001' }).waitFor();
+
+  await hall.locator('#latest-number', { hasText: 'A001' }).waitFor();
+  await hall.locator('#recent', { hasText: 'A001' }).waitFor();
+  await windowScreen.locator('#now', { hasText: 'A001' }).waitFor();
+  await led.locator('#line', { hasText: 'A001 1号窗口' }).waitFor();
+
+  // A refusal is shown, not swallowed: nobody else is waiting.
+  await console_.locator('[data-action=finish]').click();
+  await console_.locator('.toast.error').waitFor();
+  await console_.locator('[data-action=start]').click();
+  await console_.locator('#current-detail', { hasText: '正在办理' }).waitFor();
+  await shot(console_, 'console');
+
+  // After a reload the console comes back to the ticket in hand.
+  await console_.reload();
+  await console_.locator('#current', { hasText: 'A001' }).waitFor();
+
+  await shot(hall, 'hall-1920x1080');
+  await hall.setViewportSize({ width: 1366, height: 768 });
+  await shot(hall, 'hall-1366x768');
+  await shot(windowScreen, 'window');
+  await shot(led, 'led');
+
+  // The slip's QR code opens the citizen's page for this ticket.
+  const qr = await desk.evaluate(async (src) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = 400;
+    c.height = 400;
+    const g = c.getContext('2d');
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, 400, 400);
+    g.drawImage(img, 0, 0, 400, 400);
+    return Array.from(g.getImageData(0, 0, 400, 400).data);
+  }, `/api/v1/tickets/${encodeURIComponent(ticket.token)}/qr.svg`);
+  const decoded = jsQR(Uint8ClampedArray.from(qr), 400, 400);
+  assert.ok(decoded, 'the QR code decodes');
+  assert.equal(decoded.data, `${base}/t/${ticket.token}`);
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  phone.errors = [];
+  phone.on('pageerror', (e) => phone.errors.push(String(e)));
+  await phone.goto(decoded.data);
+  await phone.locator('#num', { hasText: 'A001' }).waitFor();
+  await phone.locator('#state', { hasText: '正在办理' }).waitFor();
+  await console_.locator('[data-action=finish]').click();
+  await phone.locator('#state', { hasText: '已办结' }).waitFor();
+  await shot(phone, 'ticket');
+
+  const sup = await open('/supervisor?hall=e2e');
+  await signIn(sup, 'supervisor');
+  await sup.locator('[data-window="1"]').waitFor();
+  await shot(sup, 'supervisor');
+
+  noErrors(hall, windowScreen, led, desk, console_, phone, sup);
+  await Promise.all([desk, console_, phone, sup].map((p) => p.close()));
+});
+
+test('the screens recover by themselves after a server restart', async () => {
+  await stopServer();
+  await hall.locator('#live-status.reconnecting').waitFor();
+  await startServer();
+  await hall.locator('#live-status.live').waitFor({ state: 'attached', timeout: 20000 });
+
+  // A later call reaches the screens that were never reloaded.
+  const api = async (path, user, body) => {
+    const login = await fetch(`${base}/api/v1/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hall: 'e2e', user, password: PASSWORD }),
+    });
+    const { token } = await login.json();
+    const r = await fetch(`${base}/api/v1${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await r.text();
+    assert.ok(r.ok, `${path}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  };
+  await api('/halls/e2e/tickets', 'guide', { zone: 'general', service: 'civil' });
+  const r = await api('/halls/e2e/windows/1/call-next', 'w1');
+  assert.equal(r.window.current, 'A002');
+  await hall.locator('#latest-number', { hasText: 'A002' }).waitFor({ timeout: 20000 });
+  await windowScreen.locator('#now', { hasText: 'A002' }).waitFor({ timeout: 20000 });
+  await led.locator('#line', { hasText: 'A002 1号窗口' }).waitFor({ timeout: 20000 });
+  noErrors(hall, windowScreen, led);
+});
+
+test('the hall display plays each call, one at a time', async () => {
+  // With autoplay allowed (the documented kiosk flag), the page fetched and
+  // played the announcements of the calls above.
+  const fetched = () => hall.evaluate(() => performance.getEntriesByType('resource')
+    .filter((e) => e.name.includes('/announcements?')).map((e) => new URL(e.name).searchParams.get('ticket')));
+  // A001 was called first and is spoken first (twice, about 13 s); A002
+  // waits for it to end, then follows.
+  const deadline = Date.now() + 45000;
+  let got = await fetched();
+  while (!got.includes('A002')) {
+    assert.ok(Date.now() < deadline, `announcements fetched: ${got}`);
+    await new Promise((r) => setTimeout(r, 250));
+    got = await fetched();
+  }
+  assert.deepEqual(got.filter((x, i) => got.indexOf(x) === i), ['A001', 'A002']);
+  const ended = await hall.evaluate(() => document.querySelector('#sound-gate') === null);
+  assert.ok(ended, 'no sound gate: the kiosk flag allows autoplay');
+  noErrors(hall);
+});
