@@ -15,8 +15,9 @@ use crate::engine::{Command, EngineError, Event, HallId, Millis};
 use crate::shards::{Halls, ShardError};
 use crate::store::{NumberKey, Store, StoreError};
 
-/// Take a snapshot after this many events of a hall (and at each new
-/// business day), so a restart replays at most this many.
+/// Take a snapshot after this many events of a hall, or as many as the
+/// day's tickets if more (and at each new business day), so a restart
+/// replays at most that many.
 pub const SNAPSHOT_EVERY: u64 = 5_000;
 
 /// The time, as the shell reads it. Tests pass a fixed or stepped clock.
@@ -88,9 +89,28 @@ impl Service {
     pub async fn execute_if(
         &self,
         hall: HallId,
-        mut cmd: Command,
+        cmd: Command,
         check: impl FnOnce(&crate::engine::Hall) -> Result<(), ServiceError>,
     ) -> Result<Vec<Event>, ServiceError> {
+        self.execute_with(hall, cmd, check, |_, _| ())
+            .await
+            .map(|(events, ())| events)
+    }
+
+    /// As [`Service::execute_if`], and `then` reads the hall right after the
+    /// command, under the same lock (what the caller answers with, such as
+    /// the new ticket's place, without a second lock or a race with the
+    /// next operation). Its result is returned once the events are durable.
+    ///
+    /// # Errors
+    /// As for [`Service::execute_if`].
+    pub async fn execute_with<R>(
+        &self,
+        hall: HallId,
+        mut cmd: Command,
+        check: impl FnOnce(&crate::engine::Hall) -> Result<(), ServiceError>,
+        then: impl FnOnce(&crate::engine::Hall, &[Event]) -> R,
+    ) -> Result<(Vec<Event>, R), ServiceError> {
         let now = self.now();
         if let Command::Issue(issue) = &mut cmd {
             // A shared store numbers tickets, so that two processes never
@@ -107,7 +127,7 @@ impl Service {
                 issue.number = self.store.allocate_number(key).await?;
             }
         }
-        let (events, ack) = {
+        let (events, ack, read) = {
             let mut guard = self.halls.lock(hall)?;
             if self.halls.is_broken(hall) {
                 return Err(ServiceError::Unavailable(format!(
@@ -119,8 +139,9 @@ impl Service {
             }
             check(&guard)?;
             let events = guard.execute(&cmd, now)?;
+            let read = then(&guard, &events);
             if events.is_empty() {
-                return Ok(events);
+                return Ok((events, read));
             }
             let ack = match self.store.append(hall, events.clone()) {
                 Ok(ack) => ack,
@@ -133,15 +154,23 @@ impl Service {
             let new_day = events
                 .iter()
                 .any(|e| matches!(e.kind, crate::engine::EventKind::DayStarted { .. }));
-            let every = if new_day { 1 } else { SNAPSHOT_EVERY };
+            // A snapshot costs time in proportion to the day's tickets, so
+            // it is taken at most once per that many events: constant cost
+            // per event however busy the day, and a replay of at most that
+            // many events at start.
+            let every = if new_day {
+                1
+            } else {
+                SNAPSHOT_EVERY.max(guard.ticket_count() as u64)
+            };
             if self.halls.snapshot_due(hall, guard.seq(), every) {
                 // A dropped snapshot only means a longer replay next start.
                 let _ = self.store.snapshot(guard.snapshot());
             }
-            (events, ack)
+            (events, ack, read)
         };
         match ack.await {
-            Ok(Ok(())) => Ok(events),
+            Ok(Ok(())) => Ok((events, read)),
             Ok(Err(e)) => {
                 self.break_hall(hall, &e);
                 Err(e.into())

@@ -69,6 +69,15 @@ pub struct WindowView {
     pub own_queue: Vec<TicketNumber>,
 }
 
+/// Tickets join a lane at its end, except those put back near its front (a
+/// skip, a transfer placed at the front, a reactivated no-show), and every
+/// (re)joining sets the time a wait counts from. Those put back have just
+/// joined, so the longest waiter is among the first few of each lane:
+/// looking at this many is exact unless more than that many re-joined
+/// tickets sit ahead of it, and keeps the figure cheap however long the
+/// queue grows.
+const LONGEST_SCAN: usize = 64;
+
 impl Hall {
     fn open_windows_for(&self, zone: usize) -> usize {
         self.cfg
@@ -102,7 +111,13 @@ impl Hall {
             .filter(|&&x| self.st.tickets[x].due(now, early))
             .count();
         let slot = tk.lane.slot();
-        let own = zs.lanes[slot].iter().position(|&x| x == t).unwrap_or(0);
+        let lane = &zs.lanes[slot];
+        // A ticket just issued is last: no need to walk a long queue for it.
+        let own = if lane.back() == Some(&t) {
+            lane.len() - 1
+        } else {
+            lane.iter().position(|&x| x == t).unwrap_or(0)
+        };
         match slot {
             LANE_APPOINTMENT => own,
             LANE_PRIORITY => due + own,
@@ -159,6 +174,11 @@ impl Hall {
             .count()
     }
 
+    /// How many tickets were issued today.
+    pub fn ticket_count(&self) -> usize {
+        self.st.tickets.len()
+    }
+
     /// Every ticket issued today, in issue order.
     pub fn tickets(&self, now: Millis) -> impl Iterator<Item = TicketView> + '_ {
         (0..self.st.tickets.len()).map(move |t| self.view(t, now))
@@ -196,7 +216,7 @@ impl Hall {
                 let longest = zs
                     .lanes
                     .iter()
-                    .flatten()
+                    .flat_map(|q| q.iter().take(LONGEST_SCAN))
                     .map(|&t| now.since(self.st.tickets[t].queued_at))
                     .max()
                     .unwrap_or(0);

@@ -127,49 +127,48 @@ async fn issue_ticket(
     issue: Issue,
     quota: Option<(PersonKey, u32)>,
 ) -> Result<Issued, ApiError> {
-    let events = state
+    let now = state.service.now();
+    let keys = state.keys.clone();
+    let (_, issued) = state
         .service
-        .execute_if(hall, Command::Issue(issue), |h| match quota {
-            Some((p, max)) if h.issued_to(p, Channel::Mobile) >= max as usize => Err(ServiceError::Limit {
-                code: "quota_exceeded",
-                message: format!("at most {max} tickets per person per day from a phone"),
-            }),
-            _ => Ok(()),
-        })
+        .execute_with(
+            hall,
+            Command::Issue(issue),
+            |h| match quota {
+                Some((p, max)) if h.issued_to(p, Channel::Mobile) >= max as usize => Err(ServiceError::Limit {
+                    code: "quota_exceeded",
+                    message: format!("at most {max} tickets per person per day from a phone"),
+                }),
+                _ => Ok(()),
+            },
+            // The new ticket's place as it was issued: read under the same
+            // lock, before later tickets join behind it.
+            |h, events| {
+                let number = events.iter().find_map(|e| match e.kind {
+                    EventKind::TicketIssued { ticket, .. } => Some(ticket),
+                    _ => None,
+                })?;
+                issued(&keys, h, number, now)
+            },
+        )
         .await?;
-    let number = events
-        .iter()
-        .find_map(|e| match e.kind {
-            EventKind::TicketIssued { ticket, .. } => Some(ticket),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "no ticket issued",
-            )
-        })?;
-    issued(state, hall, number)
+    issued.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "no ticket issued",
+        )
+    })
 }
 
-fn issued(state: &AppState, hall: HallId, number: TicketNumber) -> Result<Issued, ApiError> {
-    let now = state.service.now();
-    let guard = state
-        .service
-        .halls
-        .lock(hall)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    let cfg = guard.config().clone();
-    let ticket = guard
-        .ticket_view(number, now)
-        .ok_or_else(|| ApiError::not_found("unknown_ticket", format!("no ticket {number} today")))?;
-    let day = guard.business_day().unwrap_or_else(|| jiff::civil::date(1970, 1, 1));
-    drop(guard);
+fn issued(keys: &crate::auth::Keys, hall: &crate::engine::Hall, number: TicketNumber, now: Millis) -> Option<Issued> {
+    let cfg = hall.config();
+    let ticket = hall.ticket_view(number, now)?;
+    let day = hall.business_day()?;
     let zone = cfg.zone_index(ticket.zone).map(|z| &cfg.zones[z]);
     let service = zone.and_then(|z| z.service_index(ticket.service).map(|s| &z.services[s]));
-    Ok(Issued {
-        token: state.keys.ticket_token(hall, day, number),
+    Some(Issued {
+        token: keys.ticket_token(cfg.id, day, number),
         hall_name: cfg.name.clone(),
         zone_name: zone.map(|z| z.name.clone()).unwrap_or_default(),
         service_name: service.map(|s| s.name.clone()).unwrap_or_default(),
