@@ -23,7 +23,7 @@ use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 
 use super::AppState;
@@ -33,6 +33,8 @@ use super::tickets::citizen_ticket;
 use crate::hub::{Feed, Format, Render, Scope};
 use crate::ws::{self, Decoder, Incoming};
 
+/// Frames written together when a subscriber has several waiting.
+const COALESCE: usize = 64;
 /// Clients send only small control messages: a longer one is answered
 /// with an error and the connection stays.
 pub const MAX_MESSAGE: usize = 4096;
@@ -248,41 +250,66 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     let end = loop {
         tokio::select! {
             r = rx.recv() => {
-                let out = match r {
-                    Ok(frame) => {
-                        if frame.seq <= sent && !frame.reset {
-                            continue;
-                        }
-                        match feed.render(&frame, scope, format, &served) {
-                            Render::Skip => {
-                                sent = frame.seq;
-                                continue;
-                            }
+                // Take what else is already waiting too, and write it all at
+                // once: a screen that fell a little behind catches up with
+                // one write rather than one per frame.
+                let mut out: Vec<Bytes> = Vec::new();
+                let mut next = Some(r);
+                let mut closed = false;
+                while let Some(r) = next.take() {
+                    let mut resnapshot = false;
+                    match r {
+                        Ok(frame) if frame.seq > sent || frame.reset => match feed.render(&frame, scope, format, &served) {
+                            Render::Skip => sent = frame.seq,
                             Render::Send(bytes) => {
                                 sent = frame.seq;
-                                Some(bytes)
+                                out.push(bytes);
                             }
-                            Render::Resnapshot => None,
+                            Render::Resnapshot => resnapshot = true,
+                        },
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(_)) => {
+                            stats.resyncs.fetch_add(1, Ordering::Relaxed);
+                            resnapshot = true;
+                        }
+                        Err(RecvError::Closed) => {
+                            closed = true;
+                            break;
                         }
                     }
-                    Err(RecvError::Lagged(_)) => {
-                        stats.resyncs.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
-                    Err(RecvError::Closed) => break End::Gone,
-                };
-                let bytes = match out {
-                    Some(b) => b,
-                    None => match feed.snapshot(scope, format, state.service.now()) {
-                        Some((seq, snap)) => {
-                            sent = seq;
-                            snap
+                    if resnapshot {
+                        // A snapshot stands for everything before it.
+                        out.clear();
+                        match feed.snapshot(scope, format, state.service.now()) {
+                            Some((seq, snap)) => {
+                                sent = seq;
+                                out.push(snap);
+                            }
+                            None => {
+                                closed = true;
+                                break;
+                            }
                         }
-                        None => break End::Gone,
-                    },
+                    }
+                    if out.len() < COALESCE {
+                        next = match rx.try_recv() {
+                            Ok(f) => Some(Ok(f)),
+                            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                            Err(TryRecvError::Empty) => None,
+                        };
+                    }
+                }
+                let written = match out.len() {
+                    0 => Ok(()),
+                    1 => write(&mut io, &out[0], limit).await,
+                    _ => write(&mut io, &out.concat(), limit).await,
                 };
-                if let Err(e) = write(&mut io, &bytes, limit).await {
+                if let Err(e) = written {
                     break e;
+                }
+                if closed {
+                    break End::Gone;
                 }
             }
             n = io.read(&mut buf) => {
