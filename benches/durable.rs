@@ -51,6 +51,7 @@ async fn service(location: Location, halls: usize) -> Service {
         halls: sample(halls),
         retention_days: 30,
         publisher: None,
+        metrics: None,
     })
     .await
     .expect("store opens");

@@ -15,6 +15,7 @@
 //!   task doing group commit;
 //! - [`service`]: the path of one operation through lock, engine and store;
 //! - [`hub`]: durable events fanned out to screens over WebSockets;
+//! - [`metrics`]: counters and histograms for `/metrics`;
 //! - [`http`]: the HTTP routes and the WebSocket endpoint;
 //! - [`ws`]: the WebSocket transport: handshake and frames;
 //! - [`telemetry`]: tracing set-up;
@@ -27,6 +28,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod service;
 pub mod shards;
 pub mod startup;

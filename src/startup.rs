@@ -22,6 +22,7 @@ use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
 use crate::http::{AppState, Limits, router};
 use crate::hub::{Heartbeat, Hub};
+use crate::metrics::Metrics;
 use crate::service::{Clock, Service, system_clock};
 use crate::shards::Halls;
 use crate::store::journal::JournalOptions;
@@ -37,6 +38,7 @@ pub struct Application {
     hub: Hub,
     keys: Arc<Keys>,
     announcer: Announcer,
+    metrics: Arc<Metrics>,
     public_url: Option<Arc<str>>,
 }
 
@@ -68,12 +70,14 @@ impl Application {
             .await
             .with_context(|| format!("cannot read or create the signing secret in {}", args.store))?;
         let (publisher, published) = crate::hub::channel();
+        let metrics = Arc::new(Metrics::default());
         let opened = Store::open(StoreConfig {
             location,
             journal: JournalOptions::default(),
             halls: config.halls.iter().map(|h| Arc::new(h.clone())).collect(),
             retention_days: args.retention_days,
             publisher: Some(publisher),
+            metrics: Some(metrics.clone()),
         })
         .await
         .with_context(|| format!("cannot open the store {}", args.store))?;
@@ -93,7 +97,13 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let announce = start_device_announcer(&announcer, config)?;
-        let hub = Hub::start(&opened.halls, published, Heartbeat::default(), announce);
+        let hub = Hub::start(
+            &opened.halls,
+            published,
+            Heartbeat::default(),
+            announce,
+            Some(metrics.clone()),
+        );
         let service = Service {
             halls: Halls::from_halls(opened.halls),
             store: opened.store,
@@ -105,6 +115,7 @@ impl Application {
             hub,
             keys: Arc::new(Keys::from_secret(&secret)),
             announcer,
+            metrics,
             public_url: args.public_url.as_deref().map(Arc::from),
         })
     }
@@ -153,6 +164,7 @@ impl Application {
             limits: Arc::new(Limits::default()),
             announcer: self.announcer.clone(),
             public_url: self.public_url.clone(),
+            metrics: self.metrics.clone(),
         });
         let hub = self.hub.clone();
         // Screens get small frames that must leave at once, not wait for

@@ -174,6 +174,13 @@ impl Hall {
             .count()
     }
 
+    /// Since when a waiting ticket has waited (it last joined a queue).
+    pub fn waiting_since(&self, number: TicketNumber) -> Option<Millis> {
+        let &t = self.st.by_number.get(&number)?;
+        let tk = &self.st.tickets[t];
+        (tk.state == TicketState::Waiting).then_some(tk.queued_at)
+    }
+
     /// How many tickets were issued today.
     pub fn ticket_count(&self) -> usize {
         self.st.tickets.len()

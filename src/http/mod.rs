@@ -84,6 +84,7 @@ pub struct AppState {
     /// Where citizens' phones reach this server (the ticket QR code's
     /// address); when unset, the address the request came to.
     pub public_url: Option<Arc<str>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The application's routes.
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(session::router())
         .merge(halls::router())
         .merge(tickets::router())
@@ -125,6 +127,85 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
         .into_response(),
     }
+}
+
+/// Prometheus text format: the counters, and gauges read from the halls now.
+async fn metrics(State(state): State<AppState>) -> Response {
+    use std::fmt::Write as _;
+    let now = state.service.now();
+    let mut g = String::new();
+    let gauges: [(&str, &str); 4] = [
+        ("hallcall_queue_waiting", "Tickets waiting now."),
+        ("hallcall_queue_longest_wait_seconds", "The longest current wait."),
+        (
+            "hallcall_queue_estimated_wait_seconds",
+            "The estimated wait for a ticket issued now.",
+        ),
+        (
+            "hallcall_zone_open_windows",
+            "Windows open and not paused that serve the zone.",
+        ),
+    ];
+    let mut rows: Vec<(String, String, [f64; 4])> = Vec::new();
+    for id in state.service.halls.ids().collect::<Vec<_>>() {
+        if let Ok(hall) = state.service.halls.lock(id) {
+            for z in hall.zone_summaries(now) {
+                rows.push((
+                    id.to_string(),
+                    z.zone.to_string(),
+                    [
+                        z.waiting as f64,
+                        z.longest_wait_ms as f64 / 1000.0,
+                        z.estimated_wait_ms as f64 / 1000.0,
+                        z.open_windows as f64,
+                    ],
+                ));
+            }
+        }
+    }
+    for (i, (name, help)) in gauges.iter().enumerate() {
+        let _ = writeln!(g, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (hall, zone, v) in &rows {
+            let _ = writeln!(g, "{name}{{hall=\"{hall}\",zone=\"{zone}\"}} {}", v[i]);
+        }
+    }
+    let s = &state.hub.stats;
+    for (name, kind, help, v) in [
+        (
+            "hallcall_websocket_connections",
+            "gauge",
+            "Live WebSocket connections.",
+            s.connections.load(Ordering::Relaxed),
+        ),
+        (
+            "hallcall_websocket_resyncs_total",
+            "counter",
+            "Subscribers sent a snapshot after falling behind.",
+            s.resyncs.load(Ordering::Relaxed),
+        ),
+        (
+            "hallcall_websocket_shed_total",
+            "counter",
+            "Subscribers dropped for not reading or not answering.",
+            s.shed.load(Ordering::Relaxed),
+        ),
+        (
+            "hallcall_store_healthy",
+            "gauge",
+            "1 while the store's last write succeeded.",
+            u64::from(state.service.store.is_healthy()),
+        ),
+    ] {
+        let _ = writeln!(g, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&g),
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -13,6 +13,7 @@ use super::scope::{Format, Scope};
 use super::wire::{self, Call, Delta, HallInfo, Resumed, Snapshot, TicketUpdate};
 use crate::audio::CallMade;
 use crate::engine::{Event, EventKind, Hall, Millis, StepKind, Target, TicketNumber, WindowNo};
+use crate::metrics::{Counted, Metrics};
 use crate::ws::text_frame;
 
 /// Frames kept per hall, both for resuming clients and in the broadcast
@@ -62,6 +63,7 @@ pub struct Feed {
     tx: broadcast::Sender<Arc<Frame>>,
     /// Every call and recall, in order, for the announcer.
     announce: Option<mpsc::UnboundedSender<CallMade>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Where a new subscriber starts: what to send first, and the receiver
@@ -82,7 +84,7 @@ pub enum Render {
 }
 
 impl Feed {
-    pub fn new(hall: Hall, announce: Option<mpsc::UnboundedSender<CallMade>>) -> Feed {
+    pub fn new(hall: Hall, announce: Option<mpsc::UnboundedSender<CallMade>>, metrics: Option<Arc<Metrics>>) -> Feed {
         let calls = recent_calls(&hall);
         Feed {
             state: Mutex::new(State {
@@ -93,6 +95,7 @@ impl Feed {
             }),
             tx: broadcast::channel(RING).0,
             announce,
+            metrics,
         }
     }
 
@@ -121,6 +124,9 @@ impl Feed {
         let mut reset = false;
         touched(&st.hall, &events, &mut zones, &mut windows, &mut tickets);
         for e in &events {
+            if let Some(m) = &self.metrics {
+                count(m, &st.hall, e);
+            }
             if let Err(err) = st.hall.apply(e) {
                 tracing::error!(hall = %cfg.id, seq = e.seq, error = %err, "hub copy diverged from the log");
                 reset = true;
@@ -523,6 +529,42 @@ fn touched(
                 }
             }
         }
+    }
+}
+
+/// Counts an event for `/metrics`, from the hall as it stands before it.
+fn count(m: &Metrics, hall: &Hall, e: &Event) {
+    let cfg = hall.config();
+    let zone_of = |t: TicketNumber| hall.ticket_place(t).map(|(z, _, _)| cfg.zones[z].id);
+    let hall_id = cfg.id.as_str();
+    match &e.kind {
+        EventKind::TicketIssued { zone, .. } => m.count(hall_id, zone.as_str(), Counted::Issued),
+        EventKind::TicketCalled { ticket, .. } => {
+            if let Some(zone) = zone_of(*ticket) {
+                m.count(hall_id, zone.as_str(), Counted::Called);
+                if let Some(since) = hall.waiting_since(*ticket) {
+                    m.waited(hall_id, zone.as_str(), e.at.since(since) as f64 / 1000.0);
+                }
+            }
+        }
+        EventKind::ServiceFinished { ticket, .. } => {
+            if let Some(zone) = zone_of(*ticket) {
+                m.count(hall_id, zone.as_str(), Counted::Served);
+            }
+        }
+        EventKind::TicketSkipped {
+            ticket, no_show: true, ..
+        } => {
+            if let Some(zone) = zone_of(*ticket) {
+                m.count(hall_id, zone.as_str(), Counted::NoShow);
+            }
+        }
+        EventKind::TicketTransferred { ticket, .. } => {
+            if let Some(zone) = zone_of(*ticket) {
+                m.count(hall_id, zone.as_str(), Counted::Transferred);
+            }
+        }
+        _ => {}
     }
 }
 

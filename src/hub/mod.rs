@@ -121,10 +121,16 @@ impl Hub {
         mut rx: mpsc::UnboundedReceiver<Published>,
         heartbeat: Heartbeat,
         announce: Option<mpsc::UnboundedSender<crate::audio::CallMade>>,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
     ) -> Hub {
         let feeds: HashMap<HallId, Arc<Feed>> = halls
             .iter()
-            .map(|h| (h.config().id, Arc::new(Feed::new(h.clone(), announce.clone()))))
+            .map(|h| {
+                (
+                    h.config().id,
+                    Arc::new(Feed::new(h.clone(), announce.clone(), metrics.clone())),
+                )
+            })
             .collect();
         let hub = Hub {
             feeds: Arc::new(feeds),

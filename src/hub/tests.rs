@@ -13,7 +13,7 @@ impl Rig {
     fn new() -> Rig {
         let hall = Hall::new(config());
         Rig {
-            feed: Feed::new(hall.clone(), None),
+            feed: Feed::new(hall.clone(), None, None),
             live: hall,
         }
     }

@@ -33,6 +33,8 @@ pub struct StoreConfig {
     pub retention_days: u32,
     /// Where durable batches go next, in log order (the hub).
     pub publisher: Option<Publisher>,
+    /// Where write latencies are counted.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// While the store is down, it is pinged this often, so service resumes
@@ -218,7 +220,7 @@ impl Store {
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
         tokio::spawn(watch(backend.clone(), healthy.clone(), tx.downgrade()));
-        tokio::spawn(run(backend, rx, healthy.clone(), mirror, cfg.publisher));
+        tokio::spawn(run(backend, rx, healthy.clone(), mirror, cfg.publisher, cfg.metrics));
         Ok(OpenedStore {
             store: Store { tx, healthy, numbers },
             halls: rebuilt,
@@ -354,6 +356,7 @@ async fn run(
     healthy: Arc<AtomicBool>,
     mut mirror: Mirror,
     publisher: Option<Publisher>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 ) {
     let mut jobs = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut jobs, BATCH).await > 0 {
@@ -367,7 +370,15 @@ async fn run(
                             group.push((hall, events, ack));
                         }
                     }
-                    write_group(&backend, group, &healthy, &mut mirror, publisher.as_ref()).await;
+                    write_group(
+                        &backend,
+                        group,
+                        &healthy,
+                        &mut mirror,
+                        publisher.as_ref(),
+                        metrics.as_deref(),
+                    )
+                    .await;
                 }
                 Job::Snapshot(snap) => {
                     let hall = snap.hall;
@@ -425,6 +436,7 @@ async fn write_group(
     healthy: &AtomicBool,
     mirror: &mut Mirror,
     publisher: Option<&Publisher>,
+    metrics: Option<&crate::metrics::Metrics>,
 ) {
     let mut expect = mirror.next.clone();
     let mut batch = Vec::with_capacity(group.len());
@@ -447,7 +459,12 @@ async fn write_group(
     if batch.is_empty() {
         return;
     }
+    let started = std::time::Instant::now();
+    let appends = acks.len();
     let (batch, written) = backend.append(batch).await;
+    if let Some(m) = metrics {
+        m.wrote(appends, started.elapsed().as_secs_f64(), written.is_ok());
+    }
     match written {
         Ok(()) => {
             mirror.next = expect;

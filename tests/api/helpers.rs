@@ -46,6 +46,8 @@ pub async fn login(client: &reqwest::Client, base: &str, hall: &str, user: &str)
 pub struct TestApp {
     pub addr: SocketAddr,
     pub hub: hallcall::hub::Hub,
+    /// The server's clock (Unix ms): tests move it.
+    pub clock: Arc<AtomicI64>,
     /// Sends no credentials.
     pub client: reqwest::Client,
     tokens: tokio::sync::Mutex<std::collections::HashMap<(String, String), String>>,
@@ -190,6 +192,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
     TestApp {
         addr,
         hub,
+        clock,
         client: reqwest::Client::new(),
         tokens: Default::default(),
         data: match store {

@@ -9,6 +9,7 @@ mod durability;
 mod health;
 mod helpers;
 mod live;
+mod metrics;
 mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;

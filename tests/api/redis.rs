@@ -121,6 +121,7 @@ async fn a_warning_when_redis_keeps_nothing_on_disk() {
         halls: vec![],
         retention_days: 30,
         publisher: None,
+        metrics: None,
     })
     .await
     .unwrap();
