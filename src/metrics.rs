@@ -73,6 +73,9 @@ pub struct Metrics {
     write_errors: AtomicU64,
 }
 
+/// A counter's name, help and how to read it from a zone's figures.
+type Counter = (&'static str, &'static str, fn(&ZoneFigures) -> u64);
+
 /// What an event counts as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counted {
@@ -123,7 +126,7 @@ impl Metrics {
     pub fn render(&self, gauges: &str) -> String {
         let mut out = String::new();
         let zones = self.zones.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let counters: [(&str, &str, fn(&ZoneFigures) -> u64); 5] = [
+        let counters: [Counter; 5] = [
             (
                 "hallcall_tickets_issued_total",
                 "Tickets issued (durable), since start.",
