@@ -21,6 +21,10 @@ const DICT = {
     state_expired: '已过期', goTo: '请到 {w} 号窗口', supervisor: '值班长', alerts: '预警',
     reactivate: '恢复过号', move: '调整', closeWindow: '关闭窗口', inService: '办理时长',
     servedToday: '今日办结', state: '状态', actions: '操作', done: '完成', refused: '操作被拒绝',
+    rateTitle: '请您对本次服务进行评价（好差评）', comment: '意见或建议（可选）', submit: '提交评价',
+    thanks: '感谢您的评价', rated: '您的评价',
+    rating_very_satisfied: '非常满意', rating_satisfied: '满意', rating_basic: '基本满意',
+    rating_dissatisfied: '不满意', rating_very_dissatisfied: '非常不满意',
   },
   en: {
     app: 'Queue calling', signIn: 'Sign in', signOut: 'Sign out', user: 'User', password: 'Password', hall: 'Hall',
@@ -43,6 +47,10 @@ const DICT = {
     state_expired: 'Expired', goTo: 'Please go to window {w}', supervisor: 'Supervisor', alerts: 'Alerts',
     reactivate: 'Reactivate', move: 'Move', closeWindow: 'Close window', inService: 'In service',
     servedToday: 'Served today', state: 'State', actions: 'Actions', done: 'Done', refused: 'Refused',
+    rateTitle: 'How was the service?', comment: 'Comment (optional)', submit: 'Send',
+    thanks: 'Thank you for your rating', rated: 'Your rating',
+    rating_very_satisfied: 'Very satisfied', rating_satisfied: 'Satisfied', rating_basic: 'Fair',
+    rating_dissatisfied: 'Dissatisfied', rating_very_dissatisfied: 'Very dissatisfied',
   },
 };
 

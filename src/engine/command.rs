@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CategoryId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::rating::{FollowUpStep, Rating};
 use super::ticket::Channel;
 use super::window::PauseReason;
 
@@ -118,6 +119,19 @@ pub enum Command {
     SetAutoCall {
         window: WindowNo,
         on: bool,
+    },
+    /// 好差评: the citizen rates a finished service, once.
+    Rate {
+        ticket: TicketNumber,
+        level: Rating,
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// A step of a bad rating's follow-up, with a note.
+    FollowUp {
+        ticket: TicketNumber,
+        step: FollowUpStep,
+        note: String,
     },
     /// The passing of time: the business-day rollover if one is due, and
     /// auto-call for appointments that have become due. The shell sends it

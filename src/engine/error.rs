@@ -35,6 +35,14 @@ pub enum EngineError {
     NothingInHand(WindowNo),
     #[error("nobody is waiting for window {0}")]
     QueueEmpty(WindowNo),
+    #[error("ticket {0} has already been rated")]
+    AlreadyRated(TicketNumber),
+    #[error("ticket {0} has no bad rating to follow up")]
+    NoBadRating(TicketNumber),
+    #[error("the follow-up step {step} of ticket {ticket} is already recorded")]
+    FollowUpDone { ticket: TicketNumber, step: &'static str },
+    #[error("a comment or note is at most {0} characters")]
+    TooLong(usize),
     #[error("ticket {ticket} is {state}, not {expected}")]
     WrongState {
         ticket: TicketNumber,
@@ -74,6 +82,10 @@ impl EngineError {
             EngineError::NothingInHand(_) => "nothing_in_hand",
             EngineError::QueueEmpty(_) => "queue_empty",
             EngineError::WrongState { .. } => "wrong_state",
+            EngineError::AlreadyRated(_) => "already_rated",
+            EngineError::NoBadRating(_) => "no_bad_rating",
+            EngineError::FollowUpDone { .. } => "follow_up_done",
+            EngineError::TooLong(_) => "too_long",
             EngineError::NotServedHere { .. } => "not_served_here",
             EngineError::RecallLimit(_) => "recall_limit",
             EngineError::SameQueue(_) => "same_queue",

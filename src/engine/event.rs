@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::Target;
 use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::rating::{FollowUpStep, Rating};
 use super::ticket::{Channel, Lane};
 use super::window::PauseReason;
 use crate::config::Placement;
@@ -111,5 +112,19 @@ pub enum EventKind {
     AutoCallChanged {
         window: WindowNo,
         on: bool,
+    },
+    TicketRated {
+        ticket: TicketNumber,
+        window: WindowNo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staff: Option<String>,
+        level: Rating,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    FollowUpRecorded {
+        ticket: TicketNumber,
+        step: FollowUpStep,
+        note: String,
     },
 }

@@ -13,6 +13,7 @@ use super::command::{Command, Issue, LaneRequest, Target};
 use super::error::{EngineError, ReplayError};
 use super::event::{CallKind, Event, EventKind};
 use super::ids::{Millis, PersonKey, TicketNumber, WindowNo};
+use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
 use super::stats::ServiceTimes;
 use super::ticket::{LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
 use super::window::{PauseReason, WindowState};
@@ -462,6 +463,57 @@ impl Hall {
                 }
                 EventKind::AutoCallChanged { window, on }
             }
+            Command::Rate {
+                ticket,
+                level,
+                ref comment,
+            } => {
+                let t = &self.st.tickets[self.ticket(ticket)?];
+                let TicketState::Finished { window } = t.state else {
+                    return Err(wrong(t, "finished"));
+                };
+                if t.rating.is_some() {
+                    return Err(EngineError::AlreadyRated(ticket));
+                }
+                if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT) {
+                    return Err(EngineError::TooLong(MAX_COMMENT));
+                }
+                let staff = self
+                    .cfg
+                    .window_index(window)
+                    .and_then(|w| self.st.windows[w].staff.clone());
+                EventKind::TicketRated {
+                    ticket,
+                    window,
+                    staff,
+                    level,
+                    comment: comment.clone().filter(|c| !c.trim().is_empty()),
+                }
+            }
+            Command::FollowUp { ticket, step, ref note } => {
+                let t = &self.st.tickets[self.ticket(ticket)?];
+                if !t.rating.as_ref().is_some_and(|r| r.level.is_bad()) {
+                    return Err(EngineError::NoBadRating(ticket));
+                }
+                if t.follow_ups.iter().any(|f| f.step == step) {
+                    return Err(EngineError::FollowUpDone {
+                        ticket,
+                        step: match step {
+                            FollowUpStep::Verified => "verified",
+                            FollowUpStep::Rectified => "rectified",
+                            FollowUpStep::CalledBack => "called_back",
+                        },
+                    });
+                }
+                if note.chars().count() > MAX_COMMENT {
+                    return Err(EngineError::TooLong(MAX_COMMENT));
+                }
+                EventKind::FollowUpRecorded {
+                    ticket,
+                    step,
+                    note: note.clone(),
+                }
+            }
         };
         Ok(Some(kind))
     }
@@ -631,6 +683,8 @@ impl Hall {
                         what: StepKind::Issued,
                         window: None,
                     }],
+                    rating: None,
+                    follow_ups: Vec::new(),
                 });
             }
             EventKind::TicketCalled {
@@ -909,6 +963,34 @@ impl Hall {
                     .window_index(window)
                     .ok_or_else(|| bad(format!("unknown window {window}")))?;
                 self.st.windows[w].paused = None;
+            }
+            EventKind::TicketRated {
+                ticket,
+                window,
+                ref staff,
+                level,
+                ref comment,
+            } => {
+                let t = self.ticket(ticket).map_err(|e| bad(e.to_string()))?;
+                let tk = &mut self.st.tickets[t];
+                if tk.rating.is_some() {
+                    return Err(bad(format!("{ticket} is already rated")));
+                }
+                tk.rating = Some(RatingRecord {
+                    level,
+                    comment: comment.clone(),
+                    window,
+                    staff: staff.clone(),
+                    at,
+                });
+            }
+            EventKind::FollowUpRecorded { ticket, step, ref note } => {
+                let t = self.ticket(ticket).map_err(|e| bad(e.to_string()))?;
+                self.st.tickets[t].follow_ups.push(FollowUp {
+                    step,
+                    note: note.clone(),
+                    at,
+                });
             }
             EventKind::AutoCallChanged { window, on } => {
                 let w = self

@@ -10,6 +10,7 @@
 //! - `hall`: the state and the rules (decide, then apply);
 //! - `calendar`: business days and opening hours;
 //! - `stats`, `query`: service times, estimated waits, read-only views;
+//! - `rating`: 好差评 and the follow-up of bad ratings;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
 
 mod calendar;
@@ -19,6 +20,7 @@ mod event;
 mod hall;
 mod ids;
 mod query;
+mod rating;
 mod snapshot;
 mod stats;
 mod ticket;
@@ -34,6 +36,7 @@ pub use ids::{
     ZoneId,
 };
 pub use query::{TicketView, WindowView, ZoneQueue, ZoneSummary};
+pub use rating::{FollowUp, FollowUpStep, MAX_COMMENT, Rating, RatingRecord};
 pub use snapshot::{HallSnapshot, SnapshotError, TicketSnapshot, WindowSnapshot, ZoneSnapshot};
 pub use stats::ServiceTimes;
 pub use ticket::{Channel, Lane, Step, StepKind, TicketState};

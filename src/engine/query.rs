@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::hall::{Hall, state_name};
 use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::rating::{FollowUp, RatingRecord};
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, Ticket, TicketState};
 use super::window::PauseReason;
 
@@ -28,6 +29,11 @@ pub struct TicketView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directed_to: Option<WindowNo>,
     pub history: Vec<Step>,
+    /// 好差评, once given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<RatingRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<FollowUp>,
 }
 
 /// One zone's waiting lists, front first.
@@ -148,6 +154,8 @@ impl Hall {
             transfers: tk.transfers,
             directed_to: tk.directed.map(|w| self.cfg.windows[w].number),
             history: tk.history.clone(),
+            rating: tk.rating.clone(),
+            follow_ups: tk.follow_ups.clone(),
         }
     }
 

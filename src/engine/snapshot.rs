@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::calendar::Day;
 use super::hall::{Hall, State, ZoneState};
 use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::rating::{FollowUp, RatingRecord};
 use super::stats::ServiceTimes;
 use super::ticket::{Channel, Lane, Step, Ticket, TicketState};
 use super::window::{PauseReason, WindowState};
@@ -47,6 +48,10 @@ pub struct TicketSnapshot {
     pub skips: u32,
     pub transfers: u32,
     pub history: Vec<Step>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<RatingRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<FollowUp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +120,8 @@ impl Hall {
                     skips: t.skips,
                     transfers: t.transfers,
                     history: t.history.clone(),
+                    rating: t.rating.clone(),
+                    follow_ups: t.follow_ups.clone(),
                 })
                 .collect(),
             zones: st
@@ -196,6 +203,8 @@ impl Hall {
                 skips: t.skips,
                 transfers: t.transfers,
                 history: t.history.clone(),
+                rating: t.rating.clone(),
+                follow_ups: t.follow_ups.clone(),
             };
             if st.by_number.insert(t.number, i).is_some() {
                 return Err(bad(format!("ticket {} appears twice", t.number)));

@@ -1133,3 +1133,92 @@ fn numbers_allocated_outside_are_used_once() {
         "the zone continues after the highest"
     );
 }
+
+#[test]
+fn a_finished_service_is_rated_once_and_a_bad_rating_is_followed_up() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    t.open(1);
+    let rate = |ticket, level| Command::Rate {
+        ticket,
+        level,
+        comment: Some("窗口人员态度不好".into()),
+    };
+    // Only after its service.
+    assert!(matches!(
+        t.err(rate(a, Rating::Dissatisfied)),
+        EngineError::WrongState { .. }
+    ));
+    assert_eq!(t.serve(1), a);
+    let evs = t.ok(rate(a, Rating::Dissatisfied));
+    match &evs[..] {
+        [
+            EventKind::TicketRated {
+                window: 1,
+                staff,
+                level: Rating::Dissatisfied,
+                comment,
+                ..
+            },
+        ] => {
+            assert_eq!(staff.as_deref(), Some("staff1"), "linked to who served");
+            assert!(comment.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        t.err(rate(a, Rating::VerySatisfied)),
+        EngineError::AlreadyRated(a),
+        "one rating per ticket"
+    );
+    let long = Command::Rate {
+        ticket: b,
+        level: Rating::Satisfied,
+        comment: Some("长".repeat(MAX_COMMENT + 1)),
+    };
+    assert!(
+        matches!(t.err(long), EngineError::WrongState { .. }),
+        "b is not finished yet"
+    );
+
+    // The follow-up of a bad rating: each step once.
+    let step = |step| Command::FollowUp {
+        ticket: a,
+        step,
+        note: "已核实".into(),
+    };
+    t.ok(step(FollowUpStep::Verified));
+    assert!(matches!(
+        t.err(step(FollowUpStep::Verified)),
+        EngineError::FollowUpDone { .. }
+    ));
+    t.ok(step(FollowUpStep::Rectified));
+    t.ok(step(FollowUpStep::CalledBack));
+    let view = t.hall.ticket_view(a, t.now).unwrap();
+    assert_eq!(view.rating.unwrap().level, Rating::Dissatisfied);
+    assert_eq!(view.follow_ups.len(), 3);
+
+    // A good rating has nothing to follow up.
+    assert_eq!(t.serve(1), b);
+    t.ok(Command::Rate {
+        ticket: b,
+        level: Rating::VerySatisfied,
+        comment: None,
+    });
+    let no = Command::FollowUp {
+        ticket: b,
+        step: FollowUpStep::Verified,
+        note: String::new(),
+    };
+    assert_eq!(t.err(no), EngineError::NoBadRating(b));
+
+    // Ratings replay, and survive a snapshot.
+    let mut replayed = Hall::new(config());
+    for e in &t.log {
+        replayed.apply(e).unwrap();
+    }
+    assert_eq!(replayed, t.hall);
+    let restored = Hall::restore(config(), &t.hall.snapshot()).unwrap();
+    assert_eq!(restored.ticket_view(a, t.now), t.hall.ticket_view(a, t.now));
+}

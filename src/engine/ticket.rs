@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CategoryId, Millis, PersonKey, TicketNumber, WindowNo};
+use super::rating::{FollowUp, RatingRecord};
 
 /// Which lane a ticket waits in. Appointments that are due go first, then
 /// the priority lane (绿色通道) within its ratio, then the normal lane.
@@ -135,6 +136,8 @@ pub struct Ticket {
     pub skips: u32,
     pub transfers: u32,
     pub history: Vec<Step>,
+    pub rating: Option<RatingRecord>,
+    pub follow_ups: Vec<FollowUp>,
 }
 
 impl Ticket {

@@ -82,7 +82,7 @@ impl From<EngineError> for ApiError {
             | EngineError::UnknownCategory(_)
             | EngineError::UnknownWindow(_)
             | EngineError::UnknownTicket(_) => StatusCode::NOT_FOUND,
-            EngineError::BadAppointment => StatusCode::UNPROCESSABLE_ENTITY,
+            EngineError::BadAppointment | EngineError::TooLong(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Inconsistent(_) => {
                 tracing::error!(error = %e, "engine inconsistency");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");

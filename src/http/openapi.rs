@@ -32,6 +32,8 @@ use super::AppState;
         super::tickets::move_ticket,
         super::tickets::citizen,
         super::tickets::qr,
+        super::tickets::rate,
+        super::tickets::follow_up,
         super::windows::act,
         super::announcements::announcement,
     ),

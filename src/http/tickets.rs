@@ -15,8 +15,8 @@ use super::extract::{Body, ClientIp, hall_id, ticket_number};
 use crate::auth::Principal;
 use crate::config::Role;
 use crate::engine::{
-    CategoryId, Channel, Command, Event, EventKind, HallId, Issue, LaneRequest, Millis, PersonKey, ServiceId, Target,
-    TicketNumber, TicketView, ZoneId,
+    CategoryId, Channel, Command, Event, EventKind, FollowUpStep, HallId, Issue, LaneRequest, Millis, PersonKey,
+    Rating, ServiceId, Target, TicketNumber, TicketView, ZoneId,
 };
 use crate::hub::ticket_json;
 use crate::service::ServiceError;
@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/halls/{hall}/tickets/{ticket}/move", post(move_ticket))
         .route("/api/v1/tickets/{token}", get(citizen))
         .route("/api/v1/tickets/{token}/qr.svg", get(qr))
+        .route("/api/v1/tickets/{token}/rating", post(rate))
+        .route("/api/v1/halls/{hall}/tickets/{ticket}/follow-up", post(follow_up))
 }
 
 /// Where a ticket is taken by staff or a kiosk.
@@ -78,6 +80,24 @@ pub struct MobileRequest {
     pub service: ServiceId,
     /// Required from a phone: the daily quota is per person.
     pub id_number: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    /// 非常满意, 满意, 基本满意, 不满意 or 非常不满意.
+    pub level: Rating,
+    /// Optional, at most 500 characters.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpRequest {
+    pub step: FollowUpStep,
+    /// What was done, at most 500 characters.
+    pub note: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -417,4 +437,57 @@ async fn qr(
         .quiet_zone(true)
         .build();
     Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// 好差评: the citizen rates their finished service, once, through the
+/// token on their slip. Public, rate-limited.
+#[utoipa::path(post, path = "/api/v1/tickets/{token}/rating", tag = "public",
+    params(("token" = String, Path, description = "The token on the ticket's slip")), request_body = RatingRequest,
+    responses((status = 200, body = TicketView, description = "Rated (durable)"),
+        (status = 404, body = ErrorDoc, description = "Forged, foreign or from an earlier day"),
+        (status = 409, body = ErrorDoc, description = "Not finished yet, or already rated"),
+        (status = 422, body = ErrorDoc), (status = 429, body = ErrorDoc)))]
+async fn rate(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path(token): Path<String>,
+    Body(req): Body<RatingRequest>,
+) -> Result<Json<TicketView>, ApiError> {
+    ip.limit(&state.limits.public)?;
+    let (hall, number) = citizen_ticket(&state, &token)?;
+    let now = state.service.now();
+    let cmd = Command::Rate {
+        ticket: number,
+        level: req.level,
+        comment: req.comment,
+    };
+    let (_, view) = state
+        .service
+        .execute_with(hall, cmd, |_| Ok(()), |h, _| h.ticket_view(number, now))
+        .await?;
+    view.map(Json)
+        .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))
+}
+
+/// Records a step of a bad rating's follow-up: supervisors.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/tickets/{ticket}/follow-up", tag = "supervision",
+    params(("hall" = String, Path, description = "The hall's id"), ("ticket" = String, Path, description = "A ticket number of today")),
+    request_body = FollowUpRequest, security(("bearer" = [])),
+    responses((status = 200, body = Changed), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
+        (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc, description = "No bad rating, or that step is recorded"),
+        (status = 422, body = ErrorDoc)))]
+async fn follow_up(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((hall, ticket)): Path<(String, String)>,
+    Body(req): Body<FollowUpRequest>,
+) -> Result<Json<Changed>, ApiError> {
+    change(&state, &headers, &hall, &ticket, &[Role::Supervisor], |ticket| {
+        Command::FollowUp {
+            ticket,
+            step: req.step,
+            note: req.note,
+        }
+    })
+    .await
 }

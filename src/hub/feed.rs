@@ -509,6 +509,10 @@ fn touched(
             | EventKind::WindowPaused { window, .. }
             | EventKind::WindowResumed { window } => (None, Some(*window), true, None),
             EventKind::AutoCallChanged { window, .. } => (None, Some(*window), false, None),
+            // Ratings change no queue or window: only the ticket's page.
+            EventKind::TicketRated { ticket, .. } | EventKind::FollowUpRecorded { ticket, .. } => {
+                (Some(*ticket), None, false, None)
+            }
         };
         if let Some(n) = win {
             window(n, zones, windows, state_change);

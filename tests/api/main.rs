@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod live;
 mod metrics;
+mod ratings;
 mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;

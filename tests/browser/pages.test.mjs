@@ -237,6 +237,11 @@ test('issue at the guide desk, call at the window console, see it on every scree
   await phone.locator('#state', { hasText: '正在办理' }).waitFor();
   await console_.locator('[data-action=finish]').click();
   await phone.locator('#state', { hasText: '已办结' }).waitFor();
+  // 好差评 on the same page once the service is finished.
+  await phone.locator('[data-level=satisfied]').click();
+  await phone.locator('#comment').fill('办理很快');
+  await phone.locator('#send').click();
+  await phone.locator('#rated', { hasText: '满意' }).waitFor();
   await shot(phone, 'ticket');
 
   const sup = await open('/supervisor?hall=e2e');
