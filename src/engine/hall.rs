@@ -29,7 +29,13 @@ pub(crate) struct ZoneState {
     /// Contested calls so far in the current priority:normal cycle.
     pub priority_run: u32,
     pub normal_run: u32,
+    /// (called at, waited) of the calls of the last hour, oldest first:
+    /// the supervisor's mean wait over the last hour.
+    pub recent_waits: VecDeque<(Millis, i64)>,
 }
+
+/// How far back the recent mean wait looks.
+pub(crate) const RECENT_WAITS_MS: i64 = 3_600_000;
 
 /// Everything that changes. Kept apart from the configuration so that two
 /// halls can be compared (replay equals live) with `==`.
@@ -709,6 +715,17 @@ impl Hall {
                     _ => return Err(bad(format!("{ticket} is not waiting"))),
                 }
                 let (zone, lane) = (self.st.tickets[t].zone, self.st.tickets[t].lane);
+                if how != CallKind::CallBack {
+                    let waited = at.since(self.st.tickets[t].queued_at);
+                    let recent = &mut self.st.zones[zone].recent_waits;
+                    while recent
+                        .front()
+                        .is_some_and(|(when, _)| at.since(*when) > RECENT_WAITS_MS)
+                    {
+                        recent.pop_front();
+                    }
+                    recent.push_back((at, waited));
+                }
                 if contested {
                     let p = &self.cfg.policy;
                     let zs = &mut self.st.zones[zone];

@@ -55,6 +55,10 @@ pub struct ZoneSummary {
     pub estimated_wait_ms: i64,
     pub open_windows: usize,
     pub mean_service_ms: i64,
+    /// Mean wait of the tickets called in the last hour (0 if none).
+    pub mean_wait_last_hour_ms: i64,
+    /// Tickets called in the last hour.
+    pub called_last_hour: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -228,6 +232,11 @@ impl Hall {
             .map(|z| {
                 let zs = &self.st.zones[z];
                 let waiting = zs.lanes.iter().map(|q| q.len()).sum();
+                let recent: Vec<&(Millis, i64)> = zs
+                    .recent_waits
+                    .iter()
+                    .filter(|(when, _)| now.since(*when) <= super::hall::RECENT_WAITS_MS)
+                    .collect();
                 let longest = zs
                     .lanes
                     .iter()
@@ -242,6 +251,12 @@ impl Hall {
                     estimated_wait_ms: self.estimate(z, waiting),
                     open_windows: self.open_windows_for(z),
                     mean_service_ms: self.st.service_times[z].mean_ms(),
+                    mean_wait_last_hour_ms: if recent.is_empty() {
+                        0
+                    } else {
+                        recent.iter().map(|(_, w)| w).sum::<i64>() / recent.len() as i64
+                    },
+                    called_last_hour: recent.len(),
                 }
             })
             .collect()

@@ -63,6 +63,9 @@ pub struct ZoneSnapshot {
     pub priority_run: u32,
     pub normal_run: u32,
     pub service_times: ServiceTimes,
+    /// (called at, waited ms) of the last hour's calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_waits: Vec<(Millis, i64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,6 +138,7 @@ impl Hall {
                     priority_run: zs.priority_run,
                     normal_run: zs.normal_run,
                     service_times: st.service_times[z].clone(),
+                    recent_waits: zs.recent_waits.iter().copied().collect(),
                 })
                 .collect(),
             windows: st
@@ -233,6 +237,7 @@ impl Hall {
                 lanes: [queue(a)?, queue(p)?, queue(n)?],
                 priority_run: zs.priority_run,
                 normal_run: zs.normal_run,
+                recent_waits: zs.recent_waits.iter().copied().collect(),
             };
             st.service_times[z] = zs.service_times.clone();
         }

@@ -1222,3 +1222,32 @@ fn a_finished_service_is_rated_once_and_a_bad_rating_is_followed_up() {
     let restored = Hall::restore(config(), &t.hall.snapshot()).unwrap();
     assert_eq!(restored.ticket_view(a, t.now), t.hall.ticket_view(a, t.now));
 }
+
+#[test]
+fn the_mean_wait_covers_the_calls_of_the_last_hour() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    t.minutes(5);
+    let b = t.issue("general", "apply");
+    t.open(1);
+    t.minutes(10);
+    assert_eq!(t.serve(1), a); // waited 15 minutes
+    t.minutes(20);
+    assert_eq!(t.serve(1), b); // waited 30 minutes
+    let general = |t: &T| t.hall.zone_summaries(t.now).remove(0);
+    let z = general(&t);
+    assert_eq!(
+        (z.called_last_hour, z.mean_wait_last_hour_ms),
+        (2, (15 + 30) * Millis::MINUTE / 2)
+    );
+    // An hour after the first call only the second counts, then none.
+    t.minutes(45);
+    let z = general(&t);
+    assert_eq!((z.called_last_hour, z.mean_wait_last_hour_ms), (1, 30 * Millis::MINUTE));
+    t.minutes(30);
+    assert_eq!(general(&t).called_last_hour, 0);
+    // Kept through a snapshot.
+    t.minutes(-60);
+    let restored = Hall::restore(config(), &t.hall.snapshot()).unwrap();
+    assert_eq!(restored.zone_summaries(t.now), t.hall.zone_summaries(t.now));
+}
