@@ -36,6 +36,18 @@ pub(crate) struct Hall {
     pub account: Vec<Account>,
     #[serde(default)]
     pub voice: Option<Voice>,
+    #[serde(default)]
+    pub alerts: Option<Alerts>,
+}
+
+/// 超时预警 thresholds: hall-wide in `[hall.alerts]`, per zone in its `alerts`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Alerts {
+    pub wait_minutes: Option<S<i64>>,
+    pub queue_length: Option<S<i64>>,
+    pub service_minutes: Option<S<i64>>,
+    pub pause_minutes: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +118,8 @@ pub(crate) struct Zone {
     pub hours: Option<Hours>,
     #[serde(default)]
     pub service_minutes: Option<S<i64>>,
+    #[serde(default)]
+    pub alerts: Option<Alerts>,
     #[serde(default)]
     pub service: Vec<Service>,
 }

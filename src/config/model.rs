@@ -133,6 +133,19 @@ pub struct ZoneConfig {
     pub services: Vec<ServiceConfig>,
     /// Expected service time before any has been measured today.
     pub default_service_secs: u32,
+    /// 超时预警 thresholds for this zone (the hall's, unless overridden).
+    pub alerts: AlertLimits,
+}
+
+/// When a zone raises an alert; `None` raises none of that kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertLimits {
+    /// Someone has waited longer than this.
+    pub wait_ms: Option<i64>,
+    /// More than this many are waiting.
+    pub queue: Option<usize>,
+    /// A service of this zone has gone on longer than this.
+    pub service_ms: Option<i64>,
 }
 
 /// A service (事项) inside a zone.
@@ -255,6 +268,8 @@ pub struct Policy {
     pub open_paused: bool,
     /// Tickets one person may take from a phone per business day.
     pub mobile_daily_quota: u32,
+    /// A window paused longer than this raises an alert.
+    pub alert_pause_ms: Option<i64>,
 }
 
 impl Default for Policy {
@@ -273,6 +288,7 @@ impl Default for Policy {
             appointment_grace_ms: 15 * 60_000,
             open_paused: false,
             mobile_daily_quota: 3,
+            alert_pause_ms: None,
         }
     }
 }
@@ -284,6 +300,11 @@ impl HallConfig {
 
     pub fn window_index(&self, number: WindowNo) -> Option<usize> {
         self.windows.iter().position(|w| w.number == number)
+    }
+
+    /// Whether any alert threshold is set.
+    pub fn has_alerts(&self) -> bool {
+        self.policy.alert_pause_ms.is_some() || self.zones.iter().any(|z| z.alerts != AlertLimits::default())
     }
 
     pub fn account(&self, user: &str) -> Option<&Account> {

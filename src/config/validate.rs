@@ -137,7 +137,11 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
             Time::midnight()
         }),
     };
-    let policy = policy(c, &h.policy, place);
+    let mut policy = policy(c, &h.policy, place);
+    let hall_alerts = h.alerts.as_ref().map_or_else(AlertLimits::default, |a| {
+        policy.alert_pause_ms = minutes_opt(c, &a.pause_minutes, place, "pause_minutes");
+        alert_limits(c, a, AlertLimits::default(), &format!("{place}, alerts"))
+    });
     let default_hours = h.hours.clone();
 
     let mut categories = Vec::new();
@@ -187,6 +191,19 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         let hours_src = z.hours.as_ref().or(default_hours.as_ref());
         let hours = hours_src.map_or_else(Hours::always, |hs| hours(c, hs, day_reset, &zplace));
         let service_minutes = c.int(&z.service_minutes, &zplace, "service_minutes", 1..481, 10);
+        let alerts = match &z.alerts {
+            None => hall_alerts,
+            Some(a) => {
+                if let Some(p) = &a.pause_minutes {
+                    c.err(
+                        p.span(),
+                        &zplace,
+                        "pause_minutes is set for the whole hall, in [hall.alerts]",
+                    );
+                }
+                alert_limits(c, a, hall_alerts, &format!("{zplace}, alerts"))
+            }
+        };
         if z.service.is_empty() {
             c.err(z.id.span(), &zplace, "the zone has no services ([[hall.zone.service]])");
         }
@@ -221,6 +238,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
             hours,
             services,
             default_service_secs: (service_minutes * 60) as u32,
+            alerts,
         });
     }
 
@@ -343,6 +361,23 @@ fn voice(c: &mut Checker, v: &file::Voice, place: &str) -> Voice {
         window_two_liang,
         play_device,
         play_browser,
+    }
+}
+
+fn minutes_opt(c: &mut Checker, v: &Option<S<i64>>, place: &str, what: &str) -> Option<i64> {
+    v.as_ref().map(|_| c.int(v, place, what, 1..1441, 30) * 60_000)
+}
+
+/// Alert thresholds: each key given overrides `base`.
+fn alert_limits(c: &mut Checker, a: &file::Alerts, base: AlertLimits, place: &str) -> AlertLimits {
+    AlertLimits {
+        wait_ms: minutes_opt(c, &a.wait_minutes, place, "wait_minutes").or(base.wait_ms),
+        queue: a
+            .queue_length
+            .as_ref()
+            .map(|_| c.int(&a.queue_length, place, "queue_length", 1..100_001, 50) as usize)
+            .or(base.queue),
+        service_ms: minutes_opt(c, &a.service_minutes, place, "service_minutes").or(base.service_ms),
     }
 }
 
@@ -539,6 +574,7 @@ fn policy(c: &mut Checker, p: &file::Policy, place: &str) -> Policy {
         ) * 60_000,
         open_paused: p.open_paused.unwrap_or(d.open_paused),
         mobile_daily_quota: c.int(&p.mobile_daily_quota, place, "mobile_daily_quota", 0..101, 3) as u32,
+        alert_pause_ms: None,
     }
 }
 

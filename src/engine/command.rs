@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::alerts::{AlertKind, AlertTarget};
 use super::ids::{CategoryId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUpStep, Rating};
 use super::ticket::Channel;
@@ -132,6 +133,12 @@ pub enum Command {
         ticket: TicketNumber,
         step: FollowUpStep,
         note: String,
+    },
+    /// A supervisor has seen an alert (it stays up until its cause is gone).
+    AcknowledgeAlert {
+        alert: AlertKind,
+        target: AlertTarget,
+        by: String,
     },
     /// The passing of time: the business-day rollover if one is due, and
     /// auto-call for appointments that have become due. The shell sends it

@@ -35,6 +35,10 @@ pub enum EngineError {
     NothingInHand(WindowNo),
     #[error("nobody is waiting for window {0}")]
     QueueEmpty(WindowNo),
+    #[error("no such alert is up")]
+    NoSuchAlert,
+    #[error("the alert was already acknowledged")]
+    AlreadyAcknowledged,
     #[error("ticket {0} has already been rated")]
     AlreadyRated(TicketNumber),
     #[error("ticket {0} has no bad rating to follow up")]
@@ -83,6 +87,8 @@ impl EngineError {
             EngineError::QueueEmpty(_) => "queue_empty",
             EngineError::WrongState { .. } => "wrong_state",
             EngineError::AlreadyRated(_) => "already_rated",
+            EngineError::NoSuchAlert => "no_such_alert",
+            EngineError::AlreadyAcknowledged => "already_acknowledged",
             EngineError::NoBadRating(_) => "no_bad_rating",
             EngineError::FollowUpDone { .. } => "follow_up_done",
             EngineError::TooLong(_) => "too_long",

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::alerts::{AlertKind, AlertTarget};
 use super::command::Target;
 use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUpStep, Rating};
@@ -126,5 +127,20 @@ pub enum EventKind {
         ticket: TicketNumber,
         step: FollowUpStep,
         note: String,
+    },
+    AlertRaised {
+        alert: AlertKind,
+        target: AlertTarget,
+        value: i64,
+        limit: i64,
+    },
+    AlertAcknowledged {
+        alert: AlertKind,
+        target: AlertTarget,
+        by: String,
+    },
+    AlertCleared {
+        alert: AlertKind,
+        target: AlertTarget,
     },
 }

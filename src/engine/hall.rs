@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
+use super::alerts::Alert;
 use super::calendar::{Day, business_date};
 use super::command::{Command, Issue, LaneRequest, Target};
 use super::error::{EngineError, ReplayError};
@@ -57,6 +58,8 @@ pub(crate) struct State {
     pub auto_windows: Vec<usize>,
     /// Recent service times per zone; kept across days as tomorrow's prior.
     pub service_times: Vec<ServiceTimes>,
+    /// Alerts that are up, oldest first.
+    pub alerts: Vec<Alert>,
 }
 
 /// A hall's queue engine: pure and synchronous. Give it a command and the
@@ -115,6 +118,7 @@ impl Hall {
                 persons: HashMap::new(),
                 auto_windows: Vec::new(),
                 service_times,
+                alerts: Vec::new(),
             },
             cfg,
         }
@@ -173,6 +177,9 @@ impl Hall {
         // Even a tick can free work for auto-call windows: an appointment
         // becomes due with the passing of time alone.
         self.auto_call(now, out);
+        for kind in self.alert_changes(now, matches!(cmd, Command::Tick)) {
+            self.push(kind, now, out)?;
+        }
         Ok(())
     }
 
@@ -494,6 +501,22 @@ impl Hall {
                     staff,
                     level,
                     comment: comment.clone().filter(|c| !c.trim().is_empty()),
+                }
+            }
+            Command::AcknowledgeAlert { alert, target, ref by } => {
+                let a = self
+                    .st
+                    .alerts
+                    .iter()
+                    .find(|a| a.kind == alert && a.target == target)
+                    .ok_or(EngineError::NoSuchAlert)?;
+                if a.acknowledged_by.is_some() {
+                    return Err(EngineError::AlreadyAcknowledged);
+                }
+                EventKind::AlertAcknowledged {
+                    alert,
+                    target,
+                    by: by.clone(),
                 }
             }
             Command::FollowUp { ticket, step, ref note } => {
@@ -1000,6 +1023,42 @@ impl Hall {
                     staff: staff.clone(),
                     at,
                 });
+            }
+            EventKind::AlertRaised {
+                alert,
+                target,
+                value,
+                limit,
+            } => {
+                if self.st.alerts.iter().any(|a| a.kind == alert && a.target == target) {
+                    return Err(bad("the alert is already up".into()));
+                }
+                self.st.alerts.push(Alert {
+                    kind: alert,
+                    target,
+                    raised_at: at,
+                    value,
+                    limit,
+                    acknowledged_by: None,
+                    acknowledged_at: None,
+                });
+            }
+            EventKind::AlertAcknowledged { alert, target, ref by } => {
+                let a = self
+                    .st
+                    .alerts
+                    .iter_mut()
+                    .find(|a| a.kind == alert && a.target == target)
+                    .ok_or_else(|| bad("no such alert".into()))?;
+                a.acknowledged_by = Some(by.clone());
+                a.acknowledged_at = Some(at);
+            }
+            EventKind::AlertCleared { alert, target } => {
+                let before = self.st.alerts.len();
+                self.st.alerts.retain(|a| !(a.kind == alert && a.target == target));
+                if self.st.alerts.len() == before {
+                    return Err(bad("no such alert".into()));
+                }
             }
             EventKind::FollowUpRecorded { ticket, step, ref note } => {
                 let t = self.ticket(ticket).map_err(|e| bad(e.to_string()))?;

@@ -10,9 +10,11 @@
 //! - `hall`: the state and the rules (decide, then apply);
 //! - `calendar`: business days and opening hours;
 //! - `stats`, `query`: service times, estimated waits, read-only views;
+//! - `alerts`: 超时预警, raised and cleared from the thresholds;
 //! - `rating`: 好差评 and the follow-up of bad ratings;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
 
+mod alerts;
 mod calendar;
 mod command;
 mod error;
@@ -26,6 +28,7 @@ mod stats;
 mod ticket;
 mod window;
 
+pub use alerts::{Alert, AlertKind, AlertTarget};
 pub use calendar::business_date;
 pub use command::{Command, Issue, LaneRequest, Target};
 pub use error::{EngineError, ReplayError};

@@ -89,6 +89,22 @@ pub struct WindowView {
 const LONGEST_SCAN: usize = 64;
 
 impl Hall {
+    /// Tickets waiting in zone `z` (by index).
+    pub(crate) fn waiting_in(&self, z: usize) -> usize {
+        self.st.zones[z].lanes.iter().map(|q| q.len()).sum()
+    }
+
+    /// The longest current wait in zone `z` (by index).
+    pub(crate) fn longest_wait(&self, z: usize, now: Millis) -> i64 {
+        self.st.zones[z]
+            .lanes
+            .iter()
+            .flat_map(|q| q.iter().take(LONGEST_SCAN))
+            .map(|&t| now.since(self.st.tickets[t].queued_at))
+            .max()
+            .unwrap_or(0)
+    }
+
     fn open_windows_for(&self, zone: usize) -> usize {
         self.cfg
             .windows
@@ -231,19 +247,13 @@ impl Hall {
         (0..self.cfg.zones.len())
             .map(|z| {
                 let zs = &self.st.zones[z];
-                let waiting = zs.lanes.iter().map(|q| q.len()).sum();
+                let waiting = self.waiting_in(z);
                 let recent: Vec<&(Millis, i64)> = zs
                     .recent_waits
                     .iter()
                     .filter(|(when, _)| now.since(*when) <= super::hall::RECENT_WAITS_MS)
                     .collect();
-                let longest = zs
-                    .lanes
-                    .iter()
-                    .flat_map(|q| q.iter().take(LONGEST_SCAN))
-                    .map(|&t| now.since(self.st.tickets[t].queued_at))
-                    .max()
-                    .unwrap_or(0);
+                let longest = self.longest_wait(z, now);
                 ZoneSummary {
                     zone: self.cfg.zones[z].id,
                     waiting,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use super::alerts::Alert;
 use super::calendar::Day;
 use super::hall::{Hall, State, ZoneState};
 use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
@@ -27,6 +28,8 @@ pub struct HallSnapshot {
     pub tickets: Vec<TicketSnapshot>,
     pub zones: Vec<ZoneSnapshot>,
     pub windows: Vec<WindowSnapshot>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<Alert>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,6 +103,7 @@ impl Hall {
         let service_id = |z: usize, s: usize| cfg.zones[z].services[s].id;
         HallSnapshot {
             hall: cfg.id,
+            alerts: st.alerts.clone(),
             seq: st.seq,
             day: st.day.as_ref().map(|d| d.date),
             tickets: st
@@ -241,6 +245,7 @@ impl Hall {
             };
             st.service_times[z] = zs.service_times.clone();
         }
+        st.alerts = snap.alerts.clone();
         for ws in &snap.windows {
             let w = window(ws.number)?;
             st.windows[w] = WindowState {

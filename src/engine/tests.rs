@@ -145,6 +145,16 @@ impl T {
         self.hall.ticket_view(t, self.now).unwrap().state
     }
 
+    /// Serves every waiting ticket at `window`; the events of the last finish.
+    fn serve_all(&mut self, window: WindowNo) -> Vec<EventKind> {
+        let mut last = Vec::new();
+        while self.run(Command::CallNext { window }).is_ok() {
+            self.ok(Command::Start { window });
+            last = self.ok(Command::Finish { window });
+        }
+        last
+    }
+
     fn serve(&mut self, window: WindowNo) -> TicketNumber {
         let t = self.call(window);
         self.ok(Command::Start { window });
@@ -1250,4 +1260,106 @@ fn the_mean_wait_covers_the_calls_of_the_last_hour() {
     t.minutes(-60);
     let restored = Hall::restore(config(), &t.hall.snapshot()).unwrap();
     assert_eq!(restored.zone_summaries(t.now), t.hall.zone_summaries(t.now));
+}
+
+#[test]
+fn alerts_are_raised_acknowledged_and_cleared_by_the_thresholds() {
+    let src = format!(
+        "{HALL}\n[hall.alerts]\nwait_minutes = 10\nqueue_length = 2\nservice_minutes = 5\npause_minutes = 15\n"
+    );
+    let cfg = Arc::new(config::parse(&src, "t.toml").unwrap().halls.remove(0));
+    let mut t = T {
+        hall: Hall::new(cfg.clone()),
+        now: local(9, 0),
+        log: Vec::new(),
+    };
+    let raised = |evs: &[EventKind]| -> Vec<(AlertKind, AlertTarget)> {
+        evs.iter()
+            .filter_map(|e| match e {
+                EventKind::AlertRaised { alert, target, .. } => Some((*alert, *target)),
+                _ => None,
+            })
+            .collect()
+    };
+    let general = AlertTarget::Zone { zone: code("general") };
+    t.issue("general", "apply");
+    t.issue("general", "apply");
+    let evs = t.ok(issue("general", "apply", LaneRequest::Normal, None));
+    assert_eq!(
+        raised(&evs),
+        [(AlertKind::LongQueue, general)],
+        "3 waiting, more than 2"
+    );
+    t.minutes(11);
+    let evs = t.ok(Command::Tick);
+    assert_eq!(
+        raised(&evs),
+        [(AlertKind::LongWait, general)],
+        "waited 11 minutes, more than 10"
+    );
+    assert!(t.ok(Command::Tick).is_empty(), "raised once");
+
+    let ack = |by: &str| Command::AcknowledgeAlert {
+        alert: AlertKind::LongWait,
+        target: general,
+        by: by.into(),
+    };
+    t.ok(ack("值班长"));
+    assert_eq!(t.err(ack("值班长")), EngineError::AlreadyAcknowledged);
+    let none = Command::AcknowledgeAlert {
+        alert: AlertKind::LongPause,
+        target: general,
+        by: "x".into(),
+    };
+    assert_eq!(t.err(none), EngineError::NoSuchAlert);
+    assert_eq!(t.hall.alerts()[1].acknowledged_by.as_deref(), Some("值班长"));
+
+    // Serving clears the queue alert; the waits left are still long.
+    t.open(1);
+    let evs = t.ok(Command::CallNext { window: 1 });
+    assert!(evs.contains(&EventKind::AlertCleared {
+        alert: AlertKind::LongQueue,
+        target: general
+    }));
+    t.ok(Command::Start { window: 1 });
+    t.minutes(6);
+    let evs = t.ok(Command::Tick);
+    assert_eq!(
+        raised(&evs),
+        [(AlertKind::LongService, AlertTarget::Window { window: 1 })]
+    );
+    t.ok(Command::Finish { window: 1 });
+    t.serve_all(1);
+    // Waits and services are looked at on the tick.
+    t.ok(Command::Tick);
+    assert!(
+        t.log.iter().any(|e| matches!(
+            e.kind,
+            EventKind::AlertCleared {
+                alert: AlertKind::LongWait,
+                ..
+            }
+        )),
+        "nobody waiting, no long wait"
+    );
+    assert!(t.hall.alerts().is_empty(), "{:?}", t.hall.alerts());
+
+    // A long pause.
+    t.open(2);
+    t.ok(Command::Pause {
+        window: 2,
+        reason: PauseReason::Lunch,
+    });
+    t.minutes(16);
+    let evs = t.ok(Command::Tick);
+    assert!(raised(&evs).contains(&(AlertKind::LongPause, AlertTarget::Window { window: 2 })));
+
+    // Every step is in the log: replay and a snapshot give the same alerts.
+    let mut replayed = Hall::new(cfg.clone());
+    for e in &t.log {
+        replayed.apply(e).unwrap();
+    }
+    assert_eq!(replayed, t.hall);
+    let restored = Hall::restore(cfg, &t.hall.snapshot()).unwrap();
+    assert_eq!(restored.alerts(), t.hall.alerts());
 }

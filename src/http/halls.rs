@@ -11,7 +11,9 @@ use super::AppState;
 use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, hall_id, window_no};
 use crate::config::{HallConfig, Role};
-use crate::engine::{Code, Command, Event, HallId, WindowNo, WindowView, ZoneId, ZoneQueue, ZoneSummary};
+use crate::engine::{
+    Alert, AlertKind, AlertTarget, Code, Command, Event, HallId, WindowNo, WindowView, ZoneId, ZoneQueue, ZoneSummary,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/halls/{hall}/windows", get(windows))
         .route("/api/v1/halls/{hall}/windows/{window}", get(window))
         .route("/api/v1/halls/{hall}/commands", post(command))
+        .route("/api/v1/halls/{hall}/alerts/acknowledge", post(acknowledge))
 }
 
 /// Every role of the hall may read its state; displays included.
@@ -143,6 +146,8 @@ pub struct HallState {
     pub zones: Vec<ZoneSummary>,
     pub queues: Vec<ZoneQueue>,
     pub windows: Vec<WindowView>,
+    /// 超时预警 that are up.
+    pub alerts: Vec<Alert>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -188,6 +193,7 @@ async fn hall_view(
         zones: guard.zone_summaries(now),
         queues: guard.queues(),
         windows: guard.windows(),
+        alerts: guard.alerts().to_vec(),
     }))
 }
 
@@ -288,6 +294,36 @@ async fn command(
 ) -> Result<Json<CommandReply>, ApiError> {
     let id = hall_id(&state, &hall)?;
     state.require(&headers, id, &[Role::Admin])?;
+    let events = state.service.execute(id, cmd).await?;
+    Ok(Json(CommandReply { events }))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeRequest {
+    pub alert: AlertKind,
+    pub target: AlertTarget,
+}
+
+/// A supervisor has seen an alert; it is recorded with their name and
+/// stays up until its cause is gone.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/alerts/acknowledge", tag = "supervision",
+    params(("hall" = String, Path, description = "The hall's id")), request_body = AcknowledgeRequest, security(("bearer" = [])),
+    responses((status = 200, body = CommandReply), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
+        (status = 409, body = ErrorDoc, description = "No such alert is up, or it was acknowledged already")))]
+async fn acknowledge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hall): Path<String>,
+    Body(req): Body<AcknowledgeRequest>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let id = hall_id(&state, &hall)?;
+    let who = state.require(&headers, id, &[Role::Supervisor])?;
+    let cmd = Command::AcknowledgeAlert {
+        alert: req.alert,
+        target: req.target,
+        by: who.user,
+    };
     let events = state.service.execute(id, cmd).await?;
     Ok(Json(CommandReply { events }))
 }

@@ -23,6 +23,7 @@ use super::AppState;
         super::halls::windows,
         super::halls::window,
         super::halls::command,
+        super::halls::acknowledge,
         super::tickets::issue,
         super::tickets::check_in,
         super::tickets::mobile,

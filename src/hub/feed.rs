@@ -169,6 +169,12 @@ impl Feed {
         let zones: Vec<usize> = zones.into_iter().collect();
         let windows: Vec<usize> = windows.into_iter().collect();
         let views = st.hall.windows();
+        let alerts_changed = events.iter().any(|e| {
+            matches!(
+                e.kind,
+                EventKind::AlertRaised { .. } | EventKind::AlertAcknowledged { .. } | EventKind::AlertCleared { .. }
+            )
+        });
         let public: Vec<Event> = events.into_iter().map(wire::public).collect();
         let json = wire::to_json(&Delta {
             kind: "delta",
@@ -179,6 +185,7 @@ impl Feed {
             zones: pick(st.hall.zone_summaries(at), &zones),
             queues: pick(st.hall.queue_heads(QUEUE_HEAD), &zones),
             windows: pick(views.clone(), &windows),
+            alerts: alerts_changed.then(|| st.hall.alerts()),
         });
         let calls: Vec<(usize, String)> = new_calls
             .iter()
@@ -432,6 +439,7 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
         queues: pick(st.hall.queue_heads(QUEUE_HEAD), &zones),
         windows: pick(st.hall.windows(), &windows),
         calls,
+        alerts: st.hall.alerts(),
     });
     let bytes = text_frame(&json);
     if scope == Scope::Hall {
@@ -509,6 +517,15 @@ fn touched(
             | EventKind::WindowPaused { window, .. }
             | EventKind::WindowResumed { window } => (None, Some(*window), true, None),
             EventKind::AutoCallChanged { window, .. } => (None, Some(*window), false, None),
+            EventKind::AlertRaised { target, .. }
+            | EventKind::AlertAcknowledged { target, .. }
+            | EventKind::AlertCleared { target, .. } => match target {
+                crate::engine::AlertTarget::Zone { zone } => {
+                    zones.extend(cfg.zone_index(*zone));
+                    (None, None, false, None)
+                }
+                crate::engine::AlertTarget::Window { window } => (None, Some(*window), false, None),
+            },
             // Ratings change no queue or window: only the ticket's page.
             EventKind::TicketRated { ticket, .. } | EventKind::FollowUpRecorded { ticket, .. } => {
                 (Some(*ticket), None, false, None)

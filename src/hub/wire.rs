@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::engine::Alert;
+
 use crate::config::HallConfig;
 use crate::engine::{
     Event, EventKind, Lane, Millis, TicketNumber, TicketView, WindowNo, WindowView, ZoneId, ZoneQueue, ZoneSummary,
@@ -112,6 +114,8 @@ pub struct Snapshot<'a> {
     pub windows: Vec<WindowView>,
     /// The latest calls, newest last.
     pub calls: Vec<&'a Call>,
+    /// 超时预警 that are up.
+    pub alerts: &'a [Alert],
 }
 
 /// What changed with one durable batch of events.
@@ -127,6 +131,10 @@ pub struct Delta<'a> {
     pub zones: Vec<ZoneSummary>,
     pub queues: Vec<ZoneQueue>,
     pub windows: Vec<WindowView>,
+    /// Every alert that is up, when this batch raised, acknowledged or
+    /// cleared one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<&'a [Alert]>,
 }
 
 /// Sent instead of a snapshot to a client that resumed: the frames it

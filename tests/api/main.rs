@@ -1,6 +1,7 @@
 //! Integration tests: one binary, real servers on port 0, the real
 //! executable, and redis-servers of their own.
 
+mod alerts;
 mod bad_input;
 mod cli;
 mod commands;

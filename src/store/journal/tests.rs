@@ -36,6 +36,7 @@ fn seqs(halls: &HashMap<HallId, Recovered>, h: &str) -> Vec<u64> {
 
 fn snapshot(h: &str, seq: u64) -> HallSnapshot {
     HallSnapshot {
+        alerts: Vec::new(),
         hall: hall(h),
         seq,
         day: None,
