@@ -38,7 +38,7 @@ pub use ids::{
     CategoryId, Code, CodeError, HallId, Millis, PersonKey, ServiceId, TicketNumber, TicketNumberError, WindowNo,
     ZoneId,
 };
-pub use query::{TicketView, WindowView, ZoneQueue, ZoneSummary};
+pub use query::{RatingSummary, TicketView, WindowView, ZoneQueue, ZoneSummary};
 pub use rating::{FollowUp, FollowUpStep, MAX_COMMENT, Rating, RatingRecord};
 pub use snapshot::{HallSnapshot, SnapshotError, TicketSnapshot, WindowSnapshot, ZoneSnapshot};
 pub use stats::ServiceTimes;

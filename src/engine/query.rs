@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::hall::{Hall, state_name};
 use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
-use super::rating::{FollowUp, RatingRecord};
+use super::rating::{FollowUp, FollowUpStep, Rating, RatingRecord};
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, Ticket, TicketState};
 use super::window::PauseReason;
 
@@ -34,6 +34,25 @@ pub struct TicketView {
     pub rating: Option<RatingRecord>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub follow_ups: Vec<FollowUp>,
+}
+
+/// The day's 好差评 figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RatingSummary {
+    /// Services finished today.
+    pub finished: usize,
+    /// Of those, rated.
+    pub rated: usize,
+    pub very_satisfied: usize,
+    pub satisfied: usize,
+    pub basic: usize,
+    pub dissatisfied: usize,
+    pub very_dissatisfied: usize,
+    /// Bad ratings, and how many of them have each follow-up step.
+    pub bad: usize,
+    pub verified: usize,
+    pub rectified: usize,
+    pub called_back: usize,
 }
 
 /// One zone's waiting lists, front first.
@@ -207,6 +226,36 @@ impl Hall {
         let &t = self.st.by_number.get(&number)?;
         let tk = &self.st.tickets[t];
         (tk.state == TicketState::Waiting).then_some(tk.queued_at)
+    }
+
+    /// The day's ratings and the follow-up of the bad ones.
+    pub fn rating_summary(&self) -> RatingSummary {
+        let mut s = RatingSummary::default();
+        for t in &self.st.tickets {
+            if matches!(t.state, TicketState::Finished { .. }) {
+                s.finished += 1;
+            }
+            let Some(r) = &t.rating else { continue };
+            s.rated += 1;
+            *match r.level {
+                Rating::VerySatisfied => &mut s.very_satisfied,
+                Rating::Satisfied => &mut s.satisfied,
+                Rating::Basic => &mut s.basic,
+                Rating::Dissatisfied => &mut s.dissatisfied,
+                Rating::VeryDissatisfied => &mut s.very_dissatisfied,
+            } += 1;
+            if r.level.is_bad() {
+                s.bad += 1;
+                for f in &t.follow_ups {
+                    *match f.step {
+                        FollowUpStep::Verified => &mut s.verified,
+                        FollowUpStep::Rectified => &mut s.rectified,
+                        FollowUpStep::CalledBack => &mut s.called_back,
+                    } += 1;
+                }
+            }
+        }
+        s
     }
 
     /// How many tickets were issued today.

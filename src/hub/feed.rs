@@ -175,6 +175,12 @@ impl Feed {
                 EventKind::AlertRaised { .. } | EventKind::AlertAcknowledged { .. } | EventKind::AlertCleared { .. }
             )
         });
+        let ratings_changed = events.iter().any(|e| {
+            matches!(
+                e.kind,
+                EventKind::ServiceFinished { .. } | EventKind::TicketRated { .. } | EventKind::FollowUpRecorded { .. }
+            )
+        });
         let public: Vec<Event> = events.into_iter().map(wire::public).collect();
         let json = wire::to_json(&Delta {
             kind: "delta",
@@ -186,6 +192,7 @@ impl Feed {
             queues: pick(st.hall.queue_heads(QUEUE_HEAD), &zones),
             windows: pick(views.clone(), &windows),
             alerts: alerts_changed.then(|| st.hall.alerts()),
+            ratings: ratings_changed.then(|| st.hall.rating_summary()),
         });
         let calls: Vec<(usize, String)> = new_calls
             .iter()
@@ -440,6 +447,7 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
         windows: pick(st.hall.windows(), &windows),
         calls,
         alerts: st.hall.alerts(),
+        ratings: st.hall.rating_summary(),
     });
     let bytes = text_frame(&json);
     if scope == Scope::Hall {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::engine::Alert;
+use crate::engine::{Alert, RatingSummary};
 
 use crate::config::HallConfig;
 use crate::engine::{
@@ -116,6 +116,8 @@ pub struct Snapshot<'a> {
     pub calls: Vec<&'a Call>,
     /// 超时预警 that are up.
     pub alerts: &'a [Alert],
+    /// The day's 好差评 figures.
+    pub ratings: RatingSummary,
 }
 
 /// What changed with one durable batch of events.
@@ -135,6 +137,10 @@ pub struct Delta<'a> {
     /// cleared one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<&'a [Alert]>,
+    /// The day's 好差评 figures, when this batch finished, rated or followed
+    /// up a ticket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratings: Option<RatingSummary>,
 }
 
 /// Sent instead of a snapshot to a client that resumed: the frames it

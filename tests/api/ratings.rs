@@ -114,4 +114,13 @@ async fn a_citizen_rates_once_after_service_and_bad_ratings_are_followed_up() {
     assert_eq!((s, r["error"]["code"].as_str()), (409, Some("no_bad_rating")));
     let forged = t2.replace(n2, &number);
     assert_eq!(rate(&app, &forged, json!({"level": "satisfied"})).await.0, 404);
+
+    // The day's figures, on the supervisor's board.
+    let mut board = app.live("qiaocheng", "supervisor", "").await;
+    let snap = crate::helpers::next_json(&mut board).await;
+    assert_eq!(
+        snap["ratings"],
+        json!({"finished": 2, "rated": 2, "very_satisfied": 0, "satisfied": 1, "basic": 0,
+               "dissatisfied": 1, "very_dissatisfied": 0, "bad": 1, "verified": 1, "rectified": 1, "called_back": 1})
+    );
 }
