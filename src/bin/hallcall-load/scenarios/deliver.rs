@@ -13,6 +13,62 @@ use crate::screens::{Fleet, Tally};
 use crate::servers::{CpuMeter, CpuUse, Server};
 use crate::stats::{Latency, dur, int};
 
+/// The rows every fan-out scenario reports for hallcall and its baseline:
+/// call-to-screen latency, the call requests' answers, missing deliveries;
+/// then the delivery checks.
+pub fn delivery_rows(
+    report: &mut crate::report::Report,
+    scen: &str,
+    what: &str,
+    ours: &Delivery,
+    base: &Delivery,
+    max: bool,
+) {
+    let latency = if max {
+        "call to screen p50 / p99 / max"
+    } else {
+        "call to screen p50 / p99"
+    };
+    report.row(
+        scen,
+        latency,
+        ours.latency_text(max),
+        base.latency_text(max),
+        String::new(),
+        "",
+    );
+    report.row(
+        scen,
+        "call request answered p50 / p99 (hallcall: once durable)",
+        ours.answer_text(),
+        base.answer_text(),
+        String::new(),
+        "",
+    );
+    report.row(
+        scen,
+        "deliveries missing",
+        int(ours.tally.missing),
+        int(base.tally.missing),
+        String::new(),
+        "0",
+    );
+    super::check_deliveries(
+        report,
+        &format!("{what} hallcall"),
+        &ours.tally,
+        ours.connected,
+        ours.failed,
+    );
+    super::check_deliveries(
+        report,
+        &format!("{what} baseline"),
+        &base.tally,
+        base.connected,
+        base.failed,
+    );
+}
+
 pub struct Delivery {
     pub tally: Tally,
     pub latency: Latency,
@@ -38,6 +94,16 @@ impl Delivery {
 
     pub fn frames_per_sec(&self) -> f64 {
         self.tally.frames as f64 / self.span.as_secs_f64().max(1e-3)
+    }
+
+    /// `p50 / p99 / max` of call to screen, or `p50 / p99` without `max`.
+    pub fn latency_text(&self, max: bool) -> String {
+        let l = &self.latency;
+        if max {
+            format!("{} / {} / {}", dur(l.p50_us), dur(l.p99_us), dur(l.max_us))
+        } else {
+            format!("{} / {}", dur(l.p50_us), dur(l.p99_us))
+        }
     }
 
     /// `p50 / p99` of the call requests' answers.

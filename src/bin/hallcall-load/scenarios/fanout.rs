@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::deliver::{Delivery, deliver};
-use super::{Env, check_deliveries};
+use super::Env;
+use super::deliver::{Delivery, deliver, delivery_rows};
 use crate::baseline;
 use crate::calls::{Caller, Slot};
 use crate::hallcall_server::{Hallcall, Layout, live_path, prepare};
 use crate::report::Report;
-use crate::stats::{dur, int};
+use crate::stats::int;
 
 /// Waiting for the last deliveries after the last call.
 const SETTLE: Duration = Duration::from_secs(15);
@@ -71,40 +71,7 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
         };
         base.note("baseline");
         let scen = format!("fanout, {} screens, {calls} calls", int(c as u64));
-        report.row(
-            &scen,
-            "call to screen p50 / p99 / max",
-            format!(
-                "{} / {} / {}",
-                dur(ours.latency.p50_us),
-                dur(ours.latency.p99_us),
-                dur(ours.latency.max_us)
-            ),
-            format!(
-                "{} / {} / {}",
-                dur(base.latency.p50_us),
-                dur(base.latency.p99_us),
-                dur(base.latency.max_us)
-            ),
-            String::new(),
-            "",
-        );
-        report.row(
-            &scen,
-            "call request answered p50 / p99 (hallcall: once durable)",
-            ours.answer_text(),
-            base.answer_text(),
-            String::new(),
-            "",
-        );
-        report.row(
-            &scen,
-            "deliveries missing",
-            int(ours.tally.missing),
-            int(base.tally.missing),
-            String::new(),
-            "0",
-        );
+        delivery_rows(report, &scen, &format!("fanout {c}"), &ours, &base, true);
         report.row(
             &scen,
             "server memory with the screens connected",
@@ -112,20 +79,6 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
             format!("{} MiB", base.rss_kib / 1024),
             String::new(),
             "",
-        );
-        check_deliveries(
-            report,
-            &format!("fanout {c} hallcall"),
-            &ours.tally,
-            ours.connected,
-            ours.failed,
-        );
-        check_deliveries(
-            report,
-            &format!("fanout {c} baseline"),
-            &base.tally,
-            base.connected,
-            base.failed,
         );
         runs.push(
             json!({ "screens": c, "calls": calls, "spacing_ms": spacing.as_millis() as u64,

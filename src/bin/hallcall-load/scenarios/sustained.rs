@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::deliver::deliver;
-use super::{Env, check_deliveries};
+use super::Env;
+use super::deliver::{deliver, delivery_rows};
 use crate::baseline;
 use crate::calls::{Caller, Slot};
 use crate::hallcall_server::{Hallcall, Layout, live_path, prepare};
 use crate::report::Report;
-use crate::stats::{dur, int, rate, ratio};
+use crate::stats::{int, rate, ratio};
 
 const SETTLE: Duration = Duration::from_secs(20);
 
@@ -100,32 +100,7 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
         ratio(ours.deliveries_per_sec(), base.deliveries_per_sec()),
         "",
     );
-    report.row(
-        &scen,
-        "call to screen p50 / p99",
-        format!("{} / {}", dur(ours.latency.p50_us), dur(ours.latency.p99_us)),
-        format!("{} / {}", dur(base.latency.p50_us), dur(base.latency.p99_us)),
-        String::new(),
-        "",
-    );
-    report.row(
-        &scen,
-        "call request answered p50 / p99 (hallcall: once durable)",
-        ours.answer_text(),
-        base.answer_text(),
-        String::new(),
-        "",
-    );
-    report.row(
-        &scen,
-        "deliveries missing",
-        int(ours.tally.missing),
-        int(base.tally.missing),
-        String::new(),
-        "0",
-    );
-    check_deliveries(report, "sustained hallcall", &ours.tally, ours.connected, ours.failed);
-    check_deliveries(report, "sustained baseline", &base.tally, base.connected, base.failed);
+    delivery_rows(report, &scen, "sustained", &ours, &base, false);
     report.json(
         "sustained",
         json!({ "screens": c, "rate": r, "secs": p.sustained_secs, "windows": windows(r),
