@@ -100,6 +100,17 @@ pub enum Role {
 }
 
 impl Role {
+    /// As written in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Guide => "guide",
+            Role::Window => "window",
+            Role::Display => "display",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
             "admin" => Role::Admin,

@@ -132,9 +132,10 @@ impl AppState {
         if p.role == Role::Admin || roles.contains(&p.role) {
             Ok(p)
         } else {
-            Err(ApiError::forbidden(
-                format!("a {:?} account may not do this", p.role).to_lowercase(),
-            ))
+            Err(ApiError::forbidden(format!(
+                "a {} account may not do this",
+                p.role.name()
+            )))
         }
     }
 }

@@ -199,9 +199,11 @@ async fn act(
     let p = state.principal(&headers, None, hall)?;
     let allowed = p.may_operate(window) || (action == "close" && p.role == Role::Supervisor);
     if !allowed {
-        return Err(ApiError::forbidden(
-            format!("{} ({:?}) may not operate window {window}", p.user, p.role).to_lowercase(),
-        ));
+        return Err(ApiError::forbidden(format!(
+            "{} ({}) may not operate window {window}",
+            p.user,
+            p.role.name()
+        )));
     }
     let cmd = command(&action, window, &bytes, &p.user)?;
     let events = state.service.execute(hall, cmd).await?;
