@@ -26,6 +26,14 @@ export async function api(path, { method = 'GET', body, token } = {}) {
   return json;
 }
 
+/** An error for people: the page's own words for a known refusal code,
+ * else the server's message. */
+export function explain(err) {
+  const key = `err_${err?.code}`;
+  const said = t(key);
+  return said !== key ? said : (err?.message ?? String(err));
+}
+
 /** Creates an element: el('div', {class: 'x'}, 'text', child). */
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);

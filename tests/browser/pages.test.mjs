@@ -197,7 +197,8 @@ test('issue at the guide desk, call at the window console, see it on every scree
 
   // A refusal is shown, not swallowed: nobody else is waiting.
   await console_.locator('[data-action=finish]').click();
-  await console_.locator('.toast.error').waitFor();
+  // In the page's own words, not the server's English.
+  await console_.locator('.toast.error', { hasText: '该号码当前状态不允许此操作' }).waitFor();
   await console_.locator('[data-action=start]').click();
   await console_.locator('#current-detail', { hasText: '正在办理' }).waitFor();
   await shot(console_, 'console');
