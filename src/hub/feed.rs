@@ -169,6 +169,10 @@ impl Feed {
         let zones: Vec<usize> = zones.into_iter().collect();
         let windows: Vec<usize> = windows.into_iter().collect();
         let views = st.hall.windows();
+        let window_led = windows
+            .iter()
+            .map(|&w| (w, text_frame(&window_line(&views[w]))))
+            .collect();
         let alerts_changed = events.iter().any(|e| {
             matches!(
                 e.kind,
@@ -190,7 +194,7 @@ impl Feed {
             calls: &new_calls,
             zones: pick(st.hall.zone_summaries(at), &zones),
             queues: pick(st.hall.queue_heads(QUEUE_HEAD), &zones),
-            windows: pick(views.clone(), &windows),
+            windows: pick(views, &windows),
             alerts: alerts_changed.then(|| st.hall.alerts()),
             ratings: ratings_changed.then(|| st.hall.rating_summary()),
         });
@@ -202,10 +206,6 @@ impl Feed {
             let lines: Vec<&str> = calls.iter().map(|(_, l)| l.as_str()).collect();
             text_frame(&lines.join("\n"))
         });
-        let window_led = windows
-            .iter()
-            .map(|&w| (w, text_frame(&window_line(&views[w]))))
-            .collect();
         let frame = Arc::new(Frame {
             from,
             seq,

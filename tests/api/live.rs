@@ -178,13 +178,7 @@ async fn a_stalled_client_holds_up_nobody() {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(app.addr).await.unwrap();
-    let req = format!(
-        "GET /api/v1/halls/qiaocheng/live?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    tokio::io::AsyncWriteExt::write_all(&mut stalled, req.as_bytes())
-        .await
-        .unwrap();
+    upgrade_raw(&mut stalled, &token).await;
     let mut healthy = app.live("qiaocheng", "display", "").await;
     let mut seq = next_json(&mut healthy).await["seq"].as_u64().unwrap();
     let rss_before = rss_kib();
@@ -230,13 +224,7 @@ async fn a_dead_kiosk_is_noticed_by_its_missing_pongs() {
     let app = spawn_app().await;
     let token = app.token("qiaocheng", "display").await;
     let mut dead = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let req = format!(
-        "GET /api/v1/halls/qiaocheng/live?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    tokio::io::AsyncWriteExt::write_all(&mut dead, req.as_bytes())
-        .await
-        .unwrap();
+    upgrade_raw(&mut dead, &token).await;
     // A live screen beside it answers pings (its library does) and stays.
     let mut alive = app.live("qiaocheng", "display", "").await;
     next_json(&mut alive).await;
@@ -258,6 +246,18 @@ async fn a_dead_kiosk_is_noticed_by_its_missing_pongs() {
     );
     alive.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
     assert_eq!(until(&mut alive, |v| v["type"] == "pong").await["type"], "pong");
+}
+
+/// Asks for a live subscription on a bare socket, which then reads
+/// nothing and answers nothing unless the test makes it.
+async fn upgrade_raw(socket: &mut tokio::net::TcpStream, token: &str) {
+    let req = format!(
+        "GET /api/v1/halls/qiaocheng/live?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(socket, req.as_bytes())
+        .await
+        .unwrap();
 }
 
 fn rss_kib() -> u64 {
