@@ -16,6 +16,7 @@
 //! - [`service`]: the path of one operation through lock, engine and store;
 //! - [`hub`]: durable events fanned out to screens over WebSockets;
 //! - [`metrics`]: counters and histograms for `/metrics`;
+//! - [`report`]: day and range reports, replayed from the stored events;
 //! - [`http`]: the HTTP routes and the WebSocket endpoint;
 //! - [`ws`]: the WebSocket transport: handshake and frames;
 //! - [`telemetry`]: tracing set-up;
@@ -29,6 +30,7 @@ pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod report;
 pub mod service;
 pub mod shards;
 pub mod startup;

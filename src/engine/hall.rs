@@ -124,6 +124,15 @@ impl Hall {
         }
     }
 
+    /// An empty hall about to apply event `seq`: where a report's replay
+    /// starts, at a `DayStarted` (which resets all but the service-time
+    /// priors that estimates use and reports do not).
+    pub(crate) fn before_event(cfg: Arc<HallConfig>, seq: u64) -> Hall {
+        let mut hall = Hall::new(cfg);
+        hall.st.seq = seq.saturating_sub(1);
+        hall
+    }
+
     pub fn config(&self) -> &Arc<HallConfig> {
         &self.cfg
     }
@@ -738,8 +747,9 @@ impl Hall {
                     _ => return Err(bad(format!("{ticket} is not waiting"))),
                 }
                 let (zone, lane) = (self.st.tickets[t].zone, self.st.tickets[t].lane);
-                if how != CallKind::CallBack {
-                    let waited = at.since(self.st.tickets[t].queued_at);
+                // A ticket's wait is taken to its first call, as in reports.
+                if how != CallKind::CallBack && self.st.tickets[t].called_at.is_none() {
+                    let waited = at.since(self.st.tickets[t].issued_at);
                     let recent = &mut self.st.zones[zone].recent_waits;
                     while recent
                         .front()

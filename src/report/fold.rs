@@ -1,0 +1,438 @@
+//! Walks a hall's events in order, replaying them into an engine hall and
+//! recording every fact in the groups it belongs to.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use super::tally::{Samples, Shows, Tally};
+use super::{FollowUps, HourRow, Report};
+use crate::config::HallConfig;
+use crate::engine::{CallKind, Event, EventKind, FollowUpStep, Hall, Millis, PauseReason, ReplayError, TicketState};
+
+/// Builds the report of `from..=to` from a hall's events, in order, at
+/// `now` (which decides whether the last day is still running).
+///
+/// # Errors
+/// An event does not apply to the replay (a corrupt log).
+pub fn build<'a>(
+    cfg: Arc<HallConfig>,
+    from: Date,
+    to: Date,
+    events: impl IntoIterator<Item = &'a Event>,
+    now: Millis,
+) -> Result<Report, ReplayError> {
+    let mut f = Folder::new(cfg, from, to);
+    for e in events {
+        f.feed(e)?;
+    }
+    Ok(f.finish(now))
+}
+
+#[derive(Default)]
+struct Hour {
+    arrivals: u64,
+    served: u64,
+    wait: Samples,
+}
+
+/// Every group's tally.
+struct Groups {
+    total: Tally,
+    zones: Vec<Tally>,
+    services: Vec<Vec<Tally>>,
+    windows: Vec<Tally>,
+    staff: BTreeMap<String, Tally>,
+    hours: Vec<Hour>,
+    follow: FollowUps,
+}
+
+/// Where one fact belongs (indices into the configuration).
+#[derive(Clone, Copy, Default)]
+struct Place<'s> {
+    zone: Option<(usize, usize)>,
+    window: Option<usize>,
+    staff: Option<&'s str>,
+}
+
+impl Groups {
+    fn add(&mut self, at: Place<'_>, f: impl Fn(&mut Tally)) {
+        f(&mut self.total);
+        if let Some((z, s)) = at.zone {
+            f(&mut self.zones[z]);
+            f(&mut self.services[z][s]);
+        }
+        if let Some(w) = at.window {
+            f(&mut self.windows[w]);
+        }
+        if let Some(user) = at.staff {
+            match self.staff.get_mut(user) {
+                Some(t) => f(t),
+                None => f(self.staff.entry(user.to_owned()).or_default()),
+            }
+        }
+    }
+}
+
+/// A report being built: feed it events, then finish it.
+pub struct Folder {
+    cfg: Arc<HallConfig>,
+    from: Date,
+    to: Date,
+    /// The replay of the day being read (none outside the range).
+    hall: Option<Hall>,
+    days: Vec<Date>,
+    last_at: Millis,
+    groups: Groups,
+    /// Per window, as of the last event: its pause, since when it has been
+    /// idle with work waiting, and who staffs it.
+    paused: Vec<Option<(PauseReason, Millis)>>,
+    idle_since: Vec<Option<Millis>>,
+    staff: Vec<Option<String>>,
+}
+
+impl Folder {
+    pub fn new(cfg: Arc<HallConfig>, from: Date, to: Date) -> Folder {
+        let windows = cfg.windows.len();
+        let groups = Groups {
+            total: Tally::default(),
+            zones: vec![Tally::default(); cfg.zones.len()],
+            services: cfg
+                .zones
+                .iter()
+                .map(|z| vec![Tally::default(); z.services.len()])
+                .collect(),
+            windows: vec![Tally::default(); windows],
+            staff: BTreeMap::new(),
+            hours: (0..24).map(|_| Hour::default()).collect(),
+            follow: FollowUps::default(),
+        };
+        Folder {
+            cfg,
+            from,
+            to,
+            hall: None,
+            days: Vec::new(),
+            last_at: Millis(0),
+            groups,
+            paused: vec![None; windows],
+            idle_since: vec![None; windows],
+            staff: vec![None; windows],
+        }
+    }
+
+    /// Takes the next event of the hall's log.
+    ///
+    /// # Errors
+    /// The event does not apply to the replay.
+    pub fn feed(&mut self, ev: &Event) -> Result<(), ReplayError> {
+        if let EventKind::DayStarted { day } = ev.kind {
+            self.close_day(self.last_at, true);
+            self.hall = (self.from <= day && day <= self.to).then(|| {
+                self.days.push(day);
+                Hall::before_event(self.cfg.clone(), ev.seq)
+            });
+        }
+        let Some(hall) = &mut self.hall else {
+            return Ok(());
+        };
+        record(&self.cfg, hall, &mut self.groups, ev);
+        hall.apply(ev)?;
+        self.last_at = ev.at;
+        self.track_windows(ev.at);
+        Ok(())
+    }
+
+    /// Follows each window's pause and idle spells across one event.
+    fn track_windows(&mut self, at: Millis) {
+        let Some(hall) = &self.hall else { return };
+        for (w, ws) in hall.st.windows.iter().enumerate() {
+            let staff = self.staff[w].as_deref();
+            if self.paused[w] != ws.paused {
+                if let Some((reason, since)) = self.paused[w] {
+                    let place = Place {
+                        window: Some(w),
+                        staff,
+                        ..Place::default()
+                    };
+                    self.groups.add(place, |t| t.pause(reason, at.since(since)));
+                }
+                self.paused[w] = ws.paused;
+            }
+            let idle = ws.is_free() && hall.select(w, at).is_some();
+            match (self.idle_since[w], idle) {
+                (Some(since), false) => {
+                    let place = Place {
+                        window: Some(w),
+                        staff,
+                        ..Place::default()
+                    };
+                    self.groups.add(place, |t| t.idle_ms += at.since(since));
+                    self.idle_since[w] = None;
+                }
+                (None, true) => self.idle_since[w] = Some(at),
+                _ => {}
+            }
+            if self.staff[w] != ws.staff {
+                self.staff[w].clone_from(&ws.staff);
+            }
+        }
+    }
+
+    /// Ends the day being read at `end`: open spells are counted up to it
+    /// and, for a day that is over, what was left in hand or waiting.
+    fn close_day(&mut self, end: Millis, over: bool) {
+        let Some(hall) = self.hall.take() else { return };
+        for w in 0..self.paused.len() {
+            let place = Place {
+                window: Some(w),
+                staff: self.staff[w].as_deref(),
+                ..Place::default()
+            };
+            if let Some((reason, since)) = self.paused[w].take() {
+                self.groups.add(place, |t| t.pause(reason, end.since(since)));
+            }
+            if let Some(since) = self.idle_since[w].take() {
+                self.groups.add(place, |t| t.idle_ms += end.since(since));
+            }
+        }
+        if over {
+            for tk in &hall.st.tickets {
+                let zone = Some((tk.zone, tk.service));
+                match tk.state {
+                    TicketState::Called { window } | TicketState::Serving { window } | TicketState::Held { window } => {
+                        let w = self.cfg.window_index(window);
+                        let place = Place {
+                            zone,
+                            window: w,
+                            staff: w.and_then(|w| self.staff[w].as_deref()),
+                        };
+                        self.groups.add(place, |t| t.unfinished += 1);
+                    }
+                    TicketState::Waiting => {
+                        let place = Place {
+                            zone,
+                            ..Place::default()
+                        };
+                        self.groups.add(place, |t| t.left_waiting += 1);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.staff.iter_mut().for_each(|s| *s = None);
+    }
+
+    /// The report, as of `now`.
+    pub fn finish(mut self, now: Millis) -> Report {
+        let running = self.hall.as_ref().and_then(|h| {
+            let day = h.st.day.as_ref()?;
+            (now < day.end).then_some(day.date)
+        });
+        match running {
+            Some(_) => self.close_day(Millis(now.0.max(self.last_at.0)), false),
+            None => self.close_day(self.last_at, true),
+        }
+        let cfg = &self.cfg;
+        let g = self.groups;
+        let area = Shows {
+            issued: true,
+            windows: false,
+            queue: true,
+        };
+        let desk = Shows {
+            issued: false,
+            windows: true,
+            queue: false,
+        };
+        let zones = g
+            .zones
+            .into_iter()
+            .zip(&cfg.zones)
+            .map(|(t, z)| t.row(z.id.to_string(), z.name.clone(), area))
+            .collect();
+        let services = g
+            .services
+            .into_iter()
+            .zip(&cfg.zones)
+            .flat_map(|(ts, z)| {
+                ts.into_iter()
+                    .zip(&z.services)
+                    .map(move |(t, s)| t.row(format!("{}/{}", z.id, s.id), format!("{} · {}", z.name, s.name), area))
+            })
+            .collect();
+        let windows = g
+            .windows
+            .into_iter()
+            .zip(&cfg.windows)
+            .map(|(t, w)| t.row(w.number.to_string(), w.name.clone(), desk))
+            .collect();
+        let staff = g
+            .staff
+            .into_iter()
+            .map(|(user, t)| t.row(user.clone(), user, desk))
+            .collect();
+        let hours = g
+            .hours
+            .into_iter()
+            .enumerate()
+            .map(|(h, mut x)| HourRow {
+                hour: h as u8,
+                arrivals: x.arrivals,
+                served: x.served,
+                wait: x.wait.stat(),
+            })
+            .collect();
+        let all = Shows {
+            issued: true,
+            windows: true,
+            queue: true,
+        };
+        Report {
+            hall: cfg.id,
+            from: self.from,
+            to: self.to,
+            days: self.days,
+            running,
+            total: g.total.row("hall".into(), cfg.name.clone(), all),
+            zones,
+            services,
+            windows,
+            staff,
+            hours,
+            follow_ups: g.follow,
+        }
+    }
+}
+
+fn hour(cfg: &HallConfig, at: Millis) -> usize {
+    Timestamp::from_millisecond(at.0).map_or(0, |ts| usize::from(cfg.time_zone.to_datetime(ts).hour() as u8))
+}
+
+/// Records what one event says, read against the hall as it was before it.
+fn record(cfg: &HallConfig, hall: &Hall, g: &mut Groups, ev: &Event) {
+    let st = &hall.st;
+    let ticket = |number| st.by_number.get(number).map(|&t| &st.tickets[t]);
+    let staff_at = |w: Option<usize>| w.and_then(|w| st.windows[w].staff.as_deref());
+    let at = ev.at;
+    match &ev.kind {
+        EventKind::TicketIssued { zone, service, .. } => {
+            let Some(z) = cfg.zone_index(*zone) else { return };
+            let Some(s) = cfg.zones[z].service_index(*service) else {
+                return;
+            };
+            let place = Place {
+                zone: Some((z, s)),
+                ..Place::default()
+            };
+            g.add(place, |t| t.issued += 1);
+            g.hours[hour(cfg, at)].arrivals += 1;
+        }
+        EventKind::TicketCalled {
+            ticket: n, window, how, ..
+        } => {
+            let Some(tk) = ticket(n) else { return };
+            if *how == CallKind::CallBack || tk.called_at.is_some() {
+                return;
+            }
+            let wait = at.since(tk.issued_at);
+            let w = cfg.window_index(*window);
+            let place = Place {
+                zone: Some((tk.zone, tk.service)),
+                window: w,
+                staff: staff_at(w),
+            };
+            g.add(place, |t| {
+                t.called += 1;
+                t.wait.push(wait);
+            });
+            g.hours[hour(cfg, tk.issued_at)].wait.push(wait);
+        }
+        EventKind::ServiceStarted { ticket: n, window } => {
+            let Some(tk) = ticket(n) else { return };
+            let walk = at.since(tk.called_at.unwrap_or(at));
+            let w = cfg.window_index(*window);
+            let place = Place {
+                zone: Some((tk.zone, tk.service)),
+                window: w,
+                staff: staff_at(w),
+            };
+            g.add(place, |t| t.walk.push(walk));
+        }
+        EventKind::ServiceFinished { ticket: n, window } => {
+            let Some(tk) = ticket(n) else { return };
+            let took = at.since(tk.started_at.unwrap_or(at));
+            let w = cfg.window_index(*window);
+            let place = Place {
+                zone: Some((tk.zone, tk.service)),
+                window: w,
+                staff: staff_at(w),
+            };
+            g.add(place, |t| {
+                t.served += 1;
+                t.service.push(took);
+            });
+            g.hours[hour(cfg, at)].served += 1;
+        }
+        EventKind::TicketSkipped {
+            ticket: n,
+            window,
+            no_show: true,
+        } => {
+            let Some(tk) = ticket(n) else { return };
+            let w = cfg.window_index(*window);
+            let place = Place {
+                zone: Some((tk.zone, tk.service)),
+                window: w,
+                staff: staff_at(w),
+            };
+            g.add(place, |t| t.no_shows += 1);
+        }
+        EventKind::TicketTransferred {
+            ticket: n, from_window, ..
+        } => {
+            let Some(tk) = ticket(n) else { return };
+            let w = from_window.and_then(|w| cfg.window_index(w));
+            let place = Place {
+                zone: Some((tk.zone, tk.service)),
+                window: w,
+                staff: staff_at(w),
+            };
+            g.add(place, |t| t.transfers += 1);
+        }
+        EventKind::TicketCancelled { ticket: n } => {
+            let Some(tk) = ticket(n) else { return };
+            let place = Place {
+                zone: Some((tk.zone, tk.service)),
+                ..Place::default()
+            };
+            g.add(place, |t| t.cancelled += 1);
+        }
+        EventKind::TicketRated {
+            ticket: n,
+            window,
+            staff,
+            level,
+            ..
+        } => {
+            let Some(tk) = ticket(n) else { return };
+            let place = Place {
+                zone: Some((tk.zone, tk.service)),
+                window: cfg.window_index(*window),
+                staff: staff.as_deref(),
+            };
+            g.add(place, |t| t.rate(*level));
+            if level.is_bad() {
+                g.follow.bad += 1;
+            }
+        }
+        EventKind::FollowUpRecorded { step, .. } => match step {
+            FollowUpStep::Verified => g.follow.verified += 1,
+            FollowUpStep::Rectified => g.follow.rectified += 1,
+            FollowUpStep::CalledBack => g.follow.called_back += 1,
+        },
+        _ => {}
+    }
+}
