@@ -18,12 +18,18 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Recovered, StoreError};
-use crate::engine::{Event, HallId, HallSnapshot};
+use crate::engine::{Event, EventKind, HallId, HallSnapshot};
+
+mod history;
+
+use history::DayIndex;
+pub use history::JournalReader;
 
 const MAGIC: &[u8] = b"HALLCALL-JOURNAL-1\n";
 const HEADER: usize = 8;
@@ -49,7 +55,7 @@ impl Default for JournalOptions {
 }
 
 /// A place in the journal: segment number and byte offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Position {
     pub segment: u64,
     pub offset: u64,
@@ -86,6 +92,8 @@ pub struct Journal {
     /// Every hall with events here, and the segment its snapshot starts
     /// from (0 without one): what replay needs, so what pruning keeps.
     replay_from: HashMap<HallId, u64>,
+    /// Where each hall's days start, for reports.
+    days: Arc<RwLock<DayIndex>>,
 }
 
 /// What opening found: every hall's history, and any repair made.
@@ -156,6 +164,7 @@ impl Journal {
             numbers.push(1);
         }
         let last = *numbers.last().unwrap_or(&1);
+        let mut days = DayIndex::default();
         for &n in &numbers {
             let path = segment_path(dir, n);
             let end = scan(&path, n == last, |pos, rec| {
@@ -163,6 +172,9 @@ impl Journal {
                     segment: n,
                     offset: pos,
                 };
+                if let EventKind::DayStarted { day } = rec.event.kind {
+                    days.day(rec.hall, day, position);
+                }
                 let after = from.get(&rec.hall).is_none_or(|p| position >= *p);
                 let hall = halls.entry(rec.hall).or_default();
                 let snap_seq = hall.snapshot.as_ref().map_or(0, |s| s.seq);
@@ -197,6 +209,10 @@ impl Journal {
         let path = segment_path(dir, last);
         let file = OpenOptions::new().append(true).open(&path).map_err(|e| io(&path, e))?;
         let len = file.metadata().map_err(|e| io(&path, e))?.len();
+        days.durable_to(Position {
+            segment: last,
+            offset: len,
+        });
         Ok(Opened {
             journal: Journal {
                 dir: dir.to_path_buf(),
@@ -206,6 +222,7 @@ impl Journal {
                 len,
                 failed: None,
                 replay_from,
+                days: Arc::new(RwLock::new(days)),
             },
             halls,
             repaired,
@@ -220,6 +237,18 @@ impl Journal {
         }
     }
 
+    /// A reader of past days, for reports; it sees what is durable.
+    pub fn reader(&self) -> JournalReader {
+        JournalReader {
+            dir: self.dir.clone(),
+            index: self.days.clone(),
+        }
+    }
+
+    fn day_index(&self) -> std::sync::RwLockWriteGuard<'_, DayIndex> {
+        self.days.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Writes a batch of events durably: one write, one fdatasync.
     ///
     /// # Errors
@@ -230,9 +259,13 @@ impl Journal {
             return Err(StoreError::Unavailable(why.clone()));
         }
         let mut buf = Vec::with_capacity(batch.iter().map(|(_, e)| e.len() * 256).sum());
+        let mut new_days = Vec::new();
         for (hall, events) in batch {
             for event in *events {
                 let start = buf.len();
+                if let EventKind::DayStarted { day } = event.kind {
+                    new_days.push((*hall, day, self.len + start as u64));
+                }
                 buf.extend_from_slice(&[0; HEADER]);
                 serde_json::to_writer(&mut buf, &RecordOut { hall: *hall, event })
                     .map_err(|e| StoreError::Unavailable(format!("cannot encode event: {e}")))?;
@@ -257,6 +290,15 @@ impl Journal {
         for (hall, _) in batch {
             self.replay_from.entry(*hall).or_insert(0);
         }
+        {
+            let end = self.position();
+            let mut days = self.day_index();
+            for (hall, day, offset) in new_days {
+                let segment = self.segment;
+                days.day(hall, day, Position { segment, offset });
+            }
+            days.durable_to(end);
+        }
         if self.len >= self.opts.segment_bytes {
             self.rotate()?;
         }
@@ -269,6 +311,8 @@ impl Journal {
         self.file = file;
         self.segment = next;
         self.len = MAGIC.len() as u64;
+        let end = self.position();
+        self.day_index().durable_to(end);
         self.prune()
     }
 
@@ -338,6 +382,7 @@ impl Journal {
                 .and_then(|m| m.modified())
                 .map_err(|e| io(&path, e))?;
             if cutoff.is_some_and(|c| modified < c) {
+                self.day_index().forget_before(n + 1);
                 fs::remove_file(&path).map_err(|e| io(&path, e))?;
                 tracing::info!(segment = %path.display(), "deleted a journal segment past retention");
             }

@@ -31,6 +31,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RedisResult, Script, Value};
 
 use super::{NumberKey, Recovered, StoreError};
+use jiff::civil::Date;
+
 use crate::engine::{Code, Event, EventKind, HallId, HallSnapshot};
 
 /// Key prefix used unless configured otherwise.
@@ -318,64 +320,7 @@ impl RedisStore {
         };
 
         let snap_seq = out.snapshot.as_ref().map_or(0, |s| s.seq);
-        // An entry's id is its last event: the first entry with any event
-        // after the snapshot has an id past it.
-        let mut start = if snap_seq == 0 {
-            "-".to_owned()
-        } else {
-            format!("{}-0", snap_seq + 1)
-        };
-        let mut expect = snap_seq + 1;
-        loop {
-            let reply: Value = redis::cmd("XRANGE")
-                .arg(&events_key)
-                .arg(&start)
-                .arg("+")
-                .arg("COUNT")
-                .arg(PAGE)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| failed("load", &events_key, e))?;
-            let entries = match reply {
-                Value::Array(entries) => entries,
-                Value::Nil => Vec::new(),
-                other => {
-                    return Err(StoreError::corrupt(&events_key, format!("XRANGE answered {other:?}")));
-                }
-            };
-            let count = entries.len();
-            for entry in entries {
-                let (id, fields) = split_entry(entry).ok_or_else(|| {
-                    StoreError::corrupt(&events_key, "XRANGE answered an entry that is not [id, fields]")
-                })?;
-                let place = format!("{events_key} entry {id}");
-                let last = parse_entry_id(&id)
-                    .ok_or_else(|| StoreError::corrupt(&place, "not a hallcall entry id (SEQ-0)"))?;
-                let json = field(&fields, b"e").ok_or_else(|| StoreError::corrupt(&place, "no `e` field"))?;
-                let events: Vec<Event> = serde_json::from_slice(json)
-                    .map_err(|e| StoreError::corrupt(&place, format!("not a batch of hallcall events: {e}")))?;
-                if events.last().map(|e| e.seq) != Some(last) {
-                    return Err(StoreError::corrupt(&place, "its events do not end at its id"));
-                }
-                for event in events.into_iter().filter(|e| e.seq > snap_seq) {
-                    if event.seq != expect {
-                        return Err(StoreError::corrupt(
-                            &place,
-                            format!(
-                                "expected event {expect}, found {}: the stream has a gap or is out of order",
-                                event.seq
-                            ),
-                        ));
-                    }
-                    out.events.push(event);
-                    expect += 1;
-                }
-                start = format!("({id}");
-            }
-            if count < PAGE {
-                break;
-            }
-        }
+        out.events = read_range(&mut conn, &events_key, snap_seq + 1, None).await?;
         // Events appended by another process since `last` was read are
         // fine; fewer events than `last` records means some were lost.
         if let Some(recorded) = recorded_last
@@ -390,6 +335,44 @@ impl RedisStore {
             ));
         }
         Ok(out)
+    }
+
+    /// The events of the business days `from..=to` that the stream still
+    /// holds (retention keeps the last `retention_days`), in order. Days
+    /// are found through the `days` hash.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when Redis cannot be reached,
+    /// [`StoreError::Corrupt`] when the keys hold foreign data.
+    pub async fn read_days(&self, hall: HallId, from: Date, to: Date) -> Result<Vec<Event>, StoreError> {
+        let days_key = self.key(hall, "days");
+        let events_key = self.key(hall, "events");
+        let mut conn = self.conn.clone();
+        let days: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(&days_key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| failed("read days", &days_key, e))?;
+        let mut first = None;
+        let mut stop = None;
+        for (day, seq) in days {
+            let parsed = day.parse::<Date>().ok().zip(seq.parse::<u64>().ok());
+            let (day, seq) = parsed.ok_or_else(|| {
+                StoreError::corrupt(
+                    &days_key,
+                    format!("holds {day:?} = {seq:?}, not a day and an event number"),
+                )
+            })?;
+            if from <= day && day <= to {
+                first = Some(first.map_or(seq, |f: u64| f.min(seq)));
+            } else if day > to {
+                stop = Some(stop.map_or(seq, |s: u64| s.min(seq)));
+            }
+        }
+        match first {
+            Some(first) => read_range(&mut conn, &events_key, first, stop).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Stores a hall's snapshot, then trims its stream: entries up to the
@@ -706,6 +689,78 @@ fn bytes(value: Value) -> Option<Vec<u8>> {
 
 fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &[u8]) -> Option<&'a [u8]> {
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+}
+
+/// Reads a hall's events from `first` (on) up to `stop` (excluded, or to
+/// the end), checking that they follow each other without a gap.
+async fn read_range(
+    conn: &mut ConnectionManager,
+    events_key: &str,
+    first: u64,
+    stop: Option<u64>,
+) -> Result<Vec<Event>, StoreError> {
+    let mut out = Vec::new();
+    // An entry's id is its last event: the first entry holding event
+    // `first` has an id at or past it.
+    let mut start = if first <= 1 {
+        "-".to_owned()
+    } else {
+        format!("{first}-0")
+    };
+    let mut expect = first.max(1);
+    'pages: loop {
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(events_key)
+            .arg(&start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(PAGE)
+            .query_async(conn)
+            .await
+            .map_err(|e| failed("read", events_key, e))?;
+        let entries = match reply {
+            Value::Array(entries) => entries,
+            Value::Nil => Vec::new(),
+            other => {
+                return Err(StoreError::corrupt(events_key, format!("XRANGE answered {other:?}")));
+            }
+        };
+        let count = entries.len();
+        for entry in entries {
+            let (id, fields) = split_entry(entry)
+                .ok_or_else(|| StoreError::corrupt(events_key, "XRANGE answered an entry that is not [id, fields]"))?;
+            let place = format!("{events_key} entry {id}");
+            let last =
+                parse_entry_id(&id).ok_or_else(|| StoreError::corrupt(&place, "not a hallcall entry id (SEQ-0)"))?;
+            let json = field(&fields, b"e").ok_or_else(|| StoreError::corrupt(&place, "no `e` field"))?;
+            let events: Vec<Event> = serde_json::from_slice(json)
+                .map_err(|e| StoreError::corrupt(&place, format!("not a batch of hallcall events: {e}")))?;
+            if events.last().map(|e| e.seq) != Some(last) {
+                return Err(StoreError::corrupt(&place, "its events do not end at its id"));
+            }
+            for event in events.into_iter().filter(|e| e.seq >= first) {
+                if stop.is_some_and(|s| event.seq >= s) {
+                    break 'pages;
+                }
+                if event.seq != expect {
+                    return Err(StoreError::corrupt(
+                        &place,
+                        format!(
+                            "expected event {expect}, found {}: the stream has a gap or is out of order",
+                            event.seq
+                        ),
+                    ));
+                }
+                out.push(event);
+                expect += 1;
+            }
+            start = format!("({id}");
+        }
+        if count < PAGE {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::journal::{Journal, JournalOptions};
+use super::journal::{Journal, JournalOptions, JournalReader};
 use super::redis_store::RedisStore;
 use super::{Location, NumberKey, Recovered, StoreError, rebuild};
 use crate::config::HallConfig;
@@ -153,6 +153,14 @@ pub struct Store {
     healthy: Arc<AtomicBool>,
     /// Set for a store shared between processes: ticket numbers come from it.
     numbers: Option<RedisStore>,
+    /// Reads past days for reports, beside the writer.
+    history: History,
+}
+
+#[derive(Clone)]
+enum History {
+    Journal(JournalReader),
+    Redis(RedisStore),
 }
 
 /// An opened store: its handle, every configured hall rebuilt from it (in
@@ -202,9 +210,9 @@ impl Store {
                 (Backend::Redis(redis), halls, None, warning)
             }
         };
-        let numbers = match &backend {
-            Backend::Redis(r) => Some(r.clone()),
-            Backend::Journal(_) => None,
+        let (numbers, history) = match &backend {
+            Backend::Redis(r) => (Some(r.clone()), History::Redis(r.clone())),
+            Backend::Journal(j) => (None, History::Journal(lock(j).reader())),
         };
         let mut recovered = halls;
         let mut rebuilt = Vec::with_capacity(cfg.halls.len());
@@ -222,7 +230,12 @@ impl Store {
         tokio::spawn(watch(backend.clone(), healthy.clone(), tx.downgrade()));
         tokio::spawn(run(backend, rx, healthy.clone(), mirror, cfg.publisher, cfg.metrics));
         Ok(OpenedStore {
-            store: Store { tx, healthy, numbers },
+            store: Store {
+                tx,
+                healthy,
+                numbers,
+                history,
+            },
             halls: rebuilt,
             unknown,
             repaired,
@@ -261,6 +274,26 @@ impl Store {
             Ok(())
         } else {
             Err(StoreError::Unavailable("the last write failed".into()))
+        }
+    }
+
+    /// A hall's durable events of the business days `from..=to` (as far as
+    /// retention keeps them), in order: what reports are computed from.
+    ///
+    /// # Errors
+    /// The backend cannot be read, or holds data that does not read back.
+    pub async fn read_days(
+        &self,
+        hall: HallId,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Vec<Event>, StoreError> {
+        match &self.history {
+            History::Journal(r) => {
+                let r = r.clone();
+                blocking(move || r.read_days(hall, from, to)).await
+            }
+            History::Redis(r) => r.read_days(hall, from, to).await,
         }
     }
 

@@ -271,3 +271,72 @@ proptest::proptest! {
         proptest::prop_assert_eq!(seqs(&open(dir.path()).halls, "a").len() as u64, next);
     }
 }
+
+/// Three days of hall `a` (events 1–30, a day every 10) interleaved with
+/// hall `b`, across segment rotations.
+fn three_days(j: &mut Journal) {
+    let day = |d: i8| jiff::civil::date(2026, 11, d);
+    for seq in 1..=30u64 {
+        let mut e = ev(seq);
+        if seq % 10 == 1 {
+            e.kind = EventKind::DayStarted {
+                day: day(23 + (seq / 10) as i8),
+            };
+        }
+        j.append(&[(hall("a"), &[e]), (hall("b"), &events(seq..=seq))]).unwrap();
+    }
+}
+
+#[test]
+fn past_days_read_back_by_day_across_segments_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = JournalOptions {
+        segment_bytes: 700,
+        retention: Duration::from_secs(3600),
+    };
+    let day = |d: i8| jiff::civil::date(2026, 11, d);
+    let seqs_of = |evs: Vec<Event>| evs.iter().map(|e| e.seq).collect::<Vec<_>>();
+    let mut j = Journal::open(dir.path(), opts.clone()).unwrap().journal;
+    three_days(&mut j);
+    assert!(segments(dir.path()).unwrap().len() > 3, "the days span segments");
+    for reader in [j.reader(), {
+        drop(j);
+        Journal::open(dir.path(), opts).unwrap().journal.reader()
+    }] {
+        let a = hall("a");
+        assert_eq!(
+            seqs_of(reader.read_days(a, day(23), day(23)).unwrap()),
+            (1..=10).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            seqs_of(reader.read_days(a, day(24), day(25)).unwrap()),
+            (11..=30).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            seqs_of(reader.read_days(a, day(1), day(30)).unwrap()),
+            (1..=30).collect::<Vec<_>>()
+        );
+        assert!(reader.read_days(a, day(26), day(28)).unwrap().is_empty());
+        assert!(
+            reader.read_days(hall("b"), day(23), day(25)).unwrap().is_empty(),
+            "b never started a day"
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_record_in_a_past_day_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path()).journal;
+    three_days(&mut j);
+    let reader = j.reader();
+    drop(j);
+    let path = segment_path(dir.path(), 1);
+    let mut bytes = fs::read(&path).unwrap();
+    let at = MAGIC.len() + HEADER + 3;
+    bytes[at] ^= 0x55;
+    fs::write(&path, bytes).unwrap();
+    let day = jiff::civil::date(2026, 11, 23);
+    let err = reader.read_days(hall("a"), day, day).unwrap_err().to_string();
+    assert!(err.contains("journal-00000001.log offset"), "{err}");
+}

@@ -207,6 +207,39 @@ async fn snapshot_bounds_load_and_trimming_keeps_retained_days() {
 }
 
 #[tokio::test]
+async fn past_days_read_back_by_day_even_behind_the_snapshot() {
+    let server = RedisServer::start(false);
+    let store = store(&server).await.with_retention_days(2);
+    let (d1, d2, d3) = (date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4));
+    // Day 1: events 1..=4, day 2: 5..=8 (in two entries, the first
+    // straddling days 1 and 2), day 3: 9..=12.
+    store.append(&[(hall("a"), &[day_started(1, d1)])]).await.unwrap();
+    let mut straddle = evs(2..=4);
+    straddle.push(day_started(5, d2));
+    straddle.push(ev(6));
+    store.append(&[(hall("a"), &straddle)]).await.unwrap();
+    store.append(&[(hall("a"), &evs(7..=8))]).await.unwrap();
+    let mut third = vec![day_started(9, d3)];
+    third.extend(evs(10..=12));
+    store.append(&[(hall("a"), &third)]).await.unwrap();
+
+    let read = |from, to| {
+        let store = store.clone();
+        async move { seqs(&store.read_days(hall("a"), from, to).await.unwrap()) }
+    };
+    assert_eq!(read(d1, d1).await, (1..=4).collect::<Vec<_>>());
+    assert_eq!(read(d2, d2).await, (5..=8).collect::<Vec<_>>());
+    assert_eq!(read(d2, d3).await, (5..=12).collect::<Vec<_>>());
+    assert_eq!(read(d1, d3).await, (1..=12).collect::<Vec<_>>());
+    assert!(read(date(2026, 11, 5), date(2026, 11, 9)).await.is_empty());
+
+    // A snapshot trims day 1 (two days retained); days 2 and 3 still read.
+    store.write_snapshot(&snapshot("a", 12, Some(d3))).await.unwrap();
+    assert!(read(d1, d1).await.is_empty(), "day 1 is past retention");
+    assert_eq!(read(d2, d3).await, (5..=12).collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn trimming_never_passes_the_snapshot() {
     let server = RedisServer::start(false);
     let store = store(&server).await.with_retention_days(1);

@@ -1,0 +1,164 @@
+//! Reading past business days back for reports, beside the writer: where
+//! each hall's days start in the journal, and how far it is durable.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use jiff::civil::Date;
+
+use super::{HEADER, MAGIC, Position, RecordIn, io, segment_path};
+use crate::engine::{Event, HallId};
+use crate::store::StoreError;
+
+/// Per hall, where each business day's `DayStarted` record is; and the end
+/// of the durable records. Filled as the journal is opened and written.
+#[derive(Debug, Default)]
+pub(crate) struct DayIndex {
+    days: HashMap<HallId, BTreeMap<Date, Position>>,
+    end: Position,
+}
+
+impl DayIndex {
+    /// Notes a day's start; the first `DayStarted` of a day counts.
+    pub fn day(&mut self, hall: HallId, day: Date, at: Position) {
+        self.days.entry(hall).or_default().entry(day).or_insert(at);
+    }
+
+    pub fn durable_to(&mut self, end: Position) {
+        self.end = end;
+    }
+
+    /// Forgets days that start in deleted segments.
+    pub fn forget_before(&mut self, segment: u64) {
+        for days in self.days.values_mut() {
+            days.retain(|_, p| p.segment >= segment);
+        }
+    }
+
+    /// Where `from..=to` starts and ends for a hall, if it has a day there.
+    fn span(&self, hall: HallId, from: Date, to: Date) -> Option<(Position, Position)> {
+        let days = self.days.get(&hall)?;
+        let (_, &start) = days.range(from..=to).next()?;
+        let stop = days
+            .range((Bound::Excluded(to), Bound::Unbounded))
+            .next()
+            .map_or(self.end, |(_, &p)| p);
+        Some((start, stop.min(self.end)))
+    }
+}
+
+/// Reads days back from the journal's files. Cheap to clone; safe beside
+/// the writer, because it reads only records already durable.
+#[derive(Clone, Debug)]
+pub struct JournalReader {
+    pub(super) dir: PathBuf,
+    pub(super) index: Arc<RwLock<DayIndex>>,
+}
+
+impl JournalReader {
+    /// The events of hall `hall` in the business days `from..=to` that the
+    /// journal still holds, in order. Blocking I/O.
+    ///
+    /// # Errors
+    /// A file cannot be read or a record does not read back (named by file
+    /// and offset).
+    pub fn read_days(&self, hall: HallId, from: Date, to: Date) -> Result<Vec<Event>, StoreError> {
+        let span = {
+            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            index.span(hall, from, to)
+        };
+        let Some((start, stop)) = span else {
+            return Ok(Vec::new());
+        };
+        // Records start with the hall id; others are skipped unparsed.
+        let prefix = format!(
+            "{{\"hall\":{}",
+            serde_json::to_string(&hall).map_err(|e| StoreError::Unavailable(e.to_string()))?
+        );
+        let mut out = Vec::new();
+        for segment in start.segment..=stop.segment {
+            let path = segment_path(&self.dir, segment);
+            let from = if segment == start.segment {
+                start.offset
+            } else {
+                MAGIC.len() as u64
+            };
+            let until = (segment == stop.segment).then_some(stop.offset);
+            read_segment(&path, from, until, |offset, payload| {
+                if !payload.starts_with(prefix.as_bytes()) {
+                    return Ok(());
+                }
+                let rec: RecordIn = serde_json::from_slice(payload)
+                    .map_err(|e| StoreError::corrupt(place(&path, offset), format!("not a hallcall event: {e}")))?;
+                if rec.hall == hall {
+                    if let Some(last) = out.last().map(|e: &Event| e.seq)
+                        && rec.event.seq != last + 1
+                    {
+                        return Err(StoreError::corrupt(
+                            place(&path, offset),
+                            format!("hall {hall}: event {} follows event {last}", rec.event.seq),
+                        ));
+                    }
+                    out.push(rec.event);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+}
+
+fn place(path: &Path, offset: u64) -> String {
+    format!("{} offset {offset}", path.display())
+}
+
+/// Hands every checked record payload of a segment between two record
+/// boundaries to `f`.
+fn read_segment(
+    path: &Path,
+    from: u64,
+    until: Option<u64>,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut file = File::open(path).map_err(|e| io(path, e))?;
+    let mut head = [0u8; MAGIC.len()];
+    file.read_exact(&mut head).map_err(|e| io(path, e))?;
+    if head != MAGIC {
+        return Err(StoreError::corrupt(
+            place(path, 0),
+            "not a hallcall journal (bad header)",
+        ));
+    }
+    file.seek(SeekFrom::Start(from)).map_err(|e| io(path, e))?;
+    let mut bytes = Vec::new();
+    match until {
+        Some(end) => file.take(end.saturating_sub(from)).read_to_end(&mut bytes),
+        None => file.read_to_end(&mut bytes),
+    }
+    .map_err(|e| io(path, e))?;
+    let mut pos = 0;
+    while pos + HEADER <= bytes.len() {
+        let offset = from + pos as u64;
+        let len = u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]) as usize;
+        let crc = u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]);
+        let Some(payload) = bytes.get(pos + HEADER..pos + HEADER + len) else {
+            return Err(StoreError::corrupt(place(path, offset), "a record is cut short"));
+        };
+        if len == 0 || crc32fast::hash(payload) != crc {
+            return Err(StoreError::corrupt(place(path, offset), "checksum mismatch"));
+        }
+        f(offset, payload)?;
+        pos += HEADER + len;
+    }
+    if pos != bytes.len() {
+        return Err(StoreError::corrupt(
+            place(path, from + pos as u64),
+            "a record header is cut short",
+        ));
+    }
+    Ok(())
+}
