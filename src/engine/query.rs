@@ -92,6 +92,12 @@ pub struct WindowView {
     pub paused_since: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<TicketNumber>,
+    /// When the ticket in hand was called.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_at: Option<Millis>,
+    /// When its service started (time in service counts from here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serving_since: Option<Millis>,
     pub auto_call: bool,
     pub served_today: u32,
     /// Tickets transferred to this window alone.
@@ -335,6 +341,13 @@ impl Hall {
                 paused: s.paused.map(|p| p.0),
                 paused_since: s.paused.map(|p| p.1),
                 current: s.current.map(|t| self.st.tickets[t].number),
+                called_at: s.current.and_then(|t| self.st.tickets[t].called_at),
+                serving_since: s.current.and_then(|t| {
+                    let tk = &self.st.tickets[t];
+                    matches!(tk.state, TicketState::Serving { .. })
+                        .then_some(tk.started_at)
+                        .flatten()
+                }),
                 auto_call: s.auto_call,
                 served_today: s.served_today,
                 own_queue: own.iter().map(|&t| self.st.tickets[t].number).collect(),

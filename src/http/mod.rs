@@ -11,6 +11,7 @@
 //! - `session`: signing in;
 //! - `live`: the WebSocket subscriptions;
 //! - `announcements`: a call's announcement as WAV, for the hall display;
+//! - `reports`: day and range reports, as JSON and as CSV;
 //! - `pages`: the browser pages of `displays/`, embedded;
 //! - `openapi`: the OpenAPI document generated from the handlers;
 //! - `extract`, `error`: what every route shares.
@@ -22,6 +23,7 @@ mod halls;
 mod live;
 mod openapi;
 mod pages;
+mod reports;
 mod session;
 mod tickets;
 mod windows;
@@ -99,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .merge(windows::router())
         .merge(live::router())
         .merge(announcements::router())
+        .merge(reports::router())
         .merge(pages::router())
         .merge(openapi::router())
         .fallback(not_found)

@@ -37,6 +37,8 @@ use super::AppState;
         super::tickets::follow_up,
         super::windows::act,
         super::announcements::announcement,
+        super::reports::json_report,
+        super::reports::csv_report,
     ),
     modifiers(&Bearer),
     tags(

@@ -48,6 +48,7 @@ pub struct Report {
     /// The last day is still running: its open pauses and idle spells are
     /// counted up to the report's time, and nothing is unfinished yet.
     #[schema(value_type = Option<String>, format = Date)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<jiff::civil::Date>,
     /// The whole hall.
     pub total: Row,

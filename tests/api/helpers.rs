@@ -78,6 +78,12 @@ impl TestApp {
         t
     }
 
+    /// Forgets every token, so the next request signs in afresh (after the
+    /// clock has moved past their expiry).
+    pub async fn forget_tokens(&self) {
+        self.tokens.lock().await.clear();
+    }
+
     /// Runs a command on the sample city hall as its administrator.
     pub async fn command(&self, cmd: Value) -> (u16, Value) {
         self.command_in("qiaocheng", cmd).await

@@ -15,5 +15,6 @@ mod ratings;
 mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
+mod reports;
 mod roles;
 mod voice;

@@ -1,0 +1,151 @@
+//! Reports for a day or a range of days, as JSON or as a CSV download,
+//! computed from the hall's stored events (see `crate::report`).
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jiff::civil::Date;
+use serde::Deserialize;
+
+use super::error::ErrorDoc;
+use super::extract::hall_id;
+use super::{ApiError, AppState};
+use crate::config::Role;
+use crate::engine::business_date;
+use crate::report::{MAX_DAYS, Report};
+use crate::store::StoreError;
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/v1/halls/{hall}/report", get(json_report))
+        .route("/api/v1/halls/{hall}/report.csv", get(csv_report))
+}
+
+/// The business days to report on; both default to today.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// First business day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last business day (included), `YYYY-MM-DD`; defaults to `from`.
+    pub to: Option<String>,
+}
+
+fn date(what: &str, s: &str) -> Result<Date, ApiError> {
+    s.parse::<Date>()
+        .map_err(|_| ApiError::bad_request("bad_date", format!("{what} = {s:?} is not a date (YYYY-MM-DD)")))
+}
+
+async fn report(
+    state: &AppState,
+    headers: &HeaderMap,
+    hall: &str,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Report, ApiError> {
+    let id = hall_id(state, hall)?;
+    state.require(headers, id, &[Role::Supervisor])?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
+    let cfg = state
+        .service
+        .halls
+        .config(id)
+        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?
+        .clone();
+    let now = state.service.now();
+    let from = match &q.from {
+        Some(s) => date("from", s)?,
+        None => business_date(&cfg, now),
+    };
+    let to = match &q.to {
+        Some(s) => date("to", s)?,
+        None => from,
+    };
+    if to < from {
+        return Err(ApiError::bad_request(
+            "bad_range",
+            format!("the range ends ({to}) before it starts ({from})"),
+        ));
+    }
+    let days = (to - from).get_days() + 1;
+    if days > MAX_DAYS {
+        return Err(ApiError::bad_request(
+            "range_too_long",
+            format!("{days} days asked for; a report covers at most {MAX_DAYS}"),
+        ));
+    }
+    let events = state.service.store.read_days(id, from, to).await.map_err(store_error)?;
+    tokio::task::spawn_blocking(move || crate::report::build(cfg, from, to, &events, now))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| {
+            tracing::error!(hall = %id, error = %e, "stored events do not replay into a report");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt_store",
+                format!("the stored events do not replay: {e}"),
+            )
+        })
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Corrupt { .. } | StoreError::OutOfOrder { .. } => {
+            tracing::error!(error = %e, "stored events cannot be read for a report");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string())
+        }
+        StoreError::Unavailable(_) | StoreError::Closed => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            format!("the store cannot be read now: {e}"),
+        ),
+    }
+}
+
+/// A hall's figures for a day or a range of business days: totals, and per
+/// zone, service, window and staff member, with arrivals and waits by hour.
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/report", tag = "supervision",
+    params(("hall" = String, Path, description = "The hall's id"), ReportQuery), security(("bearer" = [])),
+    responses((status = 200, body = Report), (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc),
+        (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
+async fn json_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hall): Path<String>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Json<Report>, ApiError> {
+    report(&state, &headers, &hall, q).await.map(Json)
+}
+
+/// The same report as a CSV download (UTF-8 with a byte-order mark;
+/// durations in ms, as in the JSON).
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/report.csv", tag = "supervision",
+    params(("hall" = String, Path, description = "The hall's id"), ReportQuery), security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv", description = "One row per group and per hour"),
+        (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
+        (status = 404, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
+async fn csv_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hall): Path<String>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let r = report(&state, &headers, &hall, q).await?;
+    let name = format!("attachment; filename=\"hallcall-{}-{}-{}.csv\"", r.hall, r.from, r.to);
+    let disposition = HeaderValue::from_str(&name)
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment; filename=\"report.csv\""));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        crate::report::to_csv(&r),
+    )
+        .into_response())
+}
