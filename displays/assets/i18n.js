@@ -35,6 +35,13 @@ const DICT = {
     thanks: '感谢您的评价', rated: '您的评价',
     rating_very_satisfied: '非常满意', rating_satisfied: '满意', rating_basic: '基本满意',
     rating_dissatisfied: '不满意', rating_very_dissatisfied: '非常不满意',
+    report: '统计报表', from: '从', to: '至', query: '查询', downloadCsv: '下载 CSV', name: '名称',
+    byHour: '各时段取号与办结', waitByHour: '各时段取号的等候时长（分钟）', arrivals: '取号', served: '办结',
+    noShows: '过号', transfers: '转窗', meanWait: '平均等候', p90Wait: '90% 等候', meanService: '平均办理',
+    p90Service: '90% 办理', walk: '到窗用时', idleWithQueue: '有人等候时空闲', pauseTime: '暂停时长',
+    unfinished: '下班未办结', leftWaiting: '下班仍在等候', ratingRate: '评价率', staffMember: '工作人员',
+    days: '天数', runningDay: '（当天仍在进行）', noData: '该时段无数据', reasons_signed_in: '签到未开始',
+    openReport: '统计报表',
   },
   en: {
     app: 'Queue calling', signIn: 'Sign in', signOut: 'Sign out', user: 'User', password: 'Password', hall: 'Hall',
@@ -63,6 +70,13 @@ const DICT = {
     thanks: 'Thank you for your rating', rated: 'Your rating',
     rating_very_satisfied: 'Very satisfied', rating_satisfied: 'Satisfied', rating_basic: 'Fair',
     rating_dissatisfied: 'Dissatisfied', rating_very_dissatisfied: 'Very dissatisfied',
+    report: 'Reports', from: 'From', to: 'To', query: 'Show', downloadCsv: 'Download CSV', name: 'Name',
+    byHour: 'Arrivals and services by hour', waitByHour: 'Waits by hour of arrival (minutes)', arrivals: 'Arrivals', served: 'Served',
+    noShows: 'No-shows', transfers: 'Transfers', meanWait: 'Mean wait', p90Wait: 'p90 wait', meanService: 'Mean service',
+    p90Service: 'p90 service', walk: 'Walk-up', idleWithQueue: 'Idle while people waited', pauseTime: 'Paused',
+    unfinished: 'Unfinished at close', leftWaiting: 'Left waiting', ratingRate: 'Rated', staffMember: 'Staff',
+    days: 'Days', runningDay: '(still running)', noData: 'No data for these days', reasons_signed_in: 'Signed in, not started',
+    openReport: 'Reports',
   },
 };
 

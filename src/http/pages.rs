@@ -1,6 +1,6 @@
 //! The browser pages (`displays/`), embedded in the binary so one file
 //! deploys: the guide desk, window console, hall and window displays, LED
-//! board, supervisor board and the citizen's ticket page. Plain HTML, CSS
+//! board, supervisor board, reports and the citizen's ticket page. Plain HTML, CSS
 //! and JavaScript modules: no build step.
 
 use axum::Router;
@@ -20,6 +20,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/window", "window.html"),
     ("/led", "led.html"),
     ("/supervisor", "supervisor.html"),
+    ("/report", "report.html"),
 ];
 
 macro_rules! embed {
@@ -37,6 +38,7 @@ const FILES: &[(&str, &[u8])] = embed!(
     "window.html",
     "led.html",
     "supervisor.html",
+    "report.html",
     "ticket.html",
     "assets/app.css",
     "assets/common.js",

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,8 +149,8 @@ async function signIn(page, user) {
   await page.locator('.overlay').waitFor({ state: 'detached' });
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+async function shot(page, name, fullPage = false) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
 function noErrors(...pages) {
@@ -249,6 +249,24 @@ test('issue at the guide desk, call at the window console, see it on every scree
   await signIn(sup, 'supervisor');
   await sup.locator('[data-window="1"]').waitFor();
   await shot(sup, 'supervisor');
+  noErrors(sup);
+
+  // Today's report, from the board's link (same sign-in): figures, charts,
+  // tables and the CSV download.
+  await sup.locator('#report-link').click();
+  await sup.locator('body[data-ready="1"]').waitFor();
+  await sup.locator('#summary', { hasText: '取号1' }).waitFor();
+  const bars = await sup.locator('#hours-chart rect[data-hour]').evaluateAll((rs) =>
+    rs.filter((r) => Number(r.getAttribute('height')) > 0).map((r) => r.dataset.series));
+  assert.deepEqual(bars.sort(), ['办结', '取号'], 'one arrival and one service drawn');
+  await sup.locator('#windows tr[data-key="1"]').waitFor();
+  await sup.locator('#staff tr[data-key="w1"]').waitFor();
+  const download = sup.waitForEvent('download');
+  await sup.locator('#csv').click();
+  const csv = readFileSync(await (await download).path(), 'utf8');
+  assert.ok(csv.startsWith('\ufeffsection,key,name,issued'), csv.slice(0, 40));
+  assert.match(csv, /\r\nhall,hall,浏览器测试大厅,1,1,1,/);
+  await shot(sup, 'report', true);
 
   noErrors(hall, windowScreen, led, desk, console_, phone, sup);
   await Promise.all([desk, console_, phone, sup].map((p) => p.close()));
