@@ -141,12 +141,30 @@ impl Folder {
         record(&self.cfg, hall, &mut self.groups, ev);
         hall.apply(ev)?;
         self.last_at = ev.at;
-        self.track_windows(ev.at);
+        // These change no queue and no window's state, staff or pause.
+        let quiet = matches!(
+            ev.kind,
+            EventKind::TicketRecalled { .. }
+                | EventKind::ServiceStarted { .. }
+                | EventKind::TicketRated { .. }
+                | EventKind::FollowUpRecorded { .. }
+                | EventKind::AlertRaised { .. }
+                | EventKind::AlertAcknowledged { .. }
+                | EventKind::AlertCleared { .. }
+                | EventKind::AutoCallChanged { .. }
+        );
+        if !quiet {
+            let staffing = matches!(
+                ev.kind,
+                EventKind::WindowOpened { .. } | EventKind::WindowClosed { .. } | EventKind::DayStarted { .. }
+            );
+            self.track_windows(ev.at, staffing);
+        }
         Ok(())
     }
 
     /// Follows each window's pause and idle spells across one event.
-    fn track_windows(&mut self, at: Millis) {
+    fn track_windows(&mut self, at: Millis, staffing: bool) {
         let Some(hall) = &self.hall else { return };
         for (w, ws) in hall.st.windows.iter().enumerate() {
             let staff = self.staff[w].as_deref();
@@ -175,7 +193,7 @@ impl Folder {
                 (None, true) => self.idle_since[w] = Some(at),
                 _ => {}
             }
-            if self.staff[w] != ws.staff {
+            if staffing && self.staff[w] != ws.staff {
                 self.staff[w].clone_from(&ws.staff);
             }
         }
