@@ -345,3 +345,31 @@ async fn report_requests_are_checked() {
         (Some(0), Some(0))
     );
 }
+
+#[tokio::test]
+async fn on_redis_the_report_is_read_from_the_stream_and_outlives_the_server() {
+    let redis = crate::redis_server::RedisServer::start(true);
+    let store = hallcall::cli::StoreUrl::Redis(redis.url());
+    let app = crate::helpers::spawn_app_with(store.clone(), at(9, 0)).await;
+    window(&app, 1, "open", None).await;
+    window(&app, 1, "resume", None).await;
+    issue(&app).await;
+    app.clock.store(at(9, 10), Ordering::SeqCst);
+    window(&app, 1, "call-next", None).await; // waited 10 min
+    app.clock.store(at(9, 11), Ordering::SeqCst);
+    window(&app, 1, "start", None).await;
+    app.clock.store(at(9, 20), Ordering::SeqCst);
+    window(&app, 1, "finish", None).await; // served in 9 min
+    let (s, first) = report(&app, "?from=2026-11-24").await;
+    assert_eq!(s, 200, "{}", first["error"]);
+    assert_eq!(first["days"], json!(["2026-11-24"]));
+    assert_eq!(first["total"]["wait"]["mean_ms"], 10 * MIN);
+    assert_eq!(first["total"]["service"]["mean_ms"], 9 * MIN);
+    assert_eq!(first["windows"][0]["walk"]["mean_ms"], MIN);
+
+    app.shutdown().await;
+    let app = crate::helpers::spawn_app_with(store, at(9, 20)).await;
+    let (s, again) = report(&app, "?from=2026-11-24").await;
+    assert_eq!(s, 200);
+    assert_eq!(again, first);
+}
