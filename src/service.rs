@@ -112,19 +112,27 @@ impl Service {
         then: impl FnOnce(&crate::engine::Hall, &[Event]) -> R,
     ) -> Result<(Vec<Event>, R), ServiceError> {
         let now = self.now();
-        if let Command::Issue(issue) = &mut cmd {
-            // A shared store numbers tickets, so that two processes never
-            // issue the same number. Asked before locking: never await
-            // while holding a hall.
+        // A shared store numbers tickets, so that two processes never issue
+        // the same number. Asked before locking: never await while holding
+        // a hall. A check-in's zone is its booking's.
+        let numbered = match &mut cmd {
+            Command::Issue(issue) => Some((issue.zone, &mut issue.number)),
+            Command::CheckIn { code, number, .. } => {
+                let zone = self.halls.lock(hall)?.booking(*code).map(|b| b.zone);
+                zone.map(|z| (z, number))
+            }
+            _ => None,
+        };
+        if let Some((zone, number)) = numbered {
             let cfg = self.halls.config(hall)?;
             let key = NumberKey {
                 hall,
                 day: crate::engine::business_date(cfg, now),
-                zone: issue.zone,
+                zone,
             };
-            issue.number = None;
-            if cfg.zone_index(issue.zone).is_some() && self.store.is_healthy() {
-                issue.number = self.store.allocate_number(key).await?;
+            *number = None;
+            if cfg.zone_index(zone).is_some() && self.store.is_healthy() {
+                *number = self.store.allocate_number(key).await?;
             }
         }
         let (events, ack, read) = {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::alerts::{AlertKind, AlertTarget};
-use super::ids::{CategoryId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::ids::{CategoryId, Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUpStep, Rating};
 use super::ticket::Channel;
 use super::window::PauseReason;
@@ -139,6 +139,28 @@ pub enum Command {
         alert: AlertKind,
         target: AlertTarget,
         by: String,
+    },
+    /// Books an appointment (预约) for a slot on a later or the same day.
+    Book {
+        code: Code,
+        zone: ZoneId,
+        service: ServiceId,
+        slot_start: Millis,
+        slot_end: Millis,
+        #[serde(default)]
+        person: Option<PersonKey>,
+    },
+    CancelBooking {
+        code: Code,
+    },
+    /// Checks a booking in on its day: a ticket in the appointment lane
+    /// (the normal lane if too late, as for any appointment).
+    CheckIn {
+        code: Code,
+        channel: Channel,
+        /// As for [`Issue::number`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        number: Option<u32>,
     },
     /// The passing of time: the business-day rollover if one is due, and
     /// auto-call for appointments that have become due. The shell sends it

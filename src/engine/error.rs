@@ -61,6 +61,16 @@ pub enum EngineError {
     SameQueue(TicketNumber),
     #[error("ticket number {0} is already taken today")]
     NumberTaken(TicketNumber),
+    #[error("no appointment {0}")]
+    UnknownBooking(Code),
+    #[error("appointment code {0} is already taken")]
+    BookingTaken(Code),
+    #[error("this person already has an appointment that day")]
+    AlreadyBooked,
+    #[error("appointment {code} is {state}")]
+    BookingClosed { code: Code, state: &'static str },
+    #[error("appointment {code} is for {day}, not today")]
+    NotBookingDay { code: Code, day: jiff::civil::Date },
     /// An engine bug: a decided event did not apply. Nothing was changed.
     #[error("internal inconsistency: {0}")]
     Inconsistent(String),
@@ -96,6 +106,11 @@ impl EngineError {
             EngineError::RecallLimit(_) => "recall_limit",
             EngineError::SameQueue(_) => "same_queue",
             EngineError::NumberTaken(_) => "number_taken",
+            EngineError::UnknownBooking(_) => "unknown_booking",
+            EngineError::BookingTaken(_) => "booking_taken",
+            EngineError::AlreadyBooked => "already_booked",
+            EngineError::BookingClosed { .. } => "booking_closed",
+            EngineError::NotBookingDay { .. } => "not_booking_day",
             EngineError::Inconsistent(_) => "inconsistent",
         }
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::{AlertKind, AlertTarget};
 use super::command::Target;
-use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUpStep, Rating};
 use super::ticket::{Channel, Lane};
 use super::window::PauseReason;
@@ -48,6 +48,9 @@ pub enum EventKind {
         channel: Channel,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         person: Option<PersonKey>,
+        /// The appointment checked in for this ticket.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booking: Option<Code>,
     },
     TicketCalled {
         ticket: TicketNumber,
@@ -127,6 +130,20 @@ pub enum EventKind {
         ticket: TicketNumber,
         step: FollowUpStep,
         note: String,
+    },
+    AppointmentBooked {
+        code: Code,
+        #[schema(value_type = String, format = Date)]
+        day: jiff::civil::Date,
+        zone: ZoneId,
+        service: ServiceId,
+        slot_start: Millis,
+        slot_end: Millis,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person: Option<PersonKey>,
+    },
+    BookingCancelled {
+        code: Code,
     },
     AlertRaised {
         alert: AlertKind,

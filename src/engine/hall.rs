@@ -5,15 +5,16 @@
 //! events). Replay uses `apply` alone, which is why events carry every
 //! choice the engine made (which ticket, which lane, contested or not).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::alerts::Alert;
+use super::booking::{Booking, BookingState, KEEP_DAYS};
 use super::calendar::{Day, business_date};
 use super::command::{Command, Issue, LaneRequest, Target};
 use super::error::{EngineError, ReplayError};
 use super::event::{CallKind, Event, EventKind};
-use super::ids::{Millis, PersonKey, TicketNumber, WindowNo};
+use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
 use super::stats::ServiceTimes;
 use super::ticket::{LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
@@ -60,6 +61,8 @@ pub(crate) struct State {
     pub service_times: Vec<ServiceTimes>,
     /// Alerts that are up, oldest first.
     pub alerts: Vec<Alert>,
+    /// Appointments by code, kept across days (see `booking`).
+    pub bookings: BTreeMap<Code, Booking>,
 }
 
 /// A hall's queue engine: pure and synchronous. Give it a command and the
@@ -119,6 +122,7 @@ impl Hall {
                 auto_windows: Vec::new(),
                 service_times,
                 alerts: Vec::new(),
+                bookings: BTreeMap::new(),
             },
             cfg,
         }
@@ -161,6 +165,7 @@ impl Hall {
             let mut next = Hall::new(self.cfg.clone());
             next.st.seq = self.st.seq;
             next.st.service_times = self.st.service_times.clone();
+            next.st.bookings = self.st.bookings.clone();
             let mut events = Vec::with_capacity(2);
             next.push(EventKind::DayStarted { day: date }, now, &mut events)?;
             next.execute_today(cmd, now, &mut events)?;
@@ -323,6 +328,40 @@ impl Hall {
         let kind = match *cmd {
             Command::Tick => return Ok(None),
             Command::Issue(ref issue) => self.decide_issue(issue, now)?,
+            Command::Book {
+                code,
+                zone,
+                service,
+                slot_start,
+                slot_end,
+                person,
+            } => self.decide_book(code, zone, service, (slot_start, slot_end), person, now)?,
+            Command::CancelBooking { code } => {
+                self.open_booking(code)?;
+                EventKind::BookingCancelled { code }
+            }
+            Command::CheckIn { code, channel, number } => {
+                let b = self.open_booking(code)?;
+                if self.business_day() != Some(b.day) {
+                    return Err(EngineError::NotBookingDay { code, day: b.day });
+                }
+                let issue = Issue {
+                    zone: b.zone,
+                    service: b.service,
+                    lane: LaneRequest::Appointment {
+                        slot_start: b.slot_start,
+                        slot_end: b.slot_end,
+                    },
+                    channel,
+                    person: b.person,
+                    number,
+                };
+                let mut kind = self.decide_issue(&issue, now)?;
+                if let EventKind::TicketIssued { booking, .. } = &mut kind {
+                    *booking = Some(code);
+                }
+                kind
+            }
             Command::CallNext { window } => {
                 let w = self.free_window(window)?;
                 let (t, contested) = self.select(w, now).ok_or(EngineError::QueueEmpty(window))?;
@@ -612,6 +651,62 @@ impl Hall {
             lane,
             channel: issue.channel,
             person: issue.person,
+            booking: None,
+        })
+    }
+
+    /// A booking that may still be checked in or cancelled.
+    fn open_booking(&self, code: Code) -> Result<&Booking, EngineError> {
+        let b = self.st.bookings.get(&code).ok_or(EngineError::UnknownBooking(code))?;
+        match b.state {
+            BookingState::Booked => Ok(b),
+            other => Err(EngineError::BookingClosed {
+                code,
+                state: other.name(),
+            }),
+        }
+    }
+
+    fn decide_book(
+        &self,
+        code: Code,
+        zone: ZoneId,
+        service: ServiceId,
+        (slot_start, slot_end): (Millis, Millis),
+        person: Option<PersonKey>,
+        now: Millis,
+    ) -> Result<EventKind, EngineError> {
+        let z = self.cfg.zone_index(zone).ok_or(EngineError::UnknownZone(zone))?;
+        self.cfg.zones[z]
+            .service_index(service)
+            .ok_or(EngineError::UnknownService { zone, service })?;
+        if slot_end <= slot_start || slot_end <= now {
+            return Err(EngineError::BadAppointment);
+        }
+        let day = business_date(&self.cfg, slot_start);
+        if !Day::new(&self.cfg, day).zone_is_open(z, slot_start) {
+            return Err(EngineError::ZoneClosed(zone));
+        }
+        if self.st.bookings.contains_key(&code) {
+            return Err(EngineError::BookingTaken(code));
+        }
+        if person.is_some()
+            && self
+                .st
+                .bookings
+                .values()
+                .any(|b| b.person == person && b.day == day && !matches!(b.state, BookingState::Cancelled { .. }))
+        {
+            return Err(EngineError::AlreadyBooked);
+        }
+        Ok(EventKind::AppointmentBooked {
+            code,
+            day,
+            zone,
+            service,
+            slot_start,
+            slot_end,
+            person,
         })
     }
 
@@ -677,6 +772,7 @@ impl Hall {
                 lane,
                 channel,
                 person,
+                booking,
             } => {
                 let z = self
                     .cfg
@@ -724,6 +820,43 @@ impl Hall {
                     rating: None,
                     follow_ups: Vec::new(),
                 });
+                // A replay that starts after the booking (a report's) has
+                // not seen it: nothing to mark then.
+                if let Some(b) = booking.and_then(|c| self.st.bookings.get_mut(&c)) {
+                    b.state = BookingState::CheckedIn { ticket, at };
+                }
+            }
+            EventKind::AppointmentBooked {
+                code,
+                day,
+                zone,
+                service,
+                slot_start,
+                slot_end,
+                person,
+            } => {
+                if self.st.bookings.contains_key(&code) {
+                    return Err(bad(format!("appointment {code} booked twice")));
+                }
+                self.st.bookings.insert(
+                    code,
+                    Booking {
+                        code,
+                        day,
+                        zone,
+                        service,
+                        slot_start,
+                        slot_end,
+                        person,
+                        booked_at: at,
+                        state: BookingState::Booked,
+                    },
+                );
+            }
+            EventKind::BookingCancelled { code } => {
+                if let Some(b) = self.st.bookings.get_mut(&code) {
+                    b.state = BookingState::Cancelled { at };
+                }
             }
             EventKind::TicketCalled {
                 ticket,
@@ -1097,11 +1230,21 @@ impl Hall {
 
     fn apply_day(&mut self, date: jiff::civil::Date) {
         let keep = std::mem::take(&mut self.st.service_times);
+        let mut bookings = std::mem::take(&mut self.st.bookings);
         let seq = self.st.seq;
         *self = Hall::new(self.cfg.clone());
         self.st.seq = seq;
         self.st.service_times = keep;
         self.st.day = Some(Day::new(&self.cfg, date));
+        // Yesterday's appointments nobody checked in are missed; old ones go.
+        let oldest = date.checked_sub(jiff::Span::new().days(KEEP_DAYS)).unwrap_or(date);
+        bookings.retain(|_, b| b.day >= oldest);
+        for b in bookings.values_mut() {
+            if b.day < date && b.state == BookingState::Booked {
+                b.state = BookingState::Missed;
+            }
+        }
+        self.st.bookings = bookings;
     }
 
     fn lookup(&self, ticket: TicketNumber, window: WindowNo) -> Result<(usize, usize), String> {

@@ -12,9 +12,11 @@
 //! - `stats`, `query`: service times, estimated waits, read-only views;
 //! - `alerts`: 超时预警, raised and cleared from the thresholds;
 //! - `rating`: 好差评 and the follow-up of bad ratings;
+//! - `booking`: appointments booked ahead and checked in by code;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
 
 mod alerts;
+mod booking;
 mod calendar;
 mod command;
 mod error;
@@ -29,6 +31,7 @@ mod ticket;
 mod window;
 
 pub use alerts::{Alert, AlertKind, AlertTarget};
+pub use booking::{Booking, BookingState, BookingView};
 pub use calendar::business_date;
 pub use command::{Command, Issue, LaneRequest, Target};
 pub use error::{EngineError, ReplayError};

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
+use super::booking::BookingView;
 use super::hall::{Hall, state_name};
-use super::ids::{Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, Rating, RatingRecord};
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, Ticket, TicketState};
 use super::window::PauseReason;
@@ -353,6 +354,24 @@ impl Hall {
                 own_queue: own.iter().map(|&t| self.st.tickets[t].number).collect(),
             })
             .collect()
+    }
+
+    /// One appointment.
+    pub fn booking(&self, code: Code) -> Option<BookingView> {
+        self.st.bookings.get(&code).map(BookingView::from)
+    }
+
+    /// The appointments of a business day, by slot.
+    pub fn bookings_on(&self, day: jiff::civil::Date) -> Vec<BookingView> {
+        let mut out: Vec<BookingView> = self
+            .st
+            .bookings
+            .values()
+            .filter(|b| b.day == day)
+            .map(BookingView::from)
+            .collect();
+        out.sort_by_key(|b| (b.slot_start, b.code));
+        out
     }
 
     /// Name of a ticket state, as used in errors and views.

@@ -10,6 +10,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::alerts::Alert;
+use super::booking::Booking;
 use super::calendar::Day;
 use super::hall::{Hall, State, ZoneState};
 use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
@@ -30,6 +31,8 @@ pub struct HallSnapshot {
     pub windows: Vec<WindowSnapshot>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<Alert>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bookings: Vec<Booking>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +107,7 @@ impl Hall {
         HallSnapshot {
             hall: cfg.id,
             alerts: st.alerts.clone(),
+            bookings: st.bookings.values().cloned().collect(),
             seq: st.seq,
             day: st.day.as_ref().map(|d| d.date),
             tickets: st
@@ -246,6 +250,11 @@ impl Hall {
             st.service_times[z] = zs.service_times.clone();
         }
         st.alerts = snap.alerts.clone();
+        for b in &snap.bookings {
+            let z = zone(b.zone)?;
+            service(z, b.service)?;
+            st.bookings.insert(b.code, b.clone());
+        }
         for ws in &snap.windows {
             let w = window(ws.number)?;
             st.windows[w] = WindowState {

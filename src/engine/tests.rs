@@ -1363,3 +1363,150 @@ fn alerts_are_raised_acknowledged_and_cleared_by_the_thresholds() {
     let restored = Hall::restore(cfg, &t.hall.snapshot()).unwrap();
     assert_eq!(restored.alerts(), t.hall.alerts());
 }
+
+// ----- appointments booked ahead ---------------------------------------------
+
+fn book(code_: &str, day: i8, h: i8, m: i8, person: Option<PersonKey>) -> Command {
+    Command::Book {
+        code: code(code_),
+        zone: code("police"),
+        service: code("hukou"),
+        slot_start: local_on(day, h, m),
+        slot_end: local_on(day, h, m + 30),
+        person,
+    }
+}
+
+fn check_in(code_: &str) -> Command {
+    Command::CheckIn {
+        code: code(code_),
+        channel: Channel::Kiosk,
+        number: None,
+    }
+}
+
+#[test]
+fn a_booking_is_checked_in_on_its_day_for_an_appointment_ticket() {
+    let mut t = T::new();
+    let evs = t.ok(book("20261125001", 25, 10, 0, None));
+    assert!(
+        matches!(evs.last(), Some(EventKind::AppointmentBooked { day, .. }) if *day == jiff::civil::date(2026, 11, 25))
+    );
+    // Not today: the 24th.
+    assert_eq!(
+        t.err(check_in("20261125001")),
+        EngineError::NotBookingDay {
+            code: code("20261125001"),
+            day: jiff::civil::date(2026, 11, 25)
+        }
+    );
+    // The booking survives the night; on the 25th at 9:50 it checks in.
+    t.now = local_on(25, 9, 50);
+    let evs = t.ok(check_in("20261125001"));
+    let ticket = match evs.last() {
+        Some(EventKind::TicketIssued {
+            ticket,
+            lane: Lane::Appointment { slot_start, .. },
+            channel: Channel::Kiosk,
+            booking: Some(b),
+            ..
+        }) if *b == code("20261125001") && *slot_start == local_on(25, 10, 0) => *ticket,
+        other => panic!("expected an appointment ticket, got {other:?}"),
+    };
+    assert_eq!(ticket, num("C001"));
+    let b = t.hall.booking(code("20261125001")).unwrap();
+    assert_eq!(
+        b.state,
+        BookingState::CheckedIn {
+            ticket,
+            at: local_on(25, 9, 50)
+        }
+    );
+    assert_eq!(
+        t.err(check_in("20261125001")),
+        EngineError::BookingClosed {
+            code: code("20261125001"),
+            state: "checked_in"
+        },
+        "once only"
+    );
+    assert_eq!(t.err(check_in("nope")), EngineError::UnknownBooking(code("nope")));
+}
+
+#[test]
+fn bookings_are_checked_and_one_per_person_and_day() {
+    let mut t = T::new();
+    let p = Some(PersonKey(7));
+    assert_eq!(
+        t.err(book("a1", 24, 8, 0, None)),
+        EngineError::BadAppointment,
+        "already over"
+    );
+    assert_eq!(
+        t.err(book("a1", 24, 12, 15, None)),
+        EngineError::ZoneClosed(code("police")),
+        "the lunch break"
+    );
+    assert_eq!(
+        t.err(book("a1", 28, 10, 0, None)),
+        EngineError::ZoneClosed(code("police")),
+        "a Saturday"
+    );
+    t.ok(book("a1", 25, 10, 0, p));
+    assert_eq!(
+        t.err(book("a1", 26, 10, 0, None)),
+        EngineError::BookingTaken(code("a1"))
+    );
+    assert_eq!(t.err(book("a2", 25, 15, 0, p)), EngineError::AlreadyBooked);
+    t.ok(book("a2", 26, 15, 0, p));
+    // Cancelled: it frees the day for the person and cannot be checked in.
+    t.ok(Command::CancelBooking { code: code("a1") });
+    t.ok(book("a3", 25, 15, 0, p));
+    t.now = local_on(25, 14, 50);
+    assert_eq!(
+        t.err(check_in("a1")),
+        EngineError::BookingClosed {
+            code: code("a1"),
+            state: "cancelled"
+        }
+    );
+    let day = |d: i8| jiff::civil::date(2026, 11, d);
+    let codes = |d| {
+        t.hall
+            .bookings_on(day(d))
+            .iter()
+            .map(|b| b.code.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(codes(25), ["a1", "a3"]);
+    assert_eq!(codes(26), ["a2"]);
+}
+
+#[test]
+fn bookings_not_checked_in_are_missed_and_forgotten_after_a_month() {
+    let mut t = T::new();
+    t.ok(book("m1", 24, 15, 0, None));
+    t.ok(book("m2", 25, 15, 0, None));
+    t.now = local_on(25, 9, 0);
+    t.issue("general", "apply");
+    let state = |t: &T, c: &str| t.hall.booking(code(c)).map(|b| b.state);
+    assert_eq!(state(&t, "m1"), Some(BookingState::Missed));
+    assert_eq!(state(&t, "m2"), Some(BookingState::Booked));
+    // Replay and a snapshot keep bookings across days, missed ones too.
+    let mut replayed = Hall::new(config());
+    for e in &t.log {
+        replayed.apply(e).unwrap();
+    }
+    assert_eq!(replayed, t.hall);
+    let restored = Hall::restore(config(), &t.hall.snapshot()).unwrap();
+    assert_eq!(restored.booking(code("m1")), t.hall.booking(code("m1")));
+    assert_eq!(restored.booking(code("m2")), t.hall.booking(code("m2")));
+    // A month after its day a booking is gone (and its code free again).
+    t.now = Millis(local_on(25, 9, 0).0 + (booking_keep_days() + 1) * 86_400_000);
+    t.ok(Command::Tick);
+    assert_eq!(state(&t, "m2"), None);
+}
+
+fn booking_keep_days() -> i64 {
+    super::booking::KEEP_DAYS
+}

@@ -81,7 +81,8 @@ impl From<EngineError> for ApiError {
             | EngineError::UnknownService { .. }
             | EngineError::UnknownCategory(_)
             | EngineError::UnknownWindow(_)
-            | EngineError::UnknownTicket(_) => StatusCode::NOT_FOUND,
+            | EngineError::UnknownTicket(_)
+            | EngineError::UnknownBooking(_) => StatusCode::NOT_FOUND,
             EngineError::BadAppointment | EngineError::TooLong(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Inconsistent(_) => {
                 tracing::error!(error = %e, "engine inconsistency");

@@ -504,7 +504,10 @@ fn touched(
     };
     for e in events {
         let (ticket, win, state_change, target) = match &e.kind {
-            EventKind::DayStarted { .. } => (None, None, false, None),
+            // Bookings change no queue until they are checked in.
+            EventKind::DayStarted { .. } | EventKind::AppointmentBooked { .. } | EventKind::BookingCancelled { .. } => {
+                (None, None, false, None)
+            }
             EventKind::TicketIssued { ticket, .. }
             | EventKind::TicketCancelled { ticket }
             | EventKind::TicketReactivated { ticket } => (Some(*ticket), None, false, None),

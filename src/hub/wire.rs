@@ -182,7 +182,7 @@ pub struct ErrorBody<'a> {
 
 /// Events as screens may see them: a person's key stays on the server.
 pub fn public(mut e: Event) -> Event {
-    if let EventKind::TicketIssued { person, .. } = &mut e.kind {
+    if let EventKind::TicketIssued { person, .. } | EventKind::AppointmentBooked { person, .. } = &mut e.kind {
         *person = None;
     }
     e
