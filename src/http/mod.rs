@@ -7,6 +7,7 @@
 //! - `tickets`: issuing (guide desk, kiosk, phone, appointment check-in),
 //!   looking up, cancelling, reactivating and moving tickets, and the
 //!   citizen's own ticket;
+//! - `appointments`: booking, listing, cancelling and checking in by code;
 //! - `windows`: everything a window does;
 //! - `session`: signing in;
 //! - `live`: the WebSocket subscriptions;
@@ -17,6 +18,7 @@
 //! - `extract`, `error`: what every route shares.
 
 mod announcements;
+mod appointments;
 mod error;
 mod extract;
 mod halls;
@@ -98,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(halls::router())
         .merge(tickets::router())
+        .merge(appointments::router())
         .merge(windows::router())
         .merge(live::router())
         .merge(announcements::router())

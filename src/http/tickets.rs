@@ -124,9 +124,9 @@ pub struct Changed {
 }
 
 /// People issuing at the desk: the guide, supervisors, administrators.
-const ISSUERS: &[Role] = &[Role::Guide, Role::Supervisor];
+pub(super) const ISSUERS: &[Role] = &[Role::Guide, Role::Supervisor];
 
-fn person(state: &AppState, id: Option<&str>) -> Result<Option<PersonKey>, ApiError> {
+pub(super) fn person(state: &AppState, id: Option<&str>) -> Result<Option<PersonKey>, ApiError> {
     let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -141,10 +141,12 @@ fn person(state: &AppState, id: Option<&str>) -> Result<Option<PersonKey>, ApiEr
     Ok(Some(state.keys.person_key(id)))
 }
 
-async fn issue_ticket(
+/// Runs a command that issues one ticket (an issue or a check-in) and
+/// answers with the ticket as issued.
+pub(super) async fn issue_ticket(
     state: &AppState,
     hall: HallId,
-    issue: Issue,
+    cmd: Command,
     quota: Option<(PersonKey, u32)>,
 ) -> Result<Issued, ApiError> {
     let now = state.service.now();
@@ -153,7 +155,7 @@ async fn issue_ticket(
         .service
         .execute_with(
             hall,
-            Command::Issue(issue),
+            cmd,
             |h| match quota {
                 Some((p, max)) if h.issued_to(p, Channel::Mobile) >= max as usize => Err(ServiceError::Limit {
                     code: "quota_exceeded",
@@ -221,7 +223,7 @@ async fn issue(
         person: person(&state, req.id_number.as_deref())?,
         ..Issue::normal(req.zone, req.service, channel)
     };
-    let t = issue_ticket(&state, hall, issue, None).await?;
+    let t = issue_ticket(&state, hall, Command::Issue(issue), None).await?;
     Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -246,7 +248,7 @@ async fn check_in(
         person: person(&state, req.id_number.as_deref())?,
         ..Issue::normal(req.zone, req.service, Channel::AppointmentCheckIn)
     };
-    let t = issue_ticket(&state, hall, issue, None).await?;
+    let t = issue_ticket(&state, hall, Command::Issue(issue), None).await?;
     Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -275,7 +277,7 @@ async fn mobile(
         person: Some(key),
         ..Issue::normal(req.zone, req.service, Channel::Mobile)
     };
-    let t = issue_ticket(&state, hall, issue, Some((key, quota))).await?;
+    let t = issue_ticket(&state, hall, Command::Issue(issue), Some((key, quota))).await?;
     Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
 }
 

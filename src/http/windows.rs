@@ -85,7 +85,7 @@ pub struct WindowReply {
 }
 
 /// An absent body reads as `{}`; anything else must be the action's JSON.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     let raw: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {

@@ -2,6 +2,7 @@
 //! executable, and redis-servers of their own.
 
 mod alerts;
+mod appointments;
 mod bad_input;
 mod cli;
 mod commands;
