@@ -92,4 +92,52 @@ mod tests {
             assert!(super::FILES.iter().any(|(n, _)| n == name), "{name}");
         }
     }
+
+    /// Refusal codes the HTTP layer makes itself (the engine's are read
+    /// from its source below).
+    const HTTP_CODES: &[&str] = &[
+        "bad_body",
+        "bad_code",
+        "bad_date",
+        "bad_id_number",
+        "bad_path",
+        "bad_query",
+        "bad_range",
+        "bad_ticket",
+        "body_too_large",
+        "content_type",
+        "corrupt_store",
+        "forbidden",
+        "internal",
+        "invalid_body",
+        "malformed_json",
+        "quota_exceeded",
+        "range_too_long",
+        "rate_limited",
+        "store_unavailable",
+        "unauthenticated",
+        "unknown_action",
+        "unknown_hall",
+    ];
+
+    #[test]
+    fn pages_explain_every_refusal_in_both_languages() {
+        let i18n = std::str::from_utf8(super::FILES.iter().find(|(n, _)| *n == "assets/i18n.js").unwrap().1).unwrap();
+        let (zh, en) = i18n.split_once("\n  en: {").expect("zh then en");
+        let engine = include_str!("../engine/error.rs");
+        let engine_codes = engine
+            .split("=> \"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap_or_default())
+            .collect::<Vec<_>>();
+        assert!(engine_codes.len() > 30, "the engine's codes are read: {engine_codes:?}");
+        for code in engine_codes.into_iter().chain(HTTP_CODES.iter().copied()) {
+            for (lang, text) in [("zh", zh), ("en", en)] {
+                assert!(
+                    text.contains(&format!("err_{code}:")),
+                    "no {lang} text for refusal {code}"
+                );
+            }
+        }
+    }
 }

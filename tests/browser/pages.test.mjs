@@ -149,6 +149,18 @@ async function signIn(page, user) {
   await page.locator('.overlay').waitFor({ state: 'detached' });
 }
 
+/** POSTs to the API as `user` of the test hall. */
+async function apiAs(user, path, body) {
+  const json = { 'content-type': 'application/json' };
+  const login = await (await fetch(`${base}/api/v1/login`, {
+    method: 'POST', headers: json, body: JSON.stringify({ hall: 'e2e', user, password: PASSWORD }),
+  })).json();
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method: 'POST', headers: { ...json, authorization: `Bearer ${login.token}` }, body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
 async function shot(page, name, fullPage = false) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
@@ -267,6 +279,22 @@ test('issue at the guide desk, call at the window console, see it on every scree
   assert.ok(csv.startsWith('\ufeffsection,key,name,issued'), csv.slice(0, 40));
   assert.match(csv, /\r\nhall,hall,浏览器测试大厅,1,1,1,/);
   await shot(sup, 'report', true);
+
+  // 预约签到 by code at the desk: an appointment booked through the API
+  // (as a booking system would) becomes a ticket in the appointment lane.
+  const slotStart = Date.now() + 10 * 60000;
+  const booked = await apiAs('guide', '/halls/e2e/appointments',
+    { code: 'YY88A7', zone: 'general', service: 'civil', slot_start: slotStart, slot_end: slotStart + 30 * 60000 });
+  assert.equal(booked.status, 201, JSON.stringify(booked.body));
+  await desk.locator('#checkin-code').fill('yy88a7');
+  const checked = desk.waitForResponse((r) => r.url().includes('/appointments/yy88a7/check-in'));
+  await desk.locator('#checkin-by-code').click();
+  assert.equal((await (await checked).json()).ticket.lane.kind, 'appointment');
+  await desk.locator('#issued-number', { hasText: 'A002' }).waitFor();
+  // A second check-in is refused in the page's own words.
+  await desk.locator('#checkin-code').fill('yy88a7');
+  await desk.locator('#checkin-by-code').click();
+  await desk.locator('.toast.error', { hasText: '该预约已签到' }).waitFor();
 
   noErrors(hall, windowScreen, led, desk, console_, phone, sup);
   await Promise.all([desk, console_, phone, sup].map((p) => p.close()));
