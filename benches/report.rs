@@ -39,7 +39,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % n
     }
 }
@@ -55,8 +58,15 @@ fn local(tz: &TimeZone, day: Date, h: i8, m: i8, s: i64) -> Millis {
 
 enum Desk {
     Free,
-    Called { since: Millis, walk: i64 },
-    Serving { since: Millis, took: i64, ticket: TicketNumber },
+    Called {
+        since: Millis,
+        walk: i64,
+    },
+    Serving {
+        since: Millis,
+        took: i64,
+        ticket: TicketNumber,
+    },
     Lunch,
 }
 
@@ -72,14 +82,27 @@ fn day(hall: &mut Hall, tz: &TimeZone, d: Date, rng: &mut Lcg, log: &mut Vec<Eve
     let windows: Vec<u16> = hall.config().windows.iter().map(|w| w.number).collect();
     let open = local(tz, d, 8, 30, 0);
     for &w in &windows {
-        run(hall, Command::Open { window: w, staff: Some(format!("staff{w}")) }, open);
+        run(
+            hall,
+            Command::Open {
+                window: w,
+                staff: Some(format!("staff{w}")),
+            },
+            open,
+        );
         run(hall, Command::Resume { window: w }, open.plus_ms(i64::from(w) * 10_000));
     }
     // Issue times over 08:30–12:00 and 14:00–17:30 (7 hours).
     let open_s = 7 * 3600;
     let mut issue_at: Vec<i64> = (0..TICKETS_PER_DAY).map(|_| rng.next(open_s) as i64).collect();
     issue_at.sort_unstable();
-    let at_of = |s: i64| if s < 3 * 3600 + 1800 { local(tz, d, 8, 30, s) } else { local(tz, d, 14, 0, s - 12_600) };
+    let at_of = |s: i64| {
+        if s < 3 * 3600 + 1800 {
+            local(tz, d, 8, 30, s)
+        } else {
+            local(tz, d, 14, 0, s - 12_600)
+        }
+    };
     let weights: u32 = MIX.iter().map(|m| m.2).sum();
     let mut desks: Vec<Desk> = windows.iter().map(|_| Desk::Free).collect();
     let mut next = 0;
@@ -88,22 +111,36 @@ fn day(hall: &mut Hall, tz: &TimeZone, d: Date, rng: &mut Lcg, log: &mut Vec<Eve
     while now.0 <= end.0 {
         while next < issue_at.len() && at_of(issue_at[next]).0 <= now.0 {
             let mut pick = rng.next(u64::from(weights)) as u32;
-            let (zone, service, _) = MIX.iter().find(|m| {
-                if pick < m.2 {
-                    true
-                } else {
-                    pick -= m.2;
-                    false
-                }
-            }).expect("a mix entry");
-            run(hall, Command::Issue(Issue::normal(code(zone), code(service), Channel::Kiosk)), now);
+            let (zone, service, _) = MIX
+                .iter()
+                .find(|m| {
+                    if pick < m.2 {
+                        true
+                    } else {
+                        pick -= m.2;
+                        false
+                    }
+                })
+                .expect("a mix entry");
+            run(
+                hall,
+                Command::Issue(Issue::normal(code(zone), code(service), Channel::Kiosk)),
+                now,
+            );
             next += 1;
         }
         let lunch = now.0 >= local(tz, d, 12, 0, 0).0 && now.0 < local(tz, d, 13, 0, 0).0;
         for (i, &w) in windows.iter().enumerate() {
             desks[i] = match std::mem::replace(&mut desks[i], Desk::Free) {
                 Desk::Free if lunch && i % 2 == 0 => {
-                    run(hall, Command::Pause { window: w, reason: PauseReason::Lunch }, now);
+                    run(
+                        hall,
+                        Command::Pause {
+                            window: w,
+                            reason: PauseReason::Lunch,
+                        },
+                        now,
+                    );
                     Desk::Lunch
                 }
                 Desk::Lunch if !lunch => {
@@ -111,7 +148,10 @@ fn day(hall: &mut Hall, tz: &TimeZone, d: Date, rng: &mut Lcg, log: &mut Vec<Eve
                     Desk::Free
                 }
                 Desk::Free => match run(hall, Command::CallNext { window: w }, now) {
-                    Some(_) => Desk::Called { since: now, walk: 10_000 + rng.next(30_000) as i64 },
+                    Some(_) => Desk::Called {
+                        since: now,
+                        walk: 10_000 + rng.next(30_000) as i64,
+                    },
                     None => Desk::Free,
                 },
                 Desk::Called { since, walk } if now.since(since) >= walk => {
@@ -120,14 +160,30 @@ fn day(hall: &mut Hall, tz: &TimeZone, d: Date, rng: &mut Lcg, log: &mut Vec<Eve
                         Some(EventKind::ServiceStarted { ticket, .. }) => *ticket,
                         other => panic!("expected a start, got {other:?}"),
                     };
-                    Desk::Serving { since: now, took: 60_000 + rng.next(150_000) as i64, ticket }
+                    Desk::Serving {
+                        since: now,
+                        took: 60_000 + rng.next(150_000) as i64,
+                        ticket,
+                    }
                 }
                 Desk::Serving { since, took, ticket } if now.since(since) >= took => {
                     run(hall, Command::Finish { window: w }, now);
                     if rng.next(10) < 4 {
-                        let level = [Rating::VerySatisfied, Rating::Satisfied, Rating::Basic, Rating::Dissatisfied]
-                            [rng.next(4) as usize];
-                        run(hall, Command::Rate { ticket, level, comment: None }, now);
+                        let level = [
+                            Rating::VerySatisfied,
+                            Rating::Satisfied,
+                            Rating::Basic,
+                            Rating::Dissatisfied,
+                        ][rng.next(4) as usize];
+                        run(
+                            hall,
+                            Command::Rate {
+                                ticket,
+                                level,
+                                comment: None,
+                            },
+                            now,
+                        );
                     }
                     Desk::Free
                 }
@@ -157,7 +213,10 @@ fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 
 fn main() {
     let cfg: Arc<HallConfig> = Arc::new(
-        hallcall::config::parse(include_str!("../config/hall.toml"), "hall.toml").expect("sample").halls.remove(0),
+        hallcall::config::parse(include_str!("../config/hall.toml"), "hall.toml")
+            .expect("sample")
+            .halls
+            .remove(0),
     );
     let tz = cfg.time_zone.clone();
     let mut hall = Hall::new(cfg.clone());
@@ -174,8 +233,14 @@ fn main() {
         d = d.tomorrow().expect("a date");
     }
     let (from, to) = (days[0], days[DAYS - 1]);
-    let issued = log.iter().filter(|e| matches!(e.kind, EventKind::TicketIssued { .. })).count();
-    let served = log.iter().filter(|e| matches!(e.kind, EventKind::ServiceFinished { .. })).count();
+    let issued = log
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::TicketIssued { .. }))
+        .count();
+    let served = log
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::ServiceFinished { .. }))
+        .count();
     println!(
         "generated {DAYS} business days ({from} to {to}): {} events, {issued} tickets, {served} served, in {:.1} s",
         log.len(),
@@ -183,7 +248,9 @@ fn main() {
     );
 
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut journal = Journal::open(dir.path(), JournalOptions::default()).expect("journal").journal;
+    let mut journal = Journal::open(dir.path(), JournalOptions::default())
+        .expect("journal")
+        .journal;
     for chunk in log.chunks(2_000) {
         journal.append(&[(cfg.id, chunk)]).expect("append");
     }
@@ -213,7 +280,9 @@ fn main() {
         t_replay.as_secs_f64() * 1e3,
         per_s(t_replay) / 1e6
     );
-    let (t_fold, report) = timed(RUNS, || hallcall::report::build(cfg.clone(), from, to, &log, now).expect("report"));
+    let (t_fold, report) = timed(RUNS, || {
+        hallcall::report::build(cfg.clone(), from, to, &log, now).expect("report")
+    });
     println!(
         "  report from events in memory                    {:>8.1} ms  ({:.2} M events/s)",
         t_fold.as_secs_f64() * 1e3,
@@ -238,7 +307,10 @@ fn main() {
         let events = reader.read_days(cfg.id, to, to).expect("read");
         hallcall::report::build(cfg.clone(), to, to, &events, now).expect("report")
     });
-    println!("  one day's report: read + build                  {:>8.1} ms", t_day.as_secs_f64() * 1e3);
+    println!(
+        "  one day's report: read + build                  {:>8.1} ms",
+        t_day.as_secs_f64() * 1e3
+    );
     let csv = hallcall::report::to_csv(&report);
     println!(
         "\nreport: {} days, {} issued, {} served, mean wait {} s, p90 {} s; JSON {} KiB, CSV {} KiB",
