@@ -269,8 +269,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // DURABLE_ONLY=journal measures the journal alone (for profiling).
-    let only_journal = std::env::var("DURABLE_ONLY").is_ok_and(|v| v == "journal");
+    // DURABLE_ONLY=journal or =redis measures one store alone, and
+    // DURABLE_HALLS=16 one hall count (for profiling).
+    let only = std::env::var("DURABLE_ONLY").ok();
+    let only_journal = only.as_deref() == Some("journal");
+    let only_redis = only.as_deref() == Some("redis");
+    let halls_only: Option<usize> = std::env::var("DURABLE_HALLS").ok().and_then(|v| v.parse().ok());
     let redis = (!only_journal).then(|| redis_server::RedisServer::start(true));
     let baseline = redis.as_ref().map_or(1.0, |r| redis_benchmark(r.port()));
     println!(
@@ -282,11 +286,13 @@ fn main() {
         "{:<34} {:>10.0} requests/s (-n 200000, 50 clients, no pipelining)",
         "redis-benchmark -t incr", baseline
     );
-    for halls in HALLS {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let journal = Location::Journal(dir.path().to_path_buf());
-        let f = rt.block_on(async { workload(service(journal, halls).await, halls).await });
-        report(&format!("durable ops, journal, {halls} halls"), &f, baseline);
+    for halls in HALLS.into_iter().filter(|h| halls_only.is_none_or(|o| o == *h)) {
+        if !only_redis {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let journal = Location::Journal(dir.path().to_path_buf());
+            let f = rt.block_on(async { workload(service(journal, halls).await, halls).await });
+            report(&format!("durable ops, journal, {halls} halls"), &f, baseline);
+        }
         if let Some(redis) = &redis {
             let url = redis.url();
             rt.block_on(flush_redis(&url));
@@ -301,7 +307,9 @@ fn main() {
             "redis-benchmark -t incr", again
         );
     }
-    replay(30);
+    if only.is_none() {
+        replay(30);
+    }
 }
 
 /// Each run starts from an empty Redis.

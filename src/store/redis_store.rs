@@ -195,9 +195,19 @@ impl RedisStore {
     ///   the script. After a timeout the batch may or may not have been
     ///   written: [`RedisStore::load`] tells which.
     pub async fn append(&self, batch: &[(HallId, &[Event])]) -> Result<(), StoreError> {
+        // One stream entry per hall and batch: the appends of a hall are
+        // joined in batch order, so the script's work grows with the halls
+        // in the batch, not with its appends.
+        let mut halls: Vec<(HallId, Vec<&Event>)> = Vec::new();
+        for (hall, events) in batch {
+            match halls.iter_mut().find(|(h, _)| h == hall) {
+                Some((_, joined)) => joined.extend(events.iter()),
+                None => halls.push((*hall, events.iter().collect())),
+            }
+        }
         let mut invocation = APPEND.prepare_invoke();
         let mut keys = Vec::new();
-        for (hall, events) in batch {
+        for (hall, events) in &halls {
             let hall = *hall;
             let (Some(first), Some(last)) = (events.first(), events.last()) else {
                 continue;
@@ -442,26 +452,24 @@ impl RedisStore {
     pub async fn allocate_number(&self, key: NumberKey) -> Result<u32, StoreError> {
         let counter = format!("{}:{}:num:{}:{}", self.prefix, key.hall, key.day, key.zone);
         let mut conn = self.conn.clone();
-        let replies: Vec<RedisResult<i64>> = redis::pipe()
-            .ignore_errors()
-            .incr(&counter, 1)
-            .expire(&counter, NUMBER_TTL_SECS)
-            .ignore()
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| unavailable("allocate number", &counter, &e))?;
-        let n = match replies.into_iter().next() {
-            Some(Ok(n)) => n,
-            Some(Err(e)) if e.detail().is_some_and(|d| d.contains("not an integer")) => {
+        let n: i64 = match redis::cmd("INCR").arg(&counter).query_async(&mut conn).await {
+            Ok(n) => n,
+            Err(e) if e.detail().is_some_and(|d| d.contains("not an integer")) => {
                 return Err(StoreError::corrupt(&counter, format!("does not hold a number: {e}")));
             }
-            Some(Err(e)) => return Err(failed("allocate number", &counter, e)),
-            None => {
-                return Err(StoreError::Unavailable(format!(
-                    "Redis allocate number {counter}: empty reply"
-                )));
-            }
+            Err(e) => return Err(failed("allocate number", &counter, e)),
         };
+        // The day's first number sets the counter's expiry (one command per
+        // number otherwise); every 256th sets it again, in case the process
+        // stopped between the two.
+        if n == 1 || n % 256 == 0 {
+            let _: () = redis::cmd("EXPIRE")
+                .arg(&counter)
+                .arg(NUMBER_TTL_SECS)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| unavailable("allocate number", &counter, &e))?;
+        }
         u32::try_from(n).map_err(|_| StoreError::corrupt(&counter, format!("counter reached {n}")))
     }
 

@@ -150,12 +150,19 @@ async fn several_halls_round_trip_in_one_batch() {
     assert!(empty.snapshot.is_none() && empty.events.is_empty());
 
     let mut conn = raw(&server).await;
-    // One entry per hall per append, named by its last event.
+    // One entry per hall per batch (a hall's appends joined), named by its
+    // last event.
     assert_eq!(stream_ids(&mut conn, "hallcall:a:events").await, vec!["4-0", "6-0"]);
-    assert_eq!(
-        stream_ids(&mut conn, "hallcall:b:events").await,
-        vec!["2-0", "3-0", "5-0"]
+    assert_eq!(stream_ids(&mut conn, "hallcall:b:events").await, vec!["2-0", "5-0"]);
+    // Joined appends that leave a gap are refused whole.
+    let gap = store
+        .append(&[(hall("b"), &evs(6..=6)), (hall("b"), &evs(8..=8))])
+        .await;
+    assert!(
+        matches!(gap, Err(StoreError::OutOfOrder { last: 6, got: 8, .. })),
+        "{gap:?}"
     );
+    assert_eq!(seqs(&store.load(hall("b")).await.unwrap().events), vec![1, 2, 3, 4, 5]);
     let last: String = redis::cmd("GET")
         .arg("hallcall:a:last")
         .query_async(&mut conn)
