@@ -15,7 +15,7 @@ use super::extract::hall_id;
 use super::{ApiError, AppState};
 use crate::config::Role;
 use crate::engine::business_date;
-use crate::report::{MAX_DAYS, Report};
+use crate::report::{Folder, MAX_DAYS, Report};
 use crate::store::StoreError;
 
 pub fn router() -> axum::Router<AppState> {
@@ -77,24 +77,25 @@ async fn report(
             format!("{days} days asked for; a report covers at most {MAX_DAYS}"),
         ));
     }
-    let events = state.service.store.read_days(id, from, to).await.map_err(store_error)?;
-    tokio::task::spawn_blocking(move || crate::report::build(cfg, from, to, &events, now))
+    // Folded as the events are read: a long range holds no more than a
+    // page of them.
+    let folder = Folder::new(cfg, from, to);
+    let folder = state
+        .service
+        .store
+        .scan_days(id, (from, to), folder, |f, e| f.feed(&e).map_err(|e| e.to_string()))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| {
-            tracing::error!(hall = %id, error = %e, "stored events do not replay into a report");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "corrupt_store",
-                format!("the stored events do not replay: {e}"),
-            )
-        })
+        .map_err(store_error)?;
+    // Sorting every sample for the percentiles: CPU work, off the runtime.
+    tokio::task::spawn_blocking(move || folder.finish(now))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }
 
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Corrupt { .. } | StoreError::OutOfOrder { .. } => {
-            tracing::error!(error = %e, "stored events cannot be read for a report");
+            tracing::error!(error = %e, "stored events do not read back or replay into a report");
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string())
         }
         StoreError::Unavailable(_) | StoreError::Closed => ApiError::new(

@@ -330,7 +330,13 @@ impl RedisStore {
         };
 
         let snap_seq = out.snapshot.as_ref().map_or(0, |s| s.seq);
-        out.events = read_range(&mut conn, &events_key, snap_seq + 1, None).await?;
+        let mut events = Vec::new();
+        read_range(&mut conn, &events_key, snap_seq + 1, None, &mut |e| {
+            events.push(e);
+            Ok(())
+        })
+        .await?;
+        out.events = events;
         // Events appended by another process since `last` was read are
         // fine; fewer events than `last` records means some were lost.
         if let Some(recorded) = recorded_last
@@ -355,6 +361,28 @@ impl RedisStore {
     /// [`StoreError::Unavailable`] when Redis cannot be reached,
     /// [`StoreError::Corrupt`] when the keys hold foreign data.
     pub async fn read_days(&self, hall: HallId, from: Date, to: Date) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::new();
+        self.scan_days(hall, from, to, |e| {
+            out.push(e);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Hands the same events to `f` one by one, in order, a page of the
+    /// stream at a time: a long range costs no more memory than a page.
+    ///
+    /// # Errors
+    /// As for [`RedisStore::read_days`], or `f` refuses an event (its
+    /// message, with the entry).
+    pub async fn scan_days(
+        &self,
+        hall: HallId,
+        from: Date,
+        to: Date,
+        mut f: impl FnMut(Event) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
         let days_key = self.key(hall, "days");
         let events_key = self.key(hall, "events");
         let mut conn = self.conn.clone();
@@ -380,8 +408,8 @@ impl RedisStore {
             }
         }
         match first {
-            Some(first) => read_range(&mut conn, &events_key, first, stop).await,
-            None => Ok(Vec::new()),
+            Some(first) => read_range(&mut conn, &events_key, first, stop, &mut f).await,
+            None => Ok(()),
         }
     }
 
@@ -699,15 +727,15 @@ fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &[u8]) -> Option<&'a [u8]> 
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
 }
 
-/// Reads a hall's events from `first` (on) up to `stop` (excluded, or to
-/// the end), checking that they follow each other without a gap.
+/// Hands a hall's events from `first` (on) up to `stop` (excluded, or to
+/// the end) to `f`, checking that they follow each other without a gap.
 async fn read_range(
     conn: &mut ConnectionManager,
     events_key: &str,
     first: u64,
     stop: Option<u64>,
-) -> Result<Vec<Event>, StoreError> {
-    let mut out = Vec::new();
+    f: &mut impl FnMut(Event) -> Result<(), String>,
+) -> Result<(), StoreError> {
     // An entry's id is its last event: the first entry holding event
     // `first` has an id at or past it.
     let mut start = if first <= 1 {
@@ -716,7 +744,7 @@ async fn read_range(
         format!("{first}-0")
     };
     let mut expect = first.max(1);
-    'pages: loop {
+    loop {
         let reply: Value = redis::cmd("XRANGE")
             .arg(events_key)
             .arg(&start)
@@ -734,41 +762,56 @@ async fn read_range(
             }
         };
         let count = entries.len();
-        for entry in entries {
-            let (id, fields) = split_entry(entry)
-                .ok_or_else(|| StoreError::corrupt(events_key, "XRANGE answered an entry that is not [id, fields]"))?;
-            let place = format!("{events_key} entry {id}");
-            let last =
-                parse_entry_id(&id).ok_or_else(|| StoreError::corrupt(&place, "not a hallcall entry id (SEQ-0)"))?;
-            let json = field(&fields, b"e").ok_or_else(|| StoreError::corrupt(&place, "no `e` field"))?;
-            let events: Vec<Event> = serde_json::from_slice(json)
-                .map_err(|e| StoreError::corrupt(&place, format!("not a batch of hallcall events: {e}")))?;
-            if events.last().map(|e| e.seq) != Some(last) {
-                return Err(StoreError::corrupt(&place, "its events do not end at its id"));
-            }
-            for event in events.into_iter().filter(|e| e.seq >= first) {
-                if stop.is_some_and(|s| event.seq >= s) {
-                    break 'pages;
+        // Decoding a page (and whatever `f` does) is CPU work: off the
+        // runtime's workers where it can be.
+        let done = off_the_runtime(|| -> Result<bool, StoreError> {
+            for entry in entries {
+                let (id, fields) = split_entry(entry).ok_or_else(|| {
+                    StoreError::corrupt(events_key, "XRANGE answered an entry that is not [id, fields]")
+                })?;
+                let place = format!("{events_key} entry {id}");
+                let last = parse_entry_id(&id)
+                    .ok_or_else(|| StoreError::corrupt(&place, "not a hallcall entry id (SEQ-0)"))?;
+                let json = field(&fields, b"e").ok_or_else(|| StoreError::corrupt(&place, "no `e` field"))?;
+                let events: Vec<Event> = serde_json::from_slice(json)
+                    .map_err(|e| StoreError::corrupt(&place, format!("not a batch of hallcall events: {e}")))?;
+                if events.last().map(|e| e.seq) != Some(last) {
+                    return Err(StoreError::corrupt(&place, "its events do not end at its id"));
                 }
-                if event.seq != expect {
-                    return Err(StoreError::corrupt(
-                        &place,
-                        format!(
-                            "expected event {expect}, found {}: the stream has a gap or is out of order",
-                            event.seq
-                        ),
-                    ));
+                for event in events.into_iter().filter(|e| e.seq >= first) {
+                    if stop.is_some_and(|s| event.seq >= s) {
+                        return Ok(true);
+                    }
+                    if event.seq != expect {
+                        return Err(StoreError::corrupt(
+                            &place,
+                            format!(
+                                "expected event {expect}, found {}: the stream has a gap or is out of order",
+                                event.seq
+                            ),
+                        ));
+                    }
+                    f(event).map_err(|e| StoreError::corrupt(&place, e))?;
+                    expect += 1;
                 }
-                out.push(event);
-                expect += 1;
+                start = format!("({id}");
             }
-            start = format!("({id}");
-        }
-        if count < PAGE {
+            Ok(count < PAGE)
+        })?;
+        if done {
             break;
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Runs CPU-bound work so that other tasks move to another worker
+/// meanwhile (on a multi-threaded runtime; elsewhere it just runs).
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 #[cfg(test)]

@@ -277,23 +277,38 @@ impl Store {
         }
     }
 
-    /// A hall's durable events of the business days `from..=to` (as far as
-    /// retention keeps them), in order: what reports are computed from.
+    /// Hands a hall's durable events of the business days `from..=to` (as
+    /// far as retention keeps them) to `f` with `sink`, in order, without
+    /// holding them all: what reports are folded from. `sink` is handed
+    /// back.
     ///
     /// # Errors
-    /// The backend cannot be read, or holds data that does not read back.
-    pub async fn read_days(
+    /// The backend cannot be read, holds data that does not read back, or
+    /// `f` refuses an event.
+    pub async fn scan_days<S, F>(
         &self,
         hall: HallId,
-        from: jiff::civil::Date,
-        to: jiff::civil::Date,
-    ) -> Result<Vec<Event>, StoreError> {
+        (from, to): (jiff::civil::Date, jiff::civil::Date),
+        mut sink: S,
+        f: F,
+    ) -> Result<S, StoreError>
+    where
+        S: Send + 'static,
+        F: Fn(&mut S, Event) -> Result<(), String> + Send + 'static,
+    {
         match &self.history {
             History::Journal(r) => {
                 let r = r.clone();
-                blocking(move || r.read_days(hall, from, to)).await
+                blocking(move || {
+                    r.scan_days(hall, from, to, |e| f(&mut sink, e))?;
+                    Ok(sink)
+                })
+                .await
             }
-            History::Redis(r) => r.read_days(hall, from, to).await,
+            History::Redis(r) => {
+                r.scan_days(hall, from, to, |e| f(&mut sink, e)).await?;
+                Ok(sink)
+            }
         }
     }
 

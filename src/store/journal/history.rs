@@ -64,22 +64,42 @@ impl JournalReader {
     /// journal still holds, in order. Blocking I/O.
     ///
     /// # Errors
-    /// A file cannot be read or a record does not read back (named by file
-    /// and offset).
+    /// As for [`JournalReader::scan_days`].
     pub fn read_days(&self, hall: HallId, from: Date, to: Date) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::new();
+        self.scan_days(hall, from, to, |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Hands the same events to `f` one by one, in order, without holding
+    /// them: a long range costs no memory. Blocking I/O.
+    ///
+    /// # Errors
+    /// A file cannot be read, a record does not read back (named by file
+    /// and offset), or `f` refuses an event (its message, with the place).
+    pub fn scan_days(
+        &self,
+        hall: HallId,
+        from: Date,
+        to: Date,
+        mut f: impl FnMut(Event) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
         let span = {
             let index = self.index.read().unwrap_or_else(|e| e.into_inner());
             index.span(hall, from, to)
         };
         let Some((start, stop)) = span else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         // Records start with the hall id; others are skipped unparsed.
         let prefix = format!(
             "{{\"hall\":{}",
             serde_json::to_string(&hall).map_err(|e| StoreError::Unavailable(e.to_string()))?
         );
-        let mut out = Vec::new();
+        let mut last = None;
         for segment in start.segment..=stop.segment {
             let path = segment_path(&self.dir, segment);
             let from = if segment == start.segment {
@@ -95,7 +115,7 @@ impl JournalReader {
                 let rec: RecordIn = serde_json::from_slice(payload)
                     .map_err(|e| StoreError::corrupt(place(&path, offset), format!("not a hallcall event: {e}")))?;
                 if rec.hall == hall {
-                    if let Some(last) = out.last().map(|e: &Event| e.seq)
+                    if let Some(last) = last
                         && rec.event.seq != last + 1
                     {
                         return Err(StoreError::corrupt(
@@ -103,12 +123,13 @@ impl JournalReader {
                             format!("hall {hall}: event {} follows event {last}", rec.event.seq),
                         ));
                     }
-                    out.push(rec.event);
+                    last = Some(rec.event.seq);
+                    f(rec.event).map_err(|e| StoreError::corrupt(place(&path, offset), e))?;
                 }
                 Ok(())
             })?;
         }
-        Ok(out)
+        Ok(())
     }
 }
 
