@@ -185,7 +185,7 @@ impl Feed {
                 EventKind::ServiceFinished { .. } | EventKind::TicketRated { .. } | EventKind::FollowUpRecorded { .. }
             )
         });
-        let public: Vec<Event> = events.into_iter().map(wire::public).collect();
+        let public: Vec<Event> = events.into_iter().filter_map(wire::public).collect();
         let json = wire::to_json(&Delta {
             kind: "delta",
             from,

@@ -180,12 +180,19 @@ pub struct ErrorBody<'a> {
     pub message: &'a str,
 }
 
-/// Events as screens may see them: a person's key stays on the server.
-pub fn public(mut e: Event) -> Event {
-    if let EventKind::TicketIssued { person, .. } | EventKind::AppointmentBooked { person, .. } = &mut e.kind {
-        *person = None;
+/// Events as screens may see them: a person's key and appointment codes
+/// (what checks an appointment in) stay on the server, and bookings, which
+/// change nothing on a screen, are not sent.
+pub fn public(mut e: Event) -> Option<Event> {
+    match &mut e.kind {
+        EventKind::AppointmentBooked { .. } | EventKind::BookingCancelled { .. } => return None,
+        EventKind::TicketIssued { person, booking, .. } => {
+            *person = None;
+            *booking = None;
+        }
+        _ => {}
     }
-    e
+    Some(e)
 }
 
 pub fn to_json<T: Serialize>(v: &T) -> String {

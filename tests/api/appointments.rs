@@ -168,3 +168,24 @@ async fn on_redis_a_check_in_takes_its_number_from_the_shared_counter() {
         .unwrap();
     assert_eq!(n, 2, "both numbers came from Redis");
 }
+
+#[tokio::test]
+async fn screens_never_see_appointment_codes() {
+    let app = spawn_app().await;
+    let mut screen = app.live("qiaocheng", "display", "").await;
+    let snapshot = crate::helpers::next_text(&mut screen).await;
+    assert!(snapshot.contains("\"snapshot\""));
+    let (s, b) = book(&app, with(slot(TUESDAY_10AM + 30 * MIN), "code", json!("secret77"))).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, _) = check_in(&app, "secret77").await;
+    assert_eq!(s, 201);
+    // Frames up to the one issuing the checked-in ticket.
+    loop {
+        let frame = crate::helpers::next_text(&mut screen).await;
+        assert!(!frame.contains("secret77"), "a screen saw the code: {frame}");
+        assert!(!frame.contains("AppointmentBooked"), "{frame}");
+        if frame.contains("TicketIssued") {
+            break;
+        }
+    }
+}
