@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
-use super::extract::{hall_id, ticket_number, window_no};
+use super::extract::{hall_config, hall_id, ticket_number, window_no};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/halls/{hall}/announcements", get(announcement))
@@ -45,13 +45,7 @@ pub async fn announcement(
     state.principal(&headers, q.token.as_deref(), hall)?;
     let ticket = ticket_number(&q.ticket)?;
     let window = window_no(&state, hall, &q.window)?;
-    let voice = state
-        .service
-        .halls
-        .config(hall)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?
-        .voice
-        .clone();
+    let voice = hall_config(&state, hall)?.voice.clone();
     let announcer = state.announcer.clone();
     let wav = tokio::task::spawn_blocking(move || announcer.wav(&voice, ticket, window))
         .await

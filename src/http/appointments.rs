@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
-use super::extract::{Body, hall_id};
+use super::extract::{Body, date, hall_id, locked};
 use super::tickets::{DeskChannel, ISSUERS, Issued, issue_ticket, person};
 use super::windows::body;
 use crate::config::Role;
@@ -101,12 +101,9 @@ fn fresh_code() -> Result<Code, ApiError> {
 }
 
 fn booking_of(state: &AppState, hall: crate::engine::HallId, c: Code) -> Result<BookingView, ApiError> {
-    let guard = state
-        .service
-        .halls
-        .lock(hall)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    guard.booking(c).ok_or_else(|| EngineError::UnknownBooking(c).into())
+    locked(state, hall)?
+        .booking(c)
+        .ok_or_else(|| EngineError::UnknownBooking(c).into())
 }
 
 /// Books an appointment. Answers `201` with the booking and its code.
@@ -167,15 +164,9 @@ async fn list(
     let hall = hall_id(&state, &hall)?;
     state.require(&headers, hall, BOOKERS)?;
     let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
-    let guard = state
-        .service
-        .halls
-        .lock(hall)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
+    let guard = locked(&state, hall)?;
     let day = match q.day {
-        Some(s) => s
-            .parse()
-            .map_err(|_| ApiError::bad_request("bad_date", format!("day = {s:?} is not a date (YYYY-MM-DD)")))?,
+        Some(s) => date("day", &s)?,
         None => business_date(guard.config(), state.service.now()),
     };
     Ok(Json(BookingList {

@@ -78,6 +78,40 @@ pub fn hall_id(state: &AppState, p: &str) -> Result<HallId, ApiError> {
         .ok_or_else(|| ApiError::not_found("unknown_hall", format!("no hall {p:?}")))
 }
 
+/// The hall, locked: read it and let go (never across an `.await`).
+///
+/// # Errors
+/// 404 for a hall this server does not have.
+pub fn locked(state: &AppState, id: HallId) -> Result<std::sync::MutexGuard<'_, crate::engine::Hall>, ApiError> {
+    state
+        .service
+        .halls
+        .lock(id)
+        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))
+}
+
+/// The hall's configuration.
+///
+/// # Errors
+/// 404 for a hall this server does not have.
+pub fn hall_config(state: &AppState, id: HallId) -> Result<std::sync::Arc<crate::config::HallConfig>, ApiError> {
+    state
+        .service
+        .halls
+        .config(id)
+        .cloned()
+        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))
+}
+
+/// A business day named in a query, `YYYY-MM-DD`.
+///
+/// # Errors
+/// 400 `bad_date` naming the parameter.
+pub fn date(what: &str, s: &str) -> Result<jiff::civil::Date, ApiError> {
+    s.parse()
+        .map_err(|_| ApiError::bad_request("bad_date", format!("{what} = {s:?} is not a date (YYYY-MM-DD)")))
+}
+
 /// # Errors
 /// 400 for a number that is not a ticket number.
 pub fn ticket_number(p: &str) -> Result<TicketNumber, ApiError> {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
-use super::extract::{Body, hall_id, window_no};
+use super::extract::{Body, hall_id, locked, window_no};
 use crate::config::{HallConfig, Role};
 use crate::engine::{
     Alert, AlertKind, AlertTarget, Code, Command, Event, HallId, WindowNo, WindowView, ZoneId, ZoneQueue, ZoneSummary,
@@ -164,14 +164,6 @@ pub struct ZoneState {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WindowList {
     pub windows: Vec<WindowView>,
-}
-
-fn locked<'a>(state: &'a AppState, id: HallId) -> Result<std::sync::MutexGuard<'a, crate::engine::Hall>, ApiError> {
-    state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))
 }
 
 #[utoipa::path(get, path = "/api/v1/halls/{hall}", tag = "halls",

@@ -7,11 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jiff::civil::Date;
 use serde::Deserialize;
 
 use super::error::ErrorDoc;
-use super::extract::hall_id;
+use super::extract::{date, hall_config, hall_id};
 use super::{ApiError, AppState};
 use crate::config::Role;
 use crate::engine::business_date;
@@ -35,11 +34,6 @@ pub struct ReportQuery {
     pub to: Option<String>,
 }
 
-fn date(what: &str, s: &str) -> Result<Date, ApiError> {
-    s.parse::<Date>()
-        .map_err(|_| ApiError::bad_request("bad_date", format!("{what} = {s:?} is not a date (YYYY-MM-DD)")))
-}
-
 async fn report(
     state: &AppState,
     headers: &HeaderMap,
@@ -49,12 +43,7 @@ async fn report(
     let id = hall_id(state, hall)?;
     state.require(headers, id, &[Role::Supervisor])?;
     let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
-    let cfg = state
-        .service
-        .halls
-        .config(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?
-        .clone();
+    let cfg = hall_config(state, id)?;
     let now = state.service.now();
     let from = match &q.from {
         Some(s) => date("from", s)?,
