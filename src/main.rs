@@ -4,6 +4,13 @@ use clap::Parser;
 use hallcall::cli::Args;
 use hallcall::startup::Application;
 
+/// mimalloc, not glibc's malloc: a request allocates and frees many small
+/// buffers across threads, where glibc's arenas spent an eighth of the
+/// server's time. The load tool and its baselines use it too, so the
+/// side-by-side figures compare code, not allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();

@@ -20,7 +20,7 @@ use crate::audio::{Announcer, CallMade, Clips};
 use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
-use crate::http::{AppState, Limits, router};
+use crate::http::{AppState, Limits, Shared, router};
 use crate::hub::{Heartbeat, Hub};
 use crate::metrics::Metrics;
 use crate::service::{Clock, Service, system_clock};
@@ -157,7 +157,7 @@ impl Application {
                 }
             })
         };
-        let app = router(AppState {
+        let app = router(AppState::new(Shared {
             service: self.service.clone(),
             hub: self.hub.clone(),
             keys: self.keys.clone(),
@@ -165,7 +165,7 @@ impl Application {
             announcer: self.announcer.clone(),
             public_url: self.public_url.clone(),
             metrics: self.metrics.clone(),
-        });
+        }));
         let hub = self.hub.clone();
         // Screens get small frames that must leave at once, not wait for
         // the previous one's acknowledgement (Nagle).

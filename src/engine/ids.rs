@@ -188,9 +188,39 @@ impl std::hash::Hash for TicketNumber {
     }
 }
 
+impl TicketNumber {
+    /// Writes the number into `buf` without the formatting machinery (it
+    /// is printed into every frame and answer); `None` if it does not fit.
+    fn write_into<'b>(&self, buf: &'b mut [u8; 24]) -> Option<&'b str> {
+        let mut digits = [b'0'; 10];
+        let mut n = self.seq;
+        let mut len = 0;
+        loop {
+            digits[9 - len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let p = self.prefix_len as usize;
+        let width = (self.width as usize).max(len);
+        if p + width > buf.len() {
+            return None;
+        }
+        buf[..p].copy_from_slice(&self.prefix[..p]);
+        buf[p..p + width - len].fill(b'0');
+        buf[p + width - len..p + width].copy_from_slice(&digits[10 - len..]);
+        std::str::from_utf8(&buf[..p + width]).ok()
+    }
+}
+
 impl fmt::Display for TicketNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{:0w$}", self.prefix(), self.seq, w = self.width as usize)
+        match self.write_into(&mut [0; 24]) {
+            Some(s) => f.write_str(s),
+            None => write!(f, "{}{:0w$}", self.prefix(), self.seq, w = self.width as usize),
+        }
     }
 }
 
@@ -216,7 +246,10 @@ impl FromStr for TicketNumber {
 
 impl Serialize for TicketNumber {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.write_into(&mut [0; 24]) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -340,6 +373,20 @@ mod tests {
         }
         let json = serde_json::to_string(&n).unwrap();
         assert_eq!(serde_json::from_str::<TicketNumber>(&json).unwrap().to_string(), "A023");
+    }
+
+    #[test]
+    fn ticket_numbers_print_as_the_format_machinery_would() {
+        for prefix in ["A", "GA", "XYZ"] {
+            for width in [0u8, 1, 3, 6, 12, 21, 40] {
+                for seq in [0u32, 7, 23, 999, 1000, 123_456, u32::MAX] {
+                    let n = TicketNumber::new(prefix, seq, width).unwrap();
+                    let want = format!("{prefix}{seq:0w$}", w = width as usize);
+                    assert_eq!(n.to_string(), want);
+                    assert_eq!(serde_json::to_string(&n).unwrap(), format!("\"{want}\""));
+                }
+            }
+        }
     }
 
     #[test]

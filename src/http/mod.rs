@@ -77,9 +77,26 @@ impl Default for Limits {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach. Extracted into every request, so one
+/// reference count, not a clone of each part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub service: Service,
     pub hub: Hub,
     pub keys: Arc<Keys>,
@@ -233,23 +250,25 @@ async fn request_id(req: Request, next: Next) -> Response {
             // A formatted integer is always a valid header value.
             HeaderValue::from_str(&format!("{:x}-{n}", std::process::id())).expect("ascii header")
         });
-    let span = tracing::info_span!(
+    // A span per request at debug level, as tower-http's tracing does:
+    // at the default level it costs nothing, and a failure's own line
+    // below still names the request.
+    let span = tracing::debug_span!(
         "request",
         id = %id.to_str().unwrap_or(""),
         method = %req.method(),
         path = %req.uri().path(),
     );
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let start = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
     let micros = start.elapsed().as_micros() as u64;
-    span.in_scope(|| {
-        if status >= 500 {
-            tracing::warn!(status, micros, "answered");
-        } else {
-            tracing::debug!(status, micros, "answered");
-        }
-    });
+    if status >= 500 {
+        tracing::warn!(id = %id.to_str().unwrap_or(""), %method, path = uri.path(), status, micros, "answered");
+    } else {
+        span.in_scope(|| tracing::debug!(status, micros, "answered"));
+    }
     resp.headers_mut().insert("x-request-id", id);
     resp
 }

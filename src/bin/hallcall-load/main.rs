@@ -83,6 +83,13 @@ enum Cmd {
     },
 }
 
+/// mimalloc, not glibc's malloc: a request allocates and frees many small
+/// buffers across threads, where glibc's arenas spent an eighth of the
+/// server's time. The load tool and its baselines use it too, so the
+/// side-by-side figures compare code, not allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let which: Vec<&'static str> = match cli.cmd {
