@@ -19,6 +19,11 @@ use hallcall::shards::Halls;
 use hallcall::store::journal::{Journal, JournalOptions};
 use hallcall::store::{Location, Store, StoreConfig};
 
+/// The server's allocator (src/main.rs), so that this measures the path
+/// of an operation as the server runs it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 2026-11-24 10:00 in Asia/Shanghai: the sample halls are open.
 const NOW: Millis = Millis(1_795_485_600_000);
 const RUN: Duration = Duration::from_secs(5);

@@ -15,6 +15,11 @@ pub mod journal;
 pub mod redis_store;
 mod writer;
 
+/// A redis-server of a test's own, shared by the store's unit tests.
+#[cfg(test)]
+#[path = "../../tests/support/redis_server.rs"]
+mod test_redis;
+
 use std::path::PathBuf;
 
 use crate::engine::{Event, HallId, HallSnapshot, ZoneId};

@@ -20,15 +20,16 @@
 //! always` is an acknowledged append on disk (see
 //! [`RedisStore::persistence_warning`]).
 //!
-//! Every method takes `&self` and may be called from many tasks; the
-//! connection manager multiplexes one connection and reconnects after
-//! Redis comes back (the first call or two after that may still fail).
+//! Every method takes `&self` and may be called from many tasks. Two
+//! connections, each multiplexed and re-established by itself after Redis
+//! comes back (the first call or two after that may still fail): one for
+//! appends only, so that batches sent back to back arrive in order, and
+//! one for everything else.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, RedisResult, Script, Value};
+use redis::{RedisError, RedisResult, Value};
 
 use super::{NumberKey, Recovered, StoreError};
 use jiff::civil::Date;
@@ -63,9 +64,12 @@ const CORRUPT: &str = "HALLCALL_CORRUPT";
 /// could make a write fail (wrong key types, a stream already past the
 /// new ids) is checked before the first write. Numbers come in as strings:
 /// Lua's doubles print large integers in exponent notation.
-static APPEND: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
+///
+/// Sent as `EVAL` with its text, not `EVALSHA`: a call is then always one
+/// request, even to a Redis that restarted and forgot its scripts, so
+/// appends sent back to back reach Redis in the order they were sent.
+/// (Redis caches the compiled script by its hash either way.)
+const APPEND: &str = r#"
 local function corrupt(k, problem)
   return redis.error_reply('HALLCALL_CORRUPT ' .. k .. ' ' .. problem)
 end
@@ -128,14 +132,18 @@ for h = 1, halls do
   written = written + n
 end
 return written
-"#,
-    )
-});
+"#;
 
 /// The Redis backend. Cloning is cheap and clones share the connection.
 #[derive(Clone, Debug)]
 pub struct RedisStore {
     conn: ConnectionManager,
+    /// Appends only, on a connection of their own: the writer sends the
+    /// next batch before the last one is answered, and relies on each
+    /// reaching Redis in the order sent. On a connection shared with every
+    /// request's `INCR`, the connection's queue can be full when one batch
+    /// is sent and have room again for the next, which then overtakes it.
+    appends: ConnectionManager,
     prefix: String,
     retention_days: u32,
 }
@@ -158,11 +166,17 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(100))
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client, config)
+        let cannot =
+            |e: RedisError| StoreError::Unavailable(format!("cannot connect to Redis at {}: {e}", redacted(url)));
+        let conn = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
-            .map_err(|e| StoreError::Unavailable(format!("cannot connect to Redis at {}: {e}", redacted(url))))?;
+            .map_err(cannot)?;
+        let appends = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(cannot)?;
         Ok(RedisStore {
             conn,
+            appends,
             prefix: prefix.to_owned(),
             retention_days: DEFAULT_RETENTION_DAYS,
         })
@@ -205,8 +219,13 @@ impl RedisStore {
                 None => halls.push((*hall, events.iter().collect())),
             }
         }
-        let mut invocation = APPEND.prepare_invoke();
-        let mut keys = Vec::new();
+        halls.retain(|(_, events)| !events.is_empty());
+        if halls.is_empty() {
+            return Ok(());
+        }
+        // Encoded first, so that the command is built in one buffer of the
+        // right size: a batch is tens of KiB, copied as few times as can be.
+        let mut encoded = Vec::with_capacity(halls.len());
         for (hall, events) in &halls {
             let hall = *hall;
             let (Some(first), Some(last)) = (events.first(), events.last()) else {
@@ -229,31 +248,39 @@ impl RedisStore {
                     _ => None,
                 })
                 .collect();
-            for what in ["events", "last", "days"] {
-                let key = self.key(hall, what);
-                invocation.key(&key);
-                keys.push(key);
-            }
-            invocation
-                .arg(hall.as_str())
-                .arg(prev.to_string())
-                .arg(first.seq.to_string())
-                .arg(last.seq.to_string())
-                .arg("1")
-                .arg(days.len().to_string());
-            let json = serde_json::to_vec(events).map_err(|e| {
+            let mut json = Vec::with_capacity(events.len() * 160);
+            serde_json::to_writer(&mut json, events).map_err(|e| {
                 StoreError::Unavailable(format!("cannot encode events {}..{}: {e}", first.seq, last.seq))
             })?;
-            invocation.arg(format!("{}-0", last.seq)).arg(json);
+            encoded.push((hall, prev, first.seq, last.seq, days, json));
+        }
+        let keys: Vec<String> = halls
+            .iter()
+            .flat_map(|(hall, _)| ["events", "last", "days"].map(|what| self.key(*hall, what)))
+            .collect();
+        let bytes = APPEND.len()
+            + keys.iter().map(String::len).sum::<usize>()
+            + encoded.iter().map(|e| e.5.len() + 128).sum::<usize>();
+        let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + 9 * encoded.len(), bytes);
+        cmd.arg("EVAL").arg(APPEND).arg(keys.len());
+        for key in &keys {
+            cmd.arg(key);
+        }
+        for (hall, prev, first, last, days, json) in encoded {
+            cmd.arg(hall.as_str())
+                .arg(prev)
+                .arg(first)
+                .arg(last)
+                .arg(1)
+                .arg(days.len())
+                .arg(format!("{last}-0"))
+                .arg(json);
             for (day, seq) in days {
-                invocation.arg(day).arg(seq);
+                cmd.arg(day).arg(seq);
             }
         }
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.conn.clone();
-        match invocation.invoke_async::<Value>(&mut conn).await {
+        let mut conn = self.appends.clone();
+        match cmd.query_async::<Value>(&mut conn).await {
             Ok(_) => Ok(()),
             Err(e) => Err(script_error(e, &keys)),
         }
@@ -501,21 +528,23 @@ impl RedisStore {
         u32::try_from(n).map_err(|_| StoreError::corrupt(&counter, format!("counter reached {n}")))
     }
 
-    /// Checks that Redis answers.
+    /// Checks that Redis answers, on both connections (a ping also makes
+    /// a dropped one connect again, so the next append finds it up).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let reply: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("Redis PING: {e}")))?;
-        if reply == "PONG" {
-            Ok(())
-        } else {
-            Err(StoreError::Unavailable(format!("Redis answered PING with {reply:?}")))
+        for conn in [&self.conn, &self.appends] {
+            let mut conn = conn.clone();
+            let reply: String = redis::cmd("PING")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("Redis PING: {e}")))?;
+            if reply != "PONG" {
+                return Err(StoreError::Unavailable(format!("Redis answered PING with {reply:?}")));
+            }
         }
+        Ok(())
     }
 
     /// A sentence for the log when Redis's settings let acknowledged writes

@@ -4,9 +4,12 @@
 //! each append continues its hall's log, writes them all in one batch (one
 //! fsync, or one Redis round trip), then acknowledges each: group commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -398,76 +401,125 @@ struct Mirror {
     durable: HashMap<HallId, Hall>,
 }
 
+/// Writes in flight at once. The journal has one file and one fsync at a
+/// time. Redis runs each append script in order on one connection, so a
+/// second batch can be on its way while the first is in Redis's hands
+/// (its script, its AOF fsync, the reply): the round trip and this task's
+/// own work then overlap with Redis's.
+fn depth(backend: &Backend) -> usize {
+    match backend {
+        Backend::Journal(_) => 1,
+        Backend::Redis(_) => 3,
+    }
+}
+
+type Written = (Vec<(HallId, Vec<Event>)>, Result<(), StoreError>);
+
+/// A batch handed to the backend and not yet answered.
+struct InFlight {
+    write: Pin<Box<dyn Future<Output = Written> + Send>>,
+    /// Its result, if the backend answered at the first poll.
+    early: Option<Written>,
+    acks: Vec<oneshot::Sender<Result<(), StoreError>>>,
+    started: std::time::Instant,
+}
+
+impl InFlight {
+    fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<Written> {
+        match self.early.take() {
+            Some(w) => Poll::Ready(w),
+            None => self.write.as_mut().poll(cx),
+        }
+    }
+}
+
+struct Writer {
+    backend: Backend,
+    depth: usize,
+    healthy: Arc<AtomicBool>,
+    mirror: Mirror,
+    /// Each hall's next sequence number once every batch in flight is
+    /// durable: what a new batch must continue.
+    launched: HashMap<HallId, u64>,
+    flying: VecDeque<InFlight>,
+    /// A batch failed: nothing more is sent until those in flight are
+    /// answered and `launched` is put back to what is durable.
+    failed: bool,
+    publisher: Option<Publisher>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+}
+
 async fn run(
     backend: Backend,
     mut rx: mpsc::Receiver<Job>,
     healthy: Arc<AtomicBool>,
-    mut mirror: Mirror,
+    mirror: Mirror,
     publisher: Option<Publisher>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 ) {
-    let mut jobs = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut jobs, BATCH).await > 0 {
-        let mut queued = jobs.drain(..).peekable();
-        while let Some(job) = queued.next() {
+    let mut w = Writer {
+        depth: depth(&backend),
+        backend,
+        healthy,
+        launched: mirror.next.clone(),
+        mirror,
+        flying: VecDeque::new(),
+        failed: false,
+        publisher,
+        metrics,
+    };
+    let mut jobs: VecDeque<Job> = VecDeque::with_capacity(BATCH);
+    let mut buf = Vec::with_capacity(BATCH);
+    loop {
+        // Whatever can go now: consecutive appends as one batch while there
+        // is room in the pipeline; any other job once nothing is in flight
+        // (it must see every earlier append answered).
+        while let Some(job) = jobs.pop_front() {
             match job {
-                Job::Append { hall, events, ack } => {
+                Job::Append { hall, events, ack } if w.flying.len() < w.depth && !w.failed => {
                     let mut group = vec![(hall, events, ack)];
-                    while let Some(Job::Append { .. }) = queued.peek() {
-                        if let Some(Job::Append { hall, events, ack }) = queued.next() {
+                    while let Some(Job::Append { .. }) = jobs.front() {
+                        if let Some(Job::Append { hall, events, ack }) = jobs.pop_front() {
                             group.push((hall, events, ack));
                         }
                     }
-                    write_group(
-                        &backend,
-                        group,
-                        &healthy,
-                        &mut mirror,
-                        publisher.as_ref(),
-                        metrics.as_deref(),
-                    )
-                    .await;
+                    w.launch(group).await;
                 }
-                Job::Snapshot(snap) => {
-                    let hall = snap.hall;
-                    // Only a snapshot whose every event is durable: after a
-                    // failed append the hall's memory is ahead of the log.
-                    let durable = mirror.next.get(&hall).map_or(0, |n| n - 1);
-                    if snap.seq > durable {
-                        tracing::warn!(%hall, seq = snap.seq, durable, "snapshot ahead of the log not written");
-                        continue;
+                Job::Append { .. } => {
+                    jobs.push_front(job);
+                    break;
+                }
+                job if w.flying.is_empty() => w.other(job).await,
+                job => {
+                    jobs.push_front(job);
+                    break;
+                }
+            }
+        }
+        let room = w.flying.len() < w.depth && !w.failed;
+        if w.flying.is_empty() {
+            if rx.recv_many(&mut buf, BATCH).await == 0 {
+                return;
+            }
+            jobs.extend(buf.drain(..));
+            continue;
+        }
+        tokio::select! {
+            biased;
+            written = std::future::poll_fn(|cx| w.flying.front_mut().map_or(Poll::Pending, |f| f.poll_done(cx))) => {
+                if let Some(done) = w.flying.pop_front() {
+                    w.complete(done, written);
+                }
+            }
+            n = rx.recv_many(&mut buf, BATCH), if room && jobs.is_empty() => {
+                if n == 0 {
+                    while let Some(mut f) = w.flying.pop_front() {
+                        let written = std::future::poll_fn(|cx| f.poll_done(cx)).await;
+                        w.complete(f, written);
                     }
-                    if let Err(e) = backend.snapshot(snap).await {
-                        tracing::warn!(%hall, error = %e, "snapshot not written");
-                    }
+                    return;
                 }
-                Job::Load { hall, reply } => {
-                    let Some(cfg) = mirror.durable.get(&hall).map(|h| h.config().clone()) else {
-                        let _ = reply.send(Err(StoreError::corrupt(
-                            format!("hall {hall}"),
-                            "not a configured hall",
-                        )));
-                        continue;
-                    };
-                    let loaded = match backend.load(hall).await {
-                        Ok(rec) => rebuild(cfg, &rec),
-                        Err(e) => Err(e),
-                    };
-                    if let Ok(h) = &loaded {
-                        mirror.next.insert(hall, h.seq() + 1);
-                        mirror.durable.insert(hall, h.clone());
-                        if let Some(p) = &publisher {
-                            p.publish(Published::Reset(Box::new(h.clone())));
-                        }
-                    }
-                    let _ = reply.send(loaded);
-                }
-                Job::Durable { hall, reply } => {
-                    let _ = reply.send(mirror.durable.get(&hall).cloned());
-                }
-                Job::Flush(reply) => {
-                    let _ = reply.send(());
-                }
+                jobs.extend(buf.drain(..));
             }
         }
     }
@@ -475,72 +527,151 @@ async fn run(
 
 type Pending = (HallId, Vec<Event>, oneshot::Sender<Result<(), StoreError>>);
 
-/// Writes consecutive appends as one batch. An append that does not follow
-/// its hall's last written event (because an earlier one failed) is
-/// refused on its own; the rest go to the backend together.
-async fn write_group(
-    backend: &Backend,
-    group: Vec<Pending>,
-    healthy: &AtomicBool,
-    mirror: &mut Mirror,
-    publisher: Option<&Publisher>,
-    metrics: Option<&crate::metrics::Metrics>,
-) {
-    let mut expect = mirror.next.clone();
-    let mut batch = Vec::with_capacity(group.len());
-    let mut acks = Vec::with_capacity(group.len());
-    for (hall, events, ack) in group {
-        let want = *expect.get(&hall).unwrap_or(&1);
-        let first = events.first().map_or(want, |e| e.seq);
-        if first != want {
-            let _ = ack.send(Err(StoreError::OutOfOrder {
-                hall,
-                last: want - 1,
-                got: first,
-            }));
-            continue;
+impl Writer {
+    /// Checks a group of consecutive appends against what is written or on
+    /// its way and sends the rest to the backend as one batch. An append
+    /// that does not follow its hall's last event (because an earlier one
+    /// failed) is refused on its own.
+    async fn launch(&mut self, group: Vec<Pending>) {
+        let mut batch = Vec::with_capacity(group.len());
+        let mut acks = Vec::with_capacity(group.len());
+        for (hall, events, ack) in group {
+            let want = *self.launched.get(&hall).unwrap_or(&1);
+            let first = events.first().map_or(want, |e| e.seq);
+            if first != want {
+                let _ = ack.send(Err(StoreError::OutOfOrder {
+                    hall,
+                    last: want - 1,
+                    got: first,
+                }));
+                continue;
+            }
+            self.launched.insert(hall, events.last().map_or(want, |e| e.seq + 1));
+            batch.push((hall, events));
+            acks.push(ack);
         }
-        expect.insert(hall, events.last().map_or(want, |e| e.seq + 1));
-        batch.push((hall, events));
-        acks.push(ack);
+        if batch.is_empty() {
+            return;
+        }
+        let backend = self.backend.clone();
+        let mut write: Pin<Box<dyn Future<Output = Written> + Send>> =
+            Box::pin(async move { backend.append(batch).await });
+        // Polled once here, so that it is handed to the backend (queued on
+        // the Redis connection) before any later batch.
+        let early = match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+            Poll::Ready(w) => Some(w),
+            Poll::Pending => None,
+        };
+        self.flying.push_back(InFlight {
+            write,
+            early,
+            acks,
+            started: std::time::Instant::now(),
+        });
     }
-    if batch.is_empty() {
-        return;
-    }
-    let started = std::time::Instant::now();
-    let appends = acks.len();
-    let (batch, written) = backend.append(batch).await;
-    if let Some(m) = metrics {
-        m.wrote(appends, started.elapsed().as_secs_f64(), written.is_ok());
-    }
-    match written {
-        Ok(()) => {
-            mirror.next = expect;
-            for (hall, events) in &batch {
-                if let Some(h) = mirror.durable.get_mut(hall) {
-                    for e in events {
-                        if let Err(err) = h.apply(e) {
-                            tracing::error!(%hall, error = %err, "durable mirror diverged");
+
+    /// A batch's answer, taken in the order the batches were sent.
+    fn complete(&mut self, done: InFlight, (batch, written): Written) {
+        if let Some(m) = &self.metrics {
+            m.wrote(done.acks.len(), done.started.elapsed().as_secs_f64(), written.is_ok());
+        }
+        match written {
+            Ok(()) => {
+                for (hall, events) in &batch {
+                    let Some(first) = events.first() else { continue };
+                    // A hall whose earlier batch failed is not where this
+                    // one starts: its mirror stays as it was, and the hall,
+                    // already broken by that failure, is read back from the
+                    // store when its next append is refused.
+                    if self.mirror.next.get(hall).is_some_and(|n| *n != first.seq) {
+                        tracing::warn!(%hall, seq = first.seq, "durable batch after a failed one: mirror left behind");
+                        continue;
+                    }
+                    if let Some(h) = self.mirror.durable.get_mut(hall) {
+                        for e in events {
+                            if let Err(err) = h.apply(e) {
+                                tracing::error!(%hall, error = %err, "durable mirror diverged");
+                            }
                         }
+                    }
+                    if let Some(last) = events.last() {
+                        self.mirror.next.insert(*hall, last.seq + 1);
+                    }
+                }
+                self.healthy.store(true, Ordering::Relaxed);
+                for ack in done.acks {
+                    let _ = ack.send(Ok(()));
+                }
+                if let Some(p) = &self.publisher {
+                    for (hall, events) in batch {
+                        p.publish(Published::Events { hall, events });
                     }
                 }
             }
-            healthy.store(true, Ordering::Relaxed);
-            for ack in acks {
-                let _ = ack.send(Ok(()));
-            }
-            if let Some(p) = publisher {
-                for (hall, events) in batch {
-                    p.publish(Published::Events { hall, events });
+            Err(e) => {
+                tracing::error!(error = %e, appends = done.acks.len(), "store write failed");
+                self.healthy.store(false, Ordering::Relaxed);
+                for ack in done.acks {
+                    let _ = ack.send(Err(e.clone()));
                 }
+                self.failed = true;
             }
         }
-        Err(e) => {
-            tracing::error!(error = %e, appends = acks.len(), "store write failed");
-            healthy.store(false, Ordering::Relaxed);
-            for ack in acks {
-                let _ = ack.send(Err(e.clone()));
+        if self.flying.is_empty() && self.failed {
+            self.launched = self.mirror.next.clone();
+            self.failed = false;
+        }
+    }
+
+    /// A job other than an append, with nothing in flight.
+    async fn other(&mut self, job: Job) {
+        let (backend, mirror) = (&self.backend, &mut self.mirror);
+        match job {
+            Job::Append { .. } => {}
+            Job::Snapshot(snap) => {
+                let hall = snap.hall;
+                // Only a snapshot whose every event is durable: after a
+                // failed append the hall's memory is ahead of the log.
+                let durable = mirror.next.get(&hall).map_or(0, |n| n - 1);
+                if snap.seq > durable {
+                    tracing::warn!(%hall, seq = snap.seq, durable, "snapshot ahead of the log not written");
+                    return;
+                }
+                if let Err(e) = backend.snapshot(snap).await {
+                    tracing::warn!(%hall, error = %e, "snapshot not written");
+                }
+            }
+            Job::Load { hall, reply } => {
+                let Some(cfg) = mirror.durable.get(&hall).map(|h| h.config().clone()) else {
+                    let _ = reply.send(Err(StoreError::corrupt(
+                        format!("hall {hall}"),
+                        "not a configured hall",
+                    )));
+                    return;
+                };
+                let loaded = match backend.load(hall).await {
+                    Ok(rec) => rebuild(cfg, &rec),
+                    Err(e) => Err(e),
+                };
+                if let Ok(h) = &loaded {
+                    mirror.next.insert(hall, h.seq() + 1);
+                    self.launched.insert(hall, h.seq() + 1);
+                    mirror.durable.insert(hall, h.clone());
+                    if let Some(p) = &self.publisher {
+                        p.publish(Published::Reset(Box::new(h.clone())));
+                    }
+                }
+                let _ = reply.send(loaded);
+            }
+            Job::Durable { hall, reply } => {
+                let _ = reply.send(mirror.durable.get(&hall).cloned());
+            }
+            Job::Flush(reply) => {
+                let _ = reply.send(());
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,5 @@
 //! Each test runs its own redis-server (never the one on 6379).
 
-#[path = "../../../tests/support/redis_server.rs"]
-mod redis_server;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -11,7 +9,7 @@ use redis::aio::MultiplexedConnection;
 
 use super::*;
 use crate::engine::{Code, Millis};
-use redis_server::RedisServer;
+use crate::store::test_redis::RedisServer;
 
 fn hall(s: &str) -> HallId {
     Code::new(s).unwrap()

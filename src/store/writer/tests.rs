@@ -1,0 +1,127 @@
+//! The writer against a real redis-server of its own: batches that are in
+//! flight together keep their order, and one refused batch does not take
+//! the next one down.
+
+use std::time::Duration;
+
+use crate::store::test_redis::RedisServer;
+
+use super::*;
+use crate::engine::{Channel, Command, Issue, Millis};
+
+/// 2026-11-24 10:00 in Asia/Shanghai: the sample halls are open.
+const NOW: Millis = Millis(1_795_485_600_000);
+/// Long enough that every append below is sent while Redis holds writes.
+const PAUSE_MS: u64 = 400;
+
+fn sample() -> Vec<Arc<HallConfig>> {
+    let cfg = crate::config::parse(include_str!("../../../config/hall.toml"), "hall.toml").unwrap();
+    cfg.halls.into_iter().map(Arc::new).collect()
+}
+
+async fn open(redis: &RedisServer) -> OpenedStore {
+    Store::open(StoreConfig {
+        location: Location::Redis(redis.url()),
+        journal: crate::store::journal::JournalOptions::default(),
+        halls: sample(),
+        retention_days: 30,
+        publisher: None,
+        metrics: None,
+    })
+    .await
+    .unwrap()
+}
+
+/// The events of one more ticket in `hall`'s first zone.
+fn issue(hall: &mut Hall) -> Vec<Event> {
+    let zone = hall.config().zones[0].clone();
+    let cmd = Command::Issue(Issue::normal(zone.id, zone.services[0].id, Channel::Kiosk));
+    hall.execute(&cmd, NOW).unwrap()
+}
+
+async fn raw(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Makes Redis hold every write for a while, so that appends queue up in
+/// flight behind one another.
+async fn hold_writes(conn: &mut redis::aio::MultiplexedConnection) {
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(PAUSE_MS)
+        .arg("WRITE")
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn batches_in_flight_together_are_stored_in_order() {
+    let redis = RedisServer::start(true);
+    let opened = open(&redis).await;
+    let store = opened.store;
+    let mut halls = opened.halls;
+    let mut conn = raw(&redis).await;
+    hold_writes(&mut conn).await;
+    // Each append reaches the writer on its own, while the ones before it
+    // wait in Redis.
+    let mut acks = Vec::new();
+    for round in 0..4 {
+        for hall in &mut halls {
+            let events = issue(hall);
+            acks.push((round, hall.config().id, store.append(hall.config().id, events).unwrap()));
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    for (round, hall, ack) in acks {
+        assert!(matches!(ack.await, Ok(Ok(()))), "round {round} of {hall} not stored");
+    }
+    // What Redis holds rebuilds each hall exactly, and so does the mirror.
+    for live in &halls {
+        let hall = live.config().id;
+        let stored = store.reload(hall).await.unwrap();
+        assert_eq!(stored.snapshot(), live.snapshot(), "{hall} from Redis");
+        let mirror = store.durable(hall).await.unwrap();
+        assert_eq!(mirror.snapshot(), live.snapshot(), "{hall} from the mirror");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_batch_does_not_take_the_one_behind_it_down() {
+    let redis = RedisServer::start(true);
+    let opened = open(&redis).await;
+    let store = opened.store;
+    let mut halls = opened.halls;
+    let (first, second) = (halls[0].config().id, halls[1].config().id);
+    let mut conn = raw(&redis).await;
+    // Another writer got to the first hall's log.
+    let _: () = redis::cmd("SET")
+        .arg(format!("hallcall:{first}:last"))
+        .arg("999")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    hold_writes(&mut conn).await;
+    let refused = store.append(first, issue(&mut halls[0])).unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let behind = store.append(second, issue(&mut halls[1])).unwrap();
+
+    let got = refused.await.unwrap();
+    assert!(
+        matches!(got, Err(StoreError::OutOfOrder { hall, last: 999, got: 1 }) if hall == first),
+        "{got:?}"
+    );
+    assert!(matches!(behind.await, Ok(Ok(()))));
+    // The second hall goes on where it was, in Redis and in the mirror.
+    let more = store.append(second, issue(&mut halls[1])).unwrap();
+    assert!(matches!(more.await, Ok(Ok(()))));
+    let stored = store.reload(second).await.unwrap();
+    assert_eq!(stored.snapshot(), halls[1].snapshot());
+    assert_eq!(store.durable(second).await.unwrap().snapshot(), halls[1].snapshot());
+    // The first hall's mirror holds nothing that was refused.
+    assert_eq!(store.durable(first).await.unwrap().seq(), 0);
+}
