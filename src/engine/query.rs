@@ -283,77 +283,85 @@ impl Hall {
     /// The first `limit` tickets of each lane of every zone (what a screen
     /// shows; the whole lists can be long).
     pub fn queue_heads(&self, limit: usize) -> Vec<ZoneQueue> {
+        (0..self.cfg.zones.len()).map(|z| self.queue_head(z, limit)).collect()
+    }
+
+    /// The first `limit` tickets of each lane of the zone at index `z`.
+    ///
+    /// # Panics
+    /// If `z` is not a zone index of this hall.
+    pub fn queue_head(&self, z: usize, limit: usize) -> ZoneQueue {
         let numbers =
             |q: &std::collections::VecDeque<usize>| q.iter().take(limit).map(|&t| self.st.tickets[t].number).collect();
-        self.cfg
-            .zones
-            .iter()
-            .zip(&self.st.zones)
-            .map(|(c, z)| ZoneQueue {
-                zone: c.id,
-                appointment: numbers(&z.lanes[LANE_APPOINTMENT]),
-                priority: numbers(&z.lanes[LANE_PRIORITY]),
-                normal: numbers(&z.lanes[LANE_NORMAL]),
-            })
-            .collect()
+        let lanes = &self.st.zones[z].lanes;
+        ZoneQueue {
+            zone: self.cfg.zones[z].id,
+            appointment: numbers(&lanes[LANE_APPOINTMENT]),
+            priority: numbers(&lanes[LANE_PRIORITY]),
+            normal: numbers(&lanes[LANE_NORMAL]),
+        }
     }
 
     /// Waiting count, longest wait and estimated wait per zone.
     pub fn zone_summaries(&self, now: Millis) -> Vec<ZoneSummary> {
-        (0..self.cfg.zones.len())
-            .map(|z| {
-                let zs = &self.st.zones[z];
-                let waiting = self.waiting_in(z);
-                let recent: Vec<&(Millis, i64)> = zs
-                    .recent_waits
-                    .iter()
-                    .filter(|(when, _)| now.since(*when) <= super::hall::RECENT_WAITS_MS)
-                    .collect();
-                let longest = self.longest_wait(z, now);
-                ZoneSummary {
-                    zone: self.cfg.zones[z].id,
-                    waiting,
-                    longest_wait_ms: longest,
-                    estimated_wait_ms: self.estimate(z, waiting),
-                    open_windows: self.open_windows_for(z),
-                    mean_service_ms: self.st.service_times[z].mean_ms(),
-                    mean_wait_last_hour_ms: if recent.is_empty() {
-                        0
-                    } else {
-                        recent.iter().map(|(_, w)| w).sum::<i64>() / recent.len() as i64
-                    },
-                    called_last_hour: recent.len(),
-                }
-            })
-            .collect()
+        (0..self.cfg.zones.len()).map(|z| self.zone_summary(z, now)).collect()
+    }
+
+    /// The figures of the zone at index `z` (in configured order).
+    ///
+    /// # Panics
+    /// If `z` is not a zone index of this hall.
+    pub fn zone_summary(&self, z: usize, now: Millis) -> ZoneSummary {
+        let zs = &self.st.zones[z];
+        let waiting = self.waiting_in(z);
+        let (mut called, mut total) = (0usize, 0i64);
+        for (when, wait) in &zs.recent_waits {
+            if now.since(*when) <= super::hall::RECENT_WAITS_MS {
+                called += 1;
+                total += wait;
+            }
+        }
+        ZoneSummary {
+            zone: self.cfg.zones[z].id,
+            waiting,
+            longest_wait_ms: self.longest_wait(z, now),
+            estimated_wait_ms: self.estimate(z, waiting),
+            open_windows: self.open_windows_for(z),
+            mean_service_ms: self.st.service_times[z].mean_ms(),
+            mean_wait_last_hour_ms: if called == 0 { 0 } else { total / called as i64 },
+            called_last_hour: called,
+        }
     }
 
     /// The state of every window, in configured order.
     pub fn windows(&self) -> Vec<WindowView> {
-        self.cfg
-            .windows
-            .iter()
-            .zip(&self.st.windows)
-            .zip(&self.st.directed)
-            .map(|((c, s), own)| WindowView {
-                number: c.number,
-                open: s.open,
-                staff: s.staff.clone(),
-                paused: s.paused.map(|p| p.0),
-                paused_since: s.paused.map(|p| p.1),
-                current: s.current.map(|t| self.st.tickets[t].number),
-                called_at: s.current.and_then(|t| self.st.tickets[t].called_at),
-                serving_since: s.current.and_then(|t| {
-                    let tk = &self.st.tickets[t];
-                    matches!(tk.state, TicketState::Serving { .. })
-                        .then_some(tk.started_at)
-                        .flatten()
-                }),
-                auto_call: s.auto_call,
-                served_today: s.served_today,
-                own_queue: own.iter().map(|&t| self.st.tickets[t].number).collect(),
-            })
-            .collect()
+        (0..self.cfg.windows.len()).map(|w| self.window_view(w)).collect()
+    }
+
+    /// The state of the window at index `w` (in configured order).
+    ///
+    /// # Panics
+    /// If `w` is not a window index of this hall.
+    pub fn window_view(&self, w: usize) -> WindowView {
+        let (c, s, own) = (&self.cfg.windows[w], &self.st.windows[w], &self.st.directed[w]);
+        WindowView {
+            number: c.number,
+            open: s.open,
+            staff: s.staff.clone(),
+            paused: s.paused.map(|p| p.0),
+            paused_since: s.paused.map(|p| p.1),
+            current: s.current.map(|t| self.st.tickets[t].number),
+            called_at: s.current.and_then(|t| self.st.tickets[t].called_at),
+            serving_since: s.current.and_then(|t| {
+                let tk = &self.st.tickets[t];
+                matches!(tk.state, TicketState::Serving { .. })
+                    .then_some(tk.started_at)
+                    .flatten()
+            }),
+            auto_call: s.auto_call,
+            served_today: s.served_today,
+            own_queue: own.iter().map(|&t| self.st.tickets[t].number).collect(),
+        }
     }
 
     /// One appointment.

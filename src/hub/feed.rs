@@ -168,10 +168,13 @@ impl Feed {
         }
         let zones: Vec<usize> = zones.into_iter().collect();
         let windows: Vec<usize> = windows.into_iter().collect();
-        let views = st.hall.windows();
+        // Only what the batch touched is computed: most batches are one
+        // issue, which changes one zone and no window.
+        let views: Vec<crate::engine::WindowView> = windows.iter().map(|&w| st.hall.window_view(w)).collect();
         let window_led = windows
             .iter()
-            .map(|&w| (w, text_frame(&window_line(&views[w]))))
+            .zip(&views)
+            .map(|(&w, view)| (w, text_frame(&window_line(view))))
             .collect();
         let alerts_changed = events.iter().any(|e| {
             matches!(
@@ -192,9 +195,9 @@ impl Feed {
             seq,
             events: &public,
             calls: &new_calls,
-            zones: pick(st.hall.zone_summaries(at), &zones),
-            queues: pick(st.hall.queue_heads(QUEUE_HEAD), &zones),
-            windows: pick(views, &windows),
+            zones: zones.iter().map(|&z| st.hall.zone_summary(z, at)).collect(),
+            queues: zones.iter().map(|&z| st.hall.queue_head(z, QUEUE_HEAD)).collect(),
+            windows: views,
             alerts: alerts_changed.then(|| st.hall.alerts()),
             ratings: ratings_changed.then(|| st.hall.rating_summary()),
         });
@@ -388,7 +391,7 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
     let cfg = st.hall.config().clone();
     if format == Format::Led {
         let line = match scope {
-            Scope::Window(w, _) => window_line(&st.hall.windows()[w]),
+            Scope::Window(w, _) => window_line(&st.hall.window_view(w)),
             Scope::Zone(z) => st
                 .calls
                 .iter()
@@ -418,7 +421,13 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
     let zones: Vec<usize> = match scope {
         Scope::Hall | Scope::Ticket(_) => (0..cfg.zones.len()).collect(),
         Scope::Zone(z) => vec![z],
-        Scope::Window(w, _) => cfg.windows[w].serves.iter().map(|s| s.zone).collect(),
+        Scope::Window(w, _) => {
+            // In configured order, as for the hall.
+            let mut z: Vec<usize> = cfg.windows[w].serves.iter().map(|s| s.zone).collect();
+            z.sort_unstable();
+            z.dedup();
+            z
+        }
     };
     let windows: Vec<usize> = (0..cfg.windows.len())
         .filter(|&i| match scope {
@@ -442,9 +451,9 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
         at: now,
         business_day: st.hall.business_day(),
         hall: HallInfo::new(&cfg, zone, window),
-        zones: pick(st.hall.zone_summaries(now), &zones),
-        queues: pick(st.hall.queue_heads(QUEUE_HEAD), &zones),
-        windows: pick(st.hall.windows(), &windows),
+        zones: zones.iter().map(|&z| st.hall.zone_summary(z, now)).collect(),
+        queues: zones.iter().map(|&z| st.hall.queue_head(z, QUEUE_HEAD)).collect(),
+        windows: windows.iter().map(|&w| st.hall.window_view(w)).collect(),
         calls,
         alerts: st.hall.alerts(),
         ratings: st.hall.rating_summary(),
@@ -473,14 +482,6 @@ pub fn ticket_json(hall: &Hall, number: TicketNumber, now: Millis) -> Option<Str
         service_name: service.map_or("", |s| s.name.as_str()),
         ticket,
     }))
-}
-
-fn pick<T>(all: Vec<T>, indices: &[usize]) -> Vec<T> {
-    all.into_iter()
-        .enumerate()
-        .filter(|(i, _)| indices.contains(i))
-        .map(|(_, v)| v)
-        .collect()
 }
 
 /// Zones, windows and tickets a batch concerns, as the hall stands (called

@@ -1,6 +1,5 @@
 //! Each test runs its own redis-server (never the one on 6379).
 
-
 use std::future::Future;
 use std::time::{Duration, Instant};
 
