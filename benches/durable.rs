@@ -118,6 +118,11 @@ async fn workload(svc: Service, halls: usize) -> Figures {
                         lat.push(t.elapsed());
                         ops.fetch_add(1, Ordering::Relaxed);
                         waiting.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        // A refusal returns without awaiting anything: without
+                        // a pause, issuers that keep failing starve the
+                        // runtime and the run never reaches its end.
+                        tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                 }
                 lat
