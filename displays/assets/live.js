@@ -72,6 +72,9 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
       }
       const m = JSON.parse(e.data);
       if (m.type === 'pong') return;
+      // `resumed` names the server's newest sequence number, but the deltas
+      // up to it are the ones that follow: they must not look seen.
+      if (m.type === 'resumed') return;
       if (m.type === 'delta' && seq !== null && m.seq <= seq) return;
       if (typeof m.seq === 'number') seq = m.seq;
       onMessage(m);

@@ -300,6 +300,23 @@ test('issue at the guide desk, call at the window console, see it on every scree
   await Promise.all([desk, console_, phone, sup].map((p) => p.close()));
 });
 
+/** A POST to the API as `user` of the test hall; the answer's JSON. */
+async function staffApi(path, user, body) {
+  const login = await fetch(`${base}/api/v1/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ hall: 'e2e', user, password: PASSWORD }),
+  });
+  const { token } = await login.json();
+  const r = await fetch(`${base}/api/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
 test('the screens recover by themselves after a server restart', async () => {
   await stopServer();
   await hall.locator('#live-status.reconnecting').waitFor();
@@ -307,23 +324,8 @@ test('the screens recover by themselves after a server restart', async () => {
   await hall.locator('#live-status.live').waitFor({ state: 'attached', timeout: 20000 });
 
   // A later call reaches the screens that were never reloaded.
-  const api = async (path, user, body) => {
-    const login = await fetch(`${base}/api/v1/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ hall: 'e2e', user, password: PASSWORD }),
-    });
-    const { token } = await login.json();
-    const r = await fetch(`${base}/api/v1${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await r.text();
-    assert.ok(r.ok, `${path}: ${r.status} ${text}`);
-    return JSON.parse(text);
-  };
-  await api('/halls/e2e/tickets', 'guide', { zone: 'general', service: 'civil' });
-  const r = await api('/halls/e2e/windows/1/call-next', 'w1');
+  await staffApi('/halls/e2e/tickets', 'guide', { zone: 'general', service: 'civil' });
+  const r = await staffApi('/halls/e2e/windows/1/call-next', 'w1');
   assert.equal(r.window.current, 'A002');
   await hall.locator('#latest-number', { hasText: 'A002' }).waitFor({ timeout: 20000 });
   await windowScreen.locator('#now', { hasText: 'A002' }).waitFor({ timeout: 20000 });
@@ -349,4 +351,26 @@ test('the hall display plays each call, one at a time', async () => {
   const ended = await hall.evaluate(() => document.querySelector('#sound-gate') === null);
   assert.ok(ended, 'no sound gate: the kiosk flag allows autoplay');
   noErrors(hall);
+});
+
+test('a screen that was away catches up on the calls it missed', async () => {
+  await staffApi('/halls/e2e/windows/1/start', 'w1');
+  await staffApi('/halls/e2e/windows/1/finish', 'w1');
+  // The window screen loses its network, and with the restart its socket:
+  // a call is made while it is away.
+  await windowScreen.context().setOffline(true);
+  await stopServer();
+  await startServer();
+  await staffApi('/halls/e2e/tickets', 'guide', { zone: 'general', service: 'civil' });
+  const r = await staffApi('/halls/e2e/windows/1/call-next', 'w1');
+  assert.equal(r.window.current, 'A003');
+  // Back on the network, it resumes from its last sequence number: the
+  // server answers `resumed` and the deltas it missed, which must be shown.
+  const frames = [];
+  windowScreen.on('websocket', (ws) => ws.on('framereceived', (f) => frames.push(String(f.payload))));
+  await windowScreen.context().setOffline(false);
+  await windowScreen.locator('#now', { hasText: 'A003' }).waitFor({ timeout: 20000 });
+  const resumed = frames.map((f) => JSON.parse(f)).find((m) => m.type === 'resumed');
+  assert.ok(resumed && resumed.seq > resumed.since, `resumed with deltas to catch up: ${frames.map((f) => f.slice(0, 50))}`);
+  noErrors(windowScreen);
 });
