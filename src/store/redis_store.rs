@@ -134,7 +134,18 @@ end
 return written
 "#;
 
-/// The Redis backend. Cloning is cheap and clones share the connection.
+/// One hall's part of an append script call (see [`APPEND`] for the order).
+struct HallArgs {
+    hall: HallId,
+    prev: u64,
+    first: u64,
+    last: u64,
+    /// Business days started in the batch, with their DayStarted's number.
+    days: Vec<(String, u64)>,
+    json: Vec<u8>,
+}
+
+/// The Redis backend. Cloning is cheap and clones share the connections.
 #[derive(Clone, Debug)]
 pub struct RedisStore {
     conn: ConnectionManager,
@@ -219,13 +230,12 @@ impl RedisStore {
                 None => halls.push((*hall, events.iter().collect())),
             }
         }
-        halls.retain(|(_, events)| !events.is_empty());
-        if halls.is_empty() {
-            return Ok(());
-        }
-        // Encoded first, so that the command is built in one buffer of the
-        // right size: a batch is tens of KiB, copied as few times as can be.
-        let mut encoded = Vec::with_capacity(halls.len());
+        // Each hall's keys and arguments are made in one pass, so the two
+        // lists cannot fall out of step; encoded before the command is
+        // built, so that it goes into one buffer of the right size (a batch
+        // is tens of KiB, copied as few times as can be).
+        let mut keys = Vec::with_capacity(3 * halls.len());
+        let mut args = Vec::with_capacity(halls.len());
         for (hall, events) in &halls {
             let hall = *hall;
             let (Some(first), Some(last)) = (events.first(), events.last()) else {
@@ -241,10 +251,10 @@ impl RedisStore {
             let Some(prev) = first.seq.checked_sub(1) else {
                 return Err(StoreError::OutOfOrder { hall, last: 0, got: 0 });
             };
-            let days: Vec<(String, String)> = events
+            let days: Vec<(String, u64)> = events
                 .iter()
                 .filter_map(|e| match &e.kind {
-                    EventKind::DayStarted { day } => Some((day.to_string(), e.seq.to_string())),
+                    EventKind::DayStarted { day } => Some((day.to_string(), e.seq)),
                     _ => None,
                 })
                 .collect();
@@ -252,30 +262,37 @@ impl RedisStore {
             serde_json::to_writer(&mut json, events).map_err(|e| {
                 StoreError::Unavailable(format!("cannot encode events {}..{}: {e}", first.seq, last.seq))
             })?;
-            encoded.push((hall, prev, first.seq, last.seq, days, json));
+            keys.extend(["events", "last", "days"].map(|what| self.key(hall, what)));
+            args.push(HallArgs {
+                hall,
+                prev,
+                first: first.seq,
+                last: last.seq,
+                days,
+                json,
+            });
         }
-        let keys: Vec<String> = halls
-            .iter()
-            .flat_map(|(hall, _)| ["events", "last", "days"].map(|what| self.key(*hall, what)))
-            .collect();
+        if args.is_empty() {
+            return Ok(());
+        }
         let bytes = APPEND.len()
             + keys.iter().map(String::len).sum::<usize>()
-            + encoded.iter().map(|e| e.5.len() + 128).sum::<usize>();
-        let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + 9 * encoded.len(), bytes);
+            + args.iter().map(|a| a.json.len() + 128).sum::<usize>();
+        let mut cmd = redis::Cmd::with_capacity(3 + keys.len() + 9 * args.len(), bytes);
         cmd.arg("EVAL").arg(APPEND).arg(keys.len());
         for key in &keys {
             cmd.arg(key);
         }
-        for (hall, prev, first, last, days, json) in encoded {
-            cmd.arg(hall.as_str())
-                .arg(prev)
-                .arg(first)
-                .arg(last)
+        for a in args {
+            cmd.arg(a.hall.as_str())
+                .arg(a.prev)
+                .arg(a.first)
+                .arg(a.last)
                 .arg(1)
-                .arg(days.len())
-                .arg(format!("{last}-0"))
-                .arg(json);
-            for (day, seq) in days {
+                .arg(a.days.len())
+                .arg(format!("{}-0", a.last))
+                .arg(a.json);
+            for (day, seq) in a.days {
                 cmd.arg(day).arg(seq);
             }
         }

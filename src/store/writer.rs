@@ -415,21 +415,18 @@ fn depth(backend: &Backend) -> usize {
 
 type Written = (Vec<(HallId, Vec<Event>)>, Result<(), StoreError>);
 
+type Writing = Pin<Box<dyn Future<Output = Written> + Send>>;
+
 /// A batch handed to the backend and not yet answered.
 struct InFlight {
-    write: Pin<Box<dyn Future<Output = Written> + Send>>,
-    /// Its result, if the backend answered at the first poll.
-    early: Option<Written>,
+    write: Writing,
     acks: Vec<oneshot::Sender<Result<(), StoreError>>>,
     started: std::time::Instant,
 }
 
 impl InFlight {
     fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<Written> {
-        match self.early.take() {
-            Some(w) => Poll::Ready(w),
-            None => self.write.as_mut().poll(cx),
-        }
+        self.write.as_mut().poll(cx)
     }
 }
 
@@ -554,17 +551,14 @@ impl Writer {
             return;
         }
         let backend = self.backend.clone();
-        let mut write: Pin<Box<dyn Future<Output = Written> + Send>> =
-            Box::pin(async move { backend.append(batch).await });
+        let mut write: Writing = Box::pin(async move { backend.append(batch).await });
         // Polled once here, so that it is handed to the backend (queued on
         // the Redis connection) before any later batch.
-        let early = match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
-            Poll::Ready(w) => Some(w),
-            Poll::Pending => None,
-        };
+        if let Poll::Ready(w) = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+            write = Box::pin(std::future::ready(w));
+        }
         self.flying.push_back(InFlight {
             write,
-            early,
             acks,
             started: std::time::Instant::now(),
         });
@@ -627,6 +621,7 @@ impl Writer {
     async fn other(&mut self, job: Job) {
         let (backend, mirror) = (&self.backend, &mut self.mirror);
         match job {
+            // Appends go through `launch`.
             Job::Append { .. } => {}
             Job::Snapshot(snap) => {
                 let hall = snap.hall;
