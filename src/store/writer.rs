@@ -68,8 +68,8 @@ enum Job {
 
 #[derive(Clone)]
 enum Backend {
-    /// Behind a std mutex: the journal's I/O runs on blocking threads, one
-    /// call at a time (only the writer task calls it).
+    /// Written inline by the writer, on its own thread; behind a mutex
+    /// only so that opening it can hand it over from a blocking thread.
     Journal(Arc<Mutex<Journal>>),
     Redis(RedisStore),
 }
@@ -78,22 +78,15 @@ impl Backend {
     /// Writes a batch and hands it back (for the durable mirror).
     async fn append(&self, batch: Vec<(HallId, Vec<Event>)>) -> (Vec<(HallId, Vec<Event>)>, Result<(), StoreError>) {
         match self {
+            // The writer has a thread of its own with the journal
+            // (see `spawn`): writing inline saves two thread hand-offs per
+            // batch, which were a third of its round.
             Backend::Journal(j) => {
-                let j = j.clone();
-                let joined = tokio::task::spawn_blocking(move || {
-                    let result = {
-                        let refs: Vec<(HallId, &[Event])> = batch.iter().map(|(h, e)| (*h, e.as_slice())).collect();
-                        lock(&j).append(&refs)
-                    };
-                    (batch, result)
-                })
-                .await;
-                joined.unwrap_or_else(|e| {
-                    (
-                        Vec::new(),
-                        Err(StoreError::Unavailable(format!("store thread failed: {e}"))),
-                    )
-                })
+                let result = {
+                    let refs: Vec<(HallId, &[Event])> = batch.iter().map(|(h, e)| (*h, e.as_slice())).collect();
+                    lock(j).append(&refs)
+                };
+                (batch, result)
             }
             Backend::Redis(r) => {
                 let result = {
@@ -116,20 +109,14 @@ impl Backend {
 
     async fn snapshot(&self, snap: Box<HallSnapshot>) -> Result<(), StoreError> {
         match self {
-            Backend::Journal(j) => {
-                let j = j.clone();
-                blocking(move || lock(&j).write_snapshot(&snap)).await
-            }
+            Backend::Journal(j) => lock(j).write_snapshot(&snap),
             Backend::Redis(r) => r.write_snapshot(&snap).await,
         }
     }
 
     async fn load(&self, hall: HallId) -> Result<Recovered, StoreError> {
         match self {
-            Backend::Journal(j) => {
-                let j = j.clone();
-                blocking(move || lock(&j).load(hall)).await
-            }
+            Backend::Journal(j) => lock(j).load(hall),
             Backend::Redis(r) => r.load(hall).await,
         }
     }
@@ -231,7 +218,11 @@ impl Store {
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
         tokio::spawn(watch(backend.clone(), healthy.clone(), tx.downgrade()));
-        tokio::spawn(run(backend, rx, healthy.clone(), mirror, cfg.publisher, cfg.metrics));
+        let own_thread = matches!(backend, Backend::Journal(_));
+        spawn(
+            run(backend, rx, healthy.clone(), mirror, cfg.publisher, cfg.metrics),
+            own_thread,
+        )?;
         Ok(OpenedStore {
             store: Store {
                 tx,
@@ -379,6 +370,26 @@ impl Store {
     }
 }
 
+/// Starts the writer. With the journal it runs on a thread of its own and
+/// writes inline: a group commit is then one thread waking, writing and
+/// fsyncing, not a task handing each batch to a blocking thread and being
+/// woken again by it (two hand-offs, a third of a batch's round under
+/// load). With Redis it is a task like any other: its I/O is asynchronous.
+fn spawn(writer: impl Future<Output = ()> + Send + 'static, own_thread: bool) -> Result<(), StoreError> {
+    if !own_thread {
+        tokio::spawn(writer);
+        return Ok(());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the store's writer: {e}")))?;
+    std::thread::Builder::new()
+        .name("hallcall-writer".into())
+        .spawn(move || rt.block_on(writer))
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the store's writer: {e}")))?;
+    Ok(())
+}
+
 /// Pings the store while it is marked down, and marks it up again once it
 /// answers. Ends with the writer.
 async fn watch(backend: Backend, healthy: Arc<AtomicBool>, alive: mpsc::WeakSender<Job>) {
@@ -524,6 +535,26 @@ async fn run(
 
 type Pending = (HallId, Vec<Event>, oneshot::Sender<Result<(), StoreError>>);
 
+/// A durable batch's appends joined per hall, halls in order of first
+/// appearance: the hub then makes one frame per hall per batch (one zone
+/// summary and queue head for twenty issues, not twenty), and screens get
+/// fewer, larger deltas. A hall's appends in a batch are consecutive in its
+/// log, so joined they are still one run of sequence numbers.
+fn per_hall(batch: Vec<(HallId, Vec<Event>)>) -> Vec<(HallId, Vec<Event>)> {
+    let mut out: Vec<(HallId, Vec<Event>)> = Vec::new();
+    let mut at: HashMap<HallId, usize> = HashMap::new();
+    for (hall, events) in batch {
+        match at.get(&hall) {
+            Some(&i) => out[i].1.extend(events),
+            None => {
+                at.insert(hall, out.len());
+                out.push((hall, events));
+            }
+        }
+    }
+    out
+}
+
 impl Writer {
     /// Checks a group of consecutive appends against what is written or on
     /// its way and sends the rest to the backend as one batch. An append
@@ -597,7 +628,7 @@ impl Writer {
                     let _ = ack.send(Ok(()));
                 }
                 if let Some(p) = &self.publisher {
-                    for (hall, events) in batch {
+                    for (hall, events) in per_hall(batch) {
                         p.publish(Published::Events { hall, events });
                     }
                 }

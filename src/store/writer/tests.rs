@@ -125,3 +125,21 @@ async fn a_refused_batch_does_not_take_the_one_behind_it_down() {
     // The first hall's mirror holds nothing that was refused.
     assert_eq!(store.durable(first).await.unwrap().seq(), 0);
 }
+
+#[test]
+fn a_batch_reaches_the_hub_as_one_run_of_events_per_hall() {
+    let first = sample().remove(0);
+    let mut second = (*first).clone();
+    second.id = HallId::new("second").unwrap();
+    let (mut a, mut b) = (Hall::new(first), Hall::new(Arc::new(second)));
+    let (a1, b1, a2, a3, b2) = (issue(&mut a), issue(&mut b), issue(&mut a), issue(&mut a), issue(&mut b));
+    let seqs = |events: &[Event]| events.iter().map(|e| e.seq).collect::<Vec<_>>();
+    let want_a: Vec<u64> = [&a1, &a2, &a3].iter().flat_map(|e| seqs(e)).collect();
+    let want_b: Vec<u64> = [&b1, &b2].iter().flat_map(|e| seqs(e)).collect();
+    let (ida, idb) = (a.config().id, b.config().id);
+    let joined = per_hall(vec![(ida, a1), (idb, b1), (ida, a2), (ida, a3), (idb, b2)]);
+    assert_eq!(joined.len(), 2, "one entry per hall");
+    assert_eq!((joined[0].0, seqs(&joined[0].1)), (ida, want_a.clone()));
+    assert_eq!((joined[1].0, seqs(&joined[1].1)), (idb, want_b));
+    assert!(want_a.windows(2).all(|w| w[1] == w[0] + 1), "consecutive: {want_a:?}");
+}
