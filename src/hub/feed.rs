@@ -122,6 +122,9 @@ impl Feed {
         let mut windows = BTreeSet::new();
         let mut tickets = Vec::new();
         let mut reset = false;
+        // Collected here, not read back from the recent-calls ring, which
+        // keeps only the last few: a batch may hold more calls than that.
+        let mut new_calls: Vec<Call> = Vec::new();
         touched(&st.hall, &events, &mut zones, &mut windows, &mut tickets);
         for e in &events {
             if let Some(m) = &self.metrics {
@@ -138,11 +141,13 @@ impl Feed {
                 }
                 EventKind::TicketCalled { ticket, window, .. } => {
                     let call = call(&st.hall, *ticket, *window, 0, e.at);
+                    new_calls.push(call.clone());
                     push_call(&mut st.calls, call);
                     self.announce(cfg.id, *ticket, *window, 0);
                 }
                 EventKind::TicketRecalled { ticket, window, count } => {
                     let call = call(&st.hall, *ticket, *window, *count, e.at);
+                    new_calls.push(call.clone());
                     push_call(&mut st.calls, call);
                     self.announce(cfg.id, *ticket, *window, *count);
                 }
@@ -150,18 +155,6 @@ impl Feed {
             }
         }
         touched(&st.hall, &events, &mut zones, &mut windows, &mut tickets);
-        let new_calls: Vec<Call> = {
-            let n = events
-                .iter()
-                .filter(|e| {
-                    matches!(
-                        e.kind,
-                        EventKind::TicketCalled { .. } | EventKind::TicketRecalled { .. }
-                    )
-                })
-                .count();
-            st.calls.iter().rev().take(n).rev().cloned().collect()
-        };
         if reset {
             zones.extend(0..cfg.zones.len());
             windows.extend(0..cfg.windows.len());

@@ -234,3 +234,35 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
+    let mut rig = Rig::new();
+    rig.issue("police", "hukou"); // the day's rollover
+    rig.run(Command::Open { window: 2, staff: None });
+    let n = super::feed::RECENT_CALLS + 5;
+    for _ in 0..n {
+        rig.issue("police", "hukou");
+    }
+    let mut rx = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .unwrap()
+        .rx;
+    // Calls and skips applied to the live hall, then published as one
+    // durable batch, as the writer joins a flush's appends.
+    let mut batch = Vec::new();
+    for _ in 0..n {
+        for cmd in [Command::CallNext { window: 2 }, Command::Skip { window: 2 }] {
+            batch.extend(rig.live.execute(&cmd, local(10, 1)).unwrap());
+        }
+    }
+    let (from, seq) = (batch[0].seq, batch[batch.len() - 1].seq);
+    rig.feed.publish(batch);
+    let frame = rx.recv().await.unwrap();
+    assert_eq!((frame.from, frame.seq), (from, seq));
+    assert_eq!(frame.calls.len(), n, "every call of the batch");
+    let json = crate::ws::text_payload(&frame.json);
+    let calls = &json[json.find(r#""calls":["#).unwrap()..json.find(r#""zones":["#).unwrap()];
+    assert_eq!(calls.matches(r#""ticket":"#).count(), n, "{calls}");
+}

@@ -132,7 +132,13 @@ fn a_batch_reaches_the_hub_as_one_run_of_events_per_hall() {
     let mut second = (*first).clone();
     second.id = HallId::new("second").unwrap();
     let (mut a, mut b) = (Hall::new(first), Hall::new(Arc::new(second)));
-    let (a1, b1, a2, a3, b2) = (issue(&mut a), issue(&mut b), issue(&mut a), issue(&mut a), issue(&mut b));
+    let (a1, b1, a2, a3, b2) = (
+        issue(&mut a),
+        issue(&mut b),
+        issue(&mut a),
+        issue(&mut a),
+        issue(&mut b),
+    );
     let seqs = |events: &[Event]| events.iter().map(|e| e.seq).collect::<Vec<_>>();
     let want_a: Vec<u64> = [&a1, &a2, &a3].iter().flat_map(|e| seqs(e)).collect();
     let want_b: Vec<u64> = [&b1, &b2].iter().flat_map(|e| seqs(e)).collect();
