@@ -3,6 +3,14 @@
 //! apart from the client's:
 //!
 //! - `GET /hello`: axum's hello world, for the HTTP figures;
+//! - `POST /echo`: the shape of issuing a ticket without the queue or the
+//!   store: a bearer header, a JSON body read into a struct, a JSON answer
+//!   as long as hallcall's (201);
+//! - `POST /durable`: `/echo`, answered only once a record of it is
+//!   written to a file and `fdatasync`ed: the least any server that
+//!   acknowledges only what is durable must do. One thread does the
+//!   group commit: it takes whatever has queued, writes it, syncs it, and
+//!   answers each;
 //! - `GET /live/{hall}` and `POST /call/{hall}`: a minimal broadcast
 //!   server, a tokio broadcast channel per hall and axum WebSockets, one
 //!   `socket.send` per client per message. The body of a `POST /call` is
@@ -48,21 +56,89 @@ pub enum Buffers {
 struct Shared {
     halls: Arc<Vec<broadcast::Sender<Utf8Bytes>>>,
     buffers: Buffers,
+    commits: std::sync::mpsc::Sender<Commit>,
+    issued: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A record to make durable, and whom to tell.
+type Commit = (Vec<u8>, tokio::sync::oneshot::Sender<std::io::Result<()>>);
+
+/// hallcall's issue request, as `/echo` and `/durable` read it.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueRequest {
+    zone: String,
+    service: String,
+}
+
+/// An answer as long as hallcall's for a new ticket (445 bytes).
+#[derive(serde::Serialize)]
+struct Issued<'a> {
+    number: u64,
+    zone: &'a str,
+    service: &'a str,
+    pad: &'static str,
+}
+
+const PAD: &str = ".................................................................................................................................................................................................................................................................................................................................................................................................";
+
+/// The group commit of `/durable`: one write and one `fdatasync` for
+/// everything queued since the last, then every waiter is answered.
+fn committer(path: PathBuf, rx: std::sync::mpsc::Receiver<Commit>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut buf = Vec::new();
+    let mut waiting = Vec::new();
+    while let Ok(first) = rx.recv() {
+        waiting.push(first);
+        waiting.extend(rx.try_iter());
+        buf.clear();
+        for (record, _) in &waiting {
+            buf.extend_from_slice(record);
+        }
+        let written = file.write_all(&buf).and_then(|()| file.sync_data());
+        for (_, ack) in waiting.drain(..) {
+            let _ = ack.send(
+                written
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| std::io::Error::new(e.kind(), e.to_string())),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Runs the baseline server until killed (the hidden subcommand).
-pub fn serve(listen: SocketAddr, halls: usize, buffers: Buffers) -> anyhow::Result<()> {
+pub fn serve(listen: SocketAddr, halls: usize, buffers: Buffers, journal: PathBuf) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
+    let (commits, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("group-commit".into())
+        .spawn(move || {
+            if let Err(e) = committer(journal, rx) {
+                eprintln!("serve-baseline: {e:#}");
+            }
+        })
+        .context("cannot start the group commit thread")?;
     rt.block_on(async move {
         let shared = Shared {
             halls: Arc::new((0..halls.max(1)).map(|_| broadcast::channel(CHANNEL).0).collect()),
             buffers,
+            commits,
+            issued: Arc::default(),
         };
         let app = Router::new()
             .route("/hello", get(|| async { "hello" }))
+            .route("/echo", post(echo))
+            .route("/durable", post(durable))
             .route("/live/{hall}", get(live))
             .route("/call/{hall}", post(call))
             .with_state(shared);
@@ -71,6 +147,64 @@ pub fn serve(listen: SocketAddr, halls: usize, buffers: Buffers) -> anyhow::Resu
             .with_context(|| format!("cannot bind {listen}"))?;
         axum::serve(listener, app).await.context("serving")
     })
+}
+
+/// The caller must send a bearer token, as hallcall's desk does (it is
+/// not checked: there are no accounts here).
+fn signed(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "))
+}
+
+async fn echo(
+    State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
+    axum::Json(req): axum::Json<IssueRequest>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !signed(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let number = s.issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let answer = Issued {
+        number,
+        zone: &req.zone,
+        service: &req.service,
+        pad: PAD,
+    };
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+async fn durable(
+    State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
+    axum::Json(req): axum::Json<IssueRequest>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !signed(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let number = s.issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let answer = Issued {
+        number,
+        zone: &req.zone,
+        service: &req.service,
+        pad: PAD,
+    };
+    let Ok(mut record) = serde_json::to_vec(&answer) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    record.push(b'\n');
+    let (ack, done) = tokio::sync::oneshot::channel();
+    if s.commits.send((record, ack)).is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match done.await {
+        Ok(Ok(())) => (StatusCode::CREATED, axum::Json(answer)).into_response(),
+        _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 async fn live(State(s): State<Shared>, Path(hall): Path<usize>, ws: WebSocketUpgrade) -> axum::response::Response {
@@ -140,7 +274,9 @@ pub async fn start(host: std::net::IpAddr, halls: usize, buffers: Buffers) -> an
         .arg(match buffers {
             Buffers::Hallcall => "hallcall",
             Buffers::Axum => "axum",
-        });
+        })
+        .arg("--journal")
+        .arg(dir.join("durable.log"));
     Server::start("baseline", cmd, addr, dir, "/hello").await
 }
 
@@ -171,6 +307,14 @@ mod tests {
 
     #[test]
     fn messages_have_the_size_asked_and_name_their_call() {
+        let pad = Issued {
+            number: 1,
+            zone: "general",
+            service: "social",
+            pad: PAD,
+        };
+        let len = serde_json::to_string(&pad).unwrap().len();
+        assert!((440..=450).contains(&len), "as long as hallcall's answer: {len}");
         let m = call_message(42, 700);
         assert_eq!(m.len(), 700);
         let mut seen = Vec::new();

@@ -80,6 +80,9 @@ enum Cmd {
         halls: usize,
         #[arg(long, value_enum, default_value = "hallcall")]
         buffers: baseline::Buffers,
+        /// Where `POST /durable` writes its records.
+        #[arg(long)]
+        journal: std::path::PathBuf,
     },
 }
 
@@ -93,8 +96,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let which: Vec<&'static str> = match cli.cmd {
-        Cmd::ServeBaseline { listen, halls, buffers } => {
-            return match baseline::serve(listen, halls, buffers) {
+        Cmd::ServeBaseline {
+            listen,
+            halls,
+            buffers,
+            journal,
+        } => {
+            return match baseline::serve(listen, halls, buffers, journal) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("serve-baseline: {e:#}");

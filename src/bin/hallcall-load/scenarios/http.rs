@@ -177,6 +177,16 @@ async fn load(addr: SocketAddr, conns: usize, secs: Duration, req: Req) -> anyho
     Ok(out)
 }
 
+fn say(l: &Load, what: &str) {
+    eprintln!(
+        "    {} {what}, p99 {}; cores: server {:.2}, client {:.2}",
+        rate(l.per_sec),
+        dur(l.latency.p99_us),
+        l.cpu.server_cores,
+        l.cpu.client_cores
+    );
+}
+
 pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
     let (conns, secs) = (env.plan.http_connections, env.plan.http());
     eprintln!(
@@ -213,25 +223,38 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
             ours.answered
         );
     }
+    // One baseline process serves all three, one after the other.
+    let b = baseline::start(env.host, 1, env.buffers).await?;
     eprintln!("  baseline: GET /hello on {conns} connections for {} s", secs.as_secs());
-    let base = {
-        let b = baseline::start(env.host, 1, env.buffers).await?;
-        let req = Req {
-            method: "GET",
-            path: "/hello".into(),
-            token: None,
-            body: None,
-            expect: 200,
-        };
-        measured(&b, conns, secs, req, None).await?
+    let hello = Req {
+        method: "GET",
+        path: "/hello".into(),
+        token: None,
+        body: None,
+        expect: 200,
     };
+    let base = measured(&b, conns, secs, hello, None).await?;
+    say(&base, "requests/s");
     eprintln!(
-        "    {} requests/s, p99 {}; cores: server {:.2}, client {:.2}",
-        rate(base.per_sec),
-        dur(base.latency.p99_us),
-        base.cpu.server_cores,
-        base.cpu.client_cores
+        "  baseline: POST /echo (JSON in and out, no store) on {conns} connections for {} s",
+        secs.as_secs()
     );
+    let shape = |path: &str| Req {
+        method: "POST",
+        path: path.into(),
+        token: Some("baseline".into()),
+        body: Some(ISSUE_BODY),
+        expect: 201,
+    };
+    let echo = measured(&b, conns, secs, shape("/echo"), None).await?;
+    say(&echo, "requests/s");
+    eprintln!(
+        "  baseline: POST /durable (/echo + group-committed fdatasync) on {conns} connections for {} s",
+        secs.as_secs()
+    );
+    let durable = measured(&b, conns, secs, shape("/durable"), None).await?;
+    say(&durable, "requests/s");
+    drop(b);
     let scen = format!("http, {conns} connections");
     report.row(
         &scen,
@@ -247,6 +270,30 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
         format!("{} / {}", dur(ours.latency.p50_us), dur(ours.latency.p99_us)),
         format!("{} / {}", dur(base.latency.p50_us), dur(base.latency.p99_us)),
         String::new(),
+        "",
+    );
+    report.row(
+        &scen,
+        "baseline: POST /echo, the issue's HTTP and JSON without queue or store (hello world beside it)",
+        rate(echo.per_sec),
+        rate(base.per_sec),
+        ratio(echo.per_sec, base.per_sec),
+        "",
+    );
+    report.row(
+        &scen,
+        "baseline: POST /durable, /echo answered after a group-committed fdatasync (hello world beside it)",
+        rate(durable.per_sec),
+        rate(base.per_sec),
+        ratio(durable.per_sec, base.per_sec),
+        "",
+    );
+    report.row(
+        &scen,
+        "requests/s: hallcall issuing against POST /durable",
+        rate(ours.per_sec),
+        rate(durable.per_sec),
+        ratio(ours.per_sec, durable.per_sec),
         "",
     );
     let (first, last) = (
@@ -277,7 +324,12 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
         String::new(),
         "",
     );
-    for (who, l) in [("hallcall", &ours), ("baseline", &base)] {
+    for (who, l) in [
+        ("hallcall", &ours),
+        ("baseline /hello", &base),
+        ("baseline /echo", &echo),
+        ("baseline /durable", &durable),
+    ] {
         if l.errors > 0 {
             report.fail(format!(
                 "http {who}: {} failed requests ({})",
@@ -288,7 +340,7 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
     }
     report.json(
         "http",
-        json!({ "connections": conns, "secs": secs.as_secs(), "hallcall": ours, "baseline": base }),
+        json!({ "connections": conns, "secs": secs.as_secs(), "hallcall": ours, "baseline": base, "echo": echo, "durable": durable }),
     );
     Ok(())
 }
