@@ -55,7 +55,6 @@ async fn service(location: Location, halls: usize) -> Service {
         journal: JournalOptions::default(),
         halls: sample(halls),
         retention_days: 30,
-        publisher: None,
         metrics: None,
     })
     .await

@@ -69,14 +69,12 @@ impl Application {
         let secret = load_or_create_secret(&location)
             .await
             .with_context(|| format!("cannot read or create the signing secret in {}", args.store))?;
-        let (publisher, published) = crate::hub::channel();
         let metrics = Arc::new(Metrics::default());
         let opened = Store::open(StoreConfig {
             location,
             journal: JournalOptions::default(),
             halls: config.halls.iter().map(|h| Arc::new(h.clone())).collect(),
             retention_days: args.retention_days,
-            publisher: Some(publisher),
             metrics: Some(metrics.clone()),
         })
         .await
@@ -97,13 +95,8 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let announce = start_device_announcer(&announcer, config)?;
-        let hub = Hub::start(
-            &opened.halls,
-            published,
-            Heartbeat::default(),
-            announce,
-            Some(metrics.clone()),
-        );
+        let hub = Hub::start(&opened.halls, Heartbeat::default(), announce, Some(metrics.clone()));
+        opened.store.attach(hub.feeds()).await;
         let service = Service {
             halls: Halls::from_halls(opened.halls),
             store: opened.store,

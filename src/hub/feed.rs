@@ -110,6 +110,15 @@ impl Feed {
         self.lock().hall.seq()
     }
 
+    /// A copy of the hall as of the last published (durable) event.
+    pub fn hall(&self) -> Hall {
+        self.lock().hall.clone()
+    }
+
+    pub fn config(&self) -> Arc<crate::config::HallConfig> {
+        self.lock().hall.config().clone()
+    }
+
     /// Applies a durable batch and sends its frame to every subscriber.
     pub fn publish(&self, events: Vec<Event>) {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {

@@ -1,11 +1,12 @@
 //! The hub: durable events fanned out to screens.
 //!
 //! The store's writer hands every batch it has made durable, in log order,
-//! to the hub's task ([`Publisher`]); nothing reaches a screen before it is
-//! stored, and per hall the order is the log's. For each hall a [`Feed`]
-//! keeps its own copy of the hall as of its last published event (to answer
-//! new subscribers with a snapshot), the recent frames (to resume a client
-//! that reconnects with its last sequence number) and a broadcast channel.
+//! to the hall's [`Feed`] ([`crate::store::Store::attach`]); nothing reaches
+//! a screen before it is stored, and per hall the order is the log's. Each
+//! feed keeps the hall as of its last durable event (to answer new
+//! subscribers with a snapshot; it is also the copy a failed write rolls
+//! back to), the recent frames (to resume a client that reconnects with its
+//! last sequence number) and a broadcast channel.
 //!
 //! Each batch is serialized once into a [`Frame`] whose bytes every
 //! subscriber shares. The broadcast ring is bounded: a subscriber that falls
@@ -37,40 +38,12 @@ pub fn wire_error(code: &str, message: &str) -> String {
     })
 }
 
-use crate::engine::{Event, Hall, HallId};
-
-/// What the store's writer hands to the hub.
-pub enum Published {
-    /// Events now durable, in log order.
-    Events { hall: HallId, events: Vec<Event> },
-    /// The hall was read back from the store (its log held events this
-    /// process had not seen): every subscriber is resynchronized.
-    Reset(Box<Hall>),
-}
-
-/// The writer's end. Unbounded so the writer never waits on screens; the
-/// hub's work per batch is a few microseconds, so it does not fall behind.
-#[derive(Clone)]
-pub struct Publisher(mpsc::UnboundedSender<Published>);
-
-impl std::fmt::Debug for Publisher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Publisher")
-    }
-}
-
-impl Publisher {
-    pub fn publish(&self, p: Published) {
-        // The hub ends only at shutdown, after the writer's last batch.
-        let _ = self.0.send(p);
-    }
-}
+use crate::engine::{Hall, HallId};
 
 /// Counters for tests, logs and `/metrics`.
 #[derive(Debug, Default)]
 pub struct HubStats {
     pub connections: AtomicU64,
-    pub frames: AtomicU64,
     /// Subscribers sent a snapshot because they fell behind the ring.
     pub resyncs: AtomicU64,
     /// Subscribers disconnected because they stopped reading.
@@ -107,18 +80,12 @@ pub struct Hub {
     closing: watch::Sender<bool>,
 }
 
-/// The channel between the writer and the hub, made before either.
-pub fn channel() -> (Publisher, mpsc::UnboundedReceiver<Published>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (Publisher(tx), rx)
-}
-
 impl Hub {
-    /// Starts the hub on the halls as recovered from the store.
-    /// Calls and recalls go to `announce`, in order, when given.
+    /// Starts the hub on the halls as recovered from the store; hand
+    /// [`Hub::feeds`] to the store's writer next. Calls and recalls go to
+    /// `announce`, in order, when given.
     pub fn start(
         halls: &[Hall],
-        mut rx: mpsc::UnboundedReceiver<Published>,
         heartbeat: Heartbeat,
         announce: Option<mpsc::UnboundedSender<crate::audio::CallMade>>,
         metrics: Option<Arc<crate::metrics::Metrics>>,
@@ -132,32 +99,17 @@ impl Hub {
                 )
             })
             .collect();
-        let hub = Hub {
+        Hub {
             feeds: Arc::new(feeds),
             stats: Arc::new(HubStats::default()),
             heartbeat,
             closing: watch::channel(false).0,
-        };
-        let feeds = hub.feeds.clone();
-        let stats = hub.stats.clone();
-        tokio::spawn(async move {
-            while let Some(p) = rx.recv().await {
-                match p {
-                    Published::Events { hall, events } => {
-                        if let Some(f) = feeds.get(&hall) {
-                            f.publish(events);
-                            stats.frames.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Published::Reset(hall) => {
-                        if let Some(f) = feeds.get(&hall.config().id) {
-                            f.reset(*hall);
-                        }
-                    }
-                }
-            }
-        });
-        hub
+        }
+    }
+
+    /// Every hall's feed, for the store's writer.
+    pub fn feeds(&self) -> Vec<Arc<Feed>> {
+        self.feeds.values().cloned().collect()
     }
 
     pub fn feed(&self, hall: HallId) -> Option<&Arc<Feed>> {

@@ -18,7 +18,7 @@ use super::redis_store::RedisStore;
 use super::{Location, NumberKey, Recovered, StoreError, rebuild};
 use crate::config::HallConfig;
 use crate::engine::{Event, Hall, HallId, HallSnapshot};
-use crate::hub::{Published, Publisher};
+use crate::hub::Feed;
 
 /// Appends waiting beyond this are refused (503) rather than queued: a
 /// store that cannot keep up must not grow memory without bound.
@@ -34,8 +34,6 @@ pub struct StoreConfig {
     pub halls: Vec<Arc<HallConfig>>,
     /// Business days of events kept for reports behind the snapshots.
     pub retention_days: u32,
-    /// Where durable batches go next, in log order (the hub).
-    pub publisher: Option<Publisher>,
     /// Where write latencies are counted.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
@@ -64,6 +62,11 @@ enum Job {
         reply: oneshot::Sender<Option<Hall>>,
     },
     Flush(oneshot::Sender<()>),
+    /// From now on these feeds keep their halls' durable state.
+    Attach {
+        feeds: Vec<Arc<Feed>>,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 #[derive(Clone)]
@@ -213,16 +216,16 @@ impl Store {
         let unknown = recovered.into_keys().collect();
         let mirror = Mirror {
             next: rebuilt.iter().map(|h| (h.config().id, h.seq() + 1)).collect(),
-            durable: rebuilt.iter().map(|h| (h.config().id, h.clone())).collect(),
+            durable: rebuilt
+                .iter()
+                .map(|h| (h.config().id, Durable::Own(Box::new(h.clone()))))
+                .collect(),
         };
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
         tokio::spawn(watch(backend.clone(), healthy.clone(), tx.downgrade()));
         let own_thread = matches!(backend, Backend::Journal(_));
-        spawn(
-            run(backend, rx, healthy.clone(), mirror, cfg.publisher, cfg.metrics),
-            own_thread,
-        )?;
+        spawn(run(backend, rx, healthy.clone(), mirror, cfg.metrics), own_thread)?;
         Ok(OpenedStore {
             store: Store {
                 tx,
@@ -361,6 +364,18 @@ impl Store {
         rx.await.ok().flatten()
     }
 
+    /// Hands each hall's durable state to the hub's feed for it: the feed
+    /// then applies every durable batch (making it a frame for the
+    /// screens) and is the copy a failed write rolls back to, and the
+    /// writer drops its own. One copy of each hall fewer, and each event
+    /// applied once fewer. Call before the first append.
+    pub async fn attach(&self, feeds: Vec<Arc<Feed>>) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Job::Attach { feeds, reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Waits until everything queued so far has been written.
     pub async fn flush(&self) {
         let (reply, rx) = oneshot::channel();
@@ -409,7 +424,54 @@ async fn watch(backend: Backend, healthy: Arc<AtomicBool>, alive: mpsc::WeakSend
 /// write can be undone in memory without reading the store).
 struct Mirror {
     next: HashMap<HallId, u64>,
-    durable: HashMap<HallId, Hall>,
+    durable: HashMap<HallId, Durable>,
+}
+
+/// Where a hall's durable state is kept.
+enum Durable {
+    /// The writer's own copy (no hub: tests, benchmarks).
+    Own(Box<Hall>),
+    /// The hub's feed, which applies each durable batch for its screens
+    /// anyway.
+    Feed(Arc<Feed>),
+}
+
+impl Durable {
+    fn hall(&self) -> Hall {
+        match self {
+            Durable::Own(h) => (**h).clone(),
+            Durable::Feed(f) => f.hall(),
+        }
+    }
+
+    fn config(&self) -> Arc<HallConfig> {
+        match self {
+            Durable::Own(h) => h.config().clone(),
+            Durable::Feed(f) => f.config(),
+        }
+    }
+
+    /// A durable batch of the hall's events, in order.
+    fn apply(&mut self, events: Vec<Event>) {
+        match self {
+            Durable::Own(h) => {
+                for e in &events {
+                    if let Err(err) = h.apply(e) {
+                        tracing::error!(hall = %h.config().id, error = %err, "durable mirror diverged");
+                    }
+                }
+            }
+            Durable::Feed(f) => f.publish(events),
+        }
+    }
+
+    /// The hall as read back from the store.
+    fn reset(&mut self, hall: Hall) {
+        match self {
+            Durable::Own(h) => **h = hall,
+            Durable::Feed(f) => f.reset(hall),
+        }
+    }
 }
 
 /// Writes in flight at once. The journal has one file and one fsync at a
@@ -453,7 +515,6 @@ struct Writer {
     /// A batch failed: nothing more is sent until those in flight are
     /// answered and `launched` is put back to what is durable.
     failed: bool,
-    publisher: Option<Publisher>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
@@ -462,7 +523,6 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     healthy: Arc<AtomicBool>,
     mirror: Mirror,
-    publisher: Option<Publisher>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 ) {
     let mut w = Writer {
@@ -473,7 +533,6 @@ async fn run(
         mirror,
         flying: VecDeque::new(),
         failed: false,
-        publisher,
         metrics,
     };
     let mut jobs: VecDeque<Job> = VecDeque::with_capacity(BATCH);
@@ -602,35 +661,32 @@ impl Writer {
         }
         match written {
             Ok(()) => {
-                for (hall, events) in &batch {
-                    let Some(first) = events.first() else { continue };
+                let mut durable = Vec::new();
+                for (hall, events) in per_hall(batch) {
+                    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+                        continue;
+                    };
                     // A hall whose earlier batch failed is not where this
                     // one starts: its mirror stays as it was, and the hall,
                     // already broken by that failure, is read back from the
                     // store when its next append is refused.
-                    if self.mirror.next.get(hall).is_some_and(|n| *n != first.seq) {
+                    if self.mirror.next.get(&hall).is_some_and(|n| *n != first.seq) {
                         tracing::warn!(%hall, seq = first.seq, "durable batch after a failed one: mirror left behind");
                         continue;
                     }
-                    if let Some(h) = self.mirror.durable.get_mut(hall) {
-                        for e in events {
-                            if let Err(err) = h.apply(e) {
-                                tracing::error!(%hall, error = %err, "durable mirror diverged");
-                            }
-                        }
-                    }
-                    if let Some(last) = events.last() {
-                        self.mirror.next.insert(*hall, last.seq + 1);
+                    self.mirror.next.insert(hall, last.seq + 1);
+                    durable.push((hall, events));
+                }
+                // Before the answers: whoever is told an operation is done
+                // and then opens a screen (or has one open) sees it there.
+                for (hall, events) in durable {
+                    if let Some(d) = self.mirror.durable.get_mut(&hall) {
+                        d.apply(events);
                     }
                 }
                 self.healthy.store(true, Ordering::Relaxed);
                 for ack in done.acks {
                     let _ = ack.send(Ok(()));
-                }
-                if let Some(p) = &self.publisher {
-                    for (hall, events) in per_hall(batch) {
-                        p.publish(Published::Events { hall, events });
-                    }
                 }
             }
             Err(e) => {
@@ -668,7 +724,7 @@ impl Writer {
                 }
             }
             Job::Load { hall, reply } => {
-                let Some(cfg) = mirror.durable.get(&hall).map(|h| h.config().clone()) else {
+                let Some(cfg) = mirror.durable.get(&hall).map(Durable::config) else {
                     let _ = reply.send(Err(StoreError::corrupt(
                         format!("hall {hall}"),
                         "not a configured hall",
@@ -682,15 +738,31 @@ impl Writer {
                 if let Ok(h) = &loaded {
                     mirror.next.insert(hall, h.seq() + 1);
                     self.launched.insert(hall, h.seq() + 1);
-                    mirror.durable.insert(hall, h.clone());
-                    if let Some(p) = &self.publisher {
-                        p.publish(Published::Reset(Box::new(h.clone())));
+                    if let Some(d) = mirror.durable.get_mut(&hall) {
+                        d.reset(h.clone());
                     }
                 }
                 let _ = reply.send(loaded);
             }
             Job::Durable { hall, reply } => {
-                let _ = reply.send(mirror.durable.get(&hall).cloned());
+                let _ = reply.send(mirror.durable.get(&hall).map(Durable::hall));
+            }
+            Job::Attach { feeds, reply } => {
+                for feed in feeds {
+                    let hall = feed.config().id;
+                    if let Some(d) = mirror.durable.get_mut(&hall) {
+                        // Both were rebuilt from the same store; if they
+                        // ever differ, the writer's copy is the durable one.
+                        if let Durable::Own(own) = d
+                            && own.seq() != feed.seq()
+                        {
+                            tracing::warn!(%hall, "the hub's copy differs from the writer's: reset");
+                            feed.reset((**own).clone());
+                        }
+                        *d = Durable::Feed(feed);
+                    }
+                }
+                let _ = reply.send(());
             }
             Job::Flush(reply) => {
                 let _ = reply.send(());

@@ -324,3 +324,20 @@ async fn client_messages_oversized_frames_and_shutdown() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_screen_opened_after_an_answer_shows_what_was_answered() {
+    let app = spawn_app().await;
+    // Within the 30 tickets a snapshot's waiting list shows.
+    for _ in 0..25 {
+        let r = issue_at_desk(&app, "general", "social").await;
+        let number = r["ticket"]["number"].as_str().unwrap().to_owned();
+        let mut screen = app.live("qiaocheng", "display", "").await;
+        let snap = next_json(&mut screen).await;
+        assert!(
+            snap["queues"].to_string().contains(&format!("\"{number}\"")),
+            "{number} was answered but a new screen does not show it: {}",
+            snap["queues"]
+        );
+    }
+}

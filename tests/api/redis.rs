@@ -120,7 +120,6 @@ async fn a_warning_when_redis_keeps_nothing_on_disk() {
         journal: Default::default(),
         halls: vec![],
         retention_days: 30,
-        publisher: None,
         metrics: None,
     })
     .await

@@ -25,7 +25,6 @@ async fn open(redis: &RedisServer) -> OpenedStore {
         journal: crate::store::journal::JournalOptions::default(),
         halls: sample(),
         retention_days: 30,
-        publisher: None,
         metrics: None,
     })
     .await
@@ -148,4 +147,32 @@ fn a_batch_reaches_the_hub_as_one_run_of_events_per_hall() {
     assert_eq!((joined[0].0, seqs(&joined[0].1)), (ida, want_a.clone()));
     assert_eq!((joined[1].0, seqs(&joined[1].1)), (idb, want_b));
     assert!(want_a.windows(2).all(|w| w[1] == w[0] + 1), "consecutive: {want_a:?}");
+}
+
+#[tokio::test]
+async fn the_hub_has_each_batch_before_its_callers_are_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let opened = Store::open(StoreConfig {
+        location: Location::Journal(dir.path().to_path_buf()),
+        journal: crate::store::journal::JournalOptions::default(),
+        halls: sample(),
+        retention_days: 30,
+        metrics: None,
+    })
+    .await
+    .unwrap();
+    let hub = crate::hub::Hub::start(&opened.halls, crate::hub::Heartbeat::default(), None, None);
+    opened.store.attach(hub.feeds()).await;
+    let mut live = opened.halls[0].clone();
+    let feed = hub.feed(live.config().id).unwrap().clone();
+    for _ in 0..200 {
+        let events = issue(&mut live);
+        let seq = events.last().unwrap().seq;
+        let ack = opened.store.append(live.config().id, events).unwrap();
+        ack.await.unwrap().unwrap();
+        assert_eq!(feed.seq(), seq, "answered before the hub had it");
+    }
+    // The feed is the writer's durable copy now: it rolls back to it.
+    let durable = opened.store.durable(live.config().id).await.unwrap();
+    assert_eq!(durable.snapshot(), live.snapshot());
 }
