@@ -1,7 +1,10 @@
 //! The servers under test, each a child process so its memory and CPU can
 //! be read from /proc apart from the client's. A guard kills the child and
 //! removes its files when dropped: at the end, on an error, on a panic
-//! (unwinding) and on ctrl-c (the run's future is dropped).
+//! (unwinding) and on ctrl-c (the run's future is dropped). Killed
+//! outright (SIGKILL, a CI time limit), the tool cannot run that guard: on
+//! Linux the kernel then kills the children too, so no server is left
+//! loading the machine under whatever is measured next.
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -61,6 +64,29 @@ pub fn free_port(host: IpAddr) -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// Asks the kernel to kill the child when this tool dies.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: runs in the forked child before exec; prctl and getppid are
+    // async-signal-safe and allocate nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The tool died before the request took effect.
+            if libc::getppid() == 1 {
+                return Err(std::io::Error::other("the load tool has exited"));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}
+
 impl Server {
     /// Starts `cmd` (its output going to a log in `dir`) and waits until
     /// `ready_path` answers 200.
@@ -74,6 +100,7 @@ impl Server {
         let log = dir.join("server.log");
         let log_file = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file);
+        die_with_parent(&mut cmd);
         let child = cmd.spawn().with_context(|| format!("cannot start {name} ({cmd:?})"))?;
         let mut server = Server {
             name,
