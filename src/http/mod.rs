@@ -236,6 +236,8 @@ async fn not_found() -> ApiError {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Read once: `std::process::id` is a system call each time.
+static PID: std::sync::LazyLock<u32> = std::sync::LazyLock::new(std::process::id);
 
 /// Gives every request an id (the caller's `x-request-id` if it sent a
 /// sensible one), logs it with the outcome, and returns it in the answer.
@@ -248,7 +250,7 @@ async fn request_id(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| {
             let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
             // A formatted integer is always a valid header value.
-            HeaderValue::from_str(&format!("{:x}-{n}", std::process::id())).expect("ascii header")
+            HeaderValue::from_str(&format!("{:x}-{n}", *PID)).expect("ascii header")
         });
     // A span per request at debug level, as tower-http's tracing does:
     // at the default level it costs nothing, and a failure's own line
