@@ -96,7 +96,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let announce = start_device_announcer(&announcer, config)?;
         let hub = Hub::start(&opened.halls, Heartbeat::default(), announce, Some(metrics.clone()));
-        opened.store.attach(hub.feeds()).await;
+        opened.store.attach(&hub).await;
         let service = Service {
             halls: Halls::from_halls(opened.halls),
             store: opened.store,

@@ -121,8 +121,27 @@ impl Feed {
 
     /// Applies a durable batch and sends its frame to every subscriber.
     pub fn publish(&self, events: Vec<Event>) {
+        if let Some(frame) = self.apply(events) {
+            self.send(frame);
+        }
+    }
+
+    /// Sends a frame made by [`Feed::apply`] to every subscriber. Separate
+    /// because waking thousands of screens' tasks takes milliseconds: the
+    /// store's writer applies a batch before answering its callers and has
+    /// the hub's task send it after. A subscriber that joined in between
+    /// already has the frame's events in its snapshot and skips it by its
+    /// sequence number.
+    pub fn send(&self, frame: Arc<Frame>) {
+        // No subscribers is not an error.
+        let _ = self.tx.send(frame);
+    }
+
+    /// Applies a durable batch to the hall and makes its frame (kept for
+    /// resuming clients), without sending it.
+    pub fn apply(&self, events: Vec<Event>) -> Option<Arc<Frame>> {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
-            return;
+            return None;
         };
         let (from, seq, at) = (first.seq, last.seq, last.at);
         let mut st = self.lock();
@@ -227,8 +246,7 @@ impl Feed {
             st.recent.pop_front();
         }
         st.recent.push_back(frame.clone());
-        // No subscribers is not an error.
-        let _ = self.tx.send(frame);
+        Some(frame)
     }
 
     fn announce(&self, hall: crate::engine::HallId, ticket: TicketNumber, window: WindowNo, recall: u32) {

@@ -71,10 +71,15 @@ impl Default for Heartbeat {
     }
 }
 
+/// A frame to send to its feed's subscribers.
+pub type Outgoing = (Arc<Feed>, Arc<Frame>);
+
 /// A handle on every hall's feed. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
     feeds: Arc<HashMap<HallId, Arc<Feed>>>,
+    /// To the task that sends frames to subscribers.
+    outgoing: mpsc::UnboundedSender<Outgoing>,
     pub stats: Arc<HubStats>,
     pub heartbeat: Heartbeat,
     closing: watch::Sender<bool>,
@@ -99,8 +104,17 @@ impl Hub {
                 )
             })
             .collect();
+        let (outgoing, mut frames) = mpsc::unbounded_channel::<Outgoing>();
+        // Sending wakes every subscriber's task: done here, on the
+        // runtime, after the writer has answered the batch's callers.
+        tokio::spawn(async move {
+            while let Some((feed, frame)) = frames.recv().await {
+                feed.send(frame);
+            }
+        });
         Hub {
             feeds: Arc::new(feeds),
+            outgoing,
             stats: Arc::new(HubStats::default()),
             heartbeat,
             closing: watch::channel(false).0,
@@ -110,6 +124,11 @@ impl Hub {
     /// Every hall's feed, for the store's writer.
     pub fn feeds(&self) -> Vec<Arc<Feed>> {
         self.feeds.values().cloned().collect()
+    }
+
+    /// Where the writer hands frames to be sent, in log order per hall.
+    pub fn outgoing(&self) -> mpsc::UnboundedSender<Outgoing> {
+        self.outgoing.clone()
     }
 
     pub fn feed(&self, hall: HallId) -> Option<&Arc<Feed>> {

@@ -18,7 +18,7 @@ use super::redis_store::RedisStore;
 use super::{Location, NumberKey, Recovered, StoreError, rebuild};
 use crate::config::HallConfig;
 use crate::engine::{Event, Hall, HallId, HallSnapshot};
-use crate::hub::Feed;
+use crate::hub::{Feed, Hub, Outgoing};
 
 /// Appends waiting beyond this are refused (503) rather than queued: a
 /// store that cannot keep up must not grow memory without bound.
@@ -62,9 +62,11 @@ enum Job {
         reply: oneshot::Sender<Option<Hall>>,
     },
     Flush(oneshot::Sender<()>),
-    /// From now on these feeds keep their halls' durable state.
+    /// From now on these feeds keep their halls' durable state, and their
+    /// frames go to `outgoing` to be sent.
     Attach {
         feeds: Vec<Arc<Feed>>,
+        outgoing: mpsc::UnboundedSender<Outgoing>,
         reply: oneshot::Sender<()>,
     },
 }
@@ -220,6 +222,7 @@ impl Store {
                 .iter()
                 .map(|h| (h.config().id, Durable::Own(Box::new(h.clone()))))
                 .collect(),
+            outgoing: None,
         };
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
@@ -369,9 +372,14 @@ impl Store {
     /// screens) and is the copy a failed write rolls back to, and the
     /// writer drops its own. One copy of each hall fewer, and each event
     /// applied once fewer. Call before the first append.
-    pub async fn attach(&self, feeds: Vec<Arc<Feed>>) {
+    pub async fn attach(&self, hub: &Hub) {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Job::Attach { feeds, reply }).await.is_ok() {
+        let job = Job::Attach {
+            feeds: hub.feeds(),
+            outgoing: hub.outgoing(),
+            reply,
+        };
+        if self.tx.send(job).await.is_ok() {
             let _ = rx.await;
         }
     }
@@ -425,6 +433,8 @@ async fn watch(backend: Backend, healthy: Arc<AtomicBool>, alive: mpsc::WeakSend
 struct Mirror {
     next: HashMap<HallId, u64>,
     durable: HashMap<HallId, Durable>,
+    /// Where the feeds' frames go once a batch is answered.
+    outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
 }
 
 /// Where a hall's durable state is kept.
@@ -451,8 +461,9 @@ impl Durable {
         }
     }
 
-    /// A durable batch of the hall's events, in order.
-    fn apply(&mut self, events: Vec<Event>) {
+    /// A durable batch of the hall's events, in order; with a feed, the
+    /// frame to send its screens.
+    fn apply(&mut self, events: Vec<Event>) -> Option<Outgoing> {
         match self {
             Durable::Own(h) => {
                 for e in &events {
@@ -460,8 +471,9 @@ impl Durable {
                         tracing::error!(hall = %h.config().id, error = %err, "durable mirror diverged");
                     }
                 }
+                None
             }
-            Durable::Feed(f) => f.publish(events),
+            Durable::Feed(f) => f.apply(events).map(|frame| (f.clone(), frame)),
         }
     }
 
@@ -677,16 +689,24 @@ impl Writer {
                     self.mirror.next.insert(hall, last.seq + 1);
                     durable.push((hall, events));
                 }
-                // Before the answers: whoever is told an operation is done
-                // and then opens a screen (or has one open) sees it there.
+                // Applied before the answers: whoever is told an operation
+                // is done and then opens a screen sees it there. Sent to
+                // open screens after them: that wakes every screen's task.
+                let mut frames = Vec::new();
                 for (hall, events) in durable {
                     if let Some(d) = self.mirror.durable.get_mut(&hall) {
-                        d.apply(events);
+                        frames.extend(d.apply(events));
                     }
                 }
                 self.healthy.store(true, Ordering::Relaxed);
                 for ack in done.acks {
                     let _ = ack.send(Ok(()));
+                }
+                if let Some(out) = &self.mirror.outgoing {
+                    for f in frames {
+                        // The hub's task ends only at shutdown.
+                        let _ = out.send(f);
+                    }
                 }
             }
             Err(e) => {
@@ -747,7 +767,8 @@ impl Writer {
             Job::Durable { hall, reply } => {
                 let _ = reply.send(mirror.durable.get(&hall).map(Durable::hall));
             }
-            Job::Attach { feeds, reply } => {
+            Job::Attach { feeds, outgoing, reply } => {
+                mirror.outgoing = Some(outgoing);
                 for feed in feeds {
                     let hall = feed.config().id;
                     if let Some(d) = mirror.durable.get_mut(&hall) {

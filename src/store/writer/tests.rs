@@ -162,7 +162,7 @@ async fn the_hub_has_each_batch_before_its_callers_are_answered() {
     .await
     .unwrap();
     let hub = crate::hub::Hub::start(&opened.halls, crate::hub::Heartbeat::default(), None, None);
-    opened.store.attach(hub.feeds()).await;
+    opened.store.attach(&hub).await;
     let mut live = opened.halls[0].clone();
     let feed = hub.feed(live.config().id).unwrap().clone();
     for _ in 0..200 {
