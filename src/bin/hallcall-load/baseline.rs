@@ -149,13 +149,19 @@ pub fn serve(listen: SocketAddr, halls: usize, buffers: Buffers, journal: PathBu
     })
 }
 
-/// The caller must send a bearer token, as hallcall's desk does (it is
-/// not checked: there are no accounts here).
-fn signed(headers: &axum::http::HeaderMap) -> bool {
-    headers
+/// The answer to an issue request, or 401 without a bearer token (sent as
+/// hallcall's desk sends it; not checked: there are no accounts here).
+fn issue<'a>(s: &Shared, headers: &axum::http::HeaderMap, req: &'a IssueRequest) -> Option<Issued<'a>> {
+    let signed = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer "))
+        .is_some_and(|v| v.starts_with("Bearer "));
+    signed.then(|| Issued {
+        number: s.issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        zone: &req.zone,
+        service: &req.service,
+        pad: PAD,
+    })
 }
 
 async fn echo(
@@ -164,17 +170,10 @@ async fn echo(
     axum::Json(req): axum::Json<IssueRequest>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if !signed(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
+    match issue(&s, &headers, &req) {
+        Some(answer) => (StatusCode::CREATED, axum::Json(answer)).into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
     }
-    let number = s.issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let answer = Issued {
-        number,
-        zone: &req.zone,
-        service: &req.service,
-        pad: PAD,
-    };
-    (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
 async fn durable(
@@ -183,15 +182,8 @@ async fn durable(
     axum::Json(req): axum::Json<IssueRequest>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if !signed(&headers) {
+    let Some(answer) = issue(&s, &headers, &req) else {
         return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let number = s.issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let answer = Issued {
-        number,
-        zone: &req.zone,
-        service: &req.service,
-        pad: PAD,
     };
     let Ok(mut record) = serde_json::to_vec(&answer) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
