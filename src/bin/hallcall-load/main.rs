@@ -61,7 +61,8 @@ struct Cli {
 enum Cmd {
     /// Every scenario, one after the other (about 4 minutes; --quick: 1).
     All,
-    /// Ticket issuing over HTTP against axum's hello world.
+    /// Ticket issuing over HTTP against axum's hello world, a JSON echo and
+    /// a minimal durable (group-committed fdatasync) route.
     Http,
     /// One call at a time to many screens of one hall.
     Fanout,

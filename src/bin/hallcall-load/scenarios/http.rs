@@ -1,5 +1,8 @@
 //! `http`: tickets issued over N keep-alive connections for D seconds,
-//! against axum's hello world over the same client and connections.
+//! against three routes of the baseline server over the same client and
+//! connections: axum's hello world (the target's baseline), `/echo` (the
+//! issue's HTTP and JSON without a store) and `/durable` (`/echo` answered
+//! after a group-committed fdatasync).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
