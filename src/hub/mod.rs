@@ -86,8 +86,8 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Starts the hub on the halls as recovered from the store; hand
-    /// [`Hub::feeds`] to the store's writer next. Calls and recalls go to
+    /// Starts the hub on the halls as recovered from the store; hand it to
+    /// the store next (`Store::attach`). Calls and recalls go to
     /// `announce`, in order, when given.
     pub fn start(
         halls: &[Hall],
@@ -104,6 +104,9 @@ impl Hub {
                 )
             })
             .collect();
+        // Unbounded so the writer never waits on screens: it queues at most
+        // one frame per hall per flush, and sending one takes milliseconds
+        // only with thousands of screens.
         let (outgoing, mut frames) = mpsc::unbounded_channel::<Outgoing>();
         // Sending wakes every subscriber's task: done here, on the
         // runtime, after the writer has answered the batch's callers.

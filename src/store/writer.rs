@@ -477,7 +477,9 @@ impl Durable {
         }
     }
 
-    /// The hall as read back from the store.
+    /// The hall as read back from the store. A feed sends its reset at
+    /// once, possibly before older frames still queued for the hub's task:
+    /// subscribers take a snapshot on it and skip those by sequence number.
     fn reset(&mut self, hall: Hall) {
         match self {
             Durable::Own(h) => **h = hall,
