@@ -64,10 +64,10 @@ fi
 
 log "format and lints"
 cargo fmt --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "benchmarks compile"
-cargo bench --locked --no-run
+cargo bench --workspace --locked --no-run
 
 log "audio output feature"
 cargo clippy --all-targets --locked --features audio-output -- -D warnings
@@ -79,9 +79,9 @@ cargo test --doc --locked
 log "tests"
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --no-fail-fast || status=$?
+  cargo nextest run --workspace --locked --no-fail-fast || status=$?
 else
-  cargo test --locked --no-fail-fast || status=$?
+  cargo test --workspace --locked --no-fail-fast || status=$?
 fi
 
 # The pages in a real browser, against the binary the tests above built.

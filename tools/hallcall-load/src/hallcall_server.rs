@@ -84,7 +84,7 @@ impl Hallcall {
     pub async fn start(bin: &Path, host: std::net::IpAddr, layout: Layout) -> anyhow::Result<Hallcall> {
         if !bin.is_file() {
             bail!(
-                "{} not found: build it first (cargo build --release --bins) or pass --hallcall PATH",
+                "{} not found: build it first (cargo build --release --workspace --bins) or pass --hallcall PATH",
                 bin.display()
             );
         }

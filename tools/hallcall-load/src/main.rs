@@ -3,7 +3,7 @@
 //! Markdown table for BENCHMARKS.md and a JSON line.
 //!
 //! ```sh
-//! cargo build --release --bins && target/release/hallcall-load all
+//! cargo build --release --workspace --bins && target/release/hallcall-load all
 //! target/release/hallcall-load --quick all      # a smoke run, ~10x smaller
 //! ```
 //!
