@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hallcall::config::HallConfig;
+use hallcall::config::ServerConfig;
 use hallcall::engine::{Channel, Command as Cmd, Issue, Millis};
 use hallcall::service::Service;
 use hallcall::shards::Halls;
@@ -37,30 +37,34 @@ const ISSUERS: usize = 12;
 /// stays bounded (and so does the size of its snapshots).
 const MAX_WAITING: i64 = 150;
 
-fn sample(halls: usize) -> Vec<Arc<HallConfig>> {
+fn sample(halls: usize) -> ServerConfig {
     let cfg = hallcall::config::parse(include_str!("../config/hall.toml"), "hall.toml").expect("sample");
     let city = cfg.halls[0].clone();
-    (1..=halls)
+    let halls = (1..=halls)
         .map(|i| {
             let mut hall = city.clone();
-            hall.id = hallcall::engine::Code::new(&format!("qiaocheng-{i}")).expect("id");
-            Arc::new(hall)
+            let mut spec = (*hall.spec).clone();
+            spec.id = hallcall::engine::Code::new(&format!("qiaocheng-{i}")).expect("id");
+            hall.spec = Arc::new(spec);
+            hall
         })
-        .collect()
+        .collect();
+    ServerConfig { halls }
 }
 
 async fn service(location: Location, halls: usize) -> Service {
+    let config = sample(halls);
     let opened = Store::open(StoreConfig {
         location,
         journal: JournalOptions::default(),
-        halls: sample(halls),
+        halls: config.halls.iter().map(|h| h.spec.clone()).collect(),
         retention_days: 30,
         metrics: None,
     })
     .await
     .expect("store opens");
     Service {
-        halls: Halls::from_halls(opened.halls),
+        halls: Halls::from_halls(&config, opened.halls),
         store: opened.store,
         clock: Arc::new(|| NOW),
     }
@@ -80,10 +84,10 @@ async fn workload(svc: Service, halls: usize) -> Figures {
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for hall in sample(halls) {
-        for w in &hall.windows {
+    for hall in sample(halls).halls {
+        for w in &hall.spec.windows {
             svc.execute(
-                hall.id,
+                hall.spec.id,
                 Cmd::Open {
                     window: w.number,
                     staff: None,
@@ -91,7 +95,7 @@ async fn workload(svc: Service, halls: usize) -> Figures {
             )
             .await
             .expect("open");
-            svc.execute(hall.id, Cmd::Resume { window: w.number })
+            svc.execute(hall.spec.id, Cmd::Resume { window: w.number })
                 .await
                 .expect("resume");
         }
@@ -108,12 +112,12 @@ async fn workload(svc: Service, halls: usize) -> Figures {
                         continue;
                     }
                     // Zones in proportion to their windows.
-                    let w = &hall.windows[n % hall.windows.len()];
+                    let w = &hall.spec.windows[n % hall.spec.windows.len()];
                     n += ISSUERS;
-                    let zone = &hall.zones[w.serves[0].zone];
+                    let zone = &hall.spec.zones[w.serves[0].zone];
                     let cmd = Cmd::Issue(Issue::normal(zone.id, zone.services[0].id, Channel::Kiosk));
                     let t = Instant::now();
-                    if svc.execute(hall.id, cmd).await.is_ok() {
+                    if svc.execute(hall.spec.id, cmd).await.is_ok() {
                         lat.push(t.elapsed());
                         ops.fetch_add(1, Ordering::Relaxed);
                         waiting.fetch_add(1, Ordering::Relaxed);
@@ -127,7 +131,7 @@ async fn workload(svc: Service, halls: usize) -> Figures {
                 lat
             }));
         }
-        for w in hall.windows.clone() {
+        for w in hall.spec.windows.clone() {
             let (svc, stop, ops, hall, waiting) =
                 (svc.clone(), stop.clone(), ops.clone(), hall.clone(), waiting.clone());
             tasks.push(tokio::spawn(async move {
@@ -137,7 +141,7 @@ async fn workload(svc: Service, halls: usize) -> Figures {
                     for cmd in [Cmd::CallNext { window }, Cmd::Start { window }, Cmd::Finish { window }] {
                         let calling = matches!(cmd, Cmd::CallNext { .. });
                         let t = Instant::now();
-                        match svc.execute(hall.id, cmd).await {
+                        match svc.execute(hall.spec.id, cmd).await {
                             Ok(_) => {
                                 lat.push(t.elapsed());
                                 ops.fetch_add(1, Ordering::Relaxed);
@@ -209,7 +213,7 @@ fn report(name: &str, f: &Figures, baseline: f64) {
 /// and rebuilding the hall.
 fn replay(days: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = sample(1)[0].clone();
+    let cfg = sample(1).halls.remove(0).spec;
     let mut hall = hallcall::engine::Hall::new(cfg.clone());
     let mut journal = Journal::open(dir.path(), JournalOptions::default())
         .expect("journal")

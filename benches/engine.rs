@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hallcall::config::{HallConfig, ServerConfig};
+use hallcall::engine::HallSpec;
 use hallcall::engine::{Channel, Code, Command, Hall, Issue, LaneRequest, Millis, PauseReason, Target};
 use hallcall::shards::Halls;
 
@@ -39,7 +40,7 @@ impl Rng {
 
 /// A ticket for a zone picked in proportion to its windows (busy zones
 /// have more desks), a random service, 10% priority, 3% appointments.
-fn issue_cmd(cfg: &HallConfig, rng: &mut Rng, now: Millis) -> Command {
+fn issue_cmd(cfg: &HallSpec, rng: &mut Rng, now: Millis) -> Command {
     let w = &cfg.windows[rng.below(cfg.windows.len() as u64) as usize];
     let zone = &cfg.zones[w.serves[0].zone];
     let service = zone.services[rng.below(zone.services.len() as u64) as usize].id;
@@ -66,7 +67,7 @@ fn issue_cmd(cfg: &HallConfig, rng: &mut Rng, now: Millis) -> Command {
 /// Records a busy hall day: every window signs in, 3,000 tickets arrive,
 /// windows call, recall, skip, start, finish, transfer and hold. Only
 /// accepted commands are kept, so replaying the list is all real work.
-fn hall_day(cfg: &Arc<HallConfig>) -> Vec<(Command, Millis)> {
+fn hall_day(cfg: &Arc<HallSpec>) -> Vec<(Command, Millis)> {
     let mut hall = Hall::new(cfg.clone());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut now = OPENING;
@@ -142,7 +143,7 @@ fn replay_day(hall: &mut Hall, day: &[(Command, Millis)]) {
 }
 
 fn single_ops(c: &mut Criterion) {
-    let cfg = Arc::new(sample());
+    let cfg = sample().spec;
     let mut g = c.benchmark_group("engine");
     g.throughput(Throughput::Elements(1));
 
@@ -230,7 +231,8 @@ fn single_ops(c: &mut Criterion) {
 }
 
 fn mixed(c: &mut Criterion) {
-    let cfg = Arc::new(sample());
+    let config = sample();
+    let cfg = config.spec.clone();
     let day = hall_day(&cfg);
     let mut g = c.benchmark_group("hall_day");
     g.sample_size(20);
@@ -244,10 +246,12 @@ fn mixed(c: &mut Criterion) {
 
     // Through the sharded `Halls` (locking included): one thread on one
     // hall, then two threads each on its own hall, doing twice the work.
-    let mut twin = (*cfg).clone();
-    twin.id = Code::new("qiaocheng-2").expect("id");
+    let mut twin = config.clone();
+    let mut twin_spec = (*twin.spec).clone();
+    twin_spec.id = Code::new("qiaocheng-2").expect("id");
+    twin.spec = Arc::new(twin_spec);
     let server = ServerConfig {
-        halls: vec![(*cfg).clone(), twin],
+        halls: vec![config, twin],
     };
     let ids = [cfg.id, Code::new("qiaocheng-2").expect("id")];
     let run_threads = |threads: usize, iters: u64| {
@@ -260,7 +264,7 @@ fn mixed(c: &mut Criterion) {
                     barrier.wait();
                     for _ in 0..iters {
                         // Start each repetition from a fresh day.
-                        let cfg = halls.lock(id).expect("hall").config().clone();
+                        let cfg = halls.lock(id).expect("hall").spec().clone();
                         *halls.lock(id).expect("hall") = Hall::new(cfg);
                         for (cmd, now) in &day {
                             black_box(halls.execute(id, cmd, *now).expect("recorded commands succeed"));

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hallcall::config::HallConfig;
+use hallcall::config::HallSpec;
 use hallcall::engine::{
     Channel, Command, Event, EventKind, Hall, Issue, Millis, PauseReason, Rating, TicketNumber, business_date,
 };
@@ -80,7 +80,7 @@ fn day(hall: &mut Hall, tz: &TimeZone, d: Date, rng: &mut Lcg, log: &mut Vec<Eve
         log.extend(evs.iter().cloned());
         Some(evs)
     };
-    let windows: Vec<u16> = hall.config().windows.iter().map(|w| w.number).collect();
+    let windows: Vec<u16> = hall.spec().windows.iter().map(|w| w.number).collect();
     let open = local(tz, d, 8, 30, 0);
     for &w in &windows {
         run(
@@ -213,12 +213,11 @@ fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 }
 
 fn main() {
-    let cfg: Arc<HallConfig> = Arc::new(
-        hallcall::config::parse(include_str!("../config/hall.toml"), "hall.toml")
-            .expect("sample")
-            .halls
-            .remove(0),
-    );
+    let cfg: Arc<HallSpec> = hallcall::config::parse(include_str!("../config/hall.toml"), "hall.toml")
+        .expect("sample")
+        .halls
+        .remove(0)
+        .spec;
     let tz = cfg.time_zone.clone();
     let mut hall = Hall::new(cfg.clone());
     let mut rng = Lcg(2026);

@@ -29,12 +29,12 @@ async fn main() -> ExitCode {
         for h in &config.halls {
             println!(
                 "{} {} ({}): {} zones, {} windows, time zone {}",
-                h.id,
-                h.name,
-                h.name_en,
-                h.zones.len(),
-                h.windows.len(),
-                h.time_zone_name
+                h.spec.id,
+                h.spec.name,
+                h.spec.name_en,
+                h.spec.zones.len(),
+                h.spec.windows.len(),
+                h.spec.time_zone_name
             );
         }
         return ExitCode::SUCCESS;

@@ -132,11 +132,11 @@ impl Service {
             let cfg = self.halls.config(hall)?;
             let key = NumberKey {
                 hall,
-                day: crate::engine::business_date(cfg, now),
+                day: crate::engine::business_date(&cfg.spec, now),
                 zone,
             };
             *number = None;
-            if cfg.zone_index(zone).is_some() && self.store.is_healthy() {
+            if cfg.spec.zone_index(zone).is_some() && self.store.is_healthy() {
                 *number = self.store.allocate_number(key).await?;
             }
         }

@@ -54,20 +54,31 @@ struct Shard {
 }
 
 impl Halls {
+    /// Every configured hall, new and empty.
     pub fn new(cfg: &ServerConfig) -> Halls {
-        Halls::from_halls(cfg.halls.iter().map(|h| Hall::new(Arc::new(h.clone()))).collect())
+        Halls::from_halls(cfg, cfg.halls.iter().map(|h| Hall::new(h.spec.clone())).collect())
     }
 
-    /// From halls already built (for example rebuilt from a store).
-    pub fn from_halls(halls: Vec<Hall>) -> Halls {
-        let index = halls.iter().enumerate().map(|(i, h)| (h.config().id, i)).collect();
+    /// From halls already built (for example rebuilt from a store), each
+    /// with its hall's configuration in `cfg`.
+    ///
+    /// # Panics
+    /// A hall that `cfg` does not configure: the store rebuilds only those.
+    pub fn from_halls(cfg: &ServerConfig, halls: Vec<Hall>) -> Halls {
+        let index = halls.iter().enumerate().map(|(i, h)| (h.spec().id, i)).collect();
         Halls {
             inner: Arc::new(Inner {
                 index,
                 shards: halls
                     .into_iter()
                     .map(|h| Shard {
-                        config: h.config().clone(),
+                        config: Arc::new(
+                            cfg.halls
+                                .iter()
+                                .find(|c| c.spec.id == h.spec().id)
+                                .expect("every hall rebuilt is a configured one")
+                                .clone(),
+                        ),
                         snapshot_seq: AtomicU64::new(h.seq()),
                         broken: AtomicBool::new(false),
                         hall: Mutex::new(h),
@@ -78,7 +89,7 @@ impl Halls {
     }
 
     pub fn ids(&self) -> impl Iterator<Item = HallId> + '_ {
-        self.inner.shards.iter().map(|s| s.config.id)
+        self.inner.shards.iter().map(|s| s.config.spec.id)
     }
 
     fn shard(&self, hall: HallId) -> Result<&Shard, ShardError> {
@@ -122,7 +133,7 @@ impl Halls {
 
     /// Puts a rebuilt hall in place and lets it work again.
     pub(crate) fn replace(&self, hall: Hall) {
-        if let Ok(shard) = self.shard(hall.config().id) {
+        if let Ok(shard) = self.shard(hall.spec().id) {
             let seq = hall.seq();
             *lock(&shard.hall) = hall;
             shard.snapshot_seq.store(seq, Ordering::Release);
@@ -182,7 +193,7 @@ mod tests {
             .map(|&id| {
                 let halls = halls.clone();
                 std::thread::spawn(move || {
-                    let zone = halls.config(id).unwrap().zones[0].clone();
+                    let zone = halls.config(id).unwrap().spec.zones[0].clone();
                     let cmd = Command::Issue(Issue::normal(zone.id, zone.services[0].id, Channel::Kiosk));
                     (0..200)
                         .map(|_| {

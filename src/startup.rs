@@ -73,7 +73,7 @@ impl Application {
         let opened = Store::open(StoreConfig {
             location,
             journal: JournalOptions::default(),
-            halls: config.halls.iter().map(|h| Arc::new(h.clone())).collect(),
+            halls: config.halls.iter().map(|h| h.spec.clone()).collect(),
             retention_days: args.retention_days,
             metrics: Some(metrics.clone()),
         })
@@ -86,7 +86,7 @@ impl Application {
             tracing::warn!(repair = %note, "the store was repaired at start");
         }
         for hall in &opened.halls {
-            tracing::info!(hall = %hall.config().id, seq = hall.seq(), day = ?hall.business_day(), "hall ready");
+            tracing::info!(hall = %hall.spec().id, seq = hall.seq(), day = ?hall.business_day(), "hall ready");
         }
         for id in &opened.unknown {
             tracing::warn!(hall = %id, "the store holds a hall the configuration does not have; ignored");
@@ -98,7 +98,7 @@ impl Application {
         let hub = Hub::start(&opened.halls, Heartbeat::default(), announce, Some(metrics.clone()));
         opened.store.attach(&hub).await;
         let service = Service {
-            halls: Halls::from_halls(opened.halls),
+            halls: Halls::from_halls(config, opened.halls),
             store: opened.store,
             clock,
         };
@@ -193,7 +193,7 @@ fn start_device_announcer(
         .halls
         .iter()
         .filter(|h| h.voice.play_device)
-        .map(|h| (h.id, h.voice.clone()))
+        .map(|h| (h.spec.id, h.voice.clone()))
         .collect();
     if voices.is_empty() {
         return Ok(None);

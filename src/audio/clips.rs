@@ -117,15 +117,15 @@ impl Clips {
     /// # Errors
     /// The first template word without a clip.
     pub fn check(&self, hall: &HallConfig) -> Result<(), ClipError> {
-        let any_window = hall.windows.first().map_or(1, |w| w.number);
+        let any_window = hall.spec.windows.first().map_or(1, |w| w.number);
         let ticket = "A001".parse().map_err(|_| ClipError::Voice {
-            hall: hall.id.to_string(),
+            hall: hall.spec.id.to_string(),
             problem: "bad sample ticket".into(),
         })?;
         script(&hall.voice, ticket, any_window, &|l, w| self.knows(l, w))
             .map(|_: Vec<Piece>| ())
             .map_err(|problem| ClipError::Voice {
-                hall: hall.id.to_string(),
+                hall: hall.spec.id.to_string(),
                 problem,
             })
     }

@@ -116,7 +116,11 @@ fn two_said_as_liang_when_the_hall_wants_it() {
 #[test]
 fn a_template_word_without_a_clip_stops_the_start_with_its_name() {
     let clips = clips();
-    let mut hall = crate::engine::tests::config().as_ref().clone();
+    let mut hall = crate::config::HallConfig {
+        spec: crate::engine::tests::config(),
+        accounts: Vec::new(),
+        voice: crate::config::Voice::default(),
+    };
     hall.voice.languages = vec![(Lang::Zh, "请 {number} 号 去 {window} 号窗口".into())];
     let err = clips.check(&hall).unwrap_err().to_string();
     assert!(err.contains("去") && err.contains("words.toml"), "{err}");

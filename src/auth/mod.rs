@@ -131,7 +131,7 @@ impl Keys {
     /// Why the token is not accepted.
     pub fn verify(&self, token: &str, cfg: &HallConfig, now: Millis) -> Result<Principal, TokenError> {
         let claims = self.claims(token)?;
-        if claims.hall != cfg.id {
+        if claims.hall != cfg.spec.id {
             return Err(TokenError::OtherHall);
         }
         if claims.expires != 0 && claims.expires <= now.0 {
@@ -139,7 +139,7 @@ impl Keys {
         }
         let account = cfg.account(&claims.user).ok_or(TokenError::NoAccount)?;
         Ok(Principal {
-            hall: cfg.id,
+            hall: cfg.spec.id,
             user: account.user.clone(),
             role: account.role,
             windows: account.windows.clone(),

@@ -20,7 +20,7 @@ fn a_signed_token_names_its_account_and_nothing_else_passes() {
     let keys = Keys::from_secret(b"0123456789abcdef0123456789abcdef");
     let cfg = hall();
     let claims = Claims {
-        hall: cfg.id,
+        hall: cfg.spec.id,
         user: "w5".into(),
         expires: 1_000,
     };

@@ -1,11 +1,13 @@
-//! The validated hall configuration the engine runs on. Every reference is
-//! resolved to an index and every rule checked, so the engine never has to
-//! ask "does this zone exist" of its own configuration.
+//! The validated configuration: each hall's engine model ([`HallSpec`],
+//! owned by the engine) and what only the shell needs beside it.
 
-use jiff::civil::{Date, Time, Weekday};
-use jiff::tz::TimeZone;
+use std::sync::Arc;
 
-use crate::engine::{CategoryId, Code, HallId, ServiceId, WindowNo, ZoneId};
+use crate::engine::WindowNo;
+pub use crate::engine::{
+    AlertLimits, Category, HallSpec, Hours, Placement, Policy, Serve, ServiceMask, ServiceSpec, WindowSpec, ZoneSpec,
+    weekday_index,
+};
 
 /// Everything one server runs: its halls.
 #[derive(Debug, Clone)]
@@ -13,24 +15,22 @@ pub struct ServerConfig {
     pub halls: Vec<HallConfig>,
 }
 
-/// One service hall (政务服务中心 or a township 便民服务中心).
+/// One hall as the server runs it: the engine's model of the hall, and
+/// what only the shell needs (who may sign in, how calls are spoken).
 #[derive(Debug, Clone)]
 pub struct HallConfig {
-    pub id: HallId,
-    pub name: String,
-    pub name_en: String,
-    pub time_zone: TimeZone,
-    pub time_zone_name: String,
-    /// Local time at which the business day, and so the ticket numbers, reset.
-    pub day_reset: Time,
-    pub zones: Vec<ZoneConfig>,
-    pub windows: Vec<WindowConfig>,
-    pub categories: Vec<Category>,
-    pub policy: Policy,
+    /// Zones, services, windows, hours and rules: what the engine runs on.
+    pub spec: Arc<HallSpec>,
     /// Who may sign in, and as what.
     pub accounts: Vec<Account>,
     /// How calls are announced.
     pub voice: Voice,
+}
+
+impl HallConfig {
+    pub fn account(&self, user: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.user == user)
+    }
 }
 
 /// A language announcements can be spoken in (a clip set under `sounds/`).
@@ -131,204 +131,4 @@ pub struct Account {
     pub password_hash: String,
     /// The windows a `Window` account may operate (empty for other roles).
     pub windows: Vec<WindowNo>,
-}
-
-/// A zone (专区): its own ticket prefix, its own services and hours.
-#[derive(Debug, Clone)]
-pub struct ZoneConfig {
-    pub id: ZoneId,
-    pub name: String,
-    pub name_en: String,
-    pub prefix: String,
-    pub hours: Hours,
-    pub services: Vec<ServiceConfig>,
-    /// Expected service time before any has been measured today.
-    pub default_service_secs: u32,
-    /// 超时预警 thresholds for this zone (the hall's, unless overridden).
-    pub alerts: AlertLimits,
-}
-
-/// When a zone raises an alert; `None` raises none of that kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AlertLimits {
-    /// Someone has waited longer than this.
-    pub wait_ms: Option<i64>,
-    /// More than this many are waiting.
-    pub queue: Option<usize>,
-    /// A service of this zone has gone on longer than this.
-    pub service_ms: Option<i64>,
-}
-
-/// A service (事项) inside a zone.
-#[derive(Debug, Clone)]
-pub struct ServiceConfig {
-    pub id: ServiceId,
-    pub name: String,
-    pub name_en: String,
-    /// Handing out results (出件/领证) rather than accepting a case.
-    pub results: bool,
-}
-
-/// When a zone issues tickets, in the hall's local time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hours {
-    /// Indexed Monday = 0 .. Sunday = 6.
-    pub days: [bool; 7],
-    /// Sorted, non-overlapping, each within the business day; empty means
-    /// open the whole business day.
-    pub intervals: Vec<(Time, Time)>,
-}
-
-impl Hours {
-    pub fn always() -> Hours {
-        Hours {
-            days: [true; 7],
-            intervals: Vec::new(),
-        }
-    }
-
-    pub fn open_on(&self, date: Date) -> bool {
-        self.days[weekday_index(date.weekday())]
-    }
-}
-
-pub(crate) fn weekday_index(w: Weekday) -> usize {
-    w.to_monday_zero_offset() as usize
-}
-
-/// The services of one zone that a window takes, as a bit set over the
-/// zone's service indices (validation caps a zone at 64 services).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceMask(pub u64);
-
-impl ServiceMask {
-    pub fn contains(self, service: usize) -> bool {
-        self.0 & (1u64 << service) != 0
-    }
-}
-
-/// One entry of a window's preference list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Serve {
-    pub zone: usize,
-    pub services: ServiceMask,
-}
-
-/// A counter (窗口).
-#[derive(Debug, Clone)]
-pub struct WindowConfig {
-    pub number: WindowNo,
-    pub name: String,
-    pub name_en: String,
-    /// In order of preference: the window calls from the first entry that
-    /// has someone waiting (一窗受理).
-    pub serves: Vec<Serve>,
-    /// Only hands out results (出件窗口).
-    pub results_only: bool,
-}
-
-impl WindowConfig {
-    pub fn serves(&self, zone: usize, service: usize) -> bool {
-        self.serves
-            .iter()
-            .any(|s| s.zone == zone && s.services.contains(service))
-    }
-}
-
-/// A priority group served in the green channel (绿色通道).
-#[derive(Debug, Clone)]
-pub struct Category {
-    pub id: CategoryId,
-    pub name: String,
-    pub name_en: String,
-}
-
-/// Where a transferred ticket joins its new queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Placement {
-    Front,
-    End,
-}
-
-/// The hall's local rules. Every number here is a setting because halls
-/// differ (see docs/domain.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    /// While both lanes wait, `priority_calls` priority tickets are called for
-    /// every `normal_calls` normal ones.
-    pub priority_calls: u32,
-    pub normal_calls: u32,
-    /// A normal ticket that has waited this long goes before the priority lane.
-    pub max_normal_wait_ms: i64,
-    /// A skipped (过号) ticket goes back this many places behind the front.
-    pub skip_requeue_places: u32,
-    /// Skips allowed before the ticket becomes a no-show; 0 means the first skip is final.
-    pub max_skips: u32,
-    /// Recalls (重呼) allowed per call.
-    pub recall_limit: u32,
-    pub transfer_placement: Placement,
-    pub one_waiting_ticket_per_person: bool,
-    /// Zero-padding of ticket numbers (3 gives A001).
-    pub number_digits: u8,
-    /// An appointment is called from this long before its slot.
-    pub appointment_early_ms: i64,
-    /// An appointment checked in later than this after its slot start joins the normal lane.
-    pub appointment_grace_ms: i64,
-    /// Windows start paused when staff sign in.
-    pub open_paused: bool,
-    /// Tickets one person may take from a phone per business day.
-    pub mobile_daily_quota: u32,
-    /// A window paused longer than this raises an alert.
-    pub alert_pause_ms: Option<i64>,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            priority_calls: 1,
-            normal_calls: 2,
-            max_normal_wait_ms: 30 * 60_000,
-            skip_requeue_places: 3,
-            max_skips: 1,
-            recall_limit: 5,
-            transfer_placement: Placement::Front,
-            one_waiting_ticket_per_person: true,
-            number_digits: 3,
-            appointment_early_ms: 15 * 60_000,
-            appointment_grace_ms: 15 * 60_000,
-            open_paused: false,
-            mobile_daily_quota: 3,
-            alert_pause_ms: None,
-        }
-    }
-}
-
-impl HallConfig {
-    pub fn zone_index(&self, id: Code) -> Option<usize> {
-        self.zones.iter().position(|z| z.id == id)
-    }
-
-    pub fn window_index(&self, number: WindowNo) -> Option<usize> {
-        self.windows.iter().position(|w| w.number == number)
-    }
-
-    /// Whether any alert threshold is set.
-    pub fn has_alerts(&self) -> bool {
-        self.policy.alert_pause_ms.is_some() || self.zones.iter().any(|z| z.alerts != AlertLimits::default())
-    }
-
-    pub fn account(&self, user: &str) -> Option<&Account> {
-        self.accounts.iter().find(|a| a.user == user)
-    }
-
-    pub fn category_index(&self, id: Code) -> Option<usize> {
-        self.categories.iter().position(|c| c.id == id)
-    }
-}
-
-impl ZoneConfig {
-    pub fn service_index(&self, id: Code) -> Option<usize> {
-        self.services.iter().position(|s| s.id == id)
-    }
 }

@@ -41,8 +41,8 @@ fn the_qiaocheng_sample_has_the_seed_desk_counts() {
     let cfg = parse(include_str!("../../config/hall.toml"), "hall.toml").unwrap();
     let hall = &cfg.halls[0];
     let desks = |zone: &str| {
-        let z = hall.zones.iter().position(|z| z.id.as_str() == zone).unwrap();
-        hall.windows.iter().filter(|w| w.serves[0].zone == z).count()
+        let z = hall.spec.zones.iter().position(|z| z.id.as_str() == zone).unwrap();
+        hall.spec.windows.iter().filter(|w| w.serves[0].zone == z).count()
     };
     // 谯政办秘〔2019〕76号: 6, 4, 6, 10, 1, 1, 1 front desks.
     assert_eq!(desks("general"), 6);
@@ -59,11 +59,11 @@ fn the_qiaocheng_sample_has_the_seed_desk_counts() {
 fn a_minimal_hall_takes_the_defaults() {
     let cfg = parse(GOOD, "t.toml").unwrap();
     let h = &cfg.halls[0];
-    assert_eq!(h.policy, Policy::default());
-    assert_eq!(h.zones[0].hours, Hours::always());
-    assert_eq!(h.day_reset, jiff::civil::Time::midnight());
+    assert_eq!(h.spec.policy, Policy::default());
+    assert_eq!(h.spec.zones[0].hours, Hours::always());
+    assert_eq!(h.spec.day_reset, jiff::civil::Time::midnight());
     assert_eq!(
-        h.windows[0].serves,
+        h.spec.windows[0].serves,
         vec![Serve {
             zone: 0,
             services: ServiceMask(1)
@@ -207,7 +207,7 @@ fn policy_values_are_checked() {
         "t.toml",
     )
     .unwrap();
-    let p = &ok.halls[0].policy;
+    let p = &ok.halls[0].spec.policy;
     assert_eq!(
         (p.priority_calls, p.normal_calls, p.transfer_placement),
         (2, 3, Placement::End)
@@ -291,4 +291,48 @@ play = ["device", "browser"]"#,
     assert!(problem(&with("repeat = 9")).contains("repeat"));
     let d = parse(GOOD, "t.toml").unwrap().halls.remove(0).voice;
     assert_eq!(d, crate::config::Voice::default());
+}
+
+/// The engine's tests build their hall by hand (the engine knows nothing of
+/// these files); this is the file that hall stands for, and it must read
+/// into exactly that model.
+#[test]
+fn the_engine_tests_hall_is_what_its_file_reads_into() {
+    let src = r#"
+[[hall]]
+id = "test"
+name = "测试大厅"
+time_zone = "Asia/Shanghai"
+day_reset = "03:00"
+hours = { days = ["mon", "tue", "wed", "thu", "fri"], open = ["08:30-12:00", "14:00-17:30"] }
+window = [
+  { number = 1, name = "综合", serves = ["general"] },
+  { number = 2, name = "综合户籍", serves = ["general", "police"] },
+  { number = 3, name = "户籍", serves = ["police/hukou"] },
+  { number = 4, name = "出件", serves = ["general/results"], results_only = true },
+]
+[hall.policy]
+priority_ratio = "1:2"
+max_normal_wait_minutes = 30
+skip_requeue_places = 2
+max_skips = 1
+recall_limit = 2
+transfer_placement = "front"
+open_paused = false
+[[hall.category]]
+id = "elderly"
+name = "老年人"
+[[hall.zone]]
+id = "general"
+name = "综合"
+prefix = "A"
+service = [{ id = "apply", name = "受理" }, { id = "results", name = "出件", results = true }]
+[[hall.zone]]
+id = "police"
+name = "户籍"
+prefix = "C"
+service = [{ id = "hukou", name = "户籍" }, { id = "idcard", name = "身份证" }]
+"#;
+    let parsed = parse(src, "test.toml").unwrap().halls.remove(0);
+    assert_eq!(*parsed.spec, crate::engine::tests::spec());
 }

@@ -223,14 +223,14 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
             if !sids.insert(sid) {
                 c.err(s.id.span(), &zplace, format!("duplicate service id {sid}"));
             }
-            services.push(ServiceConfig {
+            services.push(ServiceSpec {
                 id: sid,
                 name: s.name.clone(),
                 name_en: s.name_en.clone().unwrap_or_else(|| s.name.clone()),
                 results: s.results,
             });
         }
-        zones.push(ZoneConfig {
+        zones.push(ZoneSpec {
             id: zid,
             name: z.name.clone(),
             name_en: z.name_en.clone().unwrap_or_else(|| z.name.clone()),
@@ -265,16 +265,18 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
     let voice = h.voice.as_ref().map_or_else(Voice::default, |v| voice(c, v, place));
 
     Some(HallConfig {
-        id: id?,
-        name: h.name,
-        name_en: h.name_en.unwrap_or_default(),
-        time_zone: tz?,
-        time_zone_name: h.time_zone.into_inner(),
-        day_reset,
-        zones,
-        windows,
-        categories,
-        policy,
+        spec: std::sync::Arc::new(HallSpec {
+            id: id?,
+            name: h.name,
+            name_en: h.name_en.unwrap_or_default(),
+            time_zone: tz?,
+            time_zone_name: h.time_zone.into_inner(),
+            day_reset,
+            zones,
+            windows,
+            categories,
+            policy,
+        }),
         accounts,
         voice,
     })
@@ -381,7 +383,7 @@ fn alert_limits(c: &mut Checker, a: &file::Alerts, base: AlertLimits, place: &st
     }
 }
 
-fn accounts(c: &mut Checker, list: &[file::Account], windows: &[WindowConfig], place: &str) -> Vec<Account> {
+fn accounts(c: &mut Checker, list: &[file::Account], windows: &[WindowSpec], place: &str) -> Vec<Account> {
     let mut out = Vec::new();
     let mut users = HashSet::new();
     for a in list {
@@ -581,10 +583,10 @@ fn policy(c: &mut Checker, p: &file::Policy, place: &str) -> Policy {
 fn windows(
     c: &mut Checker,
     ws: &[file::Window],
-    zones: &[ZoneConfig],
+    zones: &[ZoneSpec],
     hall_id: &S<String>,
     place: &str,
-) -> Vec<WindowConfig> {
+) -> Vec<WindowSpec> {
     if ws.is_empty() {
         c.err(hall_id.span(), place, "the hall has no windows ([[hall.window]])");
     }
@@ -623,7 +625,7 @@ fn windows(
                 continue;
             };
             let zone = &zones[zi];
-            let eligible = |s: &ServiceConfig| !w.results_only || s.results;
+            let eligible = |s: &ServiceSpec| !w.results_only || s.results;
             let mask = match sid {
                 None => zone
                     .services
@@ -679,7 +681,7 @@ fn windows(
                 services: ServiceMask(mask),
             });
         }
-        out.push(WindowConfig {
+        out.push(WindowSpec {
             number: n as u16,
             name: w.name.clone(),
             name_en: w.name_en.clone().unwrap_or_else(|| w.name.clone()),

@@ -6,7 +6,7 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 
 use super::ids::Millis;
-use crate::config::HallConfig;
+use super::spec::HallSpec;
 
 /// The business day in force, with its bounds and each zone's opening hours
 /// turned into instants once, so that per-operation checks are comparisons.
@@ -28,7 +28,7 @@ fn instant(date: Date, time: Time, tz: &TimeZone) -> Millis {
 
 /// The business date that `now` belongs to: local date, moved back one day
 /// before the reset time.
-pub fn business_date(cfg: &HallConfig, now: Millis) -> Date {
+pub fn business_date(cfg: &HallSpec, now: Millis) -> Date {
     let ts = Timestamp::from_millisecond(now.0).unwrap_or(Timestamp::UNIX_EPOCH);
     let local = cfg.time_zone.to_datetime(ts);
     if local.time() < cfg.day_reset {
@@ -39,7 +39,7 @@ pub fn business_date(cfg: &HallConfig, now: Millis) -> Date {
 }
 
 impl Day {
-    pub(crate) fn new(cfg: &HallConfig, date: Date) -> Day {
+    pub(crate) fn new(cfg: &HallSpec, date: Date) -> Day {
         let tz = &cfg.time_zone;
         let start = instant(date, cfg.day_reset, tz);
         let end = instant(date.tomorrow().unwrap_or(date), cfg.day_reset, tz);

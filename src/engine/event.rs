@@ -8,9 +8,9 @@ use super::alerts::{AlertKind, AlertTarget};
 use super::command::Target;
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUpStep, Rating};
+use super::spec::Placement;
 use super::ticket::{Channel, Lane};
 use super::window::PauseReason;
-use crate::config::Placement;
 
 /// How a window came to call a ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -16,10 +16,10 @@ use super::error::{EngineError, ReplayError};
 use super::event::{CallKind, Event, EventKind};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
+use super::spec::{HallSpec, Placement};
 use super::stats::ServiceTimes;
 use super::ticket::{LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
 use super::window::{PauseReason, WindowState};
-use crate::config::{HallConfig, Placement};
 
 /// Per-zone queues and counters.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -69,7 +69,7 @@ pub(crate) struct State {
 /// time; it answers with events or a refusal.
 #[derive(Clone, Debug)]
 pub struct Hall {
-    pub(crate) cfg: Arc<HallConfig>,
+    pub(crate) cfg: Arc<HallSpec>,
     pub(crate) st: State,
 }
 
@@ -101,7 +101,7 @@ pub(crate) fn state_name(s: &TicketState) -> &'static str {
 
 impl Hall {
     /// A hall that has not started its first business day yet.
-    pub fn new(cfg: Arc<HallConfig>) -> Hall {
+    pub fn new(cfg: Arc<HallSpec>) -> Hall {
         let zones = cfg.zones.len();
         let windows = cfg.windows.len();
         let service_times = cfg
@@ -131,13 +131,14 @@ impl Hall {
     /// An empty hall about to apply event `seq`: where a report's replay
     /// starts, at a `DayStarted` (which resets all but the service-time
     /// priors that estimates use and reports do not).
-    pub(crate) fn before_event(cfg: Arc<HallConfig>, seq: u64) -> Hall {
+    pub(crate) fn before_event(cfg: Arc<HallSpec>, seq: u64) -> Hall {
         let mut hall = Hall::new(cfg);
         hall.st.seq = seq.saturating_sub(1);
         hall
     }
 
-    pub fn config(&self) -> &Arc<HallConfig> {
+    /// What the hall is: its zones, windows and rules.
+    pub fn spec(&self) -> &Arc<HallSpec> {
         &self.cfg
     }
 

@@ -13,6 +13,8 @@
 //! - `alerts`: 超时预警, raised and cleared from the thresholds;
 //! - `rating`: 好差评 and the follow-up of bad ratings;
 //! - `booking`: appointments booked ahead and checked in by code;
+//! - `spec`: what a hall is (zones, services, windows, hours, rules), as
+//!   the shell's configuration builds it;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
 
 mod alerts;
@@ -26,6 +28,7 @@ mod ids;
 mod query;
 mod rating;
 mod snapshot;
+mod spec;
 mod stats;
 mod ticket;
 mod window;
@@ -44,6 +47,10 @@ pub use ids::{
 pub use query::{RatingSummary, TicketView, WindowView, ZoneQueue, ZoneSummary};
 pub use rating::{FollowUp, FollowUpStep, MAX_COMMENT, Rating, RatingRecord};
 pub use snapshot::{HallSnapshot, SnapshotError, TicketSnapshot, WindowSnapshot, ZoneSnapshot};
+pub use spec::{
+    AlertLimits, Category, HallSpec, Hours, Placement, Policy, Serve, ServiceMask, ServiceSpec, WindowSpec, ZoneSpec,
+    weekday_index,
+};
 pub use stats::ServiceTimes;
 pub use ticket::{Channel, Lane, Step, StepKind, TicketState};
 pub use window::PauseReason;

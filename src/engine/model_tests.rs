@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 use super::tests::{code, config as test_config, local};
 use super::*;
-use crate::config::{Hours, Placement};
+use super::{Hours, Placement};
 
 const ZONES: [&str; 2] = ["general", "police"];
 const SERVICES: [[&str; 2]; 2] = [["apply", "results"], ["hukou", "idcard"]];
@@ -115,7 +115,7 @@ struct MWindow {
 /// vectors of ticket indices, front first.
 #[derive(Clone, Debug)]
 struct Model {
-    policy: crate::config::Policy,
+    policy: super::Policy,
     serves: Vec<Vec<(usize, Vec<usize>)>>,
     tickets: Vec<MTicket>,
     lanes: Vec<[Vec<usize>; 3]>,
@@ -128,7 +128,7 @@ struct Model {
 type MResult = Result<Option<usize>, &'static str>;
 
 impl Model {
-    fn new(cfg: &crate::config::HallConfig) -> Model {
+    fn new(cfg: &super::HallSpec) -> Model {
         let serves = cfg
             .windows
             .iter()
@@ -148,7 +148,7 @@ impl Model {
 
     fn empty() -> Model {
         Model {
-            policy: crate::config::Policy::default(),
+            policy: super::Policy::default(),
             serves: Vec::new(),
             tickets: Vec::new(),
             lanes: vec![Default::default(); 2],
@@ -621,7 +621,7 @@ fn command(hall: &Hall, op: &Op, now: Millis) -> Command {
     }
 }
 
-fn config() -> Arc<crate::config::HallConfig> {
+fn config() -> Arc<super::HallSpec> {
     let mut cfg = (*test_config()).clone();
     // Open all day, so random time steps never close the zones.
     for z in &mut cfg.zones {
@@ -767,7 +767,7 @@ fn run_case(ops: &[Op]) {
     // A snapshot, also through JSON, restores the same hall.
     let snap: HallSnapshot = serde_json::from_str(&serde_json::to_string(&hall.snapshot()).unwrap()).unwrap();
     assert_eq!(
-        Hall::restore(hall.config().clone(), &snap).unwrap(),
+        Hall::restore(hall.spec().clone(), &snap).unwrap(),
         hall,
         "snapshot restore differs"
     );

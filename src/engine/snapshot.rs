@@ -15,10 +15,10 @@ use super::calendar::Day;
 use super::hall::{Hall, State, ZoneState};
 use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, RatingRecord};
+use super::spec::HallSpec;
 use super::stats::ServiceTimes;
 use super::ticket::{Channel, Lane, Step, Ticket, TicketState};
 use super::window::{PauseReason, WindowState};
-use crate::config::HallConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HallSnapshot {
@@ -173,7 +173,7 @@ impl Hall {
     /// # Errors
     /// The snapshot is for another hall, or names a zone, service, window or
     /// ticket that the configuration (or the snapshot itself) lacks.
-    pub fn restore(cfg: Arc<HallConfig>, snap: &HallSnapshot) -> Result<Hall, SnapshotError> {
+    pub fn restore(cfg: Arc<HallSpec>, snap: &HallSnapshot) -> Result<Hall, SnapshotError> {
         let bad = |problem: String| SnapshotError {
             hall: snap.hall,
             seq: snap.seq,

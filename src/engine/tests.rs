@@ -3,46 +3,122 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::config;
 
-pub(crate) const HALL: &str = r#"
-[[hall]]
-id = "test"
-name = "测试大厅"
-time_zone = "Asia/Shanghai"
-day_reset = "03:00"
-hours = { days = ["mon", "tue", "wed", "thu", "fri"], open = ["08:30-12:00", "14:00-17:30"] }
-window = [
-  { number = 1, name = "综合", serves = ["general"] },
-  { number = 2, name = "综合户籍", serves = ["general", "police"] },
-  { number = 3, name = "户籍", serves = ["police/hukou"] },
-  { number = 4, name = "出件", serves = ["general/results"], results_only = true },
-]
-[hall.policy]
-priority_ratio = "1:2"
-max_normal_wait_minutes = 30
-skip_requeue_places = 2
-max_skips = 1
-recall_limit = 2
-transfer_placement = "front"
-open_paused = false
-[[hall.category]]
-id = "elderly"
-name = "老年人"
-[[hall.zone]]
-id = "general"
-name = "综合"
-prefix = "A"
-service = [{ id = "apply", name = "受理" }, { id = "results", name = "出件", results = true }]
-[[hall.zone]]
-id = "police"
-name = "户籍"
-prefix = "C"
-service = [{ id = "hukou", name = "户籍" }, { id = "idcard", name = "身份证" }]
-"#;
+/// The small hall every test runs on, built as the configuration would
+/// build it from this TOML (`config::tests` checks that it does):
+///
+/// ```toml
+/// [[hall]]
+/// id = "test"
+/// name = "测试大厅"
+/// time_zone = "Asia/Shanghai"
+/// day_reset = "03:00"
+/// hours = { days = ["mon", "tue", "wed", "thu", "fri"], open = ["08:30-12:00", "14:00-17:30"] }
+/// window = [
+///   { number = 1, name = "综合", serves = ["general"] },
+///   { number = 2, name = "综合户籍", serves = ["general", "police"] },
+///   { number = 3, name = "户籍", serves = ["police/hukou"] },
+///   { number = 4, name = "出件", serves = ["general/results"], results_only = true },
+/// ]
+/// [hall.policy]
+/// priority_ratio = "1:2"
+/// max_normal_wait_minutes = 30
+/// skip_requeue_places = 2
+/// max_skips = 1
+/// recall_limit = 2
+/// transfer_placement = "front"
+/// open_paused = false
+/// [[hall.category]]
+/// id = "elderly"
+/// name = "老年人"
+/// [[hall.zone]]
+/// id = "general"
+/// name = "综合"
+/// prefix = "A"
+/// service = [{ id = "apply", name = "受理" }, { id = "results", name = "出件", results = true }]
+/// [[hall.zone]]
+/// id = "police"
+/// name = "户籍"
+/// prefix = "C"
+/// service = [{ id = "hukou", name = "户籍" }, { id = "idcard", name = "身份证" }]
+/// ```
+pub(crate) fn spec() -> HallSpec {
+    let t = |h: i8, m: i8| jiff::civil::Time::new(h, m, 0, 0).unwrap();
+    let hours = Hours {
+        days: [true, true, true, true, true, false, false],
+        intervals: vec![(t(8, 30), t(12, 0)), (t(14, 0), t(17, 30))],
+    };
+    let service = |id: &str, name: &str, results: bool| ServiceSpec {
+        id: code(id),
+        name: name.into(),
+        name_en: name.into(),
+        results,
+    };
+    let zone = |id: &str, name: &str, prefix: &str, services: Vec<ServiceSpec>| ZoneSpec {
+        id: code(id),
+        name: name.into(),
+        name_en: name.into(),
+        prefix: prefix.into(),
+        hours: hours.clone(),
+        services,
+        default_service_secs: 600,
+        alerts: AlertLimits::default(),
+    };
+    let window = |number: WindowNo, name: &str, serves: &[(usize, u64)], results_only: bool| WindowSpec {
+        number,
+        name: name.into(),
+        name_en: name.into(),
+        serves: serves
+            .iter()
+            .map(|&(zone, mask)| Serve {
+                zone,
+                services: ServiceMask(mask),
+            })
+            .collect(),
+        results_only,
+    };
+    HallSpec {
+        id: code("test"),
+        name: "测试大厅".into(),
+        name_en: String::new(),
+        time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+        time_zone_name: "Asia/Shanghai".into(),
+        day_reset: t(3, 0),
+        zones: vec![
+            zone(
+                "general",
+                "综合",
+                "A",
+                vec![service("apply", "受理", false), service("results", "出件", true)],
+            ),
+            zone(
+                "police",
+                "户籍",
+                "C",
+                vec![service("hukou", "户籍", false), service("idcard", "身份证", false)],
+            ),
+        ],
+        windows: vec![
+            window(1, "综合", &[(0, 0b11)], false),
+            window(2, "综合户籍", &[(0, 0b11), (1, 0b11)], false),
+            window(3, "户籍", &[(1, 0b01)], false),
+            window(4, "出件", &[(0, 0b10)], true),
+        ],
+        categories: vec![Category {
+            id: code("elderly"),
+            name: "老年人".into(),
+            name_en: "老年人".into(),
+        }],
+        policy: Policy {
+            skip_requeue_places: 2,
+            recall_limit: 2,
+            ..Policy::default()
+        },
+    }
+}
 
-pub(crate) fn config() -> Arc<config::HallConfig> {
-    Arc::new(config::parse(HALL, "test.toml").unwrap().halls.remove(0))
+pub(crate) fn config() -> Arc<HallSpec> {
+    Arc::new(spec())
 }
 
 /// Local time in the test hall (Asia/Shanghai) on 2026-11-24, a Tuesday.
@@ -1264,10 +1340,17 @@ fn the_mean_wait_covers_the_calls_of_the_last_hour() {
 
 #[test]
 fn alerts_are_raised_acknowledged_and_cleared_by_the_thresholds() {
-    let src = format!(
-        "{HALL}\n[hall.alerts]\nwait_minutes = 10\nqueue_length = 2\nservice_minutes = 5\npause_minutes = 15\n"
-    );
-    let cfg = Arc::new(config::parse(&src, "t.toml").unwrap().halls.remove(0));
+    // [hall.alerts] wait_minutes = 10, queue_length = 2, service_minutes = 5, pause_minutes = 15
+    let mut spec = spec();
+    for z in &mut spec.zones {
+        z.alerts = AlertLimits {
+            wait_ms: Some(10 * 60_000),
+            queue: Some(2),
+            service_ms: Some(5 * 60_000),
+        };
+    }
+    spec.policy.alert_pause_ms = Some(15 * 60_000);
+    let cfg = Arc::new(spec);
     let mut t = T {
         hall: Hall::new(cfg.clone()),
         now: local(9, 0),

@@ -167,7 +167,7 @@ async fn list(
     let guard = locked(&state, hall)?;
     let day = match q.day {
         Some(s) => date("day", &s)?,
-        None => business_date(guard.config(), state.service.now()),
+        None => business_date(guard.spec(), state.service.now()),
     };
     Ok(Json(BookingList {
         day,

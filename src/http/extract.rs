@@ -129,7 +129,7 @@ pub fn window_no(state: &AppState, hall: HallId, p: &str) -> Result<WindowNo, Ap
                 .service
                 .halls
                 .config(hall)
-                .is_ok_and(|c| c.window_index(*n).is_some())
+                .is_ok_and(|c| c.spec.window_index(*n).is_some())
         })
         .ok_or_else(|| ApiError::not_found("unknown_window", format!("no window {p:?} in hall {hall}")))
 }

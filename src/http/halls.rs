@@ -77,10 +77,11 @@ pub struct Named {
 
 fn entry(c: &HallConfig) -> HallEntry {
     HallEntry {
-        id: c.id,
-        name: c.name.clone(),
-        name_en: c.name_en.clone(),
+        id: c.spec.id,
+        name: c.spec.name.clone(),
+        name_en: c.spec.name_en.clone(),
         zones: c
+            .spec
             .zones
             .iter()
             .map(|z| ZoneEntry {
@@ -100,6 +101,7 @@ fn entry(c: &HallConfig) -> HallEntry {
             })
             .collect(),
         categories: c
+            .spec
             .categories
             .iter()
             .map(|k| Named {
@@ -109,13 +111,14 @@ fn entry(c: &HallConfig) -> HallEntry {
             })
             .collect(),
         windows: c
+            .spec
             .windows
             .iter()
             .map(|w| WindowEntry {
                 number: w.number,
                 name: w.name.clone(),
                 name_en: w.name_en.clone(),
-                zones: w.serves.iter().map(|s| c.zones[s.zone].id).collect(),
+                zones: w.serves.iter().map(|s| c.spec.zones[s.zone].id).collect(),
             })
             .collect(),
         announce_in_browser: c.voice.play_browser,
@@ -222,7 +225,7 @@ async fn zone(
     let guard = locked(&state, id)?;
     let z = ZoneId::new(&zone)
         .ok()
-        .and_then(|z| guard.config().zone_index(z))
+        .and_then(|z| guard.spec().zone_index(z))
         .ok_or_else(|| ApiError::not_found("unknown_zone", format!("no zone {zone:?} in hall {id}")))?;
     Ok(Json(ZoneState {
         summary: guard.zone_summaries(now).swap_remove(z),
@@ -260,7 +263,7 @@ async fn window(
     let n = window_no(&state, id, &window)?;
     let guard = locked(&state, id)?;
     let w = guard
-        .config()
+        .spec()
         .window_index(n)
         .ok_or_else(|| ApiError::not_found("unknown_window", "no such window"))?;
     Ok(Json(guard.windows().swap_remove(w)))

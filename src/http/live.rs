@@ -109,10 +109,10 @@ async fn hall_live(
         .config(hall)
         .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?
         .clone();
-    let scope = Scope::parse(&q.scope, &cfg).map_err(|e| ApiError::bad_request("bad_scope", e.to_string()))?;
+    let scope = Scope::parse(&q.scope, &cfg.spec).map_err(|e| ApiError::bad_request("bad_scope", e.to_string()))?;
     let format = Format::parse(&q.format).map_err(|e| ApiError::bad_request("bad_format", e.to_string()))?;
     let served = match scope {
-        Scope::Window(w, _) => cfg.windows[w].serves.iter().map(|s| s.zone).collect(),
+        Scope::Window(w, _) => cfg.spec.windows[w].serves.iter().map(|s| s.zone).collect(),
         _ => Vec::new(),
     };
     let feed = state

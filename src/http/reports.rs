@@ -47,7 +47,7 @@ async fn report(
     let now = state.service.now();
     let from = match &q.from {
         Some(s) => date("from", s)?,
-        None => business_date(&cfg, now),
+        None => business_date(&cfg.spec, now),
     };
     let to = match &q.to {
         Some(s) => date("to", s)?,
@@ -68,7 +68,7 @@ async fn report(
     }
     // Folded as the events are read: a long range holds no more than a
     // page of them.
-    let folder = Folder::new(cfg, from, to);
+    let folder = Folder::new(cfg.spec.clone(), from, to);
     let folder = state
         .service
         .store

@@ -184,7 +184,7 @@ pub(super) async fn issue_ticket(
 }
 
 fn issued(keys: &crate::auth::Keys, hall: &crate::engine::Hall, number: TicketNumber, now: Millis) -> Option<Issued> {
-    let cfg = hall.config();
+    let cfg = hall.spec();
     let ticket = hall.ticket_view(number, now)?;
     let day = hall.business_day()?;
     let zone = cfg.zone_index(ticket.zone).map(|z| &cfg.zones[z]);
@@ -271,7 +271,7 @@ async fn mobile(
         .service
         .halls
         .config(hall)
-        .map(|c| c.policy.mobile_daily_quota)
+        .map(|c| c.spec.policy.mobile_daily_quota)
         .unwrap_or(0);
     let issue = Issue {
         person: Some(key),

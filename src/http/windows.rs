@@ -213,7 +213,7 @@ async fn act(
         .halls
         .lock(hall)
         .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    let w = guard.config().window_index(window).unwrap_or(0);
+    let w = guard.spec().window_index(window).unwrap_or(0);
     let view = guard.windows().swap_remove(w);
     let ticket = view.current.and_then(|t| guard.ticket_view(t, now));
     Ok(Json(WindowReply {

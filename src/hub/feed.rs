@@ -115,8 +115,8 @@ impl Feed {
         self.lock().hall.clone()
     }
 
-    pub fn config(&self) -> Arc<crate::config::HallConfig> {
-        self.lock().hall.config().clone()
+    pub fn spec(&self) -> Arc<crate::engine::HallSpec> {
+        self.lock().hall.spec().clone()
     }
 
     /// Applies a durable batch and sends its frame to every subscriber.
@@ -145,7 +145,7 @@ impl Feed {
         };
         let (from, seq, at) = (first.seq, last.seq, last.at);
         let mut st = self.lock();
-        let cfg = st.hall.config().clone();
+        let cfg = st.hall.spec().clone();
         let mut zones = BTreeSet::new();
         let mut windows = BTreeSet::new();
         let mut tickets = Vec::new();
@@ -368,7 +368,7 @@ fn missed_since(st: &State, since: u64, seq: u64) -> Option<Vec<Arc<Frame>>> {
 
 fn render_shared(frame: &Frame, scope: Scope, format: Format, st: &State) -> Render {
     let served: Vec<usize> = match scope {
-        Scope::Window(w, _) => st.hall.config().windows[w].serves.iter().map(|s| s.zone).collect(),
+        Scope::Window(w, _) => st.hall.spec().windows[w].serves.iter().map(|s| s.zone).collect(),
         _ => Vec::new(),
     };
     render_frame(frame, scope, format, &served)
@@ -408,7 +408,7 @@ fn render_frame(frame: &Frame, scope: Scope, format: Format, served: &[usize]) -
 
 fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option<Bytes> {
     let seq = st.hall.seq();
-    let cfg = st.hall.config().clone();
+    let cfg = st.hall.spec().clone();
     if format == Format::Led {
         let line = match scope {
             Scope::Window(w, _) => window_line(&st.hall.window_view(w)),
@@ -489,7 +489,7 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
 
 /// The citizen's view of one ticket of today.
 pub fn ticket_json(hall: &Hall, number: TicketNumber, now: Millis) -> Option<String> {
-    let cfg = hall.config();
+    let cfg = hall.spec();
     let ticket = hall.ticket_view(number, now)?;
     let zone = cfg.zone_index(ticket.zone).map(|z| &cfg.zones[z]);
     let service = zone.and_then(|z| z.service_index(ticket.service).map(|s| &z.services[s]));
@@ -513,7 +513,7 @@ fn touched(
     windows: &mut BTreeSet<usize>,
     tickets: &mut Vec<TicketNumber>,
 ) {
-    let cfg = hall.config();
+    let cfg = hall.spec();
     let window = |n: WindowNo, zones: &mut BTreeSet<usize>, windows: &mut BTreeSet<usize>, state_change: bool| {
         if let Some(w) = cfg.window_index(n) {
             windows.insert(w);
@@ -587,7 +587,7 @@ fn touched(
 
 /// Counts an event for `/metrics`, from the hall as it stands before it.
 fn count(m: &Metrics, hall: &Hall, e: &Event) {
-    let cfg = hall.config();
+    let cfg = hall.spec();
     let zone_of = |t: TicketNumber| hall.ticket_place(t).map(|(z, _, _)| cfg.zones[z].id);
     let hall_id = cfg.id.as_str();
     match &e.kind {
@@ -622,7 +622,7 @@ fn count(m: &Metrics, hall: &Hall, e: &Event) {
 }
 
 fn call(hall: &Hall, ticket: TicketNumber, window: WindowNo, recall: u32, at: Millis) -> Call {
-    let cfg = hall.config();
+    let cfg = hall.spec();
     let (zone, lane) = hall
         .ticket_place(ticket)
         .map_or((cfg.zones[0].id, "normal"), |(z, _, lane)| {

@@ -99,7 +99,7 @@ impl Hub {
             .iter()
             .map(|h| {
                 (
-                    h.config().id,
+                    h.spec().id,
                     Arc::new(Feed::new(h.clone(), announce.clone(), metrics.clone())),
                 )
             })

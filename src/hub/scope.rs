@@ -1,6 +1,6 @@
 //! What a subscriber watches, and in which format.
 
-use crate::config::HallConfig;
+use crate::engine::HallSpec;
 use crate::engine::{TicketNumber, WindowNo};
 
 /// The part of a hall a connection receives.
@@ -42,7 +42,7 @@ impl Scope {
     ///
     /// # Errors
     /// Malformed, or naming a zone or window the hall does not have.
-    pub fn parse(s: &str, cfg: &HallConfig) -> Result<Scope, ScopeError> {
+    pub fn parse(s: &str, cfg: &HallSpec) -> Result<Scope, ScopeError> {
         match s.split_once(':') {
             None if s == "hall" || s.is_empty() => Ok(Scope::Hall),
             Some(("zone", id)) => crate::engine::ZoneId::new(id)

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::engine::{Alert, RatingSummary};
 
-use crate::config::HallConfig;
+use crate::engine::HallSpec;
 use crate::engine::{
     Event, EventKind, Lane, Millis, TicketNumber, TicketView, WindowNo, WindowView, ZoneId, ZoneQueue, ZoneSummary,
 };
@@ -65,7 +65,7 @@ pub struct WindowInfo<'a> {
 }
 
 impl<'a> HallInfo<'a> {
-    pub fn new(cfg: &'a HallConfig, zone: Option<usize>, window: Option<usize>) -> HallInfo<'a> {
+    pub fn new(cfg: &'a HallSpec, zone: Option<usize>, window: Option<usize>) -> HallInfo<'a> {
         HallInfo {
             id: cfg.id.as_str(),
             name: &cfg.name,

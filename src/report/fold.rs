@@ -9,7 +9,7 @@ use jiff::civil::Date;
 
 use super::tally::{Samples, Shows, Tally};
 use super::{FollowUps, HourRow, Report};
-use crate::config::HallConfig;
+use crate::engine::HallSpec;
 use crate::engine::{CallKind, Event, EventKind, FollowUpStep, Hall, Millis, PauseReason, ReplayError, TicketState};
 
 /// Builds the report of `from..=to` from a hall's events, in order, at
@@ -18,7 +18,7 @@ use crate::engine::{CallKind, Event, EventKind, FollowUpStep, Hall, Millis, Paus
 /// # Errors
 /// An event does not apply to the replay (a corrupt log).
 pub fn build<'a>(
-    cfg: Arc<HallConfig>,
+    cfg: Arc<HallSpec>,
     from: Date,
     to: Date,
     events: impl IntoIterator<Item = &'a Event>,
@@ -78,7 +78,7 @@ impl Groups {
 
 /// A report being built: feed it events, then finish it.
 pub struct Folder {
-    cfg: Arc<HallConfig>,
+    cfg: Arc<HallSpec>,
     from: Date,
     to: Date,
     /// The replay of the day being read (none outside the range).
@@ -94,7 +94,7 @@ pub struct Folder {
 }
 
 impl Folder {
-    pub fn new(cfg: Arc<HallConfig>, from: Date, to: Date) -> Folder {
+    pub fn new(cfg: Arc<HallSpec>, from: Date, to: Date) -> Folder {
         let windows = cfg.windows.len();
         let groups = Groups {
             total: Tally::default(),
@@ -325,12 +325,12 @@ impl Folder {
     }
 }
 
-fn hour(cfg: &HallConfig, at: Millis) -> usize {
+fn hour(cfg: &HallSpec, at: Millis) -> usize {
     Timestamp::from_millisecond(at.0).map_or(0, |ts| usize::from(cfg.time_zone.to_datetime(ts).hour() as u8))
 }
 
 /// Records what one event says, read against the hall as it was before it.
-fn record(cfg: &HallConfig, hall: &Hall, g: &mut Groups, ev: &Event) {
+fn record(cfg: &HallSpec, hall: &Hall, g: &mut Groups, ev: &Event) {
     let st = &hall.st;
     let ticket = |number| st.by_number.get(number).map(|&t| &st.tickets[t]);
     let staff_at = |w: Option<usize>| w.and_then(|w| st.windows[w].staff.as_deref());

@@ -77,7 +77,7 @@ impl Recovered {
 /// The snapshot does not fit the configuration, or an event does not apply
 /// (named by hall and sequence number).
 pub fn rebuild(
-    cfg: std::sync::Arc<crate::config::HallConfig>,
+    cfg: std::sync::Arc<crate::engine::HallSpec>,
     rec: &Recovered,
 ) -> Result<crate::engine::Hall, StoreError> {
     let place = || format!("hall {}", cfg.id);

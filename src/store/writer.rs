@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::journal::{Journal, JournalOptions, JournalReader};
 use super::redis_store::RedisStore;
 use super::{Location, NumberKey, Recovered, StoreError, rebuild};
-use crate::config::HallConfig;
+use crate::engine::HallSpec;
 use crate::engine::{Event, Hall, HallId, HallSnapshot};
 use crate::hub::{Feed, Hub, Outgoing};
 
@@ -31,7 +31,7 @@ pub struct StoreConfig {
     pub location: Location,
     pub journal: JournalOptions,
     /// The halls to read back and rebuild.
-    pub halls: Vec<Arc<HallConfig>>,
+    pub halls: Vec<Arc<HallSpec>>,
     /// Business days of events kept for reports behind the snapshots.
     pub retention_days: u32,
     /// Where write latencies are counted.
@@ -217,10 +217,10 @@ impl Store {
         }
         let unknown = recovered.into_keys().collect();
         let mirror = Mirror {
-            next: rebuilt.iter().map(|h| (h.config().id, h.seq() + 1)).collect(),
+            next: rebuilt.iter().map(|h| (h.spec().id, h.seq() + 1)).collect(),
             durable: rebuilt
                 .iter()
-                .map(|h| (h.config().id, Durable::Own(Box::new(h.clone()))))
+                .map(|h| (h.spec().id, Durable::Own(Box::new(h.clone()))))
                 .collect(),
             outgoing: None,
         };
@@ -454,10 +454,10 @@ impl Durable {
         }
     }
 
-    fn config(&self) -> Arc<HallConfig> {
+    fn spec(&self) -> Arc<HallSpec> {
         match self {
-            Durable::Own(h) => h.config().clone(),
-            Durable::Feed(f) => f.config(),
+            Durable::Own(h) => h.spec().clone(),
+            Durable::Feed(f) => f.spec(),
         }
     }
 
@@ -468,7 +468,7 @@ impl Durable {
             Durable::Own(h) => {
                 for e in &events {
                     if let Err(err) = h.apply(e) {
-                        tracing::error!(hall = %h.config().id, error = %err, "durable mirror diverged");
+                        tracing::error!(hall = %h.spec().id, error = %err, "durable mirror diverged");
                     }
                 }
                 None
@@ -746,7 +746,7 @@ impl Writer {
                 }
             }
             Job::Load { hall, reply } => {
-                let Some(cfg) = mirror.durable.get(&hall).map(Durable::config) else {
+                let Some(cfg) = mirror.durable.get(&hall).map(Durable::spec) else {
                     let _ = reply.send(Err(StoreError::corrupt(
                         format!("hall {hall}"),
                         "not a configured hall",
@@ -772,7 +772,7 @@ impl Writer {
             Job::Attach { feeds, outgoing, reply } => {
                 mirror.outgoing = Some(outgoing);
                 for feed in feeds {
-                    let hall = feed.config().id;
+                    let hall = feed.spec().id;
                     if let Some(d) = mirror.durable.get_mut(&hall) {
                         // Both were rebuilt from the same store; if they
                         // ever differ, the writer's copy is the durable one.

@@ -14,9 +14,9 @@ const NOW: Millis = Millis(1_795_485_600_000);
 /// Long enough that every append below is sent while Redis holds writes.
 const PAUSE_MS: u64 = 400;
 
-fn sample() -> Vec<Arc<HallConfig>> {
+fn sample() -> Vec<Arc<crate::engine::HallSpec>> {
     let cfg = crate::config::parse(include_str!("../../../config/hall.toml"), "hall.toml").unwrap();
-    cfg.halls.into_iter().map(Arc::new).collect()
+    cfg.halls.into_iter().map(|h| h.spec).collect()
 }
 
 async fn open(redis: &RedisServer) -> OpenedStore {
@@ -33,7 +33,7 @@ async fn open(redis: &RedisServer) -> OpenedStore {
 
 /// The events of one more ticket in `hall`'s first zone.
 fn issue(hall: &mut Hall) -> Vec<Event> {
-    let zone = hall.config().zones[0].clone();
+    let zone = hall.spec().zones[0].clone();
     let cmd = Command::Issue(Issue::normal(zone.id, zone.services[0].id, Channel::Kiosk));
     hall.execute(&cmd, NOW).unwrap()
 }
@@ -72,7 +72,7 @@ async fn batches_in_flight_together_are_stored_in_order() {
     for round in 0..4 {
         for hall in &mut halls {
             let events = issue(hall);
-            acks.push((round, hall.config().id, store.append(hall.config().id, events).unwrap()));
+            acks.push((round, hall.spec().id, store.append(hall.spec().id, events).unwrap()));
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
@@ -81,7 +81,7 @@ async fn batches_in_flight_together_are_stored_in_order() {
     }
     // What Redis holds rebuilds each hall exactly, and so does the mirror.
     for live in &halls {
-        let hall = live.config().id;
+        let hall = live.spec().id;
         let stored = store.reload(hall).await.unwrap();
         assert_eq!(stored.snapshot(), live.snapshot(), "{hall} from Redis");
         let mirror = store.durable(hall).await.unwrap();
@@ -95,7 +95,7 @@ async fn a_refused_batch_does_not_take_the_one_behind_it_down() {
     let opened = open(&redis).await;
     let store = opened.store;
     let mut halls = opened.halls;
-    let (first, second) = (halls[0].config().id, halls[1].config().id);
+    let (first, second) = (halls[0].spec().id, halls[1].spec().id);
     let mut conn = raw(&redis).await;
     // Another writer got to the first hall's log.
     let _: () = redis::cmd("SET")
@@ -141,7 +141,7 @@ fn a_batch_reaches_the_hub_as_one_run_of_events_per_hall() {
     let seqs = |events: &[Event]| events.iter().map(|e| e.seq).collect::<Vec<_>>();
     let want_a: Vec<u64> = [&a1, &a2, &a3].iter().flat_map(|e| seqs(e)).collect();
     let want_b: Vec<u64> = [&b1, &b2].iter().flat_map(|e| seqs(e)).collect();
-    let (ida, idb) = (a.config().id, b.config().id);
+    let (ida, idb) = (a.spec().id, b.spec().id);
     let joined = per_hall(vec![(ida, a1), (idb, b1), (ida, a2), (ida, a3), (idb, b2)]);
     assert_eq!(joined.len(), 2, "one entry per hall");
     assert_eq!((joined[0].0, seqs(&joined[0].1)), (ida, want_a.clone()));
@@ -164,15 +164,15 @@ async fn the_hub_has_each_batch_before_its_callers_are_answered() {
     let hub = crate::hub::Hub::start(&opened.halls, crate::hub::Heartbeat::default(), None, None);
     opened.store.attach(&hub).await;
     let mut live = opened.halls[0].clone();
-    let feed = hub.feed(live.config().id).unwrap().clone();
+    let feed = hub.feed(live.spec().id).unwrap().clone();
     for _ in 0..200 {
         let events = issue(&mut live);
         let seq = events.last().unwrap().seq;
-        let ack = opened.store.append(live.config().id, events).unwrap();
+        let ack = opened.store.append(live.spec().id, events).unwrap();
         ack.await.unwrap().unwrap();
         assert_eq!(feed.seq(), seq, "answered before the hub had it");
     }
     // The feed is the writer's durable copy now: it rolls back to it.
-    let durable = opened.store.durable(live.config().id).await.unwrap();
+    let durable = opened.store.durable(live.spec().id).await.unwrap();
     assert_eq!(durable.snapshot(), live.snapshot());
 }
