@@ -196,7 +196,7 @@ impl Service {
     }
 
     /// Marks the hall broken and, in the background, puts it back to its
-    /// last durable state: from the writer's mirror at once when the write
+    /// last durable state: from the durable event stream's copy at once when the write
     /// simply failed, or by reading the store back when the log itself
     /// disagrees (another writer, or a write that landed although it
     /// reported failure).

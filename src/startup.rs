@@ -16,7 +16,7 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::audio::{Announcer, CallMade, Clips};
+use crate::audio::{Announcer, Clips};
 use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::service::{Clock, Service, system_clock};
 use crate::shards::Halls;
 use crate::store::journal::JournalOptions;
-use crate::store::{Location, Store, StoreConfig};
+use crate::store::{Location, Store, StoreConfig, Stream};
 
 /// How often every hall is sent the time (day rollover, due appointments).
 const TICK: Duration = Duration::from_secs(5);
@@ -94,9 +94,10 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let announce = start_device_announcer(&announcer, config)?;
-        let hub = Hub::start(&opened.halls, Heartbeat::default(), announce, Some(metrics.clone()));
-        opened.store.attach(&hub).await;
+        // The stream's subscribers, before the first operation.
+        let hub = Hub::start(&opened.stream, Heartbeat::default());
+        start_device_announcer(&announcer, config, &opened.stream)?;
+        crate::metrics::count_from(&opened.stream, metrics.clone());
         let service = Service {
             halls: Halls::from_halls(config, opened.halls),
             store: opened.store,
@@ -184,11 +185,8 @@ impl Application {
 }
 
 /// Starts the announcer for halls that play through the server's sound
-/// card; the channel the hub sends their calls to.
-fn start_device_announcer(
-    announcer: &Announcer,
-    config: &ServerConfig,
-) -> anyhow::Result<Option<tokio::sync::mpsc::UnboundedSender<CallMade>>> {
+/// card, subscribed to the durable event stream.
+fn start_device_announcer(announcer: &Announcer, config: &ServerConfig, stream: &Stream) -> anyhow::Result<()> {
     let voices: std::collections::HashMap<_, _> = config
         .halls
         .iter()
@@ -196,30 +194,29 @@ fn start_device_announcer(
         .map(|h| (h.spec.id, h.voice.clone()))
         .collect();
     if voices.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
     #[cfg(feature = "audio-output")]
     {
         match crate::audio::Device::open() {
             Ok(device) => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                crate::audio::spawn_announcer(announcer.clone(), voices, rx, Box::new(device));
+                crate::audio::spawn_announcer(announcer.clone(), voices, stream.subscribe(), Box::new(device));
                 tracing::info!("announcing calls through the sound card");
-                Ok(Some(tx))
+                Ok(())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "no sound card: announcements play in the hall display pages only");
-                Ok(None)
+                Ok(())
             }
         }
     }
     #[cfg(not(feature = "audio-output"))]
     {
-        let _ = announcer;
+        let _ = (announcer, stream);
         tracing::warn!(
             "a hall plays announcements on the sound card, but this build has no audio output \
              (build with --features audio-output)"
         );
-        Ok(None)
+        Ok(())
     }
 }

@@ -1,20 +1,19 @@
-//! The announcer: every call and recall, in the order the hub published
-//! them, composed and handed to the outputs one at a time. Nothing is
-//! dropped: the hub sends calls on an unbounded channel, and composing
-//! takes about a millisecond.
+//! The announcer: every call and recall, in log order, composed and handed
+//! to the outputs one at a time. It is a subscriber of the durable event
+//! stream: nothing is announced before it is stored, and nothing is
+//! dropped (a subscriber that falls behind reads what it missed).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use tokio::sync::mpsc;
 
 use super::clips::Clips;
 use super::compose::compose;
 use super::wav::encode_wav;
 use crate::config::Voice;
-use crate::engine::{HallId, TicketNumber, WindowNo};
+use crate::engine::{EventKind, HallId, TicketNumber, WindowNo};
+use crate::store::{Batch, Change, Subscription};
 
-/// A call to announce, as the hub reports it.
+/// A call to announce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallMade {
     pub hall: HallId,
@@ -62,26 +61,50 @@ impl Announcer {
     }
 }
 
-/// Announces every call received on `calls` for the halls in `voices`, in
-/// order, through `output`. Ends when the channel closes.
+/// The calls and recalls of a durable batch, in order.
+pub fn calls_in(batch: &Batch) -> impl Iterator<Item = CallMade> + '_ {
+    batch.events.iter().filter_map(|e| match &e.kind {
+        EventKind::TicketCalled { ticket, window, .. } => Some(CallMade {
+            hall: batch.hall,
+            ticket: *ticket,
+            window: *window,
+            recall: 0,
+        }),
+        EventKind::TicketRecalled { ticket, window, count } => Some(CallMade {
+            hall: batch.hall,
+            ticket: *ticket,
+            window: *window,
+            recall: *count,
+        }),
+        _ => None,
+    })
+}
+
+/// Announces every call and recall of the halls in `voices`, in log
+/// order, through `output`. Ends when the stream does.
 pub fn spawn_announcer(
     announcer: Announcer,
     voices: HashMap<HallId, Voice>,
-    mut calls: mpsc::UnboundedReceiver<CallMade>,
+    mut changes: Subscription,
     mut output: Box<dyn Output>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while let Some(call) = calls.recv().await {
-            let Some(voice) = voices.get(&call.hall) else {
+        while let Some(change) = changes.recv().await {
+            let Change::Batch(batch) = change else {
                 continue;
             };
-            match announcer.samples(voice, call.ticket, call.window) {
-                Ok(samples) => output.play(Announcement {
-                    call,
-                    samples: Arc::from(samples),
-                }),
-                Err(e) => {
-                    tracing::error!(hall = %call.hall, ticket = %call.ticket, error = %e, "cannot compose the announcement")
+            let Some(voice) = voices.get(&batch.hall) else {
+                continue;
+            };
+            for call in calls_in(&batch) {
+                match announcer.samples(voice, call.ticket, call.window) {
+                    Ok(samples) => output.play(Announcement {
+                        call,
+                        samples: Arc::from(samples),
+                    }),
+                    Err(e) => {
+                        tracing::error!(hall = %call.hall, ticket = %call.ticket, error = %e, "cannot compose the announcement")
+                    }
                 }
             }
         }
@@ -105,33 +128,50 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_calls_is_announced_in_order_and_none_is_lost() {
+        use crate::engine::tests::{code, config, local};
+        use crate::engine::{Channel, Command, Hall, Issue};
         let clips =
             Arc::new(Clips::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sounds"))).unwrap());
-        let hall = HallId::new("hall").unwrap();
+        let mut hall = Hall::new(config());
+        let id = hall.spec().id;
+        let stream = crate::store::Stream::for_tests(vec![hall.clone()]);
         let voice = Voice {
             languages: vec![(Lang::Zh, ZH_TEMPLATE.into())],
             ..Voice::default()
         };
-        let (tx, rx) = mpsc::unbounded_channel();
         let heard = Arc::new(Mutex::new(Vec::new()));
         let task = spawn_announcer(
             Announcer::new(clips),
-            HashMap::from([(hall, voice)]),
-            rx,
+            HashMap::from([(id, voice)]),
+            stream.subscribe(),
             Box::new(Collect(heard.clone())),
         );
+        // 100 calls and every tenth recalled, committed as the writer
+        // does: many batches, some with several calls.
+        let mut run = |cmds: &[Command], sent: &mut Vec<CallMade>| {
+            let mut events = Vec::new();
+            for cmd in cmds {
+                events.extend(hall.execute(cmd, local(10, 0)).unwrap());
+            }
+            let batch = stream.commit(id, events).unwrap();
+            sent.extend(calls_in(&batch));
+            stream.publish([batch]);
+        };
         let mut sent = Vec::new();
+        let issue = Command::Issue(Issue::normal(code("general"), code("apply"), Channel::Kiosk));
+        run(&vec![issue; 100], &mut sent);
+        run(&[Command::Open { window: 1, staff: None }], &mut sent);
         for i in 1..=100u32 {
-            let call = CallMade {
-                hall,
-                ticket: format!("A{i:03}").parse().unwrap(),
-                window: (i % 29 + 1) as u16,
-                recall: u32::from(i % 10 == 0),
-            };
-            sent.push(call.clone());
-            tx.send(call).unwrap();
+            let mut cmds = vec![Command::CallNext { window: 1 }];
+            if i % 10 == 0 {
+                cmds.push(Command::Recall { window: 1 });
+            }
+            cmds.push(Command::Skip { window: 1 });
+            run(&cmds, &mut sent);
         }
-        drop(tx);
+        assert_eq!(sent.iter().filter(|c| c.recall == 0).count(), 100);
+        assert_eq!(sent.iter().filter(|c| c.recall > 0).count(), 10);
+        drop(stream);
         task.await.unwrap();
         let heard = heard.lock().unwrap();
         let calls: Vec<CallMade> = heard.iter().map(|(c, _)| c.clone()).collect();

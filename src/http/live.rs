@@ -30,7 +30,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::hall_id;
 use super::tickets::citizen_ticket;
-use crate::hub::{Feed, Format, Render, Scope};
+use crate::hub::{Feed, Format, Render, Resume, Scope};
+use crate::store::Epoch;
 use crate::ws::{self, Decoder, Incoming};
 
 /// Frames written together when a subscriber has several waiting.
@@ -57,6 +58,9 @@ pub struct LiveQuery {
     /// The last sequence number the client has: it is sent what it missed.
     #[serde(default)]
     pub since: Option<u64>,
+    /// The incarnation of the log `since` is from (docs/protocol.md).
+    #[serde(default)]
+    pub epoch: Option<String>,
     /// The sign-in token (browsers cannot set headers on a WebSocket).
     #[serde(default)]
     pub token: Option<String>,
@@ -65,6 +69,20 @@ pub struct LiveQuery {
 fn query(q: Result<Query<LiveQuery>, QueryRejection>) -> Result<LiveQuery, ApiError> {
     q.map(|Query(q)| q)
         .map_err(|e| ApiError::bad_request("bad_query", e.body_text()))
+}
+
+impl LiveQuery {
+    /// Where the client says it was, if it resumes.
+    fn resume(&self) -> Result<Option<Resume>, ApiError> {
+        let epoch =
+            match &self.epoch {
+                None => None,
+                Some(e) => Some(e.parse::<Epoch>().map_err(|_| {
+                    ApiError::bad_request("bad_epoch", format!("epoch {e:?} is not one this server sent"))
+                })?),
+            };
+        Ok(self.since.map(|since| Resume { since, epoch }))
+    }
 }
 
 /// Answers the upgrade and runs `serve` on the connection once it is ours.
@@ -120,7 +138,8 @@ async fn hall_live(
         .feed(hall)
         .cloned()
         .ok_or_else(|| ApiError::not_found("unknown_hall", "no such hall"))?;
-    upgrade(req, move |io| serve(io, state, feed, scope, format, q.since, served))
+    let resume = q.resume()?;
+    upgrade(req, move |io| serve(io, state, feed, scope, format, resume, served))
 }
 
 /// One ticket, by the citizen's token: public.
@@ -130,7 +149,9 @@ async fn ticket_live(
     q: Result<Query<LiveQuery>, QueryRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let q = query(q)?;
+    // Checked (unknown parameters are refused) though a ticket's page
+    // always starts from its current state.
+    query(q)?;
     let (hall, number) = citizen_ticket(&state, &token)?;
     let feed = state
         .hub
@@ -138,15 +159,7 @@ async fn ticket_live(
         .cloned()
         .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))?;
     upgrade(req, move |io| {
-        serve(
-            io,
-            state,
-            feed,
-            Scope::Ticket(number),
-            Format::Json,
-            q.since,
-            Vec::new(),
-        )
+        serve(io, state, feed, Scope::Ticket(number), Format::Json, None, Vec::new())
     })
 }
 
@@ -219,7 +232,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     feed: Arc<Feed>,
     scope: Scope,
     format: Format,
-    since: Option<u64>,
+    resume: Option<Resume>,
     served: Vec<usize>,
 ) {
     let stats = state.hub.stats.clone();
@@ -227,7 +240,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     let limit = beat.send_timeout;
     stats.connections.fetch_add(1, Ordering::Relaxed);
     let _counted = Counted(stats.clone());
-    let Some(start) = feed.subscribe(scope, format, since, state.service.now()) else {
+    let Some(start) = feed.subscribe(scope, format, resume, state.service.now()).await else {
         let _ = write(&mut io, &error_frame("unknown_ticket", "no such ticket today"), limit).await;
         let _ = write(&mut io, &ws::close_frame(1008, "unknown ticket"), limit).await;
         return;

@@ -1,23 +1,25 @@
-//! One hall's feed: its published state, its recent frames and its
-//! broadcast channel. The state's lock is held only to publish a batch or
-//! to take a subscriber's starting point, so a subscriber never misses or
-//! repeats a frame between its snapshot and its first delta.
+//! One hall's feed: its recent frames and its broadcast channel, made from
+//! the durable event stream. The hall itself is the stream's durable copy:
+//! the feed keeps none, and reads it under the stream's lock to build a
+//! frame or a subscriber's starting point.
+//!
+//! Lock order: the stream's hall, then the feed's caches; the ring is
+//! never held while the hall is locked.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::scope::{Format, Scope};
 use super::wire::{self, Call, Delta, HallInfo, Resumed, Snapshot, TicketUpdate};
-use crate::audio::CallMade;
-use crate::engine::{Event, EventKind, Hall, Millis, StepKind, Target, TicketNumber, WindowNo};
-use crate::metrics::{Counted, Metrics};
+use crate::engine::{Event, EventKind, Hall, HallId, HallSpec, Millis, StepKind, Target, TicketNumber, WindowNo};
+use crate::store::{Batch, Epoch, Stream};
 use crate::ws::text_frame;
 
 /// Frames kept per hall, both for resuming clients and in the broadcast
-/// ring. A client further behind than this gets a snapshot instead.
+/// ring. A client further behind than this catches up from the stream.
 pub const RING: usize = 1024;
 /// Calls kept for screens' "recent calls" lists.
 pub const RECENT_CALLS: usize = 20;
@@ -25,6 +27,9 @@ pub const RECENT_CALLS: usize = 20;
 /// Frames stay small however long a queue grows; the whole list is at
 /// `GET /api/v1/halls/{hall}/zones/{zone}`.
 pub const QUEUE_HEAD: usize = 30;
+/// Events per delta when a client catches up from the log: a screen that
+/// was away for hours gets several frames of bounded size, not one huge one.
+pub const CATCH_UP_EVENTS: usize = 1000;
 
 /// One durable batch, serialized once into WebSocket frames (header and
 /// payload, ready to write to any subscriber's socket), plus what it
@@ -34,8 +39,8 @@ pub const QUEUE_HEAD: usize = 30;
 pub struct Frame {
     pub from: u64,
     pub seq: u64,
-    /// A new business day or a hall read back from the store: subscribers
-    /// take a fresh snapshot rather than apply this.
+    /// A new business day, or the hall's log replaced: subscribers take a
+    /// fresh snapshot rather than apply this.
     pub reset: bool,
     pub json: Bytes,
     pub zones: Vec<usize>,
@@ -49,21 +54,35 @@ pub struct Frame {
     pub window_led: Vec<(usize, Bytes)>,
 }
 
-struct State {
-    hall: Hall,
-    recent: VecDeque<Arc<Frame>>,
-    calls: VecDeque<Call>,
-    /// The hall-scope JSON snapshot as of a sequence number: thousands of
-    /// screens connecting at once share one serialization.
-    cached: Option<(u64, Bytes)>,
+/// Where a client resuming says it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// The last sequence number it holds.
+    pub since: u64,
+    /// The incarnation of the log that number is from, when it knows it.
+    pub epoch: Option<Epoch>,
+}
+
+/// Snapshots and catch-ups shared by subscribers arriving together (a
+/// restart brings every screen back at once). Locked only under the
+/// stream's lock on the hall, so both are as of the same sequence number.
+#[derive(Default)]
+struct Caches {
+    /// The hall-scope JSON snapshot as of a sequence number.
+    hall_snapshot: Option<(u64, Bytes)>,
+    /// The latest calls as of a sequence number.
+    calls: Option<(u64, Arc<Vec<Call>>)>,
+    /// The last catch-up from the log: since, up to, its deltas.
+    catch_up: Option<(u64, u64, Arc<Vec<Bytes>>)>,
 }
 
 pub struct Feed {
-    state: Mutex<State>,
+    id: HallId,
+    spec: Arc<HallSpec>,
+    stream: Stream,
+    ring: Mutex<VecDeque<Arc<Frame>>>,
+    caches: Mutex<Caches>,
     tx: broadcast::Sender<Arc<Frame>>,
-    /// Every call and recall, in order, for the announcer.
-    announce: Option<mpsc::UnboundedSender<CallMade>>,
-    metrics: Option<Arc<Metrics>>,
 }
 
 /// Where a new subscriber starts: what to send first, and the receiver
@@ -83,194 +102,54 @@ pub enum Render {
     Resnapshot,
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Frames and caches are replaced whole: a panic elsewhere cannot leave
+    // them half-written.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Feed {
-    pub fn new(hall: Hall, announce: Option<mpsc::UnboundedSender<CallMade>>, metrics: Option<Arc<Metrics>>) -> Feed {
-        let calls = recent_calls(&hall);
+    /// The feed of one of the stream's halls.
+    pub fn new(stream: Stream, spec: Arc<HallSpec>) -> Feed {
         Feed {
-            state: Mutex::new(State {
-                hall,
-                recent: VecDeque::with_capacity(RING),
-                calls,
-                cached: None,
-            }),
+            id: spec.id,
+            spec,
+            stream,
+            ring: Mutex::new(VecDeque::with_capacity(RING)),
+            caches: Mutex::new(Caches::default()),
             tx: broadcast::channel(RING).0,
-            announce,
-            metrics,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Publishing applies events the store has already accepted; a panic
-        // there would be a bug, and the state is still the best we have.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn spec(&self) -> &Arc<HallSpec> {
+        &self.spec
     }
 
-    /// The sequence number of the last published event.
-    pub fn seq(&self) -> u64 {
-        self.lock().hall.seq()
-    }
-
-    /// A copy of the hall as of the last published (durable) event.
-    pub fn hall(&self) -> Hall {
-        self.lock().hall.clone()
-    }
-
-    pub fn spec(&self) -> Arc<crate::engine::HallSpec> {
-        self.lock().hall.spec().clone()
-    }
-
-    /// Applies a durable batch and sends its frame to every subscriber.
-    pub fn publish(&self, events: Vec<Event>) {
-        if let Some(frame) = self.apply(events) {
-            self.send(frame);
+    /// Makes a durable batch's frame, keeps it for resuming clients and
+    /// sends it to every subscriber.
+    pub fn publish(&self, batch: &Batch) {
+        let Some(frame) = self.stream.with_hall(self.id, |hall| frame(hall, batch)) else {
+            return;
+        };
+        let frame = Arc::new(frame);
+        {
+            let mut ring = lock(&self.ring);
+            if ring.len() == RING {
+                ring.pop_front();
+            }
+            ring.push_back(frame.clone());
         }
-    }
-
-    /// Sends a frame made by [`Feed::apply`] to every subscriber. Separate
-    /// because waking thousands of screens' tasks takes milliseconds: the
-    /// store's writer applies a batch before answering its callers and has
-    /// the hub's task send it after. A subscriber that joined in between
-    /// already has the frame's events in its snapshot and skips it by its
-    /// sequence number.
-    pub fn send(&self, frame: Arc<Frame>) {
         // No subscribers is not an error.
         let _ = self.tx.send(frame);
     }
 
-    /// Applies a durable batch to the hall and makes its frame (kept for
-    /// resuming clients), without sending it.
-    pub fn apply(&self, events: Vec<Event>) -> Option<Arc<Frame>> {
-        let (Some(first), Some(last)) = (events.first(), events.last()) else {
-            return None;
-        };
-        let (from, seq, at) = (first.seq, last.seq, last.at);
-        let mut st = self.lock();
-        let cfg = st.hall.spec().clone();
-        let mut zones = BTreeSet::new();
-        let mut windows = BTreeSet::new();
-        let mut tickets = Vec::new();
-        let mut reset = false;
-        // Collected here, not read back from the recent-calls ring, which
-        // keeps only the last few: a batch may hold more calls than that.
-        let mut new_calls: Vec<Call> = Vec::new();
-        touched(&st.hall, &events, &mut zones, &mut windows, &mut tickets);
-        for e in &events {
-            if let Some(m) = &self.metrics {
-                count(m, &st.hall, e);
-            }
-            if let Err(err) = st.hall.apply(e) {
-                tracing::error!(hall = %cfg.id, seq = e.seq, error = %err, "hub copy diverged from the log");
-                reset = true;
-            }
-            match &e.kind {
-                EventKind::DayStarted { .. } => {
-                    reset = true;
-                    st.calls.clear();
-                }
-                EventKind::TicketCalled { ticket, window, .. } => {
-                    let call = call(&st.hall, *ticket, *window, 0, e.at);
-                    new_calls.push(call.clone());
-                    push_call(&mut st.calls, call);
-                    self.announce(cfg.id, *ticket, *window, 0);
-                }
-                EventKind::TicketRecalled { ticket, window, count } => {
-                    let call = call(&st.hall, *ticket, *window, *count, e.at);
-                    new_calls.push(call.clone());
-                    push_call(&mut st.calls, call);
-                    self.announce(cfg.id, *ticket, *window, *count);
-                }
-                _ => {}
-            }
-        }
-        touched(&st.hall, &events, &mut zones, &mut windows, &mut tickets);
-        if reset {
-            zones.extend(0..cfg.zones.len());
-            windows.extend(0..cfg.windows.len());
-        }
-        let zones: Vec<usize> = zones.into_iter().collect();
-        let windows: Vec<usize> = windows.into_iter().collect();
-        // Only what the batch touched is computed: most batches are one
-        // issue, which changes one zone and no window.
-        let views: Vec<crate::engine::WindowView> = windows.iter().map(|&w| st.hall.window_view(w)).collect();
-        let window_led = windows
-            .iter()
-            .zip(&views)
-            .map(|(&w, view)| (w, text_frame(&window_line(view))))
-            .collect();
-        let alerts_changed = events.iter().any(|e| {
-            matches!(
-                e.kind,
-                EventKind::AlertRaised { .. } | EventKind::AlertAcknowledged { .. } | EventKind::AlertCleared { .. }
-            )
-        });
-        let ratings_changed = events.iter().any(|e| {
-            matches!(
-                e.kind,
-                EventKind::ServiceFinished { .. } | EventKind::TicketRated { .. } | EventKind::FollowUpRecorded { .. }
-            )
-        });
-        let public: Vec<Event> = events.into_iter().filter_map(wire::public).collect();
-        let json = wire::to_json(&Delta {
-            kind: "delta",
-            from,
-            seq,
-            events: &public,
-            calls: &new_calls,
-            zones: zones.iter().map(|&z| st.hall.zone_summary(z, at)).collect(),
-            queues: zones.iter().map(|&z| st.hall.queue_head(z, QUEUE_HEAD)).collect(),
-            windows: views,
-            alerts: alerts_changed.then(|| st.hall.alerts()),
-            ratings: ratings_changed.then(|| st.hall.rating_summary()),
-        });
-        let calls: Vec<(usize, String)> = new_calls
-            .iter()
-            .map(|c| (cfg.zone_index(c.zone).unwrap_or(0), c.led()))
-            .collect();
-        let led = (!calls.is_empty()).then(|| {
-            let lines: Vec<&str> = calls.iter().map(|(_, l)| l.as_str()).collect();
-            text_frame(&lines.join("\n"))
-        });
-        let frame = Arc::new(Frame {
-            from,
-            seq,
-            reset,
-            json: text_frame(&json),
-            zones,
-            windows,
-            tickets,
-            calls,
-            led,
-            window_led,
-        });
-        if st.recent.len() == RING {
-            st.recent.pop_front();
-        }
-        st.recent.push_back(frame.clone());
-        Some(frame)
-    }
-
-    fn announce(&self, hall: crate::engine::HallId, ticket: TicketNumber, window: WindowNo, recall: u32) {
-        if let Some(tx) = &self.announce {
-            // The announcer ends only at shutdown.
-            let _ = tx.send(CallMade {
-                hall,
-                ticket,
-                window,
-                recall,
-            });
-        }
-    }
-
-    /// Replaces the state with a hall read back from the store and tells
-    /// every subscriber to take a snapshot.
-    pub fn reset(&self, hall: Hall) {
-        let mut st = self.lock();
-        let seq = hall.seq();
-        st.calls = recent_calls(&hall);
-        st.hall = hall;
-        st.recent.clear();
-        st.cached = None;
-        let frame = Arc::new(Frame {
+    /// The hall's log was replaced (or the feed fell too far behind to
+    /// know what it missed): every subscriber takes a fresh snapshot, and
+    /// no one resumes from the frames kept before.
+    pub fn reset(&self) {
+        let seq = self.stream.durable_seq(self.id).unwrap_or(0);
+        lock(&self.ring).clear();
+        let _ = self.tx.send(Arc::new(Frame {
             from: seq,
             seq,
             reset: true,
@@ -281,37 +160,42 @@ impl Feed {
             calls: Vec::new(),
             led: None,
             window_led: Vec::new(),
-        });
-        st.recent.push_back(frame.clone());
-        let _ = self.tx.send(frame);
+        }));
     }
 
-    /// Subscribes: a snapshot (or, for a client resuming after `since`, the
-    /// frames it missed) and the receiver for what follows. `None` if a
-    /// ticket scope names no ticket of today.
-    pub fn subscribe(&self, scope: Scope, format: Format, since: Option<u64>, now: Millis) -> Option<Start> {
-        let mut st = self.lock();
-        let rx = self.tx.subscribe();
-        let seq = st.hall.seq();
-        if let (Some(since), Format::Json, false) = (since, format, matches!(scope, Scope::Ticket(_))) {
-            if let Some(missed) = missed_since(&st, since, seq) {
-                let mut first = vec![text_frame(&wire::to_json(&Resumed {
-                    kind: "resumed",
-                    since,
-                    seq,
-                }))];
-                first.extend(
-                    missed
-                        .iter()
-                        .filter_map(|f| match render_shared(f, scope, format, &st) {
-                            Render::Send(b) => Some(b),
-                            _ => None,
-                        }),
-                );
-                return Some(Start { first, seq, rx });
+    /// A new subscriber's starting point. A JSON client that resumes from
+    /// a point this log still holds (the same incarnation, or one it
+    /// continues) gets `resumed` and every delta it missed: from the ring,
+    /// or else read from the stream; anyone else a snapshot. `None` for a
+    /// ticket that does not exist (today).
+    pub async fn subscribe(&self, scope: Scope, format: Format, resume: Option<Resume>, now: Millis) -> Option<Start> {
+        if let (Some(r), Format::Json, false) = (resume, format, matches!(scope, Scope::Ticket(_)))
+            && self.continues(r)
+        {
+            if let Some(start) = self.resume_from_ring(scope, format, r, now) {
+                return Some(start);
+            }
+            let rx = self.tx.subscribe();
+            let read = self
+                .stream
+                .read_since(self.id, r.since, |hall, epoch, events| {
+                    (self.catch_up(hall, r.since, events), epoch)
+                })
+                .await;
+            match read {
+                Ok(Some(((seq, deltas), epoch))) => {
+                    let mut first = vec![resumed(r.since, seq, epoch, now)];
+                    first.extend(deltas.iter().cloned());
+                    return Some(Start { first, seq, rx });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(hall = %self.id, error = %e, "cannot read the log to resume a client: a snapshot instead")
+                }
             }
         }
-        let snap = snapshot(&mut st, scope, format, now)?;
+        let rx = self.tx.subscribe();
+        let (seq, snap) = self.snapshot(scope, format, now)?;
         Some(Start {
             first: vec![snap],
             seq,
@@ -319,26 +203,96 @@ impl Feed {
         })
     }
 
+    /// Whether a client at `r` saw only history this log still holds.
+    /// Without an epoch (an older client), only the current incarnation
+    /// counts.
+    fn continues(&self, r: Resume) -> bool {
+        match r.epoch {
+            Some(epoch) => self.stream.continues(self.id, epoch, r.since),
+            None => self.stream.epochs(self.id).is_some_and(|e| {
+                let first = e.0.last().map_or(1, |(_, first)| *first);
+                let last = self.stream.durable_seq(self.id).unwrap_or(0);
+                r.since + 1 >= first && r.since <= last
+            }),
+        }
+    }
+
+    /// The frames after `r.since`, if the ring holds every one of them.
+    fn resume_from_ring(&self, scope: Scope, format: Format, r: Resume, now: Millis) -> Option<Start> {
+        let ring = lock(&self.ring);
+        let rx = self.tx.subscribe();
+        let last = ring.back().map_or(0, |f| f.seq);
+        let missed: Vec<&Arc<Frame>> = ring.iter().filter(|f| f.seq > r.since).collect();
+        if let Some(first) = missed.first() {
+            // The ring must hold the very next frame, and a client's
+            // `since` must end a frame (it may not, after a catch-up).
+            if first.from != r.since + 1 || missed.iter().any(|f| f.reset) {
+                return None;
+            }
+        } else if ring.iter().any(|f| f.from <= r.since && r.since < f.seq) {
+            return None;
+        }
+        let seq = last.max(r.since);
+        let served = self.served(scope);
+        let mut first = vec![resumed(r.since, seq, self.stream.epoch(self.id), now)];
+        first.extend(
+            missed
+                .iter()
+                .filter_map(|f| match render_frame(f, scope, format, &served) {
+                    Render::Send(b) => Some(b),
+                    _ => None,
+                }),
+        );
+        Some(Start { first, seq, rx })
+    }
+
+    /// The deltas that bring a client from `since` to the hall as it
+    /// stands, shared by clients asking for the same; with the sequence
+    /// number they bring it to. Runs under the stream's lock on the hall.
+    fn catch_up(&self, hall: &Hall, since: u64, events: Vec<Event>) -> (u64, Arc<Vec<Bytes>>) {
+        let seq = hall.seq();
+        let mut caches = lock(&self.caches);
+        if let Some((s, q, deltas)) = &caches.catch_up
+            && (*s, *q) == (since, seq)
+        {
+            return (seq, deltas.clone());
+        }
+        let deltas = Arc::new(catch_up(hall, &events));
+        caches.catch_up = Some((since, seq, deltas.clone()));
+        (seq, deltas)
+    }
+
     /// A fresh snapshot for `scope` and the sequence number it is as of.
     pub fn snapshot(&self, scope: Scope, format: Format, now: Millis) -> Option<(u64, Bytes)> {
-        let mut st = self.lock();
-        let seq = st.hall.seq();
-        snapshot(&mut st, scope, format, now).map(|s| (seq, s))
+        self.stream
+            .with_hall_epoch(self.id, |hall, epoch| {
+                let mut caches = lock(&self.caches);
+                snapshot(hall, &mut caches, scope, format, now, epoch).map(|s| (hall.seq(), s))
+            })
+            .flatten()
+    }
+
+    /// The zones of a window scope's window (its waiting lists are shown too).
+    pub fn served(&self, scope: Scope) -> Vec<usize> {
+        match scope {
+            Scope::Window(w, _) => self.spec.windows[w].serves.iter().map(|s| s.zone).collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// What a subscriber with `scope` sends for `frame`; `served` lists the
-    /// zones of a window scope's window (its waiting lists are shown too).
+    /// zones of a window scope's window.
     pub fn render(&self, frame: &Frame, scope: Scope, format: Format, served: &[usize]) -> Render {
         if frame.reset {
             return Render::Resnapshot;
         }
         if let Scope::Ticket(number) = scope {
-            let concerned = frame.tickets.contains(&number) || {
-                let st = self.lock();
-                st.hall
-                    .ticket_place(number)
-                    .is_some_and(|(z, _, _)| frame.zones.contains(&z))
-            };
+            let concerned = frame.tickets.contains(&number)
+                || self
+                    .stream
+                    .with_hall(self.id, |hall| hall.ticket_place(number))
+                    .flatten()
+                    .is_some_and(|(z, _, _)| frame.zones.contains(&z));
             return if concerned { Render::Resnapshot } else { Render::Skip };
         }
         // Shared frames need no state: no lock on the hot path.
@@ -346,32 +300,14 @@ impl Feed {
     }
 }
 
-/// The frames after `since` if the ring still holds them all and none is a
-/// reset; `Some(empty)` when the client is up to date.
-fn missed_since(st: &State, since: u64, seq: u64) -> Option<Vec<Arc<Frame>>> {
-    if since == seq {
-        return Some(Vec::new());
-    }
-    if since > seq {
-        return None;
-    }
-    let oldest = st.recent.front()?;
-    if oldest.from > since + 1 {
-        return None;
-    }
-    let missed: Vec<Arc<Frame>> = st.recent.iter().filter(|f| f.seq > since).cloned().collect();
-    if missed.iter().any(|f| f.reset) {
-        return None;
-    }
-    Some(missed)
-}
-
-fn render_shared(frame: &Frame, scope: Scope, format: Format, st: &State) -> Render {
-    let served: Vec<usize> = match scope {
-        Scope::Window(w, _) => st.hall.spec().windows[w].serves.iter().map(|s| s.zone).collect(),
-        _ => Vec::new(),
-    };
-    render_frame(frame, scope, format, &served)
+fn resumed(since: u64, seq: u64, epoch: Option<Epoch>, now: Millis) -> Bytes {
+    text_frame(&wire::to_json(&Resumed {
+        kind: "resumed",
+        since,
+        seq,
+        epoch: epoch.map(|e| e.to_string()),
+        at: now,
+    }))
 }
 
 fn render_frame(frame: &Frame, scope: Scope, format: Format, served: &[usize]) -> Render {
@@ -406,32 +342,176 @@ fn render_frame(frame: &Frame, scope: Scope, format: Format, served: &[usize]) -
     }
 }
 
-fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option<Bytes> {
-    let seq = st.hall.seq();
-    let cfg = st.hall.spec().clone();
+/// A durable batch's frame. `hall` is the stream's durable hall, as of
+/// this batch or later (the writer may have committed more since): the
+/// zones, queues and windows a frame carries are as of at least its
+/// batch, and its events and calls are exactly the batch's.
+fn frame(hall: &Hall, batch: &Batch) -> Frame {
+    let events = &batch.events;
+    let (from, seq) = (batch.from(), batch.seq());
+    let at = events.last().map_or(Millis(0), |e| e.at);
+    let spec = hall.spec();
+    let mut zones = BTreeSet::new();
+    let mut windows = BTreeSet::new();
+    let mut tickets = Vec::new();
+    touched(hall, events, &mut zones, &mut windows, &mut tickets);
+    let reset = events.iter().any(|e| matches!(e.kind, EventKind::DayStarted { .. }));
+    if reset {
+        zones.extend(0..spec.zones.len());
+        windows.extend(0..spec.windows.len());
+    }
+    let zones: Vec<usize> = zones.into_iter().collect();
+    let windows: Vec<usize> = windows.into_iter().collect();
+    let calls = calls_of(hall, events);
+    // Only what the batch touched is computed: most batches are one issue,
+    // which changes one zone and no window.
+    let views: Vec<crate::engine::WindowView> = windows.iter().map(|&w| hall.window_view(w)).collect();
+    let window_led = windows
+        .iter()
+        .zip(&views)
+        .map(|(&w, view)| (w, text_frame(&window_line(view))))
+        .collect();
+    let json = wire::to_json(&Delta {
+        kind: "delta",
+        from,
+        seq,
+        events: &public(events),
+        calls: &calls,
+        zones: zones.iter().map(|&z| hall.zone_summary(z, at)).collect(),
+        queues: zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD)).collect(),
+        windows: views,
+        alerts: alerts_changed(events).then(|| hall.alerts()),
+        ratings: ratings_changed(events).then(|| hall.rating_summary()),
+    });
+    let calls: Vec<(usize, String)> = calls
+        .iter()
+        .map(|c| (spec.zone_index(c.zone).unwrap_or(0), c.led()))
+        .collect();
+    let led = (!calls.is_empty()).then(|| {
+        let lines: Vec<&str> = calls.iter().map(|(_, l)| l.as_str()).collect();
+        text_frame(&lines.join("\n"))
+    });
+    Frame {
+        from,
+        seq,
+        reset,
+        json: text_frame(&json),
+        zones,
+        windows,
+        tickets,
+        calls,
+        led,
+        window_led,
+    }
+}
+
+/// Deltas carrying `events` (consecutive, after the client's `since`) in
+/// chunks of [`CATCH_UP_EVENTS`]; the last also carries every zone, queue
+/// and window of `hall`, which is as of the last event.
+fn catch_up(hall: &Hall, events: &[Event]) -> Vec<Bytes> {
+    let now = events.last().map_or(Millis(0), |e| e.at);
+    let chunks: Vec<&[Event]> = events.chunks(CATCH_UP_EVENTS).collect();
+    let n = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let last = i + 1 == n;
+            let spec = hall.spec();
+            let json = wire::to_json(&Delta {
+                kind: "delta",
+                from: chunk[0].seq,
+                seq: chunk[chunk.len() - 1].seq,
+                events: &public(chunk),
+                calls: &calls_of(hall, chunk),
+                zones: if last {
+                    (0..spec.zones.len()).map(|z| hall.zone_summary(z, now)).collect()
+                } else {
+                    Vec::new()
+                },
+                queues: if last { hall.queue_heads(QUEUE_HEAD) } else { Vec::new() },
+                windows: if last { hall.windows() } else { Vec::new() },
+                alerts: last.then(|| hall.alerts()),
+                ratings: last.then(|| hall.rating_summary()),
+            });
+            text_frame(&json)
+        })
+        .collect()
+}
+
+fn public(events: &[Event]) -> Vec<Event> {
+    events.iter().cloned().filter_map(wire::public).collect()
+}
+
+fn alerts_changed(events: &[Event]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::AlertRaised { .. } | EventKind::AlertAcknowledged { .. } | EventKind::AlertCleared { .. }
+        )
+    })
+}
+
+fn ratings_changed(events: &[Event]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::ServiceFinished { .. } | EventKind::TicketRated { .. } | EventKind::FollowUpRecorded { .. }
+        )
+    })
+}
+
+/// Every call and recall among `events`, in order.
+fn calls_of(hall: &Hall, events: &[Event]) -> Vec<Call> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TicketCalled { ticket, window, .. } => Some(call(hall, *ticket, *window, 0, e.at)),
+            EventKind::TicketRecalled { ticket, window, count } => Some(call(hall, *ticket, *window, *count, e.at)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn snapshot(
+    hall: &Hall,
+    caches: &mut Caches,
+    scope: Scope,
+    format: Format,
+    now: Millis,
+    epoch: Option<Epoch>,
+) -> Option<Bytes> {
+    let seq = hall.seq();
+    let spec = hall.spec().clone();
+    let calls = match &caches.calls {
+        Some((at, calls)) if *at == seq => calls.clone(),
+        _ => {
+            let calls = Arc::new(recent_calls(hall));
+            caches.calls = Some((seq, calls.clone()));
+            calls
+        }
+    };
     if format == Format::Led {
         let line = match scope {
-            Scope::Window(w, _) => window_line(&st.hall.window_view(w)),
-            Scope::Zone(z) => st
-                .calls
+            Scope::Window(w, _) => window_line(&hall.window_view(w)),
+            Scope::Zone(z) => calls
                 .iter()
                 .rev()
-                .find(|c| cfg.zone_index(c.zone) == Some(z))
+                .find(|c| spec.zone_index(c.zone) == Some(z))
                 .map(Call::led)
                 .unwrap_or_default(),
-            _ => st.calls.back().map(Call::led).unwrap_or_default(),
+            _ => calls.last().map(Call::led).unwrap_or_default(),
         };
         return Some(text_frame(&line));
     }
     if let Scope::Ticket(number) = scope {
-        return ticket_json(&st.hall, number, now).map(|j| text_frame(&j));
+        return ticket_json(hall, number, now).map(|j| text_frame(&j));
     }
-    if scope == Scope::Hall {
-        if let Some((at, bytes)) = &st.cached {
-            if *at == seq {
-                return Some(bytes.clone());
-            }
-        }
+    if scope == Scope::Hall
+        && let Some((at, bytes)) = &caches.hall_snapshot
+        && *at == seq
+    {
+        return Some(bytes.clone());
     }
     let (zone, window) = match scope {
         Scope::Zone(z) => (Some(z), None),
@@ -439,28 +519,27 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
         _ => (None, None),
     };
     let zones: Vec<usize> = match scope {
-        Scope::Hall | Scope::Ticket(_) => (0..cfg.zones.len()).collect(),
+        Scope::Hall | Scope::Ticket(_) => (0..spec.zones.len()).collect(),
         Scope::Zone(z) => vec![z],
         Scope::Window(w, _) => {
             // In configured order, as for the hall.
-            let mut z: Vec<usize> = cfg.windows[w].serves.iter().map(|s| s.zone).collect();
+            let mut z: Vec<usize> = spec.windows[w].serves.iter().map(|s| s.zone).collect();
             z.sort_unstable();
             z.dedup();
             z
         }
     };
-    let windows: Vec<usize> = (0..cfg.windows.len())
+    let windows: Vec<usize> = (0..spec.windows.len())
         .filter(|&i| match scope {
-            Scope::Zone(z) => cfg.windows[i].serves.iter().any(|s| s.zone == z),
+            Scope::Zone(z) => spec.windows[i].serves.iter().any(|s| s.zone == z),
             Scope::Window(w, _) => i == w,
             _ => true,
         })
         .collect();
-    let calls: Vec<&Call> = st
-        .calls
+    let calls: Vec<&Call> = calls
         .iter()
         .filter(|c| match scope {
-            Scope::Zone(z) => cfg.zone_index(c.zone) == Some(z),
+            Scope::Zone(z) => spec.zone_index(c.zone) == Some(z),
             Scope::Window(_, n) => c.window == n,
             _ => true,
         })
@@ -468,44 +547,46 @@ fn snapshot(st: &mut State, scope: Scope, format: Format, now: Millis) -> Option
     let json = wire::to_json(&Snapshot {
         kind: "snapshot",
         seq,
+        epoch: epoch.map(|e| e.to_string()),
         at: now,
-        business_day: st.hall.business_day(),
-        hall: HallInfo::new(&cfg, zone, window),
-        zones: zones.iter().map(|&z| st.hall.zone_summary(z, now)).collect(),
-        queues: zones.iter().map(|&z| st.hall.queue_head(z, QUEUE_HEAD)).collect(),
-        windows: windows.iter().map(|&w| st.hall.window_view(w)).collect(),
+        business_day: hall.business_day(),
+        hall: HallInfo::new(&spec, zone, window),
+        zones: zones.iter().map(|&z| hall.zone_summary(z, now)).collect(),
+        queues: zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD)).collect(),
+        windows: windows.iter().map(|&w| hall.window_view(w)).collect(),
         calls,
-        alerts: st.hall.alerts(),
-        ratings: st.hall.rating_summary(),
+        alerts: hall.alerts(),
+        ratings: hall.rating_summary(),
     });
     let bytes = text_frame(&json);
     if scope == Scope::Hall {
         // Cached per sequence number only: the figures in it are as of the
         // first request, close enough for screens that tick locally.
-        st.cached = Some((seq, bytes.clone()));
+        caches.hall_snapshot = Some((seq, bytes.clone()));
     }
     Some(bytes)
 }
 
 /// The citizen's view of one ticket of today.
 pub fn ticket_json(hall: &Hall, number: TicketNumber, now: Millis) -> Option<String> {
-    let cfg = hall.spec();
+    let spec = hall.spec();
     let ticket = hall.ticket_view(number, now)?;
-    let zone = cfg.zone_index(ticket.zone).map(|z| &cfg.zones[z]);
+    let zone = spec.zone_index(ticket.zone).map(|z| &spec.zones[z]);
     let service = zone.and_then(|z| z.service_index(ticket.service).map(|s| &z.services[s]));
     Some(wire::to_json(&TicketUpdate {
         kind: "ticket",
         seq: hall.seq(),
-        hall: cfg.id.as_str(),
-        hall_name: &cfg.name,
+        hall: spec.id.as_str(),
+        hall_name: &spec.name,
         zone_name: zone.map_or("", |z| z.name.as_str()),
         service_name: service.map_or("", |s| s.name.as_str()),
         ticket,
     }))
 }
 
-/// Zones, windows and tickets a batch concerns, as the hall stands (called
-/// before and after applying, to catch both ends of a transfer).
+/// Zones, windows and tickets a batch concerns, from its events and the
+/// hall as it stands after them: a transfer names where the ticket went,
+/// and the window it left.
 fn touched(
     hall: &Hall,
     events: &[Event],
@@ -513,13 +594,13 @@ fn touched(
     windows: &mut BTreeSet<usize>,
     tickets: &mut Vec<TicketNumber>,
 ) {
-    let cfg = hall.spec();
+    let spec = hall.spec();
     let window = |n: WindowNo, zones: &mut BTreeSet<usize>, windows: &mut BTreeSet<usize>, state_change: bool| {
-        if let Some(w) = cfg.window_index(n) {
+        if let Some(w) = spec.window_index(n) {
             windows.insert(w);
             if state_change {
                 // Open windows count towards the zones' estimated waits.
-                zones.extend(cfg.windows[w].serves.iter().map(|s| s.zone));
+                zones.extend(spec.windows[w].serves.iter().map(|s| s.zone));
             }
         }
     };
@@ -529,9 +610,13 @@ fn touched(
             EventKind::DayStarted { .. } | EventKind::AppointmentBooked { .. } | EventKind::BookingCancelled { .. } => {
                 (None, None, false, None)
             }
-            EventKind::TicketIssued { ticket, .. }
-            | EventKind::TicketCancelled { ticket }
-            | EventKind::TicketReactivated { ticket } => (Some(*ticket), None, false, None),
+            EventKind::TicketIssued { ticket, zone, .. } => {
+                zones.extend(spec.zone_index(*zone));
+                (Some(*ticket), None, false, None)
+            }
+            EventKind::TicketCancelled { ticket } | EventKind::TicketReactivated { ticket } => {
+                (Some(*ticket), None, false, None)
+            }
             EventKind::TicketCalled { ticket, window, .. }
             | EventKind::TicketRecalled { ticket, window, .. }
             | EventKind::TicketSkipped { ticket, window, .. }
@@ -553,7 +638,7 @@ fn touched(
             | EventKind::AlertAcknowledged { target, .. }
             | EventKind::AlertCleared { target, .. } => match target {
                 crate::engine::AlertTarget::Zone { zone } => {
-                    zones.extend(cfg.zone_index(*zone));
+                    zones.extend(spec.zone_index(*zone));
                     (None, None, false, None)
                 }
                 crate::engine::AlertTarget::Window { window } => (None, Some(*window), false, None),
@@ -568,7 +653,7 @@ fn touched(
         }
         match target {
             Some(Target::Window { window: n }) => window(*n, zones, windows, false),
-            Some(Target::Zone { zone, .. }) => zones.extend(cfg.zone_index(*zone)),
+            Some(Target::Zone { zone, .. }) => zones.extend(spec.zone_index(*zone)),
             None => {}
         }
         if let Some(t) = ticket {
@@ -585,55 +670,19 @@ fn touched(
     }
 }
 
-/// Counts an event for `/metrics`, from the hall as it stands before it.
-fn count(m: &Metrics, hall: &Hall, e: &Event) {
-    let cfg = hall.spec();
-    let zone_of = |t: TicketNumber| hall.ticket_place(t).map(|(z, _, _)| cfg.zones[z].id);
-    let hall_id = cfg.id.as_str();
-    match &e.kind {
-        EventKind::TicketIssued { zone, .. } => m.count(hall_id, zone.as_str(), Counted::Issued),
-        EventKind::TicketCalled { ticket, .. } => {
-            if let Some(zone) = zone_of(*ticket) {
-                m.count(hall_id, zone.as_str(), Counted::Called);
-                if let Some(since) = hall.waiting_since(*ticket) {
-                    m.waited(hall_id, zone.as_str(), e.at.since(since) as f64 / 1000.0);
-                }
-            }
-        }
-        EventKind::ServiceFinished { ticket, .. } => {
-            if let Some(zone) = zone_of(*ticket) {
-                m.count(hall_id, zone.as_str(), Counted::Served);
-            }
-        }
-        EventKind::TicketSkipped {
-            ticket, no_show: true, ..
-        } => {
-            if let Some(zone) = zone_of(*ticket) {
-                m.count(hall_id, zone.as_str(), Counted::NoShow);
-            }
-        }
-        EventKind::TicketTransferred { ticket, .. } => {
-            if let Some(zone) = zone_of(*ticket) {
-                m.count(hall_id, zone.as_str(), Counted::Transferred);
-            }
-        }
-        _ => {}
-    }
-}
-
 fn call(hall: &Hall, ticket: TicketNumber, window: WindowNo, recall: u32, at: Millis) -> Call {
-    let cfg = hall.spec();
+    let spec = hall.spec();
     let (zone, lane) = hall
         .ticket_place(ticket)
-        .map_or((cfg.zones[0].id, "normal"), |(z, _, lane)| {
-            (cfg.zones[z].id, wire::lane_name(&lane))
+        .map_or((spec.zones[0].id, "normal"), |(z, _, lane)| {
+            (spec.zones[z].id, wire::lane_name(&lane))
         });
     Call {
         ticket,
         window,
-        window_name: cfg
+        window_name: spec
             .window_index(window)
-            .map_or_else(String::new, |w| cfg.windows[w].name.clone()),
+            .map_or_else(String::new, |w| spec.windows[w].name.clone()),
         zone,
         lane,
         recall,
@@ -641,16 +690,8 @@ fn call(hall: &Hall, ticket: TicketNumber, window: WindowNo, recall: u32, at: Mi
     }
 }
 
-fn push_call(calls: &mut VecDeque<Call>, c: Call) {
-    if calls.len() == RECENT_CALLS {
-        calls.pop_front();
-    }
-    calls.push_back(c);
-}
-
-/// The latest calls of today, rebuilt from the tickets' histories (at start
-/// and after a reload).
-fn recent_calls(hall: &Hall) -> VecDeque<Call> {
+/// The latest calls of today, from the tickets' histories, newest last.
+fn recent_calls(hall: &Hall) -> Vec<Call> {
     let mut all: Vec<(Millis, TicketNumber, WindowNo, u32)> = Vec::new();
     for t in hall.tickets(Millis(0)) {
         let mut recalls = 0;

@@ -1,12 +1,15 @@
 //! The hub: durable events fanned out to screens.
 //!
-//! The store's writer hands every batch it has made durable, in log order,
-//! to the hall's [`Feed`] ([`crate::store::Store::attach`]); nothing reaches
-//! a screen before it is stored, and per hall the order is the log's. Each
-//! feed keeps the hall as of its last durable event (to answer new
-//! subscribers with a snapshot; it is also the copy a failed write rolls
-//! back to), the recent frames (to resume a client that reconnects with its
-//! last sequence number) and a broadcast channel.
+//! The hub is a subscriber of the durable event stream
+//! ([`crate::store::Stream`]): its task turns every durable batch, in log
+//! order, into its hall's frame. Nothing reaches a screen before it is
+//! stored, and per hall the order is the log's. Each hall's [`Feed`]
+//! keeps the recent frames (to resume a client that reconnects with its
+//! last sequence number; further back, the client catches up from the
+//! stream, which reads the store's log) and a broadcast channel. New
+//! subscribers start from the stream's durable copy of the hall, which the
+//! store updates before it answers an operation: whoever is told an
+//! operation is done sees it on the next screen they open.
 //!
 //! Each batch is serialized once into a [`Frame`] whose bytes every
 //! subscriber shares. The broadcast ring is bounded: a subscriber that falls
@@ -22,9 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-pub use feed::{Feed, Frame, Render, Start, ticket_json};
+pub use feed::{Feed, Frame, Render, Resume, Start, ticket_json};
 pub use scope::{Format, Scope, ScopeError};
 
 #[cfg(test)]
@@ -38,7 +41,8 @@ pub fn wire_error(code: &str, message: &str) -> String {
     })
 }
 
-use crate::engine::{Hall, HallId};
+use crate::engine::HallId;
+use crate::store::{Change, Stream};
 
 /// Counters for tests, logs and `/metrics`.
 #[derive(Debug, Default)]
@@ -71,67 +75,48 @@ impl Default for Heartbeat {
     }
 }
 
-/// A frame to send to its feed's subscribers.
-pub type Outgoing = (Arc<Feed>, Arc<Frame>);
-
 /// A handle on every hall's feed. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
     feeds: Arc<HashMap<HallId, Arc<Feed>>>,
-    /// To the task that sends frames to subscribers.
-    outgoing: mpsc::UnboundedSender<Outgoing>,
     pub stats: Arc<HubStats>,
     pub heartbeat: Heartbeat,
     closing: watch::Sender<bool>,
 }
 
 impl Hub {
-    /// Starts the hub on the halls as recovered from the store; hand it to
-    /// the store next (`Store::attach`). Calls and recalls go to
-    /// `announce`, in order, when given.
-    pub fn start(
-        halls: &[Hall],
-        heartbeat: Heartbeat,
-        announce: Option<mpsc::UnboundedSender<crate::audio::CallMade>>,
-        metrics: Option<Arc<crate::metrics::Metrics>>,
-    ) -> Hub {
-        let feeds: HashMap<HallId, Arc<Feed>> = halls
-            .iter()
-            .map(|h| {
-                (
-                    h.spec().id,
-                    Arc::new(Feed::new(h.clone(), announce.clone(), metrics.clone())),
-                )
+    /// Starts the hub on the stream's halls: from now on its task makes a
+    /// frame of every durable batch. Call before the first operation.
+    pub fn start(stream: &Stream, heartbeat: Heartbeat) -> Hub {
+        let feeds: HashMap<HallId, Arc<Feed>> = stream
+            .halls()
+            .filter_map(|h| {
+                let spec = stream.with_hall(h, |hall| hall.spec().clone())?;
+                Some((h, Arc::new(Feed::new(stream.clone(), spec))))
             })
             .collect();
-        // Unbounded so the writer never waits on screens: it queues at most
-        // one frame per hall per flush, and sending one takes milliseconds
-        // only with thousands of screens.
-        let (outgoing, mut frames) = mpsc::unbounded_channel::<Outgoing>();
-        // Sending wakes every subscriber's task: done here, on the
-        // runtime, after the writer has answered the batch's callers.
+        let feeds = Arc::new(feeds);
+        // Subscribed here, not in the task, so that nothing committed
+        // after `start` returns is missed.
+        let mut changes = stream.subscribe();
+        let to = feeds.clone();
         tokio::spawn(async move {
-            while let Some((feed, frame)) = frames.recv().await {
-                feed.send(frame);
+            while let Some(change) = changes.recv().await {
+                let Some(feed) = to.get(&change.hall()) else {
+                    continue;
+                };
+                match change {
+                    Change::Batch(b) => feed.publish(&b),
+                    Change::Reset(_) => feed.reset(),
+                }
             }
         });
         Hub {
-            feeds: Arc::new(feeds),
-            outgoing,
+            feeds,
             stats: Arc::new(HubStats::default()),
             heartbeat,
             closing: watch::channel(false).0,
         }
-    }
-
-    /// Every hall's feed, for the store's writer.
-    pub fn feeds(&self) -> Vec<Arc<Feed>> {
-        self.feeds.values().cloned().collect()
-    }
-
-    /// Where the writer hands frames to be sent, in log order per hall.
-    pub fn outgoing(&self) -> mpsc::UnboundedSender<Outgoing> {
-        self.outgoing.clone()
     }
 
     pub fn feed(&self, hall: HallId) -> Option<&Arc<Feed>> {

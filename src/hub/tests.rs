@@ -1,32 +1,59 @@
-use super::feed::{Feed, RING, Render};
+use super::feed::{Feed, RING, Render, Resume};
 use super::scope::{Format, Scope};
 use crate::engine::tests::{code, config, local};
-use crate::engine::{Channel, Command, Event, Hall, Issue, PersonKey};
+use crate::engine::{Channel, Command, Event, Hall, HallId, Issue, PersonKey};
+use crate::store::{Epoch, Stream};
 
-/// A live hall beside a feed, as the writer would publish its batches.
+/// A live hall beside the durable event stream and the hall's feed, as the
+/// writer commits its batches and the hub's task publishes them.
 struct Rig {
     live: Hall,
+    stream: Stream,
     feed: Feed,
 }
 
 impl Rig {
     fn new() -> Rig {
         let hall = Hall::new(config());
+        let stream = Stream::for_tests(vec![hall.clone()]);
         Rig {
-            feed: Feed::new(hall.clone(), None, None),
+            feed: Feed::new(stream.clone(), hall.spec().clone()),
+            stream,
             live: hall,
         }
     }
 
+    fn id(&self) -> HallId {
+        self.live.spec().id
+    }
+
+    /// The last durable sequence number.
+    fn seq(&self) -> u64 {
+        self.stream.durable_seq(self.id()).unwrap()
+    }
+
+    /// Commits and publishes events already applied to the live hall.
+    fn publish(&self, events: Vec<Event>) {
+        let batch = self
+            .stream
+            .commit(self.id(), events)
+            .expect("the batch continues the log");
+        self.feed.publish(&batch);
+    }
+
     fn run(&mut self, cmd: Command) -> Vec<Event> {
         let events = self.live.execute(&cmd, local(10, 0)).expect("the command succeeds");
-        self.feed.publish(events.clone());
+        self.publish(events.clone());
         events
     }
 
     fn issue(&mut self, zone: &str, service: &str) -> Vec<Event> {
         self.run(Command::Issue(Issue::normal(code(zone), code(service), Channel::Kiosk)))
     }
+}
+
+fn resume(since: u64) -> Resume {
+    Resume { since, epoch: None }
 }
 
 fn text(r: Render) -> Option<String> {
@@ -43,6 +70,7 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
     let start = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .await
         .unwrap();
     assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
     let mut rx = start.rx;
@@ -93,6 +121,7 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     let mut rx = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .await
         .unwrap()
         .rx;
     rig.run(Command::CallNext { window: 2 });
@@ -135,12 +164,13 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
 async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     let mut rig = Rig::new();
     rig.issue("general", "apply");
-    let since = rig.feed.seq();
+    let since = rig.seq();
     rig.issue("general", "apply");
     rig.issue("police", "hukou");
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(since), local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Some(resume(since)), local(10, 0))
+        .await
         .unwrap();
     assert_eq!(start.first.len(), 3);
     assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"resumed""#));
@@ -151,28 +181,104 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     // A zone subscriber resuming gets only its zone's frames.
     let start = rig
         .feed
-        .subscribe(Scope::Zone(1), Format::Json, Some(since), local(10, 0))
+        .subscribe(Scope::Zone(1), Format::Json, Some(resume(since)), local(10, 0))
+        .await
         .unwrap();
     assert_eq!(start.first.len(), 2);
     // Up to date: just the confirmation.
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(rig.feed.seq()), local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Some(resume(rig.seq())), local(10, 0))
+        .await
         .unwrap();
     assert_eq!(start.first.len(), 1);
     // Ahead of the hall (a store that was wiped): a snapshot.
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(10_000), local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Some(resume(10_000)), local(10, 0))
+        .await
         .unwrap();
     assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
-    // Beyond the ring: a snapshot.
+    // From another incarnation of the log: a snapshot; from this one, or
+    // one it continues, a resume.
+    let other = Resume {
+        since,
+        epoch: Some(Epoch(99)),
+    };
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Some(other), local(10, 0))
+        .await
+        .unwrap();
+    assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
+    let this = Resume {
+        since,
+        epoch: Some(Epoch(1)),
+    };
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Some(this), local(10, 0))
+        .await
+        .unwrap();
+    let resumed = crate::ws::text_payload(&start.first[0]);
+    assert!(
+        resumed.contains(r#""type":"resumed""#) && resumed.contains(r#""epoch":"0000000000001""#),
+        "{resumed}"
+    );
+
+    // Beyond the ring: caught up from the stream, every event after
+    // `since` in deltas of bounded size, the last with the hall as it
+    // stands.
     for _ in 0..RING {
         rig.issue("general", "apply");
     }
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(since), local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Some(resume(since)), local(10, 0))
+        .await
+        .unwrap();
+    assert_eq!(start.seq, rig.seq());
+    assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"resumed""#));
+    let deltas: Vec<serde_json::Value> = start.first[1..]
+        .iter()
+        .map(|b| serde_json::from_str(crate::ws::text_payload(b)).unwrap())
+        .collect();
+    assert_eq!(
+        deltas.len(),
+        (rig.seq() - since).div_ceil(super::feed::CATCH_UP_EVENTS as u64) as usize
+    );
+    let seqs: Vec<u64> = deltas
+        .iter()
+        .flat_map(|d| {
+            d["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        seqs,
+        ((since + 1)..=rig.seq()).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    let last = deltas.last().unwrap();
+    assert_eq!(last["seq"].as_u64(), Some(rig.seq()));
+    assert_eq!(last["zones"][0]["waiting"].as_u64(), Some(RING as u64 + 2));
+    assert!(
+        deltas[0]["zones"].as_array().unwrap().is_empty(),
+        "only the last carries the state"
+    );
+
+    // Beyond what the stream keeps (nothing is behind its tail here): a
+    // snapshot.
+    for _ in 0..crate::store::stream::TAIL_EVENTS {
+        rig.issue("general", "apply");
+    }
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Some(resume(since)), local(10, 0))
+        .await
         .unwrap();
     assert_eq!(start.first.len(), 1);
     assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
@@ -184,6 +290,7 @@ async fn a_slow_subscriber_lags_instead_of_growing_memory() {
     let mut rx = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .await
         .unwrap()
         .rx;
     for _ in 0..RING + 10 {
@@ -204,6 +311,7 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
     let start = rig
         .feed
         .subscribe(Scope::Ticket(mine), Format::Json, None, local(10, 0))
+        .await
         .unwrap();
     assert!(
         crate::ws::text_payload(&start.first[0]).contains(r#""people_ahead":1"#),
@@ -231,6 +339,7 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
     assert!(
         rig.feed
             .subscribe(Scope::Ticket("A999".parse().unwrap()), Format::Json, None, local(10, 0))
+            .await
             .is_none()
     );
 }
@@ -247,6 +356,7 @@ async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
     let mut rx = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .await
         .unwrap()
         .rx;
     // Calls and skips applied to the live hall, then published as one
@@ -258,7 +368,7 @@ async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
         }
     }
     let (from, seq) = (batch[0].seq, batch[batch.len() - 1].seq);
-    rig.feed.publish(batch);
+    rig.publish(batch);
     let frame = rx.recv().await.unwrap();
     assert_eq!((frame.from, frame.seq), (from, seq));
     assert_eq!(frame.calls.len(), n, "every call of the batch");

@@ -106,6 +106,9 @@ pub struct Snapshot<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub seq: u64,
+    /// The incarnation of the hall's log `seq` is from (docs/protocol.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
     pub at: Millis,
     pub business_day: Option<jiff::civil::Date>,
     pub hall: HallInfo<'a>,
@@ -151,6 +154,11 @@ pub struct Resumed {
     pub kind: &'static str,
     pub since: u64,
     pub seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// The server's time, so a client can tell how old the calls it is
+    /// sent are by the server's clock.
+    pub at: Millis,
 }
 
 /// The citizen's view of their ticket.

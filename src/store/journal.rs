@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use super::stream::Epochs;
 use super::{Recovered, StoreError};
 use crate::engine::{Event, EventKind, HallId, HallSnapshot};
 
@@ -32,6 +33,8 @@ use history::DayIndex;
 pub use history::JournalReader;
 
 const MAGIC: &[u8] = b"HALLCALL-JOURNAL-1\n";
+/// Each hall's log incarnations (see `stream::Epoch`).
+const EPOCHS: &str = "epochs.json";
 const HEADER: usize = 8;
 const MAX_RECORD: usize = 16 << 20;
 
@@ -94,6 +97,8 @@ pub struct Journal {
     replay_from: HashMap<HallId, u64>,
     /// Where each hall's days start, for reports.
     days: Arc<RwLock<DayIndex>>,
+    /// Each hall's log incarnations, as in `epochs.json`.
+    epochs: HashMap<HallId, Epochs>,
 }
 
 /// What opening found: every hall's history, and any repair made.
@@ -173,7 +178,7 @@ impl Journal {
                     offset: pos,
                 };
                 if let EventKind::DayStarted { day } = rec.event.kind {
-                    days.day(rec.hall, day, position);
+                    days.day(rec.hall, day, position, rec.event.seq);
                 }
                 let after = from.get(&rec.hall).is_none_or(|p| position >= *p);
                 let hall = halls.entry(rec.hall).or_default();
@@ -206,6 +211,7 @@ impl Journal {
             .keys()
             .map(|h| (*h, from.get(h).map_or(0, |p| p.segment)))
             .collect();
+        let epochs = read_epochs(dir)?;
         let path = segment_path(dir, last);
         let file = OpenOptions::new().append(true).open(&path).map_err(|e| io(&path, e))?;
         let len = file.metadata().map_err(|e| io(&path, e))?.len();
@@ -223,6 +229,7 @@ impl Journal {
                 failed: None,
                 replay_from,
                 days: Arc::new(RwLock::new(days)),
+                epochs,
             },
             halls,
             repaired,
@@ -264,7 +271,7 @@ impl Journal {
             for event in *events {
                 let start = buf.len();
                 if let EventKind::DayStarted { day } = event.kind {
-                    new_days.push((*hall, day, self.len + start as u64));
+                    new_days.push((*hall, day, self.len + start as u64, event.seq));
                 }
                 buf.extend_from_slice(&[0; HEADER]);
                 serde_json::to_writer(&mut buf, &RecordOut { hall: *hall, event })
@@ -293,9 +300,9 @@ impl Journal {
         {
             let end = self.position();
             let mut days = self.day_index();
-            for (hall, day, offset) in new_days {
+            for (hall, day, offset, seq) in new_days {
                 let segment = self.segment;
-                days.day(hall, day, Position { segment, offset });
+                days.day(hall, day, Position { segment, offset }, seq);
             }
             days.durable_to(end);
         }
@@ -339,6 +346,39 @@ impl Journal {
         sync_dir(&dir)?;
         self.replay_from.insert(snapshot.hall, self.segment);
         Ok(())
+    }
+
+    /// Every hall's incarnations (`DIR/epochs.json`, read at open; none
+    /// before the first start).
+    ///
+    /// # Errors
+    /// Never: the file was read when the journal opened.
+    pub fn epochs(&self) -> Result<HashMap<HallId, Epochs>, StoreError> {
+        Ok(self.epochs.clone())
+    }
+
+    /// Replaces a hall's incarnations in memory; [`Journal::flush_epochs`]
+    /// stores them (one file write for every hall at start).
+    pub fn stage_epochs(&mut self, hall: HallId, epochs: Epochs) {
+        self.epochs.insert(hall, epochs);
+    }
+
+    /// Stores every hall's incarnations: written beside, synced, renamed
+    /// over, so a crash leaves the old file or the new one.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn flush_epochs(&self) -> Result<(), StoreError> {
+        let path = self.dir.join(EPOCHS);
+        let tmp = self.dir.join(format!("{EPOCHS}.tmp"));
+        let body = serde_json::to_vec(&self.epochs)
+            .map_err(|e| StoreError::Unavailable(format!("cannot encode epochs: {e}")))?;
+        let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        f.write_all(&body)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        sync_dir(&self.dir)
     }
 
     /// Reads one hall back (after a failure, to rebuild it from what is stored).
@@ -388,6 +428,16 @@ impl Journal {
             }
         }
         sync_dir(&self.dir)
+    }
+}
+
+fn read_epochs(dir: &Path) -> Result<HashMap<HallId, Epochs>, StoreError> {
+    let path = dir.join(EPOCHS);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::corrupt(path.display().to_string(), format!("not hallcall epochs: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
+        Err(e) => Err(io(&path, e)),
     }
 }
 

@@ -6,13 +6,20 @@
 //! - `redis_store`: the Redis backend (streams, snapshots, number counters);
 //! - `writer`: the one task that talks to a backend. Appends from every
 //!   hall queue up to it and are written in batches (group commit), so one
-//!   fsync or one Redis round trip covers many operations.
+//!   fsync or one Redis round trip covers many operations;
+//! - `stream`: the durable event stream: each durable batch, per hall in
+//!   log order, for whoever reacts to them, with each hall's durable state
+//!   and the log's incarnations;
+//! - `log`: reading a hall's log back beside the writer (reports, and
+//!   readers of the stream that fell behind).
 //!
 //! Nothing here knows the engine's rules: it stores events and snapshots,
 //! and gives them back in order.
 
 pub mod journal;
+mod log;
 pub mod redis_store;
+pub mod stream;
 mod writer;
 
 /// A redis-server of a test's own, shared by the store's unit tests.
@@ -24,7 +31,17 @@ use std::path::PathBuf;
 
 use crate::engine::{Event, HallId, HallSnapshot, ZoneId};
 
+pub use stream::{Batch, Change, Epoch, Stream, Subscription};
 pub use writer::{OpenedStore, Store, StoreConfig};
+
+/// Runs blocking store I/O on a blocking thread.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("store thread failed: {e}"))))
+}
 
 /// What a store failure looks like to the rest of the server.
 #[derive(Debug, Clone, thiserror::Error)]

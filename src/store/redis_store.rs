@@ -7,6 +7,7 @@
 //! PREFIX:HALL:last      string, the sequence number of the hall's last event
 //! PREFIX:HALL:days      hash, business day (YYYY-MM-DD) -> seq of its DayStarted
 //! PREFIX:HALL:snapshot  string, HallSnapshot JSON
+//! PREFIX:HALL:epochs    list, the log's incarnations: EPOCH:FIRST-SEQ
 //! PREFIX:HALL:num:DAY:ZONE  integer counter, expires 3 days after last use
 //! ```
 //!
@@ -31,6 +32,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RedisResult, Value};
 
+use super::stream::{EPOCHS_KEPT, Epoch, Epochs};
 use super::{NumberKey, Recovered, StoreError};
 use jiff::civil::Date;
 
@@ -455,6 +457,95 @@ impl RedisStore {
             Some(first) => read_range(&mut conn, &events_key, first, stop, &mut f).await,
             None => Ok(()),
         }
+    }
+
+    /// The hall's events after `since`, in order; `None` when the stream
+    /// no longer holds the first of them (trimmed behind a snapshot).
+    ///
+    /// # Errors
+    /// As for [`RedisStore::read_days`].
+    pub async fn read_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+        let events_key = self.key(hall, "events");
+        let mut conn = self.conn.clone();
+        // An entry's id is its last event: the first entry with an id past
+        // `since` holds event `since + 1`, unless it was trimmed.
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(&events_key)
+            .arg(format!("{}-0", since + 1))
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| failed("read", &events_key, e))?;
+        let Value::Array(first) = reply else {
+            return Ok(Some(Vec::new()));
+        };
+        let Some(entry) = first.into_iter().next() else {
+            return Ok(Some(Vec::new()));
+        };
+        let (id, fields) = split_entry(entry)
+            .ok_or_else(|| StoreError::corrupt(&events_key, "XRANGE answered an entry that is not [id, fields]"))?;
+        let place = format!("{events_key} entry {id}");
+        let json = field(&fields, b"e").ok_or_else(|| StoreError::corrupt(&place, "no `e` field"))?;
+        let batch: Vec<Event> = serde_json::from_slice(json)
+            .map_err(|e| StoreError::corrupt(&place, format!("not a batch of hallcall events: {e}")))?;
+        if batch.first().is_none_or(|e| e.seq > since + 1) {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        read_range(&mut conn, &events_key, since + 1, None, &mut |e| {
+            out.push(e);
+            Ok(())
+        })
+        .await?;
+        Ok(Some(out))
+    }
+
+    /// The hall's log incarnations (`PREFIX:HALL:epochs`, a list of
+    /// `EPOCH:FIRST`), oldest first.
+    ///
+    /// # Errors
+    /// Redis cannot be reached, or the key holds something else.
+    pub async fn epochs(&self, hall: HallId) -> Result<Epochs, StoreError> {
+        let key = self.key(hall, "epochs");
+        let mut conn = self.conn.clone();
+        let items: Vec<String> = redis::cmd("LRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| failed("read epochs", &key, e))?;
+        let mut out = Epochs::default();
+        for item in items {
+            let parsed = item
+                .split_once(':')
+                .and_then(|(e, f)| Some((e.parse::<Epoch>().ok()?, f.parse::<u64>().ok()?)));
+            let (epoch, first) =
+                parsed.ok_or_else(|| StoreError::corrupt(&key, format!("holds {item:?}, not EPOCH:FIRST")))?;
+            out.0.push((epoch, first));
+        }
+        Ok(out)
+    }
+
+    /// Records a new incarnation of the hall's log, keeping the last
+    /// [`EPOCHS_KEPT`].
+    ///
+    /// # Errors
+    /// Redis cannot be reached, or the key holds something else.
+    pub async fn begin_epoch(&self, hall: HallId, epoch: Epoch, first: u64) -> Result<(), StoreError> {
+        let key = self.key(hall, "epochs");
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .rpush(&key, format!("{epoch}:{first}"))
+            .ignore()
+            .ltrim(&key, -(EPOCHS_KEPT as isize), -1)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| failed("record an epoch", &key, e))
     }
 
     /// Stores a hall's snapshot, then trims its stream: entries up to the

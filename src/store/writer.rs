@@ -3,6 +3,8 @@
 //! hall's engine order. The task takes whatever has queued, checks that
 //! each append continues its hall's log, writes them all in one batch (one
 //! fsync, or one Redis round trip), then acknowledges each: group commit.
+//! Each durable batch is committed to the durable event stream before its
+//! callers are answered and published to the stream's subscribers after.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -13,12 +15,13 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::journal::{Journal, JournalOptions, JournalReader};
+use super::journal::{Journal, JournalOptions};
+use super::log::LogReader;
 use super::redis_store::RedisStore;
-use super::{Location, NumberKey, Recovered, StoreError, rebuild};
+use super::stream::{Batch, Epoch, Epochs, Opening, Stream};
+use super::{Location, NumberKey, Recovered, StoreError, blocking, rebuild};
 use crate::engine::HallSpec;
 use crate::engine::{Event, Hall, HallId, HallSnapshot};
-use crate::hub::{Feed, Hub, Outgoing};
 
 /// Appends waiting beyond this are refused (503) rather than queued: a
 /// store that cannot keep up must not grow memory without bound.
@@ -62,13 +65,6 @@ enum Job {
         reply: oneshot::Sender<Option<Hall>>,
     },
     Flush(oneshot::Sender<()>),
-    /// From now on these feeds keep their halls' durable state, and their
-    /// frames go to `outgoing` to be sent.
-    Attach {
-        feeds: Vec<Arc<Feed>>,
-        outgoing: mpsc::UnboundedSender<Outgoing>,
-        reply: oneshot::Sender<()>,
-    },
 }
 
 #[derive(Clone)]
@@ -80,7 +76,7 @@ enum Backend {
 }
 
 impl Backend {
-    /// Writes a batch and hands it back (for the durable mirror).
+    /// Writes a batch and hands it back (to commit to the stream).
     async fn append(&self, batch: Vec<(HallId, Vec<Event>)>) -> (Vec<(HallId, Vec<Event>)>, Result<(), StoreError>) {
         match self {
             // The writer has a thread of its own with the journal
@@ -125,20 +121,45 @@ impl Backend {
             Backend::Redis(r) => r.load(hall).await,
         }
     }
+
+    /// The halls' log incarnations as stored.
+    async fn epochs(&self, halls: &[Arc<HallSpec>]) -> Result<HashMap<HallId, Epochs>, StoreError> {
+        match self {
+            Backend::Journal(j) => lock(j).epochs(),
+            Backend::Redis(r) => {
+                let mut out = HashMap::new();
+                for h in halls {
+                    out.insert(h.id, r.epochs(h.id).await?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Records a hall's new incarnation (`all`: its whole history). The
+    /// journal keeps them in one file, written by [`Backend::flush_epochs`].
+    async fn begin_epoch(&self, hall: HallId, epoch: Epoch, first: u64, all: &Epochs) -> Result<(), StoreError> {
+        match self {
+            Backend::Journal(j) => {
+                lock(j).stage_epochs(hall, all.clone());
+                Ok(())
+            }
+            Backend::Redis(r) => r.begin_epoch(hall, epoch, first).await,
+        }
+    }
+
+    async fn flush_epochs(&self) -> Result<(), StoreError> {
+        match self {
+            Backend::Journal(j) => lock(j).flush_epochs(),
+            Backend::Redis(_) => Ok(()),
+        }
+    }
 }
 
 fn lock(j: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
     // The journal undoes a failed write before returning, so a panic
     // elsewhere cannot leave it half-written: a poisoned lock is usable.
     j.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("store thread failed: {e}"))))
 }
 
 /// A handle on the store. Cheap to clone.
@@ -148,14 +169,8 @@ pub struct Store {
     healthy: Arc<AtomicBool>,
     /// Set for a store shared between processes: ticket numbers come from it.
     numbers: Option<RedisStore>,
-    /// Reads past days for reports, beside the writer.
-    history: History,
-}
-
-#[derive(Clone)]
-enum History {
-    Journal(JournalReader),
-    Redis(RedisStore),
+    /// Reads the log back (reports), beside the writer.
+    log: LogReader,
 }
 
 /// An opened store: its handle, every configured hall rebuilt from it (in
@@ -163,6 +178,8 @@ enum History {
 pub struct OpenedStore {
     pub store: Store,
     pub halls: Vec<Hall>,
+    /// Every durable batch from now on, for whoever reacts to them.
+    pub stream: Stream,
     /// Halls the store holds that the configuration does not name.
     pub unknown: Vec<HallId>,
     pub repaired: Option<String>,
@@ -205,38 +222,54 @@ impl Store {
                 (Backend::Redis(redis), halls, None, warning)
             }
         };
-        let (numbers, history) = match &backend {
-            Backend::Redis(r) => (Some(r.clone()), History::Redis(r.clone())),
-            Backend::Journal(j) => (None, History::Journal(lock(j).reader())),
+        let (numbers, log) = match &backend {
+            Backend::Redis(r) => (Some(r.clone()), LogReader::Redis(r.clone())),
+            Backend::Journal(j) => (None, LogReader::Journal(lock(j).reader())),
         };
         let mut recovered = halls;
         let mut rebuilt = Vec::with_capacity(cfg.halls.len());
-        for hall_cfg in &cfg.halls {
-            let rec = recovered.remove(&hall_cfg.id).unwrap_or_default();
-            rebuilt.push(rebuild(hall_cfg.clone(), &rec)?);
+        let mut openings = Vec::with_capacity(cfg.halls.len());
+        let mut epochs = backend.epochs(&cfg.halls).await?;
+        for spec in &cfg.halls {
+            let rec = recovered.remove(&spec.id).unwrap_or_default();
+            let hall = rebuild(spec.clone(), &rec)?;
+            // Every start is a new incarnation of each hall's log: a backup
+            // restored under this server cannot pass for the log its
+            // screens read before (see `stream::Epoch`).
+            let mut hall_epochs = epochs.remove(&spec.id).unwrap_or_default();
+            let epoch = Epoch::random()?;
+            hall_epochs.begin(epoch, hall.seq() + 1);
+            backend
+                .begin_epoch(spec.id, epoch, hall.seq() + 1, &hall_epochs)
+                .await?;
+            openings.push(Opening {
+                hall: hall.clone(),
+                recent: rec.events,
+                epochs: hall_epochs,
+            });
+            rebuilt.push(hall);
         }
+        backend.flush_epochs().await?;
         let unknown = recovered.into_keys().collect();
-        let mirror = Mirror {
-            next: rebuilt.iter().map(|h| (h.spec().id, h.seq() + 1)).collect(),
-            durable: rebuilt
-                .iter()
-                .map(|h| (h.spec().id, Durable::Own(Box::new(h.clone()))))
-                .collect(),
-            outgoing: None,
-        };
+        let stream = Stream::new(openings, log.clone());
         let (tx, rx) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
         tokio::spawn(watch(backend.clone(), healthy.clone(), tx.downgrade()));
         let own_thread = matches!(backend, Backend::Journal(_));
-        spawn(run(backend, rx, healthy.clone(), mirror, cfg.metrics), own_thread)?;
+        let next = rebuilt.iter().map(|h| (h.spec().id, h.seq() + 1)).collect();
+        spawn(
+            run(backend, rx, healthy.clone(), stream.clone(), next, cfg.metrics),
+            own_thread,
+        )?;
         Ok(OpenedStore {
             store: Store {
                 tx,
                 healthy,
                 numbers,
-                history,
+                log,
             },
             halls: rebuilt,
+            stream,
             unknown,
             repaired,
             warning,
@@ -289,27 +322,14 @@ impl Store {
         &self,
         hall: HallId,
         (from, to): (jiff::civil::Date, jiff::civil::Date),
-        mut sink: S,
+        sink: S,
         f: F,
     ) -> Result<S, StoreError>
     where
         S: Send + 'static,
         F: Fn(&mut S, Event) -> Result<(), String> + Send + 'static,
     {
-        match &self.history {
-            History::Journal(r) => {
-                let r = r.clone();
-                blocking(move || {
-                    r.scan_days(hall, from, to, |e| f(&mut sink, e))?;
-                    Ok(sink)
-                })
-                .await
-            }
-            History::Redis(r) => {
-                r.scan_days(hall, from, to, |e| f(&mut sink, e)).await?;
-                Ok(sink)
-            }
-        }
+        self.log.scan_days(hall, (from, to), sink, f).await
     }
 
     /// Whether the last write succeeded. Operations are refused at once
@@ -358,30 +378,13 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// The hall as of its last durable event, from the writer's mirror: no
+    /// The hall as of its last durable event, from the stream: no
     /// I/O, so it answers while the backend is down. Queued after every
     /// append sent so far, so those have succeeded or failed by then.
     pub async fn durable(&self, hall: HallId) -> Option<Hall> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Job::Durable { hall, reply }).await.ok()?;
         rx.await.ok().flatten()
-    }
-
-    /// Hands each hall's durable state to the hub's feed for it: the feed
-    /// then applies every durable batch (making it a frame for the
-    /// screens) and is the copy a failed write rolls back to, and the
-    /// writer drops its own. One copy of each hall fewer, and each event
-    /// applied once fewer. Call before the first append.
-    pub async fn attach(&self, hub: &Hub) {
-        let (reply, rx) = oneshot::channel();
-        let job = Job::Attach {
-            feeds: hub.feeds(),
-            outgoing: hub.outgoing(),
-            reply,
-        };
-        if self.tx.send(job).await.is_ok() {
-            let _ = rx.await;
-        }
     }
 
     /// Waits until everything queued so far has been written.
@@ -427,67 +430,6 @@ async fn watch(backend: Backend, healthy: Arc<AtomicBool>, alive: mpsc::WeakSend
     }
 }
 
-/// What the writer knows of each hall: the next sequence number the log
-/// expects, and the hall as of its last durable event (so that a failed
-/// write can be undone in memory without reading the store).
-struct Mirror {
-    next: HashMap<HallId, u64>,
-    durable: HashMap<HallId, Durable>,
-    /// Where the feeds' frames go once a batch is answered.
-    outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
-}
-
-/// Where a hall's durable state is kept.
-enum Durable {
-    /// The writer's own copy (no hub: tests, benchmarks).
-    Own(Box<Hall>),
-    /// The hub's feed, which applies each durable batch for its screens
-    /// anyway.
-    Feed(Arc<Feed>),
-}
-
-impl Durable {
-    fn hall(&self) -> Hall {
-        match self {
-            Durable::Own(h) => (**h).clone(),
-            Durable::Feed(f) => f.hall(),
-        }
-    }
-
-    fn spec(&self) -> Arc<HallSpec> {
-        match self {
-            Durable::Own(h) => h.spec().clone(),
-            Durable::Feed(f) => f.spec(),
-        }
-    }
-
-    /// A durable batch of the hall's events, in order; with a feed, the
-    /// frame to send its screens.
-    fn apply(&mut self, events: Vec<Event>) -> Option<Outgoing> {
-        match self {
-            Durable::Own(h) => {
-                for e in &events {
-                    if let Err(err) = h.apply(e) {
-                        tracing::error!(hall = %h.spec().id, error = %err, "durable mirror diverged");
-                    }
-                }
-                None
-            }
-            Durable::Feed(f) => f.apply(events).map(|frame| (f.clone(), frame)),
-        }
-    }
-
-    /// The hall as read back from the store. A feed sends its reset at
-    /// once, possibly before older frames still queued for the hub's task:
-    /// subscribers take a snapshot on it and skip those by sequence number.
-    fn reset(&mut self, hall: Hall) {
-        match self {
-            Durable::Own(h) => **h = hall,
-            Durable::Feed(f) => f.reset(hall),
-        }
-    }
-}
-
 /// Writes in flight at once. The journal has one file and one fsync at a
 /// time. Redis runs each append script in order on one connection, so a
 /// second batch can be on its way while the first is in Redis's hands
@@ -521,7 +463,11 @@ struct Writer {
     backend: Backend,
     depth: usize,
     healthy: Arc<AtomicBool>,
-    mirror: Mirror,
+    /// Where durable batches go: each hall's durable state, and the
+    /// subscribers.
+    stream: Stream,
+    /// Each hall's next sequence number as far as is durable.
+    next: HashMap<HallId, u64>,
     /// Each hall's next sequence number once every batch in flight is
     /// durable: what a new batch must continue.
     launched: HashMap<HallId, u64>,
@@ -536,15 +482,17 @@ async fn run(
     backend: Backend,
     mut rx: mpsc::Receiver<Job>,
     healthy: Arc<AtomicBool>,
-    mirror: Mirror,
+    stream: Stream,
+    next: HashMap<HallId, u64>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 ) {
     let mut w = Writer {
         depth: depth(&backend),
         backend,
         healthy,
-        launched: mirror.next.clone(),
-        mirror,
+        launched: next.clone(),
+        next,
+        stream,
         flying: VecDeque::new(),
         failed: false,
         metrics,
@@ -675,41 +623,31 @@ impl Writer {
         }
         match written {
             Ok(()) => {
-                let mut durable = Vec::new();
+                let mut committed = Vec::new();
                 for (hall, events) in per_hall(batch) {
                     let (Some(first), Some(last)) = (events.first(), events.last()) else {
                         continue;
                     };
                     // A hall whose earlier batch failed is not where this
-                    // one starts: its mirror stays as it was, and the hall,
-                    // already broken by that failure, is read back from the
-                    // store when its next append is refused.
-                    if self.mirror.next.get(&hall).is_some_and(|n| *n != first.seq) {
-                        tracing::warn!(%hall, seq = first.seq, "durable batch after a failed one: mirror left behind");
+                    // one starts: its durable state stays as it was, and
+                    // the hall, already broken by that failure, is read
+                    // back from the store when its next append is refused.
+                    if self.next.get(&hall).is_some_and(|n| *n != first.seq) {
+                        tracing::warn!(%hall, seq = first.seq, "durable batch after a failed one: not committed");
                         continue;
                     }
-                    self.mirror.next.insert(hall, last.seq + 1);
-                    durable.push((hall, events));
-                }
-                // Applied before the answers: whoever is told an operation
-                // is done and then opens a screen sees it there. Sent to
-                // open screens after them: that wakes every screen's task.
-                let mut frames = Vec::new();
-                for (hall, events) in durable {
-                    if let Some(d) = self.mirror.durable.get_mut(&hall) {
-                        frames.extend(d.apply(events));
-                    }
+                    self.next.insert(hall, last.seq + 1);
+                    // Committed before the answers: whoever is told an
+                    // operation is done and then opens a screen sees it
+                    // there. Published after them: that wakes every
+                    // subscriber.
+                    committed.extend(self.stream.commit(hall, events));
                 }
                 self.healthy.store(true, Ordering::Relaxed);
                 for ack in done.acks {
                     let _ = ack.send(Ok(()));
                 }
-                if let Some(out) = &self.mirror.outgoing {
-                    for f in frames {
-                        // The hub's task ends only at shutdown.
-                        let _ = out.send(f);
-                    }
-                }
+                self.stream.publish(committed);
             }
             Err(e) => {
                 tracing::error!(error = %e, appends = done.acks.len(), "store write failed");
@@ -721,14 +659,13 @@ impl Writer {
             }
         }
         if self.flying.is_empty() && self.failed {
-            self.launched = self.mirror.next.clone();
+            self.launched = self.next.clone();
             self.failed = false;
         }
     }
 
     /// A job other than an append, with nothing in flight.
     async fn other(&mut self, job: Job) {
-        let (backend, mirror) = (&self.backend, &mut self.mirror);
         match job {
             // Appends go through `launch`.
             Job::Append { .. } => {}
@@ -736,61 +673,65 @@ impl Writer {
                 let hall = snap.hall;
                 // Only a snapshot whose every event is durable: after a
                 // failed append the hall's memory is ahead of the log.
-                let durable = mirror.next.get(&hall).map_or(0, |n| n - 1);
+                let durable = self.next.get(&hall).map_or(0, |n| n - 1);
                 if snap.seq > durable {
                     tracing::warn!(%hall, seq = snap.seq, durable, "snapshot ahead of the log not written");
                     return;
                 }
-                if let Err(e) = backend.snapshot(snap).await {
+                if let Err(e) = self.backend.snapshot(snap).await {
                     tracing::warn!(%hall, error = %e, "snapshot not written");
                 }
             }
             Job::Load { hall, reply } => {
-                let Some(cfg) = mirror.durable.get(&hall).map(Durable::spec) else {
-                    let _ = reply.send(Err(StoreError::corrupt(
-                        format!("hall {hall}"),
-                        "not a configured hall",
-                    )));
-                    return;
-                };
-                let loaded = match backend.load(hall).await {
-                    Ok(rec) => rebuild(cfg, &rec),
-                    Err(e) => Err(e),
-                };
-                if let Ok(h) = &loaded {
-                    mirror.next.insert(hall, h.seq() + 1);
-                    self.launched.insert(hall, h.seq() + 1);
-                    if let Some(d) = mirror.durable.get_mut(&hall) {
-                        d.reset(h.clone());
-                    }
-                }
-                let _ = reply.send(loaded);
+                let _ = reply.send(self.load(hall).await);
             }
             Job::Durable { hall, reply } => {
-                let _ = reply.send(mirror.durable.get(&hall).map(Durable::hall));
-            }
-            Job::Attach { feeds, outgoing, reply } => {
-                mirror.outgoing = Some(outgoing);
-                for feed in feeds {
-                    let hall = feed.spec().id;
-                    if let Some(d) = mirror.durable.get_mut(&hall) {
-                        // Both were rebuilt from the same store; if they
-                        // ever differ, the writer's copy is the durable one.
-                        if let Durable::Own(own) = d
-                            && own.seq() != feed.seq()
-                        {
-                            tracing::warn!(%hall, "the hub's copy differs from the writer's: reset");
-                            feed.reset((**own).clone());
-                        }
-                        *d = Durable::Feed(feed);
-                    }
-                }
-                let _ = reply.send(());
+                let _ = reply.send(self.stream.hall(hall));
             }
             Job::Flush(reply) => {
                 let _ = reply.send(());
             }
         }
+    }
+
+    /// Reads a hall back from the store, and brings the stream in line
+    /// with it: events that were written although their write reported a
+    /// failure are committed and published now; a log that went back
+    /// (the store lost or replaced it) starts a new epoch.
+    async fn load(&mut self, hall: HallId) -> Result<Hall, StoreError> {
+        let Some(durable) = self.stream.hall(hall) else {
+            return Err(StoreError::corrupt(format!("hall {hall}"), "not a configured hall"));
+        };
+        let rec = self.backend.load(hall).await?;
+        let loaded = rebuild(durable.spec().clone(), &rec)?;
+        let published = durable.seq();
+        if loaded.seq() > published {
+            let unseen: Vec<Event> = rec.events.iter().filter(|e| e.seq > published).cloned().collect();
+            if unseen.first().map(|e| e.seq) == Some(published + 1) {
+                tracing::warn!(%hall, from = published + 1, to = loaded.seq(), "events stored by a write that reported a failure: published now");
+                let batch: Option<Arc<Batch>> = self.stream.commit(hall, unseen);
+                self.stream.publish(batch);
+            } else {
+                self.replace(loaded.clone()).await?;
+            }
+        } else if loaded.seq() < published {
+            self.replace(loaded.clone()).await?;
+        }
+        self.next.insert(hall, loaded.seq() + 1);
+        self.launched.insert(hall, loaded.seq() + 1);
+        Ok(loaded)
+    }
+
+    /// The store's log of a hall is not the one published: a new epoch.
+    async fn replace(&mut self, hall: Hall) -> Result<(), StoreError> {
+        let id = hall.spec().id;
+        let epoch = Epoch::random()?;
+        let mut epochs = self.stream.epochs(id).unwrap_or_default();
+        epochs.begin(epoch, hall.seq() + 1);
+        self.backend.begin_epoch(id, epoch, hall.seq() + 1, &epochs).await?;
+        self.backend.flush_epochs().await?;
+        self.stream.replace(hall, epoch);
+        Ok(())
     }
 }
 

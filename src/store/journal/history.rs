@@ -18,14 +18,26 @@ use crate::store::StoreError;
 /// of the durable records. Filled as the journal is opened and written.
 #[derive(Debug, Default)]
 pub(crate) struct DayIndex {
-    days: HashMap<HallId, BTreeMap<Date, Position>>,
+    /// Per hall and day: where its `DayStarted` is, and its sequence number.
+    days: HashMap<HallId, BTreeMap<Date, (Position, u64)>>,
     end: Position,
 }
 
 impl DayIndex {
     /// Notes a day's start; the first `DayStarted` of a day counts.
-    pub fn day(&mut self, hall: HallId, day: Date, at: Position) {
-        self.days.entry(hall).or_default().entry(day).or_insert(at);
+    pub fn day(&mut self, hall: HallId, day: Date, at: Position, seq: u64) {
+        self.days.entry(hall).or_default().entry(day).or_insert((at, seq));
+    }
+
+    /// Where to read from for the hall's events after `since`: the start
+    /// of the last day that began at or before event `since + 1`.
+    fn start_after(&self, hall: HallId, since: u64) -> Option<(Position, u64)> {
+        self.days
+            .get(&hall)?
+            .values()
+            .rev()
+            .find(|(_, seq)| *seq <= since + 1)
+            .copied()
     }
 
     pub fn durable_to(&mut self, end: Position) {
@@ -35,18 +47,18 @@ impl DayIndex {
     /// Forgets days that start in deleted segments.
     pub fn forget_before(&mut self, segment: u64) {
         for days in self.days.values_mut() {
-            days.retain(|_, p| p.segment >= segment);
+            days.retain(|_, (p, _)| p.segment >= segment);
         }
     }
 
     /// Where `from..=to` starts and ends for a hall, if it has a day there.
     fn span(&self, hall: HallId, from: Date, to: Date) -> Option<(Position, Position)> {
         let days = self.days.get(&hall)?;
-        let (_, &start) = days.range(from..=to).next()?;
+        let (_, &(start, _)) = days.range(from..=to).next()?;
         let stop = days
             .range((Bound::Excluded(to), Bound::Unbounded))
             .next()
-            .map_or(self.end, |(_, &p)| p);
+            .map_or(self.end, |(_, &(p, _))| p);
         Some((start, stop.min(self.end)))
     }
 }
@@ -60,6 +72,15 @@ pub struct JournalReader {
 }
 
 impl JournalReader {
+    /// A reader of no journal: every read finds nothing (tests).
+    #[cfg(test)]
+    pub(crate) fn empty() -> JournalReader {
+        JournalReader {
+            dir: PathBuf::new(),
+            index: Arc::default(),
+        }
+    }
+
     /// The events of hall `hall` in the business days `from..=to` that the
     /// journal still holds, in order. Blocking I/O.
     ///
@@ -85,15 +106,54 @@ impl JournalReader {
         hall: HallId,
         from: Date,
         to: Date,
+        f: impl FnMut(Event) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
+        let span = self.index().span(hall, from, to);
+        match span {
+            Some((start, stop)) => self.scan(hall, start, stop, f),
+            None => Ok(()),
+        }
+    }
+
+    /// The hall's durable events after `since`, in order; `None` when the
+    /// journal no longer holds the first of them. Reads from the start of
+    /// the business day `since + 1` falls in. Blocking I/O.
+    ///
+    /// # Errors
+    /// As for [`JournalReader::scan_days`].
+    pub fn read_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+        let (start, end) = {
+            let index = self.index();
+            match index.start_after(hall, since) {
+                Some((start, _)) => (start, index.end),
+                None => return Ok(None),
+            }
+        };
+        let mut out = Vec::new();
+        self.scan(hall, start, end, |e| {
+            if e.seq > since {
+                out.push(e);
+            }
+            Ok(())
+        })?;
+        match out.first() {
+            Some(first) if first.seq != since + 1 => Ok(None),
+            _ => Ok(Some(out)),
+        }
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, DayIndex> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands the hall's events between two record positions to `f`.
+    fn scan(
+        &self,
+        hall: HallId,
+        start: Position,
+        stop: Position,
         mut f: impl FnMut(Event) -> Result<(), String>,
     ) -> Result<(), StoreError> {
-        let span = {
-            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-            index.span(hall, from, to)
-        };
-        let Some((start, stop)) = span else {
-            return Ok(());
-        };
         // Records start with the hall id; others are skipped unparsed.
         let prefix = format!(
             "{{\"hall\":{}",

@@ -79,13 +79,13 @@ async fn batches_in_flight_together_are_stored_in_order() {
     for (round, hall, ack) in acks {
         assert!(matches!(ack.await, Ok(Ok(()))), "round {round} of {hall} not stored");
     }
-    // What Redis holds rebuilds each hall exactly, and so does the mirror.
+    // What Redis holds rebuilds each hall exactly, and so does the stream.
     for live in &halls {
         let hall = live.spec().id;
         let stored = store.reload(hall).await.unwrap();
         assert_eq!(stored.snapshot(), live.snapshot(), "{hall} from Redis");
-        let mirror = store.durable(hall).await.unwrap();
-        assert_eq!(mirror.snapshot(), live.snapshot(), "{hall} from the mirror");
+        let durable = store.durable(hall).await.unwrap();
+        assert_eq!(durable.snapshot(), live.snapshot(), "{hall} from the stream");
     }
 }
 
@@ -115,18 +115,18 @@ async fn a_refused_batch_does_not_take_the_one_behind_it_down() {
         "{got:?}"
     );
     assert!(matches!(behind.await, Ok(Ok(()))));
-    // The second hall goes on where it was, in Redis and in the mirror.
+    // The second hall goes on where it was, in Redis and in the stream.
     let more = store.append(second, issue(&mut halls[1])).unwrap();
     assert!(matches!(more.await, Ok(Ok(()))));
     let stored = store.reload(second).await.unwrap();
     assert_eq!(stored.snapshot(), halls[1].snapshot());
     assert_eq!(store.durable(second).await.unwrap().snapshot(), halls[1].snapshot());
-    // The first hall's mirror holds nothing that was refused.
+    // The first hall's durable copy holds nothing that was refused.
     assert_eq!(store.durable(first).await.unwrap().seq(), 0);
 }
 
 #[test]
-fn a_batch_reaches_the_hub_as_one_run_of_events_per_hall() {
+fn a_batch_reaches_the_stream_as_one_run_of_events_per_hall() {
     let first = sample().remove(0);
     let mut second = (*first).clone();
     second.id = HallId::new("second").unwrap();
@@ -150,7 +150,7 @@ fn a_batch_reaches_the_hub_as_one_run_of_events_per_hall() {
 }
 
 #[tokio::test]
-async fn the_hub_has_each_batch_before_its_callers_are_answered() {
+async fn the_stream_has_each_batch_before_its_callers_are_answered() {
     let dir = tempfile::tempdir().unwrap();
     let opened = Store::open(StoreConfig {
         location: Location::Journal(dir.path().to_path_buf()),
@@ -161,18 +161,34 @@ async fn the_hub_has_each_batch_before_its_callers_are_answered() {
     })
     .await
     .unwrap();
-    let hub = crate::hub::Hub::start(&opened.halls, crate::hub::Heartbeat::default(), None, None);
-    opened.store.attach(&hub).await;
     let mut live = opened.halls[0].clone();
-    let feed = hub.feed(live.spec().id).unwrap().clone();
+    let id = live.spec().id;
+    let mut changes = opened.stream.subscribe();
+    let mut acked = Vec::new();
     for _ in 0..200 {
         let events = issue(&mut live);
         let seq = events.last().unwrap().seq;
-        let ack = opened.store.append(live.spec().id, events).unwrap();
+        let ack = opened.store.append(id, events.clone()).unwrap();
         ack.await.unwrap().unwrap();
-        assert_eq!(feed.seq(), seq, "answered before the hub had it");
+        // Whoever is answered and opens a screen then starts from here.
+        assert_eq!(
+            opened.stream.durable_seq(id),
+            Some(seq),
+            "answered before the stream had it"
+        );
+        assert_eq!(opened.stream.hall(id).unwrap().seq(), seq);
+        acked.extend(events);
     }
-    // The feed is the writer's durable copy now: it rolls back to it.
-    let durable = opened.store.durable(live.spec().id).await.unwrap();
+    // Subscribers get every event, in order, once.
+    let mut published = Vec::new();
+    while published.len() < acked.len() {
+        match changes.recv().await.unwrap() {
+            crate::store::Change::Batch(b) if b.hall == id => published.extend(b.events.iter().cloned()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(published, acked);
+    // The stream's copy is what a failed write rolls back to.
+    let durable = opened.store.durable(id).await.unwrap();
     assert_eq!(durable.snapshot(), live.snapshot());
 }

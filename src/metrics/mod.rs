@@ -1,7 +1,11 @@
-//! Figures for `/metrics` in the Prometheus text format: counters the hub
-//! and the store's writer update as events become durable, a histogram of
-//! the waits citizens had when called, store write latency, and gauges read
-//! from the halls when scraped.
+//! Figures for `/metrics` in the Prometheus text format: counters kept by a
+//! subscriber of the durable event stream (`counting`), a histogram of the
+//! waits citizens had when called, the store's write latency (kept by its
+//! writer), and gauges read from the halls when scraped.
+
+mod counting;
+
+pub use counting::count_from;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

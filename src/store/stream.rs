@@ -1,0 +1,575 @@
+//! The durable event stream: every batch of events the store has made
+//! durable, per hall in log order, for whoever reacts to them (screens,
+//! voice, metrics; later notices, other nodes, an archive). It knows
+//! nothing of its consumers: each subscribes and reads at its own pace.
+//!
+//! Per hall it keeps:
+//!
+//! - the hall as of its last durable event (what new subscribers start
+//!   from, and what a failed write rolls the live hall back to), applied
+//!   by the writer *before* it answers, so whoever is told an operation is
+//!   done finds it in the next snapshot taken here;
+//! - the latest batches (a cache in front of the log: a subscriber that
+//!   fell behind, or a screen resuming, reads them from memory, and only
+//!   further back from the store);
+//! - the log's incarnations ([`Epoch`]), so a reader can tell a log that
+//!   continues the one it read from a log that replaced it.
+//!
+//! Halls are fixed when the store opens.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use tokio::sync::broadcast;
+
+use super::StoreError;
+use super::log::LogReader;
+use crate::engine::{Event, EventKind, Hall, HallId};
+
+/// Changes kept for subscribers that have not read them yet; one further
+/// behind reads what it missed from the hall's tail or the log.
+const CHANNEL: usize = 1024;
+/// Events of each hall kept in memory behind its durable state.
+pub const TAIL_EVENTS: usize = 4096;
+/// Incarnations remembered per hall.
+pub const EPOCHS_KEPT: usize = 64;
+
+/// One durable batch of one hall's events: consecutive sequence numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub hall: HallId,
+    pub events: Vec<Event>,
+}
+
+impl Batch {
+    /// Sequence number of its first event.
+    pub fn from(&self) -> u64 {
+        self.events.first().map_or(0, |e| e.seq)
+    }
+
+    /// Sequence number of its last event.
+    pub fn seq(&self) -> u64 {
+        self.events.last().map_or(0, |e| e.seq)
+    }
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Events made durable, continuing the hall's log.
+    Batch(Arc<Batch>),
+    /// Start this hall over from its durable state: its log was replaced
+    /// (the store went back, or lost data), or this subscriber fell so far
+    /// behind that what it missed is no longer kept.
+    Reset(HallId),
+}
+
+impl Change {
+    pub fn hall(&self) -> HallId {
+        match self {
+            Change::Batch(b) => b.hall,
+            Change::Reset(h) => *h,
+        }
+    }
+}
+
+/// One incarnation of a hall's log. A new one starts each time the store is
+/// opened and whenever the log is found replaced, so a reader that saw
+/// sequence numbers under one epoch can tell whether this log still
+/// contains them. Random, not counted: a restored backup must not reuse
+/// the number of an incarnation it never saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Epoch(pub u64);
+
+impl From<Epoch> for String {
+    fn from(e: Epoch) -> String {
+        e.to_string()
+    }
+}
+
+impl TryFrom<String> for Epoch {
+    type Error = std::num::ParseIntError;
+    fn try_from(s: String) -> Result<Epoch, Self::Error> {
+        s.parse()
+    }
+}
+
+impl Epoch {
+    /// A fresh epoch.
+    ///
+    /// # Errors
+    /// The system has no randomness to give.
+    pub fn random() -> Result<Epoch, StoreError> {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).map_err(|e| StoreError::Unavailable(format!("no randomness for an epoch: {e}")))?;
+        // Kept to 52 bits: a JavaScript number holds it exactly, should a
+        // client ever parse it as one.
+        Ok(Epoch(u64::from_le_bytes(b) & ((1 << 52) - 1)))
+    }
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:013x}", self.0)
+    }
+}
+
+impl std::str::FromStr for Epoch {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Epoch, Self::Err> {
+        u64::from_str_radix(s, 16).map(Epoch)
+    }
+}
+
+/// A hall's incarnations, oldest first: each with the first sequence
+/// number written under it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Epochs(pub Vec<(Epoch, u64)>);
+
+impl Epochs {
+    pub fn current(&self) -> Option<Epoch> {
+        self.0.last().map(|(e, _)| *e)
+    }
+
+    /// Whether a reader that has seen events up to `seen` under `epoch`
+    /// saw only history this log still shares: `epoch` is one of this
+    /// log's and `seen` is no further than where it ended (the start of
+    /// the next one, or `last` for the current one).
+    pub fn contains(&self, epoch: Epoch, seen: u64, last: u64) -> bool {
+        let Some(i) = self.0.iter().position(|(e, _)| *e == epoch) else {
+            return false;
+        };
+        let end = self.0.get(i + 1).map_or(last, |(_, first)| first.saturating_sub(1));
+        seen <= end
+    }
+
+    /// Starts a new incarnation at `first`, forgetting the oldest beyond
+    /// [`EPOCHS_KEPT`].
+    pub fn begin(&mut self, epoch: Epoch, first: u64) {
+        self.0.push((epoch, first));
+        let extra = self.0.len().saturating_sub(EPOCHS_KEPT);
+        self.0.drain(..extra);
+    }
+}
+
+/// A hall's durable state and its recent past.
+struct Durable {
+    hall: Hall,
+    tail: VecDeque<Arc<Batch>>,
+    tail_events: usize,
+    epochs: Epochs,
+}
+
+impl Durable {
+    fn remember(&mut self, batch: Arc<Batch>) {
+        self.tail_events += batch.events.len();
+        self.tail.push_back(batch);
+        while self.tail_events > TAIL_EVENTS && self.tail.len() > 1 {
+            if let Some(old) = self.tail.pop_front() {
+                self.tail_events -= old.events.len();
+            }
+        }
+    }
+
+    /// Extends `events` (read after `since`, perhaps from the store) with
+    /// what has been made durable since they were read; false when the
+    /// tail no longer reaches back to them.
+    fn complete(&self, since: u64, events: &mut Vec<Event>) -> bool {
+        let read_to = events.last().map_or(since, |e| e.seq);
+        if read_to >= self.hall.seq() {
+            return true;
+        }
+        match self.tail_since(read_to) {
+            Some(more) => {
+                events.extend(more);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The events after `since` if the tail still holds every one of them.
+    fn tail_since(&self, since: u64) -> Option<Vec<Event>> {
+        let last = self.hall.seq();
+        if since >= last {
+            return Some(Vec::new());
+        }
+        let first = self.tail.front()?.from();
+        if first > since + 1 {
+            return None;
+        }
+        Some(
+            self.tail
+                .iter()
+                .filter(|b| b.seq() > since)
+                .flat_map(|b| b.events.iter().filter(|e| e.seq > since).cloned())
+                .collect(),
+        )
+    }
+}
+
+struct HallLog {
+    durable: Mutex<Durable>,
+    /// The last durable sequence number, readable without the lock.
+    seq: AtomicU64,
+}
+
+impl HallLog {
+    fn lock(&self) -> MutexGuard<'_, Durable> {
+        // The engine checks an event fully before applying it, so a panic
+        // elsewhere cannot leave the hall half-changed.
+        self.durable.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A hall as the stream starts with it: rebuilt from the store, with the
+/// events read back after its snapshot (the start of its tail) and its
+/// incarnations, the current one last.
+pub struct Opening {
+    pub hall: Hall,
+    pub recent: Vec<Event>,
+    pub epochs: Epochs,
+}
+
+/// The durable event stream. Cheap to clone.
+#[derive(Clone)]
+pub struct Stream {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    halls: HashMap<HallId, HallLog>,
+    tx: broadcast::Sender<Change>,
+    log: LogReader,
+}
+
+impl Stream {
+    pub(crate) fn new(halls: Vec<Opening>, log: LogReader) -> Stream {
+        let halls = halls
+            .into_iter()
+            .map(|o| {
+                let id = o.hall.spec().id;
+                let seq = o.hall.seq();
+                let mut d = Durable {
+                    hall: o.hall,
+                    tail: VecDeque::new(),
+                    tail_events: 0,
+                    epochs: o.epochs,
+                };
+                // The events read back after the snapshot, as far as the
+                // tail keeps them: a restart does not start with an empty
+                // cache, so screens resuming after it read from memory.
+                let keep = o.recent.len().saturating_sub(TAIL_EVENTS);
+                let recent: Vec<Event> = o.recent.into_iter().skip(keep).collect();
+                if !recent.is_empty() {
+                    d.remember(Arc::new(Batch {
+                        hall: id,
+                        events: recent,
+                    }));
+                }
+                let log = HallLog {
+                    durable: Mutex::new(d),
+                    seq: AtomicU64::new(seq),
+                };
+                (id, log)
+            })
+            .collect();
+        Stream {
+            inner: Arc::new(Inner {
+                halls,
+                tx: broadcast::channel(CHANNEL).0,
+                log,
+            }),
+        }
+    }
+
+    /// A stream over `halls` with nothing behind its tails (tests).
+    #[cfg(test)]
+    pub(crate) fn for_tests(halls: Vec<Hall>) -> Stream {
+        let openings = halls
+            .into_iter()
+            .map(|hall| {
+                let first = hall.seq() + 1;
+                Opening {
+                    hall,
+                    recent: Vec::new(),
+                    epochs: Epochs(vec![(Epoch(1), first)]),
+                }
+            })
+            .collect();
+        Stream::new(openings, LogReader::nothing())
+    }
+
+    fn log(&self, hall: HallId) -> Option<&HallLog> {
+        self.inner.halls.get(&hall)
+    }
+
+    /// The halls of this stream.
+    pub fn halls(&self) -> impl Iterator<Item = HallId> + '_ {
+        self.inner.halls.keys().copied()
+    }
+
+    /// Every change from now on, for every hall, in log order per hall.
+    pub fn subscribe(&self) -> Subscription {
+        // Receiver first: whatever is committed after the positions are
+        // read is then on the channel too (and skipped if already known).
+        let rx = self.inner.tx.subscribe();
+        let next = self
+            .inner
+            .halls
+            .iter()
+            .map(|(h, l)| (*h, l.seq.load(Ordering::Acquire) + 1))
+            .collect();
+        Subscription {
+            stream: Arc::downgrade(&self.inner),
+            rx,
+            next,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// The hall's last durable sequence number.
+    pub fn durable_seq(&self, hall: HallId) -> Option<u64> {
+        self.log(hall).map(|l| l.seq.load(Ordering::Acquire))
+    }
+
+    /// Reads the hall as of its last durable event, under its lock: keep
+    /// `f` short, the writer waits for it.
+    pub fn with_hall<R>(&self, hall: HallId, f: impl FnOnce(&Hall) -> R) -> Option<R> {
+        self.log(hall).map(|l| f(&l.lock().hall))
+    }
+
+    /// As [`Stream::with_hall`], with the incarnation the hall is of.
+    pub fn with_hall_epoch<R>(&self, hall: HallId, f: impl FnOnce(&Hall, Option<Epoch>) -> R) -> Option<R> {
+        self.log(hall).map(|l| {
+            let d = l.lock();
+            f(&d.hall, d.epochs.current())
+        })
+    }
+
+    /// A copy of the hall as of its last durable event.
+    pub fn hall(&self, hall: HallId) -> Option<Hall> {
+        self.with_hall(hall, Hall::clone)
+    }
+
+    /// The hall's current incarnation.
+    pub fn epoch(&self, hall: HallId) -> Option<Epoch> {
+        self.log(hall).and_then(|l| l.lock().epochs.current())
+    }
+
+    /// Whether a reader that saw events up to `seen` under `epoch` may
+    /// resume after `seen` in this log (see [`Epochs::contains`]).
+    pub fn continues(&self, hall: HallId, epoch: Epoch, seen: u64) -> bool {
+        self.log(hall).is_some_and(|l| {
+            let d = l.lock();
+            d.epochs.contains(epoch, seen, d.hall.seq())
+        })
+    }
+
+    /// The hall's durable events after `since`, from memory or else from
+    /// the store; `None` when the store no longer holds them all (or they
+    /// cross the start of the current business day, which readers take as
+    /// a fresh start anyway). Then `f` runs under the hall's lock with the
+    /// hall as of the last of them, its incarnation, and those events: what
+    /// a reader needs to catch up and carry on from a consistent point.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn read_since<R>(
+        &self,
+        hall: HallId,
+        since: u64,
+        f: impl FnOnce(&Hall, Option<Epoch>, Vec<Event>) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        let Some(log) = self.log(hall) else {
+            return Ok(None);
+        };
+        let Some(mut events) = self.read(log, hall, since).await? else {
+            return Ok(None);
+        };
+        let d = log.lock();
+        if !d.complete(since, &mut events) {
+            return Ok(None);
+        }
+        if events.iter().any(|e| matches!(e.kind, EventKind::DayStarted { .. })) {
+            return Ok(None);
+        }
+        Ok(Some(f(&d.hall, d.epochs.current(), events)))
+    }
+
+    /// Every durable event of the hall after `since`, across business days
+    /// (what a subscriber that fell behind missed); `None` when no longer
+    /// kept.
+    async fn read_all_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+        let Some(log) = self.log(hall) else {
+            return Ok(None);
+        };
+        let Some(mut events) = self.read(log, hall, since).await? else {
+            return Ok(None);
+        };
+        Ok(log.lock().complete(since, &mut events).then_some(events))
+    }
+
+    /// The events after `since` from the tail, or else from the store.
+    async fn read(&self, log: &HallLog, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+        let from_memory = log.lock().tail_since(since);
+        match from_memory {
+            Some(events) => Ok(Some(events)),
+            None => self.inner.log.read_since(hall, since).await,
+        }
+    }
+
+    /// Applies a durable batch to its hall and keeps it, before its callers
+    /// are answered; [`Stream::publish`] sends it after. `None` for a hall
+    /// the stream does not have, or a batch that does not continue its log
+    /// (the writer checks that beforehand).
+    pub(crate) fn commit(&self, hall: HallId, events: Vec<Event>) -> Option<Arc<Batch>> {
+        let log = self.log(hall)?;
+        let mut d = log.lock();
+        if events.first().map(|e| e.seq) != Some(d.hall.seq() + 1) {
+            tracing::error!(%hall, durable = d.hall.seq(), "a batch that does not continue the log was not committed");
+            return None;
+        }
+        for e in &events {
+            if let Err(err) = d.hall.apply(e) {
+                // The live hall applied the same events: this is a bug,
+                // and the durable copy is still the best there is.
+                tracing::error!(%hall, seq = e.seq, error = %err, "the durable hall diverged from the log");
+            }
+        }
+        let batch = Arc::new(Batch { hall, events });
+        d.remember(batch.clone());
+        log.seq.store(d.hall.seq(), Ordering::Release);
+        Some(batch)
+    }
+
+    /// Sends committed batches to the subscribers.
+    pub(crate) fn publish(&self, batches: impl IntoIterator<Item = Arc<Batch>>) {
+        for b in batches {
+            // No subscriber is not an error.
+            let _ = self.inner.tx.send(Change::Batch(b));
+        }
+    }
+
+    /// The store's log for `hall` is not what was published: it went back
+    /// to `hall` (read from the store). A new incarnation starts there and
+    /// subscribers are told to start over.
+    pub(crate) fn replace(&self, hall: Hall, epoch: Epoch) {
+        let id = hall.spec().id;
+        let Some(log) = self.log(id) else { return };
+        {
+            let mut d = log.lock();
+            tracing::warn!(hall = %id, published = d.hall.seq(), stored = hall.seq(), %epoch, "the store's log was replaced: a new epoch");
+            d.epochs.begin(epoch, hall.seq() + 1);
+            d.tail.clear();
+            d.tail_events = 0;
+            d.hall = hall;
+            log.seq.store(d.hall.seq(), Ordering::Release);
+        }
+        let _ = self.inner.tx.send(Change::Reset(id));
+    }
+
+    /// The hall's incarnations.
+    pub fn epochs(&self, hall: HallId) -> Option<Epochs> {
+        self.log(hall).map(|l| l.lock().epochs.clone())
+    }
+}
+
+/// One subscriber's place in the stream: every change of every hall, in
+/// log order per hall, none skipped. One that falls behind the channel
+/// reads what it missed from the halls' tails or the store.
+pub struct Subscription {
+    /// Not kept alive by its subscribers: the stream ends when the store
+    /// drops it.
+    stream: Weak<Inner>,
+    rx: broadcast::Receiver<Change>,
+    /// Per hall, the next sequence number this subscriber expects.
+    next: HashMap<HallId, u64>,
+    /// Changes recovered after a lag, handed out before the channel's.
+    ready: VecDeque<Change>,
+}
+
+impl Subscription {
+    /// The next change; `None` once the stream has ended (the store shut
+    /// down).
+    pub async fn recv(&mut self) -> Option<Change> {
+        loop {
+            if let Some(c) = self.ready.pop_front() {
+                return Some(c);
+            }
+            match self.rx.recv().await {
+                Ok(Change::Batch(b)) => {
+                    let want = self.next.get(&b.hall).copied().unwrap_or(1);
+                    if b.seq() < want {
+                        continue; // known already (from a catch-up)
+                    }
+                    if b.from() > want {
+                        self.catch_up(b.hall, want - 1).await;
+                        continue;
+                    }
+                    self.next.insert(b.hall, b.seq() + 1);
+                    if b.from() < want {
+                        // Partly known: only the rest.
+                        let rest = b.events.iter().filter(|e| e.seq >= want).cloned().collect();
+                        return Some(Change::Batch(Arc::new(Batch {
+                            hall: b.hall,
+                            events: rest,
+                        })));
+                    }
+                    return Some(Change::Batch(b));
+                }
+                Ok(Change::Reset(hall)) => {
+                    let seq = self.stream().and_then(|s| s.durable_seq(hall)).unwrap_or(0);
+                    self.next.insert(hall, seq + 1);
+                    return Some(Change::Reset(hall));
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a stream subscriber fell behind: reading what it missed");
+                    let halls: Vec<(HallId, u64)> = self.next.iter().map(|(h, n)| (*h, *n)).collect();
+                    for (hall, next) in halls {
+                        self.catch_up(hall, next - 1).await;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn stream(&self) -> Option<Stream> {
+        self.stream.upgrade().map(|inner| Stream { inner })
+    }
+
+    /// Queues the hall's events after `since` up to what is durable now,
+    /// or a reset when they are no longer kept.
+    async fn catch_up(&mut self, hall: HallId, since: u64) {
+        let Some(stream) = self.stream() else {
+            return;
+        };
+        if stream.durable_seq(hall).is_some_and(|s| s <= since) {
+            return;
+        }
+        let read = stream.read_all_since(hall, since).await.unwrap_or_else(|e| {
+            tracing::warn!(%hall, error = %e, "cannot read what a subscriber missed: it starts over");
+            None
+        });
+        match read {
+            Some(events) if !events.is_empty() => {
+                let batch = Arc::new(Batch { hall, events });
+                self.next.insert(hall, batch.seq() + 1);
+                self.ready.push_back(Change::Batch(batch));
+            }
+            Some(_) => {}
+            None => {
+                let seq = stream.durable_seq(hall).unwrap_or(0);
+                self.next.insert(hall, seq + 1);
+                self.ready.push_back(Change::Reset(hall));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
