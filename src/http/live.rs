@@ -272,14 +272,24 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
                 while let Some(r) = next.take() {
                     let mut resnapshot = false;
                     match r {
-                        Ok(frame) if frame.seq > sent || frame.reset => match feed.render(&frame, scope, format, &served) {
-                            Render::Skip => sent = frame.seq,
-                            Render::Send(bytes) => {
-                                sent = frame.seq;
-                                out.push(bytes);
+                        Ok(frame) if frame.seq > sent || frame.reset => {
+                            // A frame the client holds part of (it caught
+                            // up to the middle of a batch): its deltas
+                            // would repeat events, so a snapshot instead.
+                            let render = if frame.from <= sent && !frame.reset && format == Format::Json {
+                                Render::Resnapshot
+                            } else {
+                                feed.render(&frame, scope, format, &served)
+                            };
+                            match render {
+                                Render::Skip => sent = frame.seq,
+                                Render::Send(bytes) => {
+                                    sent = frame.seq;
+                                    out.push(bytes);
+                                }
+                                Render::Resnapshot => resnapshot = true,
                             }
-                            Render::Resnapshot => resnapshot = true,
-                        },
+                        }
                         Ok(_) => {}
                         Err(RecvError::Lagged(_)) => {
                             stats.resyncs.fetch_add(1, Ordering::Relaxed);

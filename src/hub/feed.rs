@@ -76,11 +76,19 @@ struct Caches {
     catch_up: Option<(u64, u64, Arc<Vec<Bytes>>)>,
 }
 
+/// The frames kept for resuming clients.
+struct Ring {
+    frames: VecDeque<Arc<Frame>>,
+    /// The last sequence number the feed has made a frame of (or started
+    /// from): frames after it are still to come, on the channel.
+    published: u64,
+}
+
 pub struct Feed {
     id: HallId,
     spec: Arc<HallSpec>,
     stream: Stream,
-    ring: Mutex<VecDeque<Arc<Frame>>>,
+    ring: Mutex<Ring>,
     caches: Mutex<Caches>,
     tx: broadcast::Sender<Arc<Frame>>,
 }
@@ -111,11 +119,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Feed {
     /// The feed of one of the stream's halls.
     pub fn new(stream: Stream, spec: Arc<HallSpec>) -> Feed {
+        let published = stream.durable_seq(spec.id).unwrap_or(0);
         Feed {
             id: spec.id,
             spec,
             stream,
-            ring: Mutex::new(VecDeque::with_capacity(RING)),
+            ring: Mutex::new(Ring {
+                frames: VecDeque::with_capacity(RING),
+                published,
+            }),
             caches: Mutex::new(Caches::default()),
             tx: broadcast::channel(RING).0,
         }
@@ -134,10 +146,11 @@ impl Feed {
         let frame = Arc::new(frame);
         {
             let mut ring = lock(&self.ring);
-            if ring.len() == RING {
-                ring.pop_front();
+            if ring.frames.len() == RING {
+                ring.frames.pop_front();
             }
-            ring.push_back(frame.clone());
+            ring.frames.push_back(frame.clone());
+            ring.published = frame.seq;
         }
         // No subscribers is not an error.
         let _ = self.tx.send(frame);
@@ -148,7 +161,11 @@ impl Feed {
     /// no one resumes from the frames kept before.
     pub fn reset(&self) {
         let seq = self.stream.durable_seq(self.id).unwrap_or(0);
-        lock(&self.ring).clear();
+        {
+            let mut ring = lock(&self.ring);
+            ring.frames.clear();
+            ring.published = seq;
+        }
         let _ = self.tx.send(Arc::new(Frame {
             from: seq,
             seq,
@@ -217,22 +234,21 @@ impl Feed {
         }
     }
 
-    /// The frames after `r.since`, if the ring holds every one of them.
+    /// The frames after `r.since`, if the ring holds every one of them
+    /// (those the feed has not made yet come on the channel).
     fn resume_from_ring(&self, scope: Scope, format: Format, r: Resume, now: Millis) -> Option<Start> {
         let ring = lock(&self.ring);
         let rx = self.tx.subscribe();
-        let last = ring.back().map_or(0, |f| f.seq);
-        let missed: Vec<&Arc<Frame>> = ring.iter().filter(|f| f.seq > r.since).collect();
-        if let Some(first) = missed.first() {
+        let missed: Vec<&Arc<Frame>> = ring.frames.iter().filter(|f| f.seq > r.since).collect();
+        if r.since < ring.published {
             // The ring must hold the very next frame, and a client's
             // `since` must end a frame (it may not, after a catch-up).
-            if first.from != r.since + 1 || missed.iter().any(|f| f.reset) {
+            let next = missed.first()?;
+            if next.from != r.since + 1 || missed.iter().any(|f| f.reset) {
                 return None;
             }
-        } else if ring.iter().any(|f| f.from <= r.since && r.since < f.seq) {
-            return None;
         }
-        let seq = last.max(r.since);
+        let seq = ring.published.max(r.since);
         let served = self.served(scope);
         let mut first = vec![resumed(r.since, seq, self.stream.epoch(self.id), now)];
         first.extend(

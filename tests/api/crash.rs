@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// A hall open around the clock whose local time is near noon now, so the
 /// test never straddles the midnight rollover.
-fn config_near_noon() -> String {
+pub fn config_near_noon() -> String {
     let utc_hour = jiff::Timestamp::now().as_second().rem_euclid(86_400) / 3_600;
     // Etc/GMT-N is N hours east of UTC (the sign is inverted by POSIX).
     let east = (12 - utc_hour + 24) % 24;
@@ -48,9 +48,9 @@ service = [{{ id = "hukou", name = "户籍" }}]
     )
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub struct Server {
+    pub child: Child,
+    pub base: String,
 }
 
 impl Drop for Server {
@@ -61,7 +61,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -70,7 +70,12 @@ fn free_port() -> u16 {
 }
 
 async fn start(config: &std::path::Path, store: &str) -> Server {
-    let port = free_port();
+    start_on(config, store, free_port()).await
+}
+
+/// The real binary on `port` (the same port again after a kill, so that
+/// clients reconnect to the address they know).
+pub async fn start_on(config: &std::path::Path, store: &str, port: u16) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
         .args([
             "--config",
@@ -108,14 +113,14 @@ fn level(state: &str) -> u8 {
 type Acked = Arc<Mutex<HashMap<String, u8>>>;
 
 /// A client that signs every request with `token`.
-fn authed(token: &str) -> reqwest::Client {
+pub fn authed(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
     headers.insert(reqwest::header::AUTHORIZATION, value);
     reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
-async fn post(client: &reqwest::Client, base: &str, cmd: Value) -> Option<Value> {
+pub async fn post(client: &reqwest::Client, base: &str, cmd: Value) -> Option<Value> {
     let res = client
         .post(format!("{base}/api/v1/halls/crash/commands"))
         .json(&cmd)

@@ -17,5 +17,6 @@ mod redis;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 mod reports;
+mod resume;
 mod roles;
 mod voice;
