@@ -341,3 +341,46 @@ fn a_corrupt_record_in_a_past_day_is_named() {
     let err = reader.read_days(hall("a"), day, day).unwrap_err().to_string();
     assert!(err.contains("journal-00000001.log offset"), "{err}");
 }
+
+#[test]
+fn what_a_reader_missed_reads_back_from_the_start_of_its_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = JournalOptions {
+        segment_bytes: 700,
+        retention: Duration::from_secs(3600),
+    };
+    let seqs_of = |evs: Option<Vec<Event>>| evs.map(|evs| evs.iter().map(|e| e.seq).collect::<Vec<_>>());
+    let mut j = Journal::open(dir.path(), opts.clone()).unwrap().journal;
+    three_days(&mut j); // hall a: days start at 1, 11 and 21
+    for reader in [j.reader(), {
+        drop(j);
+        Journal::open(dir.path(), opts).unwrap().journal.reader()
+    }] {
+        let a = hall("a");
+        assert_eq!(seqs_of(reader.read_since(a, 24).unwrap()), Some((25..=30).collect()));
+        assert_eq!(seqs_of(reader.read_since(a, 20).unwrap()), Some((21..=30).collect()));
+        // Across days, for subscribers that must see every event.
+        assert_eq!(seqs_of(reader.read_since(a, 3).unwrap()), Some((4..=30).collect()));
+        assert_eq!(seqs_of(reader.read_since(a, 30).unwrap()), Some(vec![]));
+        assert_eq!(
+            seqs_of(reader.read_since(hall("b"), 3).unwrap()),
+            None,
+            "b has no day to read from"
+        );
+    }
+}
+
+#[test]
+fn epochs_are_kept_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path()).journal;
+    assert!(j.epochs().unwrap().is_empty());
+    let mut e = crate::store::stream::Epochs::default();
+    e.begin(crate::store::Epoch(7), 1);
+    e.begin(crate::store::Epoch(8), 40);
+    j.stage_epochs(hall("a"), e.clone());
+    j.flush_epochs().unwrap();
+    drop(j);
+    let j = open(dir.path()).journal;
+    assert_eq!(j.epochs().unwrap().get(&hall("a")), Some(&e));
+}

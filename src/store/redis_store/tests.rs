@@ -622,3 +622,48 @@ fn urls_lose_their_credentials_in_messages() {
     assert_eq!(redacted("redis://:secret@db:6379/0"), "redis://***@db:6379/0");
     assert_eq!(redacted("redis://127.0.0.1/"), "redis://127.0.0.1/");
 }
+
+#[tokio::test]
+async fn what_a_reader_missed_reads_back_unless_trimmed() {
+    let server = RedisServer::start(false);
+    let store = store(&server).await.with_retention_days(1);
+    let (d1, d2) = (date(2026, 11, 2), date(2026, 11, 3));
+    store.append(&[(hall("a"), &[day_started(1, d1)])]).await.unwrap();
+    store.append(&[(hall("a"), &evs(2..=4))]).await.unwrap();
+    let mut second = vec![day_started(5, d2)];
+    second.extend(evs(6..=8));
+    store.append(&[(hall("a"), &second)]).await.unwrap();
+    let read = |since| {
+        let store = store.clone();
+        async move { store.read_since(hall("a"), since).await.unwrap().map(|e| seqs(&e)) }
+    };
+    // From the middle of an entry, from its start, and up to date.
+    assert_eq!(read(2).await, Some((3..=8).collect::<Vec<_>>()));
+    assert_eq!(read(1).await, Some((2..=8).collect::<Vec<_>>()));
+    assert_eq!(read(8).await, Some(vec![]));
+    assert_eq!(read(0).await, Some((1..=8).collect::<Vec<_>>()));
+    // A snapshot trims day 1: what was in it can no longer be read.
+    store.write_snapshot(&snapshot("a", 8, Some(d2))).await.unwrap();
+    assert_eq!(read(2).await, None);
+    assert_eq!(read(4).await, Some((5..=8).collect::<Vec<_>>()));
+}
+
+#[tokio::test]
+async fn epochs_keep_the_latest_in_order() {
+    let server = RedisServer::start(false);
+    let store = store(&server).await;
+    assert!(store.epochs(hall("a")).await.unwrap().0.is_empty());
+    for i in 0..crate::store::stream::EPOCHS_KEPT as u64 + 3 {
+        store
+            .begin_epoch(hall("a"), crate::store::Epoch(i), i * 10 + 1)
+            .await
+            .unwrap();
+    }
+    let e = store.epochs(hall("a")).await.unwrap();
+    assert_eq!(e.0.len(), crate::store::stream::EPOCHS_KEPT);
+    assert_eq!(e.0.first(), Some(&(crate::store::Epoch(3), 31)));
+    assert_eq!(
+        e.current(),
+        Some(crate::store::Epoch(crate::store::stream::EPOCHS_KEPT as u64 + 2))
+    );
+}

@@ -8,6 +8,7 @@ use crate::store::test_redis::RedisServer;
 
 use super::*;
 use crate::engine::{Channel, Command, Issue, Millis};
+use crate::store::Change;
 
 /// 2026-11-24 10:00 in Asia/Shanghai: the sample halls are open.
 const NOW: Millis = Millis(1_795_485_600_000);
@@ -191,4 +192,60 @@ async fn the_stream_has_each_batch_before_its_callers_are_answered() {
     // The stream's copy is what a failed write rolls back to.
     let durable = opened.store.durable(id).await.unwrap();
     assert_eq!(durable.snapshot(), live.snapshot());
+}
+
+#[tokio::test]
+async fn a_reload_publishes_what_was_stored_unseen_and_a_log_gone_back_is_a_new_epoch() {
+    let redis = RedisServer::start(true);
+    let opened = open(&redis).await;
+    let (store, stream) = (opened.store, opened.stream);
+    let mut live = opened.halls[0].clone();
+    let id = live.spec().id;
+    let mut changes = stream.subscribe();
+    for _ in 0..3 {
+        store.append(id, issue(&mut live)).unwrap().await.unwrap().unwrap();
+    }
+    let published = stream.durable_seq(id).unwrap();
+    let first_epoch = stream.epoch(id).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(changes.recv().await, Some(Change::Batch(_))));
+    }
+
+    // Stored, but never answered as such (a write that timed out after
+    // Redis had run it; here, written by another handle): a reload finds
+    // it and publishes it, so subscribers miss nothing.
+    let other = crate::store::redis_store::RedisStore::connect(&redis.url(), "hallcall")
+        .await
+        .unwrap();
+    let unseen = issue(&mut live);
+    other.append(&[(id, &unseen)]).await.unwrap();
+    let reloaded = store.reload(id).await.unwrap();
+    assert_eq!(reloaded.snapshot(), live.snapshot());
+    match changes.recv().await {
+        Some(Change::Batch(b)) => assert_eq!(b.events, unseen),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(stream.epoch(id), Some(first_epoch), "the same log, continued");
+
+    // Redis lost the hall (restarted without its data): the log went back.
+    let mut conn = raw(&redis).await;
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    let reloaded = store.reload(id).await.unwrap();
+    assert_eq!(reloaded.seq(), 0);
+    assert!(matches!(changes.recv().await, Some(Change::Reset(h)) if h == id));
+    let epoch = stream.epoch(id).unwrap();
+    assert_ne!(epoch, first_epoch);
+    assert!(
+        !stream.continues(id, first_epoch, published),
+        "what screens saw is not this log's"
+    );
+    assert_eq!(
+        other.epochs(id).await.unwrap().current(),
+        Some(epoch),
+        "the new epoch is stored"
+    );
+    // And the hall goes on from there.
+    let mut fresh = reloaded;
+    store.append(id, issue(&mut fresh)).unwrap().await.unwrap().unwrap();
+    assert_eq!(stream.durable_seq(id), Some(fresh.seq()));
 }
