@@ -18,6 +18,8 @@
 //! - [`metrics`]: counters and histograms for `/metrics`;
 //! - [`report`]: day and range reports, replayed from the stored events;
 //! - [`http`]: the HTTP routes and the WebSocket endpoint;
+//! - [`wire`]: what HTTP and WebSocket clients receive, per audience
+//!   (staff, public screens, citizens), named field by field;
 //! - [`ws`]: the WebSocket transport: handshake and frames;
 //! - [`telemetry`]: tracing set-up;
 //! - [`cli`]: the command line.
@@ -36,4 +38,5 @@ pub mod shards;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod wire;
 pub mod ws;

@@ -8,12 +8,18 @@ const PONG_WITHIN = 10000;
 
 /**
  * Opens `/api/v1/halls/{hall}/live` (or a ticket's live URL) and calls
- * `onMessage` with each message (JSON, or text for the LED format).
- * `onStatus('live' | 'reconnecting')`; `onAuth()` when the token is
- * refused (the page should sign in again). Returns { close }.
+ * `onMessage` with each message (JSON, or text for the LED format),
+ * `resumed` included (the catch-up deltas follow it).
+ * `onStatus('live' | 'reconnecting')`; `onGone(status)` when the token or
+ * the hall is refused (the page should sign in again). Returns { close }.
  */
 export function live({ path, query = {}, format = 'json', onMessage, onStatus = () => {}, onGone = () => {} }) {
   let seq = null;
+  // The incarnation of the hall's log that `seq` counts in, once a server
+  // has named one: sent back with `since` so a server whose log was
+  // replaced answers with a snapshot. Never sent before a server gave it
+  // (a server that does not know the parameter refuses it).
+  let epoch = null;
   let ws = null;
   let delay = 500;
   let closed = false;
@@ -22,7 +28,10 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
 
   function url() {
     const q = new URLSearchParams({ ...query, format });
-    if (seq !== null && format === 'json') q.set('since', String(seq));
+    if (seq !== null && format === 'json') {
+      q.set('since', String(seq));
+      if (epoch !== null) q.set('epoch', epoch);
+    }
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     return `${proto}//${location.host}${path}?${q}`;
   }
@@ -36,14 +45,21 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
   }
 
   async function gone() {
-    // A refused upgrade shows as a close: ask the server why.
+    // A refused upgrade shows as a close: ask the server why, with the
+    // same query.
     try {
-      const q = new URLSearchParams(query);
-      const res = await fetch(`${path}?${q}`);
+      const res = await fetch(url().replace(/^ws/, 'http'));
       if (res.status === 401 || res.status === 404) {
         closed = true;
         onGone(res.status);
         return;
+      }
+      // A server that does not take our resume parameters (one rolled back
+      // to a version without `epoch`): start afresh, a snapshot loses no call.
+      const code = res.status === 400 ? (await res.json().catch(() => null))?.error?.code : null;
+      if (code === 'bad_query' || code === 'bad_epoch') {
+        if (epoch !== null) epoch = null;
+        else seq = null;
       }
     } catch { /* the server is down: keep trying */ }
     schedule();
@@ -72,9 +88,17 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
       }
       const m = JSON.parse(e.data);
       if (m.type === 'pong') return;
+      if ((m.type === 'snapshot' || m.type === 'resumed') && typeof m.epoch === 'string') epoch = m.epoch;
+      // A snapshot from a server that names no epoch: it would refuse one.
+      else if (m.type === 'snapshot') epoch = null;
       // `resumed` names the server's newest sequence number, but the deltas
-      // up to it are the ones that follow: they must not look seen.
-      if (m.type === 'resumed') return;
+      // up to it are the ones that follow: they must not look seen. Pages
+      // still get it (the hall display holds its announcements until the
+      // catch-up is over).
+      if (m.type === 'resumed') {
+        onMessage(m);
+        return;
+      }
       if (m.type === 'delta' && seq !== null && m.seq <= seq) return;
       if (typeof m.seq === 'number') seq = m.seq;
       onMessage(m);

@@ -60,6 +60,7 @@ pub(crate) struct Voice {
     pub en: Option<S<String>>,
     pub window_two: Option<S<String>>,
     pub play: Option<S<Vec<S<String>>>>,
+    pub announce_within_seconds: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

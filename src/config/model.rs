@@ -64,6 +64,10 @@ pub struct Voice {
     pub play_device: bool,
     /// Fetched and played by the hall display page.
     pub play_browser: bool,
+    /// A hall display that comes back after being away speaks the calls it
+    /// missed that are still current, if no older than this: a citizen
+    /// called minutes ago has gone to the window or left.
+    pub announce_within_secs: u32,
 }
 
 /// The Mandarin template most halls use.
@@ -79,6 +83,7 @@ impl Default for Voice {
             window_two_liang: false,
             play_device: false,
             play_browser: true,
+            announce_within_secs: 60,
         }
     }
 }

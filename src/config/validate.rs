@@ -363,6 +363,13 @@ fn voice(c: &mut Checker, v: &file::Voice, place: &str) -> Voice {
         window_two_liang,
         play_device,
         play_browser,
+        announce_within_secs: c.int(
+            &v.announce_within_seconds,
+            place,
+            "announce_within_seconds",
+            5..3601,
+            i64::from(d.announce_within_secs),
+        ) as u32,
     }
 }
 

@@ -10,7 +10,7 @@ use super::hall::Hall;
 use super::ids::{Millis, WindowNo, ZoneId};
 use super::ticket::TicketState;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// Someone in a zone has waited too long.
@@ -24,7 +24,7 @@ pub enum AlertKind {
 }
 
 /// What an alert is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AlertTarget {
     Zone { zone: ZoneId },
@@ -32,7 +32,7 @@ pub enum AlertTarget {
 }
 
 /// An alert that is up.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub kind: AlertKind,
     pub target: AlertTarget,

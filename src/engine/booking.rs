@@ -30,7 +30,7 @@ pub struct Booking {
 }
 
 /// Where a booking is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum BookingState {
     Booked,
@@ -57,15 +57,11 @@ impl BookingState {
 }
 
 /// A booking as staff see it (without the person's key).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BookingView {
-    #[schema(value_type = String)]
     pub code: Code,
-    #[schema(value_type = String, format = Date)]
     pub day: Date,
-    #[schema(value_type = String)]
     pub zone: ZoneId,
-    #[schema(value_type = String)]
     pub service: ServiceId,
     pub slot_start: Millis,
     pub slot_end: Millis,

@@ -11,7 +11,7 @@ use super::window::PauseReason;
 
 /// The lane asked for when issuing. An appointment checked in too late is
 /// issued in the normal lane instead (the event says which lane it got).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LaneRequest {
     Normal,
@@ -20,7 +20,7 @@ pub enum LaneRequest {
 }
 
 /// Where a transfer (转窗) sends a ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     /// Into a zone's queue for a service, in the ticket's lane.
@@ -29,7 +29,7 @@ pub enum Target {
     Window { window: WindowNo },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Issue {
     pub zone: ZoneId,
     pub service: ServiceId,
@@ -58,7 +58,7 @@ impl Issue {
 }
 
 /// One operation on a hall.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     Issue(Issue),

@@ -13,7 +13,7 @@ use super::ticket::{Channel, Lane};
 use super::window::PauseReason;
 
 /// How a window came to call a ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
     Next,
@@ -24,20 +24,19 @@ pub enum CallKind {
 }
 
 /// One event with its per-hall sequence number and time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub seq: u64,
     pub at: Millis,
     pub kind: EventKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum EventKind {
     /// A new business day: yesterday's unfinished tickets expire, every
     /// window is closed and numbering restarts.
     DayStarted {
-        #[schema(value_type = String, format = Date)]
         day: jiff::civil::Date,
     },
     TicketIssued {
@@ -133,7 +132,6 @@ pub enum EventKind {
     },
     AppointmentBooked {
         code: Code,
-        #[schema(value_type = String, format = Date)]
         day: jiff::civil::Date,
         zone: ZoneId,
         service: ServiceId,

@@ -281,63 +281,6 @@ impl<'de> Deserialize<'de> for PersonKey {
     }
 }
 
-// How the identifiers appear in the OpenAPI document: as the strings and
-// numbers they serialize to.
-fn string_schema(description: &str, pattern: Option<&str>) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    let mut b = utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .description(Some(description));
-    if let Some(p) = pattern {
-        b = b.pattern(Some(p));
-    }
-    utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(b.build()))
-}
-
-impl utoipa::PartialSchema for Code {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(
-            "An id from the hall config: 1 to 23 of a-z, 0-9, _ and -.",
-            Some("^[a-z0-9_-]{1,23}$"),
-        )
-    }
-}
-impl utoipa::ToSchema for Code {}
-
-impl utoipa::PartialSchema for TicketNumber {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(
-            "A ticket number: the zone's prefix and its sequence, as A023.",
-            Some("^[A-Z]{1,3}[0-9]{1,9}$"),
-        )
-    }
-}
-impl utoipa::ToSchema for TicketNumber {}
-
-impl utoipa::PartialSchema for PersonKey {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema(
-            "A keyed hash of a person's ID or phone number: 32 hex digits.",
-            Some("^[0-9a-f]{32}$"),
-        )
-    }
-}
-impl utoipa::ToSchema for PersonKey {}
-
-impl utoipa::PartialSchema for Millis {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(
-            utoipa::openapi::ObjectBuilder::new()
-                .schema_type(utoipa::openapi::schema::Type::Integer)
-                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                    utoipa::openapi::KnownFormat::Int64,
-                )))
-                .description(Some("Unix time in milliseconds."))
-                .build(),
-        ))
-    }
-}
-impl utoipa::ToSchema for Millis {}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use super::rating::{FollowUp, FollowUpStep, Rating, RatingRecord};
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, Ticket, TicketState};
 use super::window::PauseReason;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TicketView {
     pub number: TicketNumber,
     pub zone: ZoneId,
@@ -38,7 +38,7 @@ pub struct TicketView {
 }
 
 /// The day's 好差评 figures.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RatingSummary {
     /// Services finished today.
     pub finished: usize,
@@ -57,7 +57,7 @@ pub struct RatingSummary {
 }
 
 /// One zone's waiting lists, front first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ZoneQueue {
     pub zone: ZoneId,
     pub appointment: Vec<TicketNumber>,
@@ -66,7 +66,7 @@ pub struct ZoneQueue {
 }
 
 /// The figures a hall screen and the supervisor show per zone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ZoneSummary {
     pub zone: ZoneId,
     pub waiting: usize,
@@ -81,7 +81,7 @@ pub struct ZoneSummary {
     pub called_last_hour: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WindowView {
     pub number: WindowNo,
     pub open: bool,

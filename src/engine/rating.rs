@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::ids::{Millis, WindowNo};
 
 /// The five levels, best first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rating {
     /// 非常满意
@@ -29,7 +29,7 @@ impl Rating {
 }
 
 /// A step of a bad rating's follow-up, each recorded once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FollowUpStep {
     /// The complaint was looked into (核实).
@@ -44,7 +44,7 @@ pub enum FollowUpStep {
 pub const MAX_COMMENT: usize = 500;
 
 /// A rating as kept with its ticket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RatingRecord {
     pub level: Rating,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,7 +57,7 @@ pub struct RatingRecord {
 }
 
 /// One recorded follow-up step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
     pub step: FollowUpStep,
     pub note: String,

@@ -7,7 +7,7 @@ use super::rating::{FollowUp, RatingRecord};
 
 /// Which lane a ticket waits in. Appointments that are due go first, then
 /// the priority lane (绿色通道) within its ratio, then the normal lane.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Lane {
     Normal,
@@ -31,7 +31,7 @@ pub(crate) const LANE_PRIORITY: usize = 1;
 pub(crate) const LANE_NORMAL: usize = 2;
 
 /// How the ticket was taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     GuideDesk,
@@ -41,7 +41,7 @@ pub enum Channel {
 }
 
 /// Where a ticket is. Exactly one at a time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TicketState {
     /// In a zone's lane, or in one window's own queue after a transfer to it.
@@ -87,7 +87,7 @@ impl TicketState {
 
 /// One line of a ticket's history, kept so a window that receives a
 /// transferred ticket sees where it has been.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub at: Millis,
     pub what: StepKind,
@@ -95,7 +95,7 @@ pub struct Step {
     pub window: Option<WindowNo>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     Issued,

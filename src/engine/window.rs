@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::ids::Millis;
 
 /// Why a window stopped calling (暂停服务).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PauseReason {
     /// Staff signed in and have not started yet.

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
-use super::extract::{hall_config, hall_id, ticket_number, window_no};
+use super::extract::{HallPath, hall_config, ticket_number, window_no};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/halls/{hall}/announcements", get(announcement))
@@ -37,10 +37,9 @@ pub struct AnnouncementQuery {
 pub async fn announcement(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     q: Result<Query<AnnouncementQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let hall = hall_id(&state, &hall)?;
     let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     state.principal(&headers, q.token.as_deref(), hall)?;
     let ticket = ticket_number(&q.ticket)?;

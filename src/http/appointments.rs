@@ -13,12 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
-use super::extract::{Body, date, hall_id, locked};
+use super::extract::{Body, HallPath, date, locked};
 use super::tickets::{DeskChannel, ISSUERS, Issued, issue_ticket, person};
 use super::windows::body;
 use crate::config::Role;
-use crate::engine::{BookingView, Channel, Code, Command, EngineError, Millis, ServiceId, ZoneId, business_date};
+use crate::engine::{Channel, Code, Command, EngineError, HallId, Millis, ServiceId, ZoneId, business_date};
 use crate::service::ServiceError;
+use crate::wire::schema::{Id, Instant};
+use crate::wire::view::Booking;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,12 +41,14 @@ pub struct BookRequest {
     /// made (8 digits) when absent.
     #[serde(default)]
     pub code: Option<String>,
-    #[schema(value_type = String)]
+    #[schema(value_type = Id)]
     pub zone: ZoneId,
-    #[schema(value_type = String)]
+    #[schema(value_type = Id)]
     pub service: ServiceId,
     /// The slot, Unix milliseconds; it must lie in the zone's opening hours.
+    #[schema(value_type = Instant)]
     pub slot_start: Millis,
+    #[schema(value_type = Instant)]
     pub slot_end: Millis,
     /// An ID card or phone number: one appointment per person and day. It
     /// is reduced to a keyed hash at once and never stored.
@@ -71,7 +75,7 @@ pub struct DayQuery {
 pub struct BookingList {
     #[schema(value_type = String, format = Date)]
     pub day: jiff::civil::Date,
-    pub bookings: Vec<BookingView>,
+    pub bookings: Vec<Booking>,
 }
 
 /// Codes are read case-blind: `A7K2` and `a7k2` are one code.
@@ -100,26 +104,27 @@ fn fresh_code() -> Result<Code, ApiError> {
     code(&digits)
 }
 
-fn booking_of(state: &AppState, hall: crate::engine::HallId, c: Code) -> Result<BookingView, ApiError> {
-    locked(state, hall)?
-        .booking(c)
-        .ok_or_else(|| EngineError::UnknownBooking(c).into())
+fn booking_of(state: &AppState, hall: HallId, c: Code) -> Result<Booking, ApiError> {
+    found(c, locked(state, hall)?.booking(c))
+}
+
+fn found(c: Code, b: Option<crate::engine::BookingView>) -> Result<Booking, ApiError> {
+    b.map(Into::into).ok_or_else(|| EngineError::UnknownBooking(c).into())
 }
 
 /// Books an appointment. Answers `201` with the booking and its code.
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/appointments", tag = "tickets",
     params(("hall" = String, Path, description = "The hall's id")), request_body = BookRequest, security(("bearer" = [])),
-    responses((status = 201, body = BookingView, description = "Booked and durable"), (status = 401, body = ErrorDoc),
+    responses((status = 201, body = Booking, description = "Booked and durable"), (status = 401, body = ErrorDoc),
         (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc, description = "Unknown hall, zone or service"),
         (status = 409, body = ErrorDoc, description = "Code taken, the person already booked that day, or the zone is closed then"),
         (status = 422, body = ErrorDoc, description = "A bad code, slot or field"), (status = 503, body = ErrorDoc)))]
 async fn book(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     Body(req): Body<BookRequest>,
 ) -> Result<Response, ApiError> {
-    let hall = hall_id(&state, &hall)?;
     state.require(&headers, hall, BOOKERS)?;
     let who = person(&state, req.id_number.as_deref())?;
     let given = req.code.as_deref().map(code).transpose()?;
@@ -137,8 +142,13 @@ async fn book(
             slot_end: req.slot_end,
             person: who,
         };
-        match state.service.execute(hall, cmd).await {
-            Ok(_) => return Ok((StatusCode::CREATED, Json(booking_of(&state, hall, c)?)).into_response()),
+        // The booking as this command left it, under the same lock.
+        match state
+            .service
+            .execute_with(hall, cmd, |_| Ok(()), |h, _| h.booking(c))
+            .await
+        {
+            Ok((_, b)) => return Ok((StatusCode::CREATED, Json(found(c, b)?)).into_response()),
             Err(ServiceError::Refused(EngineError::BookingTaken(_))) if given.is_none() => continue,
             Err(e) => return Err(e.into()),
         }
@@ -158,10 +168,9 @@ async fn book(
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     q: Result<Query<DayQuery>, QueryRejection>,
 ) -> Result<Json<BookingList>, ApiError> {
-    let hall = hall_id(&state, &hall)?;
     state.require(&headers, hall, BOOKERS)?;
     let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let guard = locked(&state, hall)?;
@@ -171,7 +180,7 @@ async fn list(
     };
     Ok(Json(BookingList {
         day,
-        bookings: guard.bookings_on(day),
+        bookings: guard.bookings_on(day).into_iter().map(Into::into).collect(),
     }))
 }
 
@@ -179,14 +188,14 @@ async fn list(
 #[utoipa::path(get, path = "/api/v1/halls/{hall}/appointments/{code}", tag = "tickets",
     params(("hall" = String, Path, description = "The hall's id"), ("code" = String, Path, description = "The appointment's code")),
     security(("bearer" = [])),
-    responses((status = 200, body = BookingView), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
+    responses((status = 200, body = Booking), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
         (status = 404, body = ErrorDoc), (status = 422, body = ErrorDoc)))]
 async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, c)): Path<(String, String)>,
-) -> Result<Json<BookingView>, ApiError> {
-    let hall = hall_id(&state, &hall)?;
+    HallPath(hall): HallPath,
+    Path((_, c)): Path<(String, String)>,
+) -> Result<Json<Booking>, ApiError> {
     state.require(&headers, hall, BOOKERS)?;
     Ok(Json(booking_of(&state, hall, code(&c)?)?))
 }
@@ -204,10 +213,10 @@ async fn one(
 async fn check_in(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, c)): Path<(String, String)>,
+    HallPath(hall): HallPath,
+    Path((_, c)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let hall = hall_id(&state, &hall)?;
     state.require(&headers, hall, ISSUERS)?;
     let c = code(&c)?;
     let req: CheckInByCode = body(&bytes)?;
@@ -220,25 +229,37 @@ async fn check_in(
         channel,
         number: None,
     };
-    let t = issue_ticket(&state, hall, cmd, None).await?;
-    Ok((StatusCode::CREATED, Json(t)).into_response())
+    let (ticket, slip) = issue_ticket(&state, hall, cmd, None).await?;
+    let body = Issued {
+        ticket: ticket.into(),
+        slip,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// Cancels an appointment that has not been checked in.
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/appointments/{code}/cancel", tag = "tickets",
     params(("hall" = String, Path, description = "The hall's id"), ("code" = String, Path, description = "The appointment's code")),
     security(("bearer" = [])),
-    responses((status = 200, body = BookingView), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
+    responses((status = 200, body = Booking), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
         (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc, description = "Already checked in, cancelled or missed"),
         (status = 503, body = ErrorDoc)))]
 async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, c)): Path<(String, String)>,
-) -> Result<Json<BookingView>, ApiError> {
-    let hall = hall_id(&state, &hall)?;
+    HallPath(hall): HallPath,
+    Path((_, c)): Path<(String, String)>,
+) -> Result<Json<Booking>, ApiError> {
     state.require(&headers, hall, BOOKERS)?;
     let c = code(&c)?;
-    state.service.execute(hall, Command::CancelBooking { code: c }).await?;
-    Ok(Json(booking_of(&state, hall, c)?))
+    let (_, b) = state
+        .service
+        .execute_with(
+            hall,
+            Command::CancelBooking { code: c },
+            |_| Ok(()),
+            |h, _| h.booking(c),
+        )
+        .await?;
+    Ok(Json(found(c, b)?))
 }

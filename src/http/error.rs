@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::engine::EngineError;
 use crate::service::ServiceError;
+use crate::shards::ShardError;
 
 /// The error document every refusal answers with.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -91,6 +92,15 @@ impl From<EngineError> for ApiError {
             _ => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<ShardError> for ApiError {
+    fn from(e: ShardError) -> Self {
+        match e {
+            ShardError::UnknownHall(h) => ApiError::not_found("unknown_hall", format!("no hall {h}")),
+            ShardError::Engine(e) => e.into(),
+        }
     }
 }
 

@@ -1,10 +1,11 @@
-//! Extractors shared by the routes: a JSON body whose every rejection is an
-//! [`ApiError`], the caller's credentials, the client's address.
+//! Extractors shared by the routes: the hall (and window) named in the
+//! path, a JSON body whose every rejection is an [`ApiError`], the caller's
+//! credentials, the client's address.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -14,6 +15,58 @@ use super::error::ApiError;
 use crate::auth::{Principal, RateLimiter};
 use crate::config::Role;
 use crate::engine::{HallId, TicketNumber, WindowNo};
+
+/// The hall named by the path's `{hall}`, one this server runs (404
+/// otherwise, with the API's error document).
+pub struct HallPath(pub HallId);
+
+/// The window named by the path's `{window}`, of the hall named by its
+/// `{hall}` (404 for either that does not exist).
+pub struct WindowPath {
+    pub hall: HallId,
+    pub window: WindowNo,
+}
+
+/// The value of one named segment of the request's path.
+async fn segment(parts: &mut Parts, state: &AppState, name: &str) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::bad_request("bad_path", e.body_text()))?;
+    params
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        // A route that uses the extractor without the segment is a bug.
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("no {{{name}}} in the route"),
+            )
+        })
+}
+
+impl FromRequestParts<AppState> for HallPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let raw = segment(parts, state, "hall").await?;
+        Ok(HallPath(hall_id(state, &raw)?))
+    }
+}
+
+impl FromRequestParts<AppState> for WindowPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let HallPath(hall) = HallPath::from_request_parts(parts, state).await?;
+        let raw = segment(parts, state, "window").await?;
+        Ok(WindowPath {
+            hall,
+            window: window_no(state, hall, &raw)?,
+        })
+    }
+}
 
 /// A JSON body. Malformed JSON, unknown fields, a missing content type and
 /// oversized bodies all answer with the API's error document.
@@ -83,11 +136,7 @@ pub fn hall_id(state: &AppState, p: &str) -> Result<HallId, ApiError> {
 /// # Errors
 /// 404 for a hall this server does not have.
 pub fn locked(state: &AppState, id: HallId) -> Result<std::sync::MutexGuard<'_, crate::engine::Hall>, ApiError> {
-    state
-        .service
-        .halls
-        .lock(id)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))
+    Ok(state.service.halls.lock(id)?)
 }
 
 /// The hall's configuration.
@@ -95,12 +144,7 @@ pub fn locked(state: &AppState, id: HallId) -> Result<std::sync::MutexGuard<'_, 
 /// # Errors
 /// 404 for a hall this server does not have.
 pub fn hall_config(state: &AppState, id: HallId) -> Result<std::sync::Arc<crate::config::HallConfig>, ApiError> {
-    state
-        .service
-        .halls
-        .config(id)
-        .cloned()
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))
+    Ok(state.service.halls.config(id)?.clone())
 }
 
 /// A business day named in a query, `YYYY-MM-DD`.
@@ -147,11 +191,7 @@ impl AppState {
     ) -> Result<Principal, ApiError> {
         let token =
             bearer(headers, query_token).ok_or_else(|| ApiError::unauthenticated("sign in first: no bearer token"))?;
-        let cfg = self
-            .service
-            .halls
-            .config(hall)
-            .map_err(|_| ApiError::not_found("unknown_hall", format!("no hall {hall}")))?;
+        let cfg = self.service.halls.config(hall)?;
         self.keys
             .verify(token, cfg, self.service.now())
             .map_err(|e| ApiError::unauthenticated(e.to_string()))

@@ -9,11 +9,13 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
-use super::extract::{Body, hall_id, locked, window_no};
+use super::extract::{Body, HallPath, WindowPath, locked};
 use crate::config::{HallConfig, Role};
-use crate::engine::{
-    Alert, AlertKind, AlertTarget, Code, Command, Event, HallId, WindowNo, WindowView, ZoneId, ZoneQueue, ZoneSummary,
-};
+use crate::engine::{Code, Command, HallId, WindowNo, ZoneId};
+use crate::wire::event::{Event, StaffKind, staff_events};
+use crate::wire::view::{Alert, DisplayWindow, DisplayZone, Queue, Window, Zone, alerts};
+use crate::wire::vocab::{AlertKind, AlertTarget};
+use crate::wire::{self, Audience};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,6 +41,7 @@ pub struct HallList {
 /// a choice.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct HallEntry {
+    #[schema(value_type = wire::schema::Id)]
     pub id: HallId,
     pub name: String,
     pub name_en: String,
@@ -48,10 +51,13 @@ pub struct HallEntry {
     pub windows: Vec<WindowEntry>,
     /// The hall display page plays each call's announcement.
     pub announce_in_browser: bool,
+    /// Calls older than this are not spoken by a display that missed them.
+    pub announce_within_secs: u32,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ZoneEntry {
+    #[schema(value_type = wire::schema::Id)]
     pub id: ZoneId,
     pub name: String,
     pub name_en: String,
@@ -65,11 +71,13 @@ pub struct WindowEntry {
     pub name: String,
     pub name_en: String,
     /// The zones it calls from, in order of preference.
+    #[schema(value_type = Vec<wire::schema::Id>)]
     pub zones: Vec<ZoneId>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Named {
+    #[schema(value_type = wire::schema::Id)]
     pub id: Code,
     pub name: String,
     pub name_en: String,
@@ -122,6 +130,7 @@ fn entry(c: &HallConfig) -> HallEntry {
             })
             .collect(),
         announce_in_browser: c.voice.play_browser,
+        announce_within_secs: c.voice.announce_within_secs,
     }
 }
 
@@ -139,73 +148,131 @@ async fn list(State(state): State<AppState>) -> Json<HallList> {
 }
 
 /// A hall's whole state as it stands (including operations still being
-/// made durable).
+/// made durable), as staff read it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct HallState {
+    #[schema(value_type = wire::schema::Id)]
     pub hall: HallId,
     pub seq: u64,
     #[schema(value_type = Option<String>, format = Date)]
     pub business_day: Option<jiff::civil::Date>,
-    pub zones: Vec<ZoneSummary>,
-    pub queues: Vec<ZoneQueue>,
-    pub windows: Vec<WindowView>,
+    pub zones: Vec<Zone>,
+    pub queues: Vec<Queue>,
+    pub windows: Vec<Window>,
     /// 超时预警 that are up.
     pub alerts: Vec<Alert>,
 }
 
+/// The same as a display account reads it (what a public screen shows).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DisplayHallState {
+    #[schema(value_type = wire::schema::Id)]
+    pub hall: HallId,
+    pub seq: u64,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub business_day: Option<jiff::civil::Date>,
+    pub zones: Vec<DisplayZone>,
+    pub queues: Vec<Queue>,
+    pub windows: Vec<DisplayWindow>,
+}
+
+/// A reading for staff, or for a display account.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Read<S, D> {
+    Staff(S),
+    Display(D),
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ZoneList {
-    pub zones: Vec<ZoneSummary>,
+    pub zones: Vec<Zone>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DisplayZoneList {
+    pub zones: Vec<DisplayZone>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ZoneState {
-    pub summary: ZoneSummary,
-    pub queue: ZoneQueue,
+    pub summary: Zone,
+    pub queue: Queue,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DisplayZoneState {
+    pub summary: DisplayZone,
+    pub queue: Queue,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WindowList {
-    pub windows: Vec<WindowView>,
+    pub windows: Vec<Window>,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DisplayWindowList {
+    pub windows: Vec<DisplayWindow>,
+}
+
+/// Who may read, and in which form.
+fn reader(state: &AppState, headers: &HeaderMap, hall: HallId) -> Result<Audience, ApiError> {
+    Ok(Audience::of(state.require(headers, hall, READERS)?.role))
+}
+
+/// The hall's state; a display account gets what a public screen shows.
 #[utoipa::path(get, path = "/api/v1/halls/{hall}", tag = "halls",
     params(("hall" = String, Path, description = "The hall's id")), security(("bearer" = [])),
-    responses((status = 200, body = HallState), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
+    responses((status = 200, body = Read<HallState, DisplayHallState>), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn hall_view(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
-) -> Result<Json<HallState>, ApiError> {
-    let id = hall_id(&state, &hall)?;
-    state.require(&headers, id, READERS)?;
+    HallPath(id): HallPath,
+) -> Result<Json<Read<HallState, DisplayHallState>>, ApiError> {
+    let audience = reader(&state, &headers, id)?;
     let now = state.service.now();
     let guard = locked(&state, id)?;
-    Ok(Json(HallState {
-        hall: id,
-        seq: guard.seq(),
-        business_day: guard.business_day(),
-        zones: guard.zone_summaries(now),
-        queues: guard.queues(),
-        windows: guard.windows(),
-        alerts: guard.alerts().to_vec(),
+    let (seq, business_day) = (guard.seq(), guard.business_day());
+    let queues = guard.queues().into_iter().map(Queue::from).collect();
+    Ok(Json(match audience {
+        Audience::Staff => Read::Staff(HallState {
+            hall: id,
+            seq,
+            business_day,
+            zones: guard.zone_summaries(now).into_iter().map(Zone::from).collect(),
+            queues,
+            windows: guard.windows().into_iter().map(Window::from).collect(),
+            alerts: alerts(guard.alerts()),
+        }),
+        Audience::Display => Read::Display(DisplayHallState {
+            hall: id,
+            seq,
+            business_day,
+            zones: guard.zone_summaries(now).into_iter().map(DisplayZone::from).collect(),
+            queues,
+            windows: guard.windows().into_iter().map(DisplayWindow::from).collect(),
+        }),
     }))
 }
 
 #[utoipa::path(get, path = "/api/v1/halls/{hall}/zones", tag = "halls",
     params(("hall" = String, Path, description = "The hall's id")), security(("bearer" = [])),
-    responses((status = 200, body = ZoneList), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
+    responses((status = 200, body = Read<ZoneList, DisplayZoneList>), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn zones(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
-) -> Result<Json<ZoneList>, ApiError> {
-    let id = hall_id(&state, &hall)?;
-    state.require(&headers, id, READERS)?;
-    let now = state.service.now();
-    let guard = locked(&state, id)?;
-    Ok(Json(ZoneList {
-        zones: guard.zone_summaries(now),
+    HallPath(id): HallPath,
+) -> Result<Json<Read<ZoneList, DisplayZoneList>>, ApiError> {
+    let audience = reader(&state, &headers, id)?;
+    let summaries = locked(&state, id)?.zone_summaries(state.service.now());
+    Ok(Json(match audience {
+        Audience::Staff => Read::Staff(ZoneList {
+            zones: summaries.into_iter().map(Zone::from).collect(),
+        }),
+        Audience::Display => Read::Display(DisplayZoneList {
+            zones: summaries.into_iter().map(DisplayZone::from).collect(),
+        }),
     }))
 }
 
@@ -213,84 +280,99 @@ async fn zones(
 #[utoipa::path(get, path = "/api/v1/halls/{hall}/zones/{zone}", tag = "halls",
     params(("hall" = String, Path, description = "The hall's id"), ("zone" = String, Path, description = "The zone's id")),
     security(("bearer" = [])),
-    responses((status = 200, body = ZoneState), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
+    responses((status = 200, body = Read<ZoneState, DisplayZoneState>), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn zone(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, zone)): Path<(String, String)>,
-) -> Result<Json<ZoneState>, ApiError> {
-    let id = hall_id(&state, &hall)?;
-    state.require(&headers, id, READERS)?;
+    HallPath(id): HallPath,
+    Path((_, zone)): Path<(String, String)>,
+) -> Result<Json<Read<ZoneState, DisplayZoneState>>, ApiError> {
+    let audience = reader(&state, &headers, id)?;
     let now = state.service.now();
     let guard = locked(&state, id)?;
     let z = ZoneId::new(&zone)
         .ok()
         .and_then(|z| guard.spec().zone_index(z))
         .ok_or_else(|| ApiError::not_found("unknown_zone", format!("no zone {zone:?} in hall {id}")))?;
-    Ok(Json(ZoneState {
-        summary: guard.zone_summaries(now).swap_remove(z),
-        queue: guard.queues().swap_remove(z),
+    let summary = guard.zone_summary(z, now);
+    let queue = guard.queue_head(z, usize::MAX).into();
+    Ok(Json(match audience {
+        Audience::Staff => Read::Staff(ZoneState {
+            summary: summary.into(),
+            queue,
+        }),
+        Audience::Display => Read::Display(DisplayZoneState {
+            summary: summary.into(),
+            queue,
+        }),
     }))
 }
 
 #[utoipa::path(get, path = "/api/v1/halls/{hall}/windows", tag = "halls",
     params(("hall" = String, Path, description = "The hall's id")), security(("bearer" = [])),
-    responses((status = 200, body = WindowList), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
+    responses((status = 200, body = Read<WindowList, DisplayWindowList>), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn windows(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
-) -> Result<Json<WindowList>, ApiError> {
-    let id = hall_id(&state, &hall)?;
-    state.require(&headers, id, READERS)?;
-    let guard = locked(&state, id)?;
-    Ok(Json(WindowList {
-        windows: guard.windows(),
+    HallPath(id): HallPath,
+) -> Result<Json<Read<WindowList, DisplayWindowList>>, ApiError> {
+    let audience = reader(&state, &headers, id)?;
+    let views = locked(&state, id)?.windows();
+    Ok(Json(match audience {
+        Audience::Staff => Read::Staff(WindowList {
+            windows: views.into_iter().map(Window::from).collect(),
+        }),
+        Audience::Display => Read::Display(DisplayWindowList {
+            windows: views.into_iter().map(DisplayWindow::from).collect(),
+        }),
     }))
 }
 
 #[utoipa::path(get, path = "/api/v1/halls/{hall}/windows/{window}", tag = "windows",
     params(("hall" = String, Path, description = "The hall's id"), ("window" = u16, Path, description = "The window's number")),
     security(("bearer" = [])),
-    responses((status = 200, body = WindowView), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
+    responses((status = 200, body = Read<Window, DisplayWindow>), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
 async fn window(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, window)): Path<(String, String)>,
-) -> Result<Json<WindowView>, ApiError> {
-    let id = hall_id(&state, &hall)?;
-    state.require(&headers, id, READERS)?;
-    let n = window_no(&state, id, &window)?;
-    let guard = locked(&state, id)?;
+    WindowPath { hall, window }: WindowPath,
+) -> Result<Json<Read<Window, DisplayWindow>>, ApiError> {
+    let audience = reader(&state, &headers, hall)?;
+    let guard = locked(&state, hall)?;
     let w = guard
         .spec()
-        .window_index(n)
+        .window_index(window)
         .ok_or_else(|| ApiError::not_found("unknown_window", "no such window"))?;
-    Ok(Json(guard.windows().swap_remove(w)))
+    let view = guard.window_view(w);
+    Ok(Json(match audience {
+        Audience::Staff => Read::Staff(view.into()),
+        Audience::Display => Read::Display(view.into()),
+    }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CommandReply {
-    pub events: Vec<Event>,
+    pub events: Vec<Event<StaffKind>>,
 }
 
 /// Runs any engine command (administrators: scripts and repairs). The
 /// per-resource routes are what pages use.
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/commands", tag = "admin",
-    params(("hall" = String, Path, description = "The hall's id")), request_body = Command, security(("bearer" = [])),
+    params(("hall" = String, Path, description = "The hall's id")), request_body = wire::input::Command, security(("bearer" = [])),
     responses((status = 200, body = CommandReply, description = "Done and durable"), (status = 401, body = ErrorDoc),
         (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc),
         (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
 async fn command(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
-    Body(cmd): Body<Command>,
+    HallPath(id): HallPath,
+    Body(cmd): Body<wire::input::Command>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let id = hall_id(&state, &hall)?;
     state.require(&headers, id, &[Role::Admin])?;
-    let events = state.service.execute(id, cmd).await?;
-    Ok(Json(CommandReply { events }))
+    let events = state.service.execute(id, cmd.into()).await?;
+    Ok(Json(CommandReply {
+        events: staff_events(&events),
+    }))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -309,16 +391,17 @@ pub struct AcknowledgeRequest {
 async fn acknowledge(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(id): HallPath,
     Body(req): Body<AcknowledgeRequest>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    let id = hall_id(&state, &hall)?;
     let who = state.require(&headers, id, &[Role::Supervisor])?;
     let cmd = Command::AcknowledgeAlert {
-        alert: req.alert,
-        target: req.target,
+        alert: req.alert.into(),
+        target: req.target.into(),
         by: who.user,
     };
     let events = state.service.execute(id, cmd).await?;
-    Ok(Json(CommandReply { events }))
+    Ok(Json(CommandReply {
+        events: staff_events(&events),
+    }))
 }

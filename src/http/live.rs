@@ -28,10 +28,11 @@ use tokio::time::Instant;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::hall_id;
+use super::extract::HallPath;
 use super::tickets::citizen_ticket;
 use crate::hub::{Feed, Format, Render, Resume, Scope};
 use crate::store::Epoch;
+use crate::wire::Audience;
 use crate::ws::{self, Decoder, Incoming};
 
 /// Frames written together when a subscriber has several waiting.
@@ -114,19 +115,13 @@ where
 async fn hall_live(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     q: Result<Query<LiveQuery>, QueryRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let hall = hall_id(&state, &hall)?;
     let q = query(q)?;
-    state.principal(&headers, q.token.as_deref(), hall)?;
-    let cfg = state
-        .service
-        .halls
-        .config(hall)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?
-        .clone();
+    let audience = Audience::of(state.principal(&headers, q.token.as_deref(), hall)?.role);
+    let cfg = state.service.halls.config(hall)?.clone();
     let scope = Scope::parse(&q.scope, &cfg.spec).map_err(|e| ApiError::bad_request("bad_scope", e.to_string()))?;
     let format = Format::parse(&q.format).map_err(|e| ApiError::bad_request("bad_format", e.to_string()))?;
     let served = match scope {
@@ -139,7 +134,9 @@ async fn hall_live(
         .cloned()
         .ok_or_else(|| ApiError::not_found("unknown_hall", "no such hall"))?;
     let resume = q.resume()?;
-    upgrade(req, move |io| serve(io, state, feed, scope, format, resume, served))
+    upgrade(req, move |io| {
+        serve(io, state, feed, (scope, format, audience), resume, served)
+    })
 }
 
 /// One ticket, by the citizen's token: public.
@@ -158,9 +155,9 @@ async fn ticket_live(
         .feed(hall)
         .cloned()
         .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))?;
-    upgrade(req, move |io| {
-        serve(io, state, feed, Scope::Ticket(number), Format::Json, None, Vec::new())
-    })
+    // A citizen's page: their ticket alone (`wire::view::CitizenTicket`).
+    let what = (Scope::Ticket(number), Format::Json, Audience::Display);
+    upgrade(req, move |io| serve(io, state, feed, what, None, Vec::new()))
 }
 
 struct Counted(Arc<crate::hub::HubStats>);
@@ -230,8 +227,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     mut io: IO,
     state: AppState,
     feed: Arc<Feed>,
-    scope: Scope,
-    format: Format,
+    (scope, format, audience): (Scope, Format, Audience),
     resume: Option<Resume>,
     served: Vec<usize>,
 ) {
@@ -240,7 +236,10 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     let limit = beat.send_timeout;
     stats.connections.fetch_add(1, Ordering::Relaxed);
     let _counted = Counted(stats.clone());
-    let Some(start) = feed.subscribe(scope, format, resume, state.service.now()).await else {
+    let Some(start) = feed
+        .subscribe(scope, format, audience, resume, state.service.now())
+        .await
+    else {
         let _ = write(&mut io, &error_frame("unknown_ticket", "no such ticket today"), limit).await;
         let _ = write(&mut io, &ws::close_frame(1008, "unknown ticket"), limit).await;
         return;
@@ -279,7 +278,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
                             let render = if frame.from <= sent && !frame.reset && format == Format::Json {
                                 Render::Resnapshot
                             } else {
-                                feed.render(&frame, scope, format, &served)
+                                feed.render(&frame, scope, format, audience, &served)
                             };
                             match render {
                                 Render::Skip => sent = frame.seq,
@@ -303,7 +302,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
                     if resnapshot {
                         // A snapshot stands for everything before it.
                         out.clear();
-                        match feed.snapshot(scope, format, state.service.now()) {
+                        match feed.snapshot(scope, format, audience, state.service.now()) {
                             Some((seq, snap)) => {
                                 sent = seq;
                                 out.push(snap);

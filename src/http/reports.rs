@@ -3,14 +3,14 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::error::ErrorDoc;
-use super::extract::{date, hall_config, hall_id};
+use super::extract::{HallPath, date, hall_config};
 use super::{ApiError, AppState};
 use crate::config::Role;
 use crate::engine::business_date;
@@ -37,10 +37,9 @@ pub struct ReportQuery {
 async fn report(
     state: &AppState,
     headers: &HeaderMap,
-    hall: &str,
+    id: crate::engine::HallId,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Report, ApiError> {
-    let id = hall_id(state, hall)?;
     state.require(headers, id, &[Role::Supervisor])?;
     let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let cfg = hall_config(state, id)?;
@@ -104,10 +103,10 @@ fn store_error(e: StoreError) -> ApiError {
 async fn json_report(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Json<Report>, ApiError> {
-    report(&state, &headers, &hall, q).await.map(Json)
+    report(&state, &headers, hall, q).await.map(Json)
 }
 
 /// The same report as a CSV download (UTF-8 with a byte-order mark;
@@ -120,10 +119,10 @@ async fn json_report(
 async fn csv_report(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let r = report(&state, &headers, &hall, q).await?;
+    let r = report(&state, &headers, hall, q).await?;
     let name = format!("attachment; filename=\"hallcall-{}-{}-{}.csv\"", r.hall, r.from, r.to);
     let disposition = HeaderValue::from_str(&name)
         .unwrap_or_else(|_| HeaderValue::from_static("attachment; filename=\"report.csv\""));

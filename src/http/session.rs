@@ -46,12 +46,7 @@ pub struct Session {
 async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Login>) -> Result<Json<Session>, ApiError> {
     ip.limit(&state.limits.login)?;
     let hall = hall_id(&state, &req.hall)?;
-    let cfg = state
-        .service
-        .halls
-        .config(hall)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?
-        .clone();
+    let cfg = state.service.halls.config(hall)?.clone();
     let refused = || ApiError::unauthenticated("wrong user name or password");
     let account = cfg.account(&req.user).cloned();
     // Verify even for an unknown user, so timing does not tell which

@@ -11,15 +11,19 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
-use super::extract::{Body, ClientIp, hall_id, ticket_number};
+use super::extract::{Body, ClientIp, HallPath, ticket_number};
 use crate::auth::Principal;
 use crate::config::Role;
 use crate::engine::{
-    CategoryId, Channel, Command, Event, EventKind, FollowUpStep, HallId, Issue, LaneRequest, Millis, PersonKey,
-    Rating, ServiceId, Target, TicketNumber, TicketView, ZoneId,
+    CategoryId, Channel, Command, EventKind, HallId, Issue, LaneRequest, Millis, PersonKey, ServiceId, TicketNumber,
+    TicketView, ZoneId,
 };
 use crate::hub::ticket_json;
 use crate::service::ServiceError;
+use crate::wire::event::{Event, StaffKind, staff_events};
+use crate::wire::schema::{Id, Instant};
+use crate::wire::view::{CitizenTicket, Ticket};
+use crate::wire::vocab::{FollowUpStep, Rating, Target};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -48,10 +52,13 @@ pub enum DeskChannel {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
+    #[schema(value_type = Id)]
     pub zone: ZoneId,
+    #[schema(value_type = Id)]
     pub service: ServiceId,
     /// A priority category (绿色通道) the guide has checked.
     #[serde(default)]
+    #[schema(value_type = Option<Id>)]
     pub category: Option<CategoryId>,
     #[serde(default)]
     pub channel: DeskChannel,
@@ -64,10 +71,14 @@ pub struct IssueRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckInRequest {
+    #[schema(value_type = Id)]
     pub zone: ZoneId,
+    #[schema(value_type = Id)]
     pub service: ServiceId,
     /// The booked slot, Unix milliseconds.
+    #[schema(value_type = Instant)]
     pub slot_start: Millis,
+    #[schema(value_type = Instant)]
     pub slot_end: Millis,
     #[serde(default)]
     pub id_number: Option<String>,
@@ -76,7 +87,9 @@ pub struct CheckInRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MobileRequest {
+    #[schema(value_type = Id)]
     pub zone: ZoneId,
+    #[schema(value_type = Id)]
     pub service: ServiceId,
     /// Required from a phone: the daily quota is per person.
     pub id_number: String,
@@ -106,10 +119,25 @@ pub struct MoveRequest {
     pub to: Target,
 }
 
-/// A new ticket, with what its slip prints.
+/// A new ticket, with what its slip prints (staff issuing it).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Issued {
-    pub ticket: TicketView,
+    pub ticket: Ticket,
+    #[serde(flatten)]
+    pub slip: Slip,
+}
+
+/// A ticket taken from a phone, as its citizen sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Taken {
+    pub ticket: CitizenTicket,
+    #[serde(flatten)]
+    pub slip: Slip,
+}
+
+/// What a ticket's slip prints beside the number.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Slip {
     /// Opens the citizen's page for this ticket alone (its QR code).
     pub token: String,
     pub hall_name: String,
@@ -119,8 +147,8 @@ pub struct Issued {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Changed {
-    pub events: Vec<Event>,
-    pub ticket: Option<TicketView>,
+    pub events: Vec<Event<StaffKind>>,
+    pub ticket: Option<Ticket>,
 }
 
 /// People issuing at the desk: the guide, supervisors, administrators.
@@ -148,7 +176,7 @@ pub(super) async fn issue_ticket(
     hall: HallId,
     cmd: Command,
     quota: Option<(PersonKey, u32)>,
-) -> Result<Issued, ApiError> {
+) -> Result<(TicketView, Slip), ApiError> {
     let now = state.service.now();
     let keys = state.keys.clone();
     let (_, issued) = state
@@ -183,19 +211,34 @@ pub(super) async fn issue_ticket(
     })
 }
 
-fn issued(keys: &crate::auth::Keys, hall: &crate::engine::Hall, number: TicketNumber, now: Millis) -> Option<Issued> {
+fn issued(
+    keys: &crate::auth::Keys,
+    hall: &crate::engine::Hall,
+    number: TicketNumber,
+    now: Millis,
+) -> Option<(TicketView, Slip)> {
     let cfg = hall.spec();
     let ticket = hall.ticket_view(number, now)?;
     let day = hall.business_day()?;
     let zone = cfg.zone_index(ticket.zone).map(|z| &cfg.zones[z]);
     let service = zone.and_then(|z| z.service_index(ticket.service).map(|s| &z.services[s]));
-    Some(Issued {
+    let slip = Slip {
         token: keys.ticket_token(cfg.id, day, number),
         hall_name: cfg.name.clone(),
         zone_name: zone.map(|z| z.name.clone()).unwrap_or_default(),
         service_name: service.map(|s| s.name.clone()).unwrap_or_default(),
-        ticket,
-    })
+    };
+    Some((ticket, slip))
+}
+
+/// The answer to staff issuing a ticket.
+async fn created(state: &AppState, hall: HallId, cmd: Command) -> Result<Response, ApiError> {
+    let (ticket, slip) = issue_ticket(state, hall, cmd, None).await?;
+    let body = Issued {
+        ticket: ticket.into(),
+        slip,
+    };
+    Ok((axum::http::StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// Issues a ticket at the guide desk or a kiosk.
@@ -205,10 +248,9 @@ fn issued(keys: &crate::auth::Keys, hall: &crate::engine::Hall, number: TicketNu
 async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     Body(req): Body<IssueRequest>,
 ) -> Result<Response, ApiError> {
-    let hall = hall_id(&state, &hall)?;
     state.require(&headers, hall, ISSUERS)?;
     let lane = match req.category {
         Some(category) => LaneRequest::Priority { category },
@@ -223,8 +265,7 @@ async fn issue(
         person: person(&state, req.id_number.as_deref())?,
         ..Issue::normal(req.zone, req.service, channel)
     };
-    let t = issue_ticket(&state, hall, Command::Issue(issue), None).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
+    created(&state, hall, Command::Issue(issue)).await
 }
 
 /// Checks in a booked appointment: a ticket in the appointment lane (or the
@@ -235,10 +276,9 @@ async fn issue(
 async fn check_in(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     Body(req): Body<CheckInRequest>,
 ) -> Result<Response, ApiError> {
-    let hall = hall_id(&state, &hall)?;
     state.require(&headers, hall, ISSUERS)?;
     let issue = Issue {
         lane: LaneRequest::Appointment {
@@ -248,75 +288,77 @@ async fn check_in(
         person: person(&state, req.id_number.as_deref())?,
         ..Issue::normal(req.zone, req.service, Channel::AppointmentCheckIn)
     };
-    let t = issue_ticket(&state, hall, Command::Issue(issue), None).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
+    created(&state, hall, Command::Issue(issue)).await
 }
 
 /// Takes a ticket from a phone: public, rate-limited per address, and
 /// limited per person and day.
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/mobile-tickets", tag = "public", params(("hall" = String, Path, description = "The hall's id")),
     request_body = MobileRequest,
-    responses((status = 201, body = Issued, description = "Issued"), (status = 429, body = ErrorDoc, description = "Rate limited, or the person's daily quota is used up"), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
+    responses((status = 201, body = Taken, description = "Issued"), (status = 429, body = ErrorDoc, description = "Rate limited, or the person's daily quota is used up"), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn mobile(
     State(state): State<AppState>,
     ip: ClientIp,
-    Path(hall): Path<String>,
+    HallPath(hall): HallPath,
     Body(req): Body<MobileRequest>,
 ) -> Result<Response, ApiError> {
     ip.limit(&state.limits.public)?;
-    let hall = hall_id(&state, &hall)?;
     let key = person(&state, Some(&req.id_number))?
         .ok_or_else(|| ApiError::bad_request("bad_id_number", "id_number is required to take a ticket from a phone"))?;
-    let quota = state
-        .service
-        .halls
-        .config(hall)
-        .map(|c| c.spec.policy.mobile_daily_quota)
-        .unwrap_or(0);
+    let quota = state.service.halls.config(hall)?.spec.policy.mobile_daily_quota;
     let issue = Issue {
         person: Some(key),
         ..Issue::normal(req.zone, req.service, Channel::Mobile)
     };
-    let t = issue_ticket(&state, hall, Command::Issue(issue), Some((key, quota))).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(t)).into_response())
-}
-
-fn staff_ticket(state: &AppState, hall: HallId, number: TicketNumber) -> Option<TicketView> {
-    let now = state.service.now();
-    state.service.halls.lock(hall).ok()?.ticket_view(number, now)
+    let (ticket, slip) = issue_ticket(&state, hall, Command::Issue(issue), Some((key, quota))).await?;
+    let body = Taken {
+        ticket: ticket.into(),
+        slip,
+    };
+    Ok((axum::http::StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// A ticket of today, for staff.
 #[utoipa::path(get, path = "/api/v1/halls/{hall}/tickets/{ticket}", tag = "tickets", params(("hall" = String, Path, description = "The hall's id"), ("ticket" = String, Path, description = "A ticket number of today, as A023")),
-    security(("bearer" = [])), responses((status = 200, body = TicketView), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
+    security(("bearer" = [])), responses((status = 200, body = Ticket), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
 async fn lookup(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, ticket)): Path<(String, String)>,
-) -> Result<Json<TicketView>, ApiError> {
-    let hall = hall_id(&state, &hall)?;
+    HallPath(hall): HallPath,
+    Path((_, ticket)): Path<(String, String)>,
+) -> Result<Json<Ticket>, ApiError> {
     state.require(&headers, hall, &[Role::Guide, Role::Supervisor, Role::Window])?;
     let number = ticket_number(&ticket)?;
-    staff_ticket(&state, hall, number)
-        .map(Json)
+    let now = state.service.now();
+    state
+        .service
+        .halls
+        .lock(hall)?
+        .ticket_view(number, now)
+        .map(|t| Json(t.into()))
         .ok_or_else(|| ApiError::not_found("unknown_ticket", format!("no ticket {number} today")))
 }
 
+/// Runs a command on one ticket and answers with its events and the
+/// ticket as the command left it (read under the same lock).
 async fn change(
     state: &AppState,
     headers: &HeaderMap,
-    hall: &str,
+    hall: HallId,
     ticket: &str,
     roles: &[Role],
     cmd: impl FnOnce(TicketNumber) -> Command,
 ) -> Result<Json<Changed>, ApiError> {
-    let hall = hall_id(state, hall)?;
     let _: Principal = state.require(headers, hall, roles)?;
     let number = ticket_number(ticket)?;
-    let events = state.service.execute(hall, cmd(number)).await?;
+    let now = state.service.now();
+    let (events, view) = state
+        .service
+        .execute_with(hall, cmd(number), |_| Ok(()), |h, _| h.ticket_view(number, now))
+        .await?;
     Ok(Json(Changed {
-        events,
-        ticket: staff_ticket(state, hall, number),
+        events: staff_events(&events),
+        ticket: view.map(Into::into),
     }))
 }
 
@@ -326,9 +368,10 @@ async fn change(
 async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, ticket)): Path<(String, String)>,
+    HallPath(hall): HallPath,
+    Path((_, ticket)): Path<(String, String)>,
 ) -> Result<Json<Changed>, ApiError> {
-    change(&state, &headers, &hall, &ticket, ISSUERS, |ticket| Command::Cancel {
+    change(&state, &headers, hall, &ticket, ISSUERS, |ticket| Command::Cancel {
         ticket,
     })
     .await
@@ -340,9 +383,10 @@ async fn cancel(
 async fn reactivate(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, ticket)): Path<(String, String)>,
+    HallPath(hall): HallPath,
+    Path((_, ticket)): Path<(String, String)>,
 ) -> Result<Json<Changed>, ApiError> {
-    change(&state, &headers, &hall, &ticket, &[Role::Supervisor], |ticket| {
+    change(&state, &headers, hall, &ticket, &[Role::Supervisor], |ticket| {
         Command::Reactivate { ticket }
     })
     .await
@@ -354,11 +398,15 @@ async fn reactivate(
 async fn move_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, ticket)): Path<(String, String)>,
+    HallPath(hall): HallPath,
+    Path((_, ticket)): Path<(String, String)>,
     Body(req): Body<MoveRequest>,
 ) -> Result<Json<Changed>, ApiError> {
-    change(&state, &headers, &hall, &ticket, &[Role::Supervisor], |ticket| {
-        Command::Move { ticket, to: req.to }
+    change(&state, &headers, hall, &ticket, &[Role::Supervisor], |ticket| {
+        Command::Move {
+            ticket,
+            to: req.to.into(),
+        }
     })
     .await
 }
@@ -445,7 +493,7 @@ async fn qr(
 /// token on their slip. Public, rate-limited.
 #[utoipa::path(post, path = "/api/v1/tickets/{token}/rating", tag = "public",
     params(("token" = String, Path, description = "The token on the ticket's slip")), request_body = RatingRequest,
-    responses((status = 200, body = TicketView, description = "Rated (durable)"),
+    responses((status = 200, body = CitizenTicket, description = "Rated (durable)"),
         (status = 404, body = ErrorDoc, description = "Forged, foreign or from an earlier day"),
         (status = 409, body = ErrorDoc, description = "Not finished yet, or already rated"),
         (status = 422, body = ErrorDoc), (status = 429, body = ErrorDoc)))]
@@ -454,20 +502,20 @@ async fn rate(
     ip: ClientIp,
     Path(token): Path<String>,
     Body(req): Body<RatingRequest>,
-) -> Result<Json<TicketView>, ApiError> {
+) -> Result<Json<CitizenTicket>, ApiError> {
     ip.limit(&state.limits.public)?;
     let (hall, number) = citizen_ticket(&state, &token)?;
     let now = state.service.now();
     let cmd = Command::Rate {
         ticket: number,
-        level: req.level,
+        level: req.level.into(),
         comment: req.comment,
     };
     let (_, view) = state
         .service
         .execute_with(hall, cmd, |_| Ok(()), |h, _| h.ticket_view(number, now))
         .await?;
-    view.map(Json)
+    view.map(|t| Json(t.into()))
         .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))
 }
 
@@ -481,13 +529,14 @@ async fn rate(
 async fn follow_up(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, ticket)): Path<(String, String)>,
+    HallPath(hall): HallPath,
+    Path((_, ticket)): Path<(String, String)>,
     Body(req): Body<FollowUpRequest>,
 ) -> Result<Json<Changed>, ApiError> {
-    change(&state, &headers, &hall, &ticket, &[Role::Supervisor], |ticket| {
+    change(&state, &headers, hall, &ticket, &[Role::Supervisor], |ticket| {
         Command::FollowUp {
             ticket,
-            step: req.step,
+            step: req.step.into(),
             note: req.note,
         }
     })

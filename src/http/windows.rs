@@ -12,9 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
-use super::extract::{hall_id, window_no};
+use super::extract::WindowPath;
 use crate::config::Role;
-use crate::engine::{Command, Event, PauseReason, Target, TicketNumber, TicketView, WindowNo, WindowView};
+use crate::engine::{Command, TicketNumber, WindowNo};
+use crate::wire;
+use crate::wire::event::{Event, StaffKind, staff_events};
+use crate::wire::view::{Ticket, Window};
+use crate::wire::vocab::{PauseReason, Target};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/halls/{hall}/windows/{window}/{action}", post(act))
@@ -75,13 +79,13 @@ struct AutoCallBody {
 }
 
 /// What a window action answers: its events, once durable, and the window
-/// and its current ticket as they stand.
+/// and its current ticket as the action left them.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WindowReply {
-    pub events: Vec<Event>,
-    pub window: WindowView,
+    pub events: Vec<Event<StaffKind>>,
+    pub window: Window,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<TicketView>,
+    pub ticket: Option<Ticket>,
 }
 
 /// An absent body reads as `{}`; anything else must be the action's JSON.
@@ -128,11 +132,11 @@ fn command(action: &str, window: WindowNo, bytes: &Bytes, user: &str) -> Result<
         },
         "transfer" => Command::Transfer {
             window,
-            to: body::<TransferBody>(bytes)?.to,
+            to: body::<TransferBody>(bytes)?.to.into(),
         },
         "pause" => Command::Pause {
             window,
-            reason: body::<PauseBody>(bytes)?.reason,
+            reason: body::<PauseBody>(bytes)?.reason.into(),
         },
         "auto-call" => Command::SetAutoCall {
             window,
@@ -168,6 +172,7 @@ pub struct WindowActionBody {
     /// `open`: the name shown on the window screen (defaults to the user).
     staff: Option<String>,
     /// `call`, `call-back`: the ticket.
+    #[schema(value_type = Option<wire::schema::TicketNo>)]
     ticket: Option<TicketNumber>,
     /// `transfer`: where to.
     to: Option<Target>,
@@ -191,11 +196,10 @@ pub struct WindowActionBody {
 async fn act(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((hall, window, action)): Path<(String, String, String)>,
+    WindowPath { hall, window }: WindowPath,
+    Path((_, _, action)): Path<(String, String, String)>,
     bytes: Bytes,
 ) -> Result<Json<WindowReply>, ApiError> {
-    let hall = hall_id(&state, &hall)?;
-    let window = window_no(&state, hall, &window)?;
     let p = state.principal(&headers, None, hall)?;
     let allowed = p.may_operate(window) || (action == "close" && p.role == Role::Supervisor);
     if !allowed {
@@ -206,19 +210,26 @@ async fn act(
         )));
     }
     let cmd = command(&action, window, &bytes, &p.user)?;
-    let events = state.service.execute(hall, cmd).await?;
     let now = state.service.now();
-    let guard = state
+    // The window and its ticket as this action left them, read under the
+    // same lock as the action: not as a later operation has left them.
+    let (events, (view, ticket)) = state
         .service
-        .halls
-        .lock(hall)
-        .map_err(|_| ApiError::not_found("unknown_hall", "no such hall"))?;
-    let w = guard.spec().window_index(window).unwrap_or(0);
-    let view = guard.windows().swap_remove(w);
-    let ticket = view.current.and_then(|t| guard.ticket_view(t, now));
+        .execute_with(
+            hall,
+            cmd,
+            |_| Ok(()),
+            |h, _| {
+                let w = h.spec().window_index(window).unwrap_or(0);
+                let view = h.window_view(w);
+                let ticket = view.current.and_then(|t| h.ticket_view(t, now));
+                (view, ticket)
+            },
+        )
+        .await?;
     Ok(Json(WindowReply {
-        events,
-        window: view,
-        ticket,
+        events: staff_events(&events),
+        window: view.into(),
+        ticket: ticket.map(Into::into),
     }))
 }

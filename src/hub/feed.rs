@@ -13,9 +13,13 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 
 use super::scope::{Format, Scope};
-use super::wire::{self, Call, Delta, HallInfo, Resumed, Snapshot, TicketUpdate};
 use crate::engine::{Event, EventKind, Hall, HallId, HallSpec, Millis, StepKind, Target, TicketNumber, WindowNo};
 use crate::store::{Batch, Epoch, Stream};
+use crate::wire::event::{display_events, staff_events};
+use crate::wire::live::{Call, Delta, HallInfo, NoExtra, Resumed, Snapshot, StaffExtra, TicketUpdate};
+use crate::wire::view::{self, DisplayWindow, DisplayZone, Queue, Window, Zone};
+use crate::wire::vocab::LaneKind;
+use crate::wire::{self, Audience};
 use crate::ws::text_frame;
 
 /// Frames kept per hall, both for resuming clients and in the broadcast
@@ -42,7 +46,10 @@ pub struct Frame {
     /// A new business day, or the hall's log replaced: subscribers take a
     /// fresh snapshot rather than apply this.
     pub reset: bool,
-    pub json: Bytes,
+    /// The delta for staff's consoles and boards.
+    pub staff: Bytes,
+    /// The delta for public screens.
+    pub display: Bytes,
     pub zones: Vec<usize>,
     pub windows: Vec<usize>,
     pub tickets: Vec<TicketNumber>,
@@ -68,12 +75,24 @@ pub struct Resume {
 /// stream's lock on the hall, so both are as of the same sequence number.
 #[derive(Default)]
 struct Caches {
-    /// The hall-scope JSON snapshot as of a sequence number.
-    hall_snapshot: Option<(u64, Bytes)>,
+    /// The hall-scope JSON snapshot per audience as of a sequence number
+    /// and a second.
+    hall_snapshot: [Option<((u64, i64), Bytes)>; 2],
     /// The latest calls as of a sequence number.
     calls: Option<(u64, Arc<Vec<Call>>)>,
-    /// The last catch-up from the log: since, up to, its deltas.
-    catch_up: Option<(u64, u64, Arc<Vec<Bytes>>)>,
+    /// The last catch-up from the log per audience.
+    catch_up: [Option<CatchUp>; 2],
+}
+
+/// Deltas that bring a client from `since` to `seq`.
+type CatchUp = (u64, u64, Arc<Vec<Bytes>>);
+
+/// Index of an audience's cache.
+fn slot(a: Audience) -> usize {
+    match a {
+        Audience::Staff => 0,
+        Audience::Display => 1,
+    }
 }
 
 /// The frames kept for resuming clients.
@@ -170,7 +189,8 @@ impl Feed {
             from: seq,
             seq,
             reset: true,
-            json: Bytes::new(),
+            staff: Bytes::new(),
+            display: Bytes::new(),
             zones: Vec::new(),
             windows: Vec::new(),
             tickets: Vec::new(),
@@ -185,18 +205,25 @@ impl Feed {
     /// continues) gets `resumed` and every delta it missed: from the ring,
     /// or else read from the stream; anyone else a snapshot. `None` for a
     /// ticket that does not exist (today).
-    pub async fn subscribe(&self, scope: Scope, format: Format, resume: Option<Resume>, now: Millis) -> Option<Start> {
+    pub async fn subscribe(
+        &self,
+        scope: Scope,
+        format: Format,
+        audience: Audience,
+        resume: Option<Resume>,
+        now: Millis,
+    ) -> Option<Start> {
         if let (Some(r), Format::Json, false) = (resume, format, matches!(scope, Scope::Ticket(_)))
             && self.continues(r)
         {
-            if let Some(start) = self.resume_from_ring(scope, format, r, now) {
+            if let Some(start) = self.resume_from_ring(scope, format, audience, r, now) {
                 return Some(start);
             }
             let rx = self.tx.subscribe();
             let read = self
                 .stream
                 .read_since(self.id, r.since, |hall, epoch, events| {
-                    (self.catch_up(hall, r.since, events), epoch)
+                    (self.catch_up(hall, audience, r.since, events), epoch)
                 })
                 .await;
             match read {
@@ -212,7 +239,7 @@ impl Feed {
             }
         }
         let rx = self.tx.subscribe();
-        let (seq, snap) = self.snapshot(scope, format, now)?;
+        let (seq, snap) = self.snapshot(scope, format, audience, now)?;
         Some(Start {
             first: vec![snap],
             seq,
@@ -236,7 +263,14 @@ impl Feed {
 
     /// The frames after `r.since`, if the ring holds every one of them
     /// (those the feed has not made yet come on the channel).
-    fn resume_from_ring(&self, scope: Scope, format: Format, r: Resume, now: Millis) -> Option<Start> {
+    fn resume_from_ring(
+        &self,
+        scope: Scope,
+        format: Format,
+        audience: Audience,
+        r: Resume,
+        now: Millis,
+    ) -> Option<Start> {
         let ring = lock(&self.ring);
         let rx = self.tx.subscribe();
         let missed: Vec<&Arc<Frame>> = ring.frames.iter().filter(|f| f.seq > r.since).collect();
@@ -254,7 +288,7 @@ impl Feed {
         first.extend(
             missed
                 .iter()
-                .filter_map(|f| match render_frame(f, scope, format, &served) {
+                .filter_map(|f| match render_frame(f, scope, format, audience, &served) {
                     Render::Send(b) => Some(b),
                     _ => None,
                 }),
@@ -265,25 +299,25 @@ impl Feed {
     /// The deltas that bring a client from `since` to the hall as it
     /// stands, shared by clients asking for the same; with the sequence
     /// number they bring it to. Runs under the stream's lock on the hall.
-    fn catch_up(&self, hall: &Hall, since: u64, events: Vec<Event>) -> (u64, Arc<Vec<Bytes>>) {
+    fn catch_up(&self, hall: &Hall, audience: Audience, since: u64, events: Vec<Event>) -> (u64, Arc<Vec<Bytes>>) {
         let seq = hall.seq();
         let mut caches = lock(&self.caches);
-        if let Some((s, q, deltas)) = &caches.catch_up
+        if let Some((s, q, deltas)) = &caches.catch_up[slot(audience)]
             && (*s, *q) == (since, seq)
         {
             return (seq, deltas.clone());
         }
-        let deltas = Arc::new(catch_up(hall, &events));
-        caches.catch_up = Some((since, seq, deltas.clone()));
+        let deltas = Arc::new(catch_up(hall, audience, &events));
+        caches.catch_up[slot(audience)] = Some((since, seq, deltas.clone()));
         (seq, deltas)
     }
 
     /// A fresh snapshot for `scope` and the sequence number it is as of.
-    pub fn snapshot(&self, scope: Scope, format: Format, now: Millis) -> Option<(u64, Bytes)> {
+    pub fn snapshot(&self, scope: Scope, format: Format, audience: Audience, now: Millis) -> Option<(u64, Bytes)> {
         self.stream
             .with_hall_epoch(self.id, |hall, epoch| {
                 let mut caches = lock(&self.caches);
-                snapshot(hall, &mut caches, scope, format, now, epoch).map(|s| (hall.seq(), s))
+                snapshot(hall, &mut caches, scope, format, audience, now, epoch).map(|s| (hall.seq(), s))
             })
             .flatten()
     }
@@ -298,7 +332,7 @@ impl Feed {
 
     /// What a subscriber with `scope` sends for `frame`; `served` lists the
     /// zones of a window scope's window.
-    pub fn render(&self, frame: &Frame, scope: Scope, format: Format, served: &[usize]) -> Render {
+    pub fn render(&self, frame: &Frame, scope: Scope, format: Format, audience: Audience, served: &[usize]) -> Render {
         if frame.reset {
             return Render::Resnapshot;
         }
@@ -312,7 +346,7 @@ impl Feed {
             return if concerned { Render::Resnapshot } else { Render::Skip };
         }
         // Shared frames need no state: no lock on the hot path.
-        render_frame(frame, scope, format, served)
+        render_frame(frame, scope, format, audience, served)
     }
 }
 
@@ -326,14 +360,18 @@ fn resumed(since: u64, seq: u64, epoch: Option<Epoch>, now: Millis) -> Bytes {
     }))
 }
 
-fn render_frame(frame: &Frame, scope: Scope, format: Format, served: &[usize]) -> Render {
+fn render_frame(frame: &Frame, scope: Scope, format: Format, audience: Audience, served: &[usize]) -> Render {
+    let json = || match audience {
+        Audience::Staff => frame.staff.clone(),
+        Audience::Display => frame.display.clone(),
+    };
     match (format, scope) {
-        (Format::Json, Scope::Hall) => Render::Send(frame.json.clone()),
-        (Format::Json, Scope::Zone(z)) if frame.zones.contains(&z) => Render::Send(frame.json.clone()),
+        (Format::Json, Scope::Hall) => Render::Send(json()),
+        (Format::Json, Scope::Zone(z)) if frame.zones.contains(&z) => Render::Send(json()),
         (Format::Json, Scope::Window(w, _))
             if frame.windows.contains(&w) || frame.zones.iter().any(|z| served.contains(z)) =>
         {
-            Render::Send(frame.json.clone())
+            Render::Send(json())
         }
         (Format::Led, Scope::Hall) => frame.led.clone().map_or(Render::Skip, Render::Send),
         (Format::Led, Scope::Zone(z)) => {
@@ -382,22 +420,37 @@ fn frame(hall: &Hall, batch: &Batch) -> Frame {
     // Only what the batch touched is computed: most batches are one issue,
     // which changes one zone and no window.
     let views: Vec<crate::engine::WindowView> = windows.iter().map(|&w| hall.window_view(w)).collect();
+    let summaries: Vec<crate::engine::ZoneSummary> = zones.iter().map(|&z| hall.zone_summary(z, at)).collect();
+    let queues: Vec<Queue> = zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD).into()).collect();
     let window_led = windows
         .iter()
         .zip(&views)
         .map(|(&w, view)| (w, text_frame(&window_line(view))))
         .collect();
-    let json = wire::to_json(&Delta {
+    let staff = wire::to_json(&Delta {
         kind: "delta",
         from,
         seq,
-        events: &public(events),
+        events: staff_events(events),
         calls: &calls,
-        zones: zones.iter().map(|&z| hall.zone_summary(z, at)).collect(),
-        queues: zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD)).collect(),
-        windows: views,
-        alerts: alerts_changed(events).then(|| hall.alerts()),
-        ratings: ratings_changed(events).then(|| hall.rating_summary()),
+        zones: summaries.iter().cloned().map(Zone::from).collect(),
+        queues: queues.clone(),
+        windows: views.iter().cloned().map(Window::from).collect(),
+        extra: StaffExtra {
+            alerts: alerts_changed(events).then(|| view::alerts(hall.alerts())),
+            ratings: ratings_changed(events).then(|| hall.rating_summary().into()),
+        },
+    });
+    let display = wire::to_json(&Delta {
+        kind: "delta",
+        from,
+        seq,
+        events: display_events(events),
+        calls: &calls,
+        zones: summaries.into_iter().map(DisplayZone::from).collect(),
+        queues,
+        windows: views.into_iter().map(DisplayWindow::from).collect(),
+        extra: NoExtra {},
     });
     let calls: Vec<(usize, String)> = calls
         .iter()
@@ -411,7 +464,8 @@ fn frame(hall: &Hall, batch: &Batch) -> Frame {
         from,
         seq,
         reset,
-        json: text_frame(&json),
+        staff: text_frame(&staff),
+        display: text_frame(&display),
         zones,
         windows,
         tickets,
@@ -424,39 +478,59 @@ fn frame(hall: &Hall, batch: &Batch) -> Frame {
 /// Deltas carrying `events` (consecutive, after the client's `since`) in
 /// chunks of [`CATCH_UP_EVENTS`]; the last also carries every zone, queue
 /// and window of `hall`, which is as of the last event.
-fn catch_up(hall: &Hall, events: &[Event]) -> Vec<Bytes> {
+fn catch_up(hall: &Hall, audience: Audience, events: &[Event]) -> Vec<Bytes> {
     let now = events.last().map_or(Millis(0), |e| e.at);
     let chunks: Vec<&[Event]> = events.chunks(CATCH_UP_EVENTS).collect();
     let n = chunks.len();
+    let spec = hall.spec();
     chunks
         .into_iter()
         .enumerate()
         .map(|(i, chunk)| {
             let last = i + 1 == n;
-            let spec = hall.spec();
-            let json = wire::to_json(&Delta {
-                kind: "delta",
-                from: chunk[0].seq,
-                seq: chunk[chunk.len() - 1].seq,
-                events: &public(chunk),
-                calls: &calls_of(hall, chunk),
-                zones: if last {
-                    (0..spec.zones.len()).map(|z| hall.zone_summary(z, now)).collect()
-                } else {
-                    Vec::new()
-                },
-                queues: if last { hall.queue_heads(QUEUE_HEAD) } else { Vec::new() },
-                windows: if last { hall.windows() } else { Vec::new() },
-                alerts: last.then(|| hall.alerts()),
-                ratings: last.then(|| hall.rating_summary()),
-            });
+            let (from, seq) = (chunk[0].seq, chunk[chunk.len() - 1].seq);
+            let calls = calls_of(hall, chunk);
+            let summaries: Vec<crate::engine::ZoneSummary> = if last {
+                (0..spec.zones.len()).map(|z| hall.zone_summary(z, now)).collect()
+            } else {
+                Vec::new()
+            };
+            let queues: Vec<Queue> = if last {
+                hall.queue_heads(QUEUE_HEAD).into_iter().map(Into::into).collect()
+            } else {
+                Vec::new()
+            };
+            let windows = if last { hall.windows() } else { Vec::new() };
+            let json = match audience {
+                Audience::Staff => wire::to_json(&Delta {
+                    kind: "delta",
+                    from,
+                    seq,
+                    events: staff_events(chunk),
+                    calls: &calls,
+                    zones: summaries.into_iter().map(Zone::from).collect(),
+                    queues,
+                    windows: windows.into_iter().map(Window::from).collect(),
+                    extra: StaffExtra {
+                        alerts: last.then(|| view::alerts(hall.alerts())),
+                        ratings: last.then(|| hall.rating_summary().into()),
+                    },
+                }),
+                Audience::Display => wire::to_json(&Delta {
+                    kind: "delta",
+                    from,
+                    seq,
+                    events: display_events(chunk),
+                    calls: &calls,
+                    zones: summaries.into_iter().map(DisplayZone::from).collect(),
+                    queues,
+                    windows: windows.into_iter().map(DisplayWindow::from).collect(),
+                    extra: NoExtra {},
+                }),
+            };
             text_frame(&json)
         })
         .collect()
-}
-
-fn public(events: &[Event]) -> Vec<Event> {
-    events.iter().cloned().filter_map(wire::public).collect()
 }
 
 fn alerts_changed(events: &[Event]) -> bool {
@@ -494,6 +568,7 @@ fn snapshot(
     caches: &mut Caches,
     scope: Scope,
     format: Format,
+    audience: Audience,
     now: Millis,
     epoch: Option<Epoch>,
 ) -> Option<Bytes> {
@@ -523,9 +598,12 @@ fn snapshot(
     if let Scope::Ticket(number) = scope {
         return ticket_json(hall, number, now).map(|j| text_frame(&j));
     }
+    // Shared by screens asking within the same second at the same point
+    // of the log: its `at` and figures are then at most a second old.
+    let key = (seq, now.0.div_euclid(1000));
     if scope == Scope::Hall
-        && let Some((at, bytes)) = &caches.hall_snapshot
-        && *at == seq
+        && let Some((at, bytes)) = &caches.hall_snapshot[slot(audience)]
+        && *at == key
     {
         return Some(bytes.clone());
     }
@@ -560,25 +638,46 @@ fn snapshot(
             _ => true,
         })
         .collect();
-    let json = wire::to_json(&Snapshot {
-        kind: "snapshot",
-        seq,
-        epoch: epoch.map(|e| e.to_string()),
-        at: now,
-        business_day: hall.business_day(),
-        hall: HallInfo::new(&spec, zone, window),
-        zones: zones.iter().map(|&z| hall.zone_summary(z, now)).collect(),
-        queues: zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD)).collect(),
-        windows: windows.iter().map(|&w| hall.window_view(w)).collect(),
-        calls,
-        alerts: hall.alerts(),
-        ratings: hall.rating_summary(),
-    });
+    let summaries = zones.iter().map(|&z| hall.zone_summary(z, now));
+    let queues: Vec<Queue> = zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD).into()).collect();
+    let views = windows.iter().map(|&w| hall.window_view(w));
+    let epoch = epoch.map(|e| e.to_string());
+    let info = HallInfo::new(&spec, zone, window);
+    let business_day = hall.business_day();
+    let json = match audience {
+        Audience::Staff => wire::to_json(&Snapshot {
+            kind: "snapshot",
+            seq,
+            epoch,
+            at: now,
+            business_day,
+            hall: info,
+            zones: summaries.map(Zone::from).collect(),
+            queues,
+            windows: views.map(Window::from).collect(),
+            calls,
+            extra: StaffExtra {
+                alerts: Some(view::alerts(hall.alerts())),
+                ratings: Some(hall.rating_summary().into()),
+            },
+        }),
+        Audience::Display => wire::to_json(&Snapshot {
+            kind: "snapshot",
+            seq,
+            epoch,
+            at: now,
+            business_day,
+            hall: info,
+            zones: summaries.map(DisplayZone::from).collect(),
+            queues,
+            windows: views.map(DisplayWindow::from).collect(),
+            calls,
+            extra: NoExtra {},
+        }),
+    };
     let bytes = text_frame(&json);
     if scope == Scope::Hall {
-        // Cached per sequence number only: the figures in it are as of the
-        // first request, close enough for screens that tick locally.
-        caches.hall_snapshot = Some((seq, bytes.clone()));
+        caches.hall_snapshot[slot(audience)] = Some((key, bytes.clone()));
     }
     Some(bytes)
 }
@@ -596,7 +695,7 @@ pub fn ticket_json(hall: &Hall, number: TicketNumber, now: Millis) -> Option<Str
         hall_name: &spec.name,
         zone_name: zone.map_or("", |z| z.name.as_str()),
         service_name: service.map_or("", |s| s.name.as_str()),
-        ticket,
+        ticket: ticket.into(),
     }))
 }
 
@@ -690,8 +789,8 @@ fn call(hall: &Hall, ticket: TicketNumber, window: WindowNo, recall: u32, at: Mi
     let spec = hall.spec();
     let (zone, lane) = hall
         .ticket_place(ticket)
-        .map_or((spec.zones[0].id, "normal"), |(z, _, lane)| {
-            (spec.zones[z].id, wire::lane_name(&lane))
+        .map_or((spec.zones[0].id, LaneKind::Normal), |(z, _, lane)| {
+            (spec.zones[z].id, lane.into())
         });
     Call {
         ticket,

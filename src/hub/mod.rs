@@ -18,7 +18,6 @@
 
 mod feed;
 mod scope;
-mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,9 +34,10 @@ mod tests;
 
 /// The error document sent on a socket.
 pub fn wire_error(code: &str, message: &str) -> String {
-    wire::to_json(&wire::WireError {
+    use crate::wire::live::{ErrorBody, WireError};
+    crate::wire::to_json(&WireError {
         kind: "error",
-        error: wire::ErrorBody { code, message },
+        error: ErrorBody { code, message },
     })
 }
 

@@ -3,6 +3,7 @@ use super::scope::{Format, Scope};
 use crate::engine::tests::{code, config, local};
 use crate::engine::{Channel, Command, Event, Hall, HallId, Issue, PersonKey};
 use crate::store::{Epoch, Stream};
+use crate::wire::Audience;
 
 /// A live hall beside the durable event stream and the hall's feed, as the
 /// writer commits its batches and the hub's task publishes them.
@@ -69,7 +70,7 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
     let mut rig = Rig::new();
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
         .await
         .unwrap();
     assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
@@ -88,27 +89,49 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
     assert_eq!(frame.zones, vec![1], "the police zone only");
     assert_eq!(frame.tickets.len(), 1);
     assert!(
-        !crate::ws::text_payload(&frame.json).contains("person")
-            && !crate::ws::text_payload(&frame.json).contains("feedbeef"),
+        !crate::ws::text_payload(&frame.staff).contains("person")
+            && !crate::ws::text_payload(&frame.staff).contains("feedbeef"),
         "{}",
-        crate::ws::text_payload(&frame.json)
+        crate::ws::text_payload(&frame.staff)
     );
     assert!(
-        crate::ws::text_payload(&frame.json).contains(r#""normal":["C001","C002"]"#),
+        crate::ws::text_payload(&frame.staff).contains(r#""normal":["C001","C002"]"#),
         "{}",
-        crate::ws::text_payload(&frame.json)
+        crate::ws::text_payload(&frame.staff)
     );
 
     // Scopes see what concerns them.
-    assert!(text(rig.feed.render(&frame, Scope::Zone(1), Format::Json, &[])).is_some());
-    assert!(text(rig.feed.render(&frame, Scope::Zone(0), Format::Json, &[])).is_none());
     assert!(
-        text(rig.feed.render(&frame, Scope::Window(2, 3), Format::Json, &[1])).is_some(),
+        text(
+            rig.feed
+                .render(&frame, Scope::Zone(1), Format::Json, Audience::Staff, &[])
+        )
+        .is_some()
+    );
+    assert!(
+        text(
+            rig.feed
+                .render(&frame, Scope::Zone(0), Format::Json, Audience::Staff, &[])
+        )
+        .is_none()
+    );
+    assert!(
+        text(
+            rig.feed
+                .render(&frame, Scope::Window(2, 3), Format::Json, Audience::Staff, &[1])
+        )
+        .is_some(),
         "window 3 serves police"
     );
-    assert!(text(rig.feed.render(&frame, Scope::Window(0, 1), Format::Json, &[0])).is_none());
     assert!(
-        text(rig.feed.render(&frame, Scope::Hall, Format::Led, &[])).is_none(),
+        text(
+            rig.feed
+                .render(&frame, Scope::Window(0, 1), Format::Json, Audience::Staff, &[0])
+        )
+        .is_none()
+    );
+    assert!(
+        text(rig.feed.render(&frame, Scope::Hall, Format::Led, Audience::Staff, &[])).is_none(),
         "no call, no LED line"
     );
 }
@@ -120,23 +143,37 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     rig.run(Command::Open { window: 2, staff: None });
     let mut rx = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
         .await
         .unwrap()
         .rx;
     rig.run(Command::CallNext { window: 2 });
     let frame = rx.recv().await.unwrap();
     assert_eq!(
-        text(rig.feed.render(&frame, Scope::Hall, Format::Led, &[])).unwrap(),
+        text(rig.feed.render(&frame, Scope::Hall, Format::Led, Audience::Staff, &[])).unwrap(),
         "A001 2号窗口"
     );
     assert_eq!(
-        text(rig.feed.render(&frame, Scope::Zone(0), Format::Led, &[])).unwrap(),
+        text(
+            rig.feed
+                .render(&frame, Scope::Zone(0), Format::Led, Audience::Staff, &[])
+        )
+        .unwrap(),
         "A001 2号窗口"
     );
-    assert!(text(rig.feed.render(&frame, Scope::Zone(1), Format::Led, &[])).is_none());
+    assert!(
+        text(
+            rig.feed
+                .render(&frame, Scope::Zone(1), Format::Led, Audience::Staff, &[])
+        )
+        .is_none()
+    );
     assert_eq!(
-        text(rig.feed.render(&frame, Scope::Window(1, 2), Format::Led, &[0, 1])).unwrap(),
+        text(
+            rig.feed
+                .render(&frame, Scope::Window(1, 2), Format::Led, Audience::Staff, &[0, 1])
+        )
+        .unwrap(),
         "A001 2号窗口"
     );
     rig.run(Command::Start { window: 2 });
@@ -144,14 +181,24 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     let _start = rx.recv().await.unwrap();
     let finish = rx.recv().await.unwrap();
     assert_eq!(
-        text(rig.feed.render(&finish, Scope::Window(1, 2), Format::Led, &[0, 1])).unwrap(),
+        text(
+            rig.feed
+                .render(&finish, Scope::Window(1, 2), Format::Led, Audience::Staff, &[0, 1])
+        )
+        .unwrap(),
         "2号窗口 空闲"
     );
     // The LED snapshot of the hall is its latest call.
-    let (_, line) = rig.feed.snapshot(Scope::Hall, Format::Led, local(10, 0)).unwrap();
+    let (_, line) = rig
+        .feed
+        .snapshot(Scope::Hall, Format::Led, Audience::Staff, local(10, 0))
+        .unwrap();
     assert_eq!(crate::ws::text_payload(&line), "A001 2号窗口");
     // A new hall subscriber's snapshot lists the call with its window's name.
-    let (_, snap) = rig.feed.snapshot(Scope::Hall, Format::Json, local(10, 0)).unwrap();
+    let (_, snap) = rig
+        .feed
+        .snapshot(Scope::Hall, Format::Json, Audience::Staff, local(10, 0))
+        .unwrap();
     let snap = crate::ws::text_payload(&snap);
     assert!(
         snap.contains(r#""calls":[{"ticket":"A001","window":2,"window_name":"综合户籍""#),
@@ -169,7 +216,13 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     rig.issue("police", "hukou");
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(resume(since)), local(10, 0))
+        .subscribe(
+            Scope::Hall,
+            Format::Json,
+            Audience::Staff,
+            Some(resume(since)),
+            local(10, 0),
+        )
         .await
         .unwrap();
     assert_eq!(start.first.len(), 3);
@@ -181,21 +234,39 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     // A zone subscriber resuming gets only its zone's frames.
     let start = rig
         .feed
-        .subscribe(Scope::Zone(1), Format::Json, Some(resume(since)), local(10, 0))
+        .subscribe(
+            Scope::Zone(1),
+            Format::Json,
+            Audience::Staff,
+            Some(resume(since)),
+            local(10, 0),
+        )
         .await
         .unwrap();
     assert_eq!(start.first.len(), 2);
     // Up to date: just the confirmation.
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(resume(rig.seq())), local(10, 0))
+        .subscribe(
+            Scope::Hall,
+            Format::Json,
+            Audience::Staff,
+            Some(resume(rig.seq())),
+            local(10, 0),
+        )
         .await
         .unwrap();
     assert_eq!(start.first.len(), 1);
     // Ahead of the hall (a store that was wiped): a snapshot.
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(resume(10_000)), local(10, 0))
+        .subscribe(
+            Scope::Hall,
+            Format::Json,
+            Audience::Staff,
+            Some(resume(10_000)),
+            local(10, 0),
+        )
         .await
         .unwrap();
     assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
@@ -207,7 +278,7 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     };
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(other), local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, Some(other), local(10, 0))
         .await
         .unwrap();
     assert!(crate::ws::text_payload(&start.first[0]).contains(r#""type":"snapshot""#));
@@ -217,7 +288,7 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     };
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(this), local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, Some(this), local(10, 0))
         .await
         .unwrap();
     let resumed = crate::ws::text_payload(&start.first[0]);
@@ -234,7 +305,13 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     }
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(resume(since)), local(10, 0))
+        .subscribe(
+            Scope::Hall,
+            Format::Json,
+            Audience::Staff,
+            Some(resume(since)),
+            local(10, 0),
+        )
         .await
         .unwrap();
     assert_eq!(start.seq, rig.seq());
@@ -277,7 +354,13 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     }
     let start = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, Some(resume(since)), local(10, 0))
+        .subscribe(
+            Scope::Hall,
+            Format::Json,
+            Audience::Staff,
+            Some(resume(since)),
+            local(10, 0),
+        )
         .await
         .unwrap();
     assert_eq!(start.first.len(), 1);
@@ -289,7 +372,7 @@ async fn a_slow_subscriber_lags_instead_of_growing_memory() {
     let mut rig = Rig::new();
     let mut rx = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
         .await
         .unwrap()
         .rx;
@@ -310,7 +393,7 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
     let mine = "A002".parse().unwrap();
     let start = rig
         .feed
-        .subscribe(Scope::Ticket(mine), Format::Json, None, local(10, 0))
+        .subscribe(Scope::Ticket(mine), Format::Json, Audience::Staff, None, local(10, 0))
         .await
         .unwrap();
     assert!(
@@ -321,24 +404,40 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
     let mut rx = start.rx;
     rig.issue("police", "hukou");
     let other_zone = rx.recv().await.unwrap();
-    assert!(text(rig.feed.render(&other_zone, Scope::Ticket(mine), Format::Json, &[])).is_none());
+    assert!(
+        text(
+            rig.feed
+                .render(&other_zone, Scope::Ticket(mine), Format::Json, Audience::Staff, &[])
+        )
+        .is_none()
+    );
     rig.run(Command::Open { window: 1, staff: None });
     rig.run(Command::CallNext { window: 1 });
     let _open = rx.recv().await.unwrap();
     let call = rx.recv().await.unwrap();
     assert_eq!(
-        text(rig.feed.render(&call, Scope::Ticket(mine), Format::Json, &[])).unwrap(),
+        text(
+            rig.feed
+                .render(&call, Scope::Ticket(mine), Format::Json, Audience::Staff, &[])
+        )
+        .unwrap(),
         "RESNAPSHOT"
     );
     let (_, now) = rig
         .feed
-        .snapshot(Scope::Ticket(mine), Format::Json, local(10, 0))
+        .snapshot(Scope::Ticket(mine), Format::Json, Audience::Staff, local(10, 0))
         .unwrap();
     let now = crate::ws::text_payload(&now);
     assert!(now.contains(r#""people_ahead":0"#), "{now}");
     assert!(
         rig.feed
-            .subscribe(Scope::Ticket("A999".parse().unwrap()), Format::Json, None, local(10, 0))
+            .subscribe(
+                Scope::Ticket("A999".parse().unwrap()),
+                Format::Json,
+                Audience::Display,
+                None,
+                local(10, 0)
+            )
             .await
             .is_none()
     );
@@ -355,7 +454,7 @@ async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
     }
     let mut rx = rig
         .feed
-        .subscribe(Scope::Hall, Format::Json, None, local(10, 0))
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
         .await
         .unwrap()
         .rx;
@@ -372,7 +471,106 @@ async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
     let frame = rx.recv().await.unwrap();
     assert_eq!((frame.from, frame.seq), (from, seq));
     assert_eq!(frame.calls.len(), n, "every call of the batch");
-    let json = crate::ws::text_payload(&frame.json);
+    let json = crate::ws::text_payload(&frame.staff);
     let calls = &json[json.find(r#""calls":["#).unwrap()..json.find(r#""zones":["#).unwrap()];
     assert_eq!(calls.matches(r#""ticket":"#).count(), n, "{calls}");
+}
+
+#[tokio::test]
+async fn a_public_screen_never_receives_who_a_citizen_is_how_they_rated_or_what_staff_noted() {
+    let mut rig = Rig::new();
+    let secret = "SECRET-FOR-STAFF";
+    let mut display = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Audience::Display, None, local(10, 0))
+        .await
+        .unwrap()
+        .rx;
+    let mut staff = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
+        .await
+        .unwrap()
+        .rx;
+    rig.issue("police", "hukou"); // the day's start: a reset, not a delta
+    // An elderly citizen, known by a person's key, served and rating it
+    // badly with a comment; a supervisor follows it up with a note.
+    let issue = Issue {
+        person: Some(PersonKey(0x5ec2_e700_0000_0000_0000_0000_0000_0001)),
+        lane: crate::engine::LaneRequest::Priority {
+            category: code("elderly"),
+        },
+        ..Issue::normal(code("general"), code("apply"), Channel::Mobile)
+    };
+    rig.run(Command::Issue(issue));
+    rig.run(Command::Open {
+        window: 1,
+        staff: Some("张三".into()),
+    });
+    rig.run(Command::Pause {
+        window: 1,
+        reason: crate::engine::PauseReason::Meeting,
+    });
+    rig.run(Command::Resume { window: 1 });
+    rig.run(Command::CallNext { window: 1 });
+    rig.run(Command::Start { window: 1 });
+    rig.run(Command::Finish { window: 1 });
+    let ticket = "A001".parse().unwrap();
+    rig.run(Command::Rate {
+        ticket,
+        level: crate::engine::Rating::VeryDissatisfied,
+        comment: Some(secret.into()),
+    });
+    rig.run(Command::FollowUp {
+        ticket,
+        step: crate::engine::FollowUpStep::Verified,
+        note: secret.into(),
+    });
+    let mut sent_to_display = Vec::new();
+    let mut sent_to_staff = Vec::new();
+    while let Ok(f) = display.try_recv() {
+        if let Render::Send(b) = rig.feed.render(&f, Scope::Hall, Format::Json, Audience::Display, &[]) {
+            sent_to_display.push(crate::ws::text_payload(&b).to_owned());
+        }
+    }
+    while let Ok(f) = staff.try_recv() {
+        if let Render::Send(b) = rig.feed.render(&f, Scope::Hall, Format::Json, Audience::Staff, &[]) {
+            sent_to_staff.push(crate::ws::text_payload(&b).to_owned());
+        }
+    }
+    // A screen that connects now, or catches up from the stream.
+    let (_, snap) = rig
+        .feed
+        .snapshot(Scope::Hall, Format::Json, Audience::Display, local(10, 0))
+        .unwrap();
+    sent_to_display.push(crate::ws::text_payload(&snap).to_owned());
+    let start = rig
+        .feed
+        .subscribe(
+            Scope::Hall,
+            Format::Json,
+            Audience::Display,
+            Some(resume(1)),
+            local(10, 0),
+        )
+        .await
+        .unwrap();
+    sent_to_display.extend(start.first.iter().map(|b| crate::ws::text_payload(b).to_owned()));
+    assert!(sent_to_display.len() > 8);
+    for m in &sent_to_display {
+        for no in [
+            secret, "5ec2e700", "elderly", "meeting", "mobile", "follow", "rating", "alerts",
+        ] {
+            assert!(!m.contains(no), "a display was sent {no:?}: {m}");
+        }
+    }
+    assert!(
+        sent_to_display.iter().any(|m| m.contains("张三")),
+        "window screens show who staffs the window"
+    );
+    // Staff do see the rating and its follow-up (so the check above can
+    // fail), never the person's key.
+    let all_staff = sent_to_staff.concat();
+    assert!(all_staff.contains(secret) && all_staff.contains("elderly") && all_staff.contains("meeting"));
+    assert!(!all_staff.contains("5ec2e700"));
 }

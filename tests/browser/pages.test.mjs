@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { createServer, connect } from 'node:net';
 import { chromium } from 'playwright-core';
 import jsQR from 'jsqr';
 
@@ -66,6 +66,33 @@ name = "户籍警务"
 name_en = "Household registration"
 prefix = "C"
 service = [{ id = "hukou", name = "户口迁移", name_en = "Moving household" }]
+
+# A hall of its own for the display that goes offline: four windows, so
+# calls in every state can be in hand at once.
+[[hall]]
+id = "away"
+name = "离线测试大厅"
+name_en = "Offline Test Hall"
+time_zone = "${zoneNearNoon()}"
+window = [
+  { number = 1, name = "综合受理", serves = ["general"] },
+  { number = 2, name = "综合受理", serves = ["general"] },
+  { number = 3, name = "综合受理", serves = ["general"] },
+  { number = 4, name = "综合受理", serves = ["general"] },
+]
+account = [
+  { user = "guide", role = "guide", password = "${HASH}" },
+  { user = "w", role = "window", windows = [1, 2, 3, 4], password = "${HASH}" },
+  { user = "display", role = "display", password = "${HASH}" },
+]
+[hall.voice]
+play = ["browser"]
+repeat = 1
+[[hall.zone]]
+id = "general"
+name = "综合服务"
+prefix = "A"
+service = [{ id = "social", name = "社保医保" }]
 `;
 
 function freePort() {
@@ -127,7 +154,7 @@ after(async () => {
 });
 
 /** A page that records every console error and uncaught exception. */
-async function open(path, { width = 1366, height = 768 } = {}) {
+async function open(path, { width = 1366, height = 768, origin = base } = {}) {
   const page = await browser.newPage({ viewport: { width, height } });
   page.errors = [];
   page.on('console', (m) => {
@@ -137,7 +164,7 @@ async function open(path, { width = 1366, height = 768 } = {}) {
     }
   });
   page.on('pageerror', (e) => page.errors.push(String(e)));
-  await page.goto(`${base}${path}`);
+  await page.goto(`${origin}${path}`);
   return page;
 }
 
@@ -149,15 +176,26 @@ async function signIn(page, user) {
   await page.locator('.overlay').waitFor({ state: 'detached' });
 }
 
-/** POSTs to the API as `user` of the test hall. */
-async function apiAs(user, path, body) {
+/** Sign-in tokens by hall and user, so a burst of calls takes no sign-ins. */
+const tokens = new Map();
+
+/** POSTs to the API as `user` of the test hall (or of `hall`). */
+async function apiAs(user, path, body, hall = 'e2e') {
   const json = { 'content-type': 'application/json' };
-  const login = await (await fetch(`${base}/api/v1/login`, {
-    method: 'POST', headers: json, body: JSON.stringify({ hall: 'e2e', user, password: PASSWORD }),
-  })).json();
+  const who = `${hall}/${user}`;
+  if (!tokens.has(who)) {
+    const login = await (await fetch(`${base}/api/v1/login`, {
+      method: 'POST', headers: json, body: JSON.stringify({ hall, user, password: PASSWORD }),
+    })).json();
+    tokens.set(who, login.token);
+  }
   const res = await fetch(`${base}/api/v1${path}`, {
-    method: 'POST', headers: { ...json, authorization: `Bearer ${login.token}` }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { ...(body === undefined ? {} : json), authorization: `Bearer ${tokens.get(who)}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
+  // A server restart may have forgotten the token.
+  if (res.status === 401 && tokens.delete(who)) return apiAs(user, path, body, hall);
   return { status: res.status, body: await res.json() };
 }
 
@@ -373,4 +411,125 @@ test('a screen that was away catches up on the calls it missed', async () => {
   const resumed = frames.map((f) => JSON.parse(f)).find((m) => m.type === 'resumed');
   assert.ok(resumed && resumed.seq > resumed.since, `resumed with deltas to catch up: ${frames.map((f) => f.slice(0, 50))}`);
   noErrors(windowScreen);
+});
+
+/**
+ * A TCP relay to the server that the test can cut: `cut()` closes every
+ * connection through it and holds new ones unanswered (as a dead network
+ * does), `restore()` lets the held ones through.
+ */
+async function relay() {
+  const open = new Set();
+  const held = [];
+  let down = false;
+  const through = (client) => {
+    const upstream = connect(port, '127.0.0.1');
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+    };
+    for (const s of [client, upstream]) s.on('error', close).on('close', close);
+    client.pipe(upstream).pipe(client);
+    open.add(client);
+  };
+  const server = createServer((client) => {
+    client.on('error', () => {});
+    if (down) held.push(client);
+    else through(client);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    cut() {
+      down = true;
+      for (const c of open) c.destroy();
+    },
+    restore() {
+      down = false;
+      for (const c of held.splice(0)) if (!c.destroyed) through(c);
+    },
+    close: () => new Promise((ok) => {
+      for (const c of [...open, ...held]) c.destroy();
+      server.close(ok);
+    }),
+  };
+}
+
+test('a display that was offline announces the calls it missed that are still current, and only those', async (t) => {
+  const link = await relay();
+  t.after(() => link.close());
+  // Calls older than this many seconds are not spoken.
+  const WITHIN = 6;
+  const display = await open(`/hall?hall=away&announce_within=${WITHIN}`, { width: 1920, height: 1080, origin: link.origin });
+  await signIn(display, 'display');
+  // Every announcement the page plays, in order: each starts with a fetch
+  // from its first byte (the rest of a long one may come as further
+  // ranges). Routing turns the browser's cache off, so a call said twice
+  // is fetched twice.
+  const said = [];
+  await display.route('**/announcements?*', (route) => {
+    const q = new URL(route.request().url()).searchParams;
+    if (/^(bytes=0-)?$/.test(route.request().headers().range ?? '')) said.push(`${q.get('ticket')}@${q.get('window')}`);
+    route.continue();
+  });
+  const settled = async (want) => {
+    const deadline = Date.now() + 90000;
+    while (!want.every((w) => said.includes(w))
+      || await display.evaluate(() => document.body.dataset.announcing) !== 'idle') {
+      assert.ok(Date.now() < deadline, `announced so far: ${said}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  await display.locator('body[data-announcing="idle"]').waitFor({ state: 'attached' });
+
+  const act = async (path, body) => {
+    const r = await apiAs(body ? 'guide' : 'w', `/halls/away${path}`, body, 'away');
+    assert.ok(r.status < 300, `${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const issue = () => act('/tickets', { zone: 'general', service: 'social' });
+  const callAt = async (w) => (await act(`/windows/${w}/call-next`)).window.current;
+  for (const w of [1, 2, 3, 4]) await act(`/windows/${w}/open`);
+  for (let i = 0; i < 4; i++) await issue();
+
+  // The display loses its network while the hall goes on.
+  link.cut();
+  await display.locator('#live-status.reconnecting').waitFor();
+  // Still waiting at window 1, but called longer ago than the display
+  // speaks by the time it is back.
+  assert.equal(await callAt(1), 'A001');
+  await new Promise((r) => setTimeout(r, (WITHIN + 3) * 1000));
+  // Window 2's citizen came: its service started.
+  assert.equal(await callAt(2), 'A002');
+  await act('/windows/2/start');
+  // Called, then recalled (重呼): the recall alone is due.
+  assert.equal(await callAt(3), 'A003');
+  await act('/windows/3/recall');
+  // Called, still waiting.
+  assert.equal(await callAt(4), 'A004');
+  link.restore();
+
+  // Back on the network, it catches up and says what is still due, in call
+  // order, once each.
+  await settled(['A003@3', 'A004@4']);
+  assert.deepEqual(said, ['A003@3', 'A004@4']);
+  await display.locator('#latest-number', { hasText: 'A004' }).waitFor();
+  await display.locator('#recent', { hasText: 'A001' }).waitFor();
+
+  // A display that was closed comes back with a snapshot: it says the call
+  // made while it was away, and not again those it said before, still in
+  // hand (its limit raised so none is too old).
+  await act('/windows/1/start');
+  await act('/windows/1/finish');
+  await display.goto('about:blank');
+  await issue();
+  assert.equal(await callAt(1), 'A005');
+  await display.goto(`${link.origin}/hall?hall=away&announce_within=600`);
+  await settled(['A005@1']);
+  assert.deepEqual(said, ['A003@3', 'A004@4', 'A005@1']);
+  await display.locator('#latest-number', { hasText: 'A005' }).waitFor();
+
+  noErrors(display);
+  await display.close();
 });

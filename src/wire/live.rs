@@ -1,34 +1,25 @@
-//! The wire protocol's documents (docs/protocol.md), kept apart from the
-//! engine's types: what a screen may see, never a citizen's person key.
+//! The live protocol's messages (docs/protocol.md). Snapshots and deltas
+//! are generic over what differs by audience: the events, zones and
+//! windows they carry, and what only staff get beside them (alerts and
+//! ratings).
 
 use serde::Serialize;
 
-use crate::engine::{Alert, RatingSummary};
-
-use crate::engine::HallSpec;
-use crate::engine::{
-    Event, EventKind, Lane, Millis, TicketNumber, TicketView, WindowNo, WindowView, ZoneId, ZoneQueue, ZoneSummary,
-};
+use super::view::{Alert, CitizenTicket, Queue, Ratings};
+use super::vocab::LaneKind;
+use crate::engine::{HallSpec, Millis, TicketNumber, WindowNo, ZoneId};
 
 /// A call (叫号) or recall (重呼) as screens show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Call {
     pub ticket: TicketNumber,
     pub window: WindowNo,
     pub window_name: String,
     pub zone: ZoneId,
-    pub lane: &'static str,
+    pub lane: LaneKind,
     /// 0 for the first call, then the recall count.
     pub recall: u32,
     pub at: Millis,
-}
-
-pub fn lane_name(l: &Lane) -> &'static str {
-    match l {
-        Lane::Normal => "normal",
-        Lane::Priority { .. } => "priority",
-        Lane::Appointment { .. } => "appointment",
-    }
 }
 
 impl Call {
@@ -65,12 +56,13 @@ pub struct WindowInfo<'a> {
 }
 
 impl<'a> HallInfo<'a> {
-    pub fn new(cfg: &'a HallSpec, zone: Option<usize>, window: Option<usize>) -> HallInfo<'a> {
+    /// The hall, or one zone of it, or one window.
+    pub fn new(spec: &'a HallSpec, zone: Option<usize>, window: Option<usize>) -> HallInfo<'a> {
         HallInfo {
-            id: cfg.id.as_str(),
-            name: &cfg.name,
-            name_en: &cfg.name_en,
-            zones: cfg
+            id: spec.id.as_str(),
+            name: &spec.name,
+            name_en: &spec.name_en,
+            zones: spec
                 .zones
                 .iter()
                 .enumerate()
@@ -82,7 +74,7 @@ impl<'a> HallInfo<'a> {
                     prefix: &z.prefix,
                 })
                 .collect(),
-            windows: cfg
+            windows: spec
                 .windows
                 .iter()
                 .enumerate()
@@ -93,57 +85,64 @@ impl<'a> HallInfo<'a> {
                     number: w.number,
                     name: &w.name,
                     name_en: &w.name_en,
-                    zones: w.serves.iter().map(|s| cfg.zones[s.zone].id).collect::<Vec<_>>(),
+                    zones: w.serves.iter().map(|s| spec.zones[s.zone].id).collect::<Vec<_>>(),
                 })
                 .collect(),
         }
     }
 }
 
+/// What only staff get beside a snapshot or delta.
+#[derive(Debug, Serialize)]
+pub struct StaffExtra {
+    /// 超时预警 that are up (in a delta: only when it changed them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Vec<Alert>>,
+    /// The day's 好差评 figures (in a delta: only when it changed them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratings: Option<Ratings>,
+}
+
+/// Nothing: what a public screen gets beside a snapshot or delta.
+#[derive(Debug, Serialize)]
+pub struct NoExtra {}
+
 /// The whole state a subscriber's scope covers, as of `seq`.
 #[derive(Debug, Serialize)]
-pub struct Snapshot<'a> {
+pub struct Snapshot<'a, Z, W, X> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub seq: u64,
-    /// The incarnation of the hall's log `seq` is from (docs/protocol.md).
+    /// The incarnation of the hall's log `seq` is from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epoch: Option<String>,
     pub at: Millis,
     pub business_day: Option<jiff::civil::Date>,
     pub hall: HallInfo<'a>,
-    pub zones: Vec<ZoneSummary>,
-    pub queues: Vec<ZoneQueue>,
-    pub windows: Vec<WindowView>,
+    pub zones: Vec<Z>,
+    pub queues: Vec<Queue>,
+    pub windows: Vec<W>,
     /// The latest calls, newest last.
     pub calls: Vec<&'a Call>,
-    /// 超时预警 that are up.
-    pub alerts: &'a [Alert],
-    /// The day's 好差评 figures.
-    pub ratings: RatingSummary,
+    #[serde(flatten)]
+    pub extra: X,
 }
 
 /// What changed with one durable batch of events.
 #[derive(Debug, Serialize)]
-pub struct Delta<'a> {
+pub struct Delta<'a, E, Z, W, X> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// The first and last sequence numbers of the batch.
     pub from: u64,
     pub seq: u64,
-    pub events: &'a [Event],
+    pub events: Vec<E>,
     pub calls: &'a [Call],
-    pub zones: Vec<ZoneSummary>,
-    pub queues: Vec<ZoneQueue>,
-    pub windows: Vec<WindowView>,
-    /// Every alert that is up, when this batch raised, acknowledged or
-    /// cleared one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alerts: Option<&'a [Alert]>,
-    /// The day's 好差评 figures, when this batch finished, rated or followed
-    /// up a ticket.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ratings: Option<RatingSummary>,
+    pub zones: Vec<Z>,
+    pub queues: Vec<Queue>,
+    pub windows: Vec<W>,
+    #[serde(flatten)]
+    pub extra: X,
 }
 
 /// Sent instead of a snapshot to a client that resumed: the frames it
@@ -171,7 +170,7 @@ pub struct TicketUpdate<'a> {
     pub hall_name: &'a str,
     pub zone_name: &'a str,
     pub service_name: &'a str,
-    pub ticket: TicketView,
+    pub ticket: CitizenTicket,
 }
 
 /// An error sent on the socket before it is closed.
@@ -186,25 +185,4 @@ pub struct WireError<'a> {
 pub struct ErrorBody<'a> {
     pub code: &'a str,
     pub message: &'a str,
-}
-
-/// Events as screens may see them: a person's key and appointment codes
-/// (what checks an appointment in) stay on the server, and bookings, which
-/// change nothing on a screen, are not sent.
-pub fn public(mut e: Event) -> Option<Event> {
-    match &mut e.kind {
-        EventKind::AppointmentBooked { .. } | EventKind::BookingCancelled { .. } => return None,
-        EventKind::TicketIssued { person, booking, .. } => {
-            *person = None;
-            *booking = None;
-        }
-        _ => {}
-    }
-    Some(e)
-}
-
-pub fn to_json<T: Serialize>(v: &T) -> String {
-    // These documents hold strings, numbers and ids only: no map with
-    // non-string keys, no failing Serialize impl.
-    serde_json::to_string(v).expect("wire documents serialize")
 }
