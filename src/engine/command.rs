@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::alerts::{AlertKind, AlertTarget};
+use super::alert::{AlertKind, AlertTarget};
 use super::ids::{CategoryId, Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUpStep, Rating};
 use super::ticket::Channel;

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::alerts::{AlertKind, AlertTarget};
+use super::alert::{AlertKind, AlertTarget};
 use super::command::Target;
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUpStep, Rating};

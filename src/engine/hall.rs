@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::alerts::Alert;
+use super::alert::Alert;
 use super::booking::{Booking, BookingState, KEEP_DAYS};
 use super::calendar::{Day, business_date};
 use super::command::{Command, Issue, LaneRequest, Target};

@@ -10,13 +10,15 @@
 //! - `hall`: the state and the rules (decide, then apply);
 //! - `calendar`: business days and opening hours;
 //! - `stats`, `query`: service times, estimated waits, read-only views;
-//! - `alerts`: 超时预警, raised and cleared from the thresholds;
+//! - `alert`, `alerts`: 超时预警 as values, and how the thresholds raise
+//!   and clear them;
 //! - `rating`: 好差评 and the follow-up of bad ratings;
 //! - `booking`: appointments booked ahead and checked in by code;
 //! - `spec`: what a hall is (zones, services, windows, hours, rules), as
 //!   the shell's configuration builds it;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
 
+mod alert;
 mod alerts;
 mod booking;
 mod calendar;
@@ -33,7 +35,7 @@ mod stats;
 mod ticket;
 mod window;
 
-pub use alerts::{Alert, AlertKind, AlertTarget};
+pub use alert::{Alert, AlertKind, AlertTarget};
 pub use booking::{Booking, BookingState, BookingView};
 pub use calendar::business_date;
 pub use command::{Command, Issue, LaneRequest, Target};

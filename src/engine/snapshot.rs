@@ -9,7 +9,7 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::alerts::Alert;
+use super::alert::Alert;
 use super::booking::Booking;
 use super::calendar::Day;
 use super::hall::{Hall, State, ZoneState};

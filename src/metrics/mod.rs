@@ -111,9 +111,11 @@ impl Metrics {
     pub fn waited(&self, hall: &str, zone: &str, secs: f64) {
         self.zone(hall, zone, |z| z.waits.observe(WAIT_BUCKETS, secs));
     }
+}
 
+impl crate::store::WriteObserver for Metrics {
     /// One batch written by the store (`ok` or not), taking `secs`.
-    pub fn wrote(&self, appends: usize, secs: f64, ok: bool) {
+    fn wrote(&self, appends: usize, secs: f64, ok: bool) {
         self.writes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -124,7 +126,9 @@ impl Metrics {
             self.write_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
 
+impl Metrics {
     /// The counters and histograms, followed by `gauges` (already in the
     /// text format).
     pub fn render(&self, gauges: &str) -> String {

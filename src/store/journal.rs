@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::stream::Epochs;
+use super::epoch::Epochs;
 use super::{Recovered, StoreError};
 use crate::engine::{Event, EventKind, HallId, HallSnapshot};
 

@@ -16,6 +16,7 @@
 //! Nothing here knows the engine's rules: it stores events and snapshots,
 //! and gives them back in order.
 
+mod epoch;
 pub mod journal;
 mod log;
 pub mod redis_store;
@@ -32,7 +33,7 @@ use std::path::PathBuf;
 use crate::engine::{Event, HallId, HallSnapshot, ZoneId};
 
 pub use stream::{Batch, Change, Epoch, Stream, Subscription};
-pub use writer::{OpenedStore, Store, StoreConfig};
+pub use writer::{OpenedStore, Store, StoreConfig, WriteObserver};
 
 /// Runs blocking store I/O on a blocking thread.
 pub(crate) async fn blocking<T: Send + 'static>(

@@ -32,7 +32,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RedisResult, Value};
 
-use super::stream::{EPOCHS_KEPT, Epoch, Epochs};
+use super::epoch::{EPOCHS_KEPT, Epoch, Epochs};
 use super::{NumberKey, Recovered, StoreError};
 use jiff::civil::Date;
 

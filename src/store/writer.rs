@@ -23,6 +23,13 @@ use super::{Location, NumberKey, Recovered, StoreError, blocking, rebuild};
 use crate::engine::HallSpec;
 use crate::engine::{Event, Hall, HallId, HallSnapshot};
 
+/// Who is told of every batch the writer writes: how many appends, how
+/// long it took, whether it succeeded. The store knows nothing of where
+/// the figures go (`/metrics`).
+pub trait WriteObserver: Send + Sync + std::fmt::Debug {
+    fn wrote(&self, appends: usize, secs: f64, ok: bool);
+}
+
 /// Appends waiting beyond this are refused (503) rather than queued: a
 /// store that cannot keep up must not grow memory without bound.
 const QUEUE: usize = 16_384;
@@ -37,8 +44,8 @@ pub struct StoreConfig {
     pub halls: Vec<Arc<HallSpec>>,
     /// Business days of events kept for reports behind the snapshots.
     pub retention_days: u32,
-    /// Where write latencies are counted.
-    pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Told of every batch written (for `/metrics`).
+    pub metrics: Option<Arc<dyn WriteObserver>>,
 }
 
 /// While the store is down, it is pinged this often, so service resumes
@@ -475,7 +482,7 @@ struct Writer {
     /// A batch failed: nothing more is sent until those in flight are
     /// answered and `launched` is put back to what is durable.
     failed: bool,
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    metrics: Option<Arc<dyn WriteObserver>>,
 }
 
 async fn run(
@@ -484,7 +491,7 @@ async fn run(
     healthy: Arc<AtomicBool>,
     stream: Stream,
     next: HashMap<HallId, u64>,
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    metrics: Option<Arc<dyn WriteObserver>>,
 ) {
     let mut w = Writer {
         depth: depth(&backend),
