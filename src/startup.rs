@@ -95,7 +95,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         // The stream's subscribers, before the first operation.
-        let hub = Hub::start(&opened.stream, Heartbeat::default());
+        let hub = Hub::start(&opened.stream, Heartbeat::default()).context("cannot start the hub")?;
         start_device_announcer(&announcer, config, &opened.stream)?;
         crate::metrics::count_from(&opened.stream, metrics.clone());
         let service = Service {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::alert::Alert;
 use super::booking::{Booking, BookingState, KEEP_DAYS};
 use super::calendar::{Day, business_date};
+use super::calls::{CallMade, RecentCalls};
 use super::command::{Command, Issue, LaneRequest, Target};
 use super::error::{EngineError, ReplayError};
 use super::event::{CallKind, Event, EventKind};
@@ -71,6 +72,8 @@ pub(crate) struct State {
 pub struct Hall {
     pub(crate) cfg: Arc<HallSpec>,
     pub(crate) st: State,
+    /// Read model: the latest calls (see `calls`).
+    pub(crate) recent: RecentCalls,
 }
 
 impl PartialEq for Hall {
@@ -124,6 +127,7 @@ impl Hall {
                 alerts: Vec::new(),
                 bookings: BTreeMap::new(),
             },
+            recent: RecentCalls::default(),
             cfg,
         }
     }
@@ -1226,6 +1230,22 @@ impl Hall {
             }
         }
         self.st.seq = ev.seq;
+        match ev.kind {
+            EventKind::DayStarted { .. } => self.recent.clear(),
+            EventKind::TicketCalled { ticket, window, .. } => self.recent.push(CallMade {
+                at,
+                ticket,
+                window,
+                recall: 0,
+            }),
+            EventKind::TicketRecalled { ticket, window, count } => self.recent.push(CallMade {
+                at,
+                ticket,
+                window,
+                recall: count,
+            }),
+            _ => {}
+        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@
 //! - `hall`: the state and the rules (decide, then apply);
 //! - `calendar`: business days and opening hours;
 //! - `stats`, `query`: service times, estimated waits, read-only views;
+//! - `calls`: the day's latest calls, kept as events are applied;
 //! - `alert`, `alerts`: 超时预警 as values, and how the thresholds raise
 //!   and clear them;
 //! - `rating`: 好差评 and the follow-up of bad ratings;
@@ -22,6 +23,7 @@ mod alert;
 mod alerts;
 mod booking;
 mod calendar;
+mod calls;
 mod command;
 mod error;
 mod event;
@@ -38,6 +40,7 @@ mod window;
 pub use alert::{Alert, AlertKind, AlertTarget};
 pub use booking::{Booking, BookingState, BookingView};
 pub use calendar::business_date;
+pub use calls::{CallMade, RECENT_CALLS};
 pub use command::{Command, Issue, LaneRequest, Target};
 pub use error::{EngineError, ReplayError};
 pub use event::{CallKind, Event, EventKind};

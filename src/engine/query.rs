@@ -265,6 +265,12 @@ impl Hall {
         s
     }
 
+    /// Every ticket number of today, in issue order (without the work of a
+    /// view: no position or wait is computed).
+    pub fn ticket_numbers(&self) -> impl Iterator<Item = TicketNumber> + '_ {
+        self.st.tickets.iter().map(|t| t.number)
+    }
+
     /// How many tickets were issued today.
     pub fn ticket_count(&self) -> usize {
         self.st.tickets.len()

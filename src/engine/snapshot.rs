@@ -272,6 +272,7 @@ impl Hall {
             }
         }
         st.auto_windows.sort_unstable();
+        hall.rebuild_recent_calls();
         Ok(hall)
     }
 }

@@ -1593,3 +1593,42 @@ fn bookings_not_checked_in_are_missed_and_forgotten_after_a_month() {
 fn booking_keep_days() -> i64 {
     super::booking::KEEP_DAYS
 }
+
+#[test]
+fn the_latest_calls_are_kept_as_calls_are_made_and_rebuilt_from_a_snapshot() {
+    let mut t = T::new();
+    for _ in 0..30 {
+        t.issue("general", "apply");
+    }
+    t.ok(Command::Open { window: 1, staff: None });
+    let mut made = Vec::new();
+    for i in 0..25 {
+        t.minutes(1);
+        t.ok(Command::CallNext { window: 1 });
+        if i % 5 == 0 {
+            t.minutes(1);
+            t.ok(Command::Recall { window: 1 });
+        }
+        t.ok(Command::Skip { window: 1 });
+    }
+    for e in &t.log {
+        match e.kind {
+            EventKind::TicketCalled { ticket, window, .. } => made.push((ticket, window, 0)),
+            EventKind::TicketRecalled { ticket, window, count } => made.push((ticket, window, count)),
+            _ => {}
+        }
+    }
+    let newest: Vec<_> = made[made.len() - RECENT_CALLS..].to_vec();
+    let kept = |h: &Hall| {
+        h.recent_calls()
+            .map(|c| (c.ticket, c.window, c.recall))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kept(&t.hall), newest);
+    let restored = Hall::restore(config(), &t.hall.snapshot()).unwrap();
+    assert_eq!(kept(&restored), newest, "rebuilt from the histories");
+    // A new day starts with none.
+    let mut next = t.hall.clone();
+    next.execute(&Command::Tick, local_on(25, 9, 0)).unwrap();
+    assert_eq!(next.recent_calls().count(), 0);
+}

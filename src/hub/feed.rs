@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 
 use super::scope::{Format, Scope};
-use crate::engine::{Event, EventKind, Hall, HallId, HallSpec, Millis, StepKind, Target, TicketNumber, WindowNo};
+use crate::engine::{Event, EventKind, Hall, HallId, HallSpec, Millis, Target, TicketNumber, WindowNo};
 use crate::store::{Batch, Epoch, Stream};
 use crate::wire::event::{display_events, staff_events};
 use crate::wire::live::{Call, Delta, HallInfo, NoExtra, Resumed, Snapshot, StaffExtra, TicketUpdate};
@@ -25,8 +25,6 @@ use crate::ws::text_frame;
 /// Frames kept per hall, both for resuming clients and in the broadcast
 /// ring. A client further behind than this catches up from the stream.
 pub const RING: usize = 1024;
-/// Calls kept for screens' "recent calls" lists.
-pub const RECENT_CALLS: usize = 20;
 /// Tickets of each lane sent in snapshots and deltas: what a screen shows.
 /// Frames stay small however long a queue grows; the whole list is at
 /// `GET /api/v1/halls/{hall}/zones/{zone}`.
@@ -805,30 +803,10 @@ fn call(hall: &Hall, ticket: TicketNumber, window: WindowNo, recall: u32, at: Mi
     }
 }
 
-/// The latest calls of today, from the tickets' histories, newest last.
+/// The latest calls of today, newest last.
 fn recent_calls(hall: &Hall) -> Vec<Call> {
-    let mut all: Vec<(Millis, TicketNumber, WindowNo, u32)> = Vec::new();
-    for t in hall.tickets(Millis(0)) {
-        let mut recalls = 0;
-        for step in &t.history {
-            match (step.what, step.window) {
-                (StepKind::Called, Some(w)) => {
-                    recalls = 0;
-                    all.push((step.at, t.number, w, 0));
-                }
-                (StepKind::Recalled, Some(w)) => {
-                    recalls += 1;
-                    all.push((step.at, t.number, w, recalls));
-                }
-                _ => {}
-            }
-        }
-    }
-    all.sort_by_key(|c| c.0);
-    let skip = all.len().saturating_sub(RECENT_CALLS);
-    all.into_iter()
-        .skip(skip)
-        .map(|(at, t, w, r)| call(hall, t, w, r, at))
+    hall.recent_calls()
+        .map(|c| call(hall, c.ticket, c.window, c.recall, c.at))
         .collect()
 }
 

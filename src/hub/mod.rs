@@ -75,6 +75,72 @@ impl Default for Heartbeat {
     }
 }
 
+/// Changes taken at once when the hub is behind: a hall's consecutive
+/// batches among them become one frame.
+const GROUP: usize = 256;
+
+/// Makes the frames on a thread of its own: they are the realtime path,
+/// and as a task among the HTTP requests' they were starved under load
+/// until the hub fell behind the store (BENCHMARKS.md).
+fn spawn_frames(
+    feeds: Arc<HashMap<HallId, Arc<Feed>>>,
+    mut changes: crate::store::Subscription,
+) -> std::io::Result<()> {
+    let run = async move {
+        loop {
+            let got = changes.recv_many(GROUP).await;
+            if got.is_empty() {
+                return;
+            }
+            for change in joined(got) {
+                let Some(feed) = feeds.get(&change.hall()) else {
+                    continue;
+                };
+                match change {
+                    Change::Batch(b) => feed.publish(&b),
+                    Change::Reset(_) => feed.reset(),
+                }
+            }
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    std::thread::Builder::new()
+        .name("hallcall-hub".into())
+        .spawn(move || rt.block_on(run))?;
+    Ok(())
+}
+
+/// Each hall's batches among `changes` joined into one where they follow
+/// each other (in log order, so still one run of sequence numbers); a
+/// reset keeps its place among its hall's changes. Halls are independent,
+/// so their relative order does not matter.
+fn joined(changes: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::with_capacity(changes.len());
+    // Per hall, the index in `out` of its last batch, while it may grow.
+    let mut open: HashMap<HallId, usize> = HashMap::new();
+    for c in changes {
+        match &c {
+            Change::Batch(b) => {
+                if let Some(&i) = open.get(&b.hall)
+                    && let Change::Batch(last) = &out[i]
+                    && last.seq() + 1 == b.from()
+                {
+                    let mut events = last.events.clone();
+                    events.extend(b.events.iter().cloned());
+                    out[i] = Change::Batch(Arc::new(crate::store::Batch { hall: b.hall, events }));
+                    continue;
+                }
+                open.insert(b.hall, out.len());
+            }
+            Change::Reset(h) => {
+                open.remove(h);
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A handle on every hall's feed. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -85,9 +151,12 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Starts the hub on the stream's halls: from now on its task makes a
+    /// Starts the hub on the stream's halls: from now on its thread makes a
     /// frame of every durable batch. Call before the first operation.
-    pub fn start(stream: &Stream, heartbeat: Heartbeat) -> Hub {
+    ///
+    /// # Errors
+    /// The hub's thread cannot be started.
+    pub fn start(stream: &Stream, heartbeat: Heartbeat) -> std::io::Result<Hub> {
         let feeds: HashMap<HallId, Arc<Feed>> = stream
             .halls()
             .filter_map(|h| {
@@ -96,27 +165,18 @@ impl Hub {
             })
             .collect();
         let feeds = Arc::new(feeds);
-        // Subscribed here, not in the task, so that nothing committed
-        // after `start` returns is missed.
-        let mut changes = stream.subscribe();
-        let to = feeds.clone();
-        tokio::spawn(async move {
-            while let Some(change) = changes.recv().await {
-                let Some(feed) = to.get(&change.hall()) else {
-                    continue;
-                };
-                match change {
-                    Change::Batch(b) => feed.publish(&b),
-                    Change::Reset(_) => feed.reset(),
-                }
-            }
-        });
-        Hub {
+        // Subscribed here, not in the thread, so that nothing committed
+        // after `start` returns is missed. Screens that missed more than
+        // the stream keeps in memory take a snapshot rather than the hub
+        // reading a day's log while behind.
+        let changes = stream.subscribe().without_log();
+        spawn_frames(feeds.clone(), changes)?;
+        Ok(Hub {
             feeds,
             stats: Arc::new(HubStats::default()),
             heartbeat,
             closing: watch::channel(false).0,
-        }
+        })
     }
 
     pub fn feed(&self, hall: HallId) -> Option<&Arc<Feed>> {

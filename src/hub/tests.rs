@@ -448,7 +448,7 @@ async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
     let mut rig = Rig::new();
     rig.issue("police", "hukou"); // the day's rollover
     rig.run(Command::Open { window: 2, staff: None });
-    let n = super::feed::RECENT_CALLS + 5;
+    let n = crate::engine::RECENT_CALLS + 5;
     for _ in 0..n {
         rig.issue("police", "hukou");
     }
@@ -573,4 +573,37 @@ async fn a_public_screen_never_receives_who_a_citizen_is_how_they_rated_or_what_
     let all_staff = sent_to_staff.concat();
     assert!(all_staff.contains(secret) && all_staff.contains("elderly") && all_staff.contains("meeting"));
     assert!(!all_staff.contains("5ec2e700"));
+}
+
+#[test]
+fn a_halls_batches_waiting_together_become_one_frame_and_a_reset_keeps_its_place() {
+    use crate::store::{Batch, Change};
+    let ev = |seq: u64| Event {
+        seq,
+        at: local(10, 0),
+        kind: crate::engine::EventKind::WindowClosed { window: 1 },
+    };
+    let (a, b) = (code("a"), code("b"));
+    let batch = |hall, from: u64, to: u64| {
+        Change::Batch(std::sync::Arc::new(Batch {
+            hall,
+            events: (from..=to).map(ev).collect(),
+        }))
+    };
+    let got = super::joined(vec![
+        batch(a, 1, 2),
+        batch(b, 7, 7),
+        batch(a, 3, 5),
+        Change::Reset(a),
+        batch(a, 9, 9),
+        batch(b, 8, 8),
+    ]);
+    let shape: Vec<String> = got
+        .iter()
+        .map(|c| match c {
+            Change::Batch(b) => format!("{}:{}-{}", b.hall, b.from(), b.seq()),
+            Change::Reset(h) => format!("{h}:reset"),
+        })
+        .collect();
+    assert_eq!(shape, ["a:1-5", "b:7-8", "a:reset", "a:9-9"]);
 }

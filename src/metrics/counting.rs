@@ -152,14 +152,14 @@ impl Tally {
     /// replaced): its tickets' zones and waits, counting nothing.
     pub(crate) fn adopt(&mut self, hall: &crate::engine::Hall) {
         self.tickets = hall
-            .tickets(Millis(0))
+            .ticket_numbers()
             .filter_map(|t| {
-                let (zone, _, _) = hall.ticket_place(t.number)?;
+                let (zone, _, _) = hall.ticket_place(t)?;
                 Some((
-                    t.number,
+                    t,
                     Place {
                         zone,
-                        queued: hall.waiting_since(t.number),
+                        queued: hall.waiting_since(t),
                     },
                 ))
             })

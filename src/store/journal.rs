@@ -76,6 +76,15 @@ struct RecordIn {
     event: Event,
 }
 
+/// A snapshot file as written: the same as [`SnapshotFile`], borrowing the
+/// snapshot rather than cloning it.
+#[derive(Serialize)]
+struct SnapshotFileOut<'a> {
+    #[serde(flatten)]
+    position: Position,
+    snapshot: &'a HallSnapshot,
+}
+
 #[derive(Serialize, Deserialize)]
 struct SnapshotFile {
     #[serde(flatten)]
@@ -313,6 +322,7 @@ impl Journal {
     }
 
     fn rotate(&mut self) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let next = self.segment + 1;
         let file = create_segment(&self.dir, next)?;
         self.file = file;
@@ -320,7 +330,13 @@ impl Journal {
         self.len = MAGIC.len() as u64;
         let end = self.position();
         self.day_index().durable_to(end);
-        self.prune()
+        let pruned = self.prune();
+        tracing::info!(
+            segment = next,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "journal segment started"
+        );
+        pruned
     }
 
     /// Stores a hall's snapshot, taken after every event already appended.
@@ -328,24 +344,21 @@ impl Journal {
     /// # Errors
     /// The snapshot file cannot be written.
     pub fn write_snapshot(&mut self, snapshot: &HallSnapshot) -> Result<(), StoreError> {
-        let dir = self.dir.join("snapshots");
-        let path = dir.join(format!("{}.json", snapshot.hall));
-        let tmp = dir.join(format!("{}.json.tmp", snapshot.hall));
-        let body = serde_json::to_vec(&SnapshotFile {
-            position: self.position(),
-            snapshot: snapshot.clone(),
-        })
-        .map_err(|e| StoreError::Unavailable(format!("cannot encode snapshot: {e}")))?;
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&body)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| io(&path, e))?;
-        sync_dir(&dir)?;
-        self.replay_from.insert(snapshot.hall, self.segment);
+        let at = self.position();
+        write_snapshot_file(&self.dir, at, snapshot)?;
+        self.snapshot_written(snapshot.hall, at);
         Ok(())
+    }
+
+    /// Notes that a hall's snapshot taken at `at` is on disk: replay starts
+    /// there, so pruning may drop what is before it.
+    pub fn snapshot_written(&mut self, hall: HallId, at: Position) {
+        self.replay_from.insert(hall, at.segment);
+    }
+
+    /// The journal's directory, for writing snapshot files beside it.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Every hall's incarnations (`DIR/epochs.json`, read at open; none
@@ -429,6 +442,29 @@ impl Journal {
         }
         sync_dir(&self.dir)
     }
+}
+
+/// Writes a hall's snapshot file, taken when the journal was at `at` (every
+/// event it holds is before that position): written beside, synced, renamed
+/// over. Needs no journal lock, so it can run beside the writer; call
+/// [`Journal::snapshot_written`] after.
+///
+/// # Errors
+/// The snapshot cannot be encoded or the file written.
+pub fn write_snapshot_file(dir: &Path, at: Position, snapshot: &HallSnapshot) -> Result<(), StoreError> {
+    let dir = dir.join("snapshots");
+    let path = dir.join(format!("{}.json", snapshot.hall));
+    let tmp = dir.join(format!("{}.json.tmp", snapshot.hall));
+    let body = serde_json::to_vec(&SnapshotFileOut { position: at, snapshot })
+        .map_err(|e| StoreError::Unavailable(format!("cannot encode snapshot: {e}")))?;
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&body)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| io(&path, e))?;
+    sync_dir(&dir)
 }
 
 fn read_epochs(dir: &Path) -> Result<HashMap<HallId, Epochs>, StoreError> {

@@ -30,9 +30,9 @@ use crate::engine::{Event, EventKind, Hall, HallId};
 
 /// Changes kept for subscribers that have not read them yet; one further
 /// behind reads what it missed from the hall's tail or the log.
-const CHANNEL: usize = 1024;
+const CHANNEL: usize = 8192;
 /// Events of each hall kept in memory behind its durable state.
-pub const TAIL_EVENTS: usize = 4096;
+pub const TAIL_EVENTS: usize = 16_384;
 
 /// One durable batch of one hall's events: consecutive sequence numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +246,7 @@ impl Stream {
             rx,
             next,
             ready: VecDeque::new(),
+            memory_only: false,
         }
     }
 
@@ -331,6 +332,12 @@ impl Stream {
         Ok(log.lock().complete(since, &mut events).then_some(events))
     }
 
+    /// Every durable event of the hall after `since` if the tail still holds
+    /// them all.
+    fn tail_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+        Ok(self.log(hall).and_then(|l| l.lock().tail_since(since)))
+    }
+
     /// The events after `since` from the tail, or else from the store.
     async fn read(&self, log: &HallLog, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
         let from_memory = log.lock().tail_since(since);
@@ -408,6 +415,17 @@ pub struct Subscription {
     next: HashMap<HallId, u64>,
     /// Changes recovered after a lag, handed out before the channel's.
     ready: VecDeque<Change>,
+    /// Catch up from memory only (see [`Subscription::without_log`]).
+    memory_only: bool,
+}
+
+/// See [`Subscription::take`].
+enum Taken {
+    Change(Change),
+    Known,
+    /// Missed events: per hall, the last one it has.
+    Missed(Vec<(HallId, u64)>),
+    Closed,
 }
 
 impl Subscription {
@@ -418,42 +436,97 @@ impl Subscription {
             if let Some(c) = self.ready.pop_front() {
                 return Some(c);
             }
-            match self.rx.recv().await {
-                Ok(Change::Batch(b)) => {
-                    let want = self.next.get(&b.hall).copied().unwrap_or(1);
-                    if b.seq() < want {
-                        continue; // known already (from a catch-up)
-                    }
-                    if b.from() > want {
-                        self.catch_up(b.hall, want - 1).await;
-                        continue;
-                    }
-                    self.next.insert(b.hall, b.seq() + 1);
-                    if b.from() < want {
-                        // Partly known: only the rest.
-                        let rest = b.events.iter().filter(|e| e.seq >= want).cloned().collect();
-                        return Some(Change::Batch(Arc::new(Batch {
-                            hall: b.hall,
-                            events: rest,
-                        })));
-                    }
-                    return Some(Change::Batch(b));
-                }
-                Ok(Change::Reset(hall)) => {
-                    let seq = self.stream().and_then(|s| s.durable_seq(hall)).unwrap_or(0);
-                    self.next.insert(hall, seq + 1);
-                    return Some(Change::Reset(hall));
-                }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "a stream subscriber fell behind: reading what it missed");
-                    let halls: Vec<(HallId, u64)> = self.next.iter().map(|(h, n)| (*h, *n)).collect();
-                    for (hall, next) in halls {
-                        self.catch_up(hall, next - 1).await;
+            let got = self.rx.recv().await;
+            match self.take(got) {
+                Taken::Change(c) => return Some(c),
+                Taken::Known => {}
+                Taken::Missed(gaps) => {
+                    for (hall, since) in gaps {
+                        self.catch_up(hall, since).await;
                     }
                 }
-                Err(broadcast::error::RecvError::Closed) => return None,
+                Taken::Closed => return None,
             }
         }
+    }
+
+    /// The next change and whatever else is waiting now, up to `max` in
+    /// all: a subscriber that handles changes in groups (the hub joins a
+    /// hall's consecutive batches into one frame) catches up faster when
+    /// it has fallen behind.
+    pub async fn recv_many(&mut self, max: usize) -> Vec<Change> {
+        let Some(first) = self.recv().await else {
+            return Vec::new();
+        };
+        let mut out = vec![first];
+        while out.len() < max {
+            if let Some(c) = self.ready.pop_front() {
+                out.push(c);
+                continue;
+            }
+            let got = match self.rx.try_recv() {
+                Ok(c) => Ok(c),
+                Err(broadcast::error::TryRecvError::Empty) => break,
+                Err(broadcast::error::TryRecvError::Lagged(n)) => Err(broadcast::error::RecvError::Lagged(n)),
+                Err(broadcast::error::TryRecvError::Closed) => Err(broadcast::error::RecvError::Closed),
+            };
+            match self.take(got) {
+                Taken::Change(c) => out.push(c),
+                Taken::Known => {}
+                Taken::Missed(gaps) => {
+                    for (hall, since) in gaps {
+                        self.catch_up(hall, since).await;
+                    }
+                }
+                Taken::Closed => break,
+            }
+        }
+        out
+    }
+
+    /// What one message of the channel means for this subscriber.
+    fn take(&mut self, got: Result<Change, broadcast::error::RecvError>) -> Taken {
+        match got {
+            Ok(Change::Batch(b)) => {
+                let want = self.next.get(&b.hall).copied().unwrap_or(1);
+                if b.seq() < want {
+                    return Taken::Known; // from a catch-up
+                }
+                if b.from() > want {
+                    return Taken::Missed(vec![(b.hall, want - 1)]);
+                }
+                self.next.insert(b.hall, b.seq() + 1);
+                if b.from() < want {
+                    // Partly known: only the rest.
+                    let rest = b.events.iter().filter(|e| e.seq >= want).cloned().collect();
+                    return Taken::Change(Change::Batch(Arc::new(Batch {
+                        hall: b.hall,
+                        events: rest,
+                    })));
+                }
+                Taken::Change(Change::Batch(b))
+            }
+            Ok(Change::Reset(hall)) => {
+                let seq = self.stream().and_then(|s| s.durable_seq(hall)).unwrap_or(0);
+                self.next.insert(hall, seq + 1);
+                Taken::Change(Change::Reset(hall))
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "a stream subscriber fell behind: reading what it missed");
+                Taken::Missed(self.next.iter().map(|(h, n)| (*h, *n - 1)).collect())
+            }
+            Err(broadcast::error::RecvError::Closed) => Taken::Closed,
+        }
+    }
+
+    /// From now on, a hall this subscriber missed more of than the stream
+    /// keeps in memory starts over ([`Change::Reset`]) instead of being read
+    /// back from the store: for a consumer that can start from the hall as
+    /// it stands (screens), reading a day's log while behind would only put
+    /// it further behind.
+    pub fn without_log(mut self) -> Subscription {
+        self.memory_only = true;
+        self
     }
 
     fn stream(&self) -> Option<Stream> {
@@ -469,7 +542,12 @@ impl Subscription {
         if stream.durable_seq(hall).is_some_and(|s| s <= since) {
             return;
         }
-        let read = stream.read_all_since(hall, since).await.unwrap_or_else(|e| {
+        let read = if self.memory_only {
+            stream.tail_since(hall, since)
+        } else {
+            stream.read_all_since(hall, since).await
+        };
+        let read = read.unwrap_or_else(|e| {
             tracing::warn!(%hall, error = %e, "cannot read what a subscriber missed: it starts over");
             None
         });

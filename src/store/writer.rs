@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::journal::{Journal, JournalOptions};
+use super::journal::{Journal, JournalOptions, Position};
 use super::log::LogReader;
 use super::redis_store::RedisStore;
 use super::stream::{Batch, Epoch, Epochs, Opening, Stream};
@@ -112,13 +112,6 @@ impl Backend {
             // retried by the next one.
             Backend::Journal(_) => Ok(()),
             Backend::Redis(r) => r.ping().await,
-        }
-    }
-
-    async fn snapshot(&self, snap: Box<HallSnapshot>) -> Result<(), StoreError> {
-        match self {
-            Backend::Journal(j) => lock(j).write_snapshot(&snap),
-            Backend::Redis(r) => r.write_snapshot(&snap).await,
         }
     }
 
@@ -437,6 +430,74 @@ async fn watch(backend: Backend, healthy: Arc<AtomicBool>, alive: mpsc::WeakSend
     }
 }
 
+/// A snapshot to write, with where the journal stood when it was taken.
+enum SnapshotJob {
+    Write(Box<HallSnapshot>, Option<Position>),
+    /// Answered once every snapshot before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Writes snapshots, in order, beside the writer. A snapshot holds every
+/// ticket of the day, and encoding and syncing it took hundreds of
+/// milliseconds on a busy day while the writer held every append back
+/// (BENCHMARKS.md): here it holds nothing back.
+fn spawn_snapshots(backend: &Backend) -> Result<mpsc::UnboundedSender<SnapshotJob>, StoreError> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<SnapshotJob>();
+    match backend.clone() {
+        // Blocking file I/O: a thread of its own.
+        Backend::Journal(j) => {
+            let dir = lock(&j).dir().to_path_buf();
+            std::thread::Builder::new()
+                .name("hallcall-snapshots".into())
+                .spawn(move || {
+                    while let Some(job) = rx.blocking_recv() {
+                        match job {
+                            SnapshotJob::Write(snap, at) => {
+                                let at = at.unwrap_or_default();
+                                let started = std::time::Instant::now();
+                                let written = super::journal::write_snapshot_file(&dir, at, &snap);
+                                if written.is_ok() {
+                                    lock(&j).snapshot_written(snap.hall, at);
+                                }
+                                logged(&snap, started, written);
+                            }
+                            SnapshotJob::Flush(reply) => {
+                                let _ = reply.send(());
+                            }
+                        }
+                    }
+                })
+                .map_err(|e| StoreError::Unavailable(format!("cannot start the snapshot writer: {e}")))?;
+        }
+        Backend::Redis(r) => {
+            tokio::spawn(async move {
+                while let Some(job) = rx.recv().await {
+                    match job {
+                        SnapshotJob::Write(snap, _) => {
+                            let started = std::time::Instant::now();
+                            let written = r.write_snapshot(&snap).await;
+                            logged(&snap, started, written);
+                        }
+                        SnapshotJob::Flush(reply) => {
+                            let _ = reply.send(());
+                        }
+                    }
+                }
+            });
+        }
+    }
+    Ok(tx)
+}
+
+fn logged(snap: &HallSnapshot, started: std::time::Instant, written: Result<(), StoreError>) {
+    let (hall, seq, tickets) = (snap.hall, snap.seq, snap.tickets.len());
+    match written {
+        Ok(()) => tracing::info!(%hall, seq, tickets, ms = started.elapsed().as_secs_f64() * 1e3, "snapshot written"),
+        // A snapshot not written only means a longer replay at the next start.
+        Err(e) => tracing::warn!(%hall, seq, error = %e, "snapshot not written"),
+    }
+}
+
 /// Writes in flight at once. The journal has one file and one fsync at a
 /// time. Redis runs each append script in order on one connection, so a
 /// second batch can be on its way while the first is in Redis's hands
@@ -475,6 +536,8 @@ struct Writer {
     stream: Stream,
     /// Each hall's next sequence number as far as is durable.
     next: HashMap<HallId, u64>,
+    /// Where snapshots go to be written.
+    snapshots: mpsc::UnboundedSender<SnapshotJob>,
     /// Each hall's next sequence number once every batch in flight is
     /// durable: what a new batch must continue.
     launched: HashMap<HallId, u64>,
@@ -493,7 +556,15 @@ async fn run(
     next: HashMap<HallId, u64>,
     metrics: Option<Arc<dyn WriteObserver>>,
 ) {
+    let snapshots = match spawn_snapshots(&backend) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "no snapshots will be written");
+            mpsc::unbounded_channel().0
+        }
+    };
     let mut w = Writer {
+        snapshots,
         depth: depth(&backend),
         backend,
         healthy,
@@ -685,9 +756,13 @@ impl Writer {
                     tracing::warn!(%hall, seq = snap.seq, durable, "snapshot ahead of the log not written");
                     return;
                 }
-                if let Err(e) = self.backend.snapshot(snap).await {
-                    tracing::warn!(%hall, error = %e, "snapshot not written");
-                }
+                // Where the journal stands now: every event of the snapshot
+                // is before it, which is where a replay resumes.
+                let at = match &self.backend {
+                    Backend::Journal(j) => Some(lock(j).position()),
+                    Backend::Redis(_) => None,
+                };
+                let _ = self.snapshots.send(SnapshotJob::Write(snap, at));
             }
             Job::Load { hall, reply } => {
                 let _ = reply.send(self.load(hall).await);
@@ -696,6 +771,10 @@ impl Writer {
                 let _ = reply.send(self.stream.hall(hall));
             }
             Job::Flush(reply) => {
+                let (done, written) = oneshot::channel();
+                if self.snapshots.send(SnapshotJob::Flush(done)).is_ok() {
+                    let _ = written.await;
+                }
                 let _ = reply.send(());
             }
         }

@@ -223,12 +223,14 @@ async fn a_stalled_client_holds_up_nobody() {
 async fn a_dead_kiosk_is_noticed_by_its_missing_pongs() {
     let app = spawn_app().await;
     let token = app.token("qiaocheng", "display").await;
+    // Counted from before the dead kiosk connects: it must not be dropped
+    // before its limit has passed since then.
+    let started = tokio::time::Instant::now();
     let mut dead = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     upgrade_raw(&mut dead, &token).await;
     // A live screen beside it answers pings (its library does) and stays.
     let mut alive = app.live("qiaocheng", "display", "").await;
     next_json(&mut alive).await;
-    let started = tokio::time::Instant::now();
     let limit = crate::helpers::TEST_HEARTBEAT.dead_after + crate::helpers::TEST_HEARTBEAT.ping_every * 2;
     while app.hub.stats.shed.load(Ordering::Relaxed) == 0 {
         assert!(started.elapsed() < limit * 2, "the dead kiosk was not noticed");

@@ -109,7 +109,12 @@ impl Hallcall {
             .arg(format!("file:{}", store.display()))
             .arg("--config")
             .arg(&cfg_path)
-            .env("RUST_LOG", "warn");
+            // HALLCALL_LOG=info shows snapshots and journal segments with
+            // their timings, when looking for what stalls.
+            .env(
+                "RUST_LOG",
+                std::env::var("HALLCALL_LOG").unwrap_or_else(|_| "warn".into()),
+            );
         let server = Server::start("hallcall", cmd, addr, dir, "/readyz").await?;
         let keys = Keys::from_secret(secret.as_bytes());
         let h0 = hall_id(0);

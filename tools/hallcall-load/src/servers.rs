@@ -37,7 +37,7 @@ impl Drop for Server {
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             if !lines.is_empty() {
                 eprintln!("    {} wrote {} log line(s); the first ones:", self.name, lines.len());
-                for l in lines.iter().take(5) {
+                for l in lines.iter().take(20) {
                     eprintln!("      {}", l.chars().take(300).collect::<String>());
                 }
             }

@@ -8,6 +8,7 @@ pub struct Latency {
     pub samples: usize,
     pub p50_us: u64,
     pub p99_us: u64,
+    pub p999_us: u64,
     pub max_us: u64,
 }
 
@@ -18,6 +19,7 @@ impl Latency {
             samples: v.len(),
             p50_us: pct(v, 0.50),
             p99_us: pct(v, 0.99),
+            p999_us: pct(v, 0.999),
             max_us: v.last().copied().unwrap_or(0),
         }
     }

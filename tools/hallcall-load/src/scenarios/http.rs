@@ -210,14 +210,17 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
     };
     eprintln!("    per second: {:?}", ours.per_second);
     eprintln!(
-        "    {} issues/s, p99 {}, {} errors; cores: server {:.2}, client {:.2}; server RSS {} -> {} MiB, busy {} ms after",
+        "    {} issues/s, p99 {}, p99.9 {}, worst {}, {} errors; cores: server {:.2}, client {:.2}; server RSS {} -> {} MiB ({:.2} KiB per ticket), busy {} ms after",
         rate(ours.per_sec),
         dur(ours.latency.p99_us),
+        dur(ours.latency.p999_us),
+        dur(ours.latency.max_us),
         ours.errors,
         ours.cpu.server_cores,
         ours.cpu.client_cores,
         ours.server_rss_before_kib / 1024,
         ours.server_rss_after_kib / 1024,
+        ours.server_rss_after_kib.saturating_sub(ours.server_rss_before_kib) as f64 / ours.answered.max(1) as f64,
         ours.busy_after_ms
     );
     if let (Some(a), Some(b)) = (ours.screen_seq_at_stop, ours.screen_seq_when_idle) {
@@ -267,11 +270,33 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
         ratio(ours.per_sec, base.per_sec),
         "≥ 60%",
     );
+    let lat = |l: &Latency| {
+        format!(
+            "{} / {} / {} / {}",
+            dur(l.p50_us),
+            dur(l.p99_us),
+            dur(l.p999_us),
+            dur(l.max_us)
+        )
+    };
     report.row(
         &scen,
-        "latency p50 / p99",
-        format!("{} / {}", dur(ours.latency.p50_us), dur(ours.latency.p99_us)),
-        format!("{} / {}", dur(base.latency.p50_us), dur(base.latency.p99_us)),
+        "latency p50 / p99 / p99.9 / worst",
+        lat(&ours.latency),
+        lat(&base.latency),
+        String::new(),
+        "",
+    );
+    report.row(
+        &scen,
+        "hallcall: slowest second of the run / fastest (answers), server memory per ticket issued",
+        format!(
+            "{} / {}, {:.2} KiB",
+            int(ours.per_second.iter().copied().skip(1).min().unwrap_or(0)),
+            int(ours.per_second.iter().copied().max().unwrap_or(0)),
+            ours.server_rss_after_kib.saturating_sub(ours.server_rss_before_kib) as f64 / ours.answered.max(1) as f64
+        ),
+        String::new(),
         String::new(),
         "",
     );

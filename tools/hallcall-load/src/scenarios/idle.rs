@@ -13,9 +13,12 @@ use crate::screens::Fleet;
 use crate::servers::Server;
 use crate::stats::int;
 
-/// Time for the allocator and the connection tasks to settle before RSS
-/// is read.
-const QUIET: Duration = Duration::from_secs(2);
+/// How often resident memory is read while waiting for it to settle.
+const SAMPLE: Duration = Duration::from_millis(500);
+/// Settled: three readings in a row within this of each other.
+const STILL_KIB: u64 = 256;
+/// Waited for at most this long.
+const SETTLE_WITHIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, serde::Serialize)]
 struct Idle {
@@ -26,12 +29,32 @@ struct Idle {
     bytes_per_connection: f64,
 }
 
+/// Resident memory once it has stopped moving: signing in (the load tool
+/// signs in three accounts) takes argon2's 19 MiB of working memory a
+/// time, which the allocator gives back only after a while; screens that
+/// connect meanwhile reuse it, and the figure would be too low.
+async fn settled(server: &Server) -> anyhow::Result<u64> {
+    let start = std::time::Instant::now();
+    let mut last = vec![server.rss_kib()?];
+    loop {
+        tokio::time::sleep(SAMPLE).await;
+        last.push(server.rss_kib()?);
+        let recent = &last[last.len().saturating_sub(3)..];
+        let (lo, hi) = (recent.iter().min(), recent.iter().max());
+        if recent.len() == 3 && hi.zip(lo).is_some_and(|(h, l)| h - l <= STILL_KIB) {
+            return Ok(recent[2]);
+        }
+        if start.elapsed() > SETTLE_WITHIN {
+            eprintln!("    resident memory did not settle within {SETTLE_WITHIN:?}: {last:?} KiB");
+            return Ok(*last.last().unwrap_or(&0));
+        }
+    }
+}
+
 async fn measure(server: &Server, path: String, c: usize) -> anyhow::Result<Idle> {
-    tokio::time::sleep(QUIET).await;
-    let before = server.rss_kib()?;
+    let before = settled(server).await?;
     let fleet = Fleet::connect(server.addr, vec![(path, 0); c]).await?;
-    tokio::time::sleep(QUIET).await;
-    let after = server.rss_kib()?;
+    let after = settled(server).await?;
     let out = Idle {
         screens: fleet.connected,
         failed: fleet.failed,
