@@ -249,3 +249,45 @@ async fn a_reload_publishes_what_was_stored_unseen_and_a_log_gone_back_is_a_new_
     store.append(id, issue(&mut fresh)).unwrap().await.unwrap().unwrap();
     assert_eq!(stream.durable_seq(id), Some(fresh.seq()));
 }
+
+#[tokio::test]
+async fn snapshots_are_written_beside_the_writer_and_a_flush_waits_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Store::open(StoreConfig {
+            location: Location::Journal(dir.path().to_path_buf()),
+            journal: crate::store::journal::JournalOptions::default(),
+            halls: sample(),
+            retention_days: 30,
+            metrics: None,
+        })
+    };
+    let opened = open().await.unwrap();
+    let mut live = opened.halls[0].clone();
+    let id = live.spec().id;
+    for _ in 0..50 {
+        opened
+            .store
+            .append(id, issue(&mut live))
+            .unwrap()
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    opened.store.snapshot(live.snapshot()).unwrap();
+    // Appends go on while it is written.
+    opened
+        .store
+        .append(id, issue(&mut live))
+        .unwrap()
+        .await
+        .unwrap()
+        .unwrap();
+    opened.store.flush().await;
+    assert!(dir.path().join("snapshots").join(format!("{id}.json")).exists());
+    drop(opened);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let reopened = open().await.unwrap();
+    let again = reopened.halls.iter().find(|h| h.spec().id == id).unwrap();
+    assert_eq!(again.snapshot(), live.snapshot(), "the snapshot and the event after it");
+}
