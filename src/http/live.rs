@@ -236,10 +236,10 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     let limit = beat.send_timeout;
     stats.connections.fetch_add(1, Ordering::Relaxed);
     let _counted = Counted(stats.clone());
-    let Some(start) = feed
-        .subscribe(scope, format, audience, resume, state.service.now())
-        .await
-    else {
+    // Boxed: the catch-up it may read from the store is a large future, and
+    // unboxed it would sit in every connection's task for its whole life.
+    let subscribed = Box::pin(feed.subscribe(scope, format, audience, resume, state.service.now())).await;
+    let Some(start) = subscribed else {
         let _ = write(&mut io, &error_frame("unknown_ticket", "no such ticket today"), limit).await;
         let _ = write(&mut io, &ws::close_frame(1008, "unknown ticket"), limit).await;
         return;
