@@ -20,6 +20,7 @@ use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
 use super::spec::{HallSpec, Placement};
 use super::stats::ServiceTimes;
 use super::ticket::{LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
+use super::tickets::Tickets;
 use super::window::{PauseReason, WindowState};
 
 /// Per-zone queues and counters.
@@ -46,7 +47,7 @@ pub(crate) const RECENT_WAITS_MS: i64 = 3_600_000;
 pub(crate) struct State {
     pub seq: u64,
     pub day: Option<Day>,
-    pub tickets: Vec<Ticket>,
+    pub tickets: Tickets,
     pub by_number: HashMap<TicketNumber, usize>,
     pub zones: Vec<ZoneState>,
     pub windows: Vec<WindowState>,
@@ -116,7 +117,7 @@ impl Hall {
             st: State {
                 seq: 0,
                 day: None,
-                tickets: Vec::new(),
+                tickets: Tickets::default(),
                 by_number: HashMap::new(),
                 zones: vec![ZoneState::default(); zones],
                 windows: vec![WindowState::closed(); windows],

@@ -35,6 +35,7 @@ mod snapshot;
 mod spec;
 mod stats;
 mod ticket;
+mod tickets;
 mod window;
 
 pub use alert::{Alert, AlertKind, AlertTarget};

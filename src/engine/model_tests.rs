@@ -150,7 +150,7 @@ impl Model {
         Model {
             policy: super::Policy::default(),
             serves: Vec::new(),
-            tickets: Vec::new(),
+            tickets: Default::default(),
             lanes: vec![Default::default(); 2],
             own: vec![Vec::new(); WINDOWS as usize],
             windows: vec![MWindow::default(); WINDOWS as usize],
