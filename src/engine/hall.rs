@@ -6,6 +6,8 @@
 //! choice the engine made (which ticket, which lane, contested or not).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use super::alert::Alert;
@@ -48,7 +50,9 @@ pub(crate) struct State {
     pub seq: u64,
     pub day: Option<Day>,
     pub tickets: Tickets,
-    pub by_number: HashMap<TicketNumber, usize>,
+    /// Fx-hashed: looked up by every operation, and the numbers are the
+    /// engine's own (no one chooses them to collide).
+    pub by_number: FxHashMap<TicketNumber, usize>,
     pub zones: Vec<ZoneState>,
     pub windows: Vec<WindowState>,
     /// Per window: tickets transferred to that window alone.
@@ -118,7 +122,7 @@ impl Hall {
                 seq: 0,
                 day: None,
                 tickets: Tickets::default(),
-                by_number: HashMap::new(),
+                by_number: FxHashMap::default(),
                 zones: vec![ZoneState::default(); zones],
                 windows: vec![WindowState::closed(); windows],
                 directed: vec![VecDeque::new(); windows],

@@ -3,7 +3,7 @@
 //! windows by id, so a snapshot survives reordering the configuration; one
 //! that names something the configuration no longer has is refused.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::civil::Date;
@@ -229,7 +229,7 @@ impl Hall {
             }
             st.tickets.push(ticket);
         }
-        let by_number: &HashMap<TicketNumber, usize> = &st.by_number;
+        let by_number: &rustc_hash::FxHashMap<TicketNumber, usize> = &st.by_number;
         let index = |n: &TicketNumber| {
             by_number
                 .get(n)

@@ -246,6 +246,8 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     };
     let mut rx = start.rx;
     let mut sent = start.seq;
+    // Counted as a reader of its audience until the connection ends.
+    let _reader = start.reader;
     for frame in start.first {
         if write(&mut io, &frame, limit).await.is_err() {
             return;

@@ -7,6 +7,7 @@
 //! never held while the hall is locked.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -44,10 +45,10 @@ pub struct Frame {
     /// A new business day, or the hall's log replaced: subscribers take a
     /// fresh snapshot rather than apply this.
     pub reset: bool,
-    /// The delta for staff's consoles and boards.
-    pub staff: Bytes,
-    /// The delta for public screens.
-    pub display: Bytes,
+    /// The delta for staff's consoles and boards, and for public screens:
+    /// each made only while someone of that audience follows the hall.
+    pub staff: Option<Bytes>,
+    pub display: Option<Bytes>,
     pub zones: Vec<usize>,
     pub windows: Vec<usize>,
     pub tickets: Vec<TicketNumber>,
@@ -105,6 +106,9 @@ pub struct Feed {
     id: HallId,
     spec: Arc<HallSpec>,
     stream: Stream,
+    /// JSON subscribers per audience (see [`slot`]): a frame is serialized
+    /// only for an audience someone is following.
+    readers: Arc<[AtomicUsize; 2]>,
     ring: Mutex<Ring>,
     caches: Mutex<Caches>,
     tx: broadcast::Sender<Arc<Frame>>,
@@ -117,6 +121,20 @@ pub struct Start {
     /// The sequence number the first messages bring the client to.
     pub seq: u64,
     pub rx: broadcast::Receiver<Arc<Frame>>,
+    /// Keep while subscribed: frames are made for this audience until it
+    /// is dropped.
+    pub reader: Reader,
+}
+
+/// A JSON subscriber of one audience, counted while it lives.
+pub struct Reader(Option<(Arc<[AtomicUsize; 2]>, usize)>);
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some((readers, i)) = &self.0 {
+            readers[*i].fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// What a subscriber does with one frame.
@@ -141,6 +159,7 @@ impl Feed {
             id: spec.id,
             spec,
             stream,
+            readers: Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]),
             ring: Mutex::new(Ring {
                 frames: VecDeque::with_capacity(RING),
                 published,
@@ -157,10 +176,16 @@ impl Feed {
     /// Makes a durable batch's frame, keeps it for resuming clients and
     /// sends it to every subscriber.
     pub fn publish(&self, batch: &Batch) {
-        let Some(frame) = self.stream.with_hall(self.id, |hall| frame(hall, batch)) else {
+        // Read under the stream's lock on the hall, serialized after it:
+        // the writer waits on that lock to commit the next batch.
+        let Some(parts) = self.stream.with_hall(self.id, |hall| parts(hall, batch)) else {
             return;
         };
-        let frame = Arc::new(frame);
+        let wanted = [
+            self.readers[0].load(Ordering::SeqCst) > 0,
+            self.readers[1].load(Ordering::SeqCst) > 0,
+        ];
+        let frame = Arc::new(parts.frame(batch, wanted));
         {
             let mut ring = lock(&self.ring);
             if ring.frames.len() == RING {
@@ -187,8 +212,8 @@ impl Feed {
             from: seq,
             seq,
             reset: true,
-            staff: Bytes::new(),
-            display: Bytes::new(),
+            staff: None,
+            display: None,
             zones: Vec::new(),
             windows: Vec::new(),
             tickets: Vec::new(),
@@ -211,11 +236,15 @@ impl Feed {
         resume: Option<Resume>,
         now: Millis,
     ) -> Option<Start> {
+        // Counted before anything is read: every frame made from now on
+        // carries this audience's delta, and one made before is at or
+        // before the point this subscriber starts from.
+        let reader = self.reader(scope, format, audience);
         if let (Some(r), Format::Json, false) = (resume, format, matches!(scope, Scope::Ticket(_)))
             && self.continues(r)
         {
-            if let Some(start) = self.resume_from_ring(scope, format, audience, r, now) {
-                return Some(start);
+            if let Some((first, seq, rx)) = self.resume_from_ring(scope, format, audience, r, now) {
+                return Some(Start { first, seq, rx, reader });
             }
             let rx = self.tx.subscribe();
             let read = self
@@ -228,7 +257,7 @@ impl Feed {
                 Ok(Some(((seq, deltas), epoch))) => {
                     let mut first = vec![resumed(r.since, seq, epoch, now)];
                     first.extend(deltas.iter().cloned());
-                    return Some(Start { first, seq, rx });
+                    return Some(Start { first, seq, rx, reader });
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -242,7 +271,19 @@ impl Feed {
             first: vec![snap],
             seq,
             rx,
+            reader,
         })
+    }
+
+    /// Counts a JSON subscriber of a hall, zone or window (the others take
+    /// no delta from a frame).
+    fn reader(&self, scope: Scope, format: Format, audience: Audience) -> Reader {
+        if format != Format::Json || matches!(scope, Scope::Ticket(_)) {
+            return Reader(None);
+        }
+        let i = slot(audience);
+        self.readers[i].fetch_add(1, Ordering::SeqCst);
+        Reader(Some((self.readers.clone(), i)))
     }
 
     /// Whether a client at `r` saw only history this log still holds.
@@ -268,7 +309,7 @@ impl Feed {
         audience: Audience,
         r: Resume,
         now: Millis,
-    ) -> Option<Start> {
+    ) -> Option<(Vec<Bytes>, u64, broadcast::Receiver<Arc<Frame>>)> {
         let ring = lock(&self.ring);
         let rx = self.tx.subscribe();
         let missed: Vec<&Arc<Frame>> = ring.frames.iter().filter(|f| f.seq > r.since).collect();
@@ -276,7 +317,13 @@ impl Feed {
             // The ring must hold the very next frame, and a client's
             // `since` must end a frame (it may not, after a catch-up).
             let next = missed.first()?;
-            if next.from != r.since + 1 || missed.iter().any(|f| f.reset) {
+            // Nor may one lack this audience's delta (made while nobody of
+            // it followed the hall).
+            let unmade = |f: &&Arc<Frame>| match audience {
+                Audience::Staff => f.staff.is_none(),
+                Audience::Display => f.display.is_none(),
+            };
+            if next.from != r.since + 1 || missed.iter().any(|f| f.reset || unmade(f)) {
                 return None;
             }
         }
@@ -291,7 +338,7 @@ impl Feed {
                     _ => None,
                 }),
         );
-        Some(Start { first, seq, rx })
+        Some((first, seq, rx))
     }
 
     /// The deltas that bring a client from `since` to the hall as it
@@ -359,17 +406,22 @@ fn resumed(since: u64, seq: u64, epoch: Option<Epoch>, now: Millis) -> Bytes {
 }
 
 fn render_frame(frame: &Frame, scope: Scope, format: Format, audience: Audience, served: &[usize]) -> Render {
-    let json = || match audience {
-        Audience::Staff => frame.staff.clone(),
-        Audience::Display => frame.display.clone(),
+    // A frame made before this subscriber was counted lacks its delta; it
+    // is behind the subscriber's start, so this is only a safety net.
+    let json = || {
+        match audience {
+            Audience::Staff => frame.staff.clone(),
+            Audience::Display => frame.display.clone(),
+        }
+        .map_or(Render::Resnapshot, Render::Send)
     };
     match (format, scope) {
-        (Format::Json, Scope::Hall) => Render::Send(json()),
-        (Format::Json, Scope::Zone(z)) if frame.zones.contains(&z) => Render::Send(json()),
+        (Format::Json, Scope::Hall) => json(),
+        (Format::Json, Scope::Zone(z)) if frame.zones.contains(&z) => json(),
         (Format::Json, Scope::Window(w, _))
             if frame.windows.contains(&w) || frame.zones.iter().any(|z| served.contains(z)) =>
         {
-            Render::Send(json())
+            json()
         }
         (Format::Led, Scope::Hall) => frame.led.clone().map_or(Render::Skip, Render::Send),
         (Format::Led, Scope::Zone(z)) => {
@@ -394,13 +446,27 @@ fn render_frame(frame: &Frame, scope: Scope, format: Format, audience: Audience,
     }
 }
 
-/// A durable batch's frame. `hall` is the stream's durable hall, as of
-/// this batch or later (the writer may have committed more since): the
-/// zones, queues and windows a frame carries are as of at least its
-/// batch, and its events and calls are exactly the batch's.
-fn frame(hall: &Hall, batch: &Batch) -> Frame {
+/// What a durable batch's frame is made of, read from the stream's durable
+/// hall: as of this batch or later (the writer may have committed more
+/// since), so the zones, queues and windows a frame carries are as of at
+/// least its batch; its events and calls are exactly the batch's.
+struct Parts {
+    reset: bool,
+    zones: Vec<usize>,
+    windows: Vec<usize>,
+    tickets: Vec<TicketNumber>,
+    calls: Vec<Call>,
+    /// Each call's zone index.
+    call_zones: Vec<usize>,
+    summaries: Vec<crate::engine::ZoneSummary>,
+    queues: Vec<Queue>,
+    views: Vec<crate::engine::WindowView>,
+    alerts: Option<Vec<view::Alert>>,
+    ratings: Option<view::Ratings>,
+}
+
+fn parts(hall: &Hall, batch: &Batch) -> Parts {
     let events = &batch.events;
-    let (from, seq) = (batch.from(), batch.seq());
     let at = events.last().map_or(Millis(0), |e| e.at);
     let spec = hall.spec();
     let mut zones = BTreeSet::new();
@@ -415,61 +481,88 @@ fn frame(hall: &Hall, batch: &Batch) -> Frame {
     let zones: Vec<usize> = zones.into_iter().collect();
     let windows: Vec<usize> = windows.into_iter().collect();
     let calls = calls_of(hall, events);
+    let call_zones = calls.iter().map(|c| spec.zone_index(c.zone).unwrap_or(0)).collect();
     // Only what the batch touched is computed: most batches are one issue,
     // which changes one zone and no window.
-    let views: Vec<crate::engine::WindowView> = windows.iter().map(|&w| hall.window_view(w)).collect();
-    let summaries: Vec<crate::engine::ZoneSummary> = zones.iter().map(|&z| hall.zone_summary(z, at)).collect();
-    let queues: Vec<Queue> = zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD).into()).collect();
-    let window_led = windows
-        .iter()
-        .zip(&views)
-        .map(|(&w, view)| (w, text_frame(&window_line(view))))
-        .collect();
-    let staff = wire::to_json(&Delta {
-        kind: "delta",
-        from,
-        seq,
-        events: staff_events(events),
-        calls: &calls,
-        zones: summaries.iter().cloned().map(Zone::from).collect(),
-        queues: queues.clone(),
-        windows: views.iter().cloned().map(Window::from).collect(),
-        extra: StaffExtra {
-            alerts: alerts_changed(events).then(|| view::alerts(hall.alerts())),
-            ratings: ratings_changed(events).then(|| hall.rating_summary().into()),
-        },
-    });
-    let display = wire::to_json(&Delta {
-        kind: "delta",
-        from,
-        seq,
-        events: display_events(events),
-        calls: &calls,
-        zones: summaries.into_iter().map(DisplayZone::from).collect(),
-        queues,
-        windows: views.into_iter().map(DisplayWindow::from).collect(),
-        extra: NoExtra {},
-    });
-    let calls: Vec<(usize, String)> = calls
-        .iter()
-        .map(|c| (spec.zone_index(c.zone).unwrap_or(0), c.led()))
-        .collect();
-    let led = (!calls.is_empty()).then(|| {
-        let lines: Vec<&str> = calls.iter().map(|(_, l)| l.as_str()).collect();
-        text_frame(&lines.join("\n"))
-    });
-    Frame {
-        from,
-        seq,
+    Parts {
         reset,
-        staff: text_frame(&staff),
-        display: text_frame(&display),
+        summaries: zones.iter().map(|&z| hall.zone_summary(z, at)).collect(),
+        queues: zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD).into()).collect(),
+        views: windows.iter().map(|&w| hall.window_view(w)).collect(),
+        alerts: alerts_changed(events).then(|| view::alerts(hall.alerts())),
+        ratings: ratings_changed(events).then(|| hall.rating_summary().into()),
         zones,
         windows,
         tickets,
         calls,
-        led,
-        window_led,
+        call_zones,
+    }
+}
+
+impl Parts {
+    /// The frame, with the deltas of the audiences `wanted` (staff,
+    /// display).
+    fn frame(self, batch: &Batch, wanted: [bool; 2]) -> Frame {
+        let events = &batch.events;
+        let (from, seq) = (batch.from(), batch.seq());
+        let staff = wanted[0].then(|| {
+            text_frame(&wire::to_json(&Delta {
+                kind: "delta",
+                from,
+                seq,
+                events: staff_events(events),
+                calls: &self.calls,
+                zones: self.summaries.iter().cloned().map(Zone::from).collect(),
+                queues: self.queues.clone(),
+                windows: self.views.iter().cloned().map(Window::from).collect(),
+                extra: StaffExtra {
+                    alerts: self.alerts.clone(),
+                    ratings: self.ratings.clone(),
+                },
+            }))
+        });
+        let display = wanted[1].then(|| {
+            text_frame(&wire::to_json(&Delta {
+                kind: "delta",
+                from,
+                seq,
+                events: display_events(events),
+                calls: &self.calls,
+                zones: self.summaries.iter().cloned().map(DisplayZone::from).collect(),
+                queues: self.queues.clone(),
+                windows: self.views.iter().cloned().map(DisplayWindow::from).collect(),
+                extra: NoExtra {},
+            }))
+        });
+        let window_led = self
+            .windows
+            .iter()
+            .zip(&self.views)
+            .map(|(&w, view)| (w, text_frame(&window_line(view))))
+            .collect();
+        let calls: Vec<(usize, String)> = self
+            .calls
+            .iter()
+            .zip(&self.call_zones)
+            .map(|(c, &z)| (z, c.led()))
+            .collect();
+        let led = (!calls.is_empty()).then(|| {
+            let lines: Vec<&str> = calls.iter().map(|(_, l)| l.as_str()).collect();
+            text_frame(&lines.join("\n"))
+        });
+        Frame {
+            from,
+            seq,
+            reset: self.reset,
+            staff,
+            display,
+            zones: self.zones,
+            windows: self.windows,
+            tickets: self.tickets,
+            calls,
+            led,
+            window_led,
+        }
     }
 }
 

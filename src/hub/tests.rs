@@ -89,15 +89,15 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
     assert_eq!(frame.zones, vec![1], "the police zone only");
     assert_eq!(frame.tickets.len(), 1);
     assert!(
-        !crate::ws::text_payload(&frame.staff).contains("person")
-            && !crate::ws::text_payload(&frame.staff).contains("feedbeef"),
+        !crate::ws::text_payload(frame.staff.as_ref().unwrap()).contains("person")
+            && !crate::ws::text_payload(frame.staff.as_ref().unwrap()).contains("feedbeef"),
         "{}",
-        crate::ws::text_payload(&frame.staff)
+        crate::ws::text_payload(frame.staff.as_ref().unwrap())
     );
     assert!(
-        crate::ws::text_payload(&frame.staff).contains(r#""normal":["C001","C002"]"#),
+        crate::ws::text_payload(frame.staff.as_ref().unwrap()).contains(r#""normal":["C001","C002"]"#),
         "{}",
-        crate::ws::text_payload(&frame.staff)
+        crate::ws::text_payload(frame.staff.as_ref().unwrap())
     );
 
     // Scopes see what concerns them.
@@ -141,12 +141,12 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     let mut rig = Rig::new();
     rig.issue("general", "apply");
     rig.run(Command::Open { window: 2, staff: None });
-    let mut rx = rig
+    let rx_start = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
         .await
-        .unwrap()
-        .rx;
+        .unwrap();
+    let mut rx = rx_start.rx;
     rig.run(Command::CallNext { window: 2 });
     let frame = rx.recv().await.unwrap();
     assert_eq!(
@@ -210,6 +210,12 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
 #[tokio::test]
 async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
     let mut rig = Rig::new();
+    // Staff follow the hall, so its frames carry their deltas.
+    let _console = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
+        .await
+        .unwrap();
     rig.issue("general", "apply");
     let since = rig.seq();
     rig.issue("general", "apply");
@@ -231,6 +237,22 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
         crate::ws::text_payload(&start.first[1]).contains(r#""type":"delta""#)
             && crate::ws::text_payload(&start.first[2]).contains("C001")
     );
+    // No display followed the hall: its frames have no display delta, and
+    // a display resuming is caught up from the stream (one delta here).
+    let start = rig
+        .feed
+        .subscribe(
+            Scope::Hall,
+            Format::Json,
+            Audience::Display,
+            Some(resume(since)),
+            local(10, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(start.first.len(), 2);
+    let caught_up = crate::ws::text_payload(&start.first[1]);
+    assert!(caught_up.contains("A002") && caught_up.contains("C001"), "{caught_up}");
     // A zone subscriber resuming gets only its zone's frames.
     let start = rig
         .feed
@@ -370,12 +392,12 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
 #[tokio::test]
 async fn a_slow_subscriber_lags_instead_of_growing_memory() {
     let mut rig = Rig::new();
-    let mut rx = rig
+    let rx_start = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
         .await
-        .unwrap()
-        .rx;
+        .unwrap();
+    let mut rx = rx_start.rx;
     for _ in 0..RING + 10 {
         rig.issue("general", "apply");
     }
@@ -452,12 +474,12 @@ async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
     for _ in 0..n {
         rig.issue("police", "hukou");
     }
-    let mut rx = rig
+    let rx_start = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
         .await
-        .unwrap()
-        .rx;
+        .unwrap();
+    let mut rx = rx_start.rx;
     // Calls and skips applied to the live hall, then published as one
     // durable batch, as the writer joins a flush's appends.
     let mut batch = Vec::new();
@@ -471,7 +493,7 @@ async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
     let frame = rx.recv().await.unwrap();
     assert_eq!((frame.from, frame.seq), (from, seq));
     assert_eq!(frame.calls.len(), n, "every call of the batch");
-    let json = crate::ws::text_payload(&frame.staff);
+    let json = crate::ws::text_payload(frame.staff.as_ref().unwrap());
     let calls = &json[json.find(r#""calls":["#).unwrap()..json.find(r#""zones":["#).unwrap()];
     assert_eq!(calls.matches(r#""ticket":"#).count(), n, "{calls}");
 }
@@ -480,18 +502,18 @@ async fn a_batch_with_more_calls_than_the_recent_list_sends_them_all() {
 async fn a_public_screen_never_receives_who_a_citizen_is_how_they_rated_or_what_staff_noted() {
     let mut rig = Rig::new();
     let secret = "SECRET-FOR-STAFF";
-    let mut display = rig
+    let display_start = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, Audience::Display, None, local(10, 0))
         .await
-        .unwrap()
-        .rx;
-    let mut staff = rig
+        .unwrap();
+    let mut display = display_start.rx;
+    let staff_start = rig
         .feed
         .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
         .await
-        .unwrap()
-        .rx;
+        .unwrap();
+    let mut staff = staff_start.rx;
     rig.issue("police", "hukou"); // the day's start: a reset, not a delta
     // An elderly citizen, known by a person's key, served and rating it
     // badly with a comment; a supervisor follows it up with a note.

@@ -25,14 +25,15 @@ struct Place {
 #[derive(Debug)]
 pub(crate) struct Tally {
     spec: Arc<HallSpec>,
-    tickets: HashMap<TicketNumber, Place>,
+    /// Fx-hashed: one insert per ticket issued, on the path of every batch.
+    tickets: rustc_hash::FxHashMap<TicketNumber, Place>,
 }
 
 impl Tally {
     pub(crate) fn new(spec: Arc<HallSpec>) -> Tally {
         Tally {
             spec,
-            tickets: HashMap::new(),
+            tickets: rustc_hash::FxHashMap::default(),
         }
     }
 
