@@ -274,14 +274,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
                     let mut resnapshot = false;
                     match r {
                         Ok(frame) if frame.seq > sent || frame.reset => {
-                            // A frame the client holds part of (it caught
-                            // up to the middle of a batch): its deltas
-                            // would repeat events, so a snapshot instead.
-                            let render = if frame.from <= sent && !frame.reset && format == Format::Json {
-                                Render::Resnapshot
-                            } else {
-                                feed.render(&frame, scope, format, audience, &served)
-                            };
+                            let render = feed.render(&frame, sent, scope, format, audience, &served);
                             match render {
                                 Render::Skip => sent = frame.seq,
                                 Render::Send(bytes) => {

@@ -58,6 +58,10 @@ pub struct Frame {
     pub led: Option<Bytes>,
     /// The LED line of each touched window.
     pub window_led: Vec<(usize, Bytes)>,
+    /// The batch and what the deltas were made of: for a client that holds
+    /// the first part of the batch already ([`Feed::partial`]).
+    batch: Arc<Batch>,
+    parts: Arc<Parts>,
 }
 
 /// Where a client resuming says it was.
@@ -175,7 +179,7 @@ impl Feed {
 
     /// Makes a durable batch's frame, keeps it for resuming clients and
     /// sends it to every subscriber.
-    pub fn publish(&self, batch: &Batch) {
+    pub fn publish(&self, batch: &Arc<Batch>) {
         // Read under the stream's lock on the hall, serialized after it:
         // the writer waits on that lock to commit the next batch.
         let Some(parts) = self.stream.with_hall(self.id, |hall| parts(hall, batch)) else {
@@ -220,6 +224,11 @@ impl Feed {
             calls: Vec::new(),
             led: None,
             window_led: Vec::new(),
+            batch: Arc::new(Batch {
+                hall: self.id,
+                events: Vec::new(),
+            }),
+            parts: Arc::new(Parts::default()),
         }));
     }
 
@@ -314,30 +323,30 @@ impl Feed {
         let rx = self.tx.subscribe();
         let missed: Vec<&Arc<Frame>> = ring.frames.iter().filter(|f| f.seq > r.since).collect();
         if r.since < ring.published {
-            // The ring must hold the very next frame, and a client's
-            // `since` must end a frame (it may not, after a catch-up).
+            // The ring must hold the frame with the very next event (the
+            // client may hold the first part of it: it caught up to the
+            // middle of a batch), and none after it may be a reset or lack
+            // this audience's delta (made while nobody of it followed).
             let next = missed.first()?;
-            // Nor may one lack this audience's delta (made while nobody of
-            // it followed the hall).
-            let unmade = |f: &&Arc<Frame>| match audience {
+            let unmade = |f: &Arc<Frame>| match audience {
                 Audience::Staff => f.staff.is_none(),
                 Audience::Display => f.display.is_none(),
             };
-            if next.from != r.since + 1 || missed.iter().any(|f| f.reset || unmade(f)) {
+            if next.from > r.since + 1 || next.reset || missed[1..].iter().any(|f| f.reset || unmade(f)) {
                 return None;
             }
         }
         let seq = ring.published.max(r.since);
         let served = self.served(scope);
         let mut first = vec![resumed(r.since, seq, self.stream.epoch(self.id), now)];
-        first.extend(
-            missed
-                .iter()
-                .filter_map(|f| match render_frame(f, scope, format, audience, &served) {
-                    Render::Send(b) => Some(b),
-                    _ => None,
-                }),
-        );
+        for f in missed {
+            let rendered = match render_frame(f, scope, format, audience, &served) {
+                Render::Send(_) | Render::Resnapshot if f.from <= r.since => Some(self.partial(f, r.since, audience)),
+                Render::Send(b) => Some(b),
+                _ => None,
+            };
+            first.extend(rendered);
+        }
         Some((first, seq, rx))
     }
 
@@ -375,9 +384,37 @@ impl Feed {
         }
     }
 
+    /// The delta of `frame`'s events after `after` alone, for a client that
+    /// has the rest of them (it caught up to the middle of the batch the
+    /// frame carries, or took its snapshot there).
+    pub fn partial(&self, frame: &Frame, after: u64, audience: Audience) -> Bytes {
+        let events: Vec<Event> = frame.batch.events.iter().filter(|e| e.seq > after).cloned().collect();
+        let calls: Vec<Call> = frame
+            .parts
+            .calls
+            .iter()
+            .zip(&frame.parts.call_seqs)
+            .filter(|(_, s)| **s > after)
+            .map(|(c, _)| c.clone())
+            .collect();
+        frame.parts.delta(&events, &calls, audience)
+    }
+
     /// What a subscriber with `scope` sends for `frame`; `served` lists the
     /// zones of a window scope's window.
-    pub fn render(&self, frame: &Frame, scope: Scope, format: Format, audience: Audience, served: &[usize]) -> Render {
+    ///
+    /// `sent` is where the subscriber is: a frame it holds the first part
+    /// of (it started from the middle of the batches the frame joins) is
+    /// sent as the rest only ([`Feed::partial`]).
+    pub fn render(
+        &self,
+        frame: &Frame,
+        sent: u64,
+        scope: Scope,
+        format: Format,
+        audience: Audience,
+        served: &[usize],
+    ) -> Render {
         if frame.reset {
             return Render::Resnapshot;
         }
@@ -391,7 +428,12 @@ impl Feed {
             return if concerned { Render::Resnapshot } else { Render::Skip };
         }
         // Shared frames need no state: no lock on the hot path.
-        render_frame(frame, scope, format, audience, served)
+        match render_frame(frame, scope, format, audience, served) {
+            Render::Send(_) if frame.from <= sent && format == Format::Json => {
+                Render::Send(self.partial(frame, sent, audience))
+            }
+            r => r,
+        }
     }
 }
 
@@ -450,14 +492,16 @@ fn render_frame(frame: &Frame, scope: Scope, format: Format, audience: Audience,
 /// hall: as of this batch or later (the writer may have committed more
 /// since), so the zones, queues and windows a frame carries are as of at
 /// least its batch; its events and calls are exactly the batch's.
+#[derive(Debug, Default)]
 struct Parts {
     reset: bool,
     zones: Vec<usize>,
     windows: Vec<usize>,
     tickets: Vec<TicketNumber>,
     calls: Vec<Call>,
-    /// Each call's zone index.
+    /// Each call's zone index, and the sequence number of its event.
     call_zones: Vec<usize>,
+    call_seqs: Vec<u64>,
     summaries: Vec<crate::engine::ZoneSummary>,
     queues: Vec<Queue>,
     views: Vec<crate::engine::WindowView>,
@@ -482,6 +526,16 @@ fn parts(hall: &Hall, batch: &Batch) -> Parts {
     let windows: Vec<usize> = windows.into_iter().collect();
     let calls = calls_of(hall, events);
     let call_zones = calls.iter().map(|c| spec.zone_index(c.zone).unwrap_or(0)).collect();
+    let call_seqs = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::TicketCalled { .. } | EventKind::TicketRecalled { .. }
+            )
+        })
+        .map(|e| e.seq)
+        .collect();
     // Only what the batch touched is computed: most batches are one issue,
     // which changes one zone and no window.
     Parts {
@@ -496,22 +550,37 @@ fn parts(hall: &Hall, batch: &Batch) -> Parts {
         tickets,
         calls,
         call_zones,
+        call_seqs,
     }
 }
 
 impl Parts {
-    /// The frame, with the deltas of the audiences `wanted` (staff,
-    /// display).
-    fn frame(self, batch: &Batch, wanted: [bool; 2]) -> Frame {
-        let events = &batch.events;
-        let (from, seq) = (batch.from(), batch.seq());
-        let staff = wanted[0].then(|| {
-            text_frame(&wire::to_json(&Delta {
+    /// Every zone, queue and window of the hall, with its alerts and
+    /// ratings: the state that ends a catch-up.
+    fn whole(hall: &Hall, now: Millis) -> Parts {
+        let spec = hall.spec();
+        Parts {
+            summaries: (0..spec.zones.len()).map(|z| hall.zone_summary(z, now)).collect(),
+            queues: hall.queue_heads(QUEUE_HEAD).into_iter().map(Into::into).collect(),
+            views: hall.windows(),
+            alerts: Some(view::alerts(hall.alerts())),
+            ratings: Some(hall.rating_summary().into()),
+            ..Parts::default()
+        }
+    }
+
+    /// One audience's delta carrying `events` (consecutive, not empty) and
+    /// `calls` among them, with these parts' zones, queues and windows.
+    fn delta(&self, events: &[Event], calls: &[Call], audience: Audience) -> Bytes {
+        let from = events.first().map_or(0, |e| e.seq);
+        let seq = events.last().map_or(0, |e| e.seq);
+        let json = match audience {
+            Audience::Staff => wire::to_json(&Delta {
                 kind: "delta",
                 from,
                 seq,
                 events: staff_events(events),
-                calls: &self.calls,
+                calls,
                 zones: self.summaries.iter().cloned().map(Zone::from).collect(),
                 queues: self.queues.clone(),
                 windows: self.views.iter().cloned().map(Window::from).collect(),
@@ -519,21 +588,27 @@ impl Parts {
                     alerts: self.alerts.clone(),
                     ratings: self.ratings.clone(),
                 },
-            }))
-        });
-        let display = wanted[1].then(|| {
-            text_frame(&wire::to_json(&Delta {
+            }),
+            Audience::Display => wire::to_json(&Delta {
                 kind: "delta",
                 from,
                 seq,
                 events: display_events(events),
-                calls: &self.calls,
+                calls,
                 zones: self.summaries.iter().cloned().map(DisplayZone::from).collect(),
                 queues: self.queues.clone(),
                 windows: self.views.iter().cloned().map(DisplayWindow::from).collect(),
                 extra: NoExtra {},
-            }))
-        });
+            }),
+        };
+        text_frame(&json)
+    }
+
+    /// The frame, with the deltas of the audiences `wanted` (staff,
+    /// display).
+    fn frame(self, batch: &Arc<Batch>, wanted: [bool; 2]) -> Frame {
+        let staff = wanted[0].then(|| self.delta(&batch.events, &self.calls, Audience::Staff));
+        let display = wanted[1].then(|| self.delta(&batch.events, &self.calls, Audience::Display));
         let window_led = self
             .windows
             .iter()
@@ -551,17 +626,19 @@ impl Parts {
             text_frame(&lines.join("\n"))
         });
         Frame {
-            from,
-            seq,
+            from: batch.from(),
+            seq: batch.seq(),
             reset: self.reset,
             staff,
             display,
-            zones: self.zones,
-            windows: self.windows,
-            tickets: self.tickets,
+            zones: self.zones.clone(),
+            windows: self.windows.clone(),
+            tickets: self.tickets.clone(),
             calls,
             led,
             window_led,
+            batch: batch.clone(),
+            parts: Arc::new(self),
         }
     }
 }
@@ -572,54 +649,13 @@ impl Parts {
 fn catch_up(hall: &Hall, audience: Audience, events: &[Event]) -> Vec<Bytes> {
     let now = events.last().map_or(Millis(0), |e| e.at);
     let chunks: Vec<&[Event]> = events.chunks(CATCH_UP_EVENTS).collect();
-    let n = chunks.len();
-    let spec = hall.spec();
+    let (none, whole) = (Parts::default(), Parts::whole(hall, now));
     chunks
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, chunk)| {
-            let last = i + 1 == n;
-            let (from, seq) = (chunk[0].seq, chunk[chunk.len() - 1].seq);
-            let calls = calls_of(hall, chunk);
-            let summaries: Vec<crate::engine::ZoneSummary> = if last {
-                (0..spec.zones.len()).map(|z| hall.zone_summary(z, now)).collect()
-            } else {
-                Vec::new()
-            };
-            let queues: Vec<Queue> = if last {
-                hall.queue_heads(QUEUE_HEAD).into_iter().map(Into::into).collect()
-            } else {
-                Vec::new()
-            };
-            let windows = if last { hall.windows() } else { Vec::new() };
-            let json = match audience {
-                Audience::Staff => wire::to_json(&Delta {
-                    kind: "delta",
-                    from,
-                    seq,
-                    events: staff_events(chunk),
-                    calls: &calls,
-                    zones: summaries.into_iter().map(Zone::from).collect(),
-                    queues,
-                    windows: windows.into_iter().map(Window::from).collect(),
-                    extra: StaffExtra {
-                        alerts: last.then(|| view::alerts(hall.alerts())),
-                        ratings: last.then(|| hall.rating_summary().into()),
-                    },
-                }),
-                Audience::Display => wire::to_json(&Delta {
-                    kind: "delta",
-                    from,
-                    seq,
-                    events: display_events(chunk),
-                    calls: &calls,
-                    zones: summaries.into_iter().map(DisplayZone::from).collect(),
-                    queues,
-                    windows: windows.into_iter().map(DisplayWindow::from).collect(),
-                    extra: NoExtra {},
-                }),
-            };
-            text_frame(&json)
+            let parts = if i + 1 == chunks.len() { &whole } else { &none };
+            parts.delta(chunk, &calls_of(hall, chunk), audience)
         })
         .collect()
 }

@@ -104,21 +104,21 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
     assert!(
         text(
             rig.feed
-                .render(&frame, Scope::Zone(1), Format::Json, Audience::Staff, &[])
+                .render(&frame, 0, Scope::Zone(1), Format::Json, Audience::Staff, &[])
         )
         .is_some()
     );
     assert!(
         text(
             rig.feed
-                .render(&frame, Scope::Zone(0), Format::Json, Audience::Staff, &[])
+                .render(&frame, 0, Scope::Zone(0), Format::Json, Audience::Staff, &[])
         )
         .is_none()
     );
     assert!(
         text(
             rig.feed
-                .render(&frame, Scope::Window(2, 3), Format::Json, Audience::Staff, &[1])
+                .render(&frame, 0, Scope::Window(2, 3), Format::Json, Audience::Staff, &[1])
         )
         .is_some(),
         "window 3 serves police"
@@ -126,12 +126,16 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
     assert!(
         text(
             rig.feed
-                .render(&frame, Scope::Window(0, 1), Format::Json, Audience::Staff, &[0])
+                .render(&frame, 0, Scope::Window(0, 1), Format::Json, Audience::Staff, &[0])
         )
         .is_none()
     );
     assert!(
-        text(rig.feed.render(&frame, Scope::Hall, Format::Led, Audience::Staff, &[])).is_none(),
+        text(
+            rig.feed
+                .render(&frame, 0, Scope::Hall, Format::Led, Audience::Staff, &[])
+        )
+        .is_none(),
         "no call, no LED line"
     );
 }
@@ -150,13 +154,17 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     rig.run(Command::CallNext { window: 2 });
     let frame = rx.recv().await.unwrap();
     assert_eq!(
-        text(rig.feed.render(&frame, Scope::Hall, Format::Led, Audience::Staff, &[])).unwrap(),
+        text(
+            rig.feed
+                .render(&frame, 0, Scope::Hall, Format::Led, Audience::Staff, &[])
+        )
+        .unwrap(),
         "A001 2号窗口"
     );
     assert_eq!(
         text(
             rig.feed
-                .render(&frame, Scope::Zone(0), Format::Led, Audience::Staff, &[])
+                .render(&frame, 0, Scope::Zone(0), Format::Led, Audience::Staff, &[])
         )
         .unwrap(),
         "A001 2号窗口"
@@ -164,14 +172,14 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     assert!(
         text(
             rig.feed
-                .render(&frame, Scope::Zone(1), Format::Led, Audience::Staff, &[])
+                .render(&frame, 0, Scope::Zone(1), Format::Led, Audience::Staff, &[])
         )
         .is_none()
     );
     assert_eq!(
         text(
             rig.feed
-                .render(&frame, Scope::Window(1, 2), Format::Led, Audience::Staff, &[0, 1])
+                .render(&frame, 0, Scope::Window(1, 2), Format::Led, Audience::Staff, &[0, 1])
         )
         .unwrap(),
         "A001 2号窗口"
@@ -183,7 +191,7 @@ async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     assert_eq!(
         text(
             rig.feed
-                .render(&finish, Scope::Window(1, 2), Format::Led, Audience::Staff, &[0, 1])
+                .render(&finish, 0, Scope::Window(1, 2), Format::Led, Audience::Staff, &[0, 1])
         )
         .unwrap(),
         "2号窗口 空闲"
@@ -429,7 +437,7 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
     assert!(
         text(
             rig.feed
-                .render(&other_zone, Scope::Ticket(mine), Format::Json, Audience::Staff, &[])
+                .render(&other_zone, 0, Scope::Ticket(mine), Format::Json, Audience::Staff, &[])
         )
         .is_none()
     );
@@ -440,7 +448,7 @@ async fn a_ticket_subscriber_hears_of_changes_in_its_queue() {
     assert_eq!(
         text(
             rig.feed
-                .render(&call, Scope::Ticket(mine), Format::Json, Audience::Staff, &[])
+                .render(&call, 0, Scope::Ticket(mine), Format::Json, Audience::Staff, &[])
         )
         .unwrap(),
         "RESNAPSHOT"
@@ -551,12 +559,15 @@ async fn a_public_screen_never_receives_who_a_citizen_is_how_they_rated_or_what_
     let mut sent_to_display = Vec::new();
     let mut sent_to_staff = Vec::new();
     while let Ok(f) = display.try_recv() {
-        if let Render::Send(b) = rig.feed.render(&f, Scope::Hall, Format::Json, Audience::Display, &[]) {
+        if let Render::Send(b) = rig
+            .feed
+            .render(&f, 0, Scope::Hall, Format::Json, Audience::Display, &[])
+        {
             sent_to_display.push(crate::ws::text_payload(&b).to_owned());
         }
     }
     while let Ok(f) = staff.try_recv() {
-        if let Render::Send(b) = rig.feed.render(&f, Scope::Hall, Format::Json, Audience::Staff, &[]) {
+        if let Render::Send(b) = rig.feed.render(&f, 0, Scope::Hall, Format::Json, Audience::Staff, &[]) {
             sent_to_staff.push(crate::ws::text_payload(&b).to_owned());
         }
     }
@@ -628,4 +639,63 @@ fn a_halls_batches_waiting_together_become_one_frame_and_a_reset_keeps_its_place
         })
         .collect();
     assert_eq!(shape, ["a:1-5", "b:7-8", "a:reset", "a:9-9"]);
+}
+
+#[tokio::test]
+async fn a_client_holding_the_first_part_of_a_frame_is_sent_the_rest_only() {
+    let mut rig = Rig::new();
+    let _console = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
+        .await
+        .unwrap();
+    rig.issue("general", "apply"); // the day's start
+    // Three issues the hub joins into one frame (it was behind); a client
+    // caught up to the middle of them, from the stream.
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        let cmd = Command::Issue(Issue::normal(code("general"), code("apply"), Channel::Kiosk));
+        events.extend(rig.live.execute(&cmd, local(10, 0)).unwrap());
+    }
+    let middle = events[1].seq;
+    let mut rx = _console.rx.resubscribe();
+    rig.publish(events.clone());
+    // A live subscriber whose snapshot was taken in the middle of them.
+    let frame = rx.recv().await.unwrap();
+    assert_eq!((frame.from, frame.seq), (events[0].seq, events[2].seq));
+    let Render::Send(rest) = rig
+        .feed
+        .render(&frame, middle, Scope::Hall, Format::Json, Audience::Staff, &[])
+    else {
+        panic!("the rest of the frame is sent");
+    };
+    let rest: serde_json::Value = serde_json::from_str(crate::ws::text_payload(&rest)).unwrap();
+    assert_eq!(rest["from"].as_u64(), Some(middle + 1));
+    assert_eq!(rest["events"].as_array().unwrap().len(), 1);
+    let start = rig
+        .feed
+        .subscribe(
+            Scope::Hall,
+            Format::Json,
+            Audience::Staff,
+            Some(resume(middle)),
+            local(10, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(start.first.len(), 2, "resumed, then the rest of the frame");
+    let rest: serde_json::Value = serde_json::from_str(crate::ws::text_payload(&start.first[1])).unwrap();
+    assert_eq!(rest["from"].as_u64(), Some(middle + 1));
+    let seqs: Vec<u64> = rest["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![events[2].seq], "only what the client does not have");
+    assert_eq!(
+        rest["queues"][0]["normal"].as_array().unwrap().len(),
+        4,
+        "and the state as it stands"
+    );
 }
