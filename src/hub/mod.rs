@@ -12,12 +12,16 @@
 //! operation is done sees it on the next screen they open.
 //!
 //! Each batch is serialized once into a [`Frame`] whose bytes every
-//! subscriber shares. The broadcast ring is bounded: a subscriber that falls
+//! subscriber shares (`frame`); a new subscriber starts from a snapshot
+//! (`snapshot`); `feed` keeps each hall's frames and subscribers, and
+//! `scope` says what a subscriber follows. The broadcast ring is bounded: a subscriber that falls
 //! behind it is sent a fresh snapshot instead of the frames it missed, so a
 //! slow screen never grows memory and never holds up the others.
 
 mod feed;
+mod frame;
 mod scope;
+mod snapshot;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +30,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub use feed::{Feed, Frame, Render, Resume, Start, ticket_json};
+pub use feed::{Feed, Render, Resume, Start};
+pub use frame::Frame;
 pub use scope::{Format, Scope, ScopeError};
+pub use snapshot::ticket_json;
 
 #[cfg(test)]
 mod tests;
