@@ -7,9 +7,9 @@
 
 use std::collections::VecDeque;
 
-use super::hall::Hall;
 use super::ids::{Millis, TicketNumber, WindowNo};
 use super::ticket::StepKind;
+use super::tickets::Tickets;
 
 /// Calls kept.
 pub const RECENT_CALLS: usize = 20;
@@ -38,20 +38,16 @@ impl RecentCalls {
     pub(crate) fn clear(&mut self) {
         self.0.clear();
     }
-}
 
-impl Hall {
-    /// The day's latest calls and recalls, newest last (at most
-    /// [`RECENT_CALLS`]).
-    pub fn recent_calls(&self) -> impl Iterator<Item = &CallMade> + '_ {
-        self.recent.0.iter()
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &CallMade> + '_ {
+        self.0.iter()
     }
 
-    /// Rebuilds the latest calls from the tickets' histories (a hall
+    /// The latest calls, rebuilt from the tickets' histories (a hall
     /// restored from a snapshot).
-    pub(crate) fn rebuild_recent_calls(&mut self) {
+    pub(crate) fn rebuilt(tickets: &Tickets) -> RecentCalls {
         let mut all: Vec<CallMade> = Vec::new();
-        for t in &self.st.tickets {
+        for t in tickets {
             let mut recall = 0;
             for step in &t.history {
                 match (step.what, step.window) {
@@ -78,10 +74,11 @@ impl Hall {
             }
         }
         all.sort_by_key(|c| c.at);
-        self.recent.clear();
+        let mut out = RecentCalls::default();
         let skip = all.len().saturating_sub(RECENT_CALLS);
         for c in all.into_iter().skip(skip) {
-            self.recent.push(c);
+            out.push(c);
         }
+        out
     }
 }

@@ -265,6 +265,12 @@ impl Hall {
         s
     }
 
+    /// The day's latest calls and recalls, newest last (at most
+    /// [`super::RECENT_CALLS`]).
+    pub fn recent_calls(&self) -> impl Iterator<Item = &super::CallMade> + '_ {
+        self.recent.iter()
+    }
+
     /// Every ticket number of today, in issue order (without the work of a
     /// view: no position or wait is computed).
     pub fn ticket_numbers(&self) -> impl Iterator<Item = TicketNumber> + '_ {

@@ -272,7 +272,7 @@ impl Hall {
             }
         }
         st.auto_windows.sort_unstable();
-        hall.rebuild_recent_calls();
+        hall.recent = super::calls::RecentCalls::rebuilt(&hall.st.tickets);
         Ok(hall)
     }
 }

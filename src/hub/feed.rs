@@ -16,23 +16,16 @@ use tokio::sync::broadcast;
 
 use super::frame::{Frame, Parts, catch_up, parts};
 use super::scope::{Format, Scope};
-use super::snapshot::snapshot;
+use super::snapshot::{Caches, slot, snapshot};
 use crate::engine::{Event, Hall, HallId, HallSpec, Millis};
 use crate::store::{Batch, Epoch, Stream};
-use crate::wire::live::{Call, Resumed};
+use crate::wire::live::Resumed;
 use crate::wire::{self, Audience};
 use crate::ws::text_frame;
 
 /// Frames kept per hall, both for resuming clients and in the broadcast
 /// ring. A client further behind than this catches up from the stream.
 pub const RING: usize = 1024;
-/// Tickets of each lane sent in snapshots and deltas: what a screen shows.
-/// Frames stay small however long a queue grows; the whole list is at
-/// `GET /api/v1/halls/{hall}/zones/{zone}`.
-pub const QUEUE_HEAD: usize = 30;
-/// Events per delta when a client catches up from the log: a screen that
-/// was away for hours gets several frames of bounded size, not one huge one.
-pub const CATCH_UP_EVENTS: usize = 1000;
 
 /// Where a client resuming says it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,31 +34,6 @@ pub struct Resume {
     pub since: u64,
     /// The incarnation of the log that number is from, when it knows it.
     pub epoch: Option<Epoch>,
-}
-
-/// Snapshots and catch-ups shared by subscribers arriving together (a
-/// restart brings every screen back at once). Locked only under the
-/// stream's lock on the hall, so both are as of the same sequence number.
-#[derive(Default)]
-pub(super) struct Caches {
-    /// The hall-scope JSON snapshot per audience as of a sequence number
-    /// and a second.
-    pub(super) hall_snapshot: [Option<((u64, i64), Bytes)>; 2],
-    /// The latest calls as of a sequence number.
-    pub(super) calls: Option<(u64, Arc<Vec<Call>>)>,
-    /// The last catch-up from the log per audience.
-    catch_up: [Option<CatchUp>; 2],
-}
-
-/// Deltas that bring a client from `since` to `seq`.
-type CatchUp = (u64, u64, Arc<Vec<Bytes>>);
-
-/// Index of an audience's cache.
-pub(super) fn slot(a: Audience) -> usize {
-    match a {
-        Audience::Staff => 0,
-        Audience::Display => 1,
-    }
 }
 
 /// The frames kept for resuming clients.

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::feed::{CATCH_UP_EVENTS, QUEUE_HEAD};
 use crate::engine::{Event, EventKind, Hall, Millis, Target, TicketNumber, WindowNo};
 use crate::store::Batch;
 use crate::wire::event::{display_events, staff_events};
@@ -17,6 +16,14 @@ use crate::wire::view::{self, DisplayWindow, DisplayZone, Queue, Window, Zone};
 use crate::wire::vocab::LaneKind;
 use crate::wire::{self, Audience};
 use crate::ws::text_frame;
+
+/// Tickets of each lane sent in snapshots and deltas: what a screen shows.
+/// Frames stay small however long a queue grows; the whole list is at
+/// `GET /api/v1/halls/{hall}/zones/{zone}`.
+pub const QUEUE_HEAD: usize = 30;
+/// Events per delta when a client catches up from the log: a screen that
+/// was away for hours gets several frames of bounded size, not one huge one.
+pub const CATCH_UP_EVENTS: usize = 1000;
 
 /// One durable batch, serialized once into WebSocket frames (header and
 /// payload, ready to write to any subscriber's socket), plus what it

@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use feed::{Feed, Render, Resume, Start};
-pub use frame::Frame;
+pub use frame::{CATCH_UP_EVENTS, Frame, QUEUE_HEAD};
 pub use scope::{Format, Scope, ScopeError};
 pub use snapshot::ticket_json;
 

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::feed::{Caches, QUEUE_HEAD, slot};
-use super::frame::{call, window_line};
+use super::frame::{QUEUE_HEAD, call, window_line};
 use super::scope::{Format, Scope};
 use crate::engine::{Hall, Millis, TicketNumber};
 use crate::store::Epoch;
@@ -14,6 +13,31 @@ use crate::wire::live::{Call, HallInfo, NoExtra, Snapshot, StaffExtra, TicketUpd
 use crate::wire::view::{self, DisplayWindow, DisplayZone, Queue, Window, Zone};
 use crate::wire::{self, Audience};
 use crate::ws::text_frame;
+
+/// Snapshots and catch-ups shared by subscribers arriving together (a
+/// restart brings every screen back at once). Locked only under the
+/// stream's lock on the hall, so both are as of the same sequence number.
+#[derive(Default)]
+pub(super) struct Caches {
+    /// The hall-scope JSON snapshot per audience as of a sequence number
+    /// and a second.
+    pub(super) hall_snapshot: [Option<((u64, i64), Bytes)>; 2],
+    /// The latest calls as of a sequence number.
+    pub(super) calls: Option<(u64, Arc<Vec<Call>>)>,
+    /// The last catch-up from the log per audience.
+    pub(super) catch_up: [Option<CatchUp>; 2],
+}
+
+/// Deltas that bring a client from `since` to `seq`.
+type CatchUp = (u64, u64, Arc<Vec<Bytes>>);
+
+/// Index of an audience's cache.
+pub(super) fn slot(a: Audience) -> usize {
+    match a {
+        Audience::Staff => 0,
+        Audience::Display => 1,
+    }
+}
 
 pub(super) fn snapshot(
     hall: &Hall,

@@ -352,7 +352,7 @@ async fn a_client_resumes_from_the_ring_or_else_gets_a_snapshot() {
         .collect();
     assert_eq!(
         deltas.len(),
-        (rig.seq() - since).div_ceil(super::feed::CATCH_UP_EVENTS as u64) as usize
+        (rig.seq() - since).div_ceil(super::frame::CATCH_UP_EVENTS as u64) as usize
     );
     let seqs: Vec<u64> = deltas
         .iter()
