@@ -88,6 +88,7 @@ impl Application {
         for hall in &opened.halls {
             tracing::info!(hall = %hall.spec().id, seq = hall.seq(), day = ?hall.business_day(), "hall ready");
         }
+        warn_sample_passwords(config);
         for id in &opened.unknown {
             tracing::warn!(hall = %id, "the store holds a hall the configuration does not have; ignored");
         }
@@ -139,7 +140,7 @@ impl Application {
     /// The server fails to accept connections.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
-        tracing::info!(%addr, "hallcall listening");
+        tracing::info!(%addr, "hallcall listening: open http://{addr}/ in a browser for the pages");
         let ticker = {
             let service = self.service.clone();
             tokio::spawn(async move {
@@ -181,6 +182,28 @@ impl Application {
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");
         served
+    }
+}
+
+/// Says which accounts still have the sample configurations' password
+/// (`hallcall-demo`): fine on a desk, not on a network.
+fn warn_sample_passwords(config: &ServerConfig) {
+    for hall in &config.halls {
+        let users: Vec<&str> = hall
+            .accounts
+            .iter()
+            .filter(|a| a.password_hash == crate::auth::SAMPLE_HASH)
+            .map(|a| a.user.as_str())
+            .collect();
+        if !users.is_empty() {
+            tracing::warn!(
+                hall = %hall.spec.id,
+                accounts = users.len(),
+                first = %users.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+                "accounts still have the sample password (hallcall-demo): give each its own \
+                 (echo '…' | hallcall --hash-password) before the server faces a network"
+            );
+        }
     }
 }
 

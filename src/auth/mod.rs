@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 pub use limits::{RateLimiter, Rates};
-pub use password::{hash_password, verify_password};
+pub use password::{SAMPLE_HASH, hash_password, verify_password};
 pub use secret::load_or_create_secret;
 
 use crate::config::{HallConfig, Role};

@@ -4,6 +4,11 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
+/// The hash of the sample accounts' password, `hallcall-demo`, as the
+/// sample configurations carry it: a server that still has it must say so.
+pub const SAMPLE_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw";
+
 /// A PHC string (`$argon2id$v=19$...`) for the config file.
 ///
 /// # Errors

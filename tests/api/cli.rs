@@ -53,3 +53,45 @@ fn check_config_summarises_the_samples() {
     let out = hallcall(&["--config", "config/puning.toml", "--check-config"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// At start the server says where to open its pages, and warns while the
+/// sample password is in use.
+#[test]
+fn the_server_says_where_to_open_it_and_warns_of_sample_passwords() {
+    use std::io::BufRead;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args(["--listen", "127.0.0.1:0", "--store"])
+        .arg(format!("file:{}", data.path().display()))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hallcall starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = String::new();
+    while !seen.contains("hallcall listening") {
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.contains("open http://127.0.0.1:"), "{seen}");
+    assert!(seen.contains("sample password (hallcall-demo)"), "{seen}");
+    assert!(seen.contains("hall=qiaocheng"), "{seen}");
+}
