@@ -3,8 +3,22 @@
 // saw (docs/protocol.md), and checks the connection with its own pings
 // (browsers hide WebSocket pings from pages).
 
-const PING_EVERY = 15000;
+// Every 15 s; `?ping_every=N` in the page's address pings every N seconds
+// instead (the tests use it to see pongs come and go without waiting).
+const pingEvery = Number(new URLSearchParams(location.search).get('ping_every'));
+const PING_EVERY = pingEvery > 0 ? pingEvery * 1000 : 15000;
 const PONG_WITHIN = 10000;
+
+/** A `pong` answering our ping: the server sends it as JSON even on an
+ * LED connection, whose lines are plain text and never JSON. */
+function isPong(text) {
+  if (!text.startsWith('{')) return false;
+  try {
+    return JSON.parse(text).type === 'pong';
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Opens `/api/v1/halls/{hall}/live` (or a ticket's live URL) and calls
@@ -76,14 +90,17 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
       pingTimer = setInterval(() => {
         if (ws.readyState !== WebSocket.OPEN) return;
         ws.send('{"type":"ping"}');
-        clearTimeout(pongTimer);
-        pongTimer = setTimeout(() => ws.close(), PONG_WITHIN);
+        // Counted from the first ping not answered: later pings (sent more
+        // often than PONG_WITHIN with ?ping_every) must not push it back.
+        pongTimer ??= setTimeout(() => ws.close(), PONG_WITHIN);
       }, PING_EVERY);
     };
     ws.onmessage = (e) => {
       clearTimeout(pongTimer);
+      pongTimer = null;
       if (format !== 'json') {
-        onMessage(e.data);
+        // The pong kept the connection checked; it is not a line to show.
+        if (!isPong(e.data)) onMessage(e.data);
         return;
       }
       const m = JSON.parse(e.data);
@@ -106,6 +123,7 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
     ws.onclose = (e) => {
       clearInterval(pingTimer);
       clearTimeout(pongTimer);
+      pongTimer = null;
       if (closed) return;
       if (e.code === 1008) {
         closed = true;

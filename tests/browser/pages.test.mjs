@@ -533,3 +533,113 @@ test('a display that was offline announces the calls it missed that are still cu
   noErrors(display);
   await display.close();
 });
+
+/** Waits until `ok()` holds, for at most `ms`. */
+async function until(ok, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    assert.ok(Date.now() < deadline, what());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('an LED strip left idle shows only its line, never the answer to its ping', async () => {
+  // It pings every second here (every 15 s in a hall), and the server
+  // answers each ping with a JSON pong, on an LED connection too.
+  const strip = await open('/led?hall=e2e&window=1&ping_every=1', { width: 1024, height: 160 });
+  const pongs = [];
+  strip.on('websocket', (ws) => ws.on('framereceived', (f) => /"pong"/.test(f.payload) && pongs.push(f.payload)));
+  await signIn(strip, 'display');
+  await strip.locator('#line', { hasText: '1号窗口' }).waitFor();
+  // Every text the line takes from here on.
+  await strip.evaluate(() => {
+    const line = document.getElementById('line');
+    window.shown = [line.textContent];
+    new MutationObserver(() => window.shown.push(line.textContent))
+      .observe(line, { childList: true, characterData: true, subtree: true });
+  });
+  const before = pongs.length;
+  await until(() => pongs.length >= before + 3, 10000, () => `pongs received: ${pongs.length - before}`);
+  const shown = await strip.evaluate(() => window.shown);
+  assert.match(shown[0], /^(A\d{3} 1号窗口|1号窗口 (空闲|暂停服务))$/);
+  assert.deepEqual(shown.filter((l) => l !== shown[0]), [], 'the line stays the window\'s line');
+  noErrors(strip);
+  await strip.close();
+});
+
+test('the kiosk shows no staff tools, and the guide desk asks before cancelling a ticket', async () => {
+  const kiosk = await open('/desk?hall=e2e&kiosk=1', { width: 1080, height: 1920 });
+  // The settings PIN, asked once.
+  kiosk.on('dialog', (d) => d.accept('2468'));
+  await signIn(kiosk, 'guide');
+  await kiosk.locator('[data-zone=general]').click();
+  await kiosk.locator('[data-service=social]').click();
+  // A citizen takes a ticket or checks in by appointment code; nobody
+  // looks up, cancels or checks in by time slot there.
+  for (const id of ['#issue', '#search', '#checkin-code', '#checkin-by-code', '#settings']) {
+    assert.ok(await kiosk.locator(id).isVisible(), `${id} is shown on the kiosk`);
+  }
+  for (const id of ['#lookup-number', '#lookup', '#cancel', '#checkin-start', '#checkin-end', '#checkin',
+    '#category', '#id-number', '#signout', '#lang']) {
+    assert.equal(await kiosk.locator(id).isVisible(), false, `${id} is hidden on the kiosk`);
+  }
+  await shot(kiosk, 'kiosk');
+  noErrors(kiosk);
+  await kiosk.close();
+
+  const desk = await open('/desk?hall=e2e');
+  await signIn(desk, 'guide');
+  const { ticket } = await staffApi('/halls/e2e/tickets', 'guide', { zone: 'general', service: 'civil' });
+  const cancels = [];
+  desk.on('request', (r) => r.url().endsWith('/cancel') && cancels.push(r.url()));
+  const lookUp = async () => {
+    const looked = desk.waitForResponse((r) => r.url().endsWith(`/tickets/${ticket.number}`));
+    await desk.locator('#lookup-number').fill(ticket.number);
+    await desk.locator('#lookup').click();
+    await looked;
+  };
+  await lookUp();
+  await desk.locator('#lookup-result', { hasText: `${ticket.number} · 等候中` }).waitFor();
+  // The answer to the next question; what was asked.
+  const asked = [];
+  let answer;
+  desk.on('dialog', (d) => {
+    asked.push(`${d.type()}: ${d.message()}`);
+    return answer ? d.accept() : d.dismiss();
+  });
+  // Declined: the ticket keeps its place.
+  answer = false;
+  await desk.locator('#cancel').click();
+  await lookUp();
+  assert.equal(asked.length, 1, `asked: ${asked}`);
+  assert.match(asked[0], new RegExp(`^confirm: .*${ticket.number}`));
+  assert.deepEqual(cancels, [], 'nothing cancelled when declined');
+  await desk.locator('#lookup-result', { hasText: `${ticket.number} · 等候中` }).waitFor();
+  // Confirmed: cancelled.
+  answer = true;
+  await desk.locator('#cancel').click();
+  await desk.locator('#lookup-result', { hasText: `${ticket.number} · 已作废` }).waitFor();
+  assert.equal(asked.length, 2, `asked: ${asked}`);
+  assert.equal(cancels.length, 1);
+  noErrors(desk);
+  await desk.close();
+});
+
+test('a slip printed to PDF is 80 mm wide, on one page', async () => {
+  const desk = await open('/desk?hall=e2e');
+  await signIn(desk, 'guide');
+  await desk.locator('[data-zone=general]').click();
+  await desk.locator('[data-service=social]').click();
+  await desk.locator('#issue').click();
+  await desk.locator('#result:not([hidden])').waitFor();
+  await desk.locator('#slip-qr').evaluate((img) => img.decode());
+  // The page size the stylesheet asks for, as a kiosk prints it.
+  const pdf = (await desk.pdf({ preferCSSPageSize: true })).toString('latin1');
+  const pages = [...pdf.matchAll(/\/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]/g)]
+    .map((m) => [Number(m[3]) - Number(m[1]), Number(m[4]) - Number(m[2])]);
+  assert.equal(pages.length, 1, `one page: ${JSON.stringify(pages)}`);
+  // 80 mm = 226.77 pt (Chromium rounds to a whole CSS pixel).
+  assert.ok(Math.abs(pages[0][0] - 80 / 25.4 * 72) < 1, `80 mm wide: ${pages[0][0]} pt`);
+  noErrors(desk);
+  await desk.close();
+});
