@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{Command, EngineError, Event, HallId, Millis};
+use crate::engine::{Command, EngineError, Event, HallId, KeptAnswer, Millis};
 use crate::shards::{Halls, ShardError};
 use crate::store::{NumberKey, Store, StoreError};
 
@@ -46,6 +46,32 @@ pub enum ServiceError {
     /// A rule of the shell (not the engine) refused it; nothing was changed.
     #[error("{message}")]
     Limit { code: &'static str, message: String },
+    /// The idempotency key was first used with a different request.
+    #[error("this Idempotency-Key was used today for a different request; use a new key for a new request")]
+    KeyReused,
+}
+
+/// A request's idempotency key, scoped to whoever sent it, and what
+/// identifies the request (route and body): a repeat with the same key must
+/// be the same request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// What a request was answered, to keep with its operation's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// An operation done now, or the answer to its first request (a repeat).
+#[derive(Debug)]
+pub enum Outcome<R> {
+    Done(Vec<Event>, R),
+    Repeated(KeptAnswer),
 }
 
 impl From<ShardError> for ServiceError {
@@ -112,10 +138,45 @@ impl Service {
     pub async fn execute_with<R>(
         &self,
         hall: HallId,
-        mut cmd: Command,
+        cmd: Command,
         check: impl FnOnce(&crate::engine::Hall) -> Result<(), ServiceError>,
         then: impl FnOnce(&crate::engine::Hall, &[Event]) -> R,
     ) -> Result<(Vec<Event>, R), ServiceError> {
+        match self
+            .execute_keyed(hall, cmd, None, check, |h, e| (then(h, e), None))
+            .await?
+        {
+            Outcome::Done(events, read) => Ok((events, read)),
+            Outcome::Repeated(_) => Err(ServiceError::Unavailable("a repeat without a key".into())),
+        }
+    }
+
+    /// As [`Service::execute_with`], for a request that may carry an
+    /// idempotency key. `then` also gives the answer to keep for the key:
+    /// it is appended after the operation's events, in the same batch, so
+    /// both are durable or neither is. A request whose key already has an
+    /// answer today runs nothing and gets that answer back, once it is
+    /// durable.
+    ///
+    /// # Errors
+    /// As for [`Service::execute_if`]; [`ServiceError::KeyReused`] when
+    /// the key's first request was a different one; unavailable when the
+    /// first request with the key was not stored after all.
+    pub async fn execute_keyed<R>(
+        &self,
+        hall: HallId,
+        mut cmd: Command,
+        key: Option<&RequestKey>,
+        check: impl FnOnce(&crate::engine::Hall) -> Result<(), ServiceError>,
+        then: impl FnOnce(&crate::engine::Hall, &[Event]) -> (R, Option<Answer>),
+    ) -> Result<Outcome<R>, ServiceError> {
+        // A repeat is answered before anything else, so that it does not
+        // take a ticket number from a shared store.
+        if let Some(key) = key {
+            if let Some(repeat) = self.repeat(hall, key).await {
+                return repeat;
+            }
+        }
         let now = self.now();
         // A shared store numbers tickets, so that two processes never issue
         // the same number. Asked before locking: never await while holding
@@ -140,8 +201,12 @@ impl Service {
                 *number = self.store.allocate_number(key).await?;
             }
         }
-        let (events, ack, read) = {
+        let staged = 'locked: {
             let mut guard = self.halls.lock(hall)?;
+            if key.is_some_and(|k| guard.kept_answer(&k.key).is_some()) {
+                // The same key came in while this request waited.
+                break 'locked None;
+            }
             if self.halls.is_broken(hall) {
                 return Err(ServiceError::Unavailable(format!(
                     "hall {hall} is being reloaded from the store"
@@ -151,10 +216,17 @@ impl Service {
                 return Err(ServiceError::Unavailable("the store is unavailable".into()));
             }
             check(&guard)?;
-            let events = guard.execute(&cmd, now)?;
-            let read = then(&guard, &events);
+            let mut events = guard.execute(&cmd, now)?;
+            let (read, answer) = then(&guard, &events);
             if events.is_empty() {
-                return Ok((events, read));
+                return Ok(Outcome::Done(events, read));
+            }
+            if let (Some(key), Some(answer)) = (key, answer) {
+                match guard.keep_answer(&key.key, &key.fingerprint, answer.status, &answer.body, now) {
+                    Ok(kept) => events.push(kept),
+                    // Done, but not kept: a repeat would run again.
+                    Err(e) => tracing::warn!(%hall, error = %e, "answer not kept for its idempotency key"),
+                }
             }
             let ack = match self.store.append(hall, events.clone()) {
                 Ok(ack) => ack,
@@ -180,10 +252,17 @@ impl Service {
                 // A dropped snapshot only means a longer replay next start.
                 let _ = self.store.snapshot(guard.snapshot());
             }
-            (events, ack, read)
+            Some((events, ack, read))
+        };
+        let Some((events, ack, read)) = staged else {
+            let repeat = match key {
+                Some(key) => Box::pin(self.repeat(hall, key)).await,
+                None => None,
+            };
+            return repeat.unwrap_or_else(|| Err(ServiceError::Unavailable("the key's answer is gone".into())));
         };
         match ack.await {
-            Ok(Ok(())) => Ok((events, read)),
+            Ok(Ok(())) => Ok(Outcome::Done(events, read)),
             Ok(Err(e)) => {
                 self.break_hall(hall, &e);
                 Err(e.into())
@@ -193,6 +272,34 @@ impl Service {
                 Err(StoreError::Closed.into())
             }
         }
+    }
+
+    /// The kept answer for `key`, if it has one: once durable, or an error
+    /// if it is another request's or was never stored (its write failed).
+    /// `None` when the key has no answer yet.
+    async fn repeat<R>(&self, hall: HallId, key: &RequestKey) -> Option<Result<Outcome<R>, ServiceError>> {
+        let fingerprint = {
+            let guard = match self.halls.lock(hall) {
+                Ok(g) => g,
+                Err(e) => return Some(Err(e.into())),
+            };
+            guard.kept_answer(&key.key)?.fingerprint.clone()
+        };
+        if fingerprint != key.fingerprint {
+            return Some(Err(ServiceError::KeyReused));
+        }
+        let k = key.key.clone();
+        let durable = self
+            .store
+            .read_durable(hall, move |h| h.kept_answer(&k).cloned())
+            .await
+            .flatten();
+        Some(match durable {
+            Some(kept) if kept.fingerprint == key.fingerprint => Ok(Outcome::Repeated(kept)),
+            _ => Err(ServiceError::Unavailable(
+                "the first request with this key was not stored; try again".into(),
+            )),
+        })
     }
 
     /// Marks the hall broken and, in the background, puts it back to its

@@ -158,4 +158,12 @@ pub enum EventKind {
         alert: AlertKind,
         target: AlertTarget,
     },
+    /// The answer to a request made with an idempotency key, kept right
+    /// after the request's own events (see `answers`). Never published.
+    AnswerKept {
+        key: String,
+        fingerprint: String,
+        status: u16,
+        body: String,
+    },
 }

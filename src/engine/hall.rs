@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use super::alert::Alert;
+use super::answers::KeptAnswer;
 use super::booking::{Booking, BookingState, KEEP_DAYS};
 use super::calendar::{Day, business_date};
 use super::calls::{CallMade, RecentCalls};
@@ -69,6 +70,9 @@ pub(crate) struct State {
     pub alerts: Vec<Alert>,
     /// Appointments by code, kept across days (see `booking`).
     pub bookings: BTreeMap<Code, Booking>,
+    /// Today's answers to requests with idempotency keys, by key (see
+    /// `answers`). SipHash: the keys are chosen by clients.
+    pub answers: HashMap<String, KeptAnswer>,
 }
 
 /// A hall's queue engine: pure and synchronous. Give it a command and the
@@ -131,6 +135,7 @@ impl Hall {
                 service_times,
                 alerts: Vec::new(),
                 bookings: BTreeMap::new(),
+                answers: HashMap::new(),
             },
             recent: RecentCalls::default(),
             cfg,
@@ -208,7 +213,7 @@ impl Hall {
     }
 
     /// Numbers, applies and records one decided event.
-    fn push(&mut self, kind: EventKind, now: Millis, out: &mut Vec<Event>) -> Result<(), EngineError> {
+    pub(super) fn push(&mut self, kind: EventKind, now: Millis, out: &mut Vec<Event>) -> Result<(), EngineError> {
         let ev = Event {
             seq: self.st.seq + 1,
             at: now,
@@ -1232,6 +1237,23 @@ impl Hall {
                     let pos = self.st.auto_windows.partition_point(|&x| x < w);
                     self.st.auto_windows.insert(pos, w);
                 }
+            }
+            EventKind::AnswerKept {
+                ref key,
+                ref fingerprint,
+                status,
+                ref body,
+            } => {
+                if self.st.answers.contains_key(key) {
+                    return Err(bad(format!("a second answer for key {key:?}")));
+                }
+                let kept = KeptAnswer {
+                    fingerprint: fingerprint.clone(),
+                    status,
+                    body: body.clone(),
+                    seq: ev.seq,
+                };
+                self.st.answers.insert(key.clone(), kept);
             }
         }
         self.st.seq = ev.seq;

@@ -15,12 +15,14 @@
 //!   and clear them;
 //! - `rating`: 好差评 and the follow-up of bad ratings;
 //! - `booking`: appointments booked ahead and checked in by code;
+//! - `answers`: answers kept for idempotency keys, for the day;
 //! - `spec`: what a hall is (zones, services, windows, hours, rules), as
 //!   the shell's configuration builds it;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
 
 mod alert;
 mod alerts;
+mod answers;
 mod booking;
 mod calendar;
 mod calls;
@@ -39,6 +41,7 @@ mod tickets;
 mod window;
 
 pub use alert::{Alert, AlertKind, AlertTarget};
+pub use answers::{KeptAnswer, MAX_ANSWER_BODY, MAX_ANSWER_KEY};
 pub use booking::{Booking, BookingState, BookingView};
 pub use calendar::business_date;
 pub use calls::{CallMade, RECENT_CALLS};

@@ -3,13 +3,14 @@
 //! windows by id, so a snapshot survives reordering the configuration; one
 //! that names something the configuration no longer has is refused.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::alert::Alert;
+use super::answers::KeptAnswer;
 use super::booking::Booking;
 use super::calendar::Day;
 use super::hall::{Hall, State, ZoneState};
@@ -33,6 +34,9 @@ pub struct HallSnapshot {
     pub alerts: Vec<Alert>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bookings: Vec<Booking>,
+    /// Today's answers kept for idempotency keys, by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub answers: BTreeMap<String, KeptAnswer>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,6 +112,7 @@ impl Hall {
             hall: cfg.id,
             alerts: st.alerts.clone(),
             bookings: st.bookings.values().cloned().collect(),
+            answers: st.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect(),
             seq: st.seq,
             day: st.day.as_ref().map(|d| d.date),
             tickets: st
@@ -250,6 +255,7 @@ impl Hall {
             st.service_times[z] = zs.service_times.clone();
         }
         st.alerts = snap.alerts.clone();
+        st.answers = snap.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect();
         for b in &snap.bookings {
             let z = zone(b.zone)?;
             service(z, b.service)?;

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, HallPath, date, locked};
-use super::tickets::{DeskChannel, ISSUERS, Issued, issue_ticket, person};
+use super::keyed::{Keyed, respond};
+use super::tickets::{DeskChannel, ISSUERS, Issued, issue_ticket, person, staff_issued};
 use super::windows::body;
 use crate::config::Role;
 use crate::engine::{Channel, Code, Command, EngineError, HallId, Millis, ServiceId, ZoneId, business_date};
-use crate::service::ServiceError;
 use crate::wire::schema::{Id, Instant};
 use crate::wire::view::Booking;
 
@@ -123,9 +123,10 @@ async fn book(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Body(req): Body<BookRequest>,
 ) -> Result<Response, ApiError> {
-    state.require(&headers, hall, BOOKERS)?;
+    let p = state.require(&headers, hall, BOOKERS)?;
     let who = person(&state, req.id_number.as_deref())?;
     let given = req.code.as_deref().map(code).transpose()?;
     // A made-up code may collide with one in use: try a few.
@@ -143,14 +144,19 @@ async fn book(
             person: who,
         };
         // The booking as this command left it, under the same lock.
-        match state
-            .service
-            .execute_with(hall, cmd, |_| Ok(()), |h, _| h.booking(c))
-            .await
-        {
-            Ok((_, b)) => return Ok((StatusCode::CREATED, Json(found(c, b)?)).into_response()),
-            Err(ServiceError::Refused(EngineError::BookingTaken(_))) if given.is_none() => continue,
-            Err(e) => return Err(e.into()),
+        let booked = respond(
+            &state,
+            hall,
+            key.by(&p.user),
+            cmd,
+            |_| Ok(()),
+            StatusCode::CREATED,
+            |h, _| found(c, h.booking(c)),
+        );
+        match booked.await {
+            Ok(r) => return Ok(r),
+            Err(e) if e.code == "booking_taken" && given.is_none() => continue,
+            Err(e) => return Err(e),
         }
     }
     Err(ApiError::new(
@@ -214,10 +220,11 @@ async fn check_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Path((_, c)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    state.require(&headers, hall, ISSUERS)?;
+    let p = state.require(&headers, hall, ISSUERS)?;
     let c = code(&c)?;
     let req: CheckInByCode = body(&bytes)?;
     let channel = match req.channel {
@@ -229,12 +236,7 @@ async fn check_in(
         channel,
         number: None,
     };
-    let (ticket, slip) = issue_ticket(&state, hall, cmd, None).await?;
-    let body = Issued {
-        ticket: ticket.into(),
-        slip,
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    issue_ticket(&state, hall, key.by(&p.user), cmd, None, staff_issued).await
 }
 
 /// Cancels an appointment that has not been checked in.
@@ -248,18 +250,20 @@ async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Path((_, c)): Path<(String, String)>,
-) -> Result<Json<Booking>, ApiError> {
-    state.require(&headers, hall, BOOKERS)?;
+) -> Result<Response, ApiError> {
+    let p = state.require(&headers, hall, BOOKERS)?;
     let c = code(&c)?;
-    let (_, b) = state
-        .service
-        .execute_with(
-            hall,
-            Command::CancelBooking { code: c },
-            |_| Ok(()),
-            |h, _| h.booking(c),
-        )
-        .await?;
-    Ok(Json(found(c, b)?))
+    let cmd = Command::CancelBooking { code: c };
+    respond(
+        &state,
+        hall,
+        key.by(&p.user),
+        cmd,
+        |_| Ok(()),
+        StatusCode::OK,
+        |h, _| found(c, h.booking(c)),
+    )
+    .await
 }

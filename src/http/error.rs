@@ -110,6 +110,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::UnknownHall(h) => ApiError::not_found("unknown_hall", format!("unknown hall {h}")),
             ServiceError::Refused(e) => e.into(),
             ServiceError::Limit { code, message } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message),
+            ServiceError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                ServiceError::KeyReused.to_string(),
+            ),
             ServiceError::Unavailable(why) => {
                 tracing::warn!(%why, "operation refused: store unavailable");
                 ApiError::new(

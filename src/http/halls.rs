@@ -2,7 +2,8 @@
 //! the administrator's generic command endpoint.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -10,6 +11,7 @@ use serde::Serialize;
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, HallPath, WindowPath, locked};
+use super::keyed::{Keyed, respond};
 use crate::config::{HallConfig, Role};
 use crate::engine::{Code, Command, HallId, WindowNo, ZoneId};
 use crate::wire::event::{Event, StaffKind, staff_events};
@@ -366,13 +368,34 @@ async fn command(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(id): HallPath,
+    key: Keyed,
     Body(cmd): Body<wire::input::Command>,
-) -> Result<Json<CommandReply>, ApiError> {
-    state.require(&headers, id, &[Role::Admin])?;
-    let events = state.service.execute(id, cmd.into()).await?;
-    Ok(Json(CommandReply {
-        events: staff_events(&events),
-    }))
+) -> Result<Response, ApiError> {
+    let p = state.require(&headers, id, &[Role::Admin])?;
+    replied(&state, id, key.by(&p.user), cmd.into()).await
+}
+
+/// Runs `cmd` and answers with its events.
+async fn replied(
+    state: &AppState,
+    hall: HallId,
+    key: Option<crate::service::RequestKey>,
+    cmd: crate::engine::Command,
+) -> Result<Response, ApiError> {
+    respond(
+        state,
+        hall,
+        key,
+        cmd,
+        |_| Ok(()),
+        StatusCode::OK,
+        |_, events| {
+            Ok(CommandReply {
+                events: staff_events(events),
+            })
+        },
+    )
+    .await
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -392,16 +415,15 @@ async fn acknowledge(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(id): HallPath,
+    key: Keyed,
     Body(req): Body<AcknowledgeRequest>,
-) -> Result<Json<CommandReply>, ApiError> {
+) -> Result<Response, ApiError> {
     let who = state.require(&headers, id, &[Role::Supervisor])?;
+    let key = key.by(&who.user);
     let cmd = Command::AcknowledgeAlert {
         alert: req.alert.into(),
         target: req.target.into(),
         by: who.user,
     };
-    let events = state.service.execute(id, cmd).await?;
-    Ok(Json(CommandReply {
-        events: staff_events(&events),
-    }))
+    replied(&state, id, key, cmd).await
 }

@@ -15,6 +15,7 @@
 //! - `reports`: day and range reports, as JSON and as CSV;
 //! - `pages`: the browser pages of `displays/`, embedded;
 //! - `openapi`: the OpenAPI document generated from the handlers;
+//! - `keyed`: `Idempotency-Key`, and answering with what is kept for it;
 //! - `extract`, `error`: what every route shares.
 
 mod announcements;
@@ -22,6 +23,7 @@ mod appointments;
 mod error;
 mod extract;
 mod halls;
+mod keyed;
 mod live;
 mod openapi;
 mod pages;
@@ -125,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(openapi::router())
         .fallback(not_found)
+        .layer(middleware::from_fn(keyed::fingerprint))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(request_id))
         .with_state(state)

@@ -45,7 +45,7 @@ use super::AppState;
         super::reports::json_report,
         super::reports::csv_report,
     ),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &IdempotencyKey),
     tags(
         (name = "public", description = "No sign-in: hall list, sign-in, phones, the citizen's ticket (rate-limited)"),
         (name = "tickets", description = "The guide desk and kiosks"),
@@ -63,6 +63,41 @@ impl Modify for Bearer {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Every POST but sign-in takes an `Idempotency-Key` (see `keyed.rs`).
+struct IdempotencyKey;
+
+impl Modify for IdempotencyKey {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Required, Type};
+        let param: Parameter = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "1 to 128 visible ASCII characters (a UUID). A repeat of this request with the same key, \
+                 by the same account within the business day, runs nothing and gets the first answer again \
+                 (with `Idempotent-Replayed: true`), also after a restart; the key with a different request \
+                 is refused with 422 `idempotency_key_reused`. Refusals are not kept.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(super::keyed::MAX_KEY)),
+            ))
+            .build();
+        for (path, item) in &mut api.paths.paths {
+            if path == "/api/v1/login" {
+                continue;
+            }
+            if let Some(post) = item.post.as_mut() {
+                post.parameters.get_or_insert_with(Vec::new).push(param.clone());
+            }
+        }
     }
 }
 

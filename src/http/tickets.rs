@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, ClientIp, HallPath, ticket_number};
+use super::keyed::{Keyed, respond};
 use crate::auth::Principal;
 use crate::config::Role;
 use crate::engine::{
@@ -19,7 +20,7 @@ use crate::engine::{
     TicketView, ZoneId,
 };
 use crate::hub::ticket_json;
-use crate::service::ServiceError;
+use crate::service::{RequestKey, ServiceError};
 use crate::wire::event::{Event, StaffKind, staff_events};
 use crate::wire::schema::{Id, Instant};
 use crate::wire::view::{CitizenTicket, Ticket};
@@ -170,45 +171,59 @@ pub(super) fn person(state: &AppState, id: Option<&str>) -> Result<Option<Person
 }
 
 /// Runs a command that issues one ticket (an issue or a check-in) and
-/// answers with the ticket as issued.
-pub(super) async fn issue_ticket(
+/// answers 201 with the ticket as issued, in the shape `shape` gives it.
+pub(super) async fn issue_ticket<T: Serialize>(
     state: &AppState,
     hall: HallId,
+    key: Option<RequestKey>,
     cmd: Command,
     quota: Option<(PersonKey, u32)>,
-) -> Result<(TicketView, Slip), ApiError> {
+    shape: impl FnOnce(TicketView, Slip) -> T,
+) -> Result<Response, ApiError> {
     let now = state.service.now();
     let keys = state.keys.clone();
-    let (_, issued) = state
-        .service
-        .execute_with(
-            hall,
-            cmd,
-            |h| match quota {
-                Some((p, max)) if h.issued_to(p, Channel::Mobile) >= max as usize => Err(ServiceError::Limit {
-                    code: "quota_exceeded",
-                    message: format!("at most {max} tickets per person per day from a phone"),
-                }),
-                _ => Ok(()),
-            },
-            // The new ticket's place as it was issued: read under the same
-            // lock, before later tickets join behind it.
-            |h, events| {
-                let number = events.iter().find_map(|e| match e.kind {
+    respond(
+        state,
+        hall,
+        key,
+        cmd,
+        |h| match quota {
+            Some((p, max)) if h.issued_to(p, Channel::Mobile) >= max as usize => Err(ServiceError::Limit {
+                code: "quota_exceeded",
+                message: format!("at most {max} tickets per person per day from a phone"),
+            }),
+            _ => Ok(()),
+        },
+        axum::http::StatusCode::CREATED,
+        // The new ticket's place as it was issued: read under the same
+        // lock, before later tickets join behind it.
+        |h, events| {
+            events
+                .iter()
+                .find_map(|e| match e.kind {
                     EventKind::TicketIssued { ticket, .. } => Some(ticket),
                     _ => None,
-                })?;
-                issued(&keys, h, number, now)
-            },
-        )
-        .await?;
-    issued.ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "no ticket issued",
-        )
-    })
+                })
+                .and_then(|number| issued(&keys, h, number, now))
+                .map(|(ticket, slip)| shape(ticket, slip))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "no ticket issued",
+                    )
+                })
+        },
+    )
+    .await
+}
+
+/// A new ticket as staff see it, with its slip.
+pub(super) fn staff_issued(ticket: TicketView, slip: Slip) -> Issued {
+    Issued {
+        ticket: ticket.into(),
+        slip,
+    }
 }
 
 fn issued(
@@ -231,16 +246,6 @@ fn issued(
     Some((ticket, slip))
 }
 
-/// The answer to staff issuing a ticket.
-async fn created(state: &AppState, hall: HallId, cmd: Command) -> Result<Response, ApiError> {
-    let (ticket, slip) = issue_ticket(state, hall, cmd, None).await?;
-    let body = Issued {
-        ticket: ticket.into(),
-        slip,
-    };
-    Ok((axum::http::StatusCode::CREATED, Json(body)).into_response())
-}
-
 /// Issues a ticket at the guide desk or a kiosk.
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/tickets", tag = "tickets", params(("hall" = String, Path, description = "The hall's id")),
     request_body = IssueRequest, security(("bearer" = [])),
@@ -249,9 +254,10 @@ async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Body(req): Body<IssueRequest>,
 ) -> Result<Response, ApiError> {
-    state.require(&headers, hall, ISSUERS)?;
+    let p = state.require(&headers, hall, ISSUERS)?;
     let lane = match req.category {
         Some(category) => LaneRequest::Priority { category },
         None => LaneRequest::Normal,
@@ -265,7 +271,7 @@ async fn issue(
         person: person(&state, req.id_number.as_deref())?,
         ..Issue::normal(req.zone, req.service, channel)
     };
-    created(&state, hall, Command::Issue(issue)).await
+    issue_ticket(&state, hall, key.by(&p.user), Command::Issue(issue), None, staff_issued).await
 }
 
 /// Checks in a booked appointment: a ticket in the appointment lane (or the
@@ -277,9 +283,10 @@ async fn check_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Body(req): Body<CheckInRequest>,
 ) -> Result<Response, ApiError> {
-    state.require(&headers, hall, ISSUERS)?;
+    let p = state.require(&headers, hall, ISSUERS)?;
     let issue = Issue {
         lane: LaneRequest::Appointment {
             slot_start: req.slot_start,
@@ -288,7 +295,7 @@ async fn check_in(
         person: person(&state, req.id_number.as_deref())?,
         ..Issue::normal(req.zone, req.service, Channel::AppointmentCheckIn)
     };
-    created(&state, hall, Command::Issue(issue)).await
+    issue_ticket(&state, hall, key.by(&p.user), Command::Issue(issue), None, staff_issued).await
 }
 
 /// Takes a ticket from a phone: public, rate-limited per address, and
@@ -300,22 +307,31 @@ async fn mobile(
     State(state): State<AppState>,
     ip: ClientIp,
     HallPath(hall): HallPath,
+    key: Keyed,
     Body(req): Body<MobileRequest>,
 ) -> Result<Response, ApiError> {
     ip.limit(&state.limits.public)?;
-    let key = person(&state, Some(&req.id_number))?
+    let person_key = person(&state, Some(&req.id_number))?
         .ok_or_else(|| ApiError::bad_request("bad_id_number", "id_number is required to take a ticket from a phone"))?;
     let quota = state.service.halls.config(hall)?.spec.policy.mobile_daily_quota;
     let issue = Issue {
-        person: Some(key),
+        person: Some(person_key),
         ..Issue::normal(req.zone, req.service, Channel::Mobile)
     };
-    let (ticket, slip) = issue_ticket(&state, hall, Command::Issue(issue), Some((key, quota))).await?;
-    let body = Taken {
-        ticket: ticket.into(),
-        slip,
-    };
-    Ok((axum::http::StatusCode::CREATED, Json(body)).into_response())
+    // A citizen's keys are theirs: scoped to the person, not the address.
+    let scoped = key.by(&format!("person:{:032x}", person_key.0));
+    issue_ticket(
+        &state,
+        hall,
+        scoped,
+        Command::Issue(issue),
+        Some((person_key, quota)),
+        |ticket, slip| Taken {
+            ticket: ticket.into(),
+            slip,
+        },
+    )
+    .await
 }
 
 /// A ticket of today, for staff.
@@ -344,22 +360,29 @@ async fn lookup(
 async fn change(
     state: &AppState,
     headers: &HeaderMap,
-    hall: HallId,
+    (hall, key): (HallId, Keyed),
     ticket: &str,
     roles: &[Role],
     cmd: impl FnOnce(TicketNumber) -> Command,
-) -> Result<Json<Changed>, ApiError> {
-    let _: Principal = state.require(headers, hall, roles)?;
+) -> Result<Response, ApiError> {
+    let p: Principal = state.require(headers, hall, roles)?;
     let number = ticket_number(ticket)?;
     let now = state.service.now();
-    let (events, view) = state
-        .service
-        .execute_with(hall, cmd(number), |_| Ok(()), |h, _| h.ticket_view(number, now))
-        .await?;
-    Ok(Json(Changed {
-        events: staff_events(&events),
-        ticket: view.map(Into::into),
-    }))
+    respond(
+        state,
+        hall,
+        key.by(&p.user),
+        cmd(number),
+        |_| Ok(()),
+        axum::http::StatusCode::OK,
+        |h, events| {
+            Ok(Changed {
+                events: staff_events(events),
+                ticket: h.ticket_view(number, now).map(Into::into),
+            })
+        },
+    )
+    .await
 }
 
 /// Cancels a waiting or held ticket (the citizen left).
@@ -369,10 +392,11 @@ async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Path((_, ticket)): Path<(String, String)>,
-) -> Result<Json<Changed>, ApiError> {
-    change(&state, &headers, hall, &ticket, ISSUERS, |ticket| Command::Cancel {
-        ticket,
+) -> Result<Response, ApiError> {
+    change(&state, &headers, (hall, key), &ticket, ISSUERS, |ticket| {
+        Command::Cancel { ticket }
     })
     .await
 }
@@ -384,9 +408,10 @@ async fn reactivate(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Path((_, ticket)): Path<(String, String)>,
-) -> Result<Json<Changed>, ApiError> {
-    change(&state, &headers, hall, &ticket, &[Role::Supervisor], |ticket| {
+) -> Result<Response, ApiError> {
+    change(&state, &headers, (hall, key), &ticket, &[Role::Supervisor], |ticket| {
         Command::Reactivate { ticket }
     })
     .await
@@ -399,10 +424,11 @@ async fn move_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Path((_, ticket)): Path<(String, String)>,
     Body(req): Body<MoveRequest>,
-) -> Result<Json<Changed>, ApiError> {
-    change(&state, &headers, hall, &ticket, &[Role::Supervisor], |ticket| {
+) -> Result<Response, ApiError> {
+    change(&state, &headers, (hall, key), &ticket, &[Role::Supervisor], |ticket| {
         Command::Move {
             ticket,
             to: req.to.into(),
@@ -501,8 +527,9 @@ async fn rate(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(token): Path<String>,
+    key: Keyed,
     Body(req): Body<RatingRequest>,
-) -> Result<Json<CitizenTicket>, ApiError> {
+) -> Result<Response, ApiError> {
     ip.limit(&state.limits.public)?;
     let (hall, number) = citizen_ticket(&state, &token)?;
     let now = state.service.now();
@@ -511,12 +538,21 @@ async fn rate(
         level: req.level.into(),
         comment: req.comment,
     };
-    let (_, view) = state
-        .service
-        .execute_with(hall, cmd, |_| Ok(()), |h, _| h.ticket_view(number, now))
-        .await?;
-    view.map(|t| Json(t.into()))
-        .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))
+    let scoped = key.by(&format!("ticket:{number}"));
+    respond(
+        &state,
+        hall,
+        scoped,
+        cmd,
+        |_| Ok(()),
+        axum::http::StatusCode::OK,
+        |h, _| {
+            h.ticket_view(number, now)
+                .map(CitizenTicket::from)
+                .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))
+        },
+    )
+    .await
 }
 
 /// Records a step of a bad rating's follow-up: supervisors.
@@ -530,10 +566,11 @@ async fn follow_up(
     State(state): State<AppState>,
     headers: HeaderMap,
     HallPath(hall): HallPath,
+    key: Keyed,
     Path((_, ticket)): Path<(String, String)>,
     Body(req): Body<FollowUpRequest>,
-) -> Result<Json<Changed>, ApiError> {
-    change(&state, &headers, hall, &ticket, &[Role::Supervisor], |ticket| {
+) -> Result<Response, ApiError> {
+    change(&state, &headers, (hall, key), &ticket, &[Role::Supervisor], |ticket| {
         Command::FollowUp {
             ticket,
             step: req.step.into(),

@@ -2,17 +2,19 @@
 //! does. Window staff act only on their own windows; a supervisor may close
 //! any window remotely; administrators may do everything.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::post;
-use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
 use super::extract::WindowPath;
+use super::keyed::{Keyed, respond};
 use crate::config::Role;
 use crate::engine::{Command, TicketNumber, WindowNo};
 use crate::wire;
@@ -198,8 +200,9 @@ async fn act(
     headers: HeaderMap,
     WindowPath { hall, window }: WindowPath,
     Path((_, _, action)): Path<(String, String, String)>,
+    key: Keyed,
     bytes: Bytes,
-) -> Result<Json<WindowReply>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = state.principal(&headers, None, hall)?;
     let allowed = p.may_operate(window) || (action == "close" && p.role == Role::Supervisor);
     if !allowed {
@@ -213,23 +216,23 @@ async fn act(
     let now = state.service.now();
     // The window and its ticket as this action left them, read under the
     // same lock as the action: not as a later operation has left them.
-    let (events, (view, ticket)) = state
-        .service
-        .execute_with(
-            hall,
-            cmd,
-            |_| Ok(()),
-            |h, _| {
-                let w = h.spec().window_index(window).unwrap_or(0);
-                let view = h.window_view(w);
-                let ticket = view.current.and_then(|t| h.ticket_view(t, now));
-                (view, ticket)
-            },
-        )
-        .await?;
-    Ok(Json(WindowReply {
-        events: staff_events(&events),
-        window: view.into(),
-        ticket: ticket.map(Into::into),
-    }))
+    respond(
+        &state,
+        hall,
+        key.by(&p.user),
+        cmd,
+        |_| Ok(()),
+        StatusCode::OK,
+        |h, events| {
+            let w = h.spec().window_index(window).unwrap_or(0);
+            let view = h.window_view(w);
+            let ticket = view.current.and_then(|t| h.ticket_view(t, now));
+            Ok(WindowReply {
+                events: staff_events(events),
+                window: view.into(),
+                ticket: ticket.map(Into::into),
+            })
+        },
+    )
+    .await
 }

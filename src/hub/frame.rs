@@ -297,9 +297,10 @@ fn touched(
     for e in events {
         let (ticket, win, state_change, target) = match &e.kind {
             // Bookings change no queue until they are checked in.
-            EventKind::DayStarted { .. } | EventKind::AppointmentBooked { .. } | EventKind::BookingCancelled { .. } => {
-                (None, None, false, None)
-            }
+            EventKind::DayStarted { .. }
+            | EventKind::AppointmentBooked { .. }
+            | EventKind::BookingCancelled { .. }
+            | EventKind::AnswerKept { .. } => (None, None, false, None),
             EventKind::TicketIssued { ticket, zone, .. } => {
                 zones.extend(spec.zone_index(*zone));
                 (Some(*ticket), None, false, None)

@@ -71,6 +71,12 @@ enum Job {
         hall: HallId,
         reply: oneshot::Sender<Option<Hall>>,
     },
+    /// A reading of the hall as of its last durable event.
+    Read {
+        hall: HallId,
+        /// Dropped uncalled for an unknown hall.
+        read: Box<dyn FnOnce(&Hall) + Send>,
+    },
     Flush(oneshot::Sender<()>),
 }
 
@@ -385,6 +391,23 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Job::Durable { hall, reply }).await.ok()?;
         rx.await.ok().flatten()
+    }
+
+    /// Reads the hall as of its last durable event, once every append
+    /// sent so far has succeeded or failed: what a repeated request checks
+    /// before it answers with what the first one did. `None` if the writer
+    /// has stopped or the hall is unknown.
+    pub async fn read_durable<R: Send + 'static>(
+        &self,
+        hall: HallId,
+        f: impl FnOnce(&Hall) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (reply, rx) = oneshot::channel();
+        let read = Box::new(move |h: &Hall| {
+            let _ = reply.send(f(h));
+        });
+        self.tx.send(Job::Read { hall, read }).await.ok()?;
+        rx.await.ok()
     }
 
     /// Waits until everything queued so far has been written.
@@ -769,6 +792,9 @@ impl Writer {
             }
             Job::Durable { hall, reply } => {
                 let _ = reply.send(self.stream.hall(hall));
+            }
+            Job::Read { hall, read } => {
+                let _ = self.stream.with_hall(hall, read);
             }
             Job::Flush(reply) => {
                 let (done, written) = oneshot::channel();

@@ -145,6 +145,10 @@ pub enum StaffKind {
 
 /// An engine event as staff receive it; `None` for what they are not sent.
 pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
+    // Checked before the clone below: a kept answer carries a whole body.
+    if matches!(e.kind, E::AnswerKept { .. }) {
+        return None;
+    }
     let kind = match e.kind.clone() {
         E::DayStarted { day } => StaffKind::DayStarted { day },
         // Not the person's key, nor the booking's code.
@@ -246,7 +250,7 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
             alert: alert.into(),
             target: target.into(),
         },
-        E::AppointmentBooked { .. } | E::BookingCancelled { .. } => return None,
+        E::AppointmentBooked { .. } | E::BookingCancelled { .. } | E::AnswerKept { .. } => return None,
     };
     Some(Event {
         seq: e.seq,
@@ -353,6 +357,9 @@ pub enum DisplayKind {
 /// An engine event as a public screen receives it; `None` for what screens
 /// are not sent: bookings, ratings and their follow-ups, alerts, auto-call.
 pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
+    if matches!(e.kind, E::AnswerKept { .. }) {
+        return None;
+    }
     let kind = match e.kind.clone() {
         E::DayStarted { day } => DisplayKind::DayStarted { day },
         E::TicketIssued {
@@ -407,7 +414,8 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         | E::AlertAcknowledged { .. }
         | E::AlertCleared { .. }
         | E::AppointmentBooked { .. }
-        | E::BookingCancelled { .. } => return None,
+        | E::BookingCancelled { .. }
+        | E::AnswerKept { .. } => return None,
     };
     Some(Event {
         seq: e.seq,

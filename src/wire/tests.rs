@@ -48,10 +48,11 @@ fn name(k: &EventKind) -> &'static str {
         EventKind::AlertRaised { .. } => "AlertRaised",
         EventKind::AlertAcknowledged { .. } => "AlertAcknowledged",
         EventKind::AlertCleared { .. } => "AlertCleared",
+        EventKind::AnswerKept { .. } => "AnswerKept",
     }
 }
 
-const ALL: [&str; 23] = [
+const ALL: [&str; 24] = [
     "DayStarted",
     "TicketIssued",
     "TicketCalled",
@@ -75,6 +76,7 @@ const ALL: [&str; 23] = [
     "AlertRaised",
     "AlertAcknowledged",
     "AlertCleared",
+    "AnswerKept",
 ];
 
 /// One of each kind (several where a kind has shapes that differ), with
@@ -193,6 +195,12 @@ fn every_kind() -> Vec<EventKind> {
             alert: AlertKind::LongQueue,
             target: AlertTarget::Zone { zone: code("general") },
         },
+        EventKind::AnswerKept {
+            key: SECRET.into(),
+            fingerprint: SECRET.into(),
+            status: 201,
+            body: SECRET.into(),
+        },
     ]
 }
 
@@ -276,6 +284,8 @@ fn a_display_receives_only_the_fields_its_wire_type_names_and_no_secret() {
             "AlertRaised",
             "AlertAcknowledged",
             "AlertCleared",
+            // An answer kept for an idempotency key is the requester's.
+            "AnswerKept",
         ])
     );
 }
@@ -288,7 +298,9 @@ fn staff_receive_no_persons_key_and_no_appointments_code() {
             assert!(
                 matches!(
                     e.kind,
-                    EventKind::AppointmentBooked { .. } | EventKind::BookingCancelled { .. }
+                    EventKind::AppointmentBooked { .. }
+                        | EventKind::BookingCancelled { .. }
+                        | EventKind::AnswerKept { .. }
                 ),
                 "{} withheld from staff",
                 name(&e.kind)

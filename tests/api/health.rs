@@ -55,6 +55,14 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} is documented"
         );
     }
+    // Every POST that changes a hall takes an Idempotency-Key.
+    for (path, item) in paths {
+        let Some(post) = item.get("post") else { continue };
+        let keyed = post["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"));
+        assert_eq!(keyed, path != "/api/v1/login", "POST {path} and Idempotency-Key");
+    }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [
         "Command",

@@ -10,6 +10,7 @@ mod crash;
 mod durability;
 mod health;
 mod helpers;
+mod idempotency;
 mod live;
 mod metrics;
 mod ratings;

@@ -37,6 +37,7 @@ fn seqs(halls: &HashMap<HallId, Recovered>, h: &str) -> Vec<u64> {
 fn snapshot(h: &str, seq: u64) -> HallSnapshot {
     HallSnapshot {
         alerts: Vec::new(),
+        answers: Default::default(),
         bookings: Vec::new(),
         hall: hall(h),
         seq,

@@ -41,6 +41,7 @@ fn evs(range: std::ops::RangeInclusive<u64>) -> Vec<Event> {
 fn snapshot(h: &str, seq: u64, day: Option<Date>) -> HallSnapshot {
     HallSnapshot {
         alerts: Vec::new(),
+        answers: Default::default(),
         bookings: Vec::new(),
         hall: hall(h),
         seq,
