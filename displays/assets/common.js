@@ -11,19 +11,68 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the API; throws ApiError with the server's code and message. */
-export async function api(path, { method = 'GET', body, token } = {}) {
+/** A fresh idempotency key (crypto.randomUUID needs https; a hall's LAN
+ * address is plain http, where getRandomValues still works). */
+export function newKey() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** Tries after a lost answer, with the same key (so never done twice). */
+const RETRIES = [400, 1500];
+
+/**
+ * Calls the API; throws ApiError with the server's code and message.
+ * A POST carries an `Idempotency-Key` (a new one per call unless `key` is
+ * given) and is sent again with it when the answer is lost on the way,
+ * so a retry can never issue a second ticket or call twice.
+ */
+export async function api(path, { method = 'GET', body, token, key } = {}) {
   const headers = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`/api/v1${path}`, {
+  if (method === 'POST' && path !== '/login') headers['idempotency-key'] = key ?? newKey();
+  const send = () => fetch(`/api/v1${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  let res;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await send();
+      break;
+    } catch (e) {
+      // A network error: the request may or may not have been done.
+      if (!headers['idempotency-key'] || attempt >= RETRIES.length) throw new ApiError(0, 'network', e.message);
+      await new Promise((r) => setTimeout(r, RETRIES[attempt]));
+    }
+  }
   const json = (res.headers.get('content-type') || '').includes('json') ? await res.json() : null;
   if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message);
   return json;
+}
+
+/**
+ * Runs `action` with `buttons` disabled until it ends; a click (or key)
+ * while it runs is ignored, so a double-click does a thing once.
+ */
+export async function busy(buttons, action) {
+  const list = [buttons].flat().filter(Boolean);
+  if (list.some((b) => b.dataset.busy)) return undefined;
+  const was = list.map((b) => b.disabled);
+  for (const b of list) {
+    b.dataset.busy = '1';
+    b.disabled = true;
+  }
+  try {
+    return await action();
+  } finally {
+    list.forEach((b, i) => {
+      delete b.dataset.busy;
+      b.disabled = was[i];
+    });
+  }
 }
 
 /** An error for people: the page's own words for a known refusal code,

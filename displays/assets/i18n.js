@@ -28,7 +28,7 @@ const DICT = {
     err_forbidden: '无此操作权限', err_unauthenticated: '请重新登录', err_rate_limited: '操作过于频繁，请稍后再试',
     err_quota_exceeded: '今日手机取号次数已用完', err_already_rated: '该号码已评价', err_unknown_ticket: '没有这个号码',
     err_store_unavailable: '系统暂时无法保存，请稍后重试（未做任何更改）', err_already_acknowledged: '该预警已确认',
-    err_no_such_alert: '该预警已解除',
+    err_no_such_alert: '该预警已解除', err_network: '网络连接中断，请检查网络后重试',
     ratingsToday: '今日好差评', ratedShare: '评价率', badRatings: '差评', followUps: '核实 / 整改 / 回访',
     meanWaitHour: '近1小时平均等候', acknowledge: '确认', acknowledged: '已确认', noAlerts: '无预警',
     alert_long_wait: '等候超时', alert_long_queue: '排队过长', alert_long_service: '办理超时', alert_long_pause: '暂停过久', rateTitle: '请您对本次服务进行评价（好差评）', comment: '意见或建议（可选）', submit: '提交评价',

@@ -179,16 +179,23 @@ async function signIn(page, user) {
 /** Sign-in tokens by hall and user, so a burst of calls takes no sign-ins. */
 const tokens = new Map();
 
+/** A bearer token for `user` of `hall`, signed in once. */
+async function tokenOf(user, hall) {
+  const who = `${hall}/${user}`;
+  if (!tokens.has(who)) {
+    const login = await (await fetch(`${base}/api/v1/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hall, user, password: PASSWORD }),
+    })).json();
+    tokens.set(who, login.token);
+  }
+  return tokens.get(who);
+}
+
 /** POSTs to the API as `user` of the test hall (or of `hall`). */
 async function apiAs(user, path, body, hall = 'e2e') {
   const json = { 'content-type': 'application/json' };
   const who = `${hall}/${user}`;
-  if (!tokens.has(who)) {
-    const login = await (await fetch(`${base}/api/v1/login`, {
-      method: 'POST', headers: json, body: JSON.stringify({ hall, user, password: PASSWORD }),
-    })).json();
-    tokens.set(who, login.token);
-  }
+  await tokenOf(user, hall);
   const res = await fetch(`${base}/api/v1${path}`, {
     method: 'POST',
     headers: { ...(body === undefined ? {} : json), authorization: `Bearer ${tokens.get(who)}` },
@@ -642,4 +649,85 @@ test('a slip printed to PDF is 80 mm wide, on one page', async () => {
   assert.ok(Math.abs(pages[0][0] - 80 / 25.4 * 72) < 1, `80 mm wide: ${pages[0][0]} pt`);
   noErrors(desk);
   await desk.close();
+});
+
+/** GETs from the API as `user` of the test hall. */
+async function getAs(user, path, hall = 'e2e') {
+  const res = await fetch(`${base}/api/v1${path}`, { headers: { authorization: `Bearer ${await tokenOf(user, hall)}` } });
+  return res.json();
+}
+
+/** Tickets waiting in a zone of the test hall, as the server counts them. */
+async function waitingIn(zone) {
+  return (await getAs('guide', `/halls/e2e/zones/${zone}`)).summary.waiting;
+}
+
+test('a double-click issues one ticket, a lost answer is retried with its key, and 重呼 double-clicked recalls once', async () => {
+  const desk = await open('/desk?hall=e2e');
+  await signIn(desk, 'guide');
+  await desk.locator('[data-zone=police]').click();
+  await desk.locator('[data-service=hukou]').click();
+  const posts = [];
+  desk.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/halls/e2e/tickets') && posts.push(r.headers()['idempotency-key']));
+
+  const before = await waitingIn('police');
+  const answered = desk.waitForResponse((r) => r.url().endsWith('/halls/e2e/tickets'));
+  await desk.locator('#issue').dblclick();
+  await answered;
+  await desk.locator('#issue:not([disabled])').waitFor();
+  assert.equal(posts.length, 1, 'one request for a double-click');
+  assert.match(posts[0], /^[0-9a-f]{32}$/, 'sent with an idempotency key');
+  assert.equal(await waitingIn('police'), before + 1, 'one ticket issued');
+  const first = await desk.locator('#issued-number').textContent();
+
+  // The answer is lost on its way back (the server did issue the ticket):
+  // the page sends the request again with the same key and shows the
+  // ticket the server kept for it, without issuing another.
+  let kept;
+  await desk.route('**/api/v1/halls/e2e/tickets', async (route) => {
+    if (kept) return route.continue();
+    kept = await (await route.fetch()).json();
+    await route.abort('connectionreset');
+  });
+  posts.length = 0;
+  const retried = desk.waitForResponse((r) => r.url().endsWith('/halls/e2e/tickets'));
+  await desk.locator('#issue').click();
+  const replay = await retried;
+  assert.equal(replay.headers()['idempotent-replayed'], 'true');
+  await desk.locator('#issued-number', { hasText: kept.ticket.number }).waitFor();
+  assert.notEqual(kept.ticket.number, first);
+  assert.equal(posts.length, 2, 'sent twice');
+  assert.equal(posts[1], posts[0], 'with the same key');
+  assert.equal(await waitingIn('police'), before + 2, 'one more ticket, not two');
+  await desk.unroute('**/api/v1/halls/e2e/tickets');
+  noErrors(desk);
+  await desk.close();
+
+  // 重呼 double-clicked at window 2's console: one recall.
+  const console_ = await open('/console?hall=e2e');
+  await signIn(console_, 'w2');
+  const open_ = console_.locator('[data-action=open]');
+  if (await open_.isEnabled()) await open_.click();
+  await console_.locator('[data-action=open][disabled]').waitFor({ state: 'attached' });
+  const resume = console_.locator('[data-action=resume]');
+  await console_.waitForTimeout(200);
+  if (await resume.isEnabled()) await resume.click();
+  await console_.locator('[data-action=call-next]:not([disabled])').waitFor();
+  await console_.locator('[data-action=call-next]').click();
+  await console_.locator('#current', { hasText: /^C\d{3}$/ }).waitFor();
+  const recalls = [];
+  console_.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/recall') && recalls.push(r.url()));
+  await console_.locator('[data-action=recall]').dblclick();
+  await console_.locator('[data-action=recall]:not([disabled])').waitFor();
+  assert.equal(recalls.length, 1, 'one recall for a double-click');
+  const number = await console_.locator('#current').textContent();
+  const t = await getAs('w2', `/halls/e2e/tickets/${number}`);
+  assert.equal(t.history.filter((h) => h.what === 'recalled').length, 1, JSON.stringify(t.history));
+  // Leave window 2 with nothing in hand.
+  await console_.locator('[data-action=start]').click();
+  await console_.locator('#current-detail', { hasText: '正在办理' }).waitFor();
+  await console_.locator('[data-action=finish]').click();
+  await console_.locator('#current', { hasText: '—' }).waitFor();
+  noErrors(console_);
+  await console_.close();
 });
