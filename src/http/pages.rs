@@ -66,11 +66,23 @@ fn file(name: &str) -> Response {
                 // on a kiosk that runs for months.
                 (header::CACHE_CONTROL, "no-cache"),
             ],
-            *bytes,
+            from_disk(n).unwrap_or_else(|| bytes.to_vec()),
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
+}
+
+/// In a debug build only, `HALLCALL_PAGES_DIR=displays` serves the pages
+/// from that directory as they are now, so they can be edited without a
+/// rebuild. Only names embedded above are read; a release binary always
+/// serves what it was built with.
+fn from_disk(name: &str) -> Option<Vec<u8>> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let dir = std::env::var_os("HALLCALL_PAGES_DIR")?;
+    std::fs::read(std::path::Path::new(&dir).join(name)).ok()
 }
 
 pub fn router() -> Router<AppState> {
