@@ -38,6 +38,17 @@ pub(crate) struct Hall {
     pub voice: Option<Voice>,
     #[serde(default)]
     pub alerts: Option<Alerts>,
+    #[serde(default)]
+    pub display: Option<Display>,
+}
+
+/// What the hall's screens show besides the calls: `[hall.display]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Display {
+    /// The scrolling notice (温馨提示) of the hall display.
+    pub notice: Option<S<String>>,
+    pub notice_en: Option<S<String>>,
 }
 
 /// 超时预警 thresholds: hall-wide in `[hall.alerts]`, per zone in its `alerts`.

@@ -25,7 +25,20 @@ pub struct HallConfig {
     pub accounts: Vec<Account>,
     /// How calls are announced.
     pub voice: Voice,
+    /// What the screens show besides the calls.
+    pub display: Display,
 }
+
+/// `[hall.display]`: the hall display's scrolling notice (温馨提示), in
+/// Chinese and English; empty for the pages' own default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Display {
+    pub notice: String,
+    pub notice_en: String,
+}
+
+/// A notice is at most this many characters.
+pub const MAX_NOTICE: usize = 500;
 
 impl HallConfig {
     pub fn account(&self, user: &str) -> Option<&Account> {

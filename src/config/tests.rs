@@ -293,6 +293,28 @@ play = ["device", "browser"]"#,
     assert_eq!(d, crate::config::Voice::default());
 }
 
+#[test]
+fn the_display_notice_is_read_and_bounded() {
+    let with = |d: &str| format!("{GOOD}[hall.display]\n{d}\n");
+    let d = parse(
+        &with("notice = \" 请在休息区等候 \"\nnotice_en = \"Please wait\""),
+        "t.toml",
+    )
+    .unwrap()
+    .halls
+    .remove(0)
+    .display;
+    assert_eq!(
+        (d.notice.as_str(), d.notice_en.as_str()),
+        ("请在休息区等候", "Please wait")
+    );
+    let long = "字".repeat(crate::config::MAX_NOTICE + 1);
+    assert!(problem(&with(&format!("notice = \"{long}\""))).contains("at most 500"));
+    assert!(problem(&with("banner = \"x\"")).contains("banner"));
+    let none = parse(GOOD, "t.toml").unwrap().halls.remove(0).display;
+    assert_eq!(none, crate::config::Display::default());
+}
+
 /// The engine's tests build their hall by hand (the engine knows nothing of
 /// these files); this is the file that hall stands for, and it must read
 /// into exactly that model.

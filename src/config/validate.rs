@@ -263,6 +263,10 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
 
     let accounts = accounts(c, &h.account, &windows, place);
     let voice = h.voice.as_ref().map_or_else(Voice::default, |v| voice(c, v, place));
+    let display = h
+        .display
+        .as_ref()
+        .map_or_else(Display::default, |d| display(c, d, place));
 
     Some(HallConfig {
         spec: std::sync::Arc::new(HallSpec {
@@ -279,7 +283,28 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         }),
         accounts,
         voice,
+        display,
     })
+}
+
+fn display(c: &mut Checker, d: &file::Display, place: &str) -> Display {
+    let place = &format!("{place}, display");
+    let mut text = |t: &Option<S<String>>| -> String {
+        let Some(s) = t else { return String::new() };
+        let n = s.get_ref().chars().count();
+        if n > MAX_NOTICE {
+            c.err(
+                s.span(),
+                place,
+                format!("a notice is at most {MAX_NOTICE} characters (this one has {n})"),
+            );
+        }
+        s.get_ref().trim().to_owned()
+    };
+    Display {
+        notice: text(&d.notice),
+        notice_en: text(&d.notice_en),
+    }
 }
 
 fn voice(c: &mut Checker, v: &file::Voice, place: &str) -> Voice {

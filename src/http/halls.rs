@@ -55,6 +55,9 @@ pub struct HallEntry {
     pub announce_in_browser: bool,
     /// Calls older than this are not spoken by a display that missed them.
     pub announce_within_secs: u32,
+    /// The hall display's scrolling notice (温馨提示); empty: the page's own.
+    pub notice: String,
+    pub notice_en: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -133,6 +136,8 @@ fn entry(c: &HallConfig) -> HallEntry {
             .collect(),
         announce_in_browser: c.voice.play_browser,
         announce_within_secs: c.voice.announce_within_secs,
+        notice: c.display.notice.clone(),
+        notice_en: c.display.notice_en.clone(),
     }
 }
 
