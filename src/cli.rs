@@ -70,8 +70,9 @@ pub struct Args {
     /// Check the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,
-    /// Read a password from standard input, print its hash for an
-    /// account's `password` in the configuration, and exit.
+    /// Read a password (or a kiosk's PIN, 4+ digits) from standard input,
+    /// print its hash for an account's `password` (or `pin`) in the
+    /// configuration, and exit.
     #[arg(long)]
     pub hash_password: bool,
 }

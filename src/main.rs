@@ -60,8 +60,11 @@ fn hash_password() -> ExitCode {
         return ExitCode::from(2);
     }
     let password = line.trim_end_matches(['\r', '\n']);
-    if password.len() < 8 {
-        eprintln!("hallcall: a password needs at least 8 characters");
+    // A kiosk's settings PIN is digits only, 4 or more (the server limits
+    // how often it may be tried); a password is 8 characters or more.
+    let pin = password.len() >= 4 && password.bytes().all(|b| b.is_ascii_digit());
+    if password.len() < 8 && !pin {
+        eprintln!("hallcall: a password needs at least 8 characters (a kiosk PIN: at least 4 digits)");
         return ExitCode::from(2);
     }
     match hallcall::auth::hash_password(password) {

@@ -160,6 +160,7 @@ impl Application {
             announcer: self.announcer.clone(),
             public_url: self.public_url.clone(),
             metrics: self.metrics.clone(),
+            pairings: Arc::default(),
         }));
         let hub = self.hub.clone();
         // Screens get small frames that must leave at once, not wait for

@@ -126,41 +126,104 @@ export function signOut(hall) {
   location.reload();
 }
 
+/** How often a device waiting for its pairing code asks whether it was entered. */
+const PAIR_POLL_MS = 2000;
+
 /**
  * The signed-in session for `hall`, asking for a user name and password
  * when there is none (or it expired). `roles` limits who may use the page.
+ * A device (`devices`: a screen, LED strip, kiosk or evaluator page) may
+ * instead show a pairing code to enter on the supervisor board: it does
+ * so by itself on a screen too small for the form (an LED strip).
  */
-export async function session(hall, roles) {
+export async function session(hall, roles, { devices = false } = {}) {
   const s = storedSession(hall);
   if (s && (!roles || roles.includes(s.role) || s.role === 'admin')) return s;
   return new Promise((resolve) => {
-    const error = el('p', { class: 'error', role: 'alert' });
-    const user = el('input', { name: 'user', autocomplete: 'username', required: true });
-    const password = el('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-    const form = el('form', { class: 'login card' },
-      el('h2', {}, t('signIn')),
-      el('label', {}, t('user'), user),
-      el('label', {}, t('password'), password),
-      el('button', { type: 'submit', class: 'primary' }, t('signIn')),
-      error);
-    const overlay = el('div', { class: 'overlay' }, form);
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      try {
-        const got = await api('/login', { method: 'POST', body: { hall, user: user.value.trim(), password: password.value } });
-        if (roles && !roles.includes(got.role) && got.role !== 'admin') {
-          error.textContent = `${got.role}: ${t('refused')}`;
-          return;
-        }
-        localStorage.setItem(sessionKey(hall), JSON.stringify(got));
-        overlay.remove();
-        resolve(got);
-      } catch (err) {
-        error.textContent = err.status === 401 ? t('wrongLogin') : err.message;
+    const overlay = el('div', { class: 'overlay' });
+    const accept = (got, error) => {
+      if (roles && !roles.includes(got.role) && got.role !== 'admin') {
+        error.textContent = `${got.role}: ${t('refused')}`;
+        return false;
       }
-    });
+      localStorage.setItem(sessionKey(hall), JSON.stringify(got));
+      overlay.remove();
+      resolve(got);
+      return true;
+    };
+    let stopPairing = () => {};
+    const showForm = () => {
+      stopPairing();
+      const error = el('p', { class: 'error', role: 'alert' });
+      const user = el('input', { name: 'user', autocomplete: 'username', required: true });
+      const password = el('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+      const form = el('form', { class: 'login card' },
+        el('h2', {}, t('signIn')),
+        el('label', {}, t('user'), user),
+        el('label', {}, t('password'), password),
+        el('button', { type: 'submit', class: 'primary' }, t('signIn')),
+        devices ? el('button', { type: 'button', class: 'link', id: 'pair-instead', onclick: showPairing }, t('pairInstead')) : null,
+        error);
+      form.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        try {
+          const body = { hall, user: user.value.trim(), password: password.value };
+          if (devices) body.device_name = document.title.slice(0, 64);
+          accept(await api('/login', { method: 'POST', body }), error);
+        } catch (err) {
+          error.textContent = err.status === 401 ? t('wrongLogin') : explain(err);
+        }
+      });
+      overlay.replaceChildren(form);
+      user.focus();
+    };
+    const showPairing = () => {
+      stopPairing();
+      let stopped = false;
+      let timer;
+      stopPairing = () => {
+        stopped = true;
+        clearTimeout(timer);
+      };
+      const code = el('strong', { id: 'pair-code' }, '…');
+      const note = el('span', { class: 'pair-note' }, t('pairHint'));
+      const error = el('span', { class: 'error', role: 'alert' });
+      overlay.replaceChildren(el('div', { class: 'pairing card' },
+        el('span', {}, t('pairCode')), code, note, error,
+        window.innerHeight >= 400 ? el('button', { type: 'button', class: 'link', onclick: showForm }, t('signInWithPassword')) : null));
+      const ask = async () => {
+        try {
+          const started = await api(`/halls/${hall}/pairings`, { method: 'POST', body: { name: document.title.slice(0, 64) } });
+          code.textContent = `${started.code.slice(0, 3)} ${started.code.slice(3)}`;
+          error.textContent = '';
+          poll(started.secret);
+        } catch (err) {
+          error.textContent = explain(err);
+          if (!stopped) timer = setTimeout(ask, 15000);
+        }
+      };
+      const poll = (secret) => {
+        timer = setTimeout(async () => {
+          if (stopped) return;
+          try {
+            const r = await api(`/pairings/${secret}`);
+            if (r.state === 'paired') {
+              if (!accept(r.session, error)) ask();
+              return;
+            }
+            poll(secret);
+          } catch (err) {
+            // Expired (404): a new code. Otherwise keep asking.
+            if (err.status === 404) ask();
+            else poll(secret);
+          }
+        }, PAIR_POLL_MS);
+      };
+      ask();
+    };
     document.body.append(overlay);
-    user.focus();
+    if (devices && (window.innerHeight < 400 || params.get('pair') === '1')) showPairing();
+    else showForm();
   });
 }
 

@@ -125,7 +125,11 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
       clearTimeout(pongTimer);
       pongTimer = null;
       if (closed) return;
-      if (e.code === 1008) {
+      if (e.code === 4401) {
+        // This device was signed out: sign in again, do not reconnect.
+        closed = true;
+        onGone(401);
+      } else if (e.code === 1008) {
         closed = true;
         onGone(404);
       } else if (!opened) {

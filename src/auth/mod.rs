@@ -9,6 +9,7 @@
 //! process shares).
 
 mod limits;
+mod pairing;
 mod password;
 mod secret;
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 pub use limits::{RateLimiter, Rates};
+pub use pairing::{Approved, PAIRING_MS, PairingError, Pairings, Poll};
 pub use password::{SAMPLE_HASH, hash_password, verify_password};
 pub use secret::load_or_create_secret;
 
@@ -70,6 +72,10 @@ pub struct Claims {
     /// Expiry in Unix milliseconds; 0 never expires.
     #[serde(rename = "x")]
     pub expires: i64,
+    /// A device's id: the token is good while the hall keeps that device
+    /// (see `engine::devices`).
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// An account after its token was checked against the current configuration.
@@ -79,6 +85,9 @@ pub struct Principal {
     pub user: String,
     pub role: Role,
     pub windows: Vec<WindowNo>,
+    /// The device it signed in as, for a device account; the caller checks
+    /// that the hall still keeps it.
+    pub device: Option<String>,
 }
 
 impl Principal {
@@ -104,6 +113,8 @@ pub enum TokenError {
     OtherHall,
     #[error("the account no longer exists")]
     NoAccount,
+    #[error("this device's sign-in is no longer valid: sign it in again")]
+    DeviceRevoked,
 }
 
 impl Keys {
@@ -138,11 +149,17 @@ impl Keys {
             return Err(TokenError::Expired);
         }
         let account = cfg.account(&claims.user).ok_or(TokenError::NoAccount)?;
+        // A device account's token names its device, a person's never does
+        // (a token from before device sign-ins, or a role changed since).
+        if account.role.is_device() != claims.device.is_some() {
+            return Err(TokenError::DeviceRevoked);
+        }
         Ok(Principal {
             hall: cfg.spec.id,
             user: account.user.clone(),
             role: account.role,
             windows: account.windows.clone(),
+            device: claims.device,
         })
     }
 

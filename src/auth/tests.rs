@@ -11,6 +11,7 @@ fn hall() -> HallConfig {
         role: Role::Window,
         password_hash: String::new(),
         windows: vec![5],
+        pin_hash: None,
     }];
     cfg
 }
@@ -23,6 +24,7 @@ fn a_signed_token_names_its_account_and_nothing_else_passes() {
         hall: cfg.spec.id,
         user: "w5".into(),
         expires: 1_000,
+        device: None,
     };
     let token = keys.sign(&claims);
     let p = keys.verify(&token, &cfg, Millis(999)).unwrap();
@@ -86,4 +88,39 @@ fn passwords_verify_only_against_their_hash() {
     assert!(verify_password("窗口5 password", &h));
     assert!(!verify_password("窗口5 passworD", &h));
     assert!(!verify_password("x", "not a hash"));
+}
+
+#[test]
+fn a_device_accounts_token_names_a_device_and_a_persons_never_does() {
+    let keys = Keys::from_secret(b"0123456789abcdef0123456789abcdef");
+    let mut cfg = hall();
+    cfg.accounts.push(crate::config::Account {
+        user: "screen".into(),
+        role: Role::Display,
+        password_hash: String::new(),
+        windows: vec![],
+        pin_hash: None,
+    });
+    let token = |user: &str, device: Option<&str>| {
+        keys.sign(&Claims {
+            hall: cfg.spec.id,
+            user: user.into(),
+            expires: 0,
+            device: device.map(str::to_owned),
+        })
+    };
+    let p = keys
+        .verify(&token("screen", Some("dev-0001")), &cfg, Millis(5))
+        .unwrap();
+    assert_eq!(p.device.as_deref(), Some("dev-0001"));
+    // A display token from before device sign-ins, and a person's token
+    // that claims a device, are both refused.
+    assert_eq!(
+        keys.verify(&token("screen", None), &cfg, Millis(5)),
+        Err(TokenError::DeviceRevoked)
+    );
+    assert_eq!(
+        keys.verify(&token("w5", Some("dev-0001")), &cfg, Millis(5)),
+        Err(TokenError::DeviceRevoked)
+    );
 }

@@ -83,6 +83,9 @@ pub(crate) struct Account {
     pub password: S<String>,
     #[serde(default)]
     pub windows: Option<S<Vec<S<i64>>>>,
+    /// A kiosk's settings PIN, as an argon2 PHC string.
+    #[serde(default)]
+    pub pin: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -109,12 +109,19 @@ pub enum Role {
     Admin,
     /// Watches the hall, cancels, reactivates and moves tickets, closes windows.
     Supervisor,
-    /// The guide desk (引导台) or a self-service kiosk: issues and cancels tickets.
+    /// The guide desk (引导台): issues, looks up and cancels tickets.
     Guide,
     /// Window staff, bound to the windows they may operate.
     Window,
-    /// A screen or LED board: reads the hall, changes nothing.
+    /// A screen or LED board: reads the hall, changes nothing. A device.
     Display,
+    /// A self-service kiosk (自助取号机): issues tickets and checks in
+    /// appointments by code; no lookups, no cancelling. A device.
+    Kiosk,
+    /// A window's evaluator (评价器): shows who serves and takes the
+    /// citizen's rating of the service just finished there. A device,
+    /// bound to one window.
+    Evaluator,
 }
 
 impl Role {
@@ -126,7 +133,14 @@ impl Role {
             Role::Guide => "guide",
             Role::Window => "window",
             Role::Display => "display",
+            Role::Kiosk => "kiosk",
+            Role::Evaluator => "evaluator",
         }
+    }
+
+    /// A device signs in once and stays signed in until revoked.
+    pub fn is_device(self) -> bool {
+        matches!(self, Role::Display | Role::Kiosk | Role::Evaluator)
     }
 
     pub fn parse(s: &str) -> Option<Role> {
@@ -136,6 +150,8 @@ impl Role {
             "guide" => Role::Guide,
             "window" => Role::Window,
             "display" => Role::Display,
+            "kiosk" => Role::Kiosk,
+            "evaluator" => Role::Evaluator,
             _ => return None,
         })
     }
@@ -147,6 +163,10 @@ pub struct Account {
     pub user: String,
     pub role: Role,
     pub password_hash: String,
-    /// The windows a `Window` account may operate (empty for other roles).
+    /// The windows a `Window` account may operate, or the one window an
+    /// `Evaluator` stands at (empty for other roles).
     pub windows: Vec<WindowNo>,
+    /// A kiosk's settings PIN, as an argon2 hash: staff type it on the
+    /// kiosk to sign it out or change its language.
+    pub pin_hash: Option<String>,
 }

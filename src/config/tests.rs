@@ -260,7 +260,23 @@ fn accounts_need_a_known_role_a_hash_and_real_windows() {
     let p = problem(&with(&format!(
         r#"{{ user = "g", role = "guide", windows = [1], password = "{hash}" }}"#
     )));
-    assert!(p.contains("only a window account"), "{p}");
+    assert!(p.contains("only window and evaluator accounts"), "{p}");
+    let p = problem(&with(&format!(
+        r#"{{ user = "e", role = "evaluator", windows = [1, 1], password = "{hash}" }}"#
+    )));
+    assert!(p.contains("one window"), "{p}");
+    let p = problem(&with(&format!(
+        r#"{{ user = "e", role = "evaluator", password = "{hash}" }}"#
+    )));
+    assert!(p.contains("needs the window"), "{p}");
+    let p = problem(&with(&format!(
+        r#"{{ user = "k", role = "kiosk", password = "{hash}", pin = "2468" }}"#
+    )));
+    assert!(p.contains("pin must be an argon2 hash"), "{p}");
+    let p = problem(&with(&format!(
+        r#"{{ user = "g", role = "guide", password = "{hash}", pin = "{hash}" }}"#
+    )));
+    assert!(p.contains("only a kiosk account has a settings pin"), "{p}");
 }
 
 #[test]

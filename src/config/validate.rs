@@ -438,7 +438,7 @@ fn accounts(c: &mut Checker, list: &[file::Account], windows: &[WindowSpec], pla
                 a.role.span(),
                 &aplace,
                 format!(
-                    "role {:?} must be admin, supervisor, guide, window or display",
+                    "role {:?} must be admin, supervisor, guide, window, display, kiosk or evaluator",
                     a.role.get_ref()
                 ),
             );
@@ -453,7 +453,7 @@ fn accounts(c: &mut Checker, list: &[file::Account], windows: &[WindowSpec], pla
         }
         let mut nos = Vec::new();
         match (&a.windows, role) {
-            (Some(ws), Role::Window) => {
+            (Some(ws), Role::Window | Role::Evaluator) => {
                 for w in ws.get_ref() {
                     match u16::try_from(*w.get_ref()).ok() {
                         Some(n) if windows.iter().any(|cw| cw.number == n) => nos.push(n),
@@ -463,16 +463,46 @@ fn accounts(c: &mut Checker, list: &[file::Account], windows: &[WindowSpec], pla
                 if ws.get_ref().is_empty() {
                     c.err(ws.span(), &aplace, "a window account needs at least one window");
                 }
+                if role == Role::Evaluator && ws.get_ref().len() > 1 {
+                    c.err(ws.span(), &aplace, "an evaluator stands at one window: `windows = [N]`");
+                }
             }
             (None, Role::Window) => c.err(a.role.span(), &aplace, "a window account needs `windows = [..]`"),
-            (Some(ws), _) => c.err(ws.span(), &aplace, "only a window account is bound to windows"),
+            (None, Role::Evaluator) => c.err(
+                a.role.span(),
+                &aplace,
+                "an evaluator account needs the window it stands at: `windows = [N]`",
+            ),
+            (Some(ws), _) => c.err(
+                ws.span(),
+                &aplace,
+                "only window and evaluator accounts are bound to windows",
+            ),
             (None, _) => {}
         }
+        let pin_hash = match (&a.pin, role) {
+            (Some(p), Role::Kiosk) => {
+                if argon2::PasswordHash::new(p.get_ref()).is_err() {
+                    c.err(
+                        p.span(),
+                        &aplace,
+                        "pin must be an argon2 hash (run `hallcall --hash-password`), never the PIN itself",
+                    );
+                }
+                Some(p.get_ref().clone())
+            }
+            (Some(p), _) => {
+                c.err(p.span(), &aplace, "only a kiosk account has a settings pin");
+                None
+            }
+            (None, _) => None,
+        };
         out.push(Account {
             user: user.clone(),
             role,
             password_hash: a.password.get_ref().clone(),
             windows: nos,
+            pin_hash,
         });
     }
     out

@@ -162,6 +162,18 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         number: Option<u32>,
     },
+    /// Keeps a device signed in (see `devices`): its token is good while
+    /// the hall keeps it. Made by sign-in and pairing, not by `/commands`.
+    PairDevice {
+        device: String,
+        account: String,
+        #[serde(default)]
+        name: String,
+    },
+    /// Signs a device out for good: its token stops working at once.
+    RevokeDevice {
+        device: String,
+    },
     /// The passing of time: the business-day rollover if one is due, and
     /// auto-call for appointments that have become due. The shell sends it
     /// every few seconds.

@@ -72,6 +72,12 @@ pub enum EngineError {
     #[error("appointment {code} is for {day}, not today")]
     NotBookingDay { code: Code, day: jiff::civil::Date },
     /// An engine bug: a decided event did not apply. Nothing was changed.
+    #[error("{0}")]
+    BadDevice(String),
+    #[error("no device {0} is signed in")]
+    UnknownDevice(String),
+    #[error("a hall keeps at most {0} devices signed in: revoke some first")]
+    TooManyDevices(usize),
     #[error("internal inconsistency: {0}")]
     Inconsistent(String),
 }
@@ -111,6 +117,9 @@ impl EngineError {
             EngineError::AlreadyBooked => "already_booked",
             EngineError::BookingClosed { .. } => "booking_closed",
             EngineError::NotBookingDay { .. } => "not_booking_day",
+            EngineError::BadDevice(_) => "bad_device",
+            EngineError::UnknownDevice(_) => "unknown_device",
+            EngineError::TooManyDevices(_) => "too_many_devices",
             EngineError::Inconsistent(_) => "inconsistent",
         }
     }

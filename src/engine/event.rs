@@ -158,6 +158,17 @@ pub enum EventKind {
         alert: AlertKind,
         target: AlertTarget,
     },
+    /// A device is kept signed in (see `devices`). Never published.
+    DevicePaired {
+        device: String,
+        account: String,
+        name: String,
+    },
+    /// A device's sign-in is revoked. Never published as such: the live
+    /// server closes that device's connections.
+    DeviceRevoked {
+        device: String,
+    },
     /// The answer to a request made with an idempotency key, kept right
     /// after the request's own events (see `answers`). Never published.
     AnswerKept {

@@ -16,6 +16,7 @@ use super::booking::{Booking, BookingState, KEEP_DAYS};
 use super::calendar::{Day, business_date};
 use super::calls::{CallMade, RecentCalls};
 use super::command::{Command, Issue, LaneRequest, Target};
+use super::devices::Device;
 use super::error::{EngineError, ReplayError};
 use super::event::{CallKind, Event, EventKind};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
@@ -73,6 +74,8 @@ pub(crate) struct State {
     /// Today's answers to requests with idempotency keys, by key (see
     /// `answers`). SipHash: the keys are chosen by clients.
     pub answers: HashMap<String, KeptAnswer>,
+    /// Devices kept signed in, by id; kept across days (see `devices`).
+    pub devices: BTreeMap<String, Device>,
 }
 
 /// A hall's queue engine: pure and synchronous. Give it a command and the
@@ -136,6 +139,7 @@ impl Hall {
                 alerts: Vec::new(),
                 bookings: BTreeMap::new(),
                 answers: HashMap::new(),
+                devices: BTreeMap::new(),
             },
             recent: RecentCalls::default(),
             cfg,
@@ -181,6 +185,7 @@ impl Hall {
             next.st.seq = self.st.seq;
             next.st.service_times = self.st.service_times.clone();
             next.st.bookings = self.st.bookings.clone();
+            next.st.devices = self.st.devices.clone();
             let mut events = Vec::with_capacity(2);
             next.push(EventKind::DayStarted { day: date }, now, &mut events)?;
             next.execute_today(cmd, now, &mut events)?;
@@ -342,6 +347,12 @@ impl Hall {
         let p = &self.cfg.policy;
         let kind = match *cmd {
             Command::Tick => return Ok(None),
+            Command::PairDevice {
+                ref device,
+                ref account,
+                ref name,
+            } => self.decide_pair(device, account, name)?,
+            Command::RevokeDevice { ref device } => self.decide_revoke(device)?,
             Command::Issue(ref issue) => self.decide_issue(issue, now)?,
             Command::Book {
                 code,
@@ -1238,6 +1249,12 @@ impl Hall {
                     self.st.auto_windows.insert(pos, w);
                 }
             }
+            EventKind::DevicePaired {
+                ref device,
+                ref account,
+                ref name,
+            } => self.apply_pair(device, account, name, at).map_err(bad)?,
+            EventKind::DeviceRevoked { ref device } => self.apply_revoke(device).map_err(bad)?,
             EventKind::AnswerKept {
                 ref key,
                 ref fingerprint,
@@ -1279,10 +1296,12 @@ impl Hall {
     fn apply_day(&mut self, date: jiff::civil::Date) {
         let keep = std::mem::take(&mut self.st.service_times);
         let mut bookings = std::mem::take(&mut self.st.bookings);
+        let devices = std::mem::take(&mut self.st.devices);
         let seq = self.st.seq;
         *self = Hall::new(self.cfg.clone());
         self.st.seq = seq;
         self.st.service_times = keep;
+        self.st.devices = devices;
         self.st.day = Some(Day::new(&self.cfg, date));
         // Yesterday's appointments nobody checked in are missed; old ones go.
         let oldest = date.checked_sub(jiff::Span::new().days(KEEP_DAYS)).unwrap_or(date);

@@ -16,6 +16,7 @@
 //! - `rating`: 好差评 and the follow-up of bad ratings;
 //! - `booking`: appointments booked ahead and checked in by code;
 //! - `answers`: answers kept for idempotency keys, for the day;
+//! - `devices`: displays, kiosks and evaluators kept signed in;
 //! - `spec`: what a hall is (zones, services, windows, hours, rules), as
 //!   the shell's configuration builds it;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
@@ -27,6 +28,7 @@ mod booking;
 mod calendar;
 mod calls;
 mod command;
+mod devices;
 mod error;
 mod event;
 mod hall;
@@ -46,6 +48,7 @@ pub use booking::{Booking, BookingState, BookingView};
 pub use calendar::business_date;
 pub use calls::{CallMade, RECENT_CALLS};
 pub use command::{Command, Issue, LaneRequest, Target};
+pub use devices::{Device, MAX_DEVICE_ID, MAX_DEVICE_NAME, MAX_DEVICES};
 pub use error::{EngineError, ReplayError};
 pub use event::{CallKind, Event, EventKind};
 pub use hall::Hall;

@@ -13,6 +13,7 @@ use super::alert::Alert;
 use super::answers::KeptAnswer;
 use super::booking::Booking;
 use super::calendar::Day;
+use super::devices::Device;
 use super::hall::{Hall, State, ZoneState};
 use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, RatingRecord};
@@ -37,6 +38,9 @@ pub struct HallSnapshot {
     /// Today's answers kept for idempotency keys, by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub answers: BTreeMap<String, KeptAnswer>,
+    /// Devices kept signed in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,6 +117,7 @@ impl Hall {
             alerts: st.alerts.clone(),
             bookings: st.bookings.values().cloned().collect(),
             answers: st.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect(),
+            devices: st.devices.values().cloned().collect(),
             seq: st.seq,
             day: st.day.as_ref().map(|d| d.date),
             tickets: st
@@ -256,6 +261,7 @@ impl Hall {
         }
         st.alerts = snap.alerts.clone();
         st.answers = snap.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect();
+        st.devices = snap.devices.iter().map(|d| (d.id.clone(), d.clone())).collect();
         for b in &snap.bookings {
             let z = zone(b.zone)?;
             service(z, b.service)?;

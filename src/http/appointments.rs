@@ -228,6 +228,7 @@ async fn check_in(
     let c = code(&c)?;
     let req: CheckInByCode = body(&bytes)?;
     let channel = match req.channel {
+        _ if p.role == Role::Kiosk => Channel::Kiosk,
         DeskChannel::GuideDesk => Channel::GuideDesk,
         DeskChannel::Kiosk => Channel::Kiosk,
     };

@@ -83,8 +83,11 @@ impl From<EngineError> for ApiError {
             | EngineError::UnknownCategory(_)
             | EngineError::UnknownWindow(_)
             | EngineError::UnknownTicket(_)
-            | EngineError::UnknownBooking(_) => StatusCode::NOT_FOUND,
-            EngineError::BadAppointment | EngineError::TooLong(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | EngineError::UnknownBooking(_)
+            | EngineError::UnknownDevice(_) => StatusCode::NOT_FOUND,
+            EngineError::BadAppointment | EngineError::TooLong(_) | EngineError::BadDevice(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             EngineError::Inconsistent(_) => {
                 tracing::error!(error = %e, "engine inconsistency");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");

@@ -192,9 +192,19 @@ impl AppState {
         let token =
             bearer(headers, query_token).ok_or_else(|| ApiError::unauthenticated("sign in first: no bearer token"))?;
         let cfg = self.service.halls.config(hall)?;
-        self.keys
+        let p = self
+            .keys
             .verify(token, cfg, self.service.now())
-            .map_err(|e| ApiError::unauthenticated(e.to_string()))
+            .map_err(|e| ApiError::unauthenticated(e.to_string()))?;
+        if let Some(device) = &p.device {
+            let kept = locked(self, hall)?.device(device).is_some_and(|d| d.account == p.user);
+            if !kept {
+                return Err(ApiError::unauthenticated(
+                    crate::auth::TokenError::DeviceRevoked.to_string(),
+                ));
+            }
+        }
+        Ok(p)
     }
 
     /// As [`AppState::principal`], and one of `roles`.

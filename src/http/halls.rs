@@ -32,7 +32,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every role of the hall may read its state; displays included.
-const READERS: &[Role] = &[Role::Supervisor, Role::Guide, Role::Window, Role::Display];
+const READERS: &[Role] = &[
+    Role::Supervisor,
+    Role::Guide,
+    Role::Window,
+    Role::Display,
+    Role::Kiosk,
+    Role::Evaluator,
+];
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct HallList {

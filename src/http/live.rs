@@ -41,6 +41,11 @@ const COALESCE: usize = 64;
 /// with an error and the connection stays.
 pub const MAX_MESSAGE: usize = 4096;
 
+/// The close code for a connection whose device was signed out (an
+/// application code: 4000 and up, as RFC 6455 reserves them; 4401 reads as
+/// HTTP's 401).
+pub const REVOKED: u16 = 4401;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/halls/{hall}/live", get(hall_live))
@@ -120,7 +125,9 @@ async fn hall_live(
     req: Request,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
-    let audience = Audience::of(state.principal(&headers, q.token.as_deref(), hall)?.role);
+    let who = state.principal(&headers, q.token.as_deref(), hall)?;
+    let audience = Audience::of(who.role);
+    let device = who.device;
     let cfg = state.service.halls.config(hall)?.clone();
     let scope = Scope::parse(&q.scope, &cfg.spec).map_err(|e| ApiError::bad_request("bad_scope", e.to_string()))?;
     let format = Format::parse(&q.format).map_err(|e| ApiError::bad_request("bad_format", e.to_string()))?;
@@ -135,7 +142,7 @@ async fn hall_live(
         .ok_or_else(|| ApiError::not_found("unknown_hall", "no such hall"))?;
     let resume = q.resume()?;
     upgrade(req, move |io| {
-        serve(io, state, feed, (scope, format, audience), resume, served)
+        serve(io, state, feed, (scope, format, audience), resume, (served, device))
     })
 }
 
@@ -157,7 +164,7 @@ async fn ticket_live(
         .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))?;
     // A citizen's page: their ticket alone (`wire::view::CitizenTicket`).
     let what = (Scope::Ticket(number), Format::Json, Audience::Display);
-    upgrade(req, move |io| serve(io, state, feed, what, None, Vec::new()))
+    upgrade(req, move |io| serve(io, state, feed, what, None, (Vec::new(), None)))
 }
 
 struct Counted(Arc<crate::hub::HubStats>);
@@ -229,7 +236,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     feed: Arc<Feed>,
     (scope, format, audience): (Scope, Format, Audience),
     resume: Option<Resume>,
-    served: Vec<usize>,
+    (served, device): (Vec<usize>, Option<String>),
 ) {
     let stats = state.hub.stats.clone();
     let beat = state.hub.heartbeat;
@@ -273,6 +280,12 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
                 while let Some(r) = next.take() {
                     let mut resnapshot = false;
                     match r {
+                        Ok(frame) if device.as_deref().is_some_and(|d| frame.revokes(d)) => {
+                            // Signed out for good: the page shows its sign-in.
+                            let _ = write(&mut io, &error_frame("unauthenticated", "this device was signed out"), limit).await;
+                            let _ = write(&mut io, &ws::close_frame(REVOKED, "device signed out"), limit).await;
+                            return;
+                        }
                         Ok(frame) if frame.seq > sent || frame.reset => {
                             let render = feed.render(&frame, sent, scope, format, audience, &served);
                             match render {

@@ -20,6 +20,7 @@
 
 mod announcements;
 mod appointments;
+mod devices;
 mod error;
 mod extract;
 mod halls;
@@ -108,6 +109,8 @@ pub struct Shared {
     /// address); when unset, the address the request came to.
     pub public_url: Option<Arc<str>>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Devices waiting for their pairing code to be entered.
+    pub pairings: Arc<crate::auth::Pairings<session::Session>>,
 }
 
 /// The application's routes.
@@ -117,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(session::router())
+        .merge(devices::router())
         .merge(halls::router())
         .merge(tickets::router())
         .merge(appointments::router())

@@ -16,6 +16,13 @@ use super::AppState;
     ),
     paths(
         super::session::login,
+        super::devices::list,
+        super::devices::create,
+        super::devices::revoke,
+        super::devices::unlock,
+        super::devices::start,
+        super::devices::poll,
+        super::devices::approve,
         super::halls::list,
         super::halls::hall_view,
         super::halls::zones,
@@ -66,7 +73,18 @@ impl Modify for Bearer {
     }
 }
 
-/// Every POST but sign-in takes an `Idempotency-Key` (see `keyed.rs`).
+/// POSTs that take no `Idempotency-Key`: signing in and pairing, and what a
+/// repeat refuses by itself (a device revoked or a code entered twice).
+const UNKEYED: &[&str] = &[
+    "/api/v1/login",
+    "/api/v1/halls/{hall}/pairings",
+    "/api/v1/halls/{hall}/pairings/{code}/approve",
+    "/api/v1/halls/{hall}/devices",
+    "/api/v1/halls/{hall}/devices/unlock",
+    "/api/v1/halls/{hall}/devices/{device}/revoke",
+];
+
+/// Every other POST takes an `Idempotency-Key` (see `keyed.rs`).
 struct IdempotencyKey;
 
 impl Modify for IdempotencyKey {
@@ -91,7 +109,7 @@ impl Modify for IdempotencyKey {
             ))
             .build();
         for (path, item) in &mut api.paths.paths {
-            if path == "/api/v1/login" {
+            if UNKEYED.contains(&path.as_str()) {
                 continue;
             }
             if let Some(post) = item.post.as_mut() {

@@ -11,8 +11,8 @@ use super::extract::{Body, ClientIp, hall_id};
 use crate::auth::{Claims, STAFF_SESSION_MS, hash_password, verify_password};
 
 static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-use crate::config::Role;
-use crate::engine::WindowNo;
+use crate::config::{Account, Role};
+use crate::engine::{Command, HallId, WindowNo};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/login", post(login))
@@ -24,18 +24,27 @@ pub struct Login {
     pub hall: String,
     pub user: String,
     pub password: String,
+    /// For a device account: where this device stands ("东门 LED"), as the
+    /// device list shows it.
+    #[serde(default)]
+    pub device_name: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct Session {
     pub token: String,
     pub hall: String,
     pub user: String,
     pub role: Role,
     pub windows: Vec<WindowNo>,
-    /// Unix milliseconds; absent for display devices, which stay signed in.
+    /// Unix milliseconds; absent for devices, which stay signed in until
+    /// revoked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// A device's id (displays, kiosks, evaluators): its sign-in is good
+    /// while the hall keeps it (`GET /api/v1/halls/{hall}/devices`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// Signs in: a token for the `Authorization: Bearer` header (or a
@@ -60,15 +69,16 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         .await
         .unwrap_or(false);
     let account = account.filter(|_| ok).ok_or_else(refused)?;
-    let expires = if account.role == Role::Display {
-        0
-    } else {
-        state.service.now().0 + STAFF_SESSION_MS
-    };
+    if account.role.is_device() {
+        let name = req.device_name.unwrap_or_default();
+        return Ok(Json(device_session(&state, hall, &account, &name).await?));
+    }
+    let expires = state.service.now().0 + STAFF_SESSION_MS;
     let token = state.keys.sign(&Claims {
         hall,
         user: account.user.clone(),
         expires,
+        device: None,
     });
     tracing::info!(%hall, user = %account.user, role = ?account.role, "signed in");
     Ok(Json(Session {
@@ -77,6 +87,65 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         user: account.user,
         role: account.role,
         windows: account.windows,
-        expires_at: (expires != 0).then_some(expires),
+        expires_at: Some(expires),
+        device: None,
     }))
+}
+
+/// Pairs a new device for a device account (made durable before it is
+/// answered) and signs it in for good: its token is valid until an
+/// administrator revokes the device.
+///
+/// # Errors
+/// The hall refuses the pairing, or the store is unavailable.
+pub(super) async fn device_session(
+    state: &AppState,
+    hall: HallId,
+    account: &Account,
+    name: &str,
+) -> Result<Session, ApiError> {
+    let device = new_device_id()?;
+    state
+        .service
+        .execute(
+            hall,
+            Command::PairDevice {
+                device: device.clone(),
+                account: account.user.clone(),
+                name: name.trim().to_owned(),
+            },
+        )
+        .await?;
+    let token = state.keys.sign(&Claims {
+        hall,
+        user: account.user.clone(),
+        expires: 0,
+        device: Some(device.clone()),
+    });
+    tracing::info!(%hall, user = %account.user, role = ?account.role, %device, "device paired");
+    Ok(Session {
+        token,
+        hall: hall.to_string(),
+        user: account.user.clone(),
+        role: account.role,
+        windows: account.windows.clone(),
+        expires_at: None,
+        device: Some(device),
+    })
+}
+
+/// A fresh device id: `dev-` and 24 hex digits.
+fn new_device_id() -> Result<String, ApiError> {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("no randomness: {e}"),
+        )
+    })?;
+    Ok(format!(
+        "dev-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    ))
 }

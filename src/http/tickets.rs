@@ -152,8 +152,12 @@ pub struct Changed {
     pub ticket: Option<Ticket>,
 }
 
-/// People issuing at the desk: the guide, supervisors, administrators.
-pub(super) const ISSUERS: &[Role] = &[Role::Guide, Role::Supervisor];
+/// Who issues tickets and checks appointments in by code: the guide desk,
+/// kiosks, supervisors, administrators.
+pub(super) const ISSUERS: &[Role] = &[Role::Guide, Role::Kiosk, Role::Supervisor];
+/// Staff at the desk: everything a kiosk may not do (look up, check in by
+/// time slot, give priority).
+pub(super) const DESK: &[Role] = &[Role::Guide, Role::Supervisor];
 
 pub(super) fn person(state: &AppState, id: Option<&str>) -> Result<Option<PersonKey>, ApiError> {
     let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) else {
@@ -258,11 +262,18 @@ async fn issue(
     Body(req): Body<IssueRequest>,
 ) -> Result<Response, ApiError> {
     let p = state.require(&headers, hall, ISSUERS)?;
+    let kiosk = p.role == Role::Kiosk;
+    if kiosk && req.category.is_some() {
+        return Err(ApiError::forbidden(
+            "a kiosk issues normal tickets: 绿色通道 is given at the guide desk",
+        ));
+    }
     let lane = match req.category {
         Some(category) => LaneRequest::Priority { category },
         None => LaneRequest::Normal,
     };
     let channel = match req.channel {
+        _ if kiosk => Channel::Kiosk,
         DeskChannel::GuideDesk => Channel::GuideDesk,
         DeskChannel::Kiosk => Channel::Kiosk,
     };
@@ -286,7 +297,7 @@ async fn check_in(
     key: Keyed,
     Body(req): Body<CheckInRequest>,
 ) -> Result<Response, ApiError> {
-    let p = state.require(&headers, hall, ISSUERS)?;
+    let p = state.require(&headers, hall, DESK)?;
     let issue = Issue {
         lane: LaneRequest::Appointment {
             slot_start: req.slot_start,
@@ -395,8 +406,8 @@ async fn cancel(
     key: Keyed,
     Path((_, ticket)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&state, &headers, (hall, key), &ticket, ISSUERS, |ticket| {
-        Command::Cancel { ticket }
+    change(&state, &headers, (hall, key), &ticket, DESK, |ticket| Command::Cancel {
+        ticket,
     })
     .await
 }

@@ -56,6 +56,14 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// Whether this batch revokes `device`'s sign-in: its connections end.
+    pub fn revokes(&self, device: &str) -> bool {
+        self.batch
+            .events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::DeviceRevoked { device: d } if d == device))
+    }
+
     /// The delta of this frame's events after `after` alone (see
     /// [`super::Feed::partial`]).
     pub(super) fn rest(&self, after: u64, audience: Audience) -> Bytes {
@@ -300,7 +308,9 @@ fn touched(
             EventKind::DayStarted { .. }
             | EventKind::AppointmentBooked { .. }
             | EventKind::BookingCancelled { .. }
-            | EventKind::AnswerKept { .. } => (None, None, false, None),
+            | EventKind::AnswerKept { .. }
+            | EventKind::DevicePaired { .. }
+            | EventKind::DeviceRevoked { .. } => (None, None, false, None),
             EventKind::TicketIssued { ticket, zone, .. } => {
                 zones.extend(spec.zone_index(*zone));
                 (Some(*ticket), None, false, None)

@@ -250,7 +250,11 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
             alert: alert.into(),
             target: target.into(),
         },
-        E::AppointmentBooked { .. } | E::BookingCancelled { .. } | E::AnswerKept { .. } => return None,
+        E::AppointmentBooked { .. }
+        | E::BookingCancelled { .. }
+        | E::AnswerKept { .. }
+        | E::DevicePaired { .. }
+        | E::DeviceRevoked { .. } => return None,
     };
     Some(Event {
         seq: e.seq,
@@ -415,7 +419,9 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         | E::AlertCleared { .. }
         | E::AppointmentBooked { .. }
         | E::BookingCancelled { .. }
-        | E::AnswerKept { .. } => return None,
+        | E::AnswerKept { .. }
+        | E::DevicePaired { .. }
+        | E::DeviceRevoked { .. } => return None,
     };
     Some(Event {
         seq: e.seq,

@@ -49,7 +49,9 @@ impl Audience {
     /// The audience of a signed-in account.
     pub fn of(role: Role) -> Audience {
         match role {
-            Role::Display => Audience::Display,
+            // Kiosks and evaluators stand in the public hall: they read
+            // what a public screen reads.
+            Role::Display | Role::Kiosk | Role::Evaluator => Audience::Display,
             Role::Admin | Role::Supervisor | Role::Guide | Role::Window => Audience::Staff,
         }
     }

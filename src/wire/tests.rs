@@ -49,10 +49,12 @@ fn name(k: &EventKind) -> &'static str {
         EventKind::AlertAcknowledged { .. } => "AlertAcknowledged",
         EventKind::AlertCleared { .. } => "AlertCleared",
         EventKind::AnswerKept { .. } => "AnswerKept",
+        EventKind::DevicePaired { .. } => "DevicePaired",
+        EventKind::DeviceRevoked { .. } => "DeviceRevoked",
     }
 }
 
-const ALL: [&str; 24] = [
+const ALL: [&str; 26] = [
     "DayStarted",
     "TicketIssued",
     "TicketCalled",
@@ -77,6 +79,8 @@ const ALL: [&str; 24] = [
     "AlertAcknowledged",
     "AlertCleared",
     "AnswerKept",
+    "DevicePaired",
+    "DeviceRevoked",
 ];
 
 /// One of each kind (several where a kind has shapes that differ), with
@@ -201,6 +205,12 @@ fn every_kind() -> Vec<EventKind> {
             status: 201,
             body: SECRET.into(),
         },
+        EventKind::DevicePaired {
+            device: SECRET.into(),
+            account: SECRET.into(),
+            name: SECRET.into(),
+        },
+        EventKind::DeviceRevoked { device: SECRET.into() },
     ]
 }
 
@@ -286,6 +296,9 @@ fn a_display_receives_only_the_fields_its_wire_type_names_and_no_secret() {
             "AlertCleared",
             // An answer kept for an idempotency key is the requester's.
             "AnswerKept",
+            // Devices are the administrator's business.
+            "DevicePaired",
+            "DeviceRevoked",
         ])
     );
 }
@@ -301,6 +314,8 @@ fn staff_receive_no_persons_key_and_no_appointments_code() {
                     EventKind::AppointmentBooked { .. }
                         | EventKind::BookingCancelled { .. }
                         | EventKind::AnswerKept { .. }
+                        | EventKind::DevicePaired { .. }
+                        | EventKind::DeviceRevoked { .. }
                 ),
                 "{} withheld from staff",
                 name(&e.kind)

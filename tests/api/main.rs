@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod commands;
 mod crash;
+mod devices;
 mod durability;
 mod health;
 mod helpers;

@@ -21,6 +21,8 @@ const BIN = process.env.HALLCALL_BIN || join(ROOT, 'target/debug/hallcall');
 const SHOTS = join(ROOT, process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'target/screenshots');
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw';
 const PASSWORD = 'hallcall-demo';
+// The kiosk's settings PIN, 2468.
+const PIN_HASH = '$argon2id$v=19$m=19456,t=2,p=1$E1Y6rtHExXEAKsK4u5TT4A$t6F4/JxplpahGoptl5E9bIcPHEHpfsLG31MjsxGK6WE';
 
 /** A time zone where it is now about noon, so no test meets a day rollover. */
 function zoneNearNoon() {
@@ -45,6 +47,8 @@ account = [
   { user = "w2", role = "window", windows = [2], password = "${HASH}" },
   { user = "display", role = "display", password = "${HASH}" },
   { user = "supervisor", role = "supervisor", password = "${HASH}" },
+  { user = "admin", role = "admin", password = "${HASH}" },
+  { user = "kiosk", role = "kiosk", password = "${HASH}", pin = "${PIN_HASH}" },
 ]
 [hall.voice]
 play = ["browser"]
@@ -176,6 +180,17 @@ async function signIn(page, user) {
   await page.locator('.overlay').waitFor({ state: 'detached' });
 }
 
+/** Signs a device that shows a pairing code in, as a supervisor would
+ * from the board: the code read off its screen, approved for `account`. */
+async function pair(page, account, hall = 'e2e') {
+  const code = page.locator('#pair-code', { hasText: /^\d{3} \d{3}$/ });
+  await code.waitFor();
+  const digits = (await code.textContent()).replace(/\D/g, '');
+  const r = await apiAs('supervisor', `/halls/${hall}/pairings/${digits}/approve`, { account }, hall);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await page.locator('.overlay').waitFor({ state: 'detached' });
+}
+
 /** Sign-in tokens by hall and user, so a burst of calls takes no sign-ins. */
 const tokens = new Map();
 
@@ -224,7 +239,7 @@ test('issue at the guide desk, call at the window console, see it on every scree
   windowScreen = await open('/window?hall=e2e&window=1');
   await signIn(windowScreen, 'display');
   led = await open('/led?hall=e2e&window=1', { width: 1024, height: 160 });
-  await signIn(led, 'display');
+  await pair(led, 'display');
 
   const desk = await open('/desk?hall=e2e');
   await signIn(desk, 'guide');
@@ -556,7 +571,7 @@ test('an LED strip left idle shows only its line, never the answer to its ping',
   const strip = await open('/led?hall=e2e&window=1&ping_every=1', { width: 1024, height: 160 });
   const pongs = [];
   strip.on('websocket', (ws) => ws.on('framereceived', (f) => /"pong"/.test(f.payload) && pongs.push(f.payload)));
-  await signIn(strip, 'display');
+  await pair(strip, 'display');
   await strip.locator('#line', { hasText: '1号窗口' }).waitFor();
   // Every text the line takes from here on.
   await strip.evaluate(() => {
@@ -576,9 +591,7 @@ test('an LED strip left idle shows only its line, never the answer to its ping',
 
 test('the kiosk shows no staff tools, and the guide desk asks before cancelling a ticket', async () => {
   const kiosk = await open('/desk?hall=e2e&kiosk=1', { width: 1080, height: 1920 });
-  // The settings PIN, asked once.
-  kiosk.on('dialog', (d) => d.accept('2468'));
-  await signIn(kiosk, 'guide');
+  await signIn(kiosk, 'kiosk');
   await kiosk.locator('[data-zone=general]').click();
   await kiosk.locator('[data-service=social]').click();
   // A citizen takes a ticket or checks in by appointment code; nobody
@@ -730,4 +743,81 @@ test('a double-click issues one ticket, a lost answer is retried with its key, a
   await console_.locator('#current', { hasText: '—' }).waitFor();
   noErrors(console_);
   await console_.close();
+});
+
+/** Whether `locator`'s box lies wholly inside the page's viewport. */
+async function inView(page, locator) {
+  const box = await locator.boundingBox();
+  const { width, height } = page.viewportSize();
+  return !!box && box.x >= 0 && box.y >= 0 && box.x + box.width <= width + 0.5 && box.y + box.height <= height + 0.5;
+}
+
+test('an LED strip is paired by the code it shows, entered on the supervisor board, and signed out by an administrator', async () => {
+  const strip = await open('/led?hall=e2e&window=2', { width: 1280, height: 160 });
+  // Too small for a form: it shows a pairing code, whole, at once.
+  const code = strip.locator('#pair-code');
+  await strip.locator('#pair-code', { hasText: /^\d{3} \d{3}$/ }).waitFor();
+  assert.ok(await inView(strip, code), 'the code fits the strip');
+  assert.equal(await strip.locator('form.login').count(), 0, 'no form on a strip');
+  await shot(strip, 'led-pairing');
+  const digits = (await code.textContent()).replace(/\D/g, '');
+
+  const board = await open('/supervisor?hall=e2e');
+  await signIn(board, 'admin');
+  await board.locator('#pair-account option[value=display]').waitFor({ state: 'attached' });
+  await board.locator('#pair-code-input').fill(digits);
+  await board.locator('#pair-account').selectOption('display');
+  await board.locator('#pair-name').fill('2号窗口 LED');
+  await board.locator('#pair').click();
+  await board.locator('#devices tr', { hasText: '2号窗口 LED' }).waitFor();
+  // The strip signs itself in and shows its window's line.
+  await strip.locator('#line', { hasText: '2号窗口' }).waitFor();
+  const stored = await strip.evaluate(() => JSON.parse(localStorage.getItem('hallcall.session.e2e')));
+  assert.equal(stored.role, 'display');
+  assert.equal(stored.expires_at, undefined, 'a device stays signed in');
+  await shot(board, 'supervisor-devices');
+
+  // Signed out on the board: the strip shows a new pairing code by itself.
+  board.on('dialog', (d) => d.accept());
+  await board.locator('#devices tr', { hasText: '2号窗口 LED' }).locator('button').click();
+  await board.locator('#devices tr', { hasText: '2号窗口 LED' }).waitFor({ state: 'detached' });
+  await strip.locator('#pair-code', { hasText: /^\d{3} \d{3}$/ }).waitFor();
+  assert.notEqual((await code.textContent()).replace(/\D/g, ''), digits, 'a new code');
+  noErrors(strip, board);
+  await strip.close();
+  await board.close();
+});
+
+test('a kiosk stays signed in as a kiosk, and its settings open with its PIN only', async () => {
+  const kiosk = await open('/desk?hall=e2e&kiosk=1', { width: 1080, height: 1920 });
+  await signIn(kiosk, 'kiosk');
+  const stored = await kiosk.evaluate(() => JSON.parse(localStorage.getItem('hallcall.session.e2e')));
+  assert.equal(stored.role, 'kiosk');
+  assert.equal(stored.expires_at, undefined, 'no sign-in to expire overnight');
+  // A citizen takes a ticket.
+  await kiosk.locator('[data-zone=general]').click();
+  await kiosk.locator('[data-service=social]').click();
+  const issued = kiosk.waitForResponse((r) => r.url().endsWith('/halls/e2e/tickets'));
+  await kiosk.locator('#issue').click();
+  assert.equal((await issued).status(), 201);
+  await kiosk.locator('#result:not([hidden])').waitFor();
+
+  // Settings: a wrong PIN is refused in the page's words; the right one
+  // offers to sign the kiosk out.
+  const answers = ['1357', '2468'];
+  const asked = [];
+  kiosk.on('dialog', (d) => {
+    asked.push(d.type());
+    if (d.type() === 'prompt') return d.accept(answers.shift());
+    return d.dismiss();
+  });
+  await kiosk.locator('#settings').click();
+  await kiosk.locator('.toast.error', { hasText: '管理密码错误' }).waitFor();
+  await kiosk.locator('#settings:not([disabled])').waitFor();
+  await kiosk.locator('#settings').click();
+  await kiosk.waitForFunction(() => true);
+  for (let i = 0; i < 50 && asked.length < 3; i++) await kiosk.waitForTimeout(100);
+  assert.deepEqual(asked, ['prompt', 'prompt', 'confirm']);
+  noErrors(kiosk);
+  await kiosk.close();
 });

@@ -38,6 +38,7 @@ fn snapshot(h: &str, seq: u64) -> HallSnapshot {
     HallSnapshot {
         alerts: Vec::new(),
         answers: Default::default(),
+        devices: Vec::new(),
         bookings: Vec::new(),
         hall: hall(h),
         seq,

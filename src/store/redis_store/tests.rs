@@ -42,6 +42,7 @@ fn snapshot(h: &str, seq: u64, day: Option<Date>) -> HallSnapshot {
     HallSnapshot {
         alerts: Vec::new(),
         answers: Default::default(),
+        devices: Vec::new(),
         bookings: Vec::new(),
         hall: hall(h),
         seq,

@@ -121,7 +121,7 @@ impl Hallcall {
             keys,
             first: Tokens::default(),
         };
-        me.first = me.tokens(0)?;
+        me.first = me.tokens(0).await?;
         // A token signed here opens the hall, so the server uses this
         // secret. No password sign-in: each takes argon2's 19 MiB of
         // working memory, which the allocator keeps a while, and the idle
@@ -154,19 +154,37 @@ impl Hallcall {
             hall,
             user: user.to_owned(),
             expires,
+            device: None,
         }))
     }
 
-    /// The tokens of hall `i`, signed here with the same claims a sign-in
-    /// gives.
-    pub fn tokens(&self, hall: usize) -> anyhow::Result<Tokens> {
+    /// The tokens of hall `i`: staff tokens signed here with the same
+    /// claims a sign-in gives; the screens' token from the administrator's
+    /// device route (a device's token names a device the hall keeps), one
+    /// device for all the hall's screens.
+    pub async fn tokens(&self, hall: usize) -> anyhow::Result<Tokens> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
+        let admin = self.sign(hall, "admin", now + STAFF_SESSION_MS)?;
+        let mut c = crate::http_client::HttpConn::connect(self.server.addr).await?;
+        let status = c
+            .request(
+                "POST",
+                &format!("/api/v1/halls/{}/devices", hall_id(hall)),
+                Some(&admin),
+                Some(br#"{"account":"display","name":"load"}"#),
+            )
+            .await?;
+        if status != 201 {
+            bail!("no display device for hall {hall}: {status}");
+        }
+        let session: serde_json::Value = serde_json::from_slice(c.body()).context("a device's session")?;
+        let display = session["token"].as_str().context("a device token")?.to_owned();
         Ok(Tokens {
-            admin: self.sign(hall, "admin", now + STAFF_SESSION_MS)?,
-            display: self.sign(hall, "display", 0)?,
             guide: self.sign(hall, "guide", now + STAFF_SESSION_MS)?,
+            admin,
+            display,
         })
     }
 }

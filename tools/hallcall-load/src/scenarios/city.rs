@@ -42,7 +42,10 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
     eprintln!("  hallcall: {h} halls x {s} screens, {k} calls per hall over {secs} s");
     let ours = {
         let hc = Hallcall::start(env.hallcall, env.host, Layout { halls: h, windows }).await?;
-        let tokens = (0..h).map(|i| hc.tokens(i)).collect::<anyhow::Result<Vec<_>>>()?;
+        let mut tokens = Vec::with_capacity(h);
+        for i in 0..h {
+            tokens.push(hc.tokens(i).await?);
+        }
         let t = Instant::now();
         prepare(hc.addr(), &tokens, windows, k, CALLERS).await?;
         eprintln!(
