@@ -14,6 +14,7 @@ pub const COLUMNS: &[&str] = &[
     "issued",
     "called",
     "served",
+    "skips",
     "no_shows",
     "cancelled",
     "transfers",
@@ -84,6 +85,11 @@ fn line(out: &mut String, cells: &[String]) {
     out.push_str("\r\n");
 }
 
+/// Where a column is (the names above are fixed, so this never fails).
+fn column(name: &str) -> usize {
+    COLUMNS.iter().position(|c| *c == name).unwrap_or(0)
+}
+
 fn row(section: &str, r: &Row, report: &Report) -> Vec<String> {
     let mut cells = vec![
         section.to_owned(),
@@ -92,6 +98,7 @@ fn row(section: &str, r: &Row, report: &Report) -> Vec<String> {
         opt(r.issued),
         r.called.to_string(),
         r.served.to_string(),
+        r.skips.to_string(),
         r.no_shows.to_string(),
         r.cancelled.to_string(),
         r.transfers.to_string(),
@@ -162,10 +169,10 @@ pub fn to_csv(report: &Report) -> String {
         cells[0] = "hour".into();
         cells[1] = h.hour.to_string();
         let _ = write!(cells[2], "{:02}:00", h.hour);
-        cells[5] = h.served.to_string();
-        let [c, m, p, x] = stat(&h.wait);
-        cells[9..13].clone_from_slice(&[c, m, p, x]);
-        cells[40] = h.arrivals.to_string();
+        cells[column("served")] = h.served.to_string();
+        let wait = column("wait_count");
+        cells[wait..wait + 4].clone_from_slice(&stat(&h.wait));
+        cells[column("arrivals")] = h.arrivals.to_string();
         line(&mut out, &cells);
     }
     out

@@ -397,7 +397,7 @@ fn record(cfg: &HallSpec, hall: &Hall, g: &mut Groups, ev: &Event) {
         EventKind::TicketSkipped {
             ticket: n,
             window,
-            no_show: true,
+            no_show,
         } => {
             let Some(tk) = ticket(n) else { return };
             let w = cfg.window_index(*window);
@@ -406,7 +406,11 @@ fn record(cfg: &HallSpec, hall: &Hall, g: &mut Groups, ev: &Event) {
                 window: w,
                 staff: staff_at(w),
             };
-            g.add(place, |t| t.no_shows += 1);
+            let no_show = *no_show;
+            g.add(place, |t| {
+                t.skips += 1;
+                t.no_shows += u64::from(no_show);
+            });
         }
         EventKind::TicketTransferred {
             ticket: n, from_window, ..

@@ -74,6 +74,11 @@ pub struct Row {
     /// Tickets called for the first time.
     pub called: u64,
     pub served: u64,
+    /// 过号: calls nobody answered, whether the ticket went back in the
+    /// queue or not.
+    #[serde(default)]
+    pub skips: u64,
+    /// 未到: tickets that ended skipped for good (the last 过号).
     pub no_shows: u64,
     pub cancelled: u64,
     pub transfers: u64,

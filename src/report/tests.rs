@@ -149,6 +149,8 @@ fn a_scripted_day_gives_the_hand_worked_figures() {
         (h.called, h.served, h.no_shows, h.cancelled, h.transfers),
         (4, 2, 1, 1, 1)
     );
+    // A002 was 过号 twice: back in the queue, then for good.
+    assert_eq!(h.skips, 2);
     // Waits 20, 20, 25 and 5 min: mean 17.5, p90 the 4th of 4.
     assert_eq!(h.wait, stat(4, 1_050_000, 25 * MIN, 25 * MIN));
     // Services 10 and 13 min.
