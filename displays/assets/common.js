@@ -4,10 +4,12 @@ import { t, applyI18n } from './i18n.js';
 export const params = new URLSearchParams(location.search);
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, opens) {
     super(message || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    // zone_closed: when the zone issues tickets again (local time).
+    this.opens = opens;
   }
 }
 
@@ -49,7 +51,7 @@ export async function api(path, { method = 'GET', body, token, key } = {}) {
     }
   }
   const json = (res.headers.get('content-type') || '').includes('json') ? await res.json() : null;
-  if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message);
+  if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message, json?.error?.opens);
   return json;
 }
 
@@ -80,7 +82,8 @@ export async function busy(buttons, action) {
 export function explain(err) {
   const key = `err_${err?.code}`;
   const said = t(key);
-  return said !== key ? said : (err?.message ?? String(err));
+  if (said === key) return err?.message ?? String(err);
+  return err?.opens ? `${said}${t('opensAt', { t: err.opens })}` : said;
 }
 
 /** Creates an element: el('div', {class: 'x'}, 'text', child). */

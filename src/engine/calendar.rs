@@ -72,3 +72,22 @@ impl Day {
         self.zone_open[zone].iter().any(|&(a, b)| a <= now && now < b)
     }
 }
+
+/// When `zone` next opens after `now`, as local text: `HH:MM` on the
+/// business date of `now`, `YYYY-MM-DD HH:MM` on a later one; `None` if it
+/// does not open within two weeks.
+pub(crate) fn next_opening(cfg: &HallSpec, zone: usize, now: Millis) -> Option<String> {
+    let today = business_date(cfg, now);
+    let mut date = today;
+    for _ in 0..15 {
+        let day = Day::new(cfg, date);
+        if let Some(&(open, _)) = day.zone_open[zone].iter().find(|&&(a, _)| a > now) {
+            let ts = Timestamp::from_millisecond(open.0).ok()?;
+            let local = cfg.time_zone.to_datetime(ts);
+            let hm = format!("{:02}:{:02}", local.hour(), local.minute());
+            return Some(if date == today { hm } else { format!("{date} {hm}") });
+        }
+        date = date.tomorrow().ok()?;
+    }
+    None
+}

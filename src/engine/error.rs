@@ -15,8 +15,16 @@ pub enum EngineError {
     UnknownWindow(WindowNo),
     #[error("no ticket {0} today")]
     UnknownTicket(TicketNumber),
-    #[error("zone {0} is not issuing tickets now (outside its opening hours)")]
-    ZoneClosed(Code),
+    #[error("zone {zone} is not issuing tickets now{}", opens.as_ref().map_or_else(
+        || " (outside its opening hours)".to_owned(),
+        |o| format!("; it opens at {o} (local time)")
+    ))]
+    ZoneClosed {
+        zone: Code,
+        /// When it next opens, local time: `HH:MM` later the same business
+        /// day, else `YYYY-MM-DD HH:MM`; none within two weeks: `None`.
+        opens: Option<String>,
+    },
     #[error("this person already has a ticket waiting for that service ({0})")]
     AlreadyWaiting(TicketNumber),
     #[error("appointment slot ends before it starts, or is already over")]
@@ -84,6 +92,14 @@ pub enum EngineError {
 
 impl EngineError {
     /// A stable, machine-readable name for the refusal.
+    /// When a closed zone opens again, if the refusal says.
+    pub fn opens(&self) -> Option<&str> {
+        match self {
+            EngineError::ZoneClosed { opens, .. } => opens.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             EngineError::UnknownZone(_) => "unknown_zone",
@@ -91,7 +107,7 @@ impl EngineError {
             EngineError::UnknownCategory(_) => "unknown_category",
             EngineError::UnknownWindow(_) => "unknown_window",
             EngineError::UnknownTicket(_) => "unknown_ticket",
-            EngineError::ZoneClosed(_) => "zone_closed",
+            EngineError::ZoneClosed { .. } => "zone_closed",
             EngineError::AlreadyWaiting(_) => "already_waiting",
             EngineError::BadAppointment => "bad_appointment",
             EngineError::WindowClosed(_) => "window_closed",

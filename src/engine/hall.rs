@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::alert::Alert;
 use super::answers::KeptAnswer;
 use super::booking::{Booking, BookingState, KEEP_DAYS};
-use super::calendar::{Day, business_date};
+use super::calendar::{Day, business_date, next_opening};
 use super::calls::{CallMade, RecentCalls};
 use super::command::{Command, Issue, LaneRequest, Target};
 use super::devices::Device;
@@ -652,9 +652,13 @@ impl Hall {
                 }
             }
         };
-        let day = self.st.day.as_ref().ok_or(EngineError::ZoneClosed(issue.zone))?;
+        let closed = || EngineError::ZoneClosed {
+            zone: issue.zone,
+            opens: next_opening(&self.cfg, z, now),
+        };
+        let day = self.st.day.as_ref().ok_or_else(closed)?;
         if !day.zone_is_open(z, now) {
-            return Err(EngineError::ZoneClosed(issue.zone));
+            return Err(closed());
         }
         if let Some(person) = issue.person {
             if p.one_waiting_ticket_per_person {
@@ -711,7 +715,7 @@ impl Hall {
         }
         let day = business_date(&self.cfg, slot_start);
         if !Day::new(&self.cfg, day).zone_is_open(z, slot_start) {
-            return Err(EngineError::ZoneClosed(zone));
+            return Err(EngineError::ZoneClosed { zone, opens: None });
         }
         if self.st.bookings.contains_key(&code) {
             return Err(EngineError::BookingTaken(code));

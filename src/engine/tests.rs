@@ -298,22 +298,26 @@ fn issuing_refuses_unknown_names() {
 #[test]
 fn issuing_outside_opening_hours_is_refused() {
     let mut t = T::new();
+    let closed = |opens: &str| EngineError::ZoneClosed {
+        zone: code("general"),
+        opens: Some(opens.into()),
+    };
     t.now = local(12, 30); // lunch
-    assert_eq!(
-        t.err(issue("general", "apply", LaneRequest::Normal, None)),
-        EngineError::ZoneClosed(code("general"))
-    );
+    let e = t.err(issue("general", "apply", LaneRequest::Normal, None));
+    assert_eq!(e, closed("14:00"));
+    assert!(e.to_string().ends_with("it opens at 14:00 (local time)"), "{e}");
     t.now = local(8, 29);
     assert_eq!(
         t.err(issue("general", "apply", LaneRequest::Normal, None)),
-        EngineError::ZoneClosed(code("general"))
+        closed("08:30")
     );
     t.now = local(8, 30);
     t.issue("general", "apply");
     t.now = local_on(28, 10, 0); // Saturday
     assert_eq!(
         t.err(issue("general", "apply", LaneRequest::Normal, None)),
-        EngineError::ZoneClosed(code("general"))
+        closed("2026-11-30 08:30"),
+        "on Monday"
     );
 }
 
@@ -1527,12 +1531,18 @@ fn bookings_are_checked_and_one_per_person_and_day() {
     );
     assert_eq!(
         t.err(book("a1", 24, 12, 15, None)),
-        EngineError::ZoneClosed(code("police")),
+        EngineError::ZoneClosed {
+            zone: code("police"),
+            opens: None
+        },
         "the lunch break"
     );
     assert_eq!(
         t.err(book("a1", 28, 10, 0, None)),
-        EngineError::ZoneClosed(code("police")),
+        EngineError::ZoneClosed {
+            zone: code("police"),
+            opens: None
+        },
         "a Saturday"
     );
     t.ok(book("a1", 25, 10, 0, p));

@@ -23,6 +23,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people.
     pub message: String,
+    /// `zone_closed`: when the zone next issues tickets, local time
+    /// (`HH:MM` today, `YYYY-MM-DD HH:MM` on a later day).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens: Option<String>,
 }
 
 #[derive(Debug)]
@@ -30,6 +34,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// See [`ErrorDetail::opens`].
+    pub opens: Option<String>,
 }
 
 impl ApiError {
@@ -38,6 +44,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            opens: None,
         }
     }
 
@@ -70,7 +77,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if let Some(opens) = self.opens {
+            body["error"]["opens"] = json!(opens);
+        }
         (self.status, Json(body)).into_response()
     }
 }
@@ -94,7 +104,11 @@ impl From<EngineError> for ApiError {
             }
             _ => StatusCode::CONFLICT,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        let opens = e.opens().map(str::to_owned);
+        ApiError {
+            opens,
+            ..ApiError::new(status, e.code(), e.to_string())
+        }
     }
 }
 

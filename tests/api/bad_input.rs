@@ -237,3 +237,37 @@ async fn websocket_requests_with_bad_parameters_are_refused_before_the_upgrade()
     let (s, _) = app.get_unsigned("/api/v1/tickets/forged.token/live").await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn a_closed_zone_says_when_it_opens() {
+    let app = crate::helpers::spawn_app().await;
+    let take = serde_json::json!({"zone": "general", "service": "social"});
+    // 12:30 on a Tuesday: the lunch break.
+    app.clock.store(
+        crate::helpers::TUESDAY_10AM + 150 * 60_000,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let (s, r) = app
+        .post_as(
+            "qiaocheng",
+            "guide",
+            "/api/v1/halls/qiaocheng/tickets",
+            Some(take.clone()),
+        )
+        .await;
+    assert_eq!((s, r["error"]["code"].as_str()), (409, Some("zone_closed")), "{r}");
+    assert_eq!(r["error"]["opens"], "14:00", "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("it opens at 14:00"),
+        "{r}"
+    );
+    // 18:00: tomorrow morning.
+    app.clock.store(
+        crate::helpers::TUESDAY_10AM + 8 * 3_600_000,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let (_, r) = app
+        .post_as("qiaocheng", "guide", "/api/v1/halls/qiaocheng/tickets", Some(take))
+        .await;
+    assert_eq!(r["error"]["opens"], "2026-11-25 08:30", "{r}");
+}

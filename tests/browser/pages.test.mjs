@@ -39,7 +39,7 @@ name_en = "Browser Test Hall"
 time_zone = "${zoneNearNoon()}"
 window = [
   { number = 1, name = "综合受理", name_en = "Intake", serves = ["general"] },
-  { number = 2, name = "户籍", name_en = "Household", serves = ["police", "general"] },
+  { number = 2, name = "户籍", name_en = "Household", serves = ["police", "general", "early"] },
 ]
 account = [
   { user = "guide", role = "guide", password = "${HASH}" },
@@ -70,6 +70,14 @@ name = "户籍警务"
 name_en = "Household registration"
 prefix = "C"
 service = [{ id = "hukou", name = "户口迁移", name_en = "Moving household" }]
+# Open an hour in the small hours only: closed whenever the tests run.
+[[hall.zone]]
+id = "early"
+name = "早间服务"
+name_en = "Early service"
+prefix = "E"
+hours = { open = ["03:30-04:30"] }
+service = [{ id = "early", name = "早间事项" }]
 
 # A hall of its own for the display that goes offline: four windows, so
 # calls in every state can be in hand at once.
@@ -820,4 +828,54 @@ test('a kiosk stays signed in as a kiosk, and its settings open with its PIN onl
   assert.deepEqual(asked, ['prompt', 'prompt', 'confirm']);
   noErrors(kiosk);
   await kiosk.close();
+});
+
+test('a 绿色通道 ticket is marked at the desk and on its slip, which says 您 and leaves no character alone on a line', async () => {
+  const desk = await open('/desk?hall=e2e');
+  await signIn(desk, 'guide');
+  await desk.locator('[data-zone=general]').click();
+  await desk.locator('[data-service=civil]').click();
+  await desk.locator('#category').selectOption('elderly');
+  await desk.locator('#issue').click();
+  await desk.locator('#issued-lane', { hasText: '绿色通道' }).waitFor();
+  await desk.locator('#slip-qr').evaluate((img) => img.decode());
+  await desk.emulateMedia({ media: 'print' });
+  assert.equal(await desk.locator('#slip-lane').textContent(), '绿色通道 · 70岁以上老年人');
+  assert.match(await desk.locator('#slip-ahead').textContent(), /^您前面还有 \d+ 人在等待$/);
+  // Characters per printed line, for every line of the slip.
+  const lines = await desk.evaluate(() => {
+    const out = [];
+    const walker = document.createTreeWalker(document.getElementById('slip'), NodeFilter.SHOW_TEXT);
+    const perTop = new Map();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      for (let i = 0; i < n.length; i++) {
+        if (!n.data[i].trim()) continue;
+        const r = document.createRange();
+        r.setStart(n, i);
+        r.setEnd(n, i + 1);
+        const box = r.getBoundingClientRect();
+        if (!box.height) continue;
+        const top = Math.round(box.top);
+        perTop.set(top, (perTop.get(top) ?? '') + n.data[i]);
+      }
+    }
+    for (const text of perTop.values()) out.push(text);
+    return out;
+  });
+  const alone = lines.filter((l) => [...l].length === 1);
+  assert.deepEqual(alone, [], `lines: ${JSON.stringify(lines)}`);
+  await desk.emulateMedia({ media: 'screen' });
+  noErrors(desk);
+  await desk.close();
+});
+
+test('a refusal for a closed zone says when it opens', async () => {
+  const desk = await open('/desk?hall=e2e');
+  await signIn(desk, 'guide');
+  await desk.locator('[data-zone=early]').click();
+  await desk.locator('[data-service=early]').click();
+  await desk.locator('#issue').click();
+  await desk.locator('.toast.error', { hasText: /^该区域当前不取号，\d{4}-\d{2}-\d{2} 03:30 开始取号$/ }).waitFor();
+  noErrors(desk);
+  await desk.close();
 });
