@@ -591,12 +591,16 @@ async fn a_public_screen_never_receives_who_a_citizen_is_how_they_rated_or_what_
     sent_to_display.extend(start.first.iter().map(|b| crate::ws::text_payload(b).to_owned()));
     assert!(sent_to_display.len() > 8);
     for m in &sent_to_display {
-        for no in [
-            secret, "5ec2e700", "elderly", "meeting", "mobile", "follow", "rating", "alerts",
-        ] {
+        for no in [secret, "5ec2e700", "elderly", "mobile", "follow", "rating", "alerts"] {
             assert!(!m.contains(no), "a display was sent {no:?}: {m}");
         }
     }
+    // The kind of pause is shown on the window display (暂停服务 · 会议).
+    assert!(
+        sent_to_display
+            .iter()
+            .any(|m| m.contains(r#""pause_reason":"meeting""#))
+    );
     assert!(
         sent_to_display.iter().any(|m| m.contains("张三")),
         "window screens show who staffs the window"

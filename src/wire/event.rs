@@ -352,6 +352,8 @@ pub enum DisplayKind {
     },
     WindowPaused {
         window: WindowNo,
+        /// The kind of pause, for the window display (暂停服务 · 午休).
+        reason: PauseReason,
     },
     WindowResumed {
         window: WindowNo,
@@ -409,7 +411,10 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         E::TicketReactivated { ticket } => DisplayKind::TicketReactivated { ticket },
         E::WindowOpened { window, staff, .. } => DisplayKind::WindowOpened { window, staff },
         E::WindowClosed { window } => DisplayKind::WindowClosed { window },
-        E::WindowPaused { window, .. } => DisplayKind::WindowPaused { window },
+        E::WindowPaused { window, reason } => DisplayKind::WindowPaused {
+            window,
+            reason: reason.into(),
+        },
         E::WindowResumed { window } => DisplayKind::WindowResumed { window },
         E::AutoCallChanged { .. }
         | E::TicketRated { .. }

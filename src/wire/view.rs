@@ -146,9 +146,13 @@ pub struct DisplayWindow {
     /// Who staffs it: window screens show it (亮牌服务).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub staff: Option<String>,
-    /// Paused (暂停服务), without saying why.
+    /// Paused (暂停服务).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
+    /// Why, as the window display says it (暂停服务 · 午休): the kind of
+    /// pause only, never who or more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<super::vocab::PauseReason>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<super::schema::TicketNo>)]
     pub current: Option<TicketNumber>,
@@ -169,6 +173,7 @@ impl From<engine::WindowView> for DisplayWindow {
             open: w.open,
             staff: w.staff,
             paused: w.paused.is_some(),
+            pause_reason: w.paused.map(Into::into),
             current: w.current,
             called_at: w.called_at,
             serving_since: w.serving_since,

@@ -459,7 +459,7 @@ test('the window display: 未签到, then 空闲, then 暂停服务 · 午休, t
   await staffScreen.close();
 });
 
-test('the window display signed in as a display account shows why a window paused', { todo: 'the server sends a display account no pause reason (DisplayWindow.paused is a bool) and no time it resumes' }, async () => {
+test('the window display signed in as a display account shows why a window paused', async () => {
   const hall = 'small';
   const screen = await open(`/window?hall=${hall}&window=11`, { width: 1366, height: 768 });
   try {
