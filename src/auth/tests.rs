@@ -12,6 +12,7 @@ fn hall() -> HallConfig {
         password_hash: String::new(),
         windows: vec![5],
         pin_hash: None,
+        card: Default::default(),
     }];
     cfg
 }
@@ -100,6 +101,7 @@ fn a_device_accounts_token_names_a_device_and_a_persons_never_does() {
         password_hash: String::new(),
         windows: vec![],
         pin_hash: None,
+        card: Default::default(),
     });
     let token = |user: &str, device: Option<&str>| {
         keys.sign(&Claims {

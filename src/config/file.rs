@@ -86,6 +86,14 @@ pub(crate) struct Account {
     /// A kiosk's settings PIN, as an argon2 PHC string.
     #[serde(default)]
     pub pin: Option<S<String>>,
+    /// Staff: the name, staff number (工号) and photo the window's
+    /// evaluator shows (亮牌服务).
+    #[serde(default)]
+    pub name: Option<S<String>>,
+    #[serde(default)]
+    pub staff_number: Option<S<String>>,
+    #[serde(default)]
+    pub photo: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

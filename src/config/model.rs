@@ -169,4 +169,18 @@ pub struct Account {
     /// A kiosk's settings PIN, as an argon2 hash: staff type it on the
     /// kiosk to sign it out or change its language.
     pub pin_hash: Option<String>,
+    /// Who this is, as the window's evaluator shows it (亮牌服务): a name,
+    /// a staff number (工号) and a photo's address (`https://…` or `/…`).
+    pub card: StaffCard,
+}
+
+/// A member of staff as shown to citizens at the window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct StaffCard {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub staff_number: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub photo: String,
 }

@@ -277,6 +277,10 @@ fn accounts_need_a_known_role_a_hash_and_real_windows() {
         r#"{{ user = "g", role = "guide", password = "{hash}", pin = "{hash}" }}"#
     )));
     assert!(p.contains("only a kiosk account has a settings pin"), "{p}");
+    let p = problem(&with(&format!(
+        r#"{{ user = "g", role = "guide", password = "{hash}", name = "李明", photo = "photo.jpg" }}"#
+    )));
+    assert!(p.contains("a photo is an address"), "{p}");
 }
 
 #[test]

@@ -287,6 +287,32 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
     })
 }
 
+/// An account's name, staff number and photo, as citizens see them.
+fn card(c: &mut Checker, a: &file::Account, place: &str) -> StaffCard {
+    let mut text = |t: &Option<S<String>>, what: &str, max: usize| -> String {
+        let Some(s) = t else { return String::new() };
+        let v = s.get_ref().trim();
+        if v.chars().count() > max || v.chars().any(char::is_control) {
+            c.err(s.span(), place, format!("{what} is at most {max} characters"));
+        }
+        v.to_owned()
+    };
+    let name = text(&a.name, "a name", 32);
+    let staff_number = text(&a.staff_number, "a staff number", 32);
+    let photo = text(&a.photo, "a photo's address", 500);
+    let address = photo.starts_with("https://") || photo.starts_with("http://") || photo.starts_with('/');
+    if !photo.is_empty() && !address {
+        if let Some(s) = &a.photo {
+            c.err(s.span(), place, "a photo is an address: https://… or /…");
+        }
+    }
+    StaffCard {
+        name,
+        staff_number,
+        photo,
+    }
+}
+
 fn display(c: &mut Checker, d: &file::Display, place: &str) -> Display {
     let place = &format!("{place}, display");
     let mut text = |t: &Option<S<String>>| -> String {
@@ -503,6 +529,7 @@ fn accounts(c: &mut Checker, list: &[file::Account], windows: &[WindowSpec], pla
             password_hash: a.password.get_ref().clone(),
             windows: nos,
             pin_hash,
+            card: card(c, a, &aplace),
         });
     }
     out

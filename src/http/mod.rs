@@ -22,6 +22,7 @@ mod announcements;
 mod appointments;
 mod devices;
 mod error;
+mod evaluator;
 mod extract;
 mod halls;
 mod keyed;
@@ -121,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(session::router())
         .merge(devices::router())
+        .merge(evaluator::router())
         .merge(halls::router())
         .merge(tickets::router())
         .merge(appointments::router())

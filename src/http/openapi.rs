@@ -16,6 +16,8 @@ use super::AppState;
     ),
     paths(
         super::session::login,
+        super::evaluator::card,
+        super::evaluator::rate,
         super::devices::list,
         super::devices::create,
         super::devices::revoke,

@@ -21,6 +21,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/led", "led.html"),
     ("/supervisor", "supervisor.html"),
     ("/report", "report.html"),
+    ("/evaluator", "evaluator.html"),
 ];
 
 macro_rules! embed {
@@ -39,6 +40,7 @@ const FILES: &[(&str, &[u8])] = embed!(
     "led.html",
     "supervisor.html",
     "report.html",
+    "evaluator.html",
     "ticket.html",
     "assets/app.css",
     "assets/common.js",
@@ -124,6 +126,7 @@ mod tests {
         "idempotency_key_reused",
         "internal",
         "not_a_device_account",
+        "not_rateable_here",
         "pairings_full",
         "unknown_pairing",
         "wrong_pin",

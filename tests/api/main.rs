@@ -9,6 +9,7 @@ mod commands;
 mod crash;
 mod devices;
 mod durability;
+mod evaluator;
 mod health;
 mod helpers;
 mod idempotency;

@@ -44,7 +44,8 @@ window = [
 account = [
   { user = "guide", role = "guide", password = "${HASH}" },
   { user = "w1", role = "window", windows = [1], password = "${HASH}" },
-  { user = "w2", role = "window", windows = [2], password = "${HASH}" },
+  { user = "w2", role = "window", windows = [2], password = "${HASH}", name = "王芳", staff_number = "0212" },
+  { user = "ev2", role = "evaluator", windows = [2], password = "${HASH}" },
   { user = "display", role = "display", password = "${HASH}" },
   { user = "supervisor", role = "supervisor", password = "${HASH}" },
   { user = "admin", role = "admin", password = "${HASH}" },
@@ -267,6 +268,15 @@ test('issue at the guide desk, call at the window console, see it on every scree
   // Signed on once the button for it is disabled.
   await console_.locator('[data-action=open][disabled]').waitFor({ state: 'attached' });
   await console_.locator('#queues', { hasText: 'A001' }).waitFor();
+  // Ready to call once 叫号 is on (签到's answer has come back).
+  await console_.locator('[data-action=call-next]:not([disabled])').waitFor();
+  // A refusal is shown, not swallowed, in the page's own words (not the
+  // server's English): 回呼 of a number that does not exist.
+  await console_.locator('[data-action=call-back]').click();
+  await console_.locator('#dialog input').fill('Z999');
+  await console_.locator('#dialog [data-dialog=ok]').click();
+  await console_.locator('.toast.error', { hasText: '没有这个号码' }).waitFor();
+  await console_.locator('[data-action=call-next]:not([disabled])').waitFor();
   await console_.keyboard.press('n');
   await console_.locator('#current', { hasText: 'A001' }).waitFor();
 
@@ -275,10 +285,7 @@ test('issue at the guide desk, call at the window console, see it on every scree
   await windowScreen.locator('#now', { hasText: 'A001' }).waitFor();
   await led.locator('#line', { hasText: 'A001 1号窗口' }).waitFor();
 
-  // A refusal is shown, not swallowed: nobody else is waiting.
-  await console_.locator('[data-action=finish]').click();
-  // In the page's own words, not the server's English.
-  await console_.locator('.toast.error', { hasText: '该号码当前状态不允许此操作' }).waitFor();
+
   await console_.locator('[data-action=start]').click();
   await console_.locator('#current-detail', { hasText: '正在办理' }).waitFor();
   await shot(console_, 'console');
@@ -878,4 +885,54 @@ test('a refusal for a closed zone says when it opens', async () => {
   await desk.locator('.toast.error', { hasText: /^该区域当前不取号，\d{4}-\d{2}-\d{2} 03:30 开始取号$/ }).waitFor();
   noErrors(desk);
   await desk.close();
+});
+
+test('the evaluator shows who serves and records exactly one rating per ticket', async () => {
+  const ev = await open('/evaluator?hall=e2e', { width: 1280, height: 800 });
+  await signIn(ev, 'ev2');
+  const act = async (a, body) => {
+    const r = await apiAs('w2', `/halls/e2e/windows/2/${a}`, body);
+    return r;
+  };
+  await act('open');
+  await act('resume');
+  const issued = await apiAs('guide', '/halls/e2e/tickets', { zone: 'police', service: 'hukou' });
+  const number = issued.body.ticket.number;
+  for (const [a, body] of [['call', { ticket: number }], ['start']]) {
+    const r = await act(a, body);
+    assert.equal(r.status, 200, `${a}: ${JSON.stringify(r.body)}`);
+  }
+  await ev.locator('#staff-name', { hasText: '王芳' }).waitFor();
+  await ev.locator('#staff-no', { hasText: '工号 0212' }).waitFor();
+  await ev.locator('#serving', { hasText: number }).waitFor();
+  await shot(ev, 'evaluator-card');
+
+  const ratings = [];
+  ev.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/windows/2/rating') && ratings.push(r.postDataJSON()));
+  assert.equal((await act('finish')).status, 200);
+  await ev.locator('#rate-panel', { hasText: number }).waitFor();
+  await shot(ev, 'evaluator-rate');
+  // A double tap on 满意: one rating.
+  await ev.locator('[data-level=satisfied]').dblclick();
+  await ev.locator('#thanks').waitFor();
+  assert.deepEqual(ratings, [{ ticket: number, level: 'satisfied' }]);
+  const t = await getAs('supervisor', `/halls/e2e/tickets/${number}`);
+  assert.equal(t.rating.level, 'satisfied');
+  // Back to the card by itself.
+  await ev.locator('#staff-name', { hasText: '王芳' }).waitFor({ timeout: 15000 });
+
+  // A bad rating asks why, and keeps the reasons with it.
+  const second = (await apiAs('guide', '/halls/e2e/tickets', { zone: 'police', service: 'hukou' })).body.ticket.number;
+  for (const [a, body] of [['call', { ticket: second }], ['start'], ['finish']]) await act(a, body);
+  await ev.locator('#rate-panel', { hasText: second }).waitFor();
+  await ev.locator('[data-level=very_dissatisfied]').click();
+  await ev.locator('[data-reason=evReasonWait]').check();
+  await shot(ev, 'evaluator-reasons');
+  await ev.locator('#send-rating').click();
+  await ev.locator('#thanks').waitFor();
+  const bad = await getAs('supervisor', `/halls/e2e/tickets/${second}`);
+  assert.deepEqual([bad.rating.level, bad.rating.comment], ['very_dissatisfied', '等候时间长']);
+  assert.equal(ratings.length, 2);
+  noErrors(ev);
+  await ev.close();
 });
