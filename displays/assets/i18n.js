@@ -79,6 +79,12 @@ const DICT = {
     unfinished: '下班未办结', leftWaiting: '下班仍在等候', ratingRate: '评价率', staffMember: '工作人员',
     days: '天数', runningDay: '（当天仍在进行）', noData: '该时段无数据', reasons_signed_in: '签到未开始',
     openReport: '统计报表',
+    // Supervisor board (值班长): window tiles, zone chart, bad ratings.
+    zoneWaits: '各区域等候（分钟）', zoneDetails: '区域明细', openWindows: '开放窗口', tileHint: '点击窗口查看详情',
+    pausedFor: '已 {t}', since: '自', dayMeanWait: '今日平均', longestNow: '当前最长等候', inMinutes: '单位：分钟',
+    badList: '差评处理', noBadRatings: '今日暂无差评', noComment: '（未留言）', badCount: '共 {n} 条，{open} 条未办完',
+    fu_verified: '核实', fu_rectified: '整改', fu_called_back: '回访', fuAsk: '{step}情况（必填）', save: '保存',
+    badMissing: '另有 {n} 条差评在本页打开前给出，未在此列出。', badWhere: '所在窗口：', badAtWindow: '{w}号窗口 {n} 条', lookupBad: '按号码查看',
     // Hall and window displays (综合屏, 窗口屏).
     callSentence: '请 {ticket} 号到 {window} 号窗口办理', nowCalling: '正在呼叫', windowsNow: '各窗口当前号码',
     waitingByZone: '各区域等候人数', aboutMinutes: '约{n}分钟', windowN: '{n}号窗口',
@@ -150,6 +156,12 @@ const DICT = {
     unfinished: 'Unfinished at close', leftWaiting: 'Left waiting', ratingRate: 'Rated', staffMember: 'Staff',
     days: 'Days', runningDay: '(still running)', noData: 'No data for these days', reasons_signed_in: 'Signed in, not started',
     openReport: 'Reports',
+    // Supervisor board: window tiles, zone chart, bad ratings.
+    zoneWaits: 'Waits by zone (min)', zoneDetails: 'Zone figures', openWindows: 'Open windows', tileHint: 'Click a window for its details',
+    pausedFor: 'for {t}', since: 'since', dayMeanWait: 'Mean today', longestNow: 'Longest now', inMinutes: 'in minutes',
+    badList: 'Bad ratings', noBadRatings: 'No bad rating today', noComment: '(no comment)', badCount: '{n} in all, {open} open',
+    fu_verified: 'Verify', fu_rectified: 'Rectify', fu_called_back: 'Call back', fuAsk: '{step}: what was done (required)', save: 'Save',
+    badMissing: '{n} more bad ratings were given before this page was opened and are not listed.', badWhere: 'At ', badAtWindow: 'window {w}: {n}', lookupBad: 'Look up',
     // Hall and window displays.
     callSentence: 'Ticket {ticket} to window {window}', nowCalling: 'Now calling', windowsNow: 'Now serving',
     waitingByZone: 'Waiting by zone', aboutMinutes: '~{n} min', windowN: 'Window {n}',
