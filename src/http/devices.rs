@@ -193,6 +193,7 @@ pub(super) async fn unlock(
         .await
         .unwrap_or(false);
     if ok {
+        ip.refund(&state.limits.login);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong_pin", "wrong PIN"))

@@ -107,6 +107,12 @@ impl ClientIp {
             .check(self.0, std::time::Instant::now())
             .map_err(ApiError::too_many)
     }
+
+    /// Gives back what [`ClientIp::limit`] took (a request that succeeded,
+    /// where only failures count).
+    pub fn refund(&self, limiter: &RateLimiter) {
+        limiter.refund(self.0);
+    }
 }
 
 /// The bearer token of a request: the `Authorization` header, or for

@@ -69,6 +69,8 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         .await
         .unwrap_or(false);
     let account = account.filter(|_| ok).ok_or_else(refused)?;
+    // The limit is on wrong passwords: a correct one costs nothing.
+    ip.refund(&state.limits.login);
     if account.role.is_device() {
         let name = req.device_name.unwrap_or_default();
         return Ok(Json(device_session(&state, hall, &account, &name).await?));

@@ -204,3 +204,26 @@ async fn phones_are_rate_limited_and_held_to_a_daily_quota() {
     }
     assert!(limited > 0, "60 requests at once were all answered");
 }
+
+/// Sign-in is limited on wrong passwords only: staff behind one address
+/// all sign in in the morning, a password guesser is stopped.
+#[tokio::test]
+async fn only_wrong_passwords_use_up_the_sign_in_limit() {
+    let app = crate::helpers::spawn_app().await;
+    for i in 0..12 {
+        let (s, r) = crate::helpers::login_raw(&app, "qiaocheng", "guide", "hallcall-demo").await;
+        assert_eq!(s, 200, "sign-in {i}: {r}");
+    }
+    // The burst of 10 wrong ones, then refused (however slowly the
+    // machine checks them: the bucket refills at 1 every 2 s).
+    let mut statuses = Vec::new();
+    while statuses.last() != Some(&429) && statuses.len() < 60 {
+        statuses.push(
+            crate::helpers::login_raw(&app, "qiaocheng", "guide", "wrong password")
+                .await
+                .0,
+        );
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
