@@ -10,26 +10,10 @@
 // HALLCALL_BIN pointing at a built hallcall (default target/debug).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium } from './harness.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.HALLCALL_BIN || join(ROOT, 'target/debug/hallcall');
-const SHOTS = join(ROOT, process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'target/screenshots');
-const HASH = '$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw';
-const PASSWORD = 'hallcall-demo';
 
-/** A time zone where it is now about noon, so no test meets a day rollover. */
-function zoneNearNoon() {
-  const east = ((12 - new Date().getUTCHours()) + 24) % 24;
-  const e = east > 14 ? east - 24 : east;
-  return e === 0 ? 'Etc/UTC' : e > 0 ? `Etc/GMT-${e}` : `Etc/GMT+${-e}`;
-}
 
 // "desk": windows start ready to call. Window 2 serves a zone nobody
 // takes tickets for, so its 叫号 is refused. "late": windows start paused
@@ -83,55 +67,17 @@ prefix = "A"
 service = [{ id = "social", name = "社保医保" }]
 `;
 
-function freePort() {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'hallcall-console-'));
-const configPath = join(dir, 'hall.toml');
-writeFileSync(configPath, CONFIG);
-let port;
+const hallcall = new Hallcall(CONFIG, 'console');
 let base;
-let server;
 let browser;
 
-async function startServer() {
-  // HALLCALL_PAGES_DIR, when set, passes on: the pages are served from disk.
-  server = spawn(BIN, ['--config', configPath, '--listen', `127.0.0.1:${port}`, '--store', `file:${join(dir, 'data')}`,
-    '--sounds', join(ROOT, 'sounds')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return;
-    } catch { /* not up yet */ }
-    assert.ok(Date.now() < deadline, 'the server did not start within 30 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  await exited;
-}
+const startServer = () => hallcall.start();
+const stopServer = () => hallcall.stop();
 
 before(async () => {
-  port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  mkdirSync(SHOTS, { recursive: true });
   await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  base = hallcall.base;
+  browser = await launchChromium();
 });
 
 after(async () => {

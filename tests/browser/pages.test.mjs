@@ -5,31 +5,15 @@
 // with HALLCALL_BIN pointing at a built hallcall (default target/debug).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
-import { chromium } from 'playwright-core';
 import jsQR from 'jsqr';
+import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium } from './harness.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.HALLCALL_BIN || join(ROOT, 'target/debug/hallcall');
-// Screenshots of every page; UPDATE_SCREENSHOTS=1 writes them to
-// docs/screenshots (the README shows those), otherwise to target/.
-const SHOTS = join(ROOT, process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'target/screenshots');
-const HASH = '$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw';
-const PASSWORD = 'hallcall-demo';
 // The kiosk's settings PIN, 2468.
 const PIN_HASH = '$argon2id$v=19$m=19456,t=2,p=1$E1Y6rtHExXEAKsK4u5TT4A$t6F4/JxplpahGoptl5E9bIcPHEHpfsLG31MjsxGK6WE';
 
-/** A time zone where it is now about noon, so no test meets a day rollover. */
-function zoneNearNoon() {
-  const east = ((12 - new Date().getUTCHours()) + 24) % 24;
-  const e = east > 14 ? east - 24 : east;
-  return e === 0 ? 'Etc/UTC' : e > 0 ? `Etc/GMT-${e}` : `Etc/GMT+${-e}`;
-}
 
 const CONFIG = `
 [[hall]]
@@ -108,57 +92,19 @@ prefix = "A"
 service = [{ id = "social", name = "社保医保" }]
 `;
 
-function freePort() {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'hallcall-browser-'));
-const configPath = join(dir, 'hall.toml');
-writeFileSync(configPath, CONFIG);
+const hallcall = new Hallcall(CONFIG, 'browser');
 let port;
-let server;
 let browser;
 let base;
 
-async function startServer() {
-  server = spawn(BIN, ['--config', configPath, '--listen', `127.0.0.1:${port}`, '--store', `file:${join(dir, 'data')}`,
-    '--sounds', join(ROOT, 'sounds')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      const r = await fetch(`${base}/readyz`);
-      if (r.ok) return;
-    } catch { /* not up yet */ }
-    assert.ok(Date.now() < deadline, 'the server did not start within 30 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  await exited;
-}
+const startServer = () => hallcall.start();
+const stopServer = () => hallcall.stop();
 
 before(async () => {
-  port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  mkdirSync(SHOTS, { recursive: true });
   await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    // The kiosk flags of displays/README.md, and no calls to the outside.
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  ({ port, base } = hallcall);
+  // The kiosk flags of displays/README.md.
+  browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
 });
 
 after(async () => {

@@ -12,29 +12,13 @@
 // passed on to the server).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium } from './harness.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.HALLCALL_BIN || join(ROOT, 'target/debug/hallcall');
-const SHOTS = join(ROOT, process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'target/screenshots');
-const HASH = '$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw';
-const PASSWORD = 'hallcall-demo';
 const SIZES = [[1920, 1080], [1366, 768], [3840, 2160], [1080, 1920]];
 // The hall display turns its pages every N seconds (10 in a hall).
 const PAGE_EVERY = 2;
 
-/** A time zone where it is now about noon, so no test meets a day rollover. */
-function zoneNearNoon() {
-  const east = ((12 - new Date().getUTCHours()) + 24) % 24;
-  const e = east > 14 ? east - 24 : east;
-  return e === 0 ? 'Etc/UTC' : e > 0 ? `Etc/GMT-${e}` : `Etc/GMT+${-e}`;
-}
 
 // Names as long as real halls have them (config/puning.toml).
 const ZONE_NAMES = ['无差别综合受理', '市场监督管理局', '税务局', '自然资源局', '住房和城乡建设局', '生态环境局普宁分局',
@@ -81,51 +65,20 @@ ${zs.join('\n')}
 
 const CONFIG = hallToml('big', 30, 70, NOTICE) + hallToml('small', 7, 12, '');
 
-function freePort() {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
 
-const dir = mkdtempSync(join(tmpdir(), 'hallcall-screens-'));
-const configPath = join(dir, 'hall.toml');
-writeFileSync(configPath, CONFIG);
-let server;
+const hallcall = new Hallcall(CONFIG, 'screens');
 let browser;
 let base;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  mkdirSync(SHOTS, { recursive: true });
-  server = spawn(BIN, ['--config', configPath, '--listen', `127.0.0.1:${port}`, '--store', `file:${join(dir, 'data')}`,
-    '--sounds', join(ROOT, 'sounds')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch { /* not up yet */ }
-    assert.ok(Date.now() < deadline, 'the server did not start within 30 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  await hallcall.start();
+  base = hallcall.base;
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await hallcall.stop();
 });
 
 /** A page that records every console error and uncaught exception. */

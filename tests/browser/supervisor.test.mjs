@@ -5,20 +5,10 @@
 // Alone: (cd tests/browser && HALLCALL_BIN=… node --test supervisor.test.mjs)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium } from './harness.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.HALLCALL_BIN || join(ROOT, 'target/debug/hallcall');
-const SHOTS = join(ROOT, process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'target/screenshots');
 // The password hallcall-demo.
-const HASH = '$argon2id$v=19$m=19456,t=2,p=1$z5rI4j4g1EmAgp3zGxcTJw$GbaB6JrEHunOwNudcCKdXVKdTLHBAufqbhikHa+qwQw';
-const PASSWORD = 'hallcall-demo';
 const HALL = 'big';
 const WINDOWS = 63;
 const ZONE_NAMES = ['综合受理', '市场监管', '税务', '不动产登记', '住房城乡建设', '生态环境', '人力资源社会保障', '医疗保障',
@@ -26,12 +16,6 @@ const ZONE_NAMES = ['综合受理', '市场监管', '税务', '不动产登记',
 const ZONES = ZONE_NAMES.map((name, i) => ({ id: `z${String(i + 1).padStart(2, '0')}`, name, prefix: String.fromCharCode(65 + i) }));
 const zoneOfWindow = (n) => ZONES[(n - 1) % ZONES.length];
 
-/** A time zone where it is now about noon, so no test meets a day rollover. */
-function zoneNearNoon() {
-  const east = ((12 - new Date().getUTCHours()) + 24) % 24;
-  const e = east > 14 ? east - 24 : east;
-  return e === 0 ? 'Etc/UTC' : e > 0 ? `Etc/GMT-${e}` : `Etc/GMT+${-e}`;
-}
 
 const CONFIG = `
 [[hall]]
@@ -56,53 +40,21 @@ prefix = "${z.prefix}"
 service = [{ id = "s", name = "${z.name}事项" }]`).join('\n')}
 `;
 
-function freePort() {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
 
-const dir = mkdtempSync(join(tmpdir(), 'hallcall-supervisor-'));
-const configPath = join(dir, 'hall.toml');
-writeFileSync(configPath, CONFIG);
+const hallcall = new Hallcall(CONFIG, 'supervisor');
 let base;
-let server;
 let browser;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  mkdirSync(SHOTS, { recursive: true });
-  // The spawned server inherits HALLCALL_PAGES_DIR (pages from disk).
-  server = spawn(BIN, ['--config', configPath, '--listen', `127.0.0.1:${port}`, '--store', `file:${join(dir, 'data')}`,
-    '--sounds', join(ROOT, 'sounds')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch { /* not up yet */ }
-    assert.ok(Date.now() < deadline, 'the server did not start within 60 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  await hallcall.start({ within: 60000 });
+  base = hallcall.base;
+  browser = await launchChromium();
   await busyHall();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await hallcall.stop();
 });
 
 const tokens = new Map();
