@@ -83,3 +83,17 @@ export function launchChromium(extra = []) {
       '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extra],
   });
 }
+
+/** Signs in with the sample password through the page's own form. */
+export async function signIn(page, user) {
+  await page.locator('form.login input[name=user]').fill(user);
+  await page.locator('form.login input[name=password]').fill(PASSWORD);
+  // Enter submits even where the form is taller than the screen.
+  await page.locator('form.login input[name=password]').press('Enter');
+  await page.locator('.overlay').waitFor({ state: 'detached' });
+}
+
+/** No page logged an error (pages record theirs in `page.errors`). */
+export function noErrors(...pages) {
+  for (const p of pages) assert.deepEqual(p.errors, [], `console errors on ${p.url()}`);
+}

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import jsQR from 'jsqr';
-import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium } from './harness.mjs';
+import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium, signIn, noErrors } from './harness.mjs';
 
 // The kiosk's settings PIN, 2468.
 const PIN_HASH = '$argon2id$v=19$m=19456,t=2,p=1$E1Y6rtHExXEAKsK4u5TT4A$t6F4/JxplpahGoptl5E9bIcPHEHpfsLG31MjsxGK6WE';
@@ -127,13 +127,6 @@ async function open(path, { width = 1366, height = 768, origin = base } = {}) {
   return page;
 }
 
-async function signIn(page, user) {
-  await page.locator('form.login input[name=user]').fill(user);
-  await page.locator('form.login input[name=password]').fill(PASSWORD);
-  // Enter submits even where the form is taller than the screen (the LED strip).
-  await page.locator('form.login input[name=password]').press('Enter');
-  await page.locator('.overlay').waitFor({ state: 'detached' });
-}
 
 /** Signs a device that shows a pairing code in, as a supervisor would
  * from the board: the code read off its screen, approved for `account`. */
@@ -180,9 +173,6 @@ async function shot(page, name, fullPage = false) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
-function noErrors(...pages) {
-  for (const p of pages) assert.deepEqual(p.errors, [], `console errors on ${p.url()}`);
-}
 
 let hall;
 let windowScreen;

@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium } from './harness.mjs';
+import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium, signIn, noErrors } from './harness.mjs';
 
 const SIZES = [[1920, 1080], [1366, 768], [3840, 2160], [1080, 1920]];
 // The hall display turns its pages every N seconds (10 in a hall).
@@ -97,12 +97,6 @@ async function open(path, { width = 1920, height = 1080 } = {}) {
   return page;
 }
 
-async function signIn(page, user) {
-  await page.locator('form.login input[name=user]').fill(user);
-  await page.locator('form.login input[name=password]').fill(PASSWORD);
-  await page.locator('form.login input[name=password]').press('Enter');
-  await page.locator('.overlay').waitFor({ state: 'detached' });
-}
 
 const tokens = new Map();
 
@@ -138,9 +132,6 @@ async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
 
-function noErrors(...pages) {
-  for (const p of pages) assert.deepEqual(p.errors, [], `console errors on ${p.url()}`);
-}
 
 /**
  * Fills a hall: tickets waiting in every zone but the last (one zone with

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium } from './harness.mjs';
+import { SHOTS, HASH, PASSWORD, zoneNearNoon, Hallcall, launchChromium, signIn } from './harness.mjs';
 
 // The password hallcall-demo.
 const HALL = 'big';
@@ -132,12 +132,6 @@ async function open(path, { width = 1920, height = 1080 } = {}) {
   return page;
 }
 
-async function signIn(page, user) {
-  await page.locator('form.login input[name=user]').fill(user);
-  await page.locator('form.login input[name=password]').fill(PASSWORD);
-  await page.locator('form.login input[name=password]').press('Enter');
-  await page.locator('.overlay').waitFor({ state: 'detached' });
-}
 
 async function board(user = 'supervisor', size) {
   const page = await open(`/supervisor?hall=${HALL}`, size);
