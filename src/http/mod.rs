@@ -29,6 +29,7 @@ mod keyed;
 mod live;
 mod openapi;
 mod pages;
+mod ratings;
 mod reports;
 mod session;
 mod tickets;
@@ -123,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(devices::router())
         .merge(evaluator::router())
+        .merge(ratings::router())
         .merge(halls::router())
         .merge(tickets::router())
         .merge(appointments::router())

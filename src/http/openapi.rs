@@ -16,6 +16,7 @@ use super::AppState;
     ),
     paths(
         super::session::login,
+        super::ratings::list,
         super::evaluator::card,
         super::evaluator::rate,
         super::devices::list,

@@ -56,6 +56,25 @@ async fn the_evaluator_shows_who_serves_and_rates_each_ticket_once() {
         (Some("dissatisfied"), Some(5), Some("等候时间长")),
         "{t}"
     );
+    // The supervisor's list of today's bad ratings has it, with its comment.
+    let (s, list) = app
+        .get_as(HALL, "supervisor", "/api/v1/halls/qiaocheng/ratings?bad=true")
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let tickets = list["tickets"].as_array().unwrap();
+    assert_eq!(tickets.len(), 1, "{list}");
+    assert_eq!(
+        (tickets[0]["number"].as_str(), tickets[0]["rating"]["comment"].as_str()),
+        (Some(number.as_str()), Some("等候时间长"))
+    );
+    assert_eq!(
+        app.get_as(HALL, "guide", "/api/v1/halls/qiaocheng/ratings").await.0,
+        403
+    );
+    let (s, r) = app
+        .get_as(HALL, "supervisor", "/api/v1/halls/qiaocheng/ratings?bad=maybe")
+        .await;
+    assert_eq!((s, r["error"]["code"].as_str()), (400, Some("bad_query")));
     // Another window's evaluator, and a window account, may not rate here.
     let other = "/api/v1/halls/qiaocheng/windows/6/rating";
     assert_eq!(app.post_as(HALL, "e5", other, Some(body("satisfied"))).await.0, 403);
