@@ -872,3 +872,32 @@ test('the evaluator shows who serves and records exactly one rating per ticket',
   noErrors(ev);
   await ev.close();
 });
+
+test('the report counts 过号 (every unanswered call) apart from 未到 (skipped for good)', async () => {
+  const act = (a, body) => apiAs('w2', `/halls/e2e/windows/2/${a}`, body);
+  await act('open');
+  await act('resume');
+  const number = (await apiAs('guide', '/halls/e2e/tickets', { zone: 'police', service: 'hukou' })).body.ticket.number;
+  // Called and not there, until the hall gives up on it.
+  let skips = 0;
+  for (; skips < 5; skips++) {
+    const called = await act('call', { ticket: number });
+    if (called.status !== 200) break;
+    assert.equal((await act('skip')).status, 200);
+  }
+  const t = await getAs('supervisor', `/halls/e2e/tickets/${number}`);
+  assert.equal(t.state, 'no_show', JSON.stringify(t));
+  assert.ok(skips >= 2, `过号 ${skips} times`);
+
+  const report = await open('/report?hall=e2e');
+  await signIn(report, 'supervisor');
+  await report.locator('body[data-ready="1"]').waitFor();
+  const figures = await report.locator('#summary .figure').evaluateAll((fs) =>
+    Object.fromEntries(fs.map((f) => [f.querySelector('span').textContent, f.querySelector('strong').textContent])));
+  const r = await getAs('supervisor', '/halls/e2e/report');
+  assert.equal(figures['过号'], String(r.total.skips), JSON.stringify(figures));
+  assert.equal(figures['未到（弃号）'], String(r.total.no_shows), JSON.stringify(figures));
+  assert.ok(r.total.skips >= r.total.no_shows + skips - 1, JSON.stringify(r.total));
+  noErrors(report);
+  await report.close();
+});
