@@ -46,6 +46,10 @@ pub enum ServiceError {
     /// A rule of the shell (not the engine) refused it; nothing was changed.
     #[error("{message}")]
     Limit { code: &'static str, message: String },
+    /// A rule of the shell refused it in the hall's current state; nothing
+    /// was changed.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     /// The idempotency key was first used with a different request.
     #[error("this Idempotency-Key was used today for a different request; use a new key for a new request")]
     KeyReused,

@@ -102,9 +102,9 @@ pub(super) async fn list(
     Ok(Json(DeviceList { devices, accounts }))
 }
 
-/// An administrator signs a device in without its screen: the sign-in to
-/// give it (for a kiosk's or a screen's start-up command, as the
-/// `#device=` part of its page's address; see displays/README.md).
+/// An administrator signs a device in without its screen: the device's
+/// sign-in, for a provisioning script (and the load tool) to hand to it.
+/// The pages themselves sign in by password or pairing code.
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/devices", tag = "admin",
     params(("hall" = String, Path, description = "The hall's id")), request_body = ApproveRequest, security(("bearer" = [])),
     responses((status = 201, body = PairedSession), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),

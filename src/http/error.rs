@@ -127,6 +127,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::UnknownHall(h) => ApiError::not_found("unknown_hall", format!("unknown hall {h}")),
             ServiceError::Refused(e) => e.into(),
             ServiceError::Limit { code, message } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message),
+            ServiceError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             ServiceError::KeyReused => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

@@ -146,29 +146,21 @@ async fn rate(
         let finished_here = matches!(t.state, TicketState::Finished { window: w } if w == window);
         let ended = t.history.last().map_or(0, |s| s.at.0);
         if !finished_here || now.0 - ended > RATE_WITHIN_MS {
-            return Err(ServiceError::Limit {
+            return Err(ServiceError::Conflict {
                 code: "not_rateable_here",
                 message: format!("ticket {number} did not just finish at window {window}"),
             });
         }
         Ok(())
     };
-    let result = respond(&state, hall, key.by(&p.user), cmd, here, StatusCode::OK, |_, _| {
+    respond(&state, hall, key.by(&p.user), cmd, here, StatusCode::OK, |_, _| {
         Ok(WindowRated {
             ticket: number,
             window,
             level,
         })
     })
-    .await;
-    // A shell rule's refusal reads as a conflict here, not as a rate limit.
-    result.map_err(|e| {
-        if e.code == "not_rateable_here" {
-            ApiError::new(StatusCode::CONFLICT, e.code, e.message)
-        } else {
-            e
-        }
-    })
+    .await
 }
 
 #[cfg(test)]
