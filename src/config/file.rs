@@ -119,6 +119,7 @@ pub(crate) struct Policy {
     pub appointment_early_minutes: Option<S<i64>>,
     pub appointment_grace_minutes: Option<S<i64>>,
     pub open_paused: Option<bool>,
+    pub finish_from_called: Option<bool>,
     pub mobile_daily_quota: Option<S<i64>>,
 }
 

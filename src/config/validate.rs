@@ -664,6 +664,7 @@ fn policy(c: &mut Checker, p: &file::Policy, place: &str) -> Policy {
             15,
         ) * 60_000,
         open_paused: p.open_paused.unwrap_or(d.open_paused),
+        finish_from_called: p.finish_from_called.unwrap_or(d.finish_from_called),
         mobile_daily_quota: c.int(&p.mobile_daily_quota, place, "mobile_daily_quota", 0..101, 3) as u32,
         alert_pause_ms: None,
     }

@@ -59,6 +59,9 @@ pub(crate) struct State {
     pub windows: Vec<WindowState>,
     /// Per window: tickets transferred to that window alone.
     pub directed: Vec<VecDeque<usize>>,
+    /// Per window: tickets held there (暂挂), in issue order, so the
+    /// window's view lists them without scanning the day's tickets.
+    pub held: Vec<Vec<usize>>,
     /// Active tickets per person, zone and service (for one-per-person).
     /// A set, not one ticket: a reactivated no-show may be active beside a
     /// newer ticket of the same person.
@@ -133,6 +136,7 @@ impl Hall {
                 zones: vec![ZoneState::default(); zones],
                 windows: vec![WindowState::closed(); windows],
                 directed: vec![VecDeque::new(); windows],
+                held: vec![Vec::new(); windows],
                 persons: HashMap::new(),
                 auto_windows: Vec::new(),
                 service_times,
@@ -457,7 +461,13 @@ impl Hall {
                 }
             }
             Command::Finish { window } => {
-                let t = self.in_hand_as(window, true)?;
+                let (_, t) = self.in_hand(window)?;
+                let t = &self.st.tickets[t];
+                match t.state {
+                    TicketState::Serving { .. } => {}
+                    TicketState::Called { .. } if p.finish_from_called => {}
+                    _ => return Err(wrong(t, "serving")),
+                }
                 EventKind::ServiceFinished {
                     ticket: t.number,
                     window,
@@ -936,6 +946,7 @@ impl Hall {
                         }
                     }
                 }
+                self.unhold(t);
                 let tk = &mut self.st.tickets[t];
                 tk.state = TicketState::Called { window };
                 tk.called_at = Some(at);
@@ -1000,7 +1011,13 @@ impl Hall {
                 });
             }
             EventKind::ServiceFinished { ticket, window } => {
-                let t = self.in_hand_at(ticket, window, true).map_err(bad)?;
+                // From called too, where the hall allows it (the command
+                // checks): service then counts from the call.
+                let t = self.in_hand_at(ticket, window, false).map_err(bad)?;
+                let since = match self.st.tickets[t].state {
+                    TicketState::Serving { .. } => self.st.tickets[t].started_at,
+                    _ => self.st.tickets[t].called_at,
+                };
                 let w = self.release_window(t);
                 self.st.windows[w].served_today += 1;
                 let tk = &mut self.st.tickets[t];
@@ -1010,7 +1027,7 @@ impl Hall {
                     what: StepKind::Finished,
                     window: Some(window),
                 });
-                let took = at.since(tk.started_at.unwrap_or(at));
+                let took = at.since(since.unwrap_or(at));
                 let zone = tk.zone;
                 self.st.service_times[zone].record(took);
                 self.release_person(t);
@@ -1020,7 +1037,10 @@ impl Hall {
                 if self.st.tickets[t].state.at_window() != Some(window) {
                     return Err(bad(format!("{ticket} is not in hand at window {window}")));
                 }
-                self.release_window(t);
+                let w = self.release_window(t);
+                if let Err(pos) = self.st.held[w].binary_search(&t) {
+                    self.st.held[w].insert(pos, t);
+                }
                 let tk = &mut self.st.tickets[t];
                 tk.state = TicketState::Held { window };
                 tk.history.push(Step {
@@ -1057,7 +1077,7 @@ impl Hall {
                     Some(w) if state.at_window() == Some(w) => {
                         self.release_window(t);
                     }
-                    None if matches!(state, TicketState::Held { .. }) => {}
+                    None if matches!(state, TicketState::Held { .. }) => self.unhold(t),
                     None if state == TicketState::Waiting => {
                         if !self.unqueue(t) {
                             return Err(bad(format!("{ticket} is not in its queue")));
@@ -1099,6 +1119,7 @@ impl Hall {
                     TicketState::Called { .. } | TicketState::Serving { .. } => {
                         self.release_window(t);
                     }
+                    TicketState::Held { .. } => self.unhold(t),
                     _ => {}
                 }
                 let tk = &mut self.st.tickets[t];
@@ -1367,6 +1388,16 @@ impl Hall {
         debug_assert_eq!(self.st.windows[w].current, Some(t));
         self.st.windows[w].current = None;
         w
+    }
+
+    /// Takes a held ticket off its window's list (before it leaves `Held`).
+    fn unhold(&mut self, t: usize) {
+        if let TicketState::Held { window } = self.st.tickets[t].state
+            && let Some(w) = self.cfg.window_index(window)
+            && let Ok(pos) = self.st.held[w].binary_search(&t)
+        {
+            self.st.held[w].remove(pos);
+        }
     }
 
     fn release_person(&mut self, t: usize) {

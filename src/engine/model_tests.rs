@@ -409,8 +409,10 @@ impl Model {
             Op::Finish(n) => {
                 let w = Model::w(n);
                 let t = self.in_hand(w)?;
-                if !matches!(self.tickets[t].state, MState::Serving(_)) {
-                    return Err("wrong_state");
+                match self.tickets[t].state {
+                    MState::Serving(_) => {}
+                    MState::Called(_) if self.policy.finish_from_called => {}
+                    _ => return Err("wrong_state"),
                 }
                 self.tickets[t].state = MState::Done;
                 self.windows[w].current = None;
@@ -622,7 +624,13 @@ fn command(hall: &Hall, op: &Op, now: Millis) -> Command {
 }
 
 fn config() -> Arc<super::HallSpec> {
+    config_with(false)
+}
+
+/// The model's hall, with 办结 straight from called allowed or not.
+fn config_with(finish_from_called: bool) -> Arc<super::HallSpec> {
     let mut cfg = (*test_config()).clone();
+    cfg.policy.finish_from_called = finish_from_called;
     // Open all day, so random time steps never close the zones.
     for z in &mut cfg.zones {
         z.hours = Hours::always();
@@ -652,7 +660,26 @@ fn check_invariants(hall: &Hall) {
             let w = hall.cfg.window_index(n).unwrap();
             assert_eq!(st.windows[w].current, Some(i), "{} in hand at window {n}", t.number);
         }
+        // On its window's held list iff held there.
+        for (w, held) in st.held.iter().enumerate() {
+            let here = t.state
+                == TicketState::Held {
+                    window: hall.cfg.windows[w].number,
+                };
+            assert_eq!(
+                held.contains(&i),
+                here,
+                "{} on window {w}'s held list iff held there",
+                t.number
+            );
+        }
         assert_eq!(st.by_number.get(&t.number), Some(&i), "numbers are unique and indexed");
+    }
+    for held in &st.held {
+        assert!(
+            held.is_sorted_by(|a, b| a < b),
+            "a held list is in issue order, without repeats"
+        );
     }
     for (w, ws) in st.windows.iter().enumerate() {
         if let Some(t) = ws.current {
@@ -669,8 +696,8 @@ fn check_invariants(hall: &Hall) {
     }
 }
 
-fn run_case(ops: &[Op]) {
-    let cfg = config();
+fn run_case(ops: &[Op], finish_from_called: bool) {
+    let cfg = config_with(finish_from_called);
     let mut hall = Hall::new(cfg.clone());
     let mut model = Model::new(&cfg);
     let mut now = local(9, 0);
@@ -787,8 +814,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 2_000, ..ProptestConfig::default() })]
 
     #[test]
-    fn engine_matches_the_model(ops in proptest::collection::vec(op(), 1..60)) {
-        run_case(&ops);
+    fn engine_matches_the_model(ops in proptest::collection::vec(op(), 1..60), finish_from_called in any::<bool>()) {
+        run_case(&ops, finish_from_called);
     }
 }
 

@@ -7,7 +7,7 @@ use super::booking::BookingView;
 use super::hall::{Hall, state_name};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, Rating, RatingRecord};
-use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, Ticket, TicketState};
+use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
 use super::window::PauseReason;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -103,6 +103,8 @@ pub struct WindowView {
     pub served_today: u32,
     /// Tickets transferred to this window alone.
     pub own_queue: Vec<TicketNumber>,
+    /// Tickets held here (暂挂), in issue order: the staff may call one back.
+    pub held: Vec<TicketNumber>,
 }
 
 /// Tickets join a lane at its end, except those put back near its front (a
@@ -217,6 +219,19 @@ impl Hall {
             let tk = &self.st.tickets[t];
             (tk.zone, tk.directed, tk.lane)
         })
+    }
+
+    /// The index of the window a ticket of today was last held at (暂挂),
+    /// if it ever was: the window whose held list a call-back, cancel or
+    /// transfer of it changes.
+    pub fn last_held_at(&self, number: TicketNumber) -> Option<usize> {
+        let &t = self.st.by_number.get(&number)?;
+        let step = self.st.tickets[t]
+            .history
+            .iter()
+            .rev()
+            .find(|s| s.what == StepKind::Held)?;
+        self.cfg.window_index(step.window?)
     }
 
     /// Tickets of today taken by `person` through `channel` (a daily quota's count).
@@ -373,6 +388,7 @@ impl Hall {
             auto_call: s.auto_call,
             served_today: s.served_today,
             own_queue: own.iter().map(|&t| self.st.tickets[t].number).collect(),
+            held: self.st.held[w].iter().map(|&t| self.st.tickets[t].number).collect(),
         }
     }
 

@@ -231,6 +231,9 @@ impl Hall {
             if st.by_number.insert(t.number, i).is_some() {
                 return Err(bad(format!("ticket {} appears twice", t.number)));
             }
+            if let TicketState::Held { window: n } = ticket.state {
+                st.held[window(n)?].push(i);
+            }
             if let (Some(p), false) = (ticket.person, ticket.state.is_terminal()) {
                 st.persons
                     .entry((p, ticket.origin.0, ticket.origin.1))

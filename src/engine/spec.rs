@@ -169,6 +169,9 @@ pub struct Policy {
     pub appointment_grace_ms: i64,
     /// Windows start paused when staff sign in.
     pub open_paused: bool,
+    /// 办结 straight from called, without a separate 开始办理: service
+    /// time then counts from the call. Many halls record no start.
+    pub finish_from_called: bool,
     /// Tickets one person may take from a phone per business day.
     pub mobile_daily_quota: u32,
     /// A window paused longer than this raises an alert.
@@ -190,6 +193,7 @@ impl Default for Policy {
             appointment_early_ms: 15 * 60_000,
             appointment_grace_ms: 15 * 60_000,
             open_paused: false,
+            finish_from_called: false,
             mobile_daily_quota: 3,
             alert_pause_ms: None,
         }

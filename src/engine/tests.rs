@@ -802,6 +802,7 @@ fn hold_and_call_back() {
     t.ok(Command::Start { window: 1 });
     t.ok(Command::Hold { window: 1 });
     assert_eq!(t.state(a), TicketState::Held { window: 1 });
+    assert_eq!(t.hall.windows()[0].held, vec![a], "the window lists what it holds");
     assert_eq!(t.serve(1), b, "the window is free for the next citizen");
     t.open(3);
     assert_eq!(
@@ -816,7 +817,9 @@ fn hold_and_call_back() {
             expected: "held"
         }
     );
+    assert_eq!(t.hall.windows()[0].held, vec![a]);
     let evs = t.ok(Command::CallBack { window: 1, ticket: a });
+    assert!(t.hall.windows()[0].held.is_empty(), "a call-back takes it off the list");
     assert!(matches!(
         evs[0],
         EventKind::TicketCalled {
@@ -959,6 +962,62 @@ fn open_close_pause_resume() {
     t.ok(Command::Finish { window: 1 });
     t.ok(Command::Close { window: 1 });
     assert!(!t.hall.windows()[0].open);
+}
+
+#[test]
+fn a_hall_may_finish_straight_from_called_and_service_counts_from_the_call() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    t.open(1);
+    t.call(1);
+    assert_eq!(
+        t.err(Command::Finish { window: 1 }),
+        EngineError::WrongState {
+            ticket: a,
+            state: "called",
+            expected: "serving"
+        },
+        "by default 办结 needs 开始办理 first"
+    );
+
+    let mut cfg = (*config()).clone();
+    cfg.policy.finish_from_called = true;
+    let mut t = T {
+        hall: Hall::new(Arc::new(cfg)),
+        ..T::new()
+    };
+    let a = t.issue("general", "apply");
+    t.open(1);
+    t.call(1);
+    t.minutes(6);
+    t.ok(Command::Finish { window: 1 });
+    assert_eq!(t.state(a), TicketState::Finished { window: 1 });
+    assert_eq!(t.hall.zone_summaries(t.now)[0].mean_service_ms, 6 * Millis::MINUTE);
+    // A ticket held while serving and called back counts from the call back.
+    let b = t.issue("general", "apply");
+    t.call(1);
+    t.ok(Command::Start { window: 1 });
+    t.minutes(30);
+    t.ok(Command::Hold { window: 1 });
+    t.ok(Command::CallBack { window: 1, ticket: b });
+    t.minutes(2);
+    t.ok(Command::Finish { window: 1 });
+    assert_eq!(t.hall.zone_summaries(t.now)[0].mean_service_ms, 4 * Millis::MINUTE);
+    // Starting first still works, and counts from the start.
+    let c = t.issue("general", "apply");
+    t.call(1);
+    t.minutes(1);
+    t.ok(Command::Start { window: 1 });
+    t.minutes(10);
+    t.ok(Command::Finish { window: 1 });
+    assert_eq!(t.state(c), TicketState::Finished { window: 1 });
+    assert_eq!(t.hall.zone_summaries(t.now)[0].mean_service_ms, 6 * Millis::MINUTE);
+    // Replay gives the same hall.
+    let mut replayed = Hall::new(t.hall.spec().clone());
+    for e in &t.log {
+        replayed.apply(e).unwrap();
+    }
+    assert_eq!(replayed, t.hall);
 }
 
 #[test]

@@ -65,6 +65,19 @@ pub struct HallEntry {
     /// The hall display's scrolling notice (温馨提示); empty: the page's own.
     pub notice: String,
     pub notice_en: String,
+    /// What the window console allows, from the hall's policy.
+    pub rules: WindowRules,
+}
+
+/// The parts of a hall's policy a window console follows.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WindowRules {
+    /// 办结 straight from called, without 开始办理.
+    pub finish_from_called: bool,
+    /// Recalls (重呼) allowed per call.
+    pub recall_limit: u32,
+    /// Windows start paused at 签到 (开始服务 starts calling).
+    pub open_paused: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -145,6 +158,11 @@ fn entry(c: &HallConfig) -> HallEntry {
         announce_within_secs: c.voice.announce_within_secs,
         notice: c.display.notice.clone(),
         notice_en: c.display.notice_en.clone(),
+        rules: WindowRules {
+            finish_from_called: c.spec.policy.finish_from_called,
+            recall_limit: c.spec.policy.recall_limit,
+            open_paused: c.spec.policy.open_paused,
+        },
     }
 }
 

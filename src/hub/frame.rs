@@ -361,6 +361,17 @@ fn touched(
             if !tickets.contains(&t) {
                 tickets.push(t);
             }
+            // A held ticket called back, cancelled or transferred leaves
+            // the held list of the window that held it.
+            if matches!(
+                e.kind,
+                EventKind::TicketCalled { .. }
+                    | EventKind::TicketCancelled { .. }
+                    | EventKind::TicketTransferred { .. }
+            ) && let Some(w) = hall.last_held_at(t)
+            {
+                windows.insert(w);
+            }
             if let Some((z, directed, _)) = hall.ticket_place(t) {
                 zones.insert(z);
                 if let Some(w) = directed {

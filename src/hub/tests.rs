@@ -141,6 +141,36 @@ async fn a_delta_names_what_it_touched_and_never_a_person() {
 }
 
 #[tokio::test]
+async fn a_ticket_called_back_elsewhere_leaves_the_held_list_of_the_window_that_held_it() {
+    let mut rig = Rig::new();
+    let start = rig
+        .feed
+        .subscribe(Scope::Hall, Format::Json, Audience::Staff, None, local(10, 0))
+        .await
+        .unwrap();
+    let mut rx = start.rx;
+    rig.issue("general", "apply");
+    for n in [1, 2] {
+        rig.run(Command::Open { window: n, staff: None });
+    }
+    rig.run(Command::CallNext { window: 1 });
+    rig.run(Command::Hold { window: 1 });
+    let ticket = rig.live.windows()[0].held[0];
+    rig.run(Command::CallBack { window: 2, ticket });
+    let mut last = None;
+    while let Ok(frame) = rx.try_recv() {
+        last = Some(frame);
+    }
+    let frame = last.expect("frames were published");
+    assert_eq!(frame.windows, vec![0, 1], "the holding window and the calling one");
+    let json = crate::ws::text_payload(frame.staff.as_ref().unwrap()).to_owned();
+    assert!(
+        json.contains(r#""number":1,"#) && json.contains(r#""held":[]"#),
+        "{json}"
+    );
+}
+
+#[tokio::test]
 async fn calls_become_led_lines_for_the_hall_the_zone_and_the_window() {
     let mut rig = Rig::new();
     rig.issue("general", "apply");

@@ -381,7 +381,12 @@ fn record(cfg: &HallSpec, hall: &Hall, g: &mut Groups, ev: &Event) {
         }
         EventKind::ServiceFinished { ticket: n, window } => {
             let Some(tk) = ticket(n) else { return };
-            let took = at.since(tk.started_at.unwrap_or(at));
+            // Finished from called where the hall records no start.
+            let since = match tk.state {
+                TicketState::Serving { .. } => tk.started_at,
+                _ => tk.called_at,
+            };
+            let took = at.since(since.unwrap_or(at));
             let w = cfg.window_index(*window);
             let place = Place {
                 zone: Some((tk.zone, tk.service)),

@@ -348,3 +348,30 @@ fn names_with_commas_and_quotes_are_quoted() {
     let rows = csv_rows(&to_csv(&r));
     assert!(rows.iter().any(|x| x[0] == "staff" && x[2] == "李, \"小\""));
 }
+
+#[test]
+fn a_visit_finished_straight_from_called_is_served_for_the_time_since_the_call() {
+    let mut cfg = (*config()).clone();
+    cfg.policy.finish_from_called = true;
+    let cfg = std::sync::Arc::new(cfg);
+    let mut d = Day {
+        hall: Hall::new(cfg.clone()),
+        log: Vec::new(),
+    };
+    d.at(
+        9,
+        0,
+        Command::Open {
+            window: w(1),
+            staff: None,
+        },
+    );
+    d.issue(9, 0, "general", "apply");
+    d.at(9, 10, Command::CallNext { window: w(1) });
+    d.at(9, 16, Command::Finish { window: w(1) });
+    let day = date(2026, 11, 24);
+    let r = build(cfg, day, day, &d.log, local(12, 0)).unwrap();
+    assert_eq!(r.total.served, 1);
+    assert_eq!(r.total.service, stat(1, 6 * MIN, 6 * MIN, 6 * MIN));
+    assert_eq!(r.total.walk.count, 0, "no start, no walk to the window");
+}

@@ -118,6 +118,9 @@ pub struct Window {
     /// Tickets transferred to this window alone.
     #[schema(value_type = Vec<super::schema::TicketNo>)]
     pub own_queue: Vec<TicketNumber>,
+    /// Tickets held here (暂挂), in issue order, for 回呼.
+    #[schema(value_type = Vec<super::schema::TicketNo>)]
+    pub held: Vec<TicketNumber>,
 }
 
 impl From<engine::WindowView> for Window {
@@ -134,6 +137,7 @@ impl From<engine::WindowView> for Window {
             auto_call: w.auto_call,
             served_today: w.served_today,
             own_queue: w.own_queue,
+            held: w.held,
         }
     }
 }

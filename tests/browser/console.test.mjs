@@ -65,6 +65,24 @@ id = "general"
 name = "综合服务"
 prefix = "A"
 service = [{ id = "social", name = "社保医保" }]
+
+[[hall]]
+id = "quick"
+name = "叫号即办大厅"
+time_zone = "${zoneNearNoon()}"
+window = [{ number = 1, name = "综合受理", serves = ["general"] }]
+account = [
+  { user = "guide", role = "guide", password = "${HASH}" },
+  { user = "w1", role = "window", windows = [1], password = "${HASH}" },
+]
+[hall.policy]
+finish_from_called = true
+recall_limit = 1
+[[hall.zone]]
+id = "general"
+name = "综合服务"
+prefix = "A"
+service = [{ id = "social", name = "社保医保" }]
 `;
 
 const hallcall = new Hallcall(CONFIG, 'console');
@@ -282,7 +300,12 @@ test('a held ticket (挂起) is listed with its own 回呼, which brings it back
   await expectButtons(page, FREE, 'call-next', 'after 挂起');
   await shots(page, 'held');
 
-  // The list is this window's and today's, kept over a reload.
+  // The list is the server's: another browser at this window (a second
+  // screen, a replaced PC) shows it too, and a reload keeps it.
+  const other = await consoleOf('desk', 'w1');
+  await other.locator('#held li', { hasText: number }).waitFor();
+  await other.locator('#held li', { hasText: '社保医保' }).waitFor();
+  await other.close();
   await page.reload();
   await row.waitFor();
   await page.locator(`[data-call-back="${number}"]:not([disabled])`).click();
@@ -299,9 +322,9 @@ test('a held ticket (挂起) is listed with its own 回呼, which brings it back
   await page.locator('[data-action=hold]').click();
   await row.waitFor();
   // A held ticket's 回呼 waits while another ticket is in hand.
-  const other = await issue('desk', { zone: 'general', service: 'social' });
+  const next = await issue('desk', { zone: 'general', service: 'social' });
   await page.locator('[data-action=call-next]').click();
-  await page.locator('#current', { hasText: other }).waitFor();
+  await page.locator('#current', { hasText: next }).waitFor();
   assert.equal(await page.locator(`[data-call-back="${number}"]`).isDisabled(), true);
   await page.locator('[data-action=start]').click();
   await page.locator('[data-action=finish]').click();
@@ -310,6 +333,28 @@ test('a held ticket (挂起) is listed with its own 回呼, which brings it back
   await page.locator('[data-action=start]').click();
   await page.locator('[data-action=finish]').click();
   await page.locator('#current', { hasText: '—' }).waitFor();
+  noErrors(page);
+  await page.close();
+});
+
+test('in a hall that records no start, 办结 is the next step straight after 叫号, and 重呼 stops at the hall\'s limit', async () => {
+  const page = await consoleOf('quick', 'w1');
+  await page.locator('[data-action=open]').click();
+  await expectButtons(page, FREE, 'call-next', 'ready');
+  const number = await issue('quick', { zone: 'general', service: 'social' });
+  await page.locator('[data-action=call-next]').click();
+  await page.locator('#current', { hasText: number }).waitFor();
+  await expectButtons(page, [...CALLED, 'finish'], 'finish', 'called, finish allowed');
+  await page.locator('#next-hint', { hasText: '办完点「办结」' }).waitFor();
+  await nextIsProminent(page);
+  await page.locator('[data-action=recall]').click();
+  await expectButtons(page, [...CALLED, 'finish'].filter((a) => a !== 'recall'), 'finish', 'recalled once: the limit');
+  await page.locator('[data-action=finish]').click();
+  await page.locator('#current', { hasText: '—' }).waitFor();
+  const t = await get('quick', 'w1', `/tickets/${number}`);
+  assert.equal(t.state, 'finished');
+  assert.deepEqual(t.history.map((h) => h.what), ['issued', 'called', 'recalled', 'finished']);
+  await shots(page, 'finish-from-called');
   noErrors(page);
   await page.close();
 });

@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium' });
+const p = await b.newPage();
+p.on('console', (m) => console.log('console', m.type(), m.text()));
+p.on('pageerror', (e) => console.log('pageerror', String(e), e.stack));
+await p.goto(process.argv[2]);
+await p.locator('form.login input[name=user]').fill(process.argv[3]);
+await p.locator('form.login input[name=password]').fill('hallcall-demo');
+await p.locator('form.login input[name=password]').press('Enter');
+await p.waitForTimeout(2000);
+await b.close();
