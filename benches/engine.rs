@@ -111,6 +111,7 @@ fn hall_day(cfg: &Arc<HallSpec>) -> Vec<(Command, Millis)> {
             None if rng.below(200) == 0 => Command::Pause {
                 window,
                 reason: PauseReason::Break,
+                minutes: None,
             },
             None if view.paused.is_some() => Command::Resume { window },
             None => Command::CallNext { window },

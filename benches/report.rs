@@ -139,6 +139,7 @@ fn day(hall: &mut Hall, tz: &TimeZone, d: Date, rng: &mut Lcg, log: &mut Vec<Eve
                         Command::Pause {
                             window: w,
                             reason: PauseReason::Lunch,
+                            minutes: None,
                         },
                         now,
                     );

@@ -106,6 +106,9 @@ pub enum Command {
     Pause {
         window: WindowNo,
         reason: PauseReason,
+        /// For about this long (at most `MAX_PAUSE_MINUTES`), if staff say.
+        #[serde(default)]
+        minutes: Option<u16>,
     },
     Resume {
         window: WindowNo,

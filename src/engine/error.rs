@@ -37,6 +37,8 @@ pub enum EngineError {
     WindowPaused(WindowNo),
     #[error("window {0} is not paused")]
     WindowNotPaused(WindowNo),
+    #[error("a pause lasts 1 to {max} minutes, not {0}", max = super::window::MAX_PAUSE_MINUTES)]
+    BadPause(u16),
     #[error("window {window} already has ticket {ticket} in hand")]
     WindowBusy { window: WindowNo, ticket: TicketNumber },
     #[error("window {0} has no ticket in hand")]
@@ -114,6 +116,7 @@ impl EngineError {
             EngineError::WindowAlreadyOpen(_) => "window_already_open",
             EngineError::WindowPaused(_) => "window_paused",
             EngineError::WindowNotPaused(_) => "window_not_paused",
+            EngineError::BadPause(_) => "bad_pause",
             EngineError::WindowBusy { .. } => "window_busy",
             EngineError::NothingInHand(_) => "nothing_in_hand",
             EngineError::QueueEmpty(_) => "queue_empty",

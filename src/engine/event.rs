@@ -108,6 +108,9 @@ pub enum EventKind {
     WindowPaused {
         window: WindowNo,
         reason: PauseReason,
+        /// When staff expect to be back (预计恢复), if they said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Millis>,
     },
     WindowResumed {
         window: WindowNo,

@@ -518,12 +518,23 @@ impl Hall {
                 }
                 EventKind::TicketReactivated { ticket }
             }
-            Command::Pause { window, reason } => {
+            Command::Pause {
+                window,
+                reason,
+                minutes,
+            } => {
                 let w = self.open_window(window)?;
                 if self.st.windows[w].paused.is_some() {
                     return Err(EngineError::WindowPaused(window));
                 }
-                EventKind::WindowPaused { window, reason }
+                let until = match minutes {
+                    None => None,
+                    Some(m) if (1..=super::window::MAX_PAUSE_MINUTES).contains(&m) => {
+                        Some(now.plus_ms(i64::from(m) * Millis::MINUTE))
+                    }
+                    Some(m) => return Err(EngineError::BadPause(m)),
+                };
+                EventKind::WindowPaused { window, reason, until }
             }
             Command::Resume { window } => {
                 let w = self.open_window(window)?;
@@ -1184,12 +1195,13 @@ impl Hall {
                 };
                 self.st.auto_windows.retain(|&x| x != w);
             }
-            EventKind::WindowPaused { window, reason } => {
+            EventKind::WindowPaused { window, reason, until } => {
                 let w = self
                     .cfg
                     .window_index(window)
                     .ok_or_else(|| bad(format!("unknown window {window}")))?;
                 self.st.windows[w].paused = Some((reason, at));
+                self.st.windows[w].resumes_at = until;
             }
             EventKind::WindowResumed { window } => {
                 let w = self
@@ -1197,6 +1209,7 @@ impl Hall {
                     .window_index(window)
                     .ok_or_else(|| bad(format!("unknown window {window}")))?;
                 self.st.windows[w].paused = None;
+                self.st.windows[w].resumes_at = None;
             }
             EventKind::TicketRated {
                 ticket,

@@ -65,7 +65,7 @@ pub use spec::{
 };
 pub use stats::ServiceTimes;
 pub use ticket::{Channel, Lane, Step, StepKind, TicketState};
-pub use window::PauseReason;
+pub use window::{MAX_PAUSE_MINUTES, PauseReason};
 
 #[cfg(test)]
 mod model_tests;

@@ -614,6 +614,7 @@ fn command(hall: &Hall, op: &Op, now: Millis) -> Command {
         Op::Pause(w) => Command::Pause {
             window: w,
             reason: PauseReason::Break,
+            minutes: None,
         },
         Op::Resume(w) => Command::Resume { window: w },
         Op::Open(w) => Command::Open { window: w, staff: None },

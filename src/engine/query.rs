@@ -91,6 +91,9 @@ pub struct WindowView {
     pub paused: Option<PauseReason>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused_since: Option<Millis>,
+    /// When the pause is expected to end, if staff said (预计恢复).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumes_at: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<TicketNumber>,
     /// When the ticket in hand was called.
@@ -377,6 +380,7 @@ impl Hall {
             staff: s.staff.clone(),
             paused: s.paused.map(|p| p.0),
             paused_since: s.paused.map(|p| p.1),
+            resumes_at: s.paused.and(s.resumes_at),
             current: s.current.map(|t| self.st.tickets[t].number),
             called_at: s.current.and_then(|t| self.st.tickets[t].called_at),
             serving_since: s.current.and_then(|t| {

@@ -441,6 +441,7 @@ fn call_next_refusals() {
     t.ok(Command::Pause {
         window: 1,
         reason: PauseReason::Lunch,
+        minutes: None,
     });
     assert_eq!(t.err(Command::CallNext { window: 1 }), EngineError::WindowPaused(1));
     t.ok(Command::Resume { window: 1 });
@@ -925,7 +926,8 @@ fn open_close_pause_resume() {
     assert_eq!(
         t.err(Command::Pause {
             window: 1,
-            reason: PauseReason::Lunch
+            reason: PauseReason::Lunch,
+            minutes: None
         }),
         EngineError::WindowClosed(1)
     );
@@ -938,12 +940,14 @@ fn open_close_pause_resume() {
     t.ok(Command::Pause {
         window: 1,
         reason: PauseReason::Meeting,
+        minutes: None,
     });
     assert_eq!(t.hall.windows()[0].paused, Some(PauseReason::Meeting));
     assert_eq!(
         t.err(Command::Pause {
             window: 1,
-            reason: PauseReason::Lunch
+            reason: PauseReason::Lunch,
+            minutes: None
         }),
         EngineError::WindowPaused(1)
     );
@@ -958,6 +962,7 @@ fn open_close_pause_resume() {
     t.ok(Command::Pause {
         window: 1,
         reason: PauseReason::Fault,
+        minutes: None,
     }); // may pause with someone in hand
     t.ok(Command::Finish { window: 1 });
     t.ok(Command::Close { window: 1 });
@@ -1021,6 +1026,52 @@ fn a_hall_may_finish_straight_from_called_and_service_counts_from_the_call() {
 }
 
 #[test]
+fn a_pause_may_say_when_it_ends_and_resuming_forgets_it() {
+    let mut t = T::new();
+    t.open(1);
+    assert_eq!(
+        t.err(Command::Pause {
+            window: 1,
+            reason: PauseReason::Lunch,
+            minutes: Some(0),
+        }),
+        EngineError::BadPause(0)
+    );
+    assert_eq!(
+        t.err(Command::Pause {
+            window: 1,
+            reason: PauseReason::Lunch,
+            minutes: Some(MAX_PAUSE_MINUTES + 1),
+        }),
+        EngineError::BadPause(MAX_PAUSE_MINUTES + 1)
+    );
+    t.ok(Command::Pause {
+        window: 1,
+        reason: PauseReason::Lunch,
+        minutes: Some(90),
+    });
+    let w = &t.hall.windows()[0];
+    assert_eq!(
+        (w.paused, w.resumes_at),
+        (Some(PauseReason::Lunch), Some(local(10, 30)))
+    );
+    // Kept in a snapshot, through JSON.
+    let snap: HallSnapshot = serde_json::from_str(&serde_json::to_string(&t.hall.snapshot()).unwrap()).unwrap();
+    let back = Hall::restore(t.hall.spec().clone(), &snap).unwrap();
+    assert_eq!(back, t.hall);
+    assert_eq!(back.windows()[0].resumes_at, Some(local(10, 30)));
+    t.ok(Command::Resume { window: 1 });
+    assert_eq!(t.hall.windows()[0].resumes_at, None);
+    // A pause without a time says none, also after one that had one.
+    t.ok(Command::Pause {
+        window: 1,
+        reason: PauseReason::Break,
+        minutes: None,
+    });
+    assert_eq!(t.hall.windows()[0].resumes_at, None);
+}
+
+#[test]
 fn windows_can_start_paused() {
     let mut cfg = (*config()).clone();
     cfg.policy.open_paused = true;
@@ -1058,6 +1109,7 @@ fn auto_call_takes_the_next_ticket_when_free() {
     t.ok(Command::Pause {
         window: 1,
         reason: PauseReason::Break,
+        minutes: None,
     });
     t.ok(Command::Finish { window: 1 });
     let c = t.issue("general", "apply");
@@ -1201,6 +1253,7 @@ fn events_survive_a_json_round_trip() {
     t.ok(Command::Pause {
         window: 1,
         reason: PauseReason::Lunch,
+        minutes: None,
     });
     for e in &t.log {
         let json = serde_json::to_string(e).unwrap();
@@ -1495,6 +1548,7 @@ fn alerts_are_raised_acknowledged_and_cleared_by_the_thresholds() {
     t.ok(Command::Pause {
         window: 2,
         reason: PauseReason::Lunch,
+        minutes: None,
     });
     t.minutes(16);
     let evs = t.ok(Command::Tick);

@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::Millis;
 
+/// The longest pause staff may announce (预计恢复): a working day.
+pub const MAX_PAUSE_MINUTES: u16 = 480;
+
 /// Why a window stopped calling (暂停服务).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,6 +26,8 @@ pub struct WindowState {
     pub open: bool,
     pub staff: Option<String>,
     pub paused: Option<(PauseReason, Millis)>,
+    /// When a pause is expected to end, if staff said.
+    pub resumes_at: Option<Millis>,
     /// Index of the ticket in hand (called or being served).
     pub current: Option<usize>,
     pub auto_call: bool,
@@ -36,6 +41,7 @@ impl WindowState {
             open: false,
             staff: None,
             paused: None,
+            resumes_at: None,
             current: None,
             auto_call: false,
             opened_at: None,

@@ -95,9 +95,10 @@ impl From<EngineError> for ApiError {
             | EngineError::UnknownTicket(_)
             | EngineError::UnknownBooking(_)
             | EngineError::UnknownDevice(_) => StatusCode::NOT_FOUND,
-            EngineError::BadAppointment | EngineError::TooLong(_) | EngineError::BadDevice(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            EngineError::BadAppointment
+            | EngineError::TooLong(_)
+            | EngineError::BadDevice(_)
+            | EngineError::BadPause(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Inconsistent(_) => {
                 tracing::error!(error = %e, "engine inconsistency");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");

@@ -72,6 +72,9 @@ struct TransferBody {
 #[serde(deny_unknown_fields)]
 struct PauseBody {
     reason: PauseReason,
+    /// Expected length in minutes (预计恢复), if staff say.
+    #[serde(default)]
+    minutes: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -136,10 +139,14 @@ fn command(action: &str, window: WindowNo, bytes: &Bytes, user: &str) -> Result<
             window,
             to: body::<TransferBody>(bytes)?.to.into(),
         },
-        "pause" => Command::Pause {
-            window,
-            reason: body::<PauseBody>(bytes)?.reason.into(),
-        },
+        "pause" => {
+            let b: PauseBody = body(bytes)?;
+            Command::Pause {
+                window,
+                reason: b.reason.into(),
+                minutes: b.minutes,
+            }
+        }
         "auto-call" => Command::SetAutoCall {
             window,
             on: body::<AutoCallBody>(bytes)?.on,
@@ -180,6 +187,10 @@ pub struct WindowActionBody {
     to: Option<Target>,
     /// `pause`: why.
     reason: Option<PauseReason>,
+    /// `pause`: for about how long, 1 to 480 minutes, if staff say (the
+    /// window display shows when it resumes).
+    #[schema(minimum = 1, maximum = 480)]
+    minutes: Option<u16>,
     /// `auto-call`: on or off.
     on: Option<bool>,
 }
@@ -188,7 +199,7 @@ pub struct WindowActionBody {
     params(("hall" = String, Path, description = "The hall's id"),
            ("window" = u16, Path, description = "The window's number"),
            ("action" = String, Path, description = "open, close, call-next, call, recall, skip, start, finish, transfer, hold, call-back, pause, resume or auto-call")),
-    request_body(content = Option<WindowActionBody>, description = "Only for open (staff), call and call-back (ticket), transfer (to), pause (reason), auto-call (on); empty otherwise"),
+    request_body(content = Option<WindowActionBody>, description = "Only for open (staff), call and call-back (ticket), transfer (to), pause (reason, minutes), auto-call (on); empty otherwise"),
     security(("bearer" = [])),
     responses((status = 200, body = WindowReply, description = "Done and durable"),
         (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc, description = "Not this account's window"),

@@ -570,6 +570,7 @@ async fn a_public_screen_never_receives_who_a_citizen_is_how_they_rated_or_what_
     rig.run(Command::Pause {
         window: 1,
         reason: crate::engine::PauseReason::Meeting,
+        minutes: None,
     });
     rig.run(Command::Resume { window: 1 });
     rig.run(Command::CallNext { window: 1 });

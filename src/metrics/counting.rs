@@ -197,7 +197,7 @@ mod tests {
             }),
             1 => ticket.clone().prop_map(|t| Command::Cancel { ticket: t }),
             1 => ticket.prop_map(|t| Command::Reactivate { ticket: t }),
-            1 => window.prop_map(|w| Command::Pause { window: w, reason: PauseReason::Break }),
+            1 => window.prop_map(|w| Command::Pause { window: w, reason: PauseReason::Break, minutes: None }),
         ]
     }
 

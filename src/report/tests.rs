@@ -109,6 +109,7 @@ fn scripted_day() -> Day {
         Command::Pause {
             window: w(2),
             reason: PauseReason::Lunch,
+            minutes: None,
         },
     );
     d.issue(10, 5, "general", "apply"); // A003: w1 idle from 10:05

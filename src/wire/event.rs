@@ -102,6 +102,10 @@ pub enum StaffKind {
     WindowPaused {
         window: WindowNo,
         reason: PauseReason,
+        /// When staff expect to be back, if they said.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<super::schema::Instant>)]
+        until: Option<Millis>,
     },
     WindowResumed {
         window: WindowNo,
@@ -206,9 +210,10 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
         E::TicketReactivated { ticket } => StaffKind::TicketReactivated { ticket },
         E::WindowOpened { window, staff, paused } => StaffKind::WindowOpened { window, staff, paused },
         E::WindowClosed { window } => StaffKind::WindowClosed { window },
-        E::WindowPaused { window, reason } => StaffKind::WindowPaused {
+        E::WindowPaused { window, reason, until } => StaffKind::WindowPaused {
             window,
             reason: reason.into(),
+            until,
         },
         E::WindowResumed { window } => StaffKind::WindowResumed { window },
         E::AutoCallChanged { window, on } => StaffKind::AutoCallChanged { window, on },
@@ -354,6 +359,10 @@ pub enum DisplayKind {
         window: WindowNo,
         /// The kind of pause, for the window display (暂停服务 · 午休).
         reason: PauseReason,
+        /// When staff expect to be back (预计 13:30 恢复), if they said.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<super::schema::Instant>)]
+        until: Option<Millis>,
     },
     WindowResumed {
         window: WindowNo,
@@ -411,9 +420,10 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         E::TicketReactivated { ticket } => DisplayKind::TicketReactivated { ticket },
         E::WindowOpened { window, staff, .. } => DisplayKind::WindowOpened { window, staff },
         E::WindowClosed { window } => DisplayKind::WindowClosed { window },
-        E::WindowPaused { window, reason } => DisplayKind::WindowPaused {
+        E::WindowPaused { window, reason, until } => DisplayKind::WindowPaused {
             window,
             reason: reason.into(),
+            until,
         },
         E::WindowResumed { window } => DisplayKind::WindowResumed { window },
         E::AutoCallChanged { .. }

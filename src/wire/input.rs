@@ -100,6 +100,9 @@ pub enum Command {
     Pause {
         window: WindowNo,
         reason: PauseReason,
+        /// Expected length in minutes (1 to 480), if staff say.
+        #[serde(default)]
+        minutes: Option<u16>,
     },
     Resume {
         window: WindowNo,
@@ -188,9 +191,14 @@ impl From<Command> for engine::Command {
             Command::Cancel { ticket } => C::Cancel { ticket },
             Command::Reactivate { ticket } => C::Reactivate { ticket },
             Command::Move { ticket, to } => C::Move { ticket, to: to.into() },
-            Command::Pause { window, reason } => C::Pause {
+            Command::Pause {
+                window,
+                reason,
+                minutes,
+            } => C::Pause {
                 window,
                 reason: reason.into(),
+                minutes,
             },
             Command::Resume { window } => C::Resume { window },
             Command::Open { window, staff } => C::Open { window, staff },

@@ -159,6 +159,7 @@ fn every_kind() -> Vec<EventKind> {
         EventKind::WindowPaused {
             window: 5,
             reason: PauseReason::Meeting,
+            until: Some(Millis(1_795_487_400_000)),
         },
         EventKind::WindowResumed { window: 5 },
         EventKind::AutoCallChanged { window: 5, on: true },
@@ -233,7 +234,7 @@ fn display_fields() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("TicketReactivated", f(&["ticket"])),
         ("WindowOpened", f(&["window", "staff"])),
         ("WindowClosed", f(&["window"])),
-        ("WindowPaused", f(&["window", "reason"])),
+        ("WindowPaused", f(&["window", "reason", "until"])),
         ("WindowResumed", f(&["window"])),
     ])
 }

@@ -101,6 +101,10 @@ pub struct Window {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<super::schema::Instant>)]
     pub paused_since: Option<Millis>,
+    /// When the pause is expected to end, if staff said (预计恢复).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::schema::Instant>)]
+    pub resumes_at: Option<Millis>,
     /// The ticket it has called or serves.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<super::schema::TicketNo>)]
@@ -131,6 +135,7 @@ impl From<engine::WindowView> for Window {
             staff: w.staff,
             paused: w.paused.map(Into::into),
             paused_since: w.paused_since,
+            resumes_at: w.resumes_at,
             current: w.current,
             called_at: w.called_at,
             serving_since: w.serving_since,
@@ -157,6 +162,10 @@ pub struct DisplayWindow {
     /// pause only, never who or more.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_reason: Option<super::vocab::PauseReason>,
+    /// When the pause is expected to end, if staff said (预计 13:30 恢复).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::schema::Instant>)]
+    pub resumes_at: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<super::schema::TicketNo>)]
     pub current: Option<TicketNumber>,
@@ -178,6 +187,7 @@ impl From<engine::WindowView> for DisplayWindow {
             staff: w.staff,
             paused: w.paused.is_some(),
             pause_reason: w.paused.map(Into::into),
+            resumes_at: w.resumes_at,
             current: w.current,
             called_at: w.called_at,
             serving_since: w.serving_since,

@@ -271,3 +271,49 @@ async fn a_closed_zone_says_when_it_opens() {
         .await;
     assert_eq!(r["error"]["opens"], "2026-11-25 08:30", "{r}");
 }
+
+#[tokio::test]
+async fn a_pause_may_say_how_long_and_screens_show_when_it_ends() {
+    let app = spawn_app().await;
+    let w = format!("{HALL}/windows/1");
+    assert_eq!(app.post_as("qiaocheng", "w1", &format!("{w}/open"), None).await.0, 200);
+    assert_eq!(
+        app.post_as("qiaocheng", "w1", &format!("{w}/resume"), None).await.0,
+        200
+    );
+    for (minutes, status, code) in [
+        (json!(0), 422, "bad_pause"),
+        (json!(481), 422, "bad_pause"),
+        (json!(70000), 422, "invalid_body"),
+        (json!("soon"), 422, "invalid_body"),
+    ] {
+        let (s, r) = app
+            .post_as(
+                "qiaocheng",
+                "w1",
+                &format!("{w}/pause"),
+                Some(json!({"reason": "lunch", "minutes": minutes})),
+            )
+            .await;
+        assert_eq!((s, r["error"]["code"].as_str()), (status, Some(code)), "{minutes}: {r}");
+    }
+    let (s, r) = app
+        .post_as(
+            "qiaocheng",
+            "w1",
+            &format!("{w}/pause"),
+            Some(json!({"reason": "lunch", "minutes": 45})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let since = r["window"]["paused_since"].as_i64().unwrap();
+    assert_eq!(r["window"]["resumes_at"].as_i64(), Some(since + 45 * 60_000));
+    assert_eq!(r["events"][0]["kind"]["until"].as_i64(), Some(since + 45 * 60_000));
+    // A public screen is told when, and why, but not who paused.
+    let (s, shown) = app.get_as("qiaocheng", "display", &w).await;
+    assert_eq!(s, 200, "{shown}");
+    assert_eq!(shown["pause_reason"], "lunch");
+    assert_eq!(shown["resumes_at"].as_i64(), Some(since + 45 * 60_000));
+    let (_, r) = app.post_as("qiaocheng", "w1", &format!("{w}/resume"), None).await;
+    assert!(r["window"].get("resumes_at").is_none(), "{r}");
+}

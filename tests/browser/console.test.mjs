@@ -257,9 +257,15 @@ test('a ticket\'s journey: each step lights the buttons it allows and the likely
   await expectButtons(page, FREE, 'call-next', 'after 办结');
 
   await page.locator('[data-action=pause]').click();
-  await page.locator('#dialog select').selectOption('lunch');
+  await page.locator('#dialog select[name=reason]').selectOption('lunch');
+  // 午休 suggests an hour; the clerk says half an hour.
+  assert.equal(await page.locator('#dialog select[name=minutes]').inputValue(), '60');
+  await page.locator('#dialog select[name=minutes]').selectOption('30');
   await page.locator('#dialog [data-dialog=ok]').click();
-  await page.locator('#window-state', { hasText: '暂停服务 · 午休' }).waitFor();
+  await page.locator('#window-state', { hasText: '暂停服务 · 午休 · ' }).waitFor();
+  const w1 = await get('desk', 'w1', '/windows/1');
+  assert.equal(w1.resumes_at - w1.paused_since, 30 * 60_000);
+  await page.locator('#window-state', { hasText: '恢复服务' }).waitFor();
   await expectButtons(page, PAUSED, 'resume', 'paused for lunch');
   assert.equal(await page.locator('[data-action=resume] .label').textContent(), '恢复服务');
   await page.locator('[data-action=resume]').click();

@@ -410,9 +410,13 @@ test('the window display signed in as a display account shows why a window pause
     await signIn(screen, 'display');
     const opened = await apiAs(hall, 'w', '/windows/11/open');
     if (opened.window.paused) await apiAs(hall, 'w', '/windows/11/resume');
-    await apiAs(hall, 'w', '/windows/11/pause', { reason: 'lunch' });
+    const paused = await apiAs(hall, 'w', '/windows/11/pause', { reason: 'lunch', minutes: 45 });
     await screen.locator('#now', { hasText: '暂停服务' }).waitFor();
     await screen.locator('.window-screen', { hasText: /暂停服务\s*·?\s*午休/ }).waitFor({ timeout: 3000 });
+    // And when it resumes, as staff said: 午休 · 13:30 恢复服务.
+    const back = await screen.evaluate((ms) => new Date(ms).toLocaleTimeString('zh-CN', { hour: '2-digit', minute: '2-digit', hour12: false }), paused.window.resumes_at);
+    await screen.locator('.window-screen', { hasText: `午休 · ${back} 恢复服务` }).waitFor({ timeout: 3000 });
+    await shot(screen, 'window-paused-until');
   } finally {
     await screen.close();
   }

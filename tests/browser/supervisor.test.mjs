@@ -170,10 +170,13 @@ test('a paused window shows why, and for how long', async () => {
   await page.locator('[data-window="12"]', { hasText: '开会' }).waitFor({ timeout: 10000 });
   assert.match(await page.locator('[data-window="5"]').textContent(), /\d\d:\d\d/, 'how long it has been paused');
   // A pause given while the board is open shows at once.
-  const r = await act(33, 'pause', { reason: 'break' });
+  const r = await act(33, 'pause', { reason: 'break', minutes: 15 });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   await page.locator('[data-window="33"]', { hasText: '暂离' }).waitFor({ timeout: 10000 });
   await page.locator('#paused-list', { hasText: '33号窗口 暂离' }).waitFor({ timeout: 10000 });
+  // With the time the clerk said they would be back.
+  const back = await page.evaluate((ms) => new Date(ms).toLocaleTimeString('zh-CN', { hour12: false, hour: '2-digit', minute: '2-digit' }), r.body.window.resumes_at);
+  await page.locator('[data-paused="33"]', { hasText: `${back} 恢复服务` }).waitFor({ timeout: 10000 });
   assert.deepEqual(page.errors, []);
   await page.close();
 });
