@@ -67,6 +67,8 @@ pub struct Args {
     /// The clips announcements are composed from (see sounds/README.md).
     #[arg(long, default_value = "sounds")]
     pub sounds: PathBuf,
+    #[command(flatten)]
+    pub connections: ConnArgs,
     /// Check the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -75,6 +77,47 @@ pub struct Args {
     /// configuration, and exit.
     #[arg(long)]
     pub hash_password: bool,
+}
+
+/// Connection timeouts and caps (see `src/http/serve.rs`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnArgs {
+    /// Seconds a client has to send a request's head, from connecting or
+    /// from the previous answer (so also how long an idle connection stays).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub head_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub body_timeout_secs: u64,
+    /// Connections not yet signed in, in all; past it new ones are closed.
+    #[arg(long, default_value_t = 4096)]
+    pub max_anonymous_connections: usize,
+    /// Connections not yet signed in, per client address.
+    #[arg(long, default_value_t = 128)]
+    pub max_anonymous_per_address: usize,
+}
+
+impl Default for ConnArgs {
+    fn default() -> Self {
+        let d = crate::http::serve::ConnLimits::default();
+        ConnArgs {
+            head_timeout_secs: d.head_timeout.as_secs(),
+            body_timeout_secs: d.body_timeout.as_secs(),
+            max_anonymous_connections: d.max_anonymous,
+            max_anonymous_per_address: d.max_anonymous_per_address,
+        }
+    }
+}
+
+impl ConnArgs {
+    pub fn limits(&self) -> crate::http::serve::ConnLimits {
+        crate::http::serve::ConnLimits {
+            head_timeout: std::time::Duration::from_secs(self.head_timeout_secs),
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
+            max_anonymous: self.max_anonymous_connections,
+            max_anonymous_per_address: self.max_anonymous_per_address,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::audio::{Announcer, Clips};
 use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
+use crate::http::serve::{ConnCounts, ConnLimits, serve};
 use crate::http::{AppState, Limits, Shared, router};
 use crate::hub::{Heartbeat, Hub};
 use crate::metrics::Metrics;
@@ -40,6 +40,8 @@ pub struct Application {
     announcer: Announcer,
     metrics: Arc<Metrics>,
     public_url: Option<Arc<str>>,
+    conn_limits: ConnLimits,
+    conn_counts: ConnCounts,
 }
 
 impl Application {
@@ -89,6 +91,7 @@ impl Application {
             tracing::info!(hall = %hall.spec().id, seq = hall.seq(), day = ?hall.business_day(), "hall ready");
         }
         warn_sample_passwords(config);
+        open_files_for(config, &args.connections.limits());
         for id in &opened.unknown {
             tracing::warn!(hall = %id, "the store holds a hall the configuration does not have; ignored");
         }
@@ -112,6 +115,8 @@ impl Application {
             announcer,
             metrics,
             public_url: args.public_url.as_deref().map(Arc::from),
+            conn_limits: args.connections.limits(),
+            conn_counts: ConnCounts::default(),
         })
     }
 
@@ -125,6 +130,11 @@ impl Application {
 
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// Anonymous connections open now (see [`crate::http::serve`]).
+    pub fn conn_counts(&self) -> ConnCounts {
+        self.conn_counts.clone()
     }
 
     /// Changes the live connections' timing (tests use seconds, not tens).
@@ -163,26 +173,56 @@ impl Application {
             pairings: Arc::default(),
         }));
         let hub = self.hub.clone();
-        // Screens get small frames that must leave at once, not wait for
-        // the previous one's acknowledgement (Nagle).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
+        let served = serve(
+            self.listener,
+            app,
+            self.conn_limits,
+            self.conn_counts.clone(),
+            async move {
                 shutdown.await;
                 tracing::info!("shutting down: closing live connections");
                 hub.close_all();
-            })
-            .await
-            .context("server failed");
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .context("server failed");
         ticker.abort();
         self.hub.drained(Duration::from_secs(2)).await;
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");
         served
+    }
+}
+
+/// Raises the open-file limit to its hard limit (every connection is a
+/// file; the common soft limit of 1,024 falls to a flood of idle sockets)
+/// and warns when even that is low for the halls' screens and consoles.
+fn open_files_for(config: &ServerConfig, limits: &ConnLimits) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let mut soft = now.current;
+    if now.current != now.maximum {
+        let raised = Rlimit {
+            current: now.maximum,
+            maximum: now.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => soft = now.maximum,
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
+    // Per window a console, a window screen and an evaluator; per hall a
+    // few hall screens and LED boards; and the anonymous connections.
+    let screens: usize = config.halls.iter().map(|h| h.spec.windows.len() * 3 + 32).sum();
+    let need = (screens + limits.max_anonymous + 256) as u64;
+    match soft {
+        Some(have) if have < need => tracing::warn!(
+            open_files = have,
+            need,
+            "the open-file limit is low for this many screens and connections: raise it (ulimit -n, or LimitNOFILE= in a systemd unit)"
+        ),
+        _ => tracing::info!(open_files = ?soft, "open-file limit"),
     }
 }
 

@@ -148,6 +148,18 @@ impl From<ServiceError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
+        // A body that did not arrive in time (see `serve`).
+        let mut source: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(s) = source {
+            if s.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    "the request's body did not arrive in time",
+                );
+            }
+            source = s.source();
+        }
         let code = match e {
             JsonRejection::MissingJsonContentType(_) => "content_type",
             JsonRejection::JsonSyntaxError(_) => "malformed_json",

@@ -210,6 +210,7 @@ impl AppState {
                 ));
             }
         }
+        super::serve::signed_in();
         Ok(p)
     }
 

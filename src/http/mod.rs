@@ -31,6 +31,7 @@ mod openapi;
 mod pages;
 mod ratings;
 mod reports;
+pub mod serve;
 mod session;
 mod tickets;
 mod windows;

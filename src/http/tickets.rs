@@ -487,6 +487,7 @@ pub fn citizen_ticket(state: &AppState, token: &str) -> Result<(HallId, TicketNu
     if today != Some(t.day) {
         return Err(gone());
     }
+    super::serve::signed_in();
     Ok((t.hall, t.number))
 }
 

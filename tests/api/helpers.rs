@@ -46,6 +46,8 @@ pub async fn login(client: &reqwest::Client, base: &str, hall: &str, user: &str)
 pub struct TestApp {
     pub addr: SocketAddr,
     pub hub: hallcall::hub::Hub,
+    /// Connections not signed in yet, as the server counts them.
+    pub conns: hallcall::http::serve::ConnCounts,
     /// The server's clock (Unix ms): tests move it.
     pub clock: Arc<AtomicI64>,
     /// Sends no credentials.
@@ -169,6 +171,11 @@ pub async fn spawn_app_on(data: &Path, now: i64) -> TestApp {
 
 /// Starts the server on any store, with the clock at `now`.
 pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
+    spawn_app_limited(store, now, hallcall::cli::ConnArgs::default()).await
+}
+
+/// As [`spawn_app_with`], with its own connection timeouts and caps.
+pub async fn spawn_app_limited(store: StoreUrl, now: i64, connections: hallcall::cli::ConnArgs) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         hallcall::telemetry::init(std::io::stdout);
     }
@@ -181,6 +188,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
         public_url: None,
         sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
         retention_days: 30,
+        connections,
     };
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
     let clock = Arc::new(AtomicI64::new(now));
@@ -191,6 +199,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
     app.set_heartbeat(TEST_HEARTBEAT);
     let addr = app.local_addr().expect("a bound address");
     let hub = app.hub().clone();
+    let conns = app.conn_counts();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
@@ -198,6 +207,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
     TestApp {
         addr,
         hub,
+        conns,
         clock,
         client: reqwest::Client::new(),
         tokens: Default::default(),

@@ -6,6 +6,7 @@ mod appointments;
 mod bad_input;
 mod cli;
 mod commands;
+mod connections;
 mod crash;
 mod devices;
 mod durability;
