@@ -70,7 +70,7 @@ const DICT = {
     ratingsToday: '今日好差评', ratedShare: '评价率', badRatings: '差评', followUps: '核实 / 整改 / 回访',
     meanWaitHour: '近1小时平均等候', acknowledge: '确认', acknowledged: '已确认', noAlerts: '无预警',
     alert_long_wait: '等候超时', alert_long_queue: '排队过长', alert_long_service: '办理超时', alert_long_pause: '暂停过久', rateTitle: '请您对本次服务进行评价（好差评）', comment: '意见或建议（可选）', submit: '提交评价',
-    thanks: '感谢您的评价', rated: '您的评价',
+    thanks: '感谢您的评价', rated: '您的评价', colon: '：',
     rating_very_satisfied: '非常满意', rating_satisfied: '满意', rating_basic: '基本满意',
     rating_dissatisfied: '不满意', rating_very_dissatisfied: '非常不满意',
     report: '统计报表', from: '从', to: '至', query: '查询', downloadCsv: '下载 CSV', name: '名称',
@@ -148,7 +148,7 @@ const DICT = {
     ratingsToday: 'Ratings today', ratedShare: 'Rated', badRatings: 'Bad ratings', followUps: 'Verified / rectified / called back',
     meanWaitHour: 'Mean wait, last hour', acknowledge: 'Acknowledge', acknowledged: 'Acknowledged', noAlerts: 'No alerts',
     alert_long_wait: 'Long wait', alert_long_queue: 'Long queue', alert_long_service: 'Long service', alert_long_pause: 'Long pause', rateTitle: 'How was the service?', comment: 'Comment (optional)', submit: 'Send',
-    thanks: 'Thank you for your rating', rated: 'Your rating',
+    thanks: 'Thank you for your rating', rated: 'Your rating', colon: ': ',
     rating_very_satisfied: 'Very satisfied', rating_satisfied: 'Satisfied', rating_basic: 'Fair',
     rating_dissatisfied: 'Dissatisfied', rating_very_dissatisfied: 'Very dissatisfied',
     report: 'Reports', from: 'From', to: 'To', query: 'Show', downloadCsv: 'Download CSV', name: 'Name',
@@ -184,6 +184,31 @@ export function t(key, vars = {}) {
 /** A name in the page's language. */
 export function named(o) {
   return (lang === 'en' && o?.name_en) ? o.name_en : (o?.name ?? '');
+}
+
+/**
+ * A text as the phrases a line may break between: its parts around " · "
+ * (the dot kept with the part before it, so no line starts with it) and a
+ * bracketed part (（二手房买卖）) each in a span of class `ph`, which the
+ * stylesheet keeps on one line unless it is wider than the line. So a
+ * name wraps between its phrases, not one character from its end. The
+ * text stays the same (textContent).
+ */
+export function phrases(text) {
+  const out = [];
+  const parts = String(text ?? '').split(' · ');
+  parts.forEach((part, i) => {
+    if (i) out.push(' ');
+    const pieces = part.split(/(?=[（(])/u).filter(Boolean);
+    if (i < parts.length - 1) pieces.push(`${pieces.pop() ?? ''} ·`);
+    for (const p of pieces) {
+      const span = document.createElement('span');
+      span.className = 'ph';
+      span.textContent = p;
+      out.push(span);
+    }
+  });
+  return out;
 }
 
 /** Fills every [data-i18n] element; wires [data-lang-toggle]. */
