@@ -8,6 +8,7 @@
 //! the store: a file beside the journal, or one Redis key that every
 //! process shares).
 
+mod gate;
 mod limits;
 mod pairing;
 mod password;
@@ -19,6 +20,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+pub use gate::{FREE_TRIES, Lockouts, NotChecked, PasswordChecks};
 pub use limits::{RateLimiter, Rates};
 pub use pairing::{Approved, PAIRING_MS, PairingError, Pairings, Poll};
 pub use password::{SAMPLE_HASH, hash_password, verify_password};

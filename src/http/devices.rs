@@ -18,7 +18,7 @@ use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, ClientIp, HallPath, locked};
 use super::session::{Session, device_session};
 use super::windows::body;
-use crate::auth::{Approved, PAIRING_MS, PairingError, Poll, verify_password};
+use crate::auth::{Approved, PAIRING_MS, PairingError, Poll};
 use crate::config::{Account, HallConfig, Role};
 use crate::engine::{Command, MAX_DEVICE_NAME, WindowNo};
 
@@ -173,7 +173,8 @@ pub struct UnlockRequest {
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/devices/unlock", tag = "tickets",
     params(("hall" = String, Path, description = "The hall's id")), request_body = UnlockRequest, security(("bearer" = [])),
     responses((status = 204, description = "The PIN is right"), (status = 401, body = ErrorDoc, description = "Wrong PIN"),
-        (status = 403, body = ErrorDoc), (status = 429, body = ErrorDoc)))]
+        (status = 403, body = ErrorDoc), (status = 429, body = ErrorDoc, description = "Too many wrong PINs: locked for a while"),
+        (status = 503, body = ErrorDoc, description = "Too many checks waiting")))]
 pub(super) async fn unlock(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -188,14 +189,23 @@ pub(super) async fn unlock(
         .account(&p.user)
         .and_then(|a| a.pin_hash.clone())
         .ok_or_else(|| ApiError::forbidden("this kiosk has no settings PIN in the configuration"))?;
-    let pin = req.pin;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pin, &hash))
-        .await
-        .unwrap_or(false);
+    // Four digits fall to guessing unless the kiosk locks as an account does.
+    let key = format!("{hall}/pin/{}", p.device.as_deref().unwrap_or(&p.user));
+    let limits = &state.limits;
+    limits
+        .lockouts
+        .begin(&key, std::time::Instant::now())
+        .map_err(super::session::locked)?;
+    let Ok(ok) = limits.passwords.verify(req.pin, hash).await else {
+        limits.lockouts.abandoned(&key);
+        return Err(super::session::busy());
+    };
     if ok {
-        ip.refund(&state.limits.login);
+        limits.lockouts.succeeded(&key);
+        ip.refund(&limits.login);
         Ok(StatusCode::NO_CONTENT)
     } else {
+        limits.lockouts.failed(&key, std::time::Instant::now());
         Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong_pin", "wrong PIN"))
     }
 }

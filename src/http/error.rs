@@ -36,6 +36,8 @@ pub struct ApiError {
     pub message: String,
     /// See [`ErrorDetail::opens`].
     pub opens: Option<String>,
+    /// Seconds to wait before trying again (the `Retry-After` header).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -45,7 +47,14 @@ impl ApiError {
             code,
             message: message.into(),
             opens: None,
+            retry_after: None,
         }
+    }
+
+    /// The same, with a `Retry-After` of `secs` (at least 1).
+    pub fn retry_after(mut self, secs: f64) -> ApiError {
+        self.retry_after = Some(secs.ceil().max(1.0) as u64);
+        self
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -72,6 +81,7 @@ impl ApiError {
             "rate_limited",
             format!("too many requests: try again in {:.0} s", retry_secs.ceil().max(1.0)),
         )
+        .retry_after(retry_secs)
     }
 }
 
@@ -81,7 +91,13 @@ impl IntoResponse for ApiError {
         if let Some(opens) = self.opens {
             body["error"]["opens"] = json!(opens);
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        response
     }
 }
 

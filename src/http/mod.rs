@@ -53,7 +53,7 @@ pub use error::ApiError;
 pub use openapi::ApiDoc;
 
 use crate::audio::Announcer;
-use crate::auth::{Keys, RateLimiter, Rates};
+use crate::auth::{Keys, Lockouts, PasswordChecks, RateLimiter, Rates};
 use crate::hub::Hub;
 use crate::service::Service;
 
@@ -64,8 +64,12 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub struct Limits {
     /// Ticket status and mobile ticket-taking.
     pub public: RateLimiter,
-    /// Sign-in attempts (password guessing).
+    /// Sign-in attempts (password guessing), per address.
     pub login: RateLimiter,
+    /// Wrong passwords per account.
+    pub lockouts: Lockouts,
+    /// Password checks, a few at once.
+    pub passwords: PasswordChecks,
 }
 
 impl Default for Limits {
@@ -79,6 +83,8 @@ impl Default for Limits {
                 burst: 10.0,
                 per_sec: 0.5,
             }),
+            lockouts: Lockouts::default(),
+            passwords: PasswordChecks::for_this_machine(),
         }
     }
 }

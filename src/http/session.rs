@@ -8,10 +8,37 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, ClientIp, hall_id};
-use crate::auth::{Claims, STAFF_SESSION_MS, hash_password, verify_password};
+use std::time::{Duration, Instant};
 
-static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+use crate::auth::{Claims, STAFF_SESSION_MS};
 use crate::config::{Account, Role};
+
+/// Longer user names and passwords are refused unchecked.
+const MAX_USER: usize = 64;
+const MAX_PASSWORD: usize = 256;
+
+/// 429 while an account is locked after wrong passwords.
+pub(super) fn locked(wait: Duration) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+        format!(
+            "too many wrong passwords for this account: try again in {} s",
+            wait.as_secs_f64().ceil().max(1.0)
+        ),
+    )
+    .retry_after(wait.as_secs_f64())
+}
+
+/// 503 while too many password checks wait.
+pub(super) fn busy() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "too many sign-ins at once: try again in a moment",
+    )
+    .retry_after(1.0)
+}
 use crate::engine::{Command, HallId, WindowNo};
 
 pub fn router() -> Router<AppState> {
@@ -51,26 +78,43 @@ pub struct Session {
 /// WebSocket's `token` query value).
 #[utoipa::path(post, path = "/api/v1/login", tag = "public", request_body = Login,
     responses((status = 200, body = Session), (status = 401, body = ErrorDoc, description = "Wrong user name or password"),
-        (status = 404, body = ErrorDoc, description = "Unknown hall"), (status = 429, body = ErrorDoc, description = "Too many attempts")))]
+        (status = 404, body = ErrorDoc, description = "Unknown hall"), (status = 429, body = ErrorDoc, description = "Too many wrong passwords from this address (rate_limited) or for this account (account_locked); see Retry-After"),
+        (status = 503, body = ErrorDoc, description = "Too many password checks waiting (busy); see Retry-After")))]
 async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Login>) -> Result<Json<Session>, ApiError> {
     ip.limit(&state.limits.login)?;
     let hall = hall_id(&state, &req.hall)?;
     let cfg = state.service.halls.config(hall)?.clone();
     let refused = || ApiError::unauthenticated("wrong user name or password");
+    if req.user.len() > MAX_USER || req.password.len() > MAX_PASSWORD {
+        return Err(refused());
+    }
+    // Per account (a name in this hall, known or not), before any check.
+    let key = format!("{hall}/{}", req.user);
+    let limits = &state.limits;
+    limits.lockouts.begin(&key, Instant::now()).map_err(locked)?;
     let account = cfg.account(&req.user).cloned();
-    // Verify even for an unknown user, so timing does not tell which
-    // user names exist.
-    let hash = account.as_ref().map_or_else(
-        || DUMMY.get_or_init(|| hash_password("-").unwrap_or_default()).clone(),
-        |a| a.password_hash.clone(),
-    );
-    let password = req.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let account = account.filter(|_| ok).ok_or_else(refused)?;
+    let ok = match &account {
+        Some(a) => match limits.passwords.verify(req.password, a.password_hash.clone()).await {
+            Ok(ok) => ok,
+            Err(_) => {
+                limits.lockouts.abandoned(&key);
+                return Err(busy());
+            }
+        },
+        // An unknown name takes as long, so timing does not tell which
+        // names exist, but costs no check.
+        None => {
+            limits.passwords.pretend().await;
+            false
+        }
+    };
+    let Some(account) = account.filter(|_| ok) else {
+        limits.lockouts.failed(&key, Instant::now());
+        return Err(refused());
+    };
+    limits.lockouts.succeeded(&key);
     // The limit is on wrong passwords: a correct one costs nothing.
-    ip.refund(&state.limits.login);
+    ip.refund(&limits.login);
     if account.role.is_device() {
         let name = req.device_name.unwrap_or_default();
         return Ok(Json(device_session(&state, hall, &account, &name).await?));

@@ -23,4 +23,5 @@ mod redis_server;
 mod reports;
 mod resume;
 mod roles;
+mod sign_in_flood;
 mod voice;

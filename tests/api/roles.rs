@@ -216,14 +216,38 @@ async fn only_wrong_passwords_use_up_the_sign_in_limit() {
     }
     // The burst of 10 wrong ones, then refused (however slowly the
     // machine checks them: the bucket refills at 1 every 2 s).
+    // Each guess at another name, so no account locks first.
     let mut statuses = Vec::new();
-    while statuses.last() != Some(&429) && statuses.len() < 60 {
-        statuses.push(
-            crate::helpers::login_raw(&app, "qiaocheng", "guide", "wrong password")
-                .await
-                .0,
-        );
+    while statuses.last().is_none_or(|(s, _)| *s != 429) && statuses.len() < 60 {
+        let (s, r) =
+            crate::helpers::login_raw(&app, "qiaocheng", &format!("guess{}", statuses.len()), "wrong password").await;
+        statuses.push((s, r["error"]["code"].as_str().unwrap_or_default().to_owned()));
     }
-    assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
-    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses[..10].iter().all(|(s, _)| *s == 401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&(429, "rate_limited".to_owned())), "{statuses:?}");
+}
+
+/// Guesses at one account lock it for a while, whatever address they come
+/// from; other accounts sign in meanwhile.
+#[tokio::test]
+async fn wrong_passwords_lock_the_account_for_a_while() {
+    let app = crate::helpers::spawn_app().await;
+    for i in 0..hallcall::auth::FREE_TRIES {
+        let (s, r) = crate::helpers::login_raw(&app, "qiaocheng", "w1", "wrong password").await;
+        assert_eq!(s, 401, "guess {i}: {r}");
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/login"))
+        .json(&serde_json::json!({"hall": "qiaocheng", "user": "w1", "password": "hallcall-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "locked: even the right password waits");
+    let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait >= 1, "{wait}");
+    let r: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(r["error"]["code"], "account_locked");
+    let (s, r) = crate::helpers::login_raw(&app, "qiaocheng", "w2", "hallcall-demo").await;
+    assert_eq!(s, 200, "another account: {r}");
 }
