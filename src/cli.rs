@@ -33,11 +33,12 @@ impl FromStr for StoreUrl {
     }
 }
 
+/// Shown in logs and errors: a Redis URL's credentials are replaced by `***`.
 impl std::fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreUrl::File(p) => write!(f, "file:{}", p.display()),
-            StoreUrl::Redis(u) => f.write_str(u),
+            StoreUrl::Redis(u) => f.write_str(&crate::store::redis_store::redacted(u)),
         }
     }
 }
@@ -69,6 +70,10 @@ pub struct Args {
     pub sounds: PathBuf,
     #[command(flatten)]
     pub connections: ConnArgs,
+    /// Make a new signing secret when the store has lost its own (every
+    /// signed-in device and ticket link then stops matching).
+    #[arg(long)]
+    pub new_secret: bool,
     /// Check the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -141,5 +146,13 @@ mod tests {
         assert!("file:".parse::<StoreUrl>().is_err());
         assert!("postgres://x".parse::<StoreUrl>().is_err());
         assert!(Args::try_parse_from(["hallcall", "--store", "mysql://x"]).is_err());
+    }
+
+    #[test]
+    fn a_redis_password_never_reaches_a_log_line() {
+        let url: StoreUrl = "redis://hall:S3cret!@10.0.0.5:6379/2".parse().unwrap();
+        assert_eq!(url.to_string(), "redis://***@10.0.0.5:6379/2");
+        let plain: StoreUrl = "redis://127.0.0.1:6379/0".parse().unwrap();
+        assert_eq!(plain.to_string(), "redis://127.0.0.1:6379/0");
     }
 }

@@ -68,7 +68,7 @@ impl Application {
             clips.check(hall).context("a voice template cannot be said")?;
         }
         let announcer = Announcer::new(Arc::new(clips));
-        let secret = load_or_create_secret(&location)
+        let secret = load_or_create_secret(&location, args.new_secret)
             .await
             .with_context(|| format!("cannot read or create the signing secret in {}", args.store))?;
         let metrics = Arc::new(Metrics::default());

@@ -15,18 +15,50 @@ fn fresh() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// What a store that lost its secret is told.
+fn lost(place: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the signing secret ({place}) is missing but the store holds halls: restore it from a backup, \
+         or start once with --new-secret to make a new one (every signed-in screen, kiosk and \
+         session, every ticket's QR link and every one-ticket-per-person rule of today then stop matching)"
+    )
+}
+
 /// Reads the secret kept beside the state, creating it the first time.
+/// A store that holds halls but no secret lost it: refused unless
+/// `new_secret` says to make another.
 ///
 /// # Errors
-/// The file or Redis cannot be read or written.
-pub async fn load_or_create_secret(location: &Location) -> anyhow::Result<Vec<u8>> {
+/// The file or Redis cannot be read or written, or the secret is lost.
+pub async fn load_or_create_secret(location: &Location, new_secret: bool) -> anyhow::Result<Vec<u8>> {
     let candidate = fresh()?;
     let hex = match location {
-        Location::Journal(dir) => from_file(&dir.join(FILE), &candidate)?,
+        Location::Journal(dir) => {
+            let path = dir.join(FILE);
+            if !new_secret && !path.exists() && holds_halls(dir) {
+                return Err(lost(&path.display().to_string()));
+            }
+            from_file(&path, &candidate)?
+        }
         Location::Redis(url) => {
             let client = redis::Client::open(url.as_str())?;
             let mut conn = client.get_multiplexed_async_connection().await?;
-            let key = format!("{}:secret", crate::store::redis_store::DEFAULT_PREFIX);
+            let prefix = crate::store::redis_store::DEFAULT_PREFIX;
+            let key = format!("{prefix}:secret");
+            let exists: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await?;
+            if !new_secret && !exists {
+                let (_, some): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(0)
+                    .arg("MATCH")
+                    .arg(format!("{prefix}:*"))
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await?;
+                if !some.is_empty() {
+                    return Err(lost(&key));
+                }
+            }
             // SET NX then GET: the first process to start decides for all.
             let _: Option<String> = redis::cmd("SET")
                 .arg(&key)
@@ -41,6 +73,23 @@ pub async fn load_or_create_secret(location: &Location) -> anyhow::Result<Vec<u8
         anyhow::bail!("the stored secret is not hex of at least 16 bytes");
     }
     Ok(hex.into_bytes())
+}
+
+/// Whether the journal directory holds any event or snapshot.
+fn holds_halls(dir: &Path) -> bool {
+    let journal = std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.starts_with("journal-")
+            && e.metadata()
+                .is_ok_and(|m| m.len() > crate::store::journal::EMPTY_SEGMENT)
+    });
+    let snapshots = std::fs::read_dir(dir.join("snapshots"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".json"));
+    journal || snapshots
 }
 
 fn from_file(path: &Path, candidate: &str) -> anyhow::Result<String> {

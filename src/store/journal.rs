@@ -28,11 +28,14 @@ use super::{Recovered, StoreError};
 use crate::engine::{Event, EventKind, HallId, HallSnapshot};
 
 mod history;
+mod private;
 
 use history::DayIndex;
 pub use history::JournalReader;
 
 const MAGIC: &[u8] = b"HALLCALL-JOURNAL-1\n";
+/// The length of a segment that holds no record yet.
+pub(crate) const EMPTY_SEGMENT: u64 = MAGIC.len() as u64;
 /// Each hall's log incarnations (see `stream::Epoch`).
 const EPOCHS: &str = "epochs.json";
 const HEADER: usize = 8;
@@ -94,6 +97,8 @@ struct SnapshotFile {
 
 /// The open journal. One writer at a time (the store's writer task).
 pub struct Journal {
+    /// Held open for the journal's life: the data directory's lock.
+    _lock: File,
     dir: PathBuf,
     opts: JournalOptions,
     file: File,
@@ -159,7 +164,9 @@ impl Journal {
     /// The directory cannot be used, or holds data that is not a hallcall
     /// journal or does not read back (the error names file and offset).
     pub fn open(dir: &Path, opts: JournalOptions) -> Result<Opened, StoreError> {
-        fs::create_dir_all(dir.join("snapshots")).map_err(|e| io(dir, e))?;
+        private::private_dir(dir)?;
+        let lock = private::lock(dir)?;
+        private::private_dir(&dir.join("snapshots"))?;
         let mut halls: HashMap<HallId, Recovered> = HashMap::new();
         let mut from: HashMap<HallId, Position> = HashMap::new();
         for entry in fs::read_dir(dir.join("snapshots")).map_err(|e| io(dir, e))? {
@@ -230,6 +237,7 @@ impl Journal {
         });
         Ok(Opened {
             journal: Journal {
+                _lock: lock,
                 dir: dir.to_path_buf(),
                 opts,
                 file,
@@ -386,7 +394,12 @@ impl Journal {
         let tmp = self.dir.join(format!("{EPOCHS}.tmp"));
         let body = serde_json::to_vec(&self.epochs)
             .map_err(|e| StoreError::Unavailable(format!("cannot encode epochs: {e}")))?;
-        let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        let mut f = private::private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| io(&tmp, e))?;
         f.write_all(&body)
             .and_then(|()| f.sync_all())
             .map_err(|e| io(&tmp, e))?;
@@ -458,7 +471,11 @@ pub fn write_snapshot_file(dir: &Path, at: Position, snapshot: &HallSnapshot) ->
     let body = serde_json::to_vec(&SnapshotFileOut { position: at, snapshot })
         .map_err(|e| StoreError::Unavailable(format!("cannot encode snapshot: {e}")))?;
     let write = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        let mut f = private::private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(&body)?;
         f.sync_all()?;
         fs::rename(&tmp, &path)
@@ -479,7 +496,7 @@ fn read_epochs(dir: &Path) -> Result<HashMap<HallId, Epochs>, StoreError> {
 
 fn create_segment(dir: &Path, n: u64) -> Result<File, StoreError> {
     let path = segment_path(dir, n);
-    let mut f = OpenOptions::new()
+    let mut f = private::private_file()
         .create_new(true)
         .append(true)
         .open(&path)

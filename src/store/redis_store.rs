@@ -799,7 +799,7 @@ fn unavailable(what: &str, key: &str, e: &RedisError) -> StoreError {
 }
 
 /// `redis://user:secret@host/` without the credentials, for messages.
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
         _ => url.to_owned(),

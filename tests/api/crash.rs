@@ -271,6 +271,8 @@ async fn corrupt_store_data_stops_the_start_naming_the_place() {
         .args(["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .arg("--store")
         .arg(format!("file:{}", data.display()))
+        // The planted file has no secret beside it: not what is tested.
+        .arg("--new-secret")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -294,6 +296,7 @@ async fn foreign_data_in_redis_stops_the_start_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("hall.toml");
     std::fs::write(&config, config_near_noon()).unwrap();
+    // Halls' keys without the secret's: lost, not made anew.
     let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
         .args(["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .args(["--store", &redis.url()])
@@ -301,6 +304,153 @@ async fn foreign_data_in_redis_stops_the_start_naming_the_key() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("hallcall:secret") && stderr.contains("--new-secret"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args(["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--store", &redis.url()])
+        .arg("--new-secret")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("hallcall:crash:snapshot"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A second server on the same embedded store would reuse numbers and
+/// lose acknowledged operations: it refuses to start, naming the first.
+#[tokio::test]
+async fn a_second_server_on_the_same_store_refuses_to_start_naming_the_first() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hall.toml");
+    std::fs::write(&cfg, config_near_noon()).unwrap();
+    let data = dir.path().join("data");
+    let store = format!("file:{}", data.display());
+    let first = start(&cfg, &store).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the second server must not start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("in use by another hallcall") && err.contains(&format!("pid {}", first.child.id())),
+        "{err}"
+    );
+    // The first still serves.
+    let r = reqwest::get(format!("{}/healthz", first.base)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Nobody else on the machine reads the store.
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("snapshots")), 0o700);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+    drop(first);
+    // Once it has stopped, the store opens again.
+    let again = start(&cfg, &store).await;
+    let r = reqwest::get(format!("{}/healthz", again.base)).await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// A store whose signing secret is gone is not silently given a new one
+/// (every device and ticket link would stop matching): the start is
+/// refused, saying what to do, and `--new-secret` makes one on purpose.
+#[tokio::test]
+async fn a_lost_secret_stops_the_start_unless_a_new_one_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hall.toml");
+    std::fs::write(&cfg, config_near_noon()).unwrap();
+    let data = dir.path().join("data");
+    let store = format!("file:{}", data.display());
+    let first = start(&cfg, &store).await;
+    let admin = reqwest::Client::new()
+        .post(format!("{}/api/v1/login", first.base))
+        .json(&json!({"hall": "crash", "user": "admin", "password": "hallcall-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 200);
+    let token = admin.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let issued = post(
+        &authed(&token),
+        &first.base,
+        json!({"op": "issue", "zone": "general", "service": "apply", "lane": {"kind": "normal"}, "channel": "guide_desk"}),
+    )
+    .await;
+    assert!(issued.is_some(), "a ticket was issued");
+    drop(first);
+    std::fs::remove_file(data.join("secret.key")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("secret.key") && err.contains("--new-secret"), "{err}");
+    assert!(!data.join("secret.key").exists(), "no new secret was made");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--store",
+            &store,
+            "--new-secret",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not come up with --new-secret"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(data.join("secret.key").exists());
+    let old = client
+        .get(format!("http://127.0.0.1:{port}/api/v1/halls/crash/windows"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 401, "a token of the old secret no longer opens anything");
+    let _ = child.kill();
+    let _ = child.wait();
 }

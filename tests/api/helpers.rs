@@ -189,6 +189,7 @@ pub async fn spawn_app_limited(store: StoreUrl, now: i64, connections: hallcall:
         sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
         retention_days: 30,
         connections,
+        new_secret: false,
     };
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
     let clock = Arc::new(AtomicI64::new(now));

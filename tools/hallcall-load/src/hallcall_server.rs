@@ -117,9 +117,17 @@ impl Hallcall {
         // Every screen and worker connects from this one address, a
         // thousand at once: lift the per-address cap on connections not
         // yet signed in (binaries from before it had none).
-        let help = Command::new(bin).arg("--help").output().context("cannot run hallcall --help")?;
+        let help = Command::new(bin)
+            .arg("--help")
+            .output()
+            .context("cannot run hallcall --help")?;
         if String::from_utf8_lossy(&help.stdout).contains("--max-anonymous-per-address") {
-            cmd.args(["--max-anonymous-per-address", "1000000", "--max-anonymous-connections", "1000000"]);
+            cmd.args([
+                "--max-anonymous-per-address",
+                "1000000",
+                "--max-anonymous-connections",
+                "1000000",
+            ]);
         }
         let server = Server::start("hallcall", cmd, addr, dir, "/readyz").await?;
         let keys = Keys::from_secret(secret.as_bytes());
