@@ -70,6 +70,10 @@ pub struct Args {
     pub sounds: PathBuf,
     #[command(flatten)]
     pub connections: ConnArgs,
+    /// A trial on this machine: accounts may keep the sample password
+    /// (hallcall-demo), with a warning; without it such a start is refused.
+    #[arg(long)]
+    pub demo: bool,
     /// Make a new signing secret when the store has lost its own (every
     /// signed-in device and ticket link then stops matching).
     #[arg(long)]

@@ -58,6 +58,7 @@ impl Application {
     /// # Errors
     /// As for [`Application::build`].
     pub async fn build_with_clock(args: &Args, config: &ServerConfig, clock: Clock) -> anyhow::Result<Application> {
+        check_sample_passwords(config, args.demo)?;
         let location = match &args.store {
             StoreUrl::File(dir) => Location::Journal(dir.clone()),
             StoreUrl::Redis(url) => Location::Redis(url.clone()),
@@ -90,7 +91,6 @@ impl Application {
         for hall in &opened.halls {
             tracing::info!(hall = %hall.spec().id, seq = hall.seq(), day = ?hall.business_day(), "hall ready");
         }
-        warn_sample_passwords(config);
         open_files_for(config, &args.connections.limits());
         for id in &opened.unknown {
             tracing::warn!(hall = %id, "the store holds a hall the configuration does not have; ignored");
@@ -226,9 +226,32 @@ fn open_files_for(config: &ServerConfig, limits: &ConnLimits) {
     }
 }
 
-/// Says which accounts still have the sample configurations' password
-/// (`hallcall-demo`): fine on a desk, not on a network.
-fn warn_sample_passwords(config: &ServerConfig) {
+/// Accounts that still have the sample configurations' password
+/// (`hallcall-demo`) are fine for a trial on a desk (`--demo`: a warning),
+/// never on a network: without `--demo` the start is refused.
+fn check_sample_passwords(config: &ServerConfig, demo: bool) -> anyhow::Result<()> {
+    if !demo {
+        let sample: Vec<String> = config
+            .halls
+            .iter()
+            .flat_map(|h| {
+                h.accounts
+                    .iter()
+                    .filter(|a| a.password_hash == crate::auth::SAMPLE_HASH)
+                    .map(move |a| format!("{}/{}", h.spec.id, a.user))
+            })
+            .collect();
+        if !sample.is_empty() {
+            anyhow::bail!(
+                "{} account(s) still have the sample password hallcall-demo ({}{}): give each its own \
+                 (echo '…' | hallcall --hash-password), or start with --demo for a trial on this machine",
+                sample.len(),
+                sample.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                if sample.len() > 5 { ", …" } else { "" }
+            );
+        }
+        return Ok(());
+    }
     for hall in &config.halls {
         let users: Vec<&str> = hall
             .accounts
@@ -241,11 +264,12 @@ fn warn_sample_passwords(config: &ServerConfig) {
                 hall = %hall.spec.id,
                 accounts = users.len(),
                 first = %users.iter().take(5).copied().collect::<Vec<_>>().join(", "),
-                "accounts still have the sample password (hallcall-demo): give each its own \
+                "demo mode: accounts still have the sample password (hallcall-demo): give each its own \
                  (echo '…' | hallcall --hash-password) before the server faces a network"
             );
         }
     }
+    Ok(())
 }
 
 /// Starts the announcer for halls that play through the server's sound

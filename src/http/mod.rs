@@ -145,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(keyed::fingerprint))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(harden))
         .with_state(state)
 }
 
@@ -247,6 +248,61 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(&g),
     )
         .into_response()
+}
+
+/// On every answer: no MIME sniffing, no referrer (a ticket's page has its
+/// token in the address), no framing, a policy that runs nothing for what
+/// is not a page (pages bring their own); and every refusal as the API's
+/// JSON error document, also those made below the routes (405, 413, a
+/// timeout), which would otherwise be empty or plain text.
+async fn harden(req: Request, next: Next) -> Response {
+    use axum::http::header;
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    if (status.is_client_error() || status.is_server_error())
+        && !resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+    {
+        let (parts, body) = resp.into_parts();
+        let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let code = match status {
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::REQUEST_TIMEOUT => "timeout",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "content_type",
+            s if s.is_server_error() => "internal",
+            _ => "bad_request",
+        };
+        let message = if text.trim().is_empty() {
+            status.canonical_reason().unwrap_or("error").to_lowercase()
+        } else {
+            text.trim().to_owned()
+        };
+        let mut fixed = ApiError::new(status, code, message).into_response();
+        for name in [header::ALLOW, header::RETRY_AFTER] {
+            if let Some(v) = parts.headers.get(&name) {
+                fixed.headers_mut().insert(name, v.clone());
+            }
+        }
+        if let Some(id) = parts.headers.get("x-request-id") {
+            fixed.headers_mut().insert("x-request-id", id.clone());
+        }
+        resp = fixed;
+    }
+    let h = resp.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    resp
 }
 
 async fn not_found() -> ApiError {

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -61,18 +61,58 @@ fn content_type(name: &str) -> &'static str {
 
 fn file(name: &str) -> Response {
     match FILES.iter().find(|(n, _)| *n == name) {
-        Some((n, bytes)) => (
-            [
-                (header::CONTENT_TYPE, content_type(n)),
-                // Pages change with the binary: revalidate, never go stale
-                // on a kiosk that runs for months.
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            from_disk(n).unwrap_or_else(|| bytes.to_vec()),
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+        Some((n, bytes)) => {
+            let body = from_disk(n).unwrap_or_else(|| bytes.to_vec());
+            let mut response = (
+                [
+                    (header::CONTENT_TYPE, content_type(n)),
+                    // Pages change with the binary: revalidate, never go stale
+                    // on a kiosk that runs for months.
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                body.clone(),
+            )
+                .into_response();
+            if n.ends_with(".html")
+                && let Ok(csp) = header::HeaderValue::from_str(&page_policy(&body))
+            {
+                response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+            }
+            response
+        }
+        None => super::ApiError::not_found("not_found", format!("no such file {name:?}")).into_response(),
     }
+}
+
+/// A page's Content-Security-Policy: its own inline scripts by their
+/// SHA-256 and this server's files, nothing else (an injected script
+/// does not run); styles inline too (the pages set them); pictures also
+/// from `https:` (staff photos on the hall's web server); no framing.
+fn page_policy(html: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let text = String::from_utf8_lossy(html);
+    let mut hashes = String::new();
+    let mut rest = text.as_ref();
+    while let Some(open) = rest.find("<script") {
+        let after = &rest[open..];
+        let Some(tag_end) = after.find('>') else { break };
+        let tag = &after[..tag_end];
+        let body = &after[tag_end + 1..];
+        let Some(close) = body.find("</script>") else { break };
+        if !tag.contains("src=") {
+            let digest = sha2::Sha256::digest(&body.as_bytes()[..close]);
+            hashes.push_str(" 'sha256-");
+            hashes.push_str(&base64::engine::general_purpose::STANDARD.encode(digest));
+            hashes.push('\'');
+        }
+        rest = &body[close..];
+    }
+    format!(
+        "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: https:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// In a debug build only, `HALLCALL_PAGES_DIR=displays` serves the pages
@@ -100,6 +140,19 @@ pub fn router() -> Router<AppState> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_page_policy_names_each_inline_script_by_its_hash_and_no_other() {
+        let html = b"<p><script type=\"module\">alert(1)</script><script src=\"/assets/x.js\"></script>";
+        let p = super::page_policy(html);
+        // sha256("alert(1)"), base64.
+        assert!(
+            p.contains("script-src 'self' 'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='; "),
+            "{p}"
+        );
+        assert_eq!(p.matches("sha256-").count(), 1, "{p}");
+        assert!(p.contains("frame-ancestors 'none'"));
+    }
+
     #[test]
     fn every_page_is_embedded() {
         for (_, name) in super::PAGES {

@@ -317,3 +317,71 @@ async fn a_pause_may_say_how_long_and_screens_show_when_it_ends() {
     let (_, r) = app.post_as("qiaocheng", "w1", &format!("{w}/resume"), None).await;
     assert!(r["window"].get("resumes_at").is_none(), "{r}");
 }
+
+/// Every refusal is the API's JSON document, also those made below the
+/// routes; every answer carries the browser protections.
+#[tokio::test]
+async fn refusals_below_the_routes_are_json_too_and_every_answer_is_hardened() {
+    let app = spawn_app().await;
+    let check = |what: &str, r: &reqwest::Response, status: u16, code: &str| {
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer", "{what}");
+        assert!(
+            r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{what}"
+        );
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{what}: {code}"
+        );
+    };
+    let r = app.client.post(app.url("/healthz")).send().await.unwrap();
+    check("POST /healthz", &r, 405, "method_not_allowed");
+    assert!(r.headers().contains_key("allow"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+
+    let r = app.client.get(app.url("/assets/nope.js")).send().await.unwrap();
+    check("a missing asset", &r, 404, "not_found");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+
+    let token = app.token("qiaocheng", "guide").await;
+    for keyed in [false, true] {
+        let mut req = app
+            .client
+            .post(app.url("/api/v1/halls/qiaocheng/tickets"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("x".repeat(2 * 1024 * 1024));
+        if keyed {
+            req = req.header("idempotency-key", "big-body-1");
+        }
+        let r = req.send().await.unwrap();
+        check("a body too large", &r, 413, "body_too_large");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "body_too_large");
+    }
+
+    // A page runs its own script and nothing injected.
+    let r = app.client.get(app.url("/desk")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(
+        csp.contains("script-src 'self' 'sha256-") && !csp.contains("unsafe-inline';  script"),
+        "{csp}"
+    );
+    assert!(
+        !csp.split(';')
+            .any(|d| d.trim().starts_with("script-src") && d.contains("unsafe")),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+}

@@ -54,14 +54,32 @@ fn check_config_summarises_the_samples() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// At start the server says where to open its pages, and warns while the
-/// sample password is in use.
+/// With the sample password in use the server starts only in demo mode.
+#[test]
+fn sample_passwords_stop_the_start_outside_demo_mode() {
+    let data = tempfile::tempdir().unwrap();
+    let store = format!("file:{}", data.path().display());
+    let out = hallcall(&["--listen", "127.0.0.1:0", "--store", &store]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sample password hallcall-demo") && err.contains("qiaocheng/") && err.contains("--demo"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(data.path()).unwrap().next().is_none(),
+        "refused before the store was touched"
+    );
+}
+
+/// At start the server says where to open its pages, and in demo mode
+/// warns while the sample password is in use.
 #[test]
 fn the_server_says_where_to_open_it_and_warns_of_sample_passwords() {
     use std::io::BufRead;
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
-        .args(["--listen", "127.0.0.1:0", "--store"])
+        .args(["--demo", "--listen", "127.0.0.1:0", "--store"])
         .arg(format!("file:{}", data.path().display()))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "info")

@@ -77,6 +77,7 @@ async fn start(config: &std::path::Path, store: &str) -> Server {
 /// clients reconnect to the address they know).
 pub async fn start_on(config: &std::path::Path, store: &str, port: u16) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .arg("--demo")
         .args([
             "--config",
             config.to_str().unwrap(),
@@ -268,6 +269,7 @@ async fn corrupt_store_data_stops_the_start_naming_the_place() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("journal-00000001.log"), b"GIF89a this is a picture").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .arg("--demo")
         .args(["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .arg("--store")
         .arg(format!("file:{}", data.display()))
@@ -298,6 +300,7 @@ async fn foreign_data_in_redis_stops_the_start_naming_the_key() {
     std::fs::write(&config, config_near_noon()).unwrap();
     // Halls' keys without the secret's: lost, not made anew.
     let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .arg("--demo")
         .args(["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .args(["--store", &redis.url()])
         .output()
@@ -309,6 +312,7 @@ async fn foreign_data_in_redis_stops_the_start_naming_the_key() {
         "{stderr}"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .arg("--demo")
         .args(["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .args(["--store", &redis.url()])
         .arg("--new-secret")
@@ -332,6 +336,7 @@ async fn a_second_server_on_the_same_store_refuses_to_start_naming_the_first() {
     let store = format!("file:{}", data.display());
     let first = start(&cfg, &store).await;
     let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .arg("--demo")
         .args([
             "--config",
             cfg.to_str().unwrap(),
@@ -400,6 +405,7 @@ async fn a_lost_secret_stops_the_start_unless_a_new_one_is_asked_for() {
     drop(first);
     std::fs::remove_file(data.join("secret.key")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .arg("--demo")
         .args([
             "--config",
             cfg.to_str().unwrap(),
@@ -416,6 +422,7 @@ async fn a_lost_secret_stops_the_start_unless_a_new_one_is_asked_for() {
     assert!(!data.join("secret.key").exists(), "no new secret was made");
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .arg("--demo")
         .args([
             "--config",
             cfg.to_str().unwrap(),

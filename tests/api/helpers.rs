@@ -190,6 +190,7 @@ pub async fn spawn_app_limited(store: StoreUrl, now: i64, connections: hallcall:
         retention_days: 30,
         connections,
         new_secret: false,
+        demo: true,
     };
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
     let clock = Arc::new(AtomicI64::new(now));

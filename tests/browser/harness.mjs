@@ -53,7 +53,8 @@ export class Hallcall {
   async start({ within = 30000 } = {}) {
     this.port ??= await freePort();
     this.base = `http://127.0.0.1:${this.port}`;
-    this.process = spawn(BIN, ['--config', this.configPath, '--listen', `127.0.0.1:${this.port}`,
+    // --demo: the test halls use the sample password.
+    this.process = spawn(BIN, ['--demo', '--config', this.configPath, '--listen', `127.0.0.1:${this.port}`,
       '--store', `file:${join(this.dir, 'data')}`, '--sounds', join(ROOT, 'sounds')],
     { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
     const deadline = Date.now() + within;

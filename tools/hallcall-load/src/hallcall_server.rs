@@ -121,7 +121,12 @@ impl Hallcall {
             .arg("--help")
             .output()
             .context("cannot run hallcall --help")?;
-        if String::from_utf8_lossy(&help.stdout).contains("--max-anonymous-per-address") {
+        let help = String::from_utf8_lossy(&help.stdout);
+        if help.contains("--demo") {
+            // Every account has the sample password.
+            cmd.arg("--demo");
+        }
+        if help.contains("--max-anonymous-per-address") {
             cmd.args([
                 "--max-anonymous-per-address",
                 "1000000",
