@@ -174,6 +174,18 @@ pub struct Account {
     pub card: StaffCard,
 }
 
+impl StaffCard {
+    /// How the window, its screens and the reports name whoever signs on
+    /// with this card: 李明（工号0305）, the name alone, or else the user.
+    pub fn label(&self, user: &str) -> String {
+        match (self.name.is_empty(), self.staff_number.is_empty()) {
+            (false, false) => format!("{}（工号{}）", self.name, self.staff_number),
+            (false, true) => self.name.clone(),
+            _ => user.to_owned(),
+        }
+    }
+}
+
 /// A member of staff as shown to citizens at the window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct StaffCard {

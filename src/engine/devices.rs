@@ -57,9 +57,11 @@ impl Hall {
                 "a device's account is 1 to {MAX_DEVICE_NAME} characters"
             )));
         }
-        if name.chars().count() > MAX_DEVICE_NAME || name.chars().any(char::is_control) {
+        if name.chars().count() > MAX_DEVICE_NAME || name.contains('\n') || super::text::first_forbidden(name).is_some()
+        {
             return Err(EngineError::BadDevice(format!(
-                "a device's name is at most {MAX_DEVICE_NAME} characters, none of them control characters"
+                "a device's name is one line of at most {MAX_DEVICE_NAME} characters, none of them control, \
+                 bidirectional or zero-width characters"
             )));
         }
         if self.st.devices.contains_key(device) {

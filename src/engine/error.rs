@@ -57,6 +57,8 @@ pub enum EngineError {
     FollowUpDone { ticket: TicketNumber, step: &'static str },
     #[error("a comment or note is at most {0} characters")]
     TooLong(usize),
+    #[error("text may not hold the character U+{:04X} (control, bidirectional or zero-width)", *.0 as u32)]
+    BadText(char),
     #[error("ticket {ticket} is {state}, not {expected}")]
     WrongState {
         ticket: TicketNumber,
@@ -127,6 +129,7 @@ impl EngineError {
             EngineError::NoBadRating(_) => "no_bad_rating",
             EngineError::FollowUpDone { .. } => "follow_up_done",
             EngineError::TooLong(_) => "too_long",
+            EngineError::BadText(_) => "bad_text",
             EngineError::NotServedHere { .. } => "not_served_here",
             EngineError::RecallLimit(_) => "recall_limit",
             EngineError::SameQueue(_) => "same_queue",

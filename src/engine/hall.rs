@@ -586,6 +586,9 @@ impl Hall {
                 if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT) {
                     return Err(EngineError::TooLong(MAX_COMMENT));
                 }
+                if let Some(c) = comment.as_deref().and_then(super::text::first_forbidden) {
+                    return Err(EngineError::BadText(c));
+                }
                 let staff = self
                     .cfg
                     .window_index(window)
@@ -631,6 +634,9 @@ impl Hall {
                 }
                 if note.chars().count() > MAX_COMMENT {
                     return Err(EngineError::TooLong(MAX_COMMENT));
+                }
+                if let Some(c) = super::text::first_forbidden(note) {
+                    return Err(EngineError::BadText(c));
                 }
                 EventKind::FollowUpRecorded {
                     ticket,

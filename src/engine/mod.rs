@@ -38,6 +38,7 @@ mod rating;
 mod snapshot;
 mod spec;
 mod stats;
+mod text;
 mod ticket;
 mod tickets;
 mod window;
@@ -64,6 +65,7 @@ pub use spec::{
     weekday_index,
 };
 pub use stats::ServiceTimes;
+pub use text::first_forbidden;
 pub use ticket::{Channel, Lane, Step, StepKind, TicketState};
 pub use window::{MAX_PAUSE_MINUTES, PauseReason};
 

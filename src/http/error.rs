@@ -113,6 +113,7 @@ impl From<EngineError> for ApiError {
             | EngineError::UnknownDevice(_) => StatusCode::NOT_FOUND,
             EngineError::BadAppointment
             | EngineError::TooLong(_)
+            | EngineError::BadText(_)
             | EngineError::BadDevice(_)
             | EngineError::BadPause(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Inconsistent(_) => {

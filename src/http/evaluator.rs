@@ -70,8 +70,14 @@ async fn card(
         (v.open, v.staff.unwrap_or_default(), v.current)
     };
     let spec = cfg.spec.windows.iter().find(|w| w.number == window);
-    // The account signed on there, or a name typed at sign-on.
-    let card = match cfg.account(&staff) {
+    // The account signed on there: named by its label since staff names
+    // come from the configuration (by its user before that).
+    let card = match cfg
+        .accounts
+        .iter()
+        .find(|a| a.card.label(&a.user) == staff)
+        .or_else(|| cfg.account(&staff))
+    {
         Some(a) => a.card.clone(),
         None => StaffCard {
             name: staff.clone(),

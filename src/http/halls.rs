@@ -402,7 +402,24 @@ async fn command(
     Body(cmd): Body<wire::input::Command>,
 ) -> Result<Response, ApiError> {
     let p = state.require(&headers, id, &[Role::Admin])?;
-    replied(&state, id, key.by(&p.user), cmd.into()).await
+    let mut cmd: crate::engine::Command = cmd.into();
+    // Staff on a window are an account of the hall, named as configured.
+    if let crate::engine::Command::Open { staff: Some(s), .. } = &mut cmd {
+        let cfg = state.service.halls.config(id)?;
+        let account = cfg
+            .accounts
+            .iter()
+            .find(|a| a.user == *s || a.card.label(&a.user) == *s)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    format!("staff {s:?} is not an account of hall {id}"),
+                )
+            })?;
+        *s = account.card.label(&account.user);
+    }
+    replied(&state, id, key.by(&p.user), cmd).await
 }
 
 /// Runs `cmd` and answers with its events.

@@ -110,21 +110,18 @@ pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-fn command(action: &str, window: WindowNo, bytes: &Bytes, user: &str) -> Result<Command, ApiError> {
+fn command(action: &str, window: WindowNo, bytes: &Bytes, staff: &str) -> Result<Command, ApiError> {
     Ok(match action {
         "open" => {
             let b: OpenBody = body(bytes)?;
-            let staff = b.staff.unwrap_or_else(|| user.to_owned());
-            if staff.chars().count() > 32 {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_body",
-                    "staff is at most 32 characters",
-                ));
+            if b.staff.is_some_and(|s| s != staff) {
+                return Err(ApiError::forbidden(format!(
+                    "a window is signed on in the signed-in account's name ({staff}), as the configuration gives it"
+                )));
             }
             Command::Open {
                 window,
-                staff: Some(staff),
+                staff: Some(staff.to_owned()),
             }
         }
         "call" => Command::CallTicket {
@@ -178,7 +175,8 @@ fn command(action: &str, window: WindowNo, bytes: &Bytes, user: &str) -> Result<
 #[derive(Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)] // documents the bodies; each action parses its own struct
 pub struct WindowActionBody {
-    /// `open`: the name shown on the window screen (defaults to the user).
+    /// `open`: who staffs it is always the signed-in account as the
+    /// configuration names it (李明（工号0305）); a different name is refused.
     staff: Option<String>,
     /// `call`, `call-back`: the ticket.
     #[schema(value_type = Option<wire::schema::TicketNo>)]
@@ -223,7 +221,15 @@ async fn act(
             p.role.name()
         )));
     }
-    let cmd = command(&action, window, &bytes, &p.user)?;
+    // Who staffs the window is the signed-in account, as the configuration
+    // names it: never what the request says (好差评 are reported by it).
+    let staff = state
+        .service
+        .halls
+        .config(hall)?
+        .account(&p.user)
+        .map_or_else(|| p.user.clone(), |a| a.card.label(&a.user));
+    let cmd = command(&action, window, &bytes, &staff)?;
     let now = state.service.now();
     // The window and its ticket as this action left them, read under the
     // same lock as the action: not as a later operation has left them.

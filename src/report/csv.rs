@@ -57,12 +57,21 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 fn field(out: &mut String, value: &str) {
+    // A cell a spreadsheet would read as a formula (=HYPERLINK(…), +, -,
+    // @, or a leading tab or return) is kept as text by a leading '; a
+    // number stays a number.
+    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']) && value.parse::<f64>().is_err();
+    let value: std::borrow::Cow<str> = if formula {
+        format!("'{value}").into()
+    } else {
+        value.into()
+    };
     if value.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&value.replace('"', "\"\""));
         out.push('"');
     } else {
-        out.push_str(value);
+        out.push_str(&value);
     }
 }
 

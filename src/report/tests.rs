@@ -351,6 +351,26 @@ fn names_with_commas_and_quotes_are_quoted() {
 }
 
 #[test]
+fn a_cell_a_spreadsheet_would_run_as_a_formula_is_kept_as_text() {
+    let mut r = report(&scripted_day(), local_on(25, 9, 0));
+    r.staff[0].name = "=HYPERLINK(\"http://evil\",\"点我\")".into();
+    r.staff[1].name = "@SUM(1)".into();
+    let csv = to_csv(&r);
+    let rows = csv_rows(&csv);
+    let names: Vec<&str> = rows.iter().filter(|x| x[0] == "staff").map(|x| x[2].as_str()).collect();
+    assert_eq!(names, ["'=HYPERLINK(\"http://evil\",\"点我\")", "'@SUM(1)"]);
+    assert!(
+        !rows.iter().flatten().any(|c| c.starts_with(['=', '+', '@'])),
+        "no cell starts a formula"
+    );
+    // Figures stay figures.
+    assert!(
+        rows.iter()
+            .any(|x| x[0] == "hall" && x.iter().skip(3).any(|c| c.parse::<u64>().is_ok()))
+    );
+}
+
+#[test]
 fn a_visit_finished_straight_from_called_is_served_for_the_time_since_the_call() {
     let mut cfg = (*config()).clone();
     cfg.policy.finish_from_called = true;

@@ -385,3 +385,31 @@ async fn refusals_below_the_routes_are_json_too_and_every_answer_is_hardened() {
     );
     assert_eq!(r.headers()["x-frame-options"], "DENY");
 }
+
+/// Who staffs a window is the signed-in account as configured: w8 cannot
+/// sign a window on as w9, so 好差评 land on whoever served.
+#[tokio::test]
+async fn a_window_is_signed_on_in_the_accounts_own_name() {
+    let app = spawn_app().await;
+    let (s, r) = app
+        .post_as(
+            "qiaocheng",
+            "w5",
+            &format!("{HALL}/windows/5/open"),
+            Some(json!({"staff": "w9"})),
+        )
+        .await;
+    assert_eq!((s, r["error"]["code"].as_str()), (403, Some("forbidden")), "{r}");
+    let (s, r) = app
+        .post_as("qiaocheng", "w5", &format!("{HALL}/windows/5/open"), None)
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        r["window"]["staff"], "李明（工号0305）",
+        "the configured name and staff number"
+    );
+    let (s, r) = app
+        .command(json!({"op": "open", "window": 6, "staff": "somebody else"}))
+        .await;
+    assert_eq!((s, r["error"]["code"].as_str()), (422, Some("invalid_body")), "{r}");
+}

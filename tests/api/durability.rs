@@ -13,7 +13,7 @@ async fn a_restart_rebuilds_every_hall_from_the_store() {
     let (_, r) = app.command(issue("police", "hukou")).await;
     let c = ticket_of(&r);
     for cmd in [
-        json!({"op": "open", "window": 11, "staff": "0311"}),
+        json!({"op": "open", "window": 11, "staff": "w11"}),
         json!({"op": "resume", "window": 11}),
     ] {
         assert_eq!(app.command(cmd).await.0, 200);

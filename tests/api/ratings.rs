@@ -52,6 +52,15 @@ async fn a_citizen_rates_once_after_service_and_bad_ratings_are_followed_up() {
     assert_eq!((s, r["error"]["code"].as_str()), (422, Some("too_long")));
     let (s, r) = rate(&app, &token, json!({"level": "great"})).await;
     assert_eq!((s, r["error"]["code"].as_str()), (422, Some("invalid_body")));
+    // Text that hides or reorders itself is refused, and nothing is rated.
+    for sneaky in ["好\u{202E}评差", "w\u{200B}9", "a\u{0}b"] {
+        let (s, r) = rate(&app, &token, json!({"level": "dissatisfied", "comment": sneaky})).await;
+        assert_eq!(
+            (s, r["error"]["code"].as_str()),
+            (422, Some("bad_text")),
+            "{sneaky:?}: {r}"
+        );
+    }
 
     let (s, r) = rate(&app, &token, json!({"level": "dissatisfied", "comment": "等了很久"})).await;
     assert_eq!(s, 200, "{r}");

@@ -28,7 +28,7 @@ ${Array.from({ length: WINDOWS }, (_, i) => `  { number = ${i + 1}, name = "${zo
 ]
 account = [
   { user = "guide", role = "guide", password = "${HASH}" },
-  { user = "w", role = "window", windows = [${Array.from({ length: WINDOWS }, (_, i) => i + 1).join(', ')}], password = "${HASH}" },
+  { user = "w", role = "window", windows = [${Array.from({ length: WINDOWS }, (_, i) => i + 1).join(', ')}], password = "${HASH}", name = "王芳", staff_number = "0507" },
   { user = "supervisor", role = "supervisor", password = "${HASH}" },
   { user = "admin", role = "admin", password = "${HASH}" },
   { user = "display", role = "display", password = "${HASH}" },
@@ -91,7 +91,8 @@ const issue = (zone) => post('guide', `/halls/${HALL}/tickets`, { zone, service:
 
 /** Opens window `n` ready to call (a hall may open windows paused). */
 async function openWindow(n) {
-  const r = await act(n, 'open', { staff: `工作人员${n}` });
+  // Signed on as the account, named as configured (王芳（工号0507）).
+  const r = await act(n, 'open');
   assert.equal(r.status, 200, JSON.stringify(r.body));
   await act(n, 'resume');
 }
@@ -229,7 +230,7 @@ test('a bad rating shows with its comment; 核实 records a follow-up; the list 
   assert.match(await item.textContent(), new RegExp(`${comment}[\\s\\S]*|非常不满意`));
   await item.locator('.comment', { hasText: comment }).waitFor();
   await item.locator('.head', { hasText: '非常不满意' }).waitFor();
-  await item.locator('.head', { hasText: '51号窗口 · 工作人员51' }).waitFor();
+  await item.locator('.head', { hasText: '51号窗口 · 王芳（工号0507）' }).waitFor();
   await shot(page, 'supervisor-bad-ratings');
 
   // 核实: a short note, then the step shows as done with it.
