@@ -121,6 +121,7 @@ fn a_template_word_without_a_clip_stops_the_start_with_its_name() {
         accounts: Vec::new(),
         voice: crate::config::Voice::default(),
         display: Default::default(),
+        id_kinds: crate::config::identity::DEFAULT_KINDS.to_vec(),
     };
     hall.voice.languages = vec![(Lang::Zh, "请 {number} 号 去 {window} 号窗口".into())];
     let err = clips.check(&hall).unwrap_err().to_string();

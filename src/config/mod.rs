@@ -4,6 +4,7 @@
 //! Parsing and validation are pure (`parse`); only `load` touches the disk.
 
 mod file;
+pub mod identity;
 mod model;
 mod validate;
 

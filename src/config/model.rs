@@ -27,6 +27,8 @@ pub struct HallConfig {
     pub voice: Voice,
     /// What the screens show besides the calls.
     pub display: Display,
+    /// The ID numbers accepted for per-person rules (`policy.id_kinds`).
+    pub id_kinds: Vec<super::identity::IdKind>,
 }
 
 /// `[hall.display]`: the hall display's scrolling notice (温馨提示), in

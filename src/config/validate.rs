@@ -9,6 +9,7 @@ use jiff::civil::Time;
 use jiff::tz::TimeZone;
 
 use super::file::{self, S};
+use super::identity::{DEFAULT_KINDS, IdKind};
 use super::model::*;
 use super::{ConfigError, ConfigErrors};
 use crate::engine::Code;
@@ -262,6 +263,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
     }
 
     let accounts = accounts(c, &h.account, &windows, place);
+    let id_kinds = id_kinds(c, &h.policy, place);
     let voice = h.voice.as_ref().map_or_else(Voice::default, |v| voice(c, v, place));
     let display = h
         .display
@@ -284,7 +286,38 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         accounts,
         voice,
         display,
+        id_kinds,
     })
+}
+
+/// `policy.id_kinds`: which ID numbers the hall accepts.
+fn id_kinds(c: &mut Checker, p: &file::Policy, place: &str) -> Vec<IdKind> {
+    let Some(list) = &p.id_kinds else {
+        return DEFAULT_KINDS.to_vec();
+    };
+    let mut kinds = Vec::new();
+    for name in list.get_ref() {
+        match IdKind::parse(name) {
+            Some(k) if !kinds.contains(&k) => kinds.push(k),
+            Some(_) => {}
+            None => c.err(
+                list.span(),
+                &format!("{place}, policy"),
+                format!(
+                    "id_kinds: unknown kind {name:?} (one of {})",
+                    IdKind::ALL.map(IdKind::name).join(", ")
+                ),
+            ),
+        }
+    }
+    if kinds.is_empty() {
+        c.err(
+            list.span(),
+            &format!("{place}, policy"),
+            "id_kinds names no kind of ID number",
+        );
+    }
+    kinds
 }
 
 /// An account's name, staff number and photo, as citizens see them.

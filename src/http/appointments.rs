@@ -127,7 +127,7 @@ async fn book(
     Body(req): Body<BookRequest>,
 ) -> Result<Response, ApiError> {
     let p = state.require(&headers, hall, BOOKERS)?;
-    let who = person(&state, req.id_number.as_deref())?;
+    let who = person(&state, hall, req.id_number.as_deref())?;
     let given = req.code.as_deref().map(code).transpose()?;
     // A made-up code may collide with one in use: try a few.
     for _ in 0..5 {

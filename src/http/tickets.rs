@@ -159,19 +159,28 @@ pub(super) const ISSUERS: &[Role] = &[Role::Guide, Role::Kiosk, Role::Supervisor
 /// time slot, give priority).
 pub(super) const DESK: &[Role] = &[Role::Guide, Role::Supervisor];
 
-pub(super) fn person(state: &AppState, id: Option<&str>) -> Result<Option<PersonKey>, ApiError> {
+/// The person an ID number names, checked by the rules of the kinds the
+/// hall accepts (a made-up number is no person: quotas would mean nothing).
+pub(super) fn person(state: &AppState, hall: HallId, id: Option<&str>) -> Result<Option<PersonKey>, ApiError> {
     let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let sane = id.chars().count() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
-    if !sane {
+    let cfg = state.service.halls.config(hall)?;
+    let recognised = (id.chars().count() <= 32)
+        .then(|| crate::config::identity::recognise(id, &cfg.id_kinds))
+        .flatten();
+    let Some((canonical, _)) = recognised else {
+        let kinds: Vec<&str> = cfg.id_kinds.iter().map(|k| k.name()).collect();
         return Err(ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "bad_id_number",
-            "id_number must be an ID card or phone number (letters, digits, spaces, dashes; at most 32)",
+            format!(
+                "id_number is not a valid number of a kind this hall accepts ({}): check it and try again",
+                kinds.join(", ")
+            ),
         ));
-    }
-    Ok(Some(state.keys.person_key(id)))
+    };
+    Ok(Some(state.keys.person_key(&canonical)))
 }
 
 /// Runs a command that issues one ticket (an issue or a check-in) and
@@ -279,7 +288,7 @@ async fn issue(
     };
     let issue = Issue {
         lane,
-        person: person(&state, req.id_number.as_deref())?,
+        person: person(&state, hall, req.id_number.as_deref())?,
         ..Issue::normal(req.zone, req.service, channel)
     };
     issue_ticket(&state, hall, key.by(&p.user), Command::Issue(issue), None, staff_issued).await
@@ -303,7 +312,7 @@ async fn check_in(
             slot_start: req.slot_start,
             slot_end: req.slot_end,
         },
-        person: person(&state, req.id_number.as_deref())?,
+        person: person(&state, hall, req.id_number.as_deref())?,
         ..Issue::normal(req.zone, req.service, Channel::AppointmentCheckIn)
     };
     issue_ticket(&state, hall, key.by(&p.user), Command::Issue(issue), None, staff_issued).await
@@ -322,7 +331,7 @@ async fn mobile(
     Body(req): Body<MobileRequest>,
 ) -> Result<Response, ApiError> {
     ip.limit(&state.limits.public)?;
-    let person_key = person(&state, Some(&req.id_number))?
+    let person_key = person(&state, hall, Some(&req.id_number))?
         .ok_or_else(|| ApiError::bad_request("bad_id_number", "id_number is required to take a ticket from a phone"))?;
     let quota = state.service.halls.config(hall)?.spec.policy.mobile_daily_quota;
     let issue = Issue {

@@ -98,7 +98,7 @@ async fn a_booked_appointment_is_checked_in_by_its_code_once_on_its_day() {
 async fn bookings_are_checked_and_cancelled() {
     let app = spawn_app().await;
     let at = TUESDAY_10AM + 30 * MIN;
-    let id = json!("110101199001011234");
+    let id = json!("110101199001011237");
     let (s, first) = book(&app, with(slot(at), "id_number", id.clone())).await;
     assert_eq!(s, 201, "{first}");
     assert!(first.get("person").is_none(), "the person's key is not shown");

@@ -1,7 +1,7 @@
 //! Who may do what: every role boundary, the citizen's token, rate limits,
 //! the mobile quota, and personal data kept off the screens.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{next_json, spawn_app, until};
 
@@ -185,6 +185,20 @@ async fn phones_are_rate_limited_and_held_to_a_daily_quota() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
+    // A made-up number is nobody: "1", a 12x number, an ID card number
+    // with a wrong check digit or an impossible birth date.
+    for made_up in ["1", "12800138000", "341602199001011235", "341602199002301234"] {
+        let res = app
+            .client
+            .post(app.url(&url))
+            .json(&json!({"zone": "business", "service": "register", "id_number": made_up}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{made_up}");
+        let r: Value = res.json().await.unwrap();
+        assert_eq!(r["error"]["code"], "bad_id_number", "{made_up}");
+    }
     // The person's number never reaches a screen.
     let d = until(&mut screen, |v| {
         v["type"] == "delta" && v.to_string().contains("TicketIssued")
