@@ -122,6 +122,7 @@ pub(crate) struct Policy {
     pub finish_from_called: Option<bool>,
     pub id_kinds: Option<S<Vec<String>>>,
     pub mobile_daily_quota: Option<S<i64>>,
+    pub mobile_waiting_per_zone: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -699,6 +699,13 @@ fn policy(c: &mut Checker, p: &file::Policy, place: &str) -> Policy {
         open_paused: p.open_paused.unwrap_or(d.open_paused),
         finish_from_called: p.finish_from_called.unwrap_or(d.finish_from_called),
         mobile_daily_quota: c.int(&p.mobile_daily_quota, place, "mobile_daily_quota", 0..101, 3) as u32,
+        mobile_waiting_per_zone: c.int(
+            &p.mobile_waiting_per_zone,
+            place,
+            "mobile_waiting_per_zone",
+            0..100_001,
+            100,
+        ) as u32,
         alert_pause_ms: None,
     }
 }

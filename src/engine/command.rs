@@ -98,6 +98,12 @@ pub enum Command {
     Reactivate {
         ticket: TicketNumber,
     },
+    /// A supervisor cancels every phone ticket still waiting, in one zone or
+    /// all (a flood of fake ones): one `TicketCancelled` each.
+    CancelPhoneTickets {
+        #[serde(default)]
+        zone: Option<ZoneId>,
+    },
     /// A supervisor moves a waiting or held ticket to another zone or window.
     Move {
         ticket: TicketNumber,

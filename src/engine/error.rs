@@ -1,7 +1,7 @@
 //! The engine's refusals. Each is a domain answer ("that window is paused"),
 //! cheap to build and matched by the HTTP layer to a 4xx status.
 
-use super::ids::{Code, TicketNumber, WindowNo};
+use super::ids::{Code, TicketNumber, WindowNo, ZoneId};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
@@ -55,6 +55,8 @@ pub enum EngineError {
     NoBadRating(TicketNumber),
     #[error("the follow-up step {step} of ticket {ticket} is already recorded")]
     FollowUpDone { ticket: TicketNumber, step: &'static str },
+    #[error("zone {zone} has {limit} phone tickets waiting, as many as it takes: take one at the hall")]
+    PhoneTicketsFull { zone: ZoneId, limit: u32 },
     #[error("a comment or note is at most {0} characters")]
     TooLong(usize),
     #[error("text may not hold the character U+{:04X} (control, bidirectional or zero-width)", *.0 as u32)]
@@ -130,6 +132,7 @@ impl EngineError {
             EngineError::FollowUpDone { .. } => "follow_up_done",
             EngineError::TooLong(_) => "too_long",
             EngineError::BadText(_) => "bad_text",
+            EngineError::PhoneTicketsFull { .. } => "phone_tickets_full",
             EngineError::NotServedHere { .. } => "not_served_here",
             EngineError::RecallLimit(_) => "recall_limit",
             EngineError::SameQueue(_) => "same_queue",

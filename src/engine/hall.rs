@@ -23,7 +23,7 @@ use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, Zon
 use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
 use super::spec::{HallSpec, Placement};
 use super::stats::ServiceTimes;
-use super::ticket::{LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
+use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
 use super::tickets::Tickets;
 use super::window::{PauseReason, WindowState};
 
@@ -212,6 +212,12 @@ impl Hall {
         if let Some(kind) = self.decide(cmd, now)? {
             self.push(kind, now, out)?;
         }
+        if let Command::CancelPhoneTickets { zone } = cmd {
+            let z = zone.and_then(|z| self.cfg.zone_index(z));
+            for ticket in self.waiting_from_phones(z) {
+                self.push(EventKind::TicketCancelled { ticket }, now, out)?;
+            }
+        }
         // Even a tick can free work for auto-call windows: an appointment
         // becomes due with the passing of time alone.
         self.auto_call(now, out);
@@ -351,6 +357,13 @@ impl Hall {
         let p = &self.cfg.policy;
         let kind = match *cmd {
             Command::Tick => return Ok(None),
+            // Many events: see `execute_today`.
+            Command::CancelPhoneTickets { zone } => {
+                if let Some(z) = zone {
+                    self.cfg.zone_index(z).ok_or(EngineError::UnknownZone(z))?;
+                }
+                return Ok(None);
+            }
             Command::PairDevice {
                 ref device,
                 ref account,
@@ -686,6 +699,22 @@ impl Hall {
         let day = self.st.day.as_ref().ok_or_else(closed)?;
         if !day.zone_is_open(z, now) {
             return Err(closed());
+        }
+        // A cap on phone tickets waiting per zone: a flood of them from
+        // the internet cannot fill a queue for the day.
+        if issue.channel == Channel::Mobile && p.mobile_waiting_per_zone > 0 {
+            let waiting = self.st.zones[z]
+                .lanes
+                .iter()
+                .flatten()
+                .filter(|&&t| self.st.tickets[t].channel == Channel::Mobile)
+                .count();
+            if waiting >= p.mobile_waiting_per_zone as usize {
+                return Err(EngineError::PhoneTicketsFull {
+                    zone: issue.zone,
+                    limit: p.mobile_waiting_per_zone,
+                });
+            }
         }
         if let Some(person) = issue.person {
             if p.one_waiting_ticket_per_person {
@@ -1407,6 +1436,21 @@ impl Hall {
         debug_assert_eq!(self.st.windows[w].current, Some(t));
         self.st.windows[w].current = None;
         w
+    }
+
+    /// Phone tickets waiting in zone `z` (every zone for `None`).
+    fn waiting_from_phones(&self, z: Option<usize>) -> Vec<TicketNumber> {
+        let zones = match z {
+            Some(z) => z..z + 1,
+            None => 0..self.st.zones.len(),
+        };
+        self.st.zones[zones]
+            .iter()
+            .flat_map(|zs| zs.lanes.iter().flatten())
+            .map(|&t| &self.st.tickets[t])
+            .filter(|t| t.channel == Channel::Mobile)
+            .map(|t| t.number)
+            .collect()
     }
 
     /// Takes a held ticket off its window's list (before it leaves `Held`).

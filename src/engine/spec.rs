@@ -174,6 +174,8 @@ pub struct Policy {
     pub finish_from_called: bool,
     /// Tickets one person may take from a phone per business day.
     pub mobile_daily_quota: u32,
+    /// Phone tickets waiting at once per zone; 0: no cap.
+    pub mobile_waiting_per_zone: u32,
     /// A window paused longer than this raises an alert.
     pub alert_pause_ms: Option<i64>,
 }
@@ -195,6 +197,7 @@ impl Default for Policy {
             open_paused: false,
             finish_from_called: false,
             mobile_daily_quota: 3,
+            mobile_waiting_per_zone: 100,
             alert_pause_ms: None,
         }
     }

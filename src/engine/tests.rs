@@ -1072,6 +1072,53 @@ fn a_pause_may_say_when_it_ends_and_resuming_forgets_it() {
 }
 
 #[test]
+fn phone_tickets_are_capped_per_zone_and_a_supervisor_cancels_them_in_bulk() {
+    let mut cfg = (*config()).clone();
+    cfg.policy.mobile_waiting_per_zone = 2;
+    let mut t = T {
+        hall: Hall::new(Arc::new(cfg)),
+        ..T::new()
+    };
+    let phone = |zone: &str, service: &str| Command::Issue(Issue::normal(code(zone), code(service), Channel::Mobile));
+    t.ok(phone("general", "apply"));
+    let desk = t.issue("general", "apply");
+    t.ok(phone("general", "apply"));
+    assert_eq!(
+        t.err(phone("general", "apply")),
+        EngineError::PhoneTicketsFull {
+            zone: code("general"),
+            limit: 2
+        }
+    );
+    t.ok(phone("police", "hukou"));
+    // Called ones no longer wait: room for one more.
+    t.open(1);
+    t.call(1);
+    t.ok(phone("general", "apply"));
+    // Cancelled in bulk: the waiting phone tickets of one zone, then all.
+    assert_eq!(
+        t.err(Command::CancelPhoneTickets {
+            zone: Some(code("nowhere"))
+        }),
+        EngineError::UnknownZone(code("nowhere"))
+    );
+    let evs = t.ok(Command::CancelPhoneTickets {
+        zone: Some(code("general")),
+    });
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    assert!(evs.iter().all(|e| matches!(e, EventKind::TicketCancelled { .. })));
+    assert_eq!(t.state(desk), TicketState::Waiting, "the desk's ticket stays");
+    let evs = t.ok(Command::CancelPhoneTickets { zone: None });
+    assert_eq!(evs.len(), 1, "the police zone's");
+    assert!(t.ok(Command::CancelPhoneTickets { zone: None }).is_empty());
+    let mut replayed = Hall::new(t.hall.spec().clone());
+    for e in &t.log {
+        replayed.apply(e).unwrap();
+    }
+    assert_eq!(replayed, t.hall);
+}
+
+#[test]
 fn windows_can_start_paused() {
     let mut cfg = (*config()).clone();
     cfg.policy.open_paused = true;

@@ -42,6 +42,7 @@ use super::AppState;
         super::appointments::check_in,
         super::appointments::cancel,
         super::tickets::mobile,
+        super::tickets::cancel_phone_tickets,
         super::tickets::lookup,
         super::tickets::cancel,
         super::tickets::reactivate,

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/halls/{hall}/tickets", post(issue))
         .route("/api/v1/halls/{hall}/appointments/check-in", post(check_in))
         .route("/api/v1/halls/{hall}/mobile-tickets", post(mobile))
+        .route("/api/v1/halls/{hall}/mobile-tickets/cancel", post(cancel_phone_tickets))
         .route("/api/v1/halls/{hall}/tickets/{ticket}", get(lookup))
         .route("/api/v1/halls/{hall}/tickets/{ticket}/cancel", post(cancel))
         .route("/api/v1/halls/{hall}/tickets/{ticket}/reactivate", post(reactivate))
@@ -418,6 +419,59 @@ async fn cancel(
     change(&state, &headers, (hall, key), &ticket, DESK, |ticket| Command::Cancel {
         ticket,
     })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelPhoneTickets {
+    /// One zone's, or every zone's when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::wire::schema::Id>)]
+    pub zone: Option<ZoneId>,
+}
+
+/// What a bulk cancel did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PhoneTicketsCancelled {
+    /// The phone tickets that were waiting and are now cancelled.
+    #[schema(value_type = Vec<crate::wire::schema::TicketNo>)]
+    pub cancelled: Vec<TicketNumber>,
+}
+
+/// Cancels every phone ticket still waiting, in one zone or all (a flood
+/// of fake ones taken from the internet): supervisors only.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/mobile-tickets/cancel", tag = "supervision", params(("hall" = String, Path, description = "The hall's id")),
+    request_body = CancelPhoneTickets, security(("bearer" = [])),
+    responses((status = 200, body = PhoneTicketsCancelled), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
+        (status = 404, body = ErrorDoc, description = "Unknown hall or zone"), (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
+async fn cancel_phone_tickets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    HallPath(hall): HallPath,
+    key: Keyed,
+    Body(req): Body<CancelPhoneTickets>,
+) -> Result<Response, ApiError> {
+    let p = state.require(&headers, hall, &[Role::Supervisor])?;
+    respond(
+        &state,
+        hall,
+        key.by(&p.user),
+        Command::CancelPhoneTickets { zone: req.zone },
+        |_| Ok(()),
+        axum::http::StatusCode::OK,
+        |_, events| {
+            Ok(PhoneTicketsCancelled {
+                cancelled: events
+                    .iter()
+                    .filter_map(|e| match e.kind {
+                        crate::engine::EventKind::TicketCancelled { ticket } => Some(ticket),
+                        _ => None,
+                    })
+                    .collect(),
+            })
+        },
+    )
     .await
 }
 

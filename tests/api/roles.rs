@@ -265,3 +265,66 @@ async fn wrong_passwords_lock_the_account_for_a_while() {
     let (s, r) = crate::helpers::login_raw(&app, "qiaocheng", "w2", "hallcall-demo").await;
     assert_eq!(s, 200, "another account: {r}");
 }
+
+/// A supervisor clears a flood of phone tickets in one action; nobody else may.
+#[tokio::test]
+async fn a_supervisor_cancels_the_waiting_phone_tickets_in_bulk() {
+    let app = spawn_app().await;
+    let url = app.url("/api/v1/halls/qiaocheng/mobile-tickets");
+    let mut taken = Vec::new();
+    for phone in ["13800138001", "13800138002"] {
+        let res = app
+            .client
+            .post(&url)
+            .json(&json!({"zone": "general", "service": "social", "id_number": phone}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let r: Value = res.json().await.unwrap();
+        taken.push(r["ticket"]["number"].as_str().unwrap().to_owned());
+    }
+    let desk = app
+        .post_as(
+            "qiaocheng",
+            "guide",
+            "/api/v1/halls/qiaocheng/tickets",
+            Some(json!({"zone": "general", "service": "social"})),
+        )
+        .await;
+    assert_eq!(desk.0, 201, "{}", desk.1);
+    let cancel = "/api/v1/halls/qiaocheng/mobile-tickets/cancel";
+    let (s, _) = app.post_as("qiaocheng", "guide", cancel, Some(json!({}))).await;
+    assert_eq!(s, 403, "a guide may not");
+    let (s, r) = app
+        .post_as("qiaocheng", "supervisor", cancel, Some(json!({"zone": "nowhere"})))
+        .await;
+    assert_eq!((s, r["error"]["code"].as_str()), (404, Some("unknown_zone")), "{r}");
+    let (s, r) = app
+        .post_as("qiaocheng", "supervisor", cancel, Some(json!({"zone": "general"})))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let cancelled: Vec<String> = serde_json::from_value(r["cancelled"].clone()).unwrap();
+    assert_eq!(cancelled, taken);
+    for t in &taken {
+        let (_, v) = app
+            .get_as(
+                "qiaocheng",
+                "supervisor",
+                &format!("/api/v1/halls/qiaocheng/tickets/{t}"),
+            )
+            .await;
+        assert_eq!(v["state"], "cancelled");
+    }
+    let (_, v) = app
+        .get_as(
+            "qiaocheng",
+            "supervisor",
+            &format!(
+                "/api/v1/halls/qiaocheng/tickets/{}",
+                desk.1["ticket"]["number"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(v["state"], "waiting", "the desk's ticket stays");
+}
