@@ -169,13 +169,22 @@ impl Journal {
         private::private_dir(&dir.join("snapshots"))?;
         let mut halls: HashMap<HallId, Recovered> = HashMap::new();
         let mut from: HashMap<HallId, Position> = HashMap::new();
+        // A snapshot that does not read back is only a shortcut: its hall is
+        // replayed from the journal instead, if the journal still reaches
+        // back to the hall's first event.
+        let mut unreadable: Vec<(PathBuf, StoreError)> = Vec::new();
         for entry in fs::read_dir(dir.join("snapshots")).map_err(|e| io(dir, e))? {
             let path = entry.map_err(|e| io(dir, e))?.path();
             if path.extension().is_some_and(|x| x == "json") {
-                let file: SnapshotFile = read_snapshot(&path)?;
-                from.insert(file.snapshot.hall, file.position);
-                let id = file.snapshot.hall;
-                halls.entry(id).or_default().snapshot = Some(file.snapshot);
+                match read_snapshot(&path) {
+                    Ok(file) => {
+                        from.insert(file.snapshot.hall, file.position);
+                        let id = file.snapshot.hall;
+                        halls.entry(id).or_default().snapshot = Some(file.snapshot);
+                    }
+                    Err(e @ StoreError::Corrupt { .. }) => unreadable.push((path, e)),
+                    Err(e) => return Err(e),
+                }
             }
         }
         let mut numbers = segments(dir)?;
@@ -211,6 +220,16 @@ impl Journal {
                     hall.events.push(rec.event);
                 }
                 Ok(())
+            })
+            .map_err(|e| match unreadable.first() {
+                Some((snap, why)) => StoreError::corrupt(
+                    snap.display().to_string(),
+                    format!(
+                        "the snapshot does not read back ({why}) and the journal cannot replace it ({e}): \
+                         restore it from a backup"
+                    ),
+                ),
+                None => e,
             })?;
             if let Some((good, total)) = end {
                 let file = OpenOptions::new().write(true).open(&path).map_err(|e| io(&path, e))?;
@@ -223,6 +242,19 @@ impl Journal {
                 ));
             }
         }
+        // Replayed in full: the unreadable snapshots are set aside, kept for
+        // whoever looks into why.
+        let mut notes: Vec<String> = repaired.into_iter().collect();
+        for (snap, why) in &unreadable {
+            let aside = snap.with_extension("json.unreadable");
+            fs::rename(snap, &aside).map_err(|e| io(snap, e))?;
+            notes.push(format!(
+                "{} did not read back ({why}): its hall was replayed from the journal instead; the file is kept as {}",
+                snap.display(),
+                aside.display()
+            ));
+        }
+        let repaired = (!notes.is_empty()).then(|| notes.join("; "));
         let replay_from = halls
             .keys()
             .map(|h| (*h, from.get(h).map_or(0, |p| p.segment)))

@@ -201,14 +201,39 @@ fn snapshots_bound_what_is_replayed() {
 }
 
 #[test]
-fn a_corrupt_snapshot_file_is_named() {
+fn a_corrupt_snapshot_is_replaced_by_the_journal_while_it_reaches_back_and_named_when_not() {
+    // The journal holds every event of the hall: replayed, and said so.
     let dir = tempfile::tempdir().unwrap();
-    drop(open(dir.path()));
+    {
+        let mut j = open(dir.path()).journal;
+        j.append(&[(hall("a"), &events(1..=3))]).unwrap();
+    }
+    fs::write(dir.path().join("snapshots/a.json"), b"{oops").unwrap();
+    let o = Journal::open(dir.path(), JournalOptions::default()).expect("replayed instead");
+    let a = &o.halls[&hall("a")];
+    assert!(a.snapshot.is_none());
+    assert_eq!(a.events.len(), 3);
+    let note = o.repaired.clone().expect("said so");
+    assert!(note.contains("snapshots/a.json") && note.contains("replayed"), "{note}");
+    assert!(dir.path().join("snapshots/a.json.unreadable").exists(), "kept aside");
+    drop(o);
+
+    // The journal no longer reaches back to the first event: refused, named.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut j = open(dir.path()).journal;
+        j.append(&[(hall("a"), &events(5..=6))]).unwrap();
+    }
     fs::write(dir.path().join("snapshots/a.json"), b"{oops").unwrap();
     let err = Journal::open(dir.path(), JournalOptions::default())
         .err()
         .expect("refused");
-    assert!(err.to_string().contains("snapshots/a.json"), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("snapshots/a.json") && text.contains("restore it from a backup"),
+        "{text}"
+    );
+    assert!(dir.path().join("snapshots/a.json").exists(), "left where it was");
 }
 
 #[test]
