@@ -107,7 +107,7 @@ impl Principal {
 pub enum TokenError {
     #[error("the token is malformed")]
     Malformed,
-    #[error("the token's signature does not match")]
+    #[error("the token's signature does not match (or the account's password has changed since): sign in again")]
     BadSignature,
     #[error("the sign-in has expired: sign in again")]
     Expired,
@@ -128,11 +128,13 @@ impl Keys {
         }
     }
 
-    /// A signed token for `claims`.
-    pub fn sign(&self, claims: &Claims) -> String {
+    /// A signed token for `claims`, bound to the account's password hash:
+    /// a new password (a changed configuration) voids every token the
+    /// account had, sessions and paired devices alike.
+    pub fn sign(&self, claims: &Claims, password_hash: &str) -> String {
         // Claims hold a string, an id and a number: serializing cannot fail.
         let payload = serde_json::to_vec(claims).expect("claims serialize");
-        let sig = mac(&self.session, &[&payload]);
+        let sig = mac(&self.session, &[&payload, password_hash.as_bytes()]);
         format!("{}.{}", B64.encode(&payload), B64.encode(sig))
     }
 
@@ -143,14 +145,22 @@ impl Keys {
     /// # Errors
     /// Why the token is not accepted.
     pub fn verify(&self, token: &str, cfg: &HallConfig, now: Millis) -> Result<Principal, TokenError> {
-        let claims = self.claims(token)?;
+        let (p, s) = token.split_once('.').ok_or(TokenError::Malformed)?;
+        let payload = B64.decode(p).map_err(|_| TokenError::Malformed)?;
+        let sig = B64.decode(s).map_err(|_| TokenError::Malformed)?;
+        // Read before it is checked, to find the account whose password
+        // the signature is bound to; nothing else is trusted until then.
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
         if claims.hall != cfg.spec.id {
             return Err(TokenError::OtherHall);
+        }
+        let account = cfg.account(&claims.user).ok_or(TokenError::NoAccount)?;
+        if !same(&mac(&self.session, &[&payload, account.password_hash.as_bytes()]), &sig) {
+            return Err(TokenError::BadSignature);
         }
         if claims.expires != 0 && claims.expires <= now.0 {
             return Err(TokenError::Expired);
         }
-        let account = cfg.account(&claims.user).ok_or(TokenError::NoAccount)?;
         // A device account's token names its device, a person's never does
         // (a token from before device sign-ins, or a role changed since).
         if account.role.is_device() != claims.device.is_some() {
@@ -163,20 +173,6 @@ impl Keys {
             windows: account.windows.clone(),
             device: claims.device,
         })
-    }
-
-    /// The claims of a correctly signed token, whatever hall it is for.
-    ///
-    /// # Errors
-    /// Malformed or wrongly signed.
-    pub fn claims(&self, token: &str) -> Result<Claims, TokenError> {
-        let (p, s) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let payload = B64.decode(p).map_err(|_| TokenError::Malformed)?;
-        let sig = B64.decode(s).map_err(|_| TokenError::Malformed)?;
-        if !same(&mac(&self.session, &[&payload]), &sig) {
-            return Err(TokenError::BadSignature);
-        }
-        serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)
     }
 
     /// The citizen's token for one ticket: names it and proves it was

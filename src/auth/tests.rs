@@ -27,7 +27,7 @@ fn a_signed_token_names_its_account_and_nothing_else_passes() {
         expires: 1_000,
         device: None,
     };
-    let token = keys.sign(&claims);
+    let token = keys.sign(&claims, "");
     let p = keys.verify(&token, &cfg, Millis(999)).unwrap();
     assert_eq!((p.role, p.windows.as_slice()), (Role::Window, &[5u16][..]));
     assert!(p.may_operate(5) && !p.may_operate(6));
@@ -37,21 +37,33 @@ fn a_signed_token_names_its_account_and_nothing_else_passes() {
     assert_eq!(other.verify(&token, &cfg, Millis(0)), Err(TokenError::BadSignature));
     // Changing the payload breaks the signature.
     let (_, sig) = token.split_once('.').unwrap();
-    let forged = keys.sign(&Claims {
-        user: "admin".into(),
-        ..claims.clone()
-    });
+    let forged = keys.sign(
+        &Claims {
+            expires: 0,
+            ..claims.clone()
+        },
+        "",
+    );
     let (payload, _) = forged.split_once('.').unwrap();
     assert_eq!(
         keys.verify(&format!("{payload}.{sig}"), &cfg, Millis(0)),
         Err(TokenError::BadSignature)
     );
     assert_eq!(keys.verify("nonsense", &cfg, Millis(0)), Err(TokenError::Malformed));
-    let gone = keys.sign(&Claims {
-        user: "nobody".into(),
-        ..claims
-    });
+    let gone = keys.sign(
+        &Claims {
+            user: "nobody".into(),
+            ..claims.clone()
+        },
+        "",
+    );
     assert_eq!(keys.verify(&gone, &cfg, Millis(0)), Err(TokenError::NoAccount));
+    // A new password voids the tokens signed under the old one.
+    let mut changed = cfg.clone();
+    changed.accounts[0].password_hash = "$argon2id$…new".into();
+    assert_eq!(keys.verify(&token, &changed, Millis(0)), Err(TokenError::BadSignature));
+    let fresh = keys.sign(&claims, "$argon2id$…new");
+    assert!(keys.verify(&fresh, &changed, Millis(0)).is_ok());
 }
 
 #[test]
@@ -104,12 +116,15 @@ fn a_device_accounts_token_names_a_device_and_a_persons_never_does() {
         card: Default::default(),
     });
     let token = |user: &str, device: Option<&str>| {
-        keys.sign(&Claims {
-            hall: cfg.spec.id,
-            user: user.into(),
-            expires: 0,
-            device: device.map(str::to_owned),
-        })
+        keys.sign(
+            &Claims {
+                hall: cfg.spec.id,
+                user: user.into(),
+                expires: 0,
+                device: device.map(str::to_owned),
+            },
+            "",
+        )
     };
     let p = keys
         .verify(&token("screen", Some("dev-0001")), &cfg, Millis(5))

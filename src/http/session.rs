@@ -120,12 +120,15 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         return Ok(Json(device_session(&state, hall, &account, &name).await?));
     }
     let expires = state.service.now().0 + STAFF_SESSION_MS;
-    let token = state.keys.sign(&Claims {
-        hall,
-        user: account.user.clone(),
-        expires,
-        device: None,
-    });
+    let token = state.keys.sign(
+        &Claims {
+            hall,
+            user: account.user.clone(),
+            expires,
+            device: None,
+        },
+        &account.password_hash,
+    );
     tracing::info!(%hall, user = %account.user, role = ?account.role, "signed in");
     Ok(Json(Session {
         token,
@@ -162,12 +165,15 @@ pub(super) async fn device_session(
             },
         )
         .await?;
-    let token = state.keys.sign(&Claims {
-        hall,
-        user: account.user.clone(),
-        expires: 0,
-        device: Some(device.clone()),
-    });
+    let token = state.keys.sign(
+        &Claims {
+            hall,
+            user: account.user.clone(),
+            expires: 0,
+            device: Some(device.clone()),
+        },
+        &account.password_hash,
+    );
     tracing::info!(%hall, user = %account.user, role = ?account.role, %device, "device paired");
     Ok(Session {
         token,

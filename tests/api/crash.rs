@@ -461,3 +461,78 @@ async fn a_lost_secret_stops_the_start_unless_a_new_one_is_asked_for() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A new password voids the account's tokens, across a restart: a token
+/// taken before the change opens nothing after it.
+#[tokio::test]
+async fn a_password_change_voids_the_tokens_taken_before_it() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hall.toml");
+    std::fs::write(&cfg, config_near_noon()).unwrap();
+    let store = format!("file:{}", dir.path().join("data").display());
+    let port = free_port();
+    let first = start_on(&cfg, &store, port).await;
+    let client = reqwest::Client::new();
+    let login = |password: &'static str| {
+        let (client, base) = (client.clone(), first.base.clone());
+        async move {
+            client
+                .post(format!("{base}/api/v1/login"))
+                .json(&json!({"hall": "crash", "user": "admin", "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = login("hallcall-demo").await;
+    assert_eq!(r.status(), 200);
+    let old: Value = r.json().await.unwrap();
+    let old = old["token"].as_str().unwrap().to_owned();
+    let windows = format!("{}/api/v1/halls/crash/windows", first.base);
+    assert_eq!(
+        client.get(&windows).bearer_auth(&old).send().await.unwrap().status(),
+        200
+    );
+    drop(first);
+
+    // The administrator gives the account a new password.
+    let mut hasher = Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .arg("--hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    hasher
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a new long password\n")
+        .unwrap();
+    let out = hasher.wait_with_output().unwrap();
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(crate::helpers::DEMO_HASH, &hash);
+    std::fs::write(&cfg, text).unwrap();
+
+    let second = start_on(&cfg, &store, port).await;
+    let r = client.get(&windows).bearer_auth(&old).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the old token opens nothing");
+    let r = client
+        .post(format!("{}/api/v1/login", second.base))
+        .json(&json!({"hall": "crash", "user": "admin", "password": "a new long password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let new: Value = r.json().await.unwrap();
+    let r = client
+        .get(&windows)
+        .bearer_auth(new["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

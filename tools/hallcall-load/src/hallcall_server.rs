@@ -170,12 +170,15 @@ impl Hallcall {
 
     fn sign(&self, hall: usize, user: &str, expires: i64) -> anyhow::Result<String> {
         let hall = HallId::new(&hall_id(hall)).map_err(|e| anyhow::anyhow!("hall id: {e}"))?;
-        Ok(self.keys.sign(&Claims {
-            hall,
-            user: user.to_owned(),
-            expires,
-            device: None,
-        }))
+        Ok(self.keys.sign(
+            &Claims {
+                hall,
+                user: user.to_owned(),
+                expires,
+                device: None,
+            },
+            DEMO_HASH,
+        ))
     }
 
     /// The tokens of hall `i`: staff tokens signed here with the same
