@@ -90,6 +90,9 @@ pub struct Principal {
     /// The device it signed in as, for a device account; the caller checks
     /// that the hall still keeps it.
     pub device: Option<String>,
+    /// When a person's session began (devices have none): void if the
+    /// account signed out everywhere since.
+    pub session_started: Option<Millis>,
 }
 
 impl Principal {
@@ -117,6 +120,8 @@ pub enum TokenError {
     NoAccount,
     #[error("this device's sign-in is no longer valid: sign it in again")]
     DeviceRevoked,
+    #[error("signed out: sign in again")]
+    SignedOut,
 }
 
 impl Keys {
@@ -172,6 +177,7 @@ impl Keys {
             role: account.role,
             windows: account.windows.clone(),
             device: claims.device,
+            session_started: (claims.expires != 0).then(|| Millis(claims.expires - STAFF_SESSION_MS)),
         })
     }
 

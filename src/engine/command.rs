@@ -179,6 +179,10 @@ pub enum Command {
         #[serde(default)]
         name: String,
     },
+    /// Ends every session an account began before now.
+    SignOut {
+        user: String,
+    },
     /// Signs a device out for good: its token stops working at once.
     RevokeDevice {
         device: String,

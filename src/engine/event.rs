@@ -172,6 +172,11 @@ pub enum EventKind {
     DeviceRevoked {
         device: String,
     },
+    /// An account signed out everywhere (by itself or an administrator):
+    /// its sessions begun before this are void.
+    SignedOut {
+        user: String,
+    },
     /// The answer to a request made with an idempotency key, kept right
     /// after the request's own events (see `answers`). Never published.
     AnswerKept {

@@ -79,6 +79,9 @@ pub(crate) struct State {
     pub answers: HashMap<String, KeptAnswer>,
     /// Devices kept signed in, by id; kept across days (see `devices`).
     pub devices: BTreeMap<String, Device>,
+    /// When each account last signed out everywhere: its sessions begun
+    /// before then are void. Kept across days (a session spans midnight).
+    pub signed_out: BTreeMap<String, Millis>,
 }
 
 /// A hall's queue engine: pure and synchronous. Give it a command and the
@@ -142,6 +145,7 @@ impl Hall {
                 service_times,
                 alerts: Vec::new(),
                 bookings: BTreeMap::new(),
+                signed_out: BTreeMap::new(),
                 answers: HashMap::new(),
                 devices: BTreeMap::new(),
             },
@@ -190,6 +194,7 @@ impl Hall {
             next.st.service_times = self.st.service_times.clone();
             next.st.bookings = self.st.bookings.clone();
             next.st.devices = self.st.devices.clone();
+            next.st.signed_out = self.st.signed_out.clone();
             let mut events = Vec::with_capacity(2);
             next.push(EventKind::DayStarted { day: date }, now, &mut events)?;
             next.execute_today(cmd, now, &mut events)?;
@@ -370,6 +375,12 @@ impl Hall {
                 ref name,
             } => self.decide_pair(device, account, name)?,
             Command::RevokeDevice { ref device } => self.decide_revoke(device)?,
+            Command::SignOut { ref user } => {
+                if user.is_empty() || user.chars().count() > 64 {
+                    return Err(EngineError::BadDevice("an account's name is 1 to 64 characters".into()));
+                }
+                EventKind::SignedOut { user: user.clone() }
+            }
             Command::Issue(ref issue) => self.decide_issue(issue, now)?,
             Command::Book {
                 code,
@@ -1328,6 +1339,9 @@ impl Hall {
                 ref name,
             } => self.apply_pair(device, account, name, at).map_err(bad)?,
             EventKind::DeviceRevoked { ref device } => self.apply_revoke(device).map_err(bad)?,
+            EventKind::SignedOut { ref user } => {
+                self.st.signed_out.insert(user.clone(), at);
+            }
             EventKind::AnswerKept {
                 ref key,
                 ref fingerprint,
@@ -1370,11 +1384,13 @@ impl Hall {
         let keep = std::mem::take(&mut self.st.service_times);
         let mut bookings = std::mem::take(&mut self.st.bookings);
         let devices = std::mem::take(&mut self.st.devices);
+        let signed_out = std::mem::take(&mut self.st.signed_out);
         let seq = self.st.seq;
         *self = Hall::new(self.cfg.clone());
         self.st.seq = seq;
         self.st.service_times = keep;
         self.st.devices = devices;
+        self.st.signed_out = signed_out;
         self.st.day = Some(Day::new(&self.cfg, date));
         // Yesterday's appointments nobody checked in are missed; old ones go.
         let oldest = date.checked_sub(jiff::Span::new().days(KEEP_DAYS)).unwrap_or(date);

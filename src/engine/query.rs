@@ -237,6 +237,11 @@ impl Hall {
         self.cfg.window_index(step.window?)
     }
 
+    /// When `user` last signed out everywhere, if ever.
+    pub fn signed_out_at(&self, user: &str) -> Option<Millis> {
+        self.st.signed_out.get(user).copied()
+    }
+
     /// Tickets of today taken by `person` through `channel` (a daily quota's count).
     pub fn issued_to(&self, person: PersonKey, channel: Channel) -> usize {
         self.st

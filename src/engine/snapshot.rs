@@ -41,6 +41,9 @@ pub struct HallSnapshot {
     /// Devices kept signed in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
+    /// Accounts and when they last signed out everywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed_out: Vec<(String, Millis)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,6 +123,7 @@ impl Hall {
             bookings: st.bookings.values().cloned().collect(),
             answers: st.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect(),
             devices: st.devices.values().cloned().collect(),
+            signed_out: st.signed_out.iter().map(|(u, at)| (u.clone(), *at)).collect(),
             seq: st.seq,
             day: st.day.as_ref().map(|d| d.date),
             tickets: st
@@ -268,6 +272,7 @@ impl Hall {
         st.alerts = snap.alerts.clone();
         st.answers = snap.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect();
         st.devices = snap.devices.iter().map(|d| (d.id.clone(), d.clone())).collect();
+        st.signed_out = snap.signed_out.iter().cloned().collect();
         for b in &snap.bookings {
             let z = zone(b.zone)?;
             service(z, b.service)?;

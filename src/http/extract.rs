@@ -210,6 +210,15 @@ impl AppState {
                 ));
             }
         }
+        if let Some(started) = p.session_started
+            && locked(self, hall)?
+                .signed_out_at(&p.user)
+                .is_some_and(|out| out >= started)
+        {
+            return Err(ApiError::unauthenticated(
+                crate::auth::TokenError::SignedOut.to_string(),
+            ));
+        }
         super::serve::signed_in();
         Ok(p)
     }

@@ -16,6 +16,8 @@ use super::AppState;
     ),
     paths(
         super::session::login,
+        super::session::sign_out,
+        super::session::sign_out_account,
         super::ratings::list,
         super::evaluator::card,
         super::evaluator::rate,
@@ -86,6 +88,8 @@ const UNKEYED: &[&str] = &[
     "/api/v1/halls/{hall}/devices",
     "/api/v1/halls/{hall}/devices/unlock",
     "/api/v1/halls/{hall}/devices/{device}/revoke",
+    "/api/v1/halls/{hall}/sign-out",
+    "/api/v1/halls/{hall}/accounts/{user}/sign-out",
 ];
 
 /// Every other POST takes an `Idempotency-Key` (see `keyed.rs`).

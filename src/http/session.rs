@@ -42,7 +42,58 @@ pub(super) fn busy() -> ApiError {
 use crate::engine::{Command, HallId, WindowNo};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/login", post(login))
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/halls/{hall}/sign-out", post(sign_out))
+        .route("/api/v1/halls/{hall}/accounts/{user}/sign-out", post(sign_out_account))
+}
+
+/// Signs out everywhere: every session of this account begun before now
+/// stops working (a device signs out for good, as if revoked).
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/sign-out", tag = "public", params(("hall" = String, Path, description = "The hall's id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Signed out"), (status = 401, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    super::extract::HallPath(hall): super::extract::HallPath,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let p = state.principal(&headers, None, hall)?;
+    let cmd = match p.device {
+        Some(device) => Command::RevokeDevice { device },
+        None => Command::SignOut { user: p.user.clone() },
+    };
+    state.service.execute(hall, cmd).await?;
+    tracing::info!(%hall, user = %p.user, "signed out");
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// An administrator ends every session of an account (a lost phone, a
+/// clerk who left): those begun before now stop working at once.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/accounts/{user}/sign-out", tag = "admin",
+    params(("hall" = String, Path, description = "The hall's id"), ("user" = String, Path, description = "The account")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Its sessions are void"), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
+        (status = 404, body = ErrorDoc, description = "No such account"), (status = 503, body = ErrorDoc)))]
+async fn sign_out_account(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    super::extract::HallPath(hall): super::extract::HallPath,
+    axum::extract::Path((_, user)): axum::extract::Path<(String, String)>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let p = state.require(&headers, hall, &[Role::Admin])?;
+    if state.service.halls.config(hall)?.account(&user).is_none() {
+        return Err(ApiError::not_found(
+            "unknown_account",
+            format!("no account {user:?} in hall {hall}"),
+        ));
+    }
+    state
+        .service
+        .execute(hall, Command::SignOut { user: user.clone() })
+        .await?;
+    tracing::info!(%hall, %user, by = %p.user, "account signed out by an administrator");
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -310,7 +310,8 @@ fn touched(
             | EventKind::BookingCancelled { .. }
             | EventKind::AnswerKept { .. }
             | EventKind::DevicePaired { .. }
-            | EventKind::DeviceRevoked { .. } => (None, None, false, None),
+            | EventKind::DeviceRevoked { .. }
+            | EventKind::SignedOut { .. } => (None, None, false, None),
             EventKind::TicketIssued { ticket, zone, .. } => {
                 zones.extend(spec.zone_index(*zone));
                 (Some(*ticket), None, false, None)

@@ -259,7 +259,8 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
         | E::BookingCancelled { .. }
         | E::AnswerKept { .. }
         | E::DevicePaired { .. }
-        | E::DeviceRevoked { .. } => return None,
+        | E::DeviceRevoked { .. }
+        | E::SignedOut { .. } => return None,
     };
     Some(Event {
         seq: e.seq,
@@ -436,7 +437,8 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         | E::BookingCancelled { .. }
         | E::AnswerKept { .. }
         | E::DevicePaired { .. }
-        | E::DeviceRevoked { .. } => return None,
+        | E::DeviceRevoked { .. }
+        | E::SignedOut { .. } => return None,
     };
     Some(Event {
         seq: e.seq,

@@ -51,10 +51,11 @@ fn name(k: &EventKind) -> &'static str {
         EventKind::AnswerKept { .. } => "AnswerKept",
         EventKind::DevicePaired { .. } => "DevicePaired",
         EventKind::DeviceRevoked { .. } => "DeviceRevoked",
+        EventKind::SignedOut { .. } => "SignedOut",
     }
 }
 
-const ALL: [&str; 26] = [
+const ALL: [&str; 27] = [
     "DayStarted",
     "TicketIssued",
     "TicketCalled",
@@ -81,6 +82,7 @@ const ALL: [&str; 26] = [
     "AnswerKept",
     "DevicePaired",
     "DeviceRevoked",
+    "SignedOut",
 ];
 
 /// One of each kind (several where a kind has shapes that differ), with
@@ -212,6 +214,7 @@ fn every_kind() -> Vec<EventKind> {
             name: SECRET.into(),
         },
         EventKind::DeviceRevoked { device: SECRET.into() },
+        EventKind::SignedOut { user: SECRET.into() },
     ]
 }
 
@@ -298,9 +301,10 @@ fn a_display_receives_only_the_fields_its_wire_type_names_and_no_secret() {
             "AlertCleared",
             // An answer kept for an idempotency key is the requester's.
             "AnswerKept",
-            // Devices are the administrator's business.
+            // Devices and sign-outs are the administrator's business.
             "DevicePaired",
             "DeviceRevoked",
+            "SignedOut",
         ])
     );
 }
@@ -318,6 +322,7 @@ fn staff_receive_no_persons_key_and_no_appointments_code() {
                         | EventKind::AnswerKept { .. }
                         | EventKind::DevicePaired { .. }
                         | EventKind::DeviceRevoked { .. }
+                        | EventKind::SignedOut { .. }
                 ),
                 "{} withheld from staff",
                 name(&e.kind)

@@ -328,3 +328,76 @@ async fn a_supervisor_cancels_the_waiting_phone_tickets_in_bulk() {
         .await;
     assert_eq!(v["state"], "waiting", "the desk's ticket stays");
 }
+
+/// Signing out ends every session the account began before, also after a
+/// restart; an administrator can do it for an account, and a new sign-in
+/// works again.
+#[tokio::test]
+async fn signing_out_voids_the_sessions_begun_before_it_also_after_a_restart() {
+    use std::sync::atomic::Ordering;
+    let app = spawn_app().await;
+    let windows = "/api/v1/halls/qiaocheng/windows";
+    let guide = app.token("qiaocheng", "guide").await;
+    let get = |token: String| {
+        let (client, url) = (app.client.clone(), app.url(windows));
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(get(guide.clone()).await, 200);
+    let r = app
+        .client
+        .post(app.url("/api/v1/halls/qiaocheng/sign-out"))
+        .bearer_auth(&guide)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(get(guide.clone()).await, 401, "the signed-out token");
+
+    // An administrator signs an account out.
+    let w1 = app.token("qiaocheng", "w1").await;
+    assert_eq!(get(w1.clone()).await, 200);
+    let post = |user: &'static str, path: &'static str| {
+        let app = &app;
+        async move {
+            let token = app.token("qiaocheng", user).await;
+            let r = app.client.post(app.url(path)).bearer_auth(token).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body)
+        }
+    };
+    let (s, _) = post("w1", "/api/v1/halls/qiaocheng/accounts/w2/sign-out").await;
+    assert_eq!(s, 403, "only an administrator");
+    let (s, r) = post("admin", "/api/v1/halls/qiaocheng/accounts/nobody/sign-out").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (404, Some("unknown_account")));
+    let (s, _) = post("admin", "/api/v1/halls/qiaocheng/accounts/w1/sign-out").await;
+    assert_eq!(s, 204);
+    assert_eq!(get(w1.clone()).await, 401);
+
+    // Still void after a restart; a sign-in after it works.
+    let data = app.data.clone();
+    let dir = app.shutdown().await;
+    let app = crate::helpers::spawn_app_on(&data, crate::helpers::TUESDAY_10AM + 1_000).await;
+    let r = app.client.get(app.url(windows)).bearer_auth(&w1).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    app.clock.fetch_add(1_000, Ordering::SeqCst);
+    let fresh = app.token("qiaocheng", "w1").await;
+    let r = app
+        .client
+        .get(app.url(windows))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(dir);
+}

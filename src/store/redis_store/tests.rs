@@ -43,6 +43,7 @@ fn snapshot(h: &str, seq: u64, day: Option<Date>) -> HallSnapshot {
         alerts: Vec::new(),
         answers: Default::default(),
         devices: Vec::new(),
+        signed_out: Vec::new(),
         bookings: Vec::new(),
         hall: hall(h),
         seq,
