@@ -67,6 +67,7 @@ async fn service(location: Location, halls: usize) -> Service {
         halls: Halls::from_halls(&config, opened.halls),
         store: opened.store,
         clock: Arc::new(|| NOW),
+        slow: Arc::new(hallcall::service::SlowWrites::new(std::time::Duration::from_secs(60))),
     }
 }
 

@@ -70,6 +70,11 @@ pub struct Args {
     pub sounds: PathBuf,
     #[command(flatten)]
     pub connections: ConnArgs,
+    /// Seconds an operation waits for the store to confirm its write before
+    /// it is answered 503 `store_slow` (the write still lands when the
+    /// store answers; the server is not ready meanwhile).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub write_timeout_secs: u64,
     /// A trial on this machine: accounts may keep the sample password
     /// (hallcall-demo), with a warning; without it such a start is refused.
     #[arg(long)]

@@ -50,6 +50,13 @@ pub enum ServiceError {
     /// was changed.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The store has not confirmed the write in time (a stalled disk, a
+    /// paused Redis): it may still land. A retry with the same
+    /// idempotency key gets the true answer once it has.
+    #[error(
+        "the store has not confirmed the operation in time: it may still be saved; retry with the same Idempotency-Key"
+    )]
+    Unconfirmed,
     /// The idempotency key was first used with a different request.
     #[error("this Idempotency-Key was used today for a different request; use a new key for a new request")]
     KeyReused,
@@ -99,6 +106,31 @@ pub struct Service {
     pub halls: Halls,
     pub store: Store,
     pub clock: Clock,
+    /// Writes not confirmed within their time (see `SlowWrites`).
+    pub slow: Arc<SlowWrites>,
+}
+
+/// How long an operation waits for its write, and the writes still
+/// outstanding past that: while any is, new operations are refused at
+/// once (nothing changes) and the server reports itself not ready.
+#[derive(Debug)]
+pub struct SlowWrites {
+    pub limit: std::time::Duration,
+    outstanding: std::sync::atomic::AtomicUsize,
+}
+
+impl SlowWrites {
+    pub fn new(limit: std::time::Duration) -> SlowWrites {
+        SlowWrites {
+            limit,
+            outstanding: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Writes past their time and still not confirmed.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 impl Service {
@@ -202,7 +234,10 @@ impl Service {
             };
             *number = None;
             if cfg.spec.zone_index(zone).is_some() && self.store.is_healthy() {
-                *number = self.store.allocate_number(key).await?;
+                // Bounded like a write: a stalled store holds nobody up.
+                *number = tokio::time::timeout(self.slow.limit, self.store.allocate_number(key))
+                    .await
+                    .map_err(|_| ServiceError::Unavailable("the store did not hand out a number in time".into()))??;
             }
         }
         let staged = 'locked: {
@@ -218,6 +253,11 @@ impl Service {
             }
             if !self.store.is_healthy() {
                 return Err(ServiceError::Unavailable("the store is unavailable".into()));
+            }
+            if self.slow.outstanding() > 0 {
+                return Err(ServiceError::Unavailable(
+                    "the store has not confirmed earlier writes yet".into(),
+                ));
             }
             check(&guard)?;
             let mut events = guard.execute(&cmd, now)?;
@@ -265,7 +305,29 @@ impl Service {
             };
             return repeat.unwrap_or_else(|| Err(ServiceError::Unavailable("the key's answer is gone".into())));
         };
-        match ack.await {
+        let mut ack = ack;
+        let ack = match tokio::time::timeout(self.slow.limit, &mut ack).await {
+            Ok(done) => done,
+            Err(_) => {
+                // Still on its way: the events are applied and are stored
+                // once the store answers; until then nothing new is taken
+                // and the server is not ready.
+                use std::sync::atomic::Ordering;
+                self.slow.outstanding.fetch_add(1, Ordering::AcqRel);
+                tracing::warn!(%hall, limit_ms = self.slow.limit.as_millis() as u64, "a write is not confirmed in time");
+                let svc = self.clone();
+                tokio::spawn(async move {
+                    match ack.await {
+                        Ok(Ok(())) => tracing::info!(%hall, "the late write is confirmed"),
+                        Ok(Err(e)) => svc.break_hall(hall, &e),
+                        Err(_) => svc.break_hall(hall, &StoreError::Closed),
+                    }
+                    svc.slow.outstanding.fetch_sub(1, Ordering::AcqRel);
+                });
+                return Err(ServiceError::Unconfirmed);
+            }
+        };
+        match ack {
             Ok(Ok(())) => Ok(Outcome::Done(events, read)),
             Ok(Err(e)) => {
                 self.break_hall(hall, &e);
@@ -293,11 +355,16 @@ impl Service {
             return Some(Err(ServiceError::KeyReused));
         }
         let k = key.key.clone();
-        let durable = self
-            .store
-            .read_durable(hall, move |h| h.kept_answer(&k).cloned())
-            .await
-            .flatten();
+        let durable = match tokio::time::timeout(
+            self.slow.limit,
+            self.store.read_durable(hall, move |h| h.kept_answer(&k).cloned()),
+        )
+        .await
+        {
+            Ok(d) => d.flatten(),
+            // The first request's write is still on its way.
+            Err(_) => return Some(Err(ServiceError::Unconfirmed)),
+        };
         Some(match durable {
             Some(kept) if kept.fingerprint == key.fingerprint => Ok(Outcome::Repeated(kept)),
             _ => Err(ServiceError::Unavailable(

@@ -106,6 +106,9 @@ impl Application {
             halls: Halls::from_halls(config, opened.halls),
             store: opened.store,
             clock,
+            slow: Arc::new(crate::service::SlowWrites::new(Duration::from_secs(
+                args.write_timeout_secs,
+            ))),
         };
         Ok(Application {
             listener,

@@ -151,6 +151,12 @@ impl From<ServiceError> for ApiError {
                 "idempotency_key_reused",
                 ServiceError::KeyReused.to_string(),
             ),
+            ServiceError::Unconfirmed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_slow",
+                ServiceError::Unconfirmed.to_string(),
+            )
+            .retry_after(2.0),
             ServiceError::Unavailable(why) => {
                 tracing::warn!(%why, "operation refused: store unavailable");
                 ApiError::new(

@@ -157,6 +157,15 @@ async fn healthz(State(state): State<AppState>) -> Json<Value> {
 
 /// Readiness: the store answers, so operations can be made durable.
 async fn readyz(State(state): State<AppState>) -> Response {
+    let late = state.service.slow.outstanding();
+    if late > 0 {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_slow",
+            format!("{late} write(s) not confirmed by the store in time"),
+        )
+        .into_response();
+    }
     match tokio::time::timeout(Duration::from_secs(1), state.service.store.ping()).await {
         Ok(Ok(())) => Json(json!({ "status": "ready" })).into_response(),
         Ok(Err(e)) => {

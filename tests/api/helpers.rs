@@ -176,6 +176,16 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
 
 /// As [`spawn_app_with`], with its own connection timeouts and caps.
 pub async fn spawn_app_limited(store: StoreUrl, now: i64, connections: hallcall::cli::ConnArgs) -> TestApp {
+    spawn_app_full(store, now, connections, 5).await
+}
+
+/// As [`spawn_app_limited`], with its own wait for a write's confirmation.
+pub async fn spawn_app_full(
+    store: StoreUrl,
+    now: i64,
+    connections: hallcall::cli::ConnArgs,
+    write_timeout_secs: u64,
+) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         hallcall::telemetry::init(std::io::stdout);
     }
@@ -191,6 +201,7 @@ pub async fn spawn_app_limited(store: StoreUrl, now: i64, connections: hallcall:
         connections,
         new_secret: false,
         demo: true,
+        write_timeout_secs,
     };
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
     let clock = Arc::new(AtomicI64::new(now));

@@ -127,3 +127,84 @@ async fn a_warning_when_redis_keeps_nothing_on_disk() {
     let warning = store.warning.expect("a warning");
     assert!(warning.contains("appendonly"), "{warning}");
 }
+
+/// A store that stops answering (a Redis paused for writes, as a frozen
+/// disk would be) holds nobody up for long: the operation is answered 503
+/// `store_slow` after the write timeout, the server reports itself not
+/// ready, new operations are refused at once, and the write lands when
+/// the store answers again; a retry with the same key gets its answer.
+#[tokio::test]
+async fn a_stalled_store_answers_503_in_bounded_time_and_loses_nothing() {
+    let redis = RedisServer::start(true);
+    let app = crate::helpers::spawn_app_full(
+        StoreUrl::Redis(redis.url()),
+        TUESDAY_10AM,
+        hallcall::cli::ConnArgs::default(),
+        1,
+    )
+    .await;
+    let token = app.token("qiaocheng", "w1").await;
+    let post = |path: &'static str, key: &'static str| {
+        let (client, url, token) = (app.client.clone(), app.url(path), token.clone());
+        async move {
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, body)
+        }
+    };
+    let mut conn = redis_client(&redis)
+        .await
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(4000)
+        .arg("WRITE")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (s, r) = post("/api/v1/halls/qiaocheng/windows/1/open", "open-1").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (503, Some("store_slow")), "{r}");
+    let (s, r) = app.get_unsigned("/readyz").await;
+    assert_eq!((s, r["error"]["code"].as_str()), (503, Some("store_slow")), "{r}");
+    let (s, r) = post("/api/v1/halls/qiaocheng/windows/1/resume", "resume-1").await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (503, Some("store_unavailable")),
+        "refused at once: {r}"
+    );
+
+    // Once Redis answers again the write lands and the server is ready.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get_unsigned("/readyz").await.0 != 200 {
+        assert!(Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The retry with the same key: the first request's answer if its write
+    // landed, else the request runs now (503s while the hall is put back
+    // to what the store holds, as Retry-After says).
+    let (s, r) = loop {
+        let (s, r) = post("/api/v1/halls/qiaocheng/windows/1/open", "open-1").await;
+        if s != 503 {
+            break (s, r);
+        }
+        assert!(Instant::now() < deadline, "still 503: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["window"]["open"], true);
+    // Durable: a restart on the same Redis has window 1 open.
+    let url = redis.url();
+    app.shutdown().await;
+    let app = spawn_app_with(StoreUrl::Redis(url), TUESDAY_10AM).await;
+    let (_, w) = app.get("/api/v1/halls/qiaocheng/windows/1").await;
+    assert_eq!(w["open"], true, "{w}");
+}
