@@ -265,6 +265,20 @@ test('alerts, actions, the pairing card and the report link are still on the boa
   await page.locator('#ticket').fill(waiting.body.ticket.number);
   await page.locator('[data-op=cancel]').click();
   await page.locator('.toast', { hasText: '已作废' }).waitFor();
+  // A flood of phone tickets (手机取号) cleared in one action, asked first.
+  const phones = [];
+  for (const phone of ['13900139001', '13900139002']) {
+    const r = await post(null, `/halls/${HALL}/mobile-tickets`, { zone: 'z18', service: 's', id_number: phone });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    phones.push(r.body.ticket.number);
+  }
+  const desk = await issue('z18');
+  await page.locator('#phone-zone').selectOption('z18');
+  page.once('dialog', (d) => d.accept());
+  await page.locator('#cancel-phone').click();
+  await page.locator('.toast', { hasText: '已作废 2 张手机取号' }).waitFor();
+  for (const n of phones) assert.equal((await get('supervisor', `/halls/${HALL}/tickets/${n}`)).state, 'cancelled');
+  assert.equal((await get('supervisor', `/halls/${HALL}/tickets/${desk.body.ticket.number}`)).state, 'waiting');
   // A tile opens its window's details, with 关闭窗口.
   await page.locator('[data-window="54"]').click();
   await page.locator('#window-detail', { hasText: '54号窗口' }).waitFor();
