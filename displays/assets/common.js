@@ -55,6 +55,16 @@ export async function api(path, { method = 'GET', body, token, key } = {}) {
   return json;
 }
 
+// The second click of a double-click on a button is dropped before any
+// handler sees it: a fast server may have answered the first click and
+// re-enabled the button by then, and a double-click still means once.
+document.addEventListener('click', (e) => {
+  if (e.detail > 1 && e.target instanceof Element && e.target.closest('button')) {
+    e.stopImmediatePropagation();
+    e.preventDefault();
+  }
+}, true);
+
 /**
  * Runs `action` with `buttons` disabled until it ends; a click (or key)
  * while it runs is ignored, so a double-click does a thing once.
