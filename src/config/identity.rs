@@ -58,6 +58,10 @@ pub fn recognise(raw: &str, accepted: &[IdKind]) -> Option<(String, IdKind)> {
         .filter(|c| !c.is_whitespace() && *c != '-')
         .map(|c| c.to_ascii_uppercase())
         .collect();
+    // Every kind is ASCII; the rules below slice by bytes.
+    if !s.is_ascii() {
+        return None;
+    }
     if accepted.contains(&IdKind::Phone) {
         for prefix in ["+86", "0086"] {
             if let Some(rest) = s.strip_prefix(prefix)
@@ -146,6 +150,27 @@ mod tests {
         assert_eq!(recognise("110105194902300027", DEFAULT_KINDS), None, "30 February");
         for junk in ["1", "123456", "abcdefghijklmnopqr", "", "11010519491231002"] {
             assert_eq!(recognise(junk, DEFAULT_KINDS), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn letters_outside_ascii_are_no_number_of_any_kind() {
+        // Byte 17 (or 10) inside a two-byte letter once panicked a slice.
+        let all = [
+            IdKind::Resident,
+            IdKind::Phone,
+            IdKind::HkMacao,
+            IdKind::Taiwan,
+            IdKind::Passport,
+        ];
+        for junk in [
+            "1234567890123456é",
+            "123456789é",
+            "12345678901234567é",
+            "１３８００１３８０００",
+            "H1234567é",
+        ] {
+            assert_eq!(recognise(junk, &all), None, "{junk:?}");
         }
     }
 
