@@ -144,9 +144,27 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(keyed::fingerprint))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(request_id))
         .layer(middleware::from_fn(harden))
         .with_state(state)
+}
+
+/// A handler that panicked (a bug) answers 500 in the API's shape rather
+/// than dropping the connection; the panic is logged with its request id.
+fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    tracing::error!(panic = what, "a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed on this request (a bug, logged with its x-request-id); a retry with the same Idempotency-Key says whether it was done",
+    )
+    .into_response()
 }
 
 /// Liveness: the process answers and its halls are loaded.
