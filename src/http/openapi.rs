@@ -17,6 +17,7 @@ use super::AppState;
     paths(
         super::session::login,
         super::session::sign_out,
+        super::session::pass,
         super::session::sign_out_account,
         super::ratings::list,
         super::evaluator::card,
@@ -58,7 +59,7 @@ use super::AppState;
         super::reports::json_report,
         super::reports::csv_report,
     ),
-    modifiers(&Bearer, &IdempotencyKey),
+    modifiers(&Bearer, &IdempotencyKey, &Refusals, &Readings),
     tags(
         (name = "public", description = "No sign-in: hall list, sign-in, phones, the citizen's ticket (rate-limited)"),
         (name = "tickets", description = "The guide desk and kiosks"),
@@ -89,6 +90,7 @@ const UNKEYED: &[&str] = &[
     "/api/v1/halls/{hall}/devices/unlock",
     "/api/v1/halls/{hall}/devices/{device}/revoke",
     "/api/v1/halls/{hall}/sign-out",
+    "/api/v1/halls/{hall}/passes",
     "/api/v1/halls/{hall}/accounts/{user}/sign-out",
 ];
 
@@ -122,6 +124,91 @@ impl Modify for IdempotencyKey {
             }
             if let Some(post) = item.post.as_mut() {
                 post.parameters.get_or_insert_with(Vec::new).push(param.clone());
+            }
+        }
+    }
+}
+
+/// The refusals every route of a kind can answer, added where a route's
+/// own annotation leaves them out, so a client (or a fuzzer) meets no
+/// status the document does not name: a body can be malformed (400), not
+/// JSON (415) or invalid (422); an `Idempotency-Key` malformed (400) or
+/// reused (422); a hall unknown (404); a path value malformed (400, 422)
+/// or unknown (404).
+struct Refusals;
+
+impl Modify for Refusals {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorDoc")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in &mut api.paths.paths {
+            let has_hall = path.contains("{hall}");
+            let other_params = path.matches('{').count() > usize::from(has_hall);
+            for op in [item.get.as_mut(), item.post.as_mut()].into_iter().flatten() {
+                let keyed = op
+                    .parameters
+                    .as_ref()
+                    .is_some_and(|ps| ps.iter().any(|p| p.name == "Idempotency-Key"));
+                let mut add = |status: &str, why: &str| {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(why).into());
+                };
+                if op.request_body.is_some() {
+                    add("400", "Malformed JSON");
+                    add("415", "The body is not application/json");
+                    add("422", "A field is missing, unknown or invalid");
+                }
+                if keyed {
+                    add("400", "A malformed Idempotency-Key");
+                    add("422", "The Idempotency-Key was used for another request");
+                }
+                if has_hall {
+                    add("404", "Unknown hall");
+                }
+                if other_params {
+                    add("400", "A malformed path value");
+                    add("404", "Unknown hall, zone, window, ticket or code");
+                    add("422", "A path value that is not valid");
+                }
+            }
+        }
+    }
+}
+
+/// A reading is the staff's or the display's shape: a staff reading holds
+/// every field of the display's, so it matches both and `oneOf` (what an
+/// untagged enum becomes) could never be satisfied; `anyOf` says it.
+struct Readings;
+
+impl Modify for Readings {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+        let Some(components) = api.components.as_mut() else {
+            return;
+        };
+        for (name, schema) in &mut components.schemas {
+            if !name.starts_with("Read_") {
+                continue;
+            }
+            if let RefOr::T(Schema::OneOf(one)) = schema {
+                let any = std::mem::take(&mut one.items)
+                    .into_iter()
+                    .fold(AnyOfBuilder::new(), AnyOfBuilder::item)
+                    .description(one.description.take());
+                *schema = RefOr::T(Schema::AnyOf(any.build()));
             }
         }
     }

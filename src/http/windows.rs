@@ -101,12 +101,14 @@ pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
         bytes
     };
     serde_json::from_slice(raw).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() {
-            "malformed_json"
+        // As the JSON extractor answers: 400 for what is not JSON, 422
+        // for JSON that is not the request.
+        let (status, code) = if e.is_syntax() || e.is_eof() {
+            (axum::http::StatusCode::BAD_REQUEST, "malformed_json")
         } else {
-            "invalid_body"
+            (axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
         };
-        ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
+        ApiError::new(status, code, e.to_string())
     })
 }
 
