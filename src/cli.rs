@@ -83,6 +83,18 @@ pub struct Args {
     /// signed-in device and ticket link then stops matching).
     #[arg(long)]
     pub new_secret: bool,
+    /// A file holding the key that hashes ID and phone numbers (64 hex
+    /// digits: `od -An -tx1 -N32 /dev/urandom | tr -d ' \n'`). Keep it
+    /// outside the store and its backups: with the store alone a hash can
+    /// then not be tested against guesses. Without it the key comes from
+    /// the store's secret (docs/deploy.md).
+    #[arg(long, env = "HALLCALL_PERSON_KEY_FILE")]
+    pub person_key_file: Option<PathBuf>,
+    /// A person key used before a rotation (repeatable): people the halls
+    /// know under it keep their hash while their tickets and appointments
+    /// last (docs/deploy.md).
+    #[arg(long)]
+    pub earlier_person_key_file: Vec<PathBuf>,
     /// Check the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,

@@ -69,9 +69,18 @@ impl Application {
             clips.check(hall).context("a voice template cannot be said")?;
         }
         let announcer = Announcer::new(Arc::new(clips));
+        // Checked before the store is touched.
+        let person = person_keys(args)?;
         let secret = load_or_create_secret(&location, args.new_secret)
             .await
             .with_context(|| format!("cannot read or create the signing secret in {}", args.store))?;
+        let keys = Keys::with_person_keys(&secret, &person);
+        if !keys.person_key_is_external() {
+            tracing::warn!(
+                "ID and phone numbers are hashed with a key derived from the store's secret: anyone with a copy \
+                 of the store can test guesses against them; give --person-key-file (docs/deploy.md)"
+            );
+        }
         let metrics = Arc::new(Metrics::default());
         let opened = Store::open(StoreConfig {
             location,
@@ -114,7 +123,7 @@ impl Application {
             listener,
             service,
             hub,
-            keys: Arc::new(Keys::from_secret(&secret)),
+            keys: Arc::new(keys),
             announcer,
             metrics,
             public_url: args.public_url.as_deref().map(Arc::from),
@@ -310,4 +319,49 @@ fn start_device_announcer(announcer: &Announcer, config: &ServerConfig, stream: 
         );
         Ok(())
     }
+}
+
+/// The person keys named on the command line, read and checked.
+fn person_keys(args: &Args) -> anyhow::Result<crate::auth::PersonKeys> {
+    let read = |path: &std::path::Path| -> anyhow::Result<Vec<u8>> {
+        if let StoreUrl::File(dir) = &args.store
+            && let (Ok(store), Ok(key)) = (dir.canonicalize(), path.canonicalize())
+            && key.starts_with(&store)
+        {
+            anyhow::bail!(
+                "the person key {} is inside the store's directory: keep it outside the store and its backups",
+                path.display()
+            );
+        }
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the person key {}", path.display()))?;
+        let hex = text.trim();
+        if hex.len() < 32 || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            anyhow::bail!(
+                "the person key {} is not hex of at least 16 bytes (make one with: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n')",
+                path.display()
+            );
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(file = %path.display(), "the person key can be read by other users: chmod 600 it");
+            }
+        }
+        Ok(hex.as_bytes().to_vec())
+    };
+    if args.person_key_file.is_none() && !args.earlier_person_key_file.is_empty() {
+        anyhow::bail!("--earlier-person-key-file needs --person-key-file (the key in use now)");
+    }
+    Ok(crate::auth::PersonKeys {
+        current: args.person_key_file.as_deref().map(read).transpose()?,
+        earlier: args
+            .earlier_person_key_file
+            .iter()
+            .map(|p| read(p))
+            .collect::<anyhow::Result<_>>()?,
+    })
 }

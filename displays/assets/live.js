@@ -27,7 +27,10 @@ function isPong(text) {
  * `onStatus('live' | 'reconnecting')`; `onGone(status)` when the token or
  * the hall is refused (the page should sign in again). Returns { close }.
  */
-export function live({ path, query = {}, format = 'json', onMessage, onStatus = () => {}, onGone = () => {} }) {
+export function live({ path, token, query = {}, format = 'json', onMessage, onStatus = () => {}, onGone = () => {} }) {
+  // A sign-in token never goes in an address (proxies log addresses): each
+  // connection is opened with a pass made from it, good for a minute.
+  let pass = null;
   let seq = null;
   // The incarnation of the hall's log that `seq` counts in, once a server
   // has named one: sent back with `since` so a server whose log was
@@ -42,6 +45,7 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
 
   function url() {
     const q = new URLSearchParams({ ...query, format });
+    if (pass) q.set('pass', pass);
     if (seq !== null && format === 'json') {
       q.set('since', String(seq));
       if (epoch !== null) q.set('epoch', epoch);
@@ -79,7 +83,33 @@ export function live({ path, query = {}, format = 'json', onMessage, onStatus = 
     schedule();
   }
 
-  function open() {
+  /** A fresh pass, or false once the sign-in is refused. */
+  async function fetchPass() {
+    if (!token) return true;
+    const res = await fetch(path.replace(/\/live$/, '/passes'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.status === 401 || res.status === 404) {
+      closed = true;
+      onGone(res.status);
+      return false;
+    }
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    pass = (await res.json()).pass;
+    return true;
+  }
+
+  async function open() {
+    if (closed) return;
+    try {
+      if (!(await fetchPass())) return;
+    } catch {
+      // The server is down or busy: keep trying.
+      schedule();
+      return;
+    }
+    if (closed) return;
     let opened = false;
     ws = new WebSocket(url());
     ws.onopen = () => {

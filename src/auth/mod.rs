@@ -35,12 +35,31 @@ type HmacSha256 = Hmac<Sha256>;
 /// devices sign in once and stay signed in.
 pub const STAFF_SESSION_MS: i64 = 16 * 3_600_000;
 
+/// How long a pass lasts: long enough to open a WebSocket or fetch one
+/// announcement with it, short enough that an address kept in a proxy's
+/// log is worth nothing.
+pub const PASS_MS: i64 = 60_000;
+
 /// The server's secret, from which every signing key is derived.
 #[derive(Clone)]
 pub struct Keys {
     session: [u8; 32],
     ticket: [u8; 32],
+    /// Hashes ID and phone numbers: from a key kept outside the store
+    /// when one is given (see [`PersonKeys`]), else from the secret.
     person: [u8; 32],
+    /// Keys person hashes were made with before a rotation: a person known
+    /// under one of them keeps that hash, so today's tickets and booked
+    /// appointments still count as theirs.
+    earlier_person: Vec<[u8; 32]>,
+}
+
+/// The keys for hashing ID and phone numbers, read at start from files
+/// outside the store (`--person-key-file`, `--earlier-person-key-file`).
+#[derive(Clone, Default)]
+pub struct PersonKeys {
+    pub current: Option<Vec<u8>>,
+    pub earlier: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -78,6 +97,14 @@ pub struct Claims {
     /// (see `engine::devices`).
     #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// A pass (see [`Keys::pass`]): a short-lived token that may travel in
+    /// an address, where a sign-in token may not.
+    #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
+    pub pass: bool,
+    /// For a pass: when the session it was made from began (none for a
+    /// device), so signing out voids its passes too.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<i64>,
 }
 
 /// An account after its token was checked against the current configuration.
@@ -93,6 +120,8 @@ pub struct Principal {
     /// When a person's session began (devices have none): void if the
     /// account signed out everywhere since.
     pub session_started: Option<Millis>,
+    /// Signed in with a pass rather than a sign-in token.
+    pub by_pass: bool,
 }
 
 impl Principal {
@@ -130,7 +159,33 @@ impl Keys {
             session: mac(secret, &[b"hallcall session v1"]),
             ticket: mac(secret, &[b"hallcall ticket v1"]),
             person: mac(secret, &[b"hallcall person v1"]),
+            earlier_person: Vec::new(),
         }
+    }
+
+    /// As [`Keys::from_secret`], with ID and phone numbers hashed under a
+    /// key kept outside the store when `person` names one. The key derived
+    /// from the secret (what a store made before had) then stays an earlier
+    /// key, so an upgrade keeps today's tickets and booked appointments.
+    pub fn with_person_keys(secret: &[u8], person: &PersonKeys) -> Keys {
+        let mut keys = Keys::from_secret(secret);
+        if let Some(current) = &person.current {
+            let derived = keys.person;
+            keys.person = mac(current, &[b"hallcall person v2"]);
+            keys.earlier_person = person
+                .earlier
+                .iter()
+                .map(|k| mac(k, &[b"hallcall person v2"]))
+                .chain(std::iter::once(derived))
+                .collect();
+        }
+        keys
+    }
+
+    /// Whether ID and phone numbers are hashed under a key kept outside
+    /// the store.
+    pub fn person_key_is_external(&self) -> bool {
+        !self.earlier_person.is_empty()
     }
 
     /// A signed token for `claims`, bound to the account's password hash:
@@ -176,9 +231,31 @@ impl Keys {
             user: account.user.clone(),
             role: account.role,
             windows: account.windows.clone(),
+            session_started: if claims.pass {
+                claims.started.map(Millis)
+            } else {
+                (claims.expires != 0).then(|| Millis(claims.expires - STAFF_SESSION_MS))
+            },
             device: claims.device,
-            session_started: (claims.expires != 0).then(|| Millis(claims.expires - STAFF_SESSION_MS)),
+            by_pass: claims.pass,
         })
+    }
+
+    /// A pass for `p`'s session: good for [`PASS_MS`] from `now`, for
+    /// what the session may do, and void with it (a new password, a
+    /// sign-out, a revoked device).
+    pub fn pass(&self, p: &Principal, password_hash: &str, now: Millis) -> String {
+        self.sign(
+            &Claims {
+                hall: p.hall,
+                user: p.user.clone(),
+                expires: now.0 + PASS_MS,
+                device: p.device.clone(),
+                pass: true,
+                started: p.session_started.map(|m| m.0),
+            },
+            password_hash,
+        )
     }
 
     /// The citizen's token for one ticket: names it and proves it was
@@ -207,16 +284,29 @@ impl Keys {
     /// itself is never stored and cannot be recovered from a stolen store
     /// without the secret.
     pub fn person_key(&self, id: &str) -> PersonKey {
-        let normal: String = id
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        let m = mac(&self.person, &[normal.as_bytes()]);
-        let mut k = [0u8; 16];
-        k.copy_from_slice(&m[..16]);
-        PersonKey(u128::from_le_bytes(k))
+        person_hash(&self.person, &normal_id(id))
     }
+
+    /// The person's hash under each earlier key, newest first (see
+    /// [`Keys::with_person_keys`]).
+    pub fn earlier_person_keys(&self, id: &str) -> Vec<PersonKey> {
+        let normal = normal_id(id);
+        self.earlier_person.iter().map(|k| person_hash(k, &normal)).collect()
+    }
+}
+
+fn normal_id(id: &str) -> String {
+    id.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+fn person_hash(key: &[u8], normal: &str) -> PersonKey {
+    let m = mac(key, &[normal.as_bytes()]);
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&m[..16]);
+    PersonKey(u128::from_le_bytes(k))
 }
 
 /// A ticket named by a citizen's token.

@@ -26,6 +26,8 @@ fn a_signed_token_names_its_account_and_nothing_else_passes() {
         user: "w5".into(),
         expires: 1_000,
         device: None,
+        pass: false,
+        started: None,
     };
     let token = keys.sign(&claims, "");
     let p = keys.verify(&token, &cfg, Millis(999)).unwrap();
@@ -122,6 +124,8 @@ fn a_device_accounts_token_names_a_device_and_a_persons_never_does() {
                 user: user.into(),
                 expires: 0,
                 device: device.map(str::to_owned),
+                pass: false,
+                started: None,
             },
             "",
         )

@@ -25,8 +25,13 @@ pub struct AnnouncementQuery {
     pub ticket: String,
     /// The window it was called to.
     pub window: String,
-    /// The sign-in token, for an `<audio>` element that cannot send headers.
+    /// A pass (`POST /api/v1/halls/{hall}/passes`), for an `<audio>`
+    /// element that cannot send headers.
     #[serde(default)]
+    pub pass: Option<String>,
+    /// Refused: a sign-in token does not go in an address.
+    #[serde(default)]
+    #[param(ignore)]
     pub token: Option<String>,
 }
 
@@ -41,7 +46,10 @@ pub async fn announcement(
     q: Result<Query<AnnouncementQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
-    state.principal(&headers, q.token.as_deref(), hall)?;
+    if q.token.is_some() {
+        return Err(super::extract::token_in_address());
+    }
+    state.principal(&headers, q.pass.as_deref(), hall)?;
     let ticket = ticket_number(&q.ticket)?;
     let window = window_no(&state, hall, &q.window)?;
     let voice = hall_config(&state, hall)?.voice.clone();

@@ -117,6 +117,16 @@ impl ClientIp {
 
 /// The bearer token of a request: the `Authorization` header, or for
 /// WebSockets (which browsers cannot give headers) a `token` query value.
+/// 400 for a sign-in token sent in an address, where proxies and browser
+/// histories keep it: an address carries a short-lived pass instead.
+pub fn token_in_address() -> ApiError {
+    ApiError::bad_request(
+        "token_in_address",
+        "a sign-in token does not go in an address (proxies log addresses): get a pass with \
+         POST /api/v1/halls/{hall}/passes and send it as ?pass=",
+    )
+}
+
 pub fn bearer<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'a str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
@@ -192,16 +202,28 @@ impl AppState {
     pub fn principal(
         &self,
         headers: &HeaderMap,
-        query_token: Option<&str>,
+        query_pass: Option<&str>,
         hall: HallId,
     ) -> Result<Principal, ApiError> {
-        let token =
-            bearer(headers, query_token).ok_or_else(|| ApiError::unauthenticated("sign in first: no bearer token"))?;
+        let from_header = bearer(headers, None);
+        let token = from_header
+            .or(query_pass)
+            .ok_or_else(|| ApiError::unauthenticated("sign in first: no bearer token"))?;
         let cfg = self.service.halls.config(hall)?;
         let p = self
             .keys
             .verify(token, cfg, self.service.now())
             .map_err(|e| ApiError::unauthenticated(e.to_string()))?;
+        if from_header.is_none() && !p.by_pass {
+            return Err(token_in_address());
+        }
+        if from_header.is_some() && p.by_pass {
+            // A pass opens a live connection or an announcement, nothing
+            // else (nor another pass, which would make it last for ever).
+            return Err(ApiError::unauthenticated(
+                "a pass is for ?pass= on a WebSocket or announcement: send the sign-in token",
+            ));
+        }
         if let Some(device) = &p.device {
             let kept = locked(self, hall)?.device(device).is_some_and(|d| d.account == p.user);
             if !kept {

@@ -67,7 +67,11 @@ pub struct LiveQuery {
     /// The incarnation of the log `since` is from (docs/protocol.md).
     #[serde(default)]
     pub epoch: Option<String>,
-    /// The sign-in token (browsers cannot set headers on a WebSocket).
+    /// A pass (`POST /api/v1/halls/{hall}/passes`): browsers cannot set
+    /// headers on a WebSocket.
+    #[serde(default)]
+    pub pass: Option<String>,
+    /// Refused: a sign-in token does not go in an address.
     #[serde(default)]
     pub token: Option<String>,
 }
@@ -125,9 +129,15 @@ async fn hall_live(
     req: Request,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
-    let who = state.principal(&headers, q.token.as_deref(), hall)?;
+    if q.token.is_some() {
+        return Err(super::extract::token_in_address());
+    }
+    let who = state.principal(&headers, q.pass.as_deref(), hall)?;
     let audience = Audience::of(who.role);
-    let device = who.device;
+    let holder = Holder {
+        device: who.device,
+        person: who.session_started.map(|_| who.user),
+    };
     let cfg = state.service.halls.config(hall)?.clone();
     let scope = Scope::parse(&q.scope, &cfg.spec).map_err(|e| ApiError::bad_request("bad_scope", e.to_string()))?;
     let format = Format::parse(&q.format).map_err(|e| ApiError::bad_request("bad_format", e.to_string()))?;
@@ -142,7 +152,7 @@ async fn hall_live(
         .ok_or_else(|| ApiError::not_found("unknown_hall", "no such hall"))?;
     let resume = q.resume()?;
     upgrade(req, move |io| {
-        serve(io, state, feed, (scope, format, audience), resume, (served, device))
+        serve(io, state, feed, (scope, format, audience), resume, (served, holder))
     })
 }
 
@@ -164,7 +174,25 @@ async fn ticket_live(
         .ok_or_else(|| ApiError::not_found("unknown_ticket", "no such ticket"))?;
     // A citizen's page: their ticket alone (`wire::view::CitizenTicket`).
     let what = (Scope::Ticket(number), Format::Json, Audience::Display);
-    upgrade(req, move |io| serve(io, state, feed, what, None, (Vec::new(), None)))
+    upgrade(req, move |io| {
+        serve(io, state, feed, what, None, (Vec::new(), Holder::default()))
+    })
+}
+
+/// Whose sign-in a connection lives on: it ends when that sign-in does.
+#[derive(Default)]
+struct Holder {
+    /// A paired device: until it is revoked.
+    device: Option<String>,
+    /// A person's account: until it signs out everywhere.
+    person: Option<String>,
+}
+
+impl Holder {
+    fn ended_by(&self, frame: &crate::hub::Frame) -> bool {
+        self.device.as_deref().is_some_and(|d| frame.revokes(d))
+            || self.person.as_deref().is_some_and(|u| frame.signs_out(u))
+    }
 }
 
 struct Counted(Arc<crate::hub::HubStats>);
@@ -236,7 +264,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     feed: Arc<Feed>,
     (scope, format, audience): (Scope, Format, Audience),
     resume: Option<Resume>,
-    (served, device): (Vec<usize>, Option<String>),
+    (served, holder): (Vec<usize>, Holder),
 ) {
     let stats = state.hub.stats.clone();
     let beat = state.hub.heartbeat;
@@ -280,10 +308,10 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
                 while let Some(r) = next.take() {
                     let mut resnapshot = false;
                     match r {
-                        Ok(frame) if device.as_deref().is_some_and(|d| frame.revokes(d)) => {
+                        Ok(frame) if holder.ended_by(&frame) => {
                             // Signed out for good: the page shows its sign-in.
-                            let _ = write(&mut io, &error_frame("unauthenticated", "this device was signed out"), limit).await;
-                            let _ = write(&mut io, &ws::close_frame(REVOKED, "device signed out"), limit).await;
+                            let _ = write(&mut io, &error_frame("unauthenticated", "this sign-in has ended: sign in again"), limit).await;
+                            let _ = write(&mut io, &ws::close_frame(REVOKED, "signed out"), limit).await;
                             return;
                         }
                         Ok(frame) if frame.seq > sent || frame.reset => {

@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/login", post(login))
         .route("/api/v1/halls/{hall}/sign-out", post(sign_out))
+        .route("/api/v1/halls/{hall}/passes", post(pass))
         .route("/api/v1/halls/{hall}/accounts/{user}/sign-out", post(sign_out_account))
 }
 
@@ -125,8 +126,41 @@ pub struct Session {
     pub device: Option<String>,
 }
 
-/// Signs in: a token for the `Authorization: Bearer` header (or a
-/// WebSocket's `token` query value).
+/// A pass: a token good for a minute, to put in an address where a
+/// header cannot go (a WebSocket, an `<audio>` element).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Pass {
+    pub pass: String,
+    /// Unix milliseconds: the pass is refused after this.
+    pub expires_at: i64,
+}
+
+/// Makes a pass for the signed-in account's session (its token in the
+/// `Authorization` header), to open a WebSocket with `?pass=` or fetch an
+/// announcement: a sign-in token never goes in an address, where proxies
+/// and histories keep it. The pass is void with its session.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/passes", tag = "public", params(("hall" = String, Path, description = "The hall's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Pass), (status = 401, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
+async fn pass(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    super::extract::HallPath(hall): super::extract::HallPath,
+) -> Result<Json<Pass>, ApiError> {
+    let p = state.principal(&headers, None, hall)?;
+    let cfg = state.service.halls.config(hall)?;
+    let account = cfg
+        .account(&p.user)
+        .ok_or_else(|| ApiError::unauthenticated(crate::auth::TokenError::NoAccount.to_string()))?;
+    let now = state.service.now();
+    Ok(Json(Pass {
+        pass: state.keys.pass(&p, &account.password_hash, now),
+        expires_at: now.0 + crate::auth::PASS_MS,
+    }))
+}
+
+/// Signs in: a token for the `Authorization: Bearer` header (WebSockets
+/// and `<audio>` take a pass made from it: `POST …/passes`).
 #[utoipa::path(post, path = "/api/v1/login", tag = "public", request_body = Login,
     responses((status = 200, body = Session), (status = 401, body = ErrorDoc, description = "Wrong user name or password"),
         (status = 404, body = ErrorDoc, description = "Unknown hall"), (status = 429, body = ErrorDoc, description = "Too many wrong passwords from this address (rate_limited) or for this account (account_locked); see Retry-After"),
@@ -177,6 +211,8 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
             user: account.user.clone(),
             expires,
             device: None,
+            pass: false,
+            started: None,
         },
         &account.password_hash,
     );
@@ -222,6 +258,8 @@ pub(super) async fn device_session(
             user: account.user.clone(),
             expires: 0,
             device: Some(device.clone()),
+            pass: false,
+            started: None,
         },
         &account.password_hash,
     );

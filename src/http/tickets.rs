@@ -181,7 +181,24 @@ pub(super) fn person(state: &AppState, hall: HallId, id: Option<&str>) -> Result
             ),
         ));
     };
-    Ok(Some(state.keys.person_key(&canonical)))
+    let current = state.keys.person_key(&canonical);
+    // After the person key was rotated, someone the hall knows under an
+    // earlier key keeps that hash, so its rules (one ticket, one booking
+    // a day, the phone quota) still see what they had.
+    let earlier = state.keys.earlier_person_keys(&canonical);
+    if earlier.is_empty() {
+        return Ok(Some(current));
+    }
+    let hall_state = super::extract::locked(state, hall)?;
+    if hall_state.knows_person(current) {
+        return Ok(Some(current));
+    }
+    Ok(Some(
+        earlier
+            .into_iter()
+            .find(|k| hall_state.knows_person(*k))
+            .unwrap_or(current),
+    ))
 }
 
 /// Runs a command that issues one ticket (an issue or a check-in) and

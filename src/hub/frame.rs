@@ -64,6 +64,15 @@ impl Frame {
             .any(|e| matches!(&e.kind, EventKind::DeviceRevoked { device: d } if d == device))
     }
 
+    /// Whether this batch signs `user` out everywhere: the connections of
+    /// their sessions end.
+    pub fn signs_out(&self, user: &str) -> bool {
+        self.batch
+            .events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::SignedOut { user: u } if u == user))
+    }
+
     /// The delta of this frame's events after `after` alone (see
     /// [`super::Feed::partial`]).
     pub(super) fn rest(&self, after: u64, audience: Audience) -> Bytes {

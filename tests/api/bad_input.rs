@@ -220,7 +220,8 @@ async fn operations_in_the_wrong_state_are_conflicts() {
 async fn websocket_requests_with_bad_parameters_are_refused_before_the_upgrade() {
     let app = spawn_app().await;
     let token = app.token("qiaocheng", "display").await;
-    let live = format!("{HALL}/live?token={token}");
+    let pass = app.pass("qiaocheng", &token).await;
+    let live = format!("{HALL}/live?pass={pass}");
     for (query, status, code) in [
         ("&scope=zone:nowhere", 400, "bad_scope"),
         ("&scope=window:99", 400, "bad_scope"),

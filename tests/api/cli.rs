@@ -113,3 +113,47 @@ fn the_server_says_where_to_open_it_and_warns_of_sample_passwords() {
     assert!(seen.contains("sample password (hallcall-demo)"), "{seen}");
     assert!(seen.contains("hall=qiaocheng"), "{seen}");
 }
+
+/// A person key inside the store's directory (copied with every backup)
+/// or one that is not a key stops the start, naming the file.
+#[test]
+fn a_person_key_in_the_store_or_malformed_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let store = format!("file:{}", data.path().display());
+    let inside = data.path().join("person.key");
+    std::fs::write(&inside, "ab".repeat(32)).unwrap();
+    let out = hallcall(&[
+        "--demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &store,
+        "--person-key-file",
+        &inside.display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("inside the store's directory") && err.contains("person.key"),
+        "{err}"
+    );
+
+    let short = outside.path().join("short.key");
+    std::fs::write(&short, "abc").unwrap();
+    let out = hallcall(&[
+        "--demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &store,
+        "--person-key-file",
+        &short.display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not hex of at least 16 bytes") && err.contains("short.key"),
+        "{err}"
+    );
+}

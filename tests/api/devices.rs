@@ -2,11 +2,9 @@
 //! administrator revokes them; a device without a keyboard is paired by a
 //! code entered on the supervisor board; a kiosk does only a kiosk's work.
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{DEMO_PASSWORD, TUESDAY_10AM, TestApp, login_raw, next_json, spawn_app, spawn_app_on};
+use crate::helpers::{DEMO_PASSWORD, TUESDAY_10AM, TestApp, close_code, login_raw, next_json, spawn_app, spawn_app_on};
 
 const HALL: &str = "qiaocheng";
 
@@ -40,20 +38,6 @@ async fn device(app: &TestApp, user: &str, name: &str) -> Value {
 
 fn token(session: &Value) -> &str {
     session["token"].as_str().expect("a token")
-}
-
-/// The close code the server ends a live connection with.
-async fn close_code(ws: &mut crate::helpers::Ws) -> u16 {
-    loop {
-        let m = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
-            .await
-            .expect("closed within 10 s");
-        match m {
-            Some(Ok(Message::Close(Some(f)))) => return f.code.into(),
-            Some(Ok(_)) => continue,
-            other => panic!("no close frame: {other:?}"),
-        }
-    }
 }
 
 #[tokio::test]
@@ -99,9 +83,9 @@ async fn a_device_stays_signed_in_until_an_administrator_revokes_it() {
             .0,
         200
     );
-    let live = |t: &str| format!("/api/v1/halls/qiaocheng/live?token={t}");
-    let mut east_screen = app.ws(&live(token(&east))).await;
-    let mut west_screen = app.ws(&live(token(&west))).await;
+    let live = |p: String| format!("/api/v1/halls/qiaocheng/live?pass={p}");
+    let mut east_screen = app.ws(&live(app.pass("qiaocheng", token(&east)).await)).await;
+    let mut west_screen = app.ws(&live(app.pass("qiaocheng", token(&west)).await)).await;
     assert_eq!(next_json(&mut east_screen).await["type"], "snapshot");
     assert_eq!(next_json(&mut west_screen).await["type"], "snapshot");
 

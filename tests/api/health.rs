@@ -69,6 +69,7 @@ async fn the_openapi_document_describes_every_route() {
             "/api/v1/halls/{hall}/devices/unlock",
             "/api/v1/halls/{hall}/devices/{device}/revoke",
             "/api/v1/halls/{hall}/sign-out",
+            "/api/v1/halls/{hall}/passes",
             "/api/v1/halls/{hall}/accounts/{user}/sign-out",
         ];
         assert_eq!(

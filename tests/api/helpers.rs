@@ -176,15 +176,17 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
 
 /// As [`spawn_app_with`], with its own connection timeouts and caps.
 pub async fn spawn_app_limited(store: StoreUrl, now: i64, connections: hallcall::cli::ConnArgs) -> TestApp {
-    spawn_app_full(store, now, connections, 5).await
+    spawn_app_full(store, now, connections, 5, &[]).await
 }
 
-/// As [`spawn_app_limited`], with its own wait for a write's confirmation.
+/// As [`spawn_app_limited`], with its own wait for a write's confirmation,
+/// and person keys: the one in use, then earlier ones (none: the store's).
 pub async fn spawn_app_full(
     store: StoreUrl,
     now: i64,
     connections: hallcall::cli::ConnArgs,
     write_timeout_secs: u64,
+    person_keys: &[&Path],
 ) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         hallcall::telemetry::init(std::io::stdout);
@@ -202,6 +204,8 @@ pub async fn spawn_app_full(
         new_secret: false,
         demo: true,
         write_timeout_secs,
+        person_key_file: person_keys.first().map(|p| p.to_path_buf()),
+        earlier_person_key_file: person_keys.iter().skip(1).map(|p| p.to_path_buf()).collect(),
     };
     let config = hallcall::config::load(&args.config).expect("the sample config loads");
     let clock = Arc::new(AtomicI64::new(now));
@@ -259,11 +263,25 @@ impl TestApp {
         ws
     }
 
+    /// A pass made from `token`, for `?pass=` in an address.
+    pub async fn pass(&self, hall: &str, token: &str) -> String {
+        let res = self
+            .client
+            .post(self.url(&format!("/api/v1/halls/{hall}/passes")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(res.status(), 200, "a pass for {hall}");
+        let v: Value = res.json().await.expect("a JSON pass");
+        v["pass"].as_str().expect("pass").to_owned()
+    }
+
     /// A live subscription to `hall` as `user`, with `query` (scope, format, since).
     pub async fn live(&self, hall: &str, user: &str, query: &str) -> Ws {
         let token = self.token(hall, user).await;
-        self.ws(&format!("/api/v1/halls/{hall}/live?token={token}&{query}"))
-            .await
+        let pass = self.pass(hall, &token).await;
+        self.ws(&format!("/api/v1/halls/{hall}/live?pass={pass}&{query}")).await
     }
 }
 
@@ -281,6 +299,20 @@ pub async fn next_text(ws: &mut Ws) -> String {
             Message::Text(t) => return t.to_string(),
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+/// The code the server closes `ws` with; panics after 10 s without one.
+pub async fn close_code(ws: &mut Ws) -> u16 {
+    loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(10), futures_util::StreamExt::next(ws))
+            .await
+            .expect("closed within 10 s");
+        match m {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f)))) => return f.code.into(),
+            Some(Ok(_)) => continue,
+            other => panic!("no close frame: {other:?}"),
         }
     }
 }

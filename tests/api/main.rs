@@ -16,6 +16,8 @@ mod helpers;
 mod idempotency;
 mod live;
 mod metrics;
+mod passes;
+mod person_key;
 mod ratings;
 mod redis;
 #[path = "../support/redis_server.rs"]

@@ -141,6 +141,7 @@ async fn a_stalled_store_answers_503_in_bounded_time_and_loses_nothing() {
         TUESDAY_10AM,
         hallcall::cli::ConnArgs::default(),
         1,
+        &[],
     )
     .await;
     let token = app.token("qiaocheng", "w1").await;

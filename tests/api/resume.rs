@@ -61,7 +61,7 @@ async fn screen(port: u16, token: String, seen: Shared, mut away: watch::Receive
             let _ = away.changed().await;
             continue;
         }
-        let mut url = format!("ws://127.0.0.1:{port}/api/v1/halls/crash/live?token={token}");
+        let mut url = format!("ws://127.0.0.1:{port}/api/v1/halls/crash/live?scope=hall");
         {
             let s = seen.lock().unwrap();
             if let Some(seq) = s.seq {
@@ -71,7 +71,14 @@ async fn screen(port: u16, token: String, seen: Shared, mut away: watch::Receive
                 }
             }
         }
-        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(&url).await else {
+        // A program (not a browser) signs in with the header.
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().expect("a WebSocket request");
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("a header value"),
+        );
+        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(req).await else {
             // The server is down: try again shortly, as live.js does.
             tokio::time::sleep(Duration::from_millis(30)).await;
             continue;

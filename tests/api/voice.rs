@@ -34,9 +34,10 @@ async fn the_wav_for_a_real_call_says_the_number_and_the_window() {
     assert_eq!(ticket, "A001");
 
     let token = app.token("qiaocheng", "display").await;
+    let pass = app.pass("qiaocheng", &token).await;
     let res = app
         .client
-        .get(app.url(&format!("{HALL}/announcements?ticket={ticket}&window=4&token={token}")))
+        .get(app.url(&format!("{HALL}/announcements?ticket={ticket}&window=4&pass={pass}")))
         .send()
         .await
         .unwrap();
@@ -82,7 +83,7 @@ async fn the_wav_for_a_real_call_says_the_number_and_the_window() {
     assert_eq!(res.status(), 401);
     let res = app
         .client
-        .get(app.url(&format!("{HALL}/announcements?ticket=A001&window=99&token={token}")))
+        .get(app.url(&format!("{HALL}/announcements?ticket=A001&window=99&pass={pass}")))
         .send()
         .await
         .unwrap();

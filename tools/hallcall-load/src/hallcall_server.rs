@@ -176,6 +176,8 @@ impl Hallcall {
                 user: user.to_owned(),
                 expires,
                 device: None,
+                pass: false,
+                started: None,
             },
             DEMO_HASH,
         ))
@@ -246,9 +248,10 @@ pub async fn window(
         .and_then(|t| crate::ws_client::ticket_number(t.as_bytes())))
 }
 
-/// The screens' path for hall `i`.
+/// The screens' path for hall `i`, with the display's token after `#`
+/// for the `Authorization` header (see `ws_client::Display::connect`).
 pub fn live_path(hall: usize, display: &str) -> String {
-    format!("/api/v1/halls/{}/live?token={display}", hall_id(hall))
+    format!("/api/v1/halls/{}/live#{display}", hall_id(hall))
 }
 
 /// Opens `windows` windows and issues `tickets` tickets in each hall, over

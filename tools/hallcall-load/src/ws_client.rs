@@ -40,8 +40,14 @@ pub enum Incoming {
 }
 
 impl Display {
-    /// Connects and upgrades `path` (with its query) to a WebSocket.
+    /// Connects and upgrades `path` (with its query) to a WebSocket. A
+    /// token after `#` (a fragment, which HTTP never sends) goes in the
+    /// `Authorization` header, as a program signs in.
     pub async fn connect(addr: SocketAddr, path: &str) -> anyhow::Result<Display> {
+        let (path, auth) = match path.split_once('#') {
+            Some((p, token)) => (p, format!("Authorization: Bearer {token}\r\n")),
+            None => (path, String::new()),
+        };
         let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
             .await
             .context("connect timed out")?
@@ -54,7 +60,7 @@ impl Display {
             end: 0,
         };
         let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Upgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
         d.stream
