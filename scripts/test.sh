@@ -51,6 +51,10 @@ need_lib alsa libasound2-dev
 need chromium chromium
 need node nodejs
 need npm npm
+# The reverse-proxy test runs config/nginx/ in a real nginx, over TLS too.
+need /usr/sbin/nginx nginx
+need openssl openssl
+need curl curl
 # The API fuzz runs schemathesis (PyPI) from a venv of its own.
 need python3 python3
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then

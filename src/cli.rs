@@ -121,6 +121,12 @@ pub struct ConnArgs {
     /// Connections not yet signed in, per client address.
     #[arg(long, default_value_t = 128)]
     pub max_anonymous_per_address: usize,
+    /// A reverse proxy in front of this server (an address or CIDR,
+    /// repeatable): its requests are counted against the client it names
+    /// in X-Forwarded-For, and its connections not per address
+    /// (docs/deploy.md).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ConnArgs {
@@ -131,11 +137,16 @@ impl Default for ConnArgs {
             body_timeout_secs: d.body_timeout.as_secs(),
             max_anonymous_connections: d.max_anonymous,
             max_anonymous_per_address: d.max_anonymous_per_address,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 impl ConnArgs {
+    pub fn proxies(&self) -> crate::http::proxies::TrustedProxies {
+        crate::http::proxies::TrustedProxies::new(&self.trusted_proxies)
+    }
+
     pub fn limits(&self) -> crate::http::serve::ConnLimits {
         crate::http::serve::ConnLimits {
             head_timeout: std::time::Duration::from_secs(self.head_timeout_secs),

@@ -42,6 +42,7 @@ pub struct Application {
     public_url: Option<Arc<str>>,
     conn_limits: ConnLimits,
     conn_counts: ConnCounts,
+    proxies: crate::http::proxies::TrustedProxies,
 }
 
 impl Application {
@@ -129,6 +130,7 @@ impl Application {
             public_url: args.public_url.as_deref().map(Arc::from),
             conn_limits: args.connections.limits(),
             conn_counts: ConnCounts::default(),
+            proxies: args.connections.proxies(),
         })
     }
 
@@ -182,6 +184,7 @@ impl Application {
             announcer: self.announcer.clone(),
             public_url: self.public_url.clone(),
             metrics: self.metrics.clone(),
+            proxies: self.proxies.clone(),
             pairings: Arc::default(),
         }));
         let hub = self.hub.clone();
@@ -189,7 +192,7 @@ impl Application {
             self.listener,
             app,
             self.conn_limits,
-            self.conn_counts.clone(),
+            (self.conn_counts.clone(), self.proxies.clone()),
             async move {
                 shutdown.await;
                 tracing::info!("shutting down: closing live connections");

@@ -58,6 +58,29 @@ impl RateLimiter {
     /// Gives back the request `check` took: for a limit on failures only
     /// (a correct sign-in costs nothing, so a hall's staff behind one
     /// address can all sign in in the morning).
+    /// Whether `ip` has a request left, without taking it: for a limit
+    /// on failures alone, charged with [`RateLimiter::charge`] when one
+    /// fails (so many correct sign-ins at once from one NAT address all
+    /// pass).
+    pub fn ready(&self, ip: IpAddr, now: Instant) -> Result<(), f64> {
+        let Some(entry) = self.buckets.get(&ip) else {
+            return Ok(());
+        };
+        let (tokens, at) = *entry;
+        let refilled =
+            (tokens + now.saturating_duration_since(at).as_secs_f64() * self.rates.per_sec).min(self.rates.burst);
+        if refilled >= 1.0 {
+            Ok(())
+        } else {
+            Err((1.0 - refilled) / self.rates.per_sec)
+        }
+    }
+
+    /// Takes one request from `ip`'s bucket (a failure), down to empty.
+    pub fn charge(&self, ip: IpAddr, now: Instant) {
+        let _ = self.check(ip, now);
+    }
+
     pub fn refund(&self, ip: IpAddr) {
         if let Some(mut entry) = self.buckets.get_mut(&ip) {
             entry.0 = (entry.0 + 1.0).min(self.rates.burst);
@@ -87,6 +110,25 @@ mod tests {
         assert!(l.check(other, t0).is_ok(), "buckets are per address");
         assert!(l.check(ip, t0 + Duration::from_millis(500)).is_ok());
         assert!(l.check(ip, t0 + Duration::from_millis(500)).is_err());
+    }
+
+    #[test]
+    fn ready_takes_nothing_and_only_charges_count() {
+        let l = RateLimiter::new(Rates {
+            burst: 2.0,
+            per_sec: 0.001,
+        });
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            assert!(l.ready(ip, t0).is_ok(), "successes cost nothing");
+        }
+        l.charge(ip, t0);
+        assert!(l.ready(ip, t0).is_ok());
+        l.charge(ip, t0);
+        assert!(l.ready(ip, t0).is_err(), "two failures empty it");
+        l.charge(ip, t0);
+        assert!(l.ready(ip, t0).is_err());
     }
 
     #[test]

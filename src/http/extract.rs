@@ -83,19 +83,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
-/// The client's address, for rate limits. Behind a reverse proxy this is
-/// the proxy: limit there instead.
+/// The client's address, for rate limits and sign-in lockouts: behind a
+/// trusted reverse proxy, the one it names (see `proxies`).
 pub struct ClientIp(pub IpAddr);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
-        let ip = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
-        Ok(ClientIp(ip))
+        Ok(ClientIp(state.proxies.client(peer, &parts.headers)))
     }
 }
 
@@ -108,6 +108,22 @@ impl ClientIp {
             .map_err(ApiError::too_many)
     }
 
+    /// 429 while the client's bucket is empty, taking nothing from it
+    /// (a limit on failures: see [`ClientIp::charge`]).
+    ///
+    /// # Errors
+    /// 429 while the client's bucket is empty.
+    pub fn ready(&self, limiter: &RateLimiter) -> Result<(), ApiError> {
+        limiter
+            .ready(self.0, std::time::Instant::now())
+            .map_err(ApiError::too_many)
+    }
+
+    /// Counts one failure against the client.
+    pub fn charge(&self, limiter: &RateLimiter) {
+        limiter.charge(self.0, std::time::Instant::now());
+    }
+
     /// Gives back what [`ClientIp::limit`] took (a request that succeeded,
     /// where only failures count).
     pub fn refund(&self, limiter: &RateLimiter) {
@@ -115,8 +131,6 @@ impl ClientIp {
     }
 }
 
-/// The bearer token of a request: the `Authorization` header, or for
-/// WebSockets (which browsers cannot give headers) a `token` query value.
 /// 400 for a sign-in token sent in an address, where proxies and browser
 /// histories keep it: an address carries a short-lived pass instead.
 pub fn token_in_address() -> ApiError {
@@ -127,6 +141,8 @@ pub fn token_in_address() -> ApiError {
     )
 }
 
+/// The bearer token of a request: the `Authorization` header, else
+/// `query_token`.
 pub fn bearer<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'a str> {
     headers
         .get(axum::http::header::AUTHORIZATION)

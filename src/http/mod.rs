@@ -29,6 +29,7 @@ mod keyed;
 mod live;
 mod openapi;
 mod pages;
+pub mod proxies;
 mod ratings;
 mod reports;
 pub mod serve;
@@ -118,6 +119,8 @@ pub struct Shared {
     /// address); when unset, the address the request came to.
     pub public_url: Option<Arc<str>>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub proxies: proxies::TrustedProxies,
     /// Devices waiting for their pairing code to be entered.
     pub pairings: Arc<crate::auth::Pairings<session::Session>>,
 }

@@ -68,9 +68,16 @@ struct Anonymous {
 
 impl Anonymous {
     /// Counts a new connection from `ip`, unless a cap is reached.
-    fn admit(self: &Arc<Self>, ip: IpAddr, limits: &ConnLimits) -> Option<Admission> {
+    /// A trusted proxy (`proxy`) carries many clients: only the total
+    /// holds it.
+    fn admit(self: &Arc<Self>, ip: IpAddr, limits: &ConnLimits, proxy: bool) -> Option<Admission> {
+        let per_address = if proxy {
+            usize::MAX
+        } else {
+            limits.max_anonymous_per_address
+        };
         let mut here = self.per_address.entry(ip).or_insert(0);
-        if *here >= limits.max_anonymous_per_address || self.total.load(Ordering::Relaxed) >= limits.max_anonymous {
+        if *here >= per_address || self.total.load(Ordering::Relaxed) >= limits.max_anonymous {
             let empty = *here == 0;
             drop(here);
             if empty {
@@ -153,7 +160,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,
-    counts: ConnCounts,
+    (counts, proxies): (ConnCounts, super::proxies::TrustedProxies),
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> std::io::Result<()> {
@@ -187,7 +194,7 @@ pub async fn serve(
                 }
             },
         };
-        let Some(admission) = table.admit(addr.ip(), &limits) else {
+        let Some(admission) = table.admit(addr.ip(), &limits, proxies.contains(addr.ip())) else {
             refused.note(addr.ip());
             drop(tcp);
             continue;
@@ -287,15 +294,15 @@ mod tests {
         let table = Arc::new(Anonymous::default());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let a1 = table.admit(a, &limits).unwrap();
-        let a2 = table.admit(a, &limits).unwrap();
-        assert!(table.admit(a, &limits).is_none(), "per address");
-        let b1 = table.admit(b, &limits).unwrap();
-        assert!(table.admit(b, &limits).is_none(), "in all");
+        let a1 = table.admit(a, &limits, false).unwrap();
+        let a2 = table.admit(a, &limits, false).unwrap();
+        assert!(table.admit(a, &limits, false).is_none(), "per address");
+        let b1 = table.admit(b, &limits, false).unwrap();
+        assert!(table.admit(b, &limits, false).is_none(), "in all");
         a1.leave();
         a1.leave();
         assert_eq!(table.total.load(Ordering::Relaxed), 2, "leaving twice counts once");
-        let a3 = table.admit(a, &limits).unwrap();
+        let a3 = table.admit(a, &limits, false).unwrap();
         drop(a1);
         assert_eq!(
             table.total.load(Ordering::Relaxed),
@@ -309,8 +316,12 @@ mod tests {
             max_anonymous_per_address: 0,
             ..limits
         };
-        assert!(table.admit(a, &none).is_none());
+        assert!(table.admit(a, &none, false).is_none());
         assert!(table.per_address.is_empty(), "a refusal leaves no entry");
+        // A trusted proxy carries many clients: only the total holds it.
+        let proxied: Vec<_> = (0..3).map(|_| table.admit(a, &limits, true).unwrap()).collect();
+        assert!(table.admit(a, &limits, true).is_none(), "in all");
+        drop(proxied);
     }
 
     #[test]

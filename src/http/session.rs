@@ -166,10 +166,15 @@ async fn pass(
         (status = 404, body = ErrorDoc, description = "Unknown hall"), (status = 429, body = ErrorDoc, description = "Too many wrong passwords from this address (rate_limited) or for this account (account_locked); see Retry-After"),
         (status = 503, body = ErrorDoc, description = "Too many password checks waiting (busy); see Retry-After")))]
 async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Login>) -> Result<Json<Session>, ApiError> {
-    ip.limit(&state.limits.login)?;
+    // Only wrong passwords count against the address: a hall's PCs behind
+    // one NAT address all sign in at 8:30.
+    ip.ready(&state.limits.login)?;
     let hall = hall_id(&state, &req.hall)?;
     let cfg = state.service.halls.config(hall)?.clone();
-    let refused = || ApiError::unauthenticated("wrong user name or password");
+    let refused = || {
+        ip.charge(&state.limits.login);
+        ApiError::unauthenticated("wrong user name or password")
+    };
     if req.user.len() > MAX_USER || req.password.len() > MAX_PASSWORD {
         return Err(refused());
     }
@@ -198,8 +203,6 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         return Err(refused());
     };
     limits.lockouts.succeeded(&key);
-    // The limit is on wrong passwords: a correct one costs nothing.
-    ip.refund(&limits.login);
     if account.role.is_device() {
         let name = req.device_name.unwrap_or_default();
         return Ok(Json(device_session(&state, hall, &account, &name).await?));

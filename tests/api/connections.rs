@@ -25,6 +25,7 @@ async fn app_with_short_timeouts(dir: &tempfile::TempDir) -> TestApp {
             body_timeout_secs: 2,
             max_anonymous_connections: 4096,
             max_anonymous_per_address: PER_ADDRESS,
+            trusted_proxies: Vec::new(),
         },
     )
     .await

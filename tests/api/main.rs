@@ -18,6 +18,7 @@ mod live;
 mod metrics;
 mod passes;
 mod person_key;
+mod proxy;
 mod ratings;
 mod redis;
 #[path = "../support/redis_server.rs"]
