@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{Command, EngineError, Event, HallId, KeptAnswer, Millis};
+use crate::engine::{AuditNote, Command, EngineError, Event, HallId, KeptAnswer, Millis};
 use crate::shards::{Halls, ShardError};
 use crate::store::{NumberKey, Store, StoreError};
 
@@ -147,6 +147,21 @@ impl Service {
         self.execute_if(hall, cmd, |_| Ok(())).await
     }
 
+    /// As [`Service::execute`], with `note` in the hall's audit log,
+    /// durable with the command's events.
+    ///
+    /// # Errors
+    /// As for [`Service::execute`].
+    pub async fn execute_noted(&self, hall: HallId, cmd: Command, note: AuditNote) -> Result<Vec<Event>, ServiceError> {
+        match self
+            .execute_keyed(hall, cmd, (None, Some(note)), |_| Ok(()), |_, _| ((), None))
+            .await?
+        {
+            Outcome::Done(events, ()) => Ok(events),
+            Outcome::Repeated(_) => Err(ServiceError::Unavailable("a repeat without a key".into())),
+        }
+    }
+
     /// As [`Service::execute`], after `check` has passed on the hall under
     /// the same lock (a rule the engine does not know, such as a daily
     /// quota, with no window for a concurrent request to slip through).
@@ -179,7 +194,7 @@ impl Service {
         then: impl FnOnce(&crate::engine::Hall, &[Event]) -> R,
     ) -> Result<(Vec<Event>, R), ServiceError> {
         match self
-            .execute_keyed(hall, cmd, None, check, |h, e| (then(h, e), None))
+            .execute_keyed(hall, cmd, (None, None), check, |h, e| (then(h, e), None))
             .await?
         {
             Outcome::Done(events, read) => Ok((events, read)),
@@ -202,7 +217,7 @@ impl Service {
         &self,
         hall: HallId,
         mut cmd: Command,
-        key: Option<&RequestKey>,
+        (key, note): (Option<&RequestKey>, Option<AuditNote>),
         check: impl FnOnce(&crate::engine::Hall) -> Result<(), ServiceError>,
         then: impl FnOnce(&crate::engine::Hall, &[Event]) -> (R, Option<Answer>),
     ) -> Result<Outcome<R>, ServiceError> {
@@ -264,6 +279,10 @@ impl Service {
             let (read, answer) = then(&guard, &events);
             if events.is_empty() {
                 return Ok(Outcome::Done(events, read));
+            }
+            if let Some(note) = note {
+                // Durable with what it records, or neither is.
+                events.push(guard.audit(note, now)?);
             }
             if let (Some(key), Some(answer)) = (key, answer) {
                 match guard.keep_answer(&key.key, &key.fingerprint, answer.status, &answer.body, now) {

@@ -31,6 +31,9 @@ use crate::store::{Location, Store, StoreConfig, Stream};
 /// How often every hall is sent the time (day rollover, due appointments).
 const TICK: Duration = Duration::from_secs(5);
 
+/// How often refused sign-ins, counted meanwhile, go to the audit log.
+const REFUSALS_EVERY: Duration = Duration::from_secs(60);
+
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
@@ -165,14 +168,21 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "hallcall listening: open http://{addr}/ in a browser for the pages");
+        let limits = Arc::new(Limits::default());
         let ticker = {
             let service = self.service.clone();
+            let limits = limits.clone();
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(TICK);
                 every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut flushed = tokio::time::Instant::now();
                 loop {
                     every.tick().await;
                     service.tick_all().await;
+                    if flushed.elapsed() >= REFUSALS_EVERY {
+                        limits.refused_sign_ins.flush(&service).await;
+                        flushed = tokio::time::Instant::now();
+                    }
                 }
             })
         };
@@ -180,7 +190,7 @@ impl Application {
             service: self.service.clone(),
             hub: self.hub.clone(),
             keys: self.keys.clone(),
-            limits: Arc::new(Limits::default()),
+            limits: limits.clone(),
             announcer: self.announcer.clone(),
             public_url: self.public_url.clone(),
             metrics: self.metrics.clone(),
@@ -203,6 +213,7 @@ impl Application {
         .await
         .context("server failed");
         ticker.abort();
+        limits.refused_sign_ins.flush(&self.service).await;
         self.hub.drained(Duration::from_secs(2)).await;
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");

@@ -187,6 +187,11 @@ pub enum Command {
     RevokeDevice {
         device: String,
     },
+    /// Records what happened outside the hall's state (sign-ins) in its
+    /// audit log.
+    Record {
+        notes: Vec<super::audit::AuditNote>,
+    },
     /// The passing of time: the business-day rollover if one is due, and
     /// auto-call for appointments that have become due. The shell sends it
     /// every few seconds.

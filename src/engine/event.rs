@@ -177,6 +177,8 @@ pub enum EventKind {
     SignedOut {
         user: String,
     },
+    /// A line of the audit log (see `audit`). Never published.
+    Audited(super::audit::AuditNote),
     /// The answer to a request made with an idempotency key, kept right
     /// after the request's own events (see `answers`). Never published.
     AnswerKept {

@@ -217,6 +217,11 @@ impl Hall {
         if let Some(kind) = self.decide(cmd, now)? {
             self.push(kind, now, out)?;
         }
+        if let Command::Record { notes } = cmd {
+            for n in notes {
+                self.push(EventKind::Audited(n.clone()), now, out)?;
+            }
+        }
         if let Command::CancelPhoneTickets { zone } = cmd {
             let z = zone.and_then(|z| self.cfg.zone_index(z));
             for ticket in self.waiting_from_phones(z) {
@@ -362,6 +367,13 @@ impl Hall {
         let p = &self.cfg.policy;
         let kind = match *cmd {
             Command::Tick => return Ok(None),
+            // Many events: see `execute_today`.
+            Command::Record { ref notes } => {
+                for n in notes {
+                    n.check()?;
+                }
+                return Ok(None);
+            }
             // Many events: see `execute_today`.
             Command::CancelPhoneTickets { zone } => {
                 if let Some(z) = zone {
@@ -1342,6 +1354,7 @@ impl Hall {
             EventKind::SignedOut { ref user } => {
                 self.st.signed_out.insert(user.clone(), at);
             }
+            EventKind::Audited(_) => {}
             EventKind::AnswerKept {
                 ref key,
                 ref fingerprint,

@@ -24,6 +24,7 @@
 mod alert;
 mod alerts;
 mod answers;
+mod audit;
 mod booking;
 mod calendar;
 mod calls;
@@ -45,6 +46,7 @@ mod window;
 
 pub use alert::{Alert, AlertKind, AlertTarget};
 pub use answers::{KeptAnswer, MAX_ANSWER_BODY, MAX_ANSWER_KEY};
+pub use audit::{AuditAction, AuditNote, MAX_AUDIT_TEXT};
 pub use booking::{Booking, BookingState, BookingView};
 pub use calendar::business_date;
 pub use calls::{CallMade, RECENT_CALLS};

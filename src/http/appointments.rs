@@ -147,7 +147,7 @@ async fn book(
         let booked = respond(
             &state,
             hall,
-            key.by(&p.user),
+            (key.by(&p.user), None),
             cmd,
             |_| Ok(()),
             StatusCode::CREATED,
@@ -260,7 +260,7 @@ async fn cancel(
     respond(
         &state,
         hall,
-        key.by(&p.user),
+        (key.by(&p.user), None),
         cmd,
         |_| Ok(()),
         StatusCode::OK,

@@ -20,7 +20,7 @@ use super::session::{Session, device_session};
 use super::windows::body;
 use crate::auth::{Approved, PAIRING_MS, PairingError, Poll};
 use crate::config::{Account, HallConfig, Role};
-use crate::engine::{Command, MAX_DEVICE_NAME, WindowNo};
+use crate::engine::{AuditAction, Command, MAX_DEVICE_NAME, WindowNo};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -112,13 +112,15 @@ pub(super) async fn list(
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: super::extract::ClientIp,
     HallPath(hall): HallPath,
     Body(req): Body<ApproveRequest>,
 ) -> Result<Response, ApiError> {
     let p = state.require(&headers, hall, &[Role::Admin])?;
     let cfg = state.service.halls.config(hall)?.clone();
     let account = device_account(&cfg, &req.account)?;
-    let session = device_session(&state, hall, account, req.name.as_deref().unwrap_or_default()).await?;
+    let by = ip.note(AuditAction::DevicePaired, &p.user, None);
+    let session = device_session(&state, hall, account, req.name.as_deref().unwrap_or_default(), by).await?;
     tracing::info!(%hall, device = ?session.device, account = %account.user, by = %p.user, "device signed in by an administrator");
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
@@ -143,13 +145,15 @@ fn device_account<'a>(cfg: &'a HallConfig, user: &str) -> Result<&'a Account, Ap
 pub(super) async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: super::extract::ClientIp,
     HallPath(hall): HallPath,
     Path((_, device)): Path<(String, String)>,
 ) -> Result<Json<Revoked>, ApiError> {
     let p = state.require(&headers, hall, &[Role::Admin])?;
+    let note = ip.note(AuditAction::DeviceRevoked, &p.user, Some(device.clone()));
     state
         .service
-        .execute(hall, Command::RevokeDevice { device: device.clone() })
+        .execute_noted(hall, Command::RevokeDevice { device: device.clone() }, note)
         .await?;
     tracing::info!(%hall, %device, by = %p.user, "device revoked");
     Ok(Json(Revoked { device }))
@@ -327,6 +331,7 @@ pub struct ApproveReply {
 pub(super) async fn approve(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: super::extract::ClientIp,
     HallPath(hall): HallPath,
     Path((_, code)): Path<(String, String)>,
     Body(req): Body<ApproveRequest>,
@@ -340,7 +345,8 @@ pub(super) async fn approve(
         .waiting(hall, &code, state.service.now())
         .map_err(pairing_error)?;
     let name = req.name.unwrap_or(asked);
-    let session = device_session(&state, hall, account, &name).await?;
+    let by = ip.note(AuditAction::DevicePaired, &p.user, None);
+    let session = device_session(&state, hall, account, &name, by).await?;
     let device = session.device.clone().unwrap_or_default();
     state
         .pairings

@@ -159,13 +159,21 @@ async fn rate(
         }
         Ok(())
     };
-    respond(&state, hall, key.by(&p.user), cmd, here, StatusCode::OK, |_, _| {
-        Ok(WindowRated {
-            ticket: number,
-            window,
-            level,
-        })
-    })
+    respond(
+        &state,
+        hall,
+        (key.by(&p.user), None),
+        cmd,
+        here,
+        StatusCode::OK,
+        |_, _| {
+            Ok(WindowRated {
+                ticket: number,
+                window,
+                level,
+            })
+        },
+    )
     .await
 }
 

@@ -124,6 +124,16 @@ impl ClientIp {
         limiter.charge(self.0, std::time::Instant::now());
     }
 
+    /// An audit note of `who` doing `action` from this address.
+    pub fn note(
+        &self,
+        action: crate::engine::AuditAction,
+        who: &str,
+        target: Option<String>,
+    ) -> crate::engine::AuditNote {
+        crate::engine::AuditNote::new(action, who, Some(self.0.to_string()), target)
+    }
+
     /// Gives back what [`ClientIp::limit`] took (a request that succeeded,
     /// where only failures count).
     pub fn refund(&self, limiter: &RateLimiter) {

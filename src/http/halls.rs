@@ -432,7 +432,7 @@ async fn replied(
     respond(
         state,
         hall,
-        key,
+        (key, None),
         cmd,
         |_| Ok(()),
         StatusCode::OK,

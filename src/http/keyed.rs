@@ -116,7 +116,7 @@ impl Keyed {
     }
 }
 
-/// Runs `cmd` and answers with `status` and what `answer` makes of the
+/// Runs `cmd` (with `note` in the audit log, when given) and answers with `status` and what `answer` makes of the
 /// hall right after it (under the same lock), serialized there too so
 /// that the body kept for the key is the body sent. A repeat of a keyed
 /// request answers what the first one did.
@@ -126,7 +126,7 @@ impl Keyed {
 pub async fn respond<T: Serialize>(
     state: &AppState,
     hall: HallId,
-    key: Option<RequestKey>,
+    (key, note): (Option<RequestKey>, Option<crate::engine::AuditNote>),
     cmd: Command,
     check: impl FnOnce(&Hall) -> Result<(), ServiceError>,
     status: StatusCode,
@@ -134,7 +134,7 @@ pub async fn respond<T: Serialize>(
 ) -> Result<Response, ApiError> {
     let outcome = state
         .service
-        .execute_keyed(hall, cmd, key.as_ref(), check, |h, events| {
+        .execute_keyed(hall, cmd, (key.as_ref(), note), check, |h, events| {
             let body = answer(h, events).and_then(|t| {
                 serde_json::to_string(&t)
                     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))

@@ -20,6 +20,7 @@
 
 mod announcements;
 mod appointments;
+pub mod audit;
 mod devices;
 mod error;
 mod evaluator;
@@ -71,6 +72,8 @@ pub struct Limits {
     pub lockouts: Lockouts,
     /// Password checks, a few at once.
     pub passwords: PasswordChecks,
+    /// Refused sign-ins, written to the audit log every minute.
+    pub refused_sign_ins: audit::RefusedSignIns,
 }
 
 impl Default for Limits {
@@ -85,6 +88,7 @@ impl Default for Limits {
                 per_sec: 0.5,
             }),
             lockouts: Lockouts::default(),
+            refused_sign_ins: audit::RefusedSignIns::default(),
             passwords: PasswordChecks::for_this_machine(),
         }
     }
@@ -142,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(announcements::router())
         .merge(reports::router())
+        .merge(audit::router())
         .merge(pages::router())
         .merge(openapi::router())
         .fallback(not_found)

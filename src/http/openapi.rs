@@ -58,6 +58,7 @@ use super::AppState;
         super::announcements::announcement,
         super::reports::json_report,
         super::reports::csv_report,
+        super::audit::audit,
     ),
     modifiers(&Bearer, &IdempotencyKey, &Refusals, &Readings),
     tags(

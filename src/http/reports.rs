@@ -80,7 +80,7 @@ async fn report(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }
 
-fn store_error(e: StoreError) -> ApiError {
+pub(super) fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Corrupt { .. } | StoreError::OutOfOrder { .. } => {
             tracing::error!(error = %e, "stored events do not read back or replay into a report");

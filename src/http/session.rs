@@ -39,7 +39,7 @@ pub(super) fn busy() -> ApiError {
     )
     .retry_after(1.0)
 }
-use crate::engine::{Command, HallId, WindowNo};
+use crate::engine::{AuditAction, AuditNote, Command, HallId, WindowNo};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -57,14 +57,21 @@ pub fn router() -> Router<AppState> {
 async fn sign_out(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    ip: ClientIp,
     super::extract::HallPath(hall): super::extract::HallPath,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let p = state.principal(&headers, None, hall)?;
-    let cmd = match p.device {
-        Some(device) => Command::RevokeDevice { device },
-        None => Command::SignOut { user: p.user.clone() },
+    let (cmd, note) = match p.device {
+        Some(device) => (
+            Command::RevokeDevice { device: device.clone() },
+            ip.note(AuditAction::DeviceRevoked, &p.user, Some(device)),
+        ),
+        None => (
+            Command::SignOut { user: p.user.clone() },
+            ip.note(AuditAction::SignedOut, &p.user, None),
+        ),
     };
-    state.service.execute(hall, cmd).await?;
+    state.service.execute_noted(hall, cmd, note).await?;
     tracing::info!(%hall, user = %p.user, "signed out");
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
@@ -79,6 +86,7 @@ async fn sign_out(
 async fn sign_out_account(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    ip: ClientIp,
     super::extract::HallPath(hall): super::extract::HallPath,
     axum::extract::Path((_, user)): axum::extract::Path<(String, String)>,
 ) -> Result<axum::http::StatusCode, ApiError> {
@@ -89,9 +97,10 @@ async fn sign_out_account(
             format!("no account {user:?} in hall {hall}"),
         ));
     }
+    let note = ip.note(AuditAction::AccountSignedOut, &p.user, Some(user.clone()));
     state
         .service
-        .execute(hall, Command::SignOut { user: user.clone() })
+        .execute_noted(hall, Command::SignOut { user: user.clone() }, note)
         .await?;
     tracing::info!(%hall, %user, by = %p.user, "account signed out by an administrator");
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -173,6 +182,8 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
     let cfg = state.service.halls.config(hall)?.clone();
     let refused = || {
         ip.charge(&state.limits.login);
+        state.limits.refused_sign_ins.note(hall, &req.user, ip.0);
+        tracing::info!(%hall, user = ?req.user, address = %ip.0, "sign-in refused");
         ApiError::unauthenticated("wrong user name or password")
     };
     if req.user.len() > MAX_USER || req.password.len() > MAX_PASSWORD {
@@ -181,7 +192,10 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
     // Per account (a name in this hall, known or not), before any check.
     let key = format!("{hall}/{}", req.user);
     let limits = &state.limits;
-    limits.lockouts.begin(&key, Instant::now()).map_err(locked)?;
+    limits.lockouts.begin(&key, Instant::now()).map_err(|wait| {
+        limits.refused_sign_ins.note(hall, &req.user, ip.0);
+        locked(wait)
+    })?;
     let account = cfg.account(&req.user).cloned();
     let ok = match &account {
         Some(a) => match limits.passwords.verify(req.password, a.password_hash.clone()).await {
@@ -205,8 +219,15 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
     limits.lockouts.succeeded(&key);
     if account.role.is_device() {
         let name = req.device_name.unwrap_or_default();
-        return Ok(Json(device_session(&state, hall, &account, &name).await?));
+        let by = ip.note(AuditAction::DevicePaired, &account.user, None);
+        return Ok(Json(device_session(&state, hall, &account, &name, by).await?));
     }
+    // In the audit log before the token is handed out.
+    let note = ip.note(AuditAction::SignedIn, &account.user, None);
+    state
+        .service
+        .execute(hall, Command::Record { notes: vec![note] })
+        .await?;
     let expires = state.service.now().0 + STAFF_SESSION_MS;
     let token = state.keys.sign(
         &Claims {
@@ -219,7 +240,7 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         },
         &account.password_hash,
     );
-    tracing::info!(%hall, user = %account.user, role = ?account.role, "signed in");
+    tracing::info!(%hall, user = %account.user, role = ?account.role, address = %ip.0, "signed in");
     Ok(Json(Session {
         token,
         hall: hall.to_string(),
@@ -242,17 +263,23 @@ pub(super) async fn device_session(
     hall: HallId,
     account: &Account,
     name: &str,
+    by: AuditNote,
 ) -> Result<Session, ApiError> {
     let device = new_device_id()?;
+    let note = AuditNote {
+        target: Some(device.clone()),
+        ..by
+    };
     state
         .service
-        .execute(
+        .execute_noted(
             hall,
             Command::PairDevice {
                 device: device.clone(),
                 account: account.user.clone(),
                 name: name.trim().to_owned(),
             },
+            note,
         )
         .await?;
     let token = state.keys.sign(

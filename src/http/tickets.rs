@@ -16,8 +16,8 @@ use super::keyed::{Keyed, respond};
 use crate::auth::Principal;
 use crate::config::Role;
 use crate::engine::{
-    CategoryId, Channel, Command, EventKind, HallId, Issue, LaneRequest, Millis, PersonKey, ServiceId, TicketNumber,
-    TicketView, ZoneId,
+    AuditAction, CategoryId, Channel, Command, EventKind, HallId, Issue, LaneRequest, Millis, PersonKey, ServiceId,
+    TicketNumber, TicketView, ZoneId,
 };
 use crate::hub::ticket_json;
 use crate::service::{RequestKey, ServiceError};
@@ -216,7 +216,7 @@ pub(super) async fn issue_ticket<T: Serialize>(
     respond(
         state,
         hall,
-        key,
+        (key, None),
         cmd,
         |h| match quota {
             Some((p, max)) if h.issued_to(p, Channel::Mobile) >= max as usize => Err(ServiceError::Limit {
@@ -398,7 +398,7 @@ async fn lookup(
 async fn change(
     state: &AppState,
     headers: &HeaderMap,
-    (hall, key): (HallId, Keyed),
+    (hall, key, audited): (HallId, Keyed, Option<(AuditAction, ClientIp)>),
     ticket: &str,
     roles: &[Role],
     cmd: impl FnOnce(TicketNumber) -> Command,
@@ -406,10 +406,11 @@ async fn change(
     let p: Principal = state.require(headers, hall, roles)?;
     let number = ticket_number(ticket)?;
     let now = state.service.now();
+    let note = audited.map(|(action, ip)| ip.note(action, &p.user, Some(number.to_string())));
     respond(
         state,
         hall,
-        key.by(&p.user),
+        (key.by(&p.user), note),
         cmd(number),
         |_| Ok(()),
         axum::http::StatusCode::OK,
@@ -429,12 +430,14 @@ async fn change(
 async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: ClientIp,
     HallPath(hall): HallPath,
     key: Keyed,
     Path((_, ticket)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&state, &headers, (hall, key), &ticket, DESK, |ticket| Command::Cancel {
-        ticket,
+    let audited = Some((AuditAction::TicketCancelled, ip));
+    change(&state, &headers, (hall, key, audited), &ticket, DESK, |ticket| {
+        Command::Cancel { ticket }
     })
     .await
 }
@@ -465,15 +468,21 @@ pub struct PhoneTicketsCancelled {
 async fn cancel_phone_tickets(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: ClientIp,
     HallPath(hall): HallPath,
     key: Keyed,
     Body(req): Body<CancelPhoneTickets>,
 ) -> Result<Response, ApiError> {
     let p = state.require(&headers, hall, &[Role::Supervisor])?;
+    let note = ip.note(
+        AuditAction::PhoneTicketsCancelled,
+        &p.user,
+        Some(req.zone.map_or_else(|| "*".to_owned(), |z| z.to_string())),
+    );
     respond(
         &state,
         hall,
-        key.by(&p.user),
+        (key.by(&p.user), Some(note)),
         Command::CancelPhoneTickets { zone: req.zone },
         |_| Ok(()),
         axum::http::StatusCode::OK,
@@ -498,13 +507,20 @@ async fn cancel_phone_tickets(
 async fn reactivate(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: ClientIp,
     HallPath(hall): HallPath,
     key: Keyed,
     Path((_, ticket)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    change(&state, &headers, (hall, key), &ticket, &[Role::Supervisor], |ticket| {
-        Command::Reactivate { ticket }
-    })
+    let audited = Some((AuditAction::TicketReactivated, ip));
+    change(
+        &state,
+        &headers,
+        (hall, key, audited),
+        &ticket,
+        &[Role::Supervisor],
+        |ticket| Command::Reactivate { ticket },
+    )
     .await
 }
 
@@ -514,17 +530,24 @@ async fn reactivate(
 async fn move_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: ClientIp,
     HallPath(hall): HallPath,
     key: Keyed,
     Path((_, ticket)): Path<(String, String)>,
     Body(req): Body<MoveRequest>,
 ) -> Result<Response, ApiError> {
-    change(&state, &headers, (hall, key), &ticket, &[Role::Supervisor], |ticket| {
-        Command::Move {
+    let audited = Some((AuditAction::TicketMoved, ip));
+    change(
+        &state,
+        &headers,
+        (hall, key, audited),
+        &ticket,
+        &[Role::Supervisor],
+        |ticket| Command::Move {
             ticket,
             to: req.to.into(),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -634,7 +657,7 @@ async fn rate(
     respond(
         &state,
         hall,
-        scoped,
+        (scoped, None),
         cmd,
         |_| Ok(()),
         axum::http::StatusCode::OK,
@@ -662,12 +685,17 @@ async fn follow_up(
     Path((_, ticket)): Path<(String, String)>,
     Body(req): Body<FollowUpRequest>,
 ) -> Result<Response, ApiError> {
-    change(&state, &headers, (hall, key), &ticket, &[Role::Supervisor], |ticket| {
-        Command::FollowUp {
+    change(
+        &state,
+        &headers,
+        (hall, key, None),
+        &ticket,
+        &[Role::Supervisor],
+        |ticket| Command::FollowUp {
             ticket,
             step: req.step.into(),
             note: req.note,
-        }
-    })
+        },
+    )
     .await
 }

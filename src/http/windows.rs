@@ -209,6 +209,7 @@ pub struct WindowActionBody {
 async fn act(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: super::extract::ClientIp,
     WindowPath { hall, window }: WindowPath,
     Path((_, _, action)): Path<(String, String, String)>,
     key: Keyed,
@@ -235,10 +236,18 @@ async fn act(
     let now = state.service.now();
     // The window and its ticket as this action left them, read under the
     // same lock as the action: not as a later operation has left them.
+    // A window closed is in the audit log: a supervisor may close another's.
+    let note = (action == "close").then(|| {
+        ip.note(
+            crate::engine::AuditAction::WindowClosed,
+            &p.user,
+            Some(window.to_string()),
+        )
+    });
     respond(
         &state,
         hall,
-        key.by(&p.user),
+        (key.by(&p.user), note),
         cmd,
         |_| Ok(()),
         StatusCode::OK,

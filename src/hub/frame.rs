@@ -320,7 +320,8 @@ fn touched(
             | EventKind::AnswerKept { .. }
             | EventKind::DevicePaired { .. }
             | EventKind::DeviceRevoked { .. }
-            | EventKind::SignedOut { .. } => (None, None, false, None),
+            | EventKind::SignedOut { .. }
+            | EventKind::Audited(_) => (None, None, false, None),
             EventKind::TicketIssued { ticket, zone, .. } => {
                 zones.extend(spec.zone_index(*zone));
                 (Some(*ticket), None, false, None)

@@ -260,7 +260,8 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
         | E::AnswerKept { .. }
         | E::DevicePaired { .. }
         | E::DeviceRevoked { .. }
-        | E::SignedOut { .. } => return None,
+        | E::SignedOut { .. }
+        | E::Audited(_) => return None,
     };
     Some(Event {
         seq: e.seq,
@@ -438,7 +439,8 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         | E::AnswerKept { .. }
         | E::DevicePaired { .. }
         | E::DeviceRevoked { .. }
-        | E::SignedOut { .. } => return None,
+        | E::SignedOut { .. }
+        | E::Audited(_) => return None,
     };
     Some(Event {
         seq: e.seq,

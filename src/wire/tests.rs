@@ -52,10 +52,11 @@ fn name(k: &EventKind) -> &'static str {
         EventKind::DevicePaired { .. } => "DevicePaired",
         EventKind::DeviceRevoked { .. } => "DeviceRevoked",
         EventKind::SignedOut { .. } => "SignedOut",
+        EventKind::Audited(_) => "Audited",
     }
 }
 
-const ALL: [&str; 27] = [
+const ALL: [&str; 28] = [
     "DayStarted",
     "TicketIssued",
     "TicketCalled",
@@ -83,6 +84,7 @@ const ALL: [&str; 27] = [
     "DevicePaired",
     "DeviceRevoked",
     "SignedOut",
+    "Audited",
 ];
 
 /// One of each kind (several where a kind has shapes that differ), with
@@ -215,6 +217,12 @@ fn every_kind() -> Vec<EventKind> {
         },
         EventKind::DeviceRevoked { device: SECRET.into() },
         EventKind::SignedOut { user: SECRET.into() },
+        EventKind::Audited(crate::engine::AuditNote::new(
+            crate::engine::AuditAction::SignedIn,
+            SECRET,
+            Some(SECRET.into()),
+            Some(SECRET.into()),
+        )),
     ]
 }
 
@@ -305,6 +313,8 @@ fn a_display_receives_only_the_fields_its_wire_type_names_and_no_secret() {
             "DevicePaired",
             "DeviceRevoked",
             "SignedOut",
+            // Who signed in from where is the supervisor's, by request.
+            "Audited",
         ])
     );
 }
@@ -323,6 +333,7 @@ fn staff_receive_no_persons_key_and_no_appointments_code() {
                         | EventKind::DevicePaired { .. }
                         | EventKind::DeviceRevoked { .. }
                         | EventKind::SignedOut { .. }
+                        | EventKind::Audited(_)
                 ),
                 "{} withheld from staff",
                 name(&e.kind)

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod appointments;
+mod audit;
 mod bad_input;
 mod cli;
 mod commands;
