@@ -8,6 +8,7 @@
 //! the store: a file beside the journal, or one Redis key that every
 //! process shares).
 
+mod challenge;
 mod gate;
 mod limits;
 mod pairing;
@@ -20,6 +21,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+pub use challenge::{CHALLENGE_MS, ChallengeError, UsedChallenges, solve, solves};
 pub use gate::{FREE_TRIES, Lockouts, NotChecked, PasswordChecks};
 pub use limits::{RateLimiter, Rates};
 pub use pairing::{Approved, PAIRING_MS, PairingError, Pairings, Poll};
@@ -45,6 +47,8 @@ pub const PASS_MS: i64 = 60_000;
 pub struct Keys {
     session: [u8; 32],
     ticket: [u8; 32],
+    /// Signs the proof-of-work challenges phones are given.
+    challenge: [u8; 32],
     /// Hashes ID and phone numbers: from a key kept outside the store
     /// when one is given (see [`PersonKeys`]), else from the secret.
     person: [u8; 32],
@@ -158,6 +162,7 @@ impl Keys {
         Keys {
             session: mac(secret, &[b"hallcall session v1"]),
             ticket: mac(secret, &[b"hallcall ticket v1"]),
+            challenge: mac(secret, &[b"hallcall challenge v1"]),
             person: mac(secret, &[b"hallcall person v1"]),
             earlier_person: Vec::new(),
         }

@@ -123,6 +123,7 @@ pub(crate) struct Policy {
     pub id_kinds: Option<S<Vec<String>>>,
     pub mobile_daily_quota: Option<S<i64>>,
     pub mobile_waiting_per_zone: Option<S<i64>>,
+    pub phone_challenge_bits: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -29,6 +29,9 @@ pub struct HallConfig {
     pub display: Display,
     /// The ID numbers accepted for per-person rules (`policy.id_kinds`).
     pub id_kinds: Vec<super::identity::IdKind>,
+    /// The work a phone must show to take a ticket, in leading zero bits
+    /// of a hash (`policy.phone_challenge_bits`); 0: none.
+    pub phone_challenge_bits: u8,
 }
 
 /// `[hall.display]`: the hall display's scrolling notice (温馨提示), in

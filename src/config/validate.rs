@@ -264,6 +264,14 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
 
     let accounts = accounts(c, &h.account, &windows, place);
     let id_kinds = id_kinds(c, &h.policy, place);
+    // About a second of a phone's hashing at 20 bits; past 24, minutes.
+    let phone_challenge_bits = c.int(
+        &h.policy.phone_challenge_bits,
+        &format!("{place}, policy"),
+        "phone_challenge_bits",
+        0..25,
+        0,
+    ) as u8;
     let voice = h.voice.as_ref().map_or_else(Voice::default, |v| voice(c, v, place));
     let display = h
         .display
@@ -287,6 +295,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         voice,
         display,
         id_kinds,
+        phone_challenge_bits,
     })
 }
 

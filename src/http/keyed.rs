@@ -38,6 +38,11 @@ pub struct ClientKey {
 }
 
 impl ClientKey {
+    /// The key as the client sent it.
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+
     /// The key as the hall keeps it: scoped to the account that sent it.
     pub fn by(&self, who: &str) -> RequestKey {
         RequestKey {

@@ -74,6 +74,8 @@ pub struct Limits {
     pub passwords: PasswordChecks,
     /// Refused sign-ins, written to the audit log every minute.
     pub refused_sign_ins: audit::RefusedSignIns,
+    /// Proof-of-work challenges spent on phone tickets.
+    pub challenges: crate::auth::UsedChallenges,
 }
 
 impl Default for Limits {
@@ -89,6 +91,7 @@ impl Default for Limits {
             }),
             lockouts: Lockouts::default(),
             refused_sign_ins: audit::RefusedSignIns::default(),
+            challenges: crate::auth::UsedChallenges::default(),
             passwords: PasswordChecks::for_this_machine(),
         }
     }

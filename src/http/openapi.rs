@@ -45,6 +45,7 @@ use super::AppState;
         super::appointments::check_in,
         super::appointments::cancel,
         super::tickets::mobile,
+        super::tickets::challenge,
         super::tickets::cancel_phone_tickets,
         super::tickets::lookup,
         super::tickets::cancel,

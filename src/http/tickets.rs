@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, ClientIp, HallPath, ticket_number};
-use super::keyed::{Keyed, respond};
+use super::keyed::{ClientKey, Keyed, respond};
 use crate::auth::Principal;
 use crate::config::Role;
 use crate::engine::{
@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/halls/{hall}/tickets", post(issue))
         .route("/api/v1/halls/{hall}/appointments/check-in", post(check_in))
         .route("/api/v1/halls/{hall}/mobile-tickets", post(mobile))
+        .route("/api/v1/halls/{hall}/mobile-tickets/challenge", post(challenge))
         .route("/api/v1/halls/{hall}/mobile-tickets/cancel", post(cancel_phone_tickets))
         .route("/api/v1/halls/{hall}/tickets/{ticket}", get(lookup))
         .route("/api/v1/halls/{hall}/tickets/{ticket}/cancel", post(cancel))
@@ -95,6 +96,25 @@ pub struct MobileRequest {
     pub service: ServiceId,
     /// Required from a phone: the daily quota is per person.
     pub id_number: String,
+    /// Where the hall asks for a proof of work (`bits` above 0 in
+    /// `POST …/mobile-tickets/challenge`): the challenge given there…
+    #[serde(default)]
+    pub challenge: Option<String>,
+    /// …and a nonce (up to 64 characters) for which SHA-256 of
+    /// `challenge ":" nonce` begins with `bits` zero bits.
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+/// The work a phone does before it may take a ticket.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Challenge {
+    pub challenge: String,
+    /// Leading zero bits the hash must have; 0: this hall asks for no work
+    /// (the challenge may then be left out of the request).
+    pub bits: u8,
+    #[schema(value_type = Instant)]
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -336,8 +356,61 @@ async fn check_in(
     issue_ticket(&state, hall, key.by(&p.user), Command::Issue(issue), None, staff_issued).await
 }
 
+/// A proof-of-work challenge for taking a ticket from a phone: public and
+/// rate-limited. Good for five minutes and one ticket.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/mobile-tickets/challenge", tag = "public", params(("hall" = String, Path, description = "The hall's id")),
+    responses((status = 200, body = Challenge), (status = 404, body = ErrorDoc, description = "Unknown hall"), (status = 429, body = ErrorDoc, description = "Rate limited")))]
+async fn challenge(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    HallPath(hall): HallPath,
+) -> Result<Json<Challenge>, ApiError> {
+    ip.limit(&state.limits.public)?;
+    let bits = state.service.halls.config(hall)?.phone_challenge_bits;
+    let (challenge, until) = state
+        .keys
+        .challenge(hall, state.service.now())
+        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(Json(Challenge {
+        challenge,
+        bits,
+        expires_at: until.0,
+    }))
+}
+
+/// The proof of work a hall asks for, checked (and spent) for `requester`.
+fn proof_of_work(state: &AppState, hall: HallId, req: &MobileRequest, requester: &str) -> Result<(), ApiError> {
+    let bits = state.service.halls.config(hall)?.phone_challenge_bits;
+    if bits == 0 {
+        return Ok(());
+    }
+    let unprocessable = |code: &'static str, message: String| {
+        ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    };
+    let (Some(challenge), Some(nonce)) = (req.challenge.as_deref(), req.nonce.as_deref()) else {
+        return Err(unprocessable(
+            "challenge_required",
+            format!(
+                "this hall asks phones for a proof of work: POST /api/v1/halls/{hall}/mobile-tickets/challenge, \
+                 find a nonce for which SHA-256 of challenge \":\" nonce begins with {bits} zero bits, and send both"
+            ),
+        ));
+    };
+    state
+        .limits
+        .challenges
+        .accept(
+            &state.keys,
+            (hall, bits),
+            (challenge, nonce),
+            requester,
+            state.service.now(),
+        )
+        .map_err(|e| unprocessable("challenge_failed", e.to_string()))
+}
+
 /// Takes a ticket from a phone: public, rate-limited per address, and
-/// limited per person and day.
+/// limited per person and day; where the hall asks, after a proof of work.
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/mobile-tickets", tag = "public", params(("hall" = String, Path, description = "The hall's id")),
     request_body = MobileRequest,
     responses((status = 201, body = Taken, description = "Issued"), (status = 429, body = ErrorDoc, description = "Rate limited, or the person's daily quota is used up"), (status = 400, body = ErrorDoc, description = "Malformed JSON or path"), (status = 401, body = ErrorDoc, description = "Not signed in"), (status = 403, body = ErrorDoc, description = "The role may not do this"), (status = 404, body = ErrorDoc, description = "Unknown hall, zone, service or ticket"), (status = 409, body = ErrorDoc, description = "Refused in the current state"), (status = 422, body = ErrorDoc, description = "A field is missing, unknown or invalid"), (status = 503, body = ErrorDoc, description = "The store is unavailable: nothing was changed")))]
@@ -351,6 +424,10 @@ async fn mobile(
     ip.limit(&state.limits.public)?;
     let person_key = person(&state, hall, Some(&req.id_number))?
         .ok_or_else(|| ApiError::bad_request("bad_id_number", "id_number is required to take a ticket from a phone"))?;
+    // A retry of this very request (same person, same key) may show the
+    // same work again; nobody else may.
+    let requester = format!("{:032x}/{}", person_key.0, key.0.as_ref().map_or("", ClientKey::as_str));
+    proof_of_work(&state, hall, &req, &requester)?;
     let quota = state.service.halls.config(hall)?.spec.policy.mobile_daily_quota;
     let issue = Issue {
         person: Some(person_key),

@@ -5,6 +5,7 @@ mod alerts;
 mod appointments;
 mod audit;
 mod bad_input;
+mod challenge;
 mod cli;
 mod commands;
 mod connections;
