@@ -289,6 +289,10 @@ test('issue at the guide desk, call at the window console, see it on every scree
   const csv = readFileSync(await (await download).path(), 'utf8');
   assert.ok(csv.startsWith('\ufeffsection,key,name,issued'), csv.slice(0, 40));
   assert.match(csv, /\r\nhall,hall,浏览器测试大厅,1,1,1,/);
+  // The day's audit log: the supervisor's own sign-in, with its address.
+  const signedIn = sup.locator('#audit-log tr[data-action="signed_in"]', { hasText: 'supervisor' }).first();
+  await signedIn.waitFor();
+  assert.match(await signedIn.textContent(), /登录supervisor127\.0\.0\.1/);
   await shot(sup, 'report', true);
 
   // 预约签到 by code at the desk: an appointment booked through the API
