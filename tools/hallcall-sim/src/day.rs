@@ -1,0 +1,457 @@
+//! One simulated day, played through the engine on a virtual clock.
+//!
+//! Citizens arrive by the model's curve and take tickets; each window is a
+//! clerk who opens (some late), calls the next ticket whenever free,
+//! waits for the citizen to walk up (or skips one who left), serves for a
+//! log-normal time, pauses for lunch and perhaps a break, and after the
+//! ticket hours serves whoever still waits. For every ticket the estimate
+//! the engine showed is kept at issue and when 10 and 3 people were
+//! first ahead, with the wait the ticket then had until its first call.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use hallcall::engine::Channel;
+use hallcall::engine::{
+    Command, Event, EventKind, Hall as Engine, Issue, LaneRequest, Millis, PauseReason, TicketNumber, TicketState,
+    WindowNo,
+};
+use rand::Rng;
+
+use crate::model::{Hall, arrival_offset, between, log_normal, midnight};
+
+/// When a ticket's estimate was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Point {
+    Issue,
+    Ahead10,
+    Ahead3,
+}
+
+impl Point {
+    pub const ALL: [Point; 3] = [Point::Issue, Point::Ahead10, Point::Ahead3];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Point::Issue => "at issue",
+            Point::Ahead10 => "10 ahead",
+            Point::Ahead3 => "3 ahead",
+        }
+    }
+}
+
+/// What a day recorded for one ticket.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub ticket: TicketNumber,
+    pub zone: usize,
+    pub priority: bool,
+    /// The citizen left before the call (a no-show).
+    pub gone: bool,
+    /// Estimates shown, in ms, with the time each was read.
+    pub estimates: Vec<(Point, Millis, i64)>,
+    /// When it was issued and first called (none: never called).
+    pub issued: Millis,
+    pub called: Option<Millis>,
+}
+
+impl Outcome {
+    /// The wait still ahead when an estimate was read, once called.
+    pub fn actual_from(&self, read: Millis) -> Option<i64> {
+        self.called.map(|c| c.since(read))
+    }
+}
+
+/// What a day did, in all.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Totals {
+    pub issued: usize,
+    pub served: usize,
+    pub no_shows: usize,
+    pub never_called: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    Arrive {
+        zone: usize,
+        service: usize,
+        priority: bool,
+        gone: bool,
+    },
+    Open(usize),
+    /// The window may call (it became free, or someone arrived).
+    Free(usize),
+    /// The called citizen reached the window.
+    ShowUp(usize),
+    /// The called citizen is not coming: skip.
+    GiveUp(usize),
+    Done(usize),
+    /// A break until the time given, once the citizen in hand is done.
+    Break(usize, i64),
+    /// Lunch is due: taken once nobody this window serves is waiting.
+    LunchDue(usize, i64),
+    /// Lunch now, whoever waits (after the citizen in hand).
+    LunchLatest(usize),
+    Resume(usize),
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Desk {
+    #[default]
+    Shut,
+    Idle,
+    /// Calling or serving someone.
+    Busy,
+    Paused,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Clerk {
+    desk: Desk,
+    /// A pause to take once the citizen in hand is done: until when.
+    pause_after: Option<(PauseReason, i64)>,
+    /// Lunch not yet taken: until when (staff serve the morning's queue
+    /// first, as halls do, but not past 12:45).
+    lunch: Option<i64>,
+}
+
+/// Plays one day of `hall` on `date`, with its own draws from `rng`.
+pub fn run(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng) -> (Vec<Outcome>, Totals) {
+    let a = &hall.assumptions;
+    let spec = &hall.spec;
+    let midnight = midnight(spec, date);
+    let at = |h: i64, m: i64| midnight.plus_ms((h * 60 + m) * 60_000);
+    let mut sim = Sim {
+        engine: Engine::new(spec.clone()),
+        queue: BinaryHeap::new(),
+        order: 0,
+        clerks: vec![Clerk::default(); spec.windows.len()],
+        outcomes: Vec::new(),
+        index: HashMap::new(),
+        totals: Totals::default(),
+    };
+    // Citizens.
+    for (zone, mean) in hall.daily_arrivals().into_iter().enumerate() {
+        let n = (mean * rng.random_range(0.85..1.15)).round() as usize;
+        for _ in 0..n {
+            let service = rng.random_range(0..spec.zones[zone].services.len());
+            let priority = !spec.categories.is_empty() && rng.random_bool(a.priority_share);
+            let gone = rng.random_bool(a.no_show_share);
+            let when = midnight.plus_ms(arrival_offset(rng));
+            sim.push(
+                when,
+                Ev::Arrive {
+                    zone,
+                    service,
+                    priority,
+                    gone,
+                },
+            );
+        }
+    }
+    // Clerks.
+    for w in 0..spec.windows.len() {
+        let late = if rng.random_bool(a.late_share) {
+            between(rng, a.late_minutes, 60_000)
+        } else {
+            0
+        };
+        sim.push(at(8, 30).plus_ms(late + between(rng, (0, 120), 1000)), Ev::Open(w));
+        let back = at(14, 0).plus_ms(between(rng, a.lunch_resume_minutes, 60_000));
+        sim.push(at(12, 0), Ev::LunchDue(w, back.0));
+        sim.push(at(12, 45), Ev::LunchLatest(w));
+        if rng.random_bool(a.break_share) {
+            let from = at(15, 0).plus_ms(between(rng, (0, 90), 60_000));
+            let until = from.plus_ms(between(rng, a.break_minutes, 60_000));
+            sim.push(from, Ev::Break(w, until.0));
+        }
+    }
+    while let Some(Reverse((now, _, ev))) = sim.queue.pop() {
+        let now = Millis(now);
+        sim.handle(hall, ev, now, rng);
+        sim.read_estimates(now);
+    }
+    let mut totals = sim.totals.clone();
+    totals.never_called = sim.outcomes.iter().filter(|o| o.called.is_none()).count();
+    (sim.outcomes, totals)
+}
+
+struct Sim {
+    engine: Engine,
+    queue: BinaryHeap<Reverse<(i64, u64, Ev)>>,
+    /// Ties in time go in the order they were scheduled.
+    order: u64,
+    clerks: Vec<Clerk>,
+    /// In issue order.
+    outcomes: Vec<Outcome>,
+    /// Each ticket's place in `outcomes`.
+    index: HashMap<TicketNumber, usize>,
+    totals: Totals,
+}
+
+impl Sim {
+    fn push(&mut self, at: Millis, ev: Ev) {
+        self.order += 1;
+        self.queue.push(Reverse((at.0, self.order, ev)));
+    }
+
+    fn number(&self, w: usize) -> WindowNo {
+        self.engine.spec().windows[w].number
+    }
+
+    fn exec(&mut self, cmd: Command, now: Millis) -> Option<Vec<Event>> {
+        self.engine.execute(&cmd, now).ok()
+    }
+
+    fn wake_idle(&mut self, now: Millis) {
+        for w in 0..self.clerks.len() {
+            if self.clerks[w].desk == Desk::Idle {
+                self.push(now, Ev::Free(w));
+            }
+        }
+    }
+
+    fn handle(&mut self, hall: &Hall, ev: Ev, now: Millis, rng: &mut impl Rng) {
+        let a = &hall.assumptions;
+        match ev {
+            Ev::Arrive {
+                zone,
+                service,
+                priority,
+                gone,
+            } => {
+                let spec = self.engine.spec().clone();
+                let lane = if priority {
+                    LaneRequest::Priority {
+                        category: spec.categories[0].id,
+                    }
+                } else {
+                    LaneRequest::Normal
+                };
+                let issue = Issue {
+                    lane,
+                    ..Issue::normal(
+                        spec.zones[zone].id,
+                        spec.zones[zone].services[service].id,
+                        Channel::Kiosk,
+                    )
+                };
+                let Some(events) = self.exec(Command::Issue(issue), now) else {
+                    return; // the zone is closed then
+                };
+                let Some(ticket) = events.iter().find_map(|e| match e.kind {
+                    EventKind::TicketIssued { ticket, .. } => Some(ticket),
+                    _ => None,
+                }) else {
+                    return;
+                };
+                self.totals.issued += 1;
+                let est = self.engine.ticket_view(ticket, now).map_or(0, |v| v.estimated_wait_ms);
+                self.index.insert(ticket, self.outcomes.len());
+                self.outcomes.push(Outcome {
+                    ticket,
+                    zone,
+                    priority,
+                    gone,
+                    estimates: vec![(Point::Issue, now, est)],
+                    issued: now,
+                    called: None,
+                });
+                self.wake_idle(now);
+            }
+            Ev::Open(w) => {
+                let n = self.number(w);
+                if self.exec(Command::Open { window: n, staff: None }, now).is_some() {
+                    // Windows may open paused (staff sign in, then start).
+                    let _ = self.exec(Command::Resume { window: n }, now);
+                    self.clerks[w].desk = Desk::Idle;
+                    self.push(now, Ev::Free(w));
+                }
+            }
+            Ev::Free(w) => {
+                if self.clerks[w].desk != Desk::Idle {
+                    return;
+                }
+                if let Some((reason, until)) = self.clerks[w].pause_after.take() {
+                    self.pause(w, reason, until, now);
+                    return;
+                }
+                let n = self.number(w);
+                let Some(events) = self.exec(Command::CallNext { window: n }, now) else {
+                    // Nobody this window serves is waiting: lunch, if due.
+                    if let Some(until) = self.clerks[w].lunch.take() {
+                        self.pause(w, PauseReason::Lunch, until, now);
+                    }
+                    return;
+                };
+                let Some(ticket) = events.iter().find_map(|e| match e.kind {
+                    EventKind::TicketCalled { ticket, .. } => Some(ticket),
+                    _ => None,
+                }) else {
+                    return;
+                };
+                let o = self.index.get(&ticket).map(|&i| &mut self.outcomes[i]);
+                let gone = o.is_some_and(|o| {
+                    o.called.get_or_insert(now);
+                    o.gone
+                });
+                self.clerks[w].desk = Desk::Busy;
+                if gone {
+                    self.push(now.plus_ms(i64::from(a.no_show_wait_secs) * 1000), Ev::GiveUp(w));
+                } else {
+                    self.push(now.plus_ms(between(rng, a.walk_secs, 1000)), Ev::ShowUp(w));
+                }
+            }
+            Ev::GiveUp(w) => {
+                let n = self.number(w);
+                if let Some(events) = self.exec(Command::Skip { window: n }, now) {
+                    if events
+                        .iter()
+                        .any(|e| matches!(e.kind, EventKind::TicketSkipped { no_show: true, .. }))
+                    {
+                        self.totals.no_shows += 1;
+                    }
+                }
+                self.clerks[w].desk = Desk::Idle;
+                self.push(now, Ev::Free(w));
+            }
+            Ev::ShowUp(w) => {
+                let n = self.number(w);
+                let Some(ticket) = self.engine.window_view(w).current else {
+                    return;
+                };
+                let _ = self.exec(Command::Start { window: n }, now);
+                let (zone, service) = self
+                    .engine
+                    .ticket_view(ticket, now)
+                    .and_then(|v| {
+                        let spec = self.engine.spec();
+                        let z = spec.zone_index(v.zone)?;
+                        let s = spec.zones[z].service_index(v.service)?;
+                        Some((z, s))
+                    })
+                    .unwrap_or((0, 0));
+                let took = log_normal(rng, hall.service_ms[zone][service], a.service_sigma) as i64;
+                self.push(now.plus_ms(took.max(30_000)), Ev::Done(w));
+            }
+            Ev::Done(w) => {
+                let n = self.number(w);
+                if self.exec(Command::Finish { window: n }, now).is_some() {
+                    self.totals.served += 1;
+                }
+                self.clerks[w].desk = Desk::Idle;
+                self.push(now, Ev::Free(w));
+            }
+            Ev::Break(w, until) => match self.clerks[w].desk {
+                Desk::Idle => self.pause(w, PauseReason::Break, until, now),
+                Desk::Busy => self.clerks[w].pause_after = Some((PauseReason::Break, until)),
+                // Not open yet (late), or away: the break is its absence.
+                Desk::Shut | Desk::Paused => {}
+            },
+            Ev::LunchDue(w, until) => {
+                if matches!(self.clerks[w].desk, Desk::Idle | Desk::Busy) {
+                    self.clerks[w].lunch = Some(until);
+                    self.push(now, Ev::Free(w));
+                }
+            }
+            Ev::LunchLatest(w) => {
+                if let Some(until) = self.clerks[w].lunch.take() {
+                    match self.clerks[w].desk {
+                        Desk::Idle => self.pause(w, PauseReason::Lunch, until, now),
+                        Desk::Busy => self.clerks[w].pause_after = Some((PauseReason::Lunch, until)),
+                        Desk::Shut | Desk::Paused => {}
+                    }
+                }
+            }
+            Ev::Resume(w) => {
+                if self.clerks[w].desk == Desk::Paused {
+                    let _ = self.exec(Command::Resume { window: self.number(w) }, now);
+                    self.clerks[w].desk = Desk::Idle;
+                    self.push(now, Ev::Free(w));
+                }
+            }
+        }
+    }
+
+    fn pause(&mut self, w: usize, reason: PauseReason, until: i64, now: Millis) {
+        let minutes = ((until - now.0).max(60_000) / 60_000).min(480) as u16;
+        let n = self.number(w);
+        if self
+            .exec(
+                Command::Pause {
+                    window: n,
+                    reason,
+                    minutes: Some(minutes),
+                },
+                now,
+            )
+            .is_some()
+        {
+            self.clerks[w].desk = Desk::Paused;
+            self.push(Millis(until.max(now.0)), Ev::Resume(w));
+        }
+    }
+
+    /// Reads the estimate of every ticket still waiting for its first call
+    /// that has just come to 10 or 3 people ahead.
+    fn read_estimates(&mut self, now: Millis) {
+        for o in self.outcomes.iter_mut().filter(|o| o.called.is_none()) {
+            let have = |o: &Outcome, p: Point| o.estimates.iter().any(|e| e.0 == p);
+            if have(o, Point::Ahead3) {
+                continue;
+            }
+            let Some(v) = self.engine.ticket_view(o.ticket, now) else {
+                continue;
+            };
+            if v.state != TicketState::Waiting {
+                continue;
+            }
+            for (p, n) in [(Point::Ahead10, 10), (Point::Ahead3, 3)] {
+                if v.people_ahead <= n && !have(o, p) {
+                    o.estimates.push((p, now, v.estimated_wait_ms));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn sample() -> Hall {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hall.toml");
+        let cfg = hallcall::config::load(&path).expect("the sample configuration");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        Hall::new(
+            cfg.halls[0].spec.clone(),
+            crate::model::Assumptions::default(),
+            &mut rng,
+        )
+    }
+
+    #[test]
+    fn a_day_serves_everyone_it_issues_to_and_repeats_from_its_seed() {
+        let hall = sample();
+        let date = jiff::civil::date(2026, 11, 24);
+        let (outcomes, totals) = run(&hall, date, &mut rand::rngs::StdRng::seed_from_u64(9));
+        assert!(totals.issued > 100, "{totals:?}");
+        assert_eq!(
+            totals.never_called, 0,
+            "the windows serve until the queue is empty: {totals:?}"
+        );
+        assert_eq!(totals.served + totals.no_shows, totals.issued, "{totals:?}");
+        assert!(outcomes.iter().all(|o| o.called.is_some_and(|c| c >= o.issued)));
+        assert!(
+            outcomes
+                .iter()
+                .any(|o| o.estimates.iter().any(|e| e.0 == Point::Ahead3))
+        );
+        let (again, totals2) = run(&hall, date, &mut rand::rngs::StdRng::seed_from_u64(9));
+        assert_eq!(totals2, totals);
+        let waits = |o: &[Outcome]| o.iter().map(|x| x.called).collect::<Vec<_>>();
+        assert_eq!(waits(&again), waits(&outcomes), "the same seed, the same day");
+    }
+}

@@ -1,0 +1,113 @@
+//! `hallcall-sim`: simulated days of a configured hall through the engine,
+//! and how accurate the waits it promised were (BENCHMARKS.md).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use hallcall_sim::accuracy::{Summary, group, summarize};
+use hallcall_sim::day::{Outcome, Point, run};
+use hallcall_sim::model::{Assumptions, Hall};
+use rand::SeedableRng;
+
+#[derive(Parser)]
+#[command(about = "Simulated hall days: estimated waits against the waits that followed")]
+struct Args {
+    /// The halls' configuration.
+    #[arg(long, default_value = "config/hall.toml")]
+    config: PathBuf,
+    /// The hall to simulate (default: the first).
+    #[arg(long)]
+    hall: Option<String>,
+    /// Days to simulate (each its own draws).
+    #[arg(long, default_value_t = 40)]
+    days: u32,
+    /// The run's seed: the same seed, the same days.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Arrivals as a share of what the windows can serve.
+    #[arg(long, default_value_t = 0.9)]
+    load: f64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let cfg = hallcall::config::load(&args.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let chosen = match &args.hall {
+        Some(id) => cfg
+            .halls
+            .iter()
+            .find(|h| h.spec.id.as_str() == id)
+            .context("no such hall")?,
+        None => cfg.halls.first().context("no hall configured")?,
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let assumptions = Assumptions {
+        load: args.load,
+        ..Assumptions::default()
+    };
+    let hall = Hall::new(chosen.spec.clone(), assumptions, &mut rng);
+    // Working days from a Monday, weekends skipped.
+    let mut date = jiff::civil::date(2026, 11, 2);
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let (mut issued, mut served, mut no_shows, mut never) = (0, 0, 0, 0);
+    for _ in 0..args.days {
+        while matches!(
+            date.weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        ) {
+            date = date.tomorrow()?;
+        }
+        let (day, totals) = run(&hall, date, &mut rng);
+        issued += totals.issued;
+        served += totals.served;
+        no_shows += totals.no_shows;
+        never += totals.never_called;
+        outcomes.extend(day);
+        date = date.tomorrow()?;
+    }
+    let waits: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|o| o.called.map(|c| c.since(o.issued) as f64 / 60_000.0))
+        .collect();
+    let mut sorted = waits.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "hall {} · {} days · seed {} · load {} · {issued} tickets ({served} served, {no_shows} no-shows, {never} never called) · wait median {:.1} min, p90 {:.1} min",
+        hall.spec.id,
+        args.days,
+        args.seed,
+        args.load,
+        sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
+        sorted.get(sorted.len() * 9 / 10).copied().unwrap_or(0.0),
+    );
+    println!();
+    println!(
+        "| estimator | group | read | n | median abs error | p90 abs error | median rel. error | p90 rel. error | median bias |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+    let groups = group(&outcomes);
+    let row = |name: &str, point: Point, s: Summary| {
+        println!(
+            "| current | {name} | {} | {} | {:.1} min | {:.1} min | {:.0}% | {:.0}% | {:+.1} min |",
+            point.name(),
+            s.n,
+            s.median_abs_min,
+            s.p90_abs_min,
+            s.median_rel * 100.0,
+            s.p90_rel * 100.0,
+            s.median_bias_min
+        );
+    };
+    for ((zone, lane, point), samples) in &groups {
+        let name = match (zone, lane) {
+            (None, None) => "all".to_owned(),
+            (Some(z), None) => format!("zone {}", hall.spec.zones[*z].id),
+            (None, Some(true)) => "priority lane".to_owned(),
+            (None, Some(false)) => "normal lane".to_owned(),
+            (Some(_), Some(_)) => continue,
+        };
+        row(&name, *point, summarize(samples));
+    }
+    Ok(())
+}
