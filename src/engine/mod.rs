@@ -32,6 +32,7 @@ mod command;
 mod devices;
 mod error;
 mod event;
+mod forecast;
 mod hall;
 mod ids;
 mod query;
@@ -54,6 +55,7 @@ pub use command::{Command, Issue, LaneRequest, Target};
 pub use devices::{Device, MAX_DEVICE_ID, MAX_DEVICE_NAME, MAX_DEVICES};
 pub use error::{EngineError, ReplayError};
 pub use event::{CallKind, Event, EventKind};
+pub use forecast::{Forecast, UNSAID_PAUSE_MS, WALK_MS};
 pub use hall::Hall;
 pub use ids::{
     CategoryId, Code, CodeError, HallId, Millis, PersonKey, ServiceId, TicketNumber, TicketNumberError, WindowNo,

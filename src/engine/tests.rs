@@ -1235,6 +1235,51 @@ fn people_ahead_and_estimated_waits() {
     assert_eq!(view(&t, p1).people_ahead, 0, "in hand: nobody ahead");
 }
 
+#[test]
+fn the_forecast_plays_the_windows_forward_by_their_own_rules() {
+    let mut t = T::new();
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    let c = t.issue("general", "apply");
+    let police = t.issue("police", "hukou");
+    // No window open: no forecast for anyone.
+    assert_eq!(t.hall.forecast(t.now).wait_ms(a, t.now), None);
+    t.open(1);
+    assert_eq!(t.call(1), a);
+    t.ok(Command::Start { window: 1 });
+    let f = t.hall.forecast(t.now);
+    // Window 1 finishes a after the zone's mean (10 minutes), calls b, and
+    // c once b has walked up and been served.
+    assert_eq!(f.wait_ms(b, t.now), Some(10 * Millis::MINUTE));
+    assert_eq!(f.wait_ms(c, t.now), Some(20 * Millis::MINUTE + WALK_MS));
+    // Window 1 does not serve the police zone: no number.
+    assert_eq!(f.wait_ms(police, t.now), None);
+    // Window 2 opens, serving the general zone before the police one: it
+    // takes b now; window 1 takes c when a is done, so window 2 then finds
+    // the general zone empty and takes the police ticket.
+    t.open(2);
+    let f = t.hall.forecast(t.now);
+    assert_eq!(f.wait_ms(b, t.now), Some(0));
+    assert_eq!(f.wait_ms(c, t.now), Some(10 * Millis::MINUTE));
+    assert_eq!(f.wait_ms(police, t.now), Some(10 * Millis::MINUTE + WALK_MS));
+    // A pause with its end said: the window is back then.
+    t.ok(Command::Pause {
+        window: 2,
+        reason: PauseReason::Break,
+        minutes: Some(30),
+    });
+    let f = t.hall.forecast(t.now);
+    assert_eq!(f.wait_ms(b, t.now), Some(10 * Millis::MINUTE), "window 1, after a");
+    assert_eq!(f.wait_ms(c, t.now), Some(20 * Millis::MINUTE + WALK_MS));
+    assert_eq!(
+        f.wait_ms(police, t.now),
+        Some(30 * Millis::MINUTE),
+        "window 2, back from its break"
+    );
+    // The play-forward leaves the hall as it was.
+    assert_eq!(t.hall.ticket_view(b, t.now).unwrap().state, TicketState::Waiting);
+}
+
 // ----- replay and wire format -----------------------------------------------
 
 #[test]

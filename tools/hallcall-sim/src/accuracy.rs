@@ -70,24 +70,56 @@ pub fn summarize(samples: &[Sample]) -> Summary {
     }
 }
 
-/// The group a sample is counted in: a zone (by index; `None` for all)
-/// and a lane (`None` for both).
-pub type Group = (Option<usize>, Option<bool>, Point);
+/// Which estimator: the engine's current one, or the forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Estimator {
+    Current,
+    Forecast,
+}
 
-/// Every called ticket's estimates, grouped by zone, lane and moment, and
-/// also over all zones and both lanes.
-pub fn group(outcomes: &[Outcome]) -> BTreeMap<Group, Vec<Sample>> {
-    let mut out: BTreeMap<Group, Vec<Sample>> = BTreeMap::new();
+impl Estimator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Estimator::Current => "current",
+            Estimator::Forecast => "forecast",
+        }
+    }
+}
+
+/// The group a sample is counted in: a zone (by index; `None` for all)
+/// and a lane (`None` for both), at a moment, by an estimator.
+pub type Group = (Option<usize>, Option<bool>, Point, Estimator);
+
+/// Samples per group, and per group the readings with no estimate
+/// ("no window open").
+#[derive(Debug, Default)]
+pub struct Grouped {
+    pub samples: BTreeMap<Group, Vec<Sample>>,
+    pub unestimated: BTreeMap<Group, usize>,
+}
+
+/// Every called ticket's estimates, grouped by zone, lane, moment and
+/// estimator, and also over all zones and both lanes.
+pub fn group(outcomes: &[Outcome]) -> Grouped {
+    let mut out = Grouped::default();
     for o in outcomes {
-        for &(point, read, estimate_ms) in &o.estimates {
-            let Some(actual_ms) = o.actual_from(read) else { continue };
-            let s = Sample { estimate_ms, actual_ms };
-            for key in [
-                (None, None, point),
-                (Some(o.zone), None, point),
-                (None, Some(o.priority), point),
+        for r in &o.estimates {
+            let Some(actual_ms) = o.actual_from(r.at) else { continue };
+            for (estimator, estimate) in [
+                (Estimator::Current, Some(r.current_ms)),
+                (Estimator::Forecast, r.forecast_ms),
             ] {
-                out.entry(key).or_default().push(s);
+                for (zone, lane) in [(None, None), (Some(o.zone), None), (None, Some(o.priority))] {
+                    let key = (zone, lane, r.point, estimator);
+                    match estimate {
+                        Some(estimate_ms) => out
+                            .samples
+                            .entry(key)
+                            .or_default()
+                            .push(Sample { estimate_ms, actual_ms }),
+                        None => *out.unestimated.entry(key).or_default() += 1,
+                    }
+                }
             }
         }
     }

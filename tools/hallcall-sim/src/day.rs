@@ -40,6 +40,15 @@ impl Point {
     }
 }
 
+/// The estimates of one ticket at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    pub point: Point,
+    pub at: Millis,
+    pub current_ms: i64,
+    pub forecast_ms: Option<i64>,
+}
+
 /// What a day recorded for one ticket.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -48,8 +57,9 @@ pub struct Outcome {
     pub priority: bool,
     /// The citizen left before the call (a no-show).
     pub gone: bool,
-    /// Estimates shown, in ms, with the time each was read.
-    pub estimates: Vec<(Point, Millis, i64)>,
+    /// Estimates read: when, and in ms the current estimator's and the
+    /// forecast's (`None`: no open window will reach it today).
+    pub estimates: Vec<Reading>,
     /// When it was issued and first called (none: never called).
     pub issued: Millis,
     pub called: Option<Millis>,
@@ -248,13 +258,19 @@ impl Sim {
                 };
                 self.totals.issued += 1;
                 let est = self.engine.ticket_view(ticket, now).map_or(0, |v| v.estimated_wait_ms);
+                let forecast = self.engine.forecast(now).wait_ms(ticket, now);
                 self.index.insert(ticket, self.outcomes.len());
                 self.outcomes.push(Outcome {
                     ticket,
                     zone,
                     priority,
                     gone,
-                    estimates: vec![(Point::Issue, now, est)],
+                    estimates: vec![Reading {
+                        point: Point::Issue,
+                        at: now,
+                        current_ms: est,
+                        forecast_ms: forecast,
+                    }],
                     issued: now,
                     called: None,
                 });
@@ -393,11 +409,12 @@ impl Sim {
         }
     }
 
-    /// Reads the estimate of every ticket still waiting for its first call
-    /// that has just come to 10 or 3 people ahead.
+    /// Reads the estimates of every ticket still waiting for its first
+    /// call that has just come to 10 or 3 people ahead.
     fn read_estimates(&mut self, now: Millis) {
+        let mut forecast: Option<hallcall::engine::Forecast> = None;
         for o in self.outcomes.iter_mut().filter(|o| o.called.is_none()) {
-            let have = |o: &Outcome, p: Point| o.estimates.iter().any(|e| e.0 == p);
+            let have = |o: &Outcome, p: Point| o.estimates.iter().any(|e| e.point == p);
             if have(o, Point::Ahead3) {
                 continue;
             }
@@ -409,7 +426,13 @@ impl Sim {
             }
             for (p, n) in [(Point::Ahead10, 10), (Point::Ahead3, 3)] {
                 if v.people_ahead <= n && !have(o, p) {
-                    o.estimates.push((p, now, v.estimated_wait_ms));
+                    let f = forecast.get_or_insert_with(|| self.engine.forecast(now));
+                    o.estimates.push(Reading {
+                        point: p,
+                        at: now,
+                        current_ms: v.estimated_wait_ms,
+                        forecast_ms: f.wait_ms(o.ticket, now),
+                    });
                 }
             }
         }
@@ -447,7 +470,7 @@ mod tests {
         assert!(
             outcomes
                 .iter()
-                .any(|o| o.estimates.iter().any(|e| e.0 == Point::Ahead3))
+                .any(|o| o.estimates.iter().any(|e| e.point == Point::Ahead3))
         );
         let (again, totals2) = run(&hall, date, &mut rand::rngs::StdRng::seed_from_u64(9));
         assert_eq!(totals2, totals);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use hallcall_sim::accuracy::{Summary, group, summarize};
-use hallcall_sim::day::{Outcome, Point, run};
+use hallcall_sim::day::{Outcome, run};
 use hallcall_sim::model::{Assumptions, Hall};
 use rand::SeedableRng;
 
@@ -83,14 +83,32 @@ fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "| estimator | group | read | n | median abs error | p90 abs error | median rel. error | p90 rel. error | median bias |"
+        "| group | read | estimator | n | no estimate | median abs error | p90 abs error | median rel. error | p90 rel. error | median bias |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
-    let groups = group(&outcomes);
-    let row = |name: &str, point: Point, s: Summary| {
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let grouped = group(&outcomes);
+    let mut keys: Vec<_> = grouped
+        .samples
+        .keys()
+        .chain(grouped.unestimated.keys())
+        .copied()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for key @ (zone, lane, point, estimator) in keys {
+        let name = match (zone, lane) {
+            (None, None) => "all".to_owned(),
+            (Some(z), None) => format!("zone {}", hall.spec.zones[z].id),
+            (None, Some(true)) => "priority lane".to_owned(),
+            (None, Some(false)) => "normal lane".to_owned(),
+            (Some(_), Some(_)) => continue,
+        };
+        let none = grouped.unestimated.get(&key).copied().unwrap_or(0);
+        let s: Summary = summarize(grouped.samples.get(&key).map_or(&[][..], Vec::as_slice));
         println!(
-            "| current | {name} | {} | {} | {:.1} min | {:.1} min | {:.0}% | {:.0}% | {:+.1} min |",
+            "| {name} | {} | {} | {} | {none} | {:.1} min | {:.1} min | {:.0}% | {:.0}% | {:+.1} min |",
             point.name(),
+            estimator.name(),
             s.n,
             s.median_abs_min,
             s.p90_abs_min,
@@ -98,16 +116,6 @@ fn main() -> anyhow::Result<()> {
             s.p90_rel * 100.0,
             s.median_bias_min
         );
-    };
-    for ((zone, lane, point), samples) in &groups {
-        let name = match (zone, lane) {
-            (None, None) => "all".to_owned(),
-            (Some(z), None) => format!("zone {}", hall.spec.zones[*z].id),
-            (None, Some(true)) => "priority lane".to_owned(),
-            (None, Some(false)) => "normal lane".to_owned(),
-            (Some(_), Some(_)) => continue,
-        };
-        row(&name, *point, summarize(samples));
     }
     Ok(())
 }

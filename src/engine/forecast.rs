@@ -1,0 +1,116 @@
+//! When each waiting ticket will be called: the hall played forward from
+//! now on a copy, by the engine's own rules (each window's order of
+//! preference, the lane ratio, the starvation bound, directed queues),
+//! with every service taking its zone's recent mean and nobody else
+//! arriving. A window with someone in hand is free again when that
+//! service is expected to end; a paused one when staff said it would
+//! resume (or, if they did not, [`UNSAID_PAUSE_MS`] after it began); a
+//! closed one never. A ticket that no open window can reach today has no
+//! forecast: "no window open", not a number.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::command::Command;
+use super::event::EventKind;
+use super::hall::Hall;
+use super::ids::{Millis, TicketNumber};
+use super::ticket::TicketState;
+
+/// A pause whose end staff did not give is assumed to last this long.
+pub const UNSAID_PAUSE_MS: i64 = 15 * 60_000;
+/// From a call to the start of service, as a forecast assumes.
+pub const WALK_MS: i64 = 45_000;
+
+/// Expected call times of the waiting tickets, from one play-forward.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forecast {
+    /// The hall's sequence number it was made at.
+    pub seq: u64,
+    calls: Vec<(TicketNumber, Millis)>,
+}
+
+impl Forecast {
+    /// When `ticket` is expected to be called; `None` if no open window
+    /// will reach it today.
+    pub fn call_at(&self, ticket: TicketNumber) -> Option<Millis> {
+        self.calls.iter().find(|(t, _)| *t == ticket).map(|&(_, at)| at)
+    }
+
+    /// Expected wait from `now` for `ticket`.
+    pub fn wait_ms(&self, ticket: TicketNumber, now: Millis) -> Option<i64> {
+        self.call_at(ticket).map(|at| at.since(now))
+    }
+}
+
+impl Hall {
+    /// Plays the hall forward from `now` (see the module's comment).
+    pub fn forecast(&self, now: Millis) -> Forecast {
+        let waiting = self
+            .st
+            .tickets
+            .iter()
+            .filter(|t| t.state == TicketState::Waiting)
+            .count();
+        let mut out = Forecast {
+            seq: self.st.seq,
+            calls: Vec::with_capacity(waiting),
+        };
+        if waiting == 0 {
+            return out;
+        }
+        let Some(day_end) = self.st.day.as_ref().map(|d| d.end) else {
+            return out;
+        };
+        let mut sim = self.clone();
+        // Time alone changes nothing in a copy: no alerts, no auto-call.
+        for w in &mut sim.st.windows {
+            w.auto_call = false;
+        }
+        sim.st.auto_windows.clear();
+        let mut free: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
+        for (w, s) in self.st.windows.iter().enumerate() {
+            if !s.open {
+                continue;
+            }
+            let at = match (s.paused, s.current) {
+                (Some((_, since)), _) => s.resumes_at.unwrap_or(since.plus_ms(UNSAID_PAUSE_MS)),
+                (None, Some(t)) => {
+                    let tk = &self.st.tickets[t];
+                    let began = tk.started_at.or(tk.called_at).unwrap_or(now);
+                    let walk = if tk.started_at.is_some() { 0 } else { WALK_MS };
+                    began.plus_ms(walk + self.st.service_times[tk.zone].mean_ms())
+                }
+                (None, None) => now,
+            };
+            free.push(Reverse((at.0.max(now.0), w)));
+        }
+        while let Some(Reverse((at, w))) = free.pop() {
+            if out.calls.len() == waiting || at >= day_end.0 {
+                break;
+            }
+            let t = Millis(at);
+            let number = self.cfg.windows[w].number;
+            // Finish what is in hand, end a pause, then call.
+            if sim.st.windows[w].paused.is_some() {
+                let _ = sim.execute(&Command::Resume { window: number }, t);
+            }
+            if sim.st.windows[w].current.is_some() {
+                let _ = sim.execute(&Command::Start { window: number }, t);
+                let _ = sim.execute(&Command::Finish { window: number }, t);
+            }
+            let Ok(events) = sim.execute(&Command::CallNext { window: number }, t) else {
+                continue; // nothing this window can call: it stays idle
+            };
+            let called = events.iter().find_map(|e| match e.kind {
+                EventKind::TicketCalled { ticket, .. } => Some(ticket),
+                _ => None,
+            });
+            let Some(ticket) = called else { continue };
+            out.calls.push((ticket, t));
+            let zone = sim.st.by_number.get(&ticket).map_or(0, |&i| sim.st.tickets[i].zone);
+            free.push(Reverse((at + WALK_MS + sim.st.service_times[zone].mean_ms(), w)));
+        }
+        out
+    }
+}
