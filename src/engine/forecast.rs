@@ -1,8 +1,8 @@
 //! When each waiting ticket will be called: the hall played forward from
 //! now on a copy, by the engine's own rules (each window's order of
 //! preference, the lane ratio, the starvation bound, directed queues),
-//! with every service taking its zone's recent mean and nobody else
-//! arriving. A window with someone in hand is free again when that
+//! with every service taking its own recent mean (its zone's until it has
+//! one) and nobody else arriving. A window with someone in hand is free again when that
 //! service is expected to end; a paused one when staff said it would
 //! resume (or, if they did not, [`UNSAID_PAUSE_MS`] after it began); a
 //! closed one never. A ticket that no open window can reach today has no
@@ -79,7 +79,7 @@ impl Hall {
                     let tk = &self.st.tickets[t];
                     let began = tk.started_at.or(tk.called_at).unwrap_or(now);
                     let walk = if tk.started_at.is_some() { 0 } else { WALK_MS };
-                    began.plus_ms(walk + self.st.service_times[tk.zone].mean_ms())
+                    began.plus_ms(walk + self.expected_service_ms(tk.zone, tk.service))
                 }
                 (None, None) => now,
             };
@@ -108,9 +108,22 @@ impl Hall {
             });
             let Some(ticket) = called else { continue };
             out.calls.push((ticket, t));
-            let zone = sim.st.by_number.get(&ticket).map_or(0, |&i| sim.st.tickets[i].zone);
-            free.push(Reverse((at + WALK_MS + sim.st.service_times[zone].mean_ms(), w)));
+            let (zone, service) = sim
+                .st
+                .by_number
+                .get(&ticket)
+                .map_or((0, 0), |&i| (sim.st.tickets[i].zone, sim.st.tickets[i].service));
+            free.push(Reverse((at + WALK_MS + self.expected_service_ms(zone, service), w)));
         }
         out
+    }
+
+    /// How long a service is expected to take: that service's own recent
+    /// mean once it has one, else its zone's.
+    fn expected_service_ms(&self, zone: usize, service: usize) -> i64 {
+        match self.st.service_means.get(zone).and_then(|z| z.get(service)) {
+            Some(m) if m.measured() => m.mean_ms(),
+            _ => self.st.service_times[zone].mean_ms(),
+        }
     }
 }

@@ -70,6 +70,9 @@ pub(crate) struct State {
     pub auto_windows: Vec<usize>,
     /// Recent service times per zone; kept across days as tomorrow's prior.
     pub service_times: Vec<ServiceTimes>,
+    /// Per zone, per service: the recent service times of that service
+    /// alone (the forecast's; services of one zone differ).
+    pub service_means: Vec<Vec<ServiceTimes>>,
     /// Alerts that are up, oldest first.
     pub alerts: Vec<Alert>,
     /// Appointments by code, kept across days (see `booking`).
@@ -130,6 +133,7 @@ impl Hall {
             .iter()
             .map(|z| ServiceTimes::new(z.default_service_secs))
             .collect();
+        let service_means = fresh_service_means(&cfg);
         Hall {
             st: State {
                 seq: 0,
@@ -143,6 +147,7 @@ impl Hall {
                 persons: HashMap::new(),
                 auto_windows: Vec::new(),
                 service_times,
+                service_means,
                 alerts: Vec::new(),
                 bookings: BTreeMap::new(),
                 signed_out: BTreeMap::new(),
@@ -192,6 +197,7 @@ impl Hall {
             let mut next = Hall::new(self.cfg.clone());
             next.st.seq = self.st.seq;
             next.st.service_times = self.st.service_times.clone();
+            next.st.service_means = self.st.service_means.clone();
             next.st.bookings = self.st.bookings.clone();
             next.st.devices = self.st.devices.clone();
             next.st.signed_out = self.st.signed_out.clone();
@@ -1097,8 +1103,9 @@ impl Hall {
                     window: Some(window),
                 });
                 let took = at.since(since.unwrap_or(at));
-                let zone = tk.zone;
+                let (zone, service) = (tk.zone, tk.service);
                 self.st.service_times[zone].record(took);
+                self.st.service_means[zone][service].record(took);
                 self.release_person(t);
             }
             EventKind::TicketHeld { ticket, window } => {
@@ -1395,6 +1402,7 @@ impl Hall {
 
     fn apply_day(&mut self, date: jiff::civil::Date) {
         let keep = std::mem::take(&mut self.st.service_times);
+        let means = std::mem::take(&mut self.st.service_means);
         let mut bookings = std::mem::take(&mut self.st.bookings);
         let devices = std::mem::take(&mut self.st.devices);
         let signed_out = std::mem::take(&mut self.st.signed_out);
@@ -1402,6 +1410,7 @@ impl Hall {
         *self = Hall::new(self.cfg.clone());
         self.st.seq = seq;
         self.st.service_times = keep;
+        self.st.service_means = means;
         self.st.devices = devices;
         self.st.signed_out = signed_out;
         self.st.day = Some(Day::new(&self.cfg, date));
@@ -1504,4 +1513,12 @@ impl Hall {
             }
         }
     }
+}
+
+/// Per zone, per service, no service time measured yet.
+pub(super) fn fresh_service_means(cfg: &HallSpec) -> Vec<Vec<ServiceTimes>> {
+    cfg.zones
+        .iter()
+        .map(|z| vec![ServiceTimes::new(z.default_service_secs); z.services.len()])
+        .collect()
 }

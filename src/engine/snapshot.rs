@@ -80,6 +80,10 @@ pub struct ZoneSnapshot {
     pub priority_run: u32,
     pub normal_run: u32,
     pub service_times: ServiceTimes,
+    /// Per service, its own recent service times (absent from snapshots
+    /// made before they were kept: they start afresh).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_means: Vec<ServiceTimes>,
     /// (called at, waited ms) of the last hour's calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_waits: Vec<(Millis, i64)>,
@@ -162,6 +166,7 @@ impl Hall {
                     priority_run: zs.priority_run,
                     normal_run: zs.normal_run,
                     service_times: st.service_times[z].clone(),
+                    service_means: st.service_means[z].clone(),
                     recent_waits: zs.recent_waits.iter().copied().collect(),
                 })
                 .collect(),
@@ -268,6 +273,9 @@ impl Hall {
                 recent_waits: zs.recent_waits.iter().copied().collect(),
             };
             st.service_times[z] = zs.service_times.clone();
+            if zs.service_means.len() == st.service_means[z].len() {
+                st.service_means[z] = zs.service_means.clone();
+            }
         }
         st.alerts = snap.alerts.clone();
         st.answers = snap.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect();

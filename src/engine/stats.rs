@@ -29,6 +29,11 @@ impl ServiceTimes {
         self.len = (self.len + 1).min(Self::KEEP);
     }
 
+    /// Whether any service time was recorded.
+    pub fn measured(&self) -> bool {
+        self.len > 0
+    }
+
     /// Mean of the recent service times, or the configured default.
     pub fn mean_ms(&self) -> i64 {
         if self.len == 0 {
