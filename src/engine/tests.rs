@@ -1280,6 +1280,32 @@ fn the_forecast_plays_the_windows_forward_by_their_own_rules() {
     assert_eq!(t.hall.ticket_view(b, t.now).unwrap().state, TicketState::Waiting);
 }
 
+#[test]
+fn the_forecast_lets_the_priority_lane_cut_in_at_its_recent_pace() {
+    let mut t = T::new();
+    // Four priority tickets in the last hour (cancelled since): one
+    // expected every 15 minutes from now.
+    for _ in 0..4 {
+        let p = t.priority("general", "apply");
+        t.ok(Command::Cancel { ticket: p });
+        t.minutes(1);
+    }
+    t.minutes(26);
+    t.open(1);
+    let first = t.issue("general", "apply");
+    let a = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    assert_eq!(t.call(1), first);
+    t.ok(Command::Start { window: 1 });
+    let f = t.hall.forecast(t.now);
+    let step = 10 * Millis::MINUTE + WALK_MS;
+    // a when first is done; then the priority ticket expected 15 minutes
+    // from now has come and goes first (two normal calls were made); b
+    // after it.
+    assert_eq!(f.wait_ms(a, t.now), Some(10 * Millis::MINUTE));
+    assert_eq!(f.wait_ms(b, t.now), Some(10 * Millis::MINUTE + 2 * step));
+}
+
 // ----- replay and wire format -----------------------------------------------
 
 #[test]

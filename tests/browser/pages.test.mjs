@@ -677,8 +677,10 @@ test('a double-click issues one ticket, a lost answer is retried with its key, a
   const open_ = console_.locator('[data-action=open]');
   if (await open_.isEnabled()) await open_.click();
   await console_.locator('[data-action=open][disabled]').waitFor({ state: 'attached' });
+  // Opened paused (staff sign in, then start) or already serving: wait
+  // for whichever the window's state offers, not for a fixed time.
   const resume = console_.locator('[data-action=resume]');
-  await console_.waitForTimeout(200);
+  await console_.locator('[data-action=resume]:not([disabled]), [data-action=call-next]:not([disabled])').first().waitFor();
   if (await resume.isEnabled()) await resume.click();
   await console_.locator('[data-action=call-next]:not([disabled])').waitFor();
   await console_.locator('[data-action=call-next]').click();
