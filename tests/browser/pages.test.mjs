@@ -674,15 +674,16 @@ test('a double-click issues one ticket, a lost answer is retried with its key, a
   // 重呼 double-clicked at window 2's console: one recall.
   const console_ = await open('/console?hall=e2e');
   await signIn(console_, 'w2');
+  // Once the console knows the window's state (closed, opened paused, or
+  // already serving), take it to 叫号 by what it offers: no fixed waits.
+  const ready = (...actions) => console_.locator(actions.map((a) => `[data-action=${a}]:not([disabled])`).join(', ')).first().waitFor();
+  await ready('open', 'resume', 'call-next');
   const open_ = console_.locator('[data-action=open]');
   if (await open_.isEnabled()) await open_.click();
-  await console_.locator('[data-action=open][disabled]').waitFor({ state: 'attached' });
-  // Opened paused (staff sign in, then start) or already serving: wait
-  // for whichever the window's state offers, not for a fixed time.
+  await ready('resume', 'call-next');
   const resume = console_.locator('[data-action=resume]');
-  await console_.locator('[data-action=resume]:not([disabled]), [data-action=call-next]:not([disabled])').first().waitFor();
   if (await resume.isEnabled()) await resume.click();
-  await console_.locator('[data-action=call-next]:not([disabled])').waitFor();
+  await ready('call-next');
   await console_.locator('[data-action=call-next]').click();
   await console_.locator('#current', { hasText: /^C\d{3}$/ }).waitFor();
   const recalls = [];
