@@ -477,4 +477,22 @@ mod tests {
         let waits = |o: &[Outcome]| o.iter().map(|x| x.called).collect::<Vec<_>>();
         assert_eq!(waits(&again), waits(&outcomes), "the same seed, the same day");
     }
+
+    #[test]
+    fn the_forecast_is_closer_than_the_current_estimate_on_seeded_days() {
+        use crate::accuracy::{Estimator, group, summarize};
+        let hall = sample();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut outcomes = Vec::new();
+        for day in 23..26 {
+            outcomes.extend(run(&hall, jiff::civil::date(2026, 11, day), &mut rng).0);
+        }
+        let g = group(&outcomes);
+        let at_issue = |e: Estimator| summarize(&g.samples[&(None, None, Point::Issue, e)]);
+        let (current, forecast) = (at_issue(Estimator::Current), at_issue(Estimator::Forecast));
+        assert!(
+            forecast.median_rel < current.median_rel && forecast.p90_abs_min < current.p90_abs_min,
+            "forecast {forecast:?} against current {current:?}"
+        );
+    }
 }
