@@ -43,36 +43,37 @@ impl RateLimiter {
                 .retain(|_, (_, at)| now.saturating_duration_since(*at).as_secs_f64() < full);
         }
         let mut entry = self.buckets.entry(ip).or_insert((self.rates.burst, now));
-        let (tokens, at) = *entry;
-        let refilled =
-            (tokens + now.saturating_duration_since(at).as_secs_f64() * self.rates.per_sec).min(self.rates.burst);
-        if refilled >= 1.0 {
-            *entry = (refilled - 1.0, now);
-            Ok(())
-        } else {
-            *entry = (refilled, now);
-            Err((1.0 - refilled) / self.rates.per_sec)
-        }
+        let refilled = self.refilled(*entry, now);
+        let taken = self.take(refilled);
+        *entry = (if taken.is_ok() { refilled - 1.0 } else { refilled }, now);
+        taken
     }
 
-    /// Gives back the request `check` took: for a limit on failures only
-    /// (a correct sign-in costs nothing, so a hall's staff behind one
-    /// address can all sign in in the morning).
     /// Whether `ip` has a request left, without taking it: for a limit
     /// on failures alone, charged with [`RateLimiter::charge`] when one
     /// fails (so many correct sign-ins at once from one NAT address all
     /// pass).
+    ///
+    /// # Errors
+    /// The bucket is empty: the seconds until it is not.
     pub fn ready(&self, ip: IpAddr, now: Instant) -> Result<(), f64> {
-        let Some(entry) = self.buckets.get(&ip) else {
-            return Ok(());
-        };
-        let (tokens, at) = *entry;
-        let refilled =
-            (tokens + now.saturating_duration_since(at).as_secs_f64() * self.rates.per_sec).min(self.rates.burst);
-        if refilled >= 1.0 {
+        match self.buckets.get(&ip) {
+            Some(entry) => self.take(self.refilled(*entry, now)),
+            None => Ok(()),
+        }
+    }
+
+    /// A bucket's tokens at `now`.
+    fn refilled(&self, (tokens, at): (f64, Instant), now: Instant) -> f64 {
+        (tokens + now.saturating_duration_since(at).as_secs_f64() * self.rates.per_sec).min(self.rates.burst)
+    }
+
+    /// Whether `tokens` allow a request; else the seconds until they do.
+    fn take(&self, tokens: f64) -> Result<(), f64> {
+        if tokens >= 1.0 {
             Ok(())
         } else {
-            Err((1.0 - refilled) / self.rates.per_sec)
+            Err((1.0 - tokens) / self.rates.per_sec)
         }
     }
 
@@ -81,6 +82,8 @@ impl RateLimiter {
         let _ = self.check(ip, now);
     }
 
+    /// Gives back the request `check` took (a request that succeeded,
+    /// where only failures count).
     pub fn refund(&self, ip: IpAddr) {
         if let Some(mut entry) = self.buckets.get_mut(&ip) {
             entry.0 = (entry.0 + 1.0).min(self.rates.burst);

@@ -69,7 +69,7 @@ pub use spec::{
     weekday_index,
 };
 pub use stats::ServiceTimes;
-pub use text::first_forbidden;
+pub use text::{allowed, first_forbidden};
 pub use ticket::{Channel, Lane, Step, StepKind, TicketState};
 pub use window::{MAX_PAUSE_MINUTES, PauseReason};
 

@@ -82,7 +82,7 @@ impl RefusedSignIns {
 fn plain_name(name: &str) -> String {
     let kept: String = name
         .chars()
-        .filter(|c| crate::engine::first_forbidden(&c.to_string()).is_none())
+        .filter(|&c| crate::engine::allowed(c))
         .take(MAX_AUDIT_TEXT)
         .collect();
     if kept.is_empty() { "?".to_owned() } else { kept }

@@ -151,15 +151,13 @@ pub fn token_in_address() -> ApiError {
     )
 }
 
-/// The bearer token of a request: the `Authorization` header, else
-/// `query_token`.
-pub fn bearer<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'a str> {
+/// The bearer token in a request's `Authorization` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .or(query_token)
 }
 
 /// Parses a hall id from a path and checks the hall exists.
@@ -231,7 +229,7 @@ impl AppState {
         query_pass: Option<&str>,
         hall: HallId,
     ) -> Result<Principal, ApiError> {
-        let from_header = bearer(headers, None);
+        let from_header = bearer(headers);
         let token = from_header
             .or(query_pass)
             .ok_or_else(|| ApiError::unauthenticated("sign in first: no bearer token"))?;

@@ -121,19 +121,23 @@ fn a_person_key_in_the_store_or_malformed_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
     let store = format!("file:{}", data.path().display());
+    // The server's complaint when started with `key` as its person key.
+    let refusal = |key: &std::path::Path| {
+        let out = hallcall(&[
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--person-key-file",
+            &key.display().to_string(),
+        ]);
+        assert!(!out.status.success(), "refused");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
     let inside = data.path().join("person.key");
     std::fs::write(&inside, "ab".repeat(32)).unwrap();
-    let out = hallcall(&[
-        "--demo",
-        "--listen",
-        "127.0.0.1:0",
-        "--store",
-        &store,
-        "--person-key-file",
-        &inside.display().to_string(),
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refusal(&inside);
     assert!(
         err.contains("inside the store's directory") && err.contains("person.key"),
         "{err}"
@@ -141,17 +145,7 @@ fn a_person_key_in_the_store_or_malformed_is_refused() {
 
     let short = outside.path().join("short.key");
     std::fs::write(&short, "abc").unwrap();
-    let out = hallcall(&[
-        "--demo",
-        "--listen",
-        "127.0.0.1:0",
-        "--store",
-        &store,
-        "--person-key-file",
-        &short.display().to_string(),
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refusal(&short);
     assert!(
         err.contains("not hex of at least 16 bytes") && err.contains("short.key"),
         "{err}"
