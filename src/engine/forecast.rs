@@ -16,15 +16,19 @@ use std::collections::BinaryHeap;
 use super::command::{Command, Issue, LaneRequest};
 use super::event::EventKind;
 use super::hall::Hall;
-use super::ids::{CategoryId, Millis, TicketNumber};
-use super::ticket::{Channel, Lane, TicketState};
+use super::ids::{Millis, TicketNumber};
+use super::stats::ServiceTimes;
+use super::ticket::{Channel, Lane, StepKind, TicketState};
 
 /// A pause whose end staff did not give is assumed to last this long.
 pub const UNSAID_PAUSE_MS: i64 = 15 * 60_000;
 /// From a call to the start of service, as a forecast assumes.
 pub const WALK_MS: i64 = 45_000;
-/// The priority lane's pace is read over this much of the recent past.
+/// Arrivals' pace is read over this much of the recent past.
 pub const PACE_MS: i64 = 60 * 60_000;
+/// A pace is never read over less than this: the first minutes of a
+/// zone's hours (the crowd at the door) are no pace for the day.
+pub const PACE_FLOOR_MS: i64 = 20 * 60_000;
 
 /// Expected call times of the waiting tickets, from one play-forward.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,6 +76,7 @@ impl Hall {
             w.auto_call = false;
         }
         sim.st.auto_windows.clear();
+        let overhead = self.call_overhead_ms(now);
         let mut free: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
         for (w, s) in self.st.windows.iter().enumerate() {
             if !s.open {
@@ -81,30 +86,37 @@ impl Hall {
                 (Some((_, since)), _) => s.resumes_at.unwrap_or(since.plus_ms(UNSAID_PAUSE_MS)),
                 (None, Some(t)) => {
                     let tk = &self.st.tickets[t];
-                    let began = tk.started_at.or(tk.called_at).unwrap_or(now);
-                    let walk = if tk.started_at.is_some() { 0 } else { WALK_MS };
-                    began.plus_ms(walk + self.expected_service_ms(tk.zone, tk.service))
+                    match tk.started_at {
+                        Some(began) => now.plus_ms(
+                            self.service_times_of(tk.zone, tk.service)
+                                .remaining_ms(now.since(began)),
+                        ),
+                        None => tk
+                            .called_at
+                            .unwrap_or(now)
+                            .plus_ms(overhead + self.expected_service_ms(tk.zone, tk.service)),
+                    }
                 }
                 (None, None) => now,
             };
             free.push(Reverse((at.0.max(now.0), w)));
         }
-        let mut arrivals = self.priority_arrivals(now, day_end);
+        let mut arrivals = self.expected_arrivals(now, day_end);
         while let Some(Reverse((at, w))) = free.pop() {
             if out.calls.len() == waiting || at >= day_end.0 {
                 break;
             }
             let t = Millis(at);
             // The priority tickets expected by then join first.
-            while let Some(&(when, zone, category)) = arrivals.last() {
+            while let Some(&(when, zone, service, lane)) = arrivals.last() {
                 if when.0 > at {
                     break;
                 }
                 arrivals.pop();
                 let z = &self.cfg.zones[zone];
                 let issue = Issue {
-                    lane: LaneRequest::Priority { category },
-                    ..Issue::normal(z.id, z.services[0].id, Channel::Kiosk)
+                    lane,
+                    ..Issue::normal(z.id, z.services[service].id, Channel::Kiosk)
                 };
                 let _ = sim.execute(&Command::Issue(issue), when);
             }
@@ -134,33 +146,25 @@ impl Hall {
                 .by_number
                 .get(&ticket)
                 .map_or((0, 0), |&i| (sim.st.tickets[i].zone, sim.st.tickets[i].service));
-            free.push(Reverse((at + WALK_MS + self.expected_service_ms(zone, service), w)));
+            free.push(Reverse((at + overhead + self.expected_service_ms(zone, service), w)));
         }
         out
     }
 
-    /// Priority tickets expected from now to the day's end, latest first:
-    /// each zone's at the pace of its last [`PACE_MS`], while it issues.
-    fn priority_arrivals(&self, now: Millis, day_end: Millis) -> Vec<(Millis, usize, CategoryId)> {
+    /// Tickets expected from now to the day's end, latest first: each
+    /// zone's and lane's at the pace of its last [`PACE_MS`], while the
+    /// zone issues. Normal arrivals matter to the tickets of other zones:
+    /// a window that prefers their zone calls them first.
+    fn expected_arrivals(&self, now: Millis, day_end: Millis) -> Vec<(Millis, usize, usize, LaneRequest)> {
         let Some(day) = self.st.day.as_ref() else {
             return Vec::new();
         };
         let since = Millis(now.0 - PACE_MS);
         let mut out = Vec::new();
         for (z, zone) in self.cfg.zones.iter().enumerate() {
-            let recent: Vec<CategoryId> = self
-                .st
-                .tickets
-                .iter()
-                .filter(|t| t.origin.0 == z && t.issued_at >= since)
-                .filter_map(|t| match t.lane {
-                    Lane::Priority { category } => Some(category),
-                    _ => None,
-                })
-                .collect();
-            let (Some(&category), false) = (recent.last(), zone.services.is_empty()) else {
+            if zone.services.is_empty() {
                 continue;
-            };
+            }
             // Over the part of the last hour the zone was issuing.
             let open_ms: i64 = day.zone_open[z]
                 .iter()
@@ -169,23 +173,82 @@ impl Hall {
             if open_ms <= 0 {
                 continue;
             }
-            let every = open_ms / recent.len() as i64;
-            let mut at = now.plus_ms(every);
-            while at < day_end && day.zone_is_open(z, at) {
-                out.push((at, z, category));
-                at = at.plus_ms(every);
+            let recent = self
+                .st
+                .tickets
+                .iter()
+                .filter(|t| t.origin.0 == z && t.issued_at >= since);
+            let (mut normal, mut priority, mut service) = (0i64, None, 0);
+            for t in recent {
+                match t.lane {
+                    Lane::Priority { category } => priority = Some((priority.map_or(0, |(n, _)| n) + 1, category)),
+                    Lane::Normal => {
+                        normal += 1;
+                        service = t.service;
+                    }
+                    _ => {}
+                }
+            }
+            let mut lanes = Vec::with_capacity(2);
+            if normal > 0 {
+                lanes.push((normal, LaneRequest::Normal));
+            }
+            if let Some((n, category)) = priority {
+                lanes.push((n, LaneRequest::Priority { category }));
+            }
+            for (n, lane) in lanes {
+                let every = open_ms.max(PACE_FLOOR_MS) / n;
+                let mut at = now.plus_ms(every);
+                while at < day_end && day.zone_is_open(z, at) {
+                    out.push((at, z, service, lane));
+                    at = at.plus_ms(every);
+                }
             }
         }
-        out.sort_by_key(|&(at, _, _)| Reverse(at));
+        out.sort_by_key(|&(at, ..)| Reverse(at));
         out
+    }
+
+    /// Window time a call costs beside the service itself, per ticket
+    /// served, over the last [`PACE_MS`]: the walk up, and the calls that
+    /// end in a skip (a citizen who has left costs a window minutes).
+    /// [`WALK_MS`] until a few tickets were started.
+    fn call_overhead_ms(&self, now: Millis) -> i64 {
+        let since = Millis(now.0 - PACE_MS);
+        let (mut spent, mut started) = (0i64, 0i64);
+        for t in self
+            .st
+            .tickets
+            .iter()
+            .filter(|t| t.called_at.is_some_and(|c| c >= since))
+        {
+            for pair in t.history.windows(2) {
+                if !matches!(pair[0].what, StepKind::Called | StepKind::Recalled) {
+                    continue;
+                }
+                match pair[1].what {
+                    StepKind::Started => started += 1,
+                    StepKind::Skipped | StepKind::NoShow => {}
+                    _ => continue,
+                }
+                spent += pair[1].at.since(pair[0].at);
+            }
+        }
+        if started < 5 { WALK_MS } else { spent / started }
     }
 
     /// How long a service is expected to take: that service's own recent
     /// mean once it has one, else its zone's.
     fn expected_service_ms(&self, zone: usize, service: usize) -> i64 {
+        self.service_times_of(zone, service).mean_ms()
+    }
+
+    /// The recent service times a forecast reads for a service: its own
+    /// once it has any, else its zone's.
+    fn service_times_of(&self, zone: usize, service: usize) -> &ServiceTimes {
         match self.st.service_means.get(zone).and_then(|z| z.get(service)) {
-            Some(m) if m.measured() => m.mean_ms(),
-            _ => self.st.service_times[zone].mean_ms(),
+            Some(m) if m.measured() => m,
+            _ => &self.st.service_times[zone],
         }
     }
 }

@@ -34,6 +34,25 @@ impl ServiceTimes {
         self.len > 0
     }
 
+    /// How much longer a service that has gone on `elapsed_ms` is
+    /// expected to take: the mean of the recent ones that outlasted it,
+    /// less what has passed (service times are skewed: one that has run
+    /// past the mean is likely a long one). Without three such samples, a
+    /// sixth of the mean, or what the mean leaves.
+    pub fn remaining_ms(&self, elapsed_ms: i64) -> i64 {
+        let mean = self.mean_ms();
+        let longer: Vec<i64> = self.recent[..self.len]
+            .iter()
+            .copied()
+            .filter(|&t| t > elapsed_ms)
+            .collect();
+        if longer.len() >= 3 {
+            longer.iter().sum::<i64>() / longer.len() as i64 - elapsed_ms
+        } else {
+            (mean - elapsed_ms).max(mean / 6)
+        }
+    }
+
     /// Mean of the recent service times, or the configured default.
     pub fn mean_ms(&self) -> i64 {
         if self.len == 0 {
@@ -59,5 +78,20 @@ mod tests {
             s.record(50);
         }
         assert_eq!(s.mean_ms(), 50);
+    }
+
+    #[test]
+    fn a_service_past_the_mean_runs_on_as_the_long_ones_did() {
+        let mut s = ServiceTimes::new(600);
+        for m in [4, 5, 6, 20, 24, 28] {
+            s.record(m * 60_000);
+        }
+        // Two minutes in, all six ran longer: their mean (14.5 min) less two.
+        assert_eq!(s.remaining_ms(2 * 60_000), 12 * 60_000 + 30_000);
+        // Ten minutes in, only the long ones did: 24 min less ten, more
+        // than was left at two minutes.
+        assert_eq!(s.remaining_ms(10 * 60_000), 14 * 60_000);
+        // Past them all: a sixth of the mean.
+        assert_eq!(s.remaining_ms(30 * 60_000), 145_000);
     }
 }

@@ -1242,6 +1242,8 @@ fn the_forecast_plays_the_windows_forward_by_their_own_rules() {
     let b = t.issue("general", "apply");
     let c = t.issue("general", "apply");
     let police = t.issue("police", "hukou");
+    // An hour later: no arrivals expected at the pace of the last hour.
+    t.minutes(61);
     // No window open: no forecast for anyone.
     assert_eq!(t.hall.forecast(t.now).wait_ms(a, t.now), None);
     t.open(1);
@@ -1304,6 +1306,28 @@ fn the_forecast_lets_the_priority_lane_cut_in_at_its_recent_pace() {
     // after it.
     assert_eq!(f.wait_ms(a, t.now), Some(10 * Millis::MINUTE));
     assert_eq!(f.wait_ms(b, t.now), Some(10 * Millis::MINUTE + 2 * step));
+}
+
+#[test]
+fn the_forecast_lets_a_windows_first_zone_take_its_expected_arrivals_first() {
+    let mut t = T::new();
+    // 11:45, the zone closes at 12:00: six general tickets in the last
+    // hour (five cancelled) make one expected every 10 minutes, and the
+    // only one before the zone closes comes at 11:55.
+    t.minutes(165);
+    for _ in 0..5 {
+        let g = t.issue("general", "apply");
+        t.ok(Command::Cancel { ticket: g });
+    }
+    let g = t.issue("general", "apply");
+    let p = t.issue("police", "hukou");
+    t.open(2); // general first, then police
+    assert_eq!(t.call(2), g);
+    t.ok(Command::Start { window: 2 });
+    let f = t.hall.forecast(t.now);
+    // Window 2 is free at 11:55, when the expected general ticket has
+    // come: it calls that one first, and the police ticket after it.
+    assert_eq!(f.wait_ms(p, t.now), Some(20 * Millis::MINUTE + WALK_MS));
 }
 
 // ----- replay and wire format -----------------------------------------------

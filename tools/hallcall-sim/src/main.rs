@@ -106,7 +106,7 @@ fn main() -> anyhow::Result<()> {
         let none = grouped.unestimated.get(&key).copied().unwrap_or(0);
         let s: Summary = summarize(grouped.samples.get(&key).map_or(&[][..], Vec::as_slice));
         println!(
-            "| {name} | {} | {} | {} | {none} | {:.1} min | {:.1} min | {:.0}% | {:.0}% | {:+.1} min |",
+            "| {name} | {} | {} | {} | {none} | {:.1} min | {:.1} min | {:.1}% | {:.0}% | {:+.1} min |",
             point.name(),
             estimator.name(),
             s.n,
