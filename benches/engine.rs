@@ -309,5 +309,50 @@ fn baseline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, baseline, single_ops, mixed);
+/// The forecast behind every wait a view shows: one play-forward of the
+/// recorded day's hall as it stood with about 25, 100 and 400 waiting;
+/// then the whole day with the server's refresh after every command
+/// against the day without it (the same run, side by side).
+fn forecasts(c: &mut Criterion) {
+    let cfg = sample().spec;
+    let day = hall_day(&cfg);
+    let waiting = |hall: &Hall, now: Millis| hall.zone_summaries(now).iter().map(|z| z.waiting).sum::<usize>();
+    let mut g = c.benchmark_group("forecast");
+    g.sample_size(20);
+    for target in [25, 100, 400] {
+        let mut hall = Hall::new(cfg.clone());
+        let mut at = OPENING;
+        for (cmd, now) in &day {
+            hall.execute(cmd, *now).expect("recorded commands succeed");
+            at = *now;
+            if waiting(&hall, at) >= target {
+                break;
+            }
+        }
+        let n = waiting(&hall, at);
+        g.bench_function(
+            format!("play_forward_{n}_waiting_{}_tickets", hall.ticket_count()),
+            |b| b.iter(|| black_box(hall.forecast(at))),
+        );
+    }
+    g.throughput(Throughput::Elements(day.len() as u64));
+    g.bench_function("day_without_estimates", |b| {
+        b.iter(|| {
+            let mut hall = Hall::new(cfg.clone());
+            replay_day(&mut hall, &day);
+        })
+    });
+    g.bench_function("day_with_estimates_after_each_command", |b| {
+        b.iter(|| {
+            let mut hall = Hall::new(cfg.clone());
+            for (cmd, now) in &day {
+                black_box(hall.execute(cmd, *now).expect("recorded commands succeed"));
+                hall.refresh_estimates(*now, hallcall::engine::REFRESH_GAP_MS);
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, baseline, single_ops, mixed, forecasts);
 criterion_main!(benches);

@@ -276,6 +276,9 @@ impl Service {
             }
             check(&guard)?;
             let mut events = guard.execute(&cmd, now)?;
+            // The answer's waits are the forecast's after this change (a
+            // tick makes a stale one again).
+            guard.refresh_estimates(now, crate::engine::REFRESH_GAP_MS);
             let (read, answer) = then(&guard, &events);
             if events.is_empty() {
                 return Ok(Outcome::Done(events, read));

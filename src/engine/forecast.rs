@@ -26,16 +26,22 @@ pub const UNSAID_PAUSE_MS: i64 = 15 * 60_000;
 pub const WALK_MS: i64 = 45_000;
 /// Arrivals' pace is read over this much of the recent past.
 pub const PACE_MS: i64 = 60 * 60_000;
-/// A pace is never read over less than this: the first minutes of a
-/// zone's hours (the crowd at the door) are no pace for the day.
-pub const PACE_FLOOR_MS: i64 = 20 * 60_000;
 
 /// Expected call times of the waiting tickets, from one play-forward.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Forecast {
     /// The hall's sequence number it was made at.
     pub seq: u64,
+    /// When it was made.
+    pub at: Millis,
     calls: Vec<(TicketNumber, Millis)>,
+    /// Per zone (by index): when a normal ticket issued at `at` would be
+    /// called; `None` if the zone does not issue then or no open window
+    /// would reach it today.
+    next: Vec<Option<Millis>>,
+    /// Per zone: when the play first calls one of its tickets, of any
+    /// lane (where a priority ticket issued then would go).
+    first: Vec<Option<Millis>>,
 }
 
 impl Forecast {
@@ -49,33 +55,86 @@ impl Forecast {
     pub fn wait_ms(&self, ticket: TicketNumber, now: Millis) -> Option<i64> {
         self.call_at(ticket).map(|at| at.since(now))
     }
+
+    /// When a normal ticket of zone `z` issued when the forecast was made
+    /// would be called.
+    pub fn next_call(&self, z: usize) -> Option<Millis> {
+        self.next.get(z).copied().flatten()
+    }
+
+    /// When the play first calls a ticket of zone `z`.
+    pub fn first_call(&self, z: usize) -> Option<Millis> {
+        self.first.get(z).copied().flatten()
+    }
+
+    /// Every waiting ticket the forecast reaches, with its expected call.
+    pub fn calls(&self) -> &[(TicketNumber, Millis)] {
+        &self.calls
+    }
 }
 
 impl Hall {
-    /// Plays the hall forward from `now` (see the module's comment).
+    /// Plays the hall forward from `now` (see the module's comment). Each
+    /// issuing zone also gets a probe: when a normal ticket taken now,
+    /// behind everyone waiting, would be called.
     pub fn forecast(&self, now: Millis) -> Forecast {
-        let waiting = self
-            .st
-            .tickets
-            .iter()
-            .filter(|t| t.state == TicketState::Waiting)
-            .count();
+        let zones = self.cfg.zones.len();
         let mut out = Forecast {
             seq: self.st.seq,
-            calls: Vec::with_capacity(waiting),
+            at: now,
+            calls: Vec::new(),
+            next: vec![None; zones],
+            first: vec![None; zones],
         };
-        if waiting == 0 {
-            return out;
-        }
         let Some(day_end) = self.st.day.as_ref().map(|d| d.end) else {
             return out;
         };
-        let mut sim = self.clone();
+        let mut sim = self.copy_for_forecast();
         // Time alone changes nothing in a copy: no alerts, no auto-call.
         for w in &mut sim.st.windows {
             w.auto_call = false;
         }
         sim.st.auto_windows.clear();
+        // The play ends once every ticket some open window can reach is
+        // called (the others have no forecast: "no window open").
+        let open = |w: usize| self.st.windows[w].open;
+        let mut left = self
+            .st
+            .tickets
+            .iter()
+            .filter(|t| t.state == TicketState::Waiting)
+            .filter(|t| match t.directed {
+                Some(w) => open(w),
+                None => (0..self.cfg.windows.len()).any(|w| open(w) && self.cfg.windows[w].serves(t.zone, t.service)),
+            })
+            .count();
+        // Zones issuing now, each with the service a probe would take:
+        // its first that is not only handing out results.
+        let probe_service: Vec<Option<usize>> = self
+            .cfg
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(z, zone)| {
+                let open = self.st.day.as_ref().is_some_and(|d| d.zone_is_open(z, now));
+                let service = zone
+                    .services
+                    .iter()
+                    .position(|s| !s.results)
+                    .or((!zone.services.is_empty()).then_some(0));
+                service.filter(|_| open)
+            })
+            .collect();
+        // Only a zone some open window serves can have its probe called;
+        // the play ends once those and the waiting tickets are.
+        let mut probes_left = probe_service
+            .iter()
+            .enumerate()
+            .filter(|&(z, service)| {
+                service
+                    .is_some_and(|s| (0..self.cfg.windows.len()).any(|w| open(w) && self.cfg.windows[w].serves(z, s)))
+            })
+            .count();
         let overhead = self.call_overhead_ms(now);
         let mut free: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
         for (w, s) in self.st.windows.iter().enumerate() {
@@ -102,12 +161,13 @@ impl Hall {
             free.push(Reverse((at.0.max(now.0), w)));
         }
         let mut arrivals = self.expected_arrivals(now, day_end);
+        out.calls.reserve(left);
         while let Some(Reverse((at, w))) = free.pop() {
-            if out.calls.len() == waiting || at >= day_end.0 {
+            if (left == 0 && probes_left == 0) || at >= day_end.0 {
                 break;
             }
             let t = Millis(at);
-            // The priority tickets expected by then join first.
+            // The tickets expected by then join first.
             while let Some(&(when, zone, service, lane)) = arrivals.last() {
                 if when.0 > at {
                     break;
@@ -129,26 +189,63 @@ impl Hall {
                 let _ = sim.execute(&Command::Start { window: number }, t);
                 let _ = sim.execute(&Command::Finish { window: number }, t);
             }
-            let Ok(events) = sim.execute(&Command::CallNext { window: number }, t) else {
-                continue; // nothing this window can call: it stays idle
-            };
-            let called = events.iter().find_map(|e| match e.kind {
-                EventKind::TicketCalled { ticket, .. } => Some(ticket),
-                _ => None,
+            let called = sim
+                .execute(&Command::CallNext { window: number }, t)
+                .ok()
+                .and_then(|events| called(&events));
+            let real = called.is_some_and(|t| self.st.by_number.contains_key(&t));
+            let from = called.and_then(|t| sim.st.by_number.get(&t)).map(|&i| {
+                let tk = &sim.st.tickets[i];
+                (tk.zone, tk.service, tk.lane == Lane::Normal)
             });
-            let Some(ticket) = called else { continue };
-            // The expected arrivals are the forecast's own, not anyone's.
-            if self.st.by_number.contains_key(&ticket) {
-                out.calls.push((ticket, t));
+            // The probes: a normal ticket of a zone issued now would have
+            // been called here if the window found nothing before that
+            // zone in its order of preference, or took one of the zone's
+            // expected tickets (which come after it). Only time is read
+            // here: the probes are no tickets, so they delay nobody.
+            for e in &self.cfg.windows[w].serves {
+                let took_here = from.is_some_and(|(z, s, _)| z == e.zone && e.services.contains(s));
+                let expected_normal = took_here && !real && from.is_some_and(|(.., normal)| normal);
+                if took_here && !expected_normal {
+                    break;
+                }
+                if let Some(service) = probe_service[e.zone] {
+                    if out.next[e.zone].is_none() && e.services.contains(service) {
+                        out.next[e.zone] = Some(t);
+                        probes_left -= 1;
+                    }
+                }
+                if took_here {
+                    break;
+                }
             }
-            let (zone, service) = sim
-                .st
-                .by_number
-                .get(&ticket)
-                .map_or((0, 0), |&i| (sim.st.tickets[i].zone, sim.st.tickets[i].service));
+            let (Some(ticket), Some((zone, service, _))) = (called, from) else {
+                // Nothing it can call now: it looks again when the next
+                // expected ticket it serves comes.
+                let serves = &self.cfg.windows[w].serves;
+                if let Some(&(when, ..)) = arrivals.iter().rev().find(|a| serves.iter().any(|e| e.zone == a.1)) {
+                    free.push(Reverse((when.0, w)));
+                }
+                continue;
+            };
+            out.first[zone].get_or_insert(t);
+            if real {
+                out.calls.push((ticket, t));
+                left -= 1;
+            }
             free.push(Reverse((at + overhead + self.expected_service_ms(zone, service), w)));
         }
         out
+    }
+
+    /// The state alone, to play forward: not the read models.
+    fn copy_for_forecast(&self) -> Hall {
+        Hall {
+            cfg: self.cfg.clone(),
+            st: self.st.clone(),
+            recent: Default::default(),
+            est: Default::default(),
+        }
     }
 
     /// Tickets expected from now to the day's end, latest first: each
@@ -165,7 +262,7 @@ impl Hall {
             if zone.services.is_empty() {
                 continue;
             }
-            // Over the part of the last hour the zone was issuing.
+            // Only a zone that was issuing in the last hour has a pace.
             let open_ms: i64 = day.zone_open[z]
                 .iter()
                 .map(|&(a, b)| (b.0.min(now.0) - a.0.max(since.0)).max(0))
@@ -197,7 +294,10 @@ impl Hall {
                 lanes.push((n, LaneRequest::Priority { category }));
             }
             for (n, lane) in lanes {
-                let every = open_ms.max(PACE_FLOOR_MS) / n;
+                // Over the whole hour even if the zone opened within it: a
+                // few tickets in its first minutes (the crowd at the door) are
+                // no pace for the day.
+                let every = PACE_MS / n;
                 let mut at = now.plus_ms(every);
                 while at < day_end && day.zone_is_open(z, at) {
                     out.push((at, z, service, lane));
@@ -251,4 +351,11 @@ impl Hall {
             _ => &self.st.service_times[zone],
         }
     }
+}
+
+fn called(events: &[super::event::Event]) -> Option<TicketNumber> {
+    events.iter().find_map(|e| match e.kind {
+        EventKind::TicketCalled { ticket, .. } => Some(ticket),
+        _ => None,
+    })
 }

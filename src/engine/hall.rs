@@ -18,6 +18,7 @@ use super::calls::{CallMade, RecentCalls};
 use super::command::{Command, Issue, LaneRequest, Target};
 use super::devices::Device;
 use super::error::{EngineError, ReplayError};
+use super::estimates::Estimates;
 use super::event::{CallKind, Event, EventKind};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
@@ -95,6 +96,8 @@ pub struct Hall {
     pub(crate) st: State,
     /// Read model: the latest calls (see `calls`).
     pub(crate) recent: RecentCalls,
+    /// Read model: the waits views show (see `estimates`).
+    pub(crate) est: Estimates,
 }
 
 impl PartialEq for Hall {
@@ -155,6 +158,7 @@ impl Hall {
                 devices: BTreeMap::new(),
             },
             recent: RecentCalls::default(),
+            est: Estimates::default(),
             cfg,
         }
     }
@@ -201,6 +205,7 @@ impl Hall {
             next.st.bookings = self.st.bookings.clone();
             next.st.devices = self.st.devices.clone();
             next.st.signed_out = self.st.signed_out.clone();
+            next.est.errors_from(&self.est);
             let mut events = Vec::with_capacity(2);
             next.push(EventKind::DayStarted { day: date }, now, &mut events)?;
             next.execute_today(cmd, now, &mut events)?;
@@ -1383,12 +1388,17 @@ impl Hall {
         self.st.seq = ev.seq;
         match ev.kind {
             EventKind::DayStarted { .. } => self.recent.clear(),
-            EventKind::TicketCalled { ticket, window, .. } => self.recent.push(CallMade {
-                at,
-                ticket,
-                window,
-                recall: 0,
-            }),
+            EventKind::TicketCalled { ticket, window, .. } => {
+                if let Some(&t) = self.st.by_number.get(&ticket) {
+                    self.est.called(ticket, at.since(self.st.tickets[t].issued_at));
+                }
+                self.recent.push(CallMade {
+                    at,
+                    ticket,
+                    window,
+                    recall: 0,
+                });
+            }
             EventKind::TicketRecalled { ticket, window, count } => self.recent.push(CallMade {
                 at,
                 ticket,
@@ -1407,7 +1417,9 @@ impl Hall {
         let devices = std::mem::take(&mut self.st.devices);
         let signed_out = std::mem::take(&mut self.st.signed_out);
         let seq = self.st.seq;
+        let est = std::mem::take(&mut self.est);
         *self = Hall::new(self.cfg.clone());
+        self.est.errors_from(&est);
         self.st.seq = seq;
         self.st.service_times = keep;
         self.st.service_means = means;

@@ -9,7 +9,9 @@
 //! - `ticket`, `window`: the things in a hall and their states;
 //! - `hall`: the state and the rules (decide, then apply);
 //! - `calendar`: business days and opening hours;
-//! - `stats`, `query`: service times, estimated waits, read-only views;
+//! - `stats`, `query`: service times, read-only views;
+//! - `forecast`, `estimates`: the hall played forward, and the waits with
+//!   their ranges that views show;
 //! - `calls`: the day's latest calls, kept as events are applied;
 //! - `alert`, `alerts`: 超时预警 as values, and how the thresholds raise
 //!   and clear them;
@@ -31,6 +33,7 @@ mod calls;
 mod command;
 mod devices;
 mod error;
+mod estimates;
 mod event;
 mod forecast;
 mod hall;
@@ -54,6 +57,7 @@ pub use calls::{CallMade, RECENT_CALLS};
 pub use command::{Command, Issue, LaneRequest, Target};
 pub use devices::{Device, MAX_DEVICE_ID, MAX_DEVICE_NAME, MAX_DEVICES};
 pub use error::{EngineError, ReplayError};
+pub use estimates::{DEFAULT_BAND, REFRESH_GAP_MS, SMALL_HALL, Wait, WaitRange};
 pub use event::{CallKind, Event, EventKind};
 pub use forecast::{Forecast, UNSAID_PAUSE_MS, WALK_MS};
 pub use hall::Hall;

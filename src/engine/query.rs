@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::booking::BookingView;
+use super::estimates::{Wait, WaitRange};
 use super::hall::{Hall, state_name};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, Rating, RatingRecord};
@@ -22,8 +23,14 @@ pub struct TicketView {
     pub issued_at: Millis,
     /// People the engine expects to be called before this ticket (0 unless waiting).
     pub people_ahead: usize,
-    /// Estimated wait in milliseconds until it is called (0 unless waiting).
+    /// Estimated wait in milliseconds until it is called (0 unless waiting,
+    /// and when no open window will reach it).
     pub estimated_wait_ms: i64,
+    /// The estimate with its range, while waiting and some open window
+    /// will reach it.
+    pub wait_range: Option<WaitRange>,
+    /// Waiting, and no open window will reach it today.
+    pub no_window_open: bool,
     pub recalls: u32,
     pub skips: u32,
     pub transfers: u32,
@@ -71,8 +78,13 @@ pub struct ZoneSummary {
     pub zone: ZoneId,
     pub waiting: usize,
     pub longest_wait_ms: i64,
-    /// Estimated wait for a ticket issued now.
+    /// Estimated wait for a ticket issued now (0 when none can be given).
     pub estimated_wait_ms: i64,
+    /// The same with its range; `None` while the zone does not issue or no
+    /// open window would reach a ticket issued now.
+    pub wait_range: Option<WaitRange>,
+    /// The zone issues, and no open window would reach a ticket issued now.
+    pub no_window_open: bool,
     pub open_windows: usize,
     pub mean_service_ms: i64,
     /// Mean wait of the tickets called in the last hour (0 if none).
@@ -136,7 +148,7 @@ impl Hall {
             .unwrap_or(0)
     }
 
-    fn open_windows_for(&self, zone: usize) -> usize {
+    pub(crate) fn open_windows_for(&self, zone: usize) -> usize {
         self.cfg
             .windows
             .iter()
@@ -145,9 +157,16 @@ impl Hall {
             .count()
     }
 
-    /// Wait for someone with `ahead` people before them in `zone`: those
-    /// people shared across the zone's working windows at the recent mean
-    /// service time. With no working window the estimate assumes one.
+    /// The estimate before the forecast, kept to measure against it (and
+    /// for views before the first forecast): the people ahead shared
+    /// across the zone's working windows at the recent mean service time.
+    /// With no working window it assumes one.
+    pub fn naive_wait_ms(&self, number: TicketNumber, now: Millis) -> Option<i64> {
+        let &t = self.st.by_number.get(&number)?;
+        let tk = &self.st.tickets[t];
+        (tk.state == TicketState::Waiting).then(|| self.estimate(tk.zone, self.people_ahead(t, now)))
+    }
+
     fn estimate(&self, zone: usize, ahead: usize) -> i64 {
         let servers = self.open_windows_for(zone).max(1) as i64;
         ahead as i64 * self.st.service_times[zone].mean_ms() / servers
@@ -186,6 +205,7 @@ impl Hall {
         let tk: &Ticket = &self.st.tickets[t];
         let zone = &self.cfg.zones[tk.zone];
         let ahead = self.people_ahead(t, now);
+        let wait = self.wait_of(t, now);
         TicketView {
             number: tk.number,
             zone: zone.id,
@@ -195,11 +215,19 @@ impl Hall {
             state: tk.state,
             issued_at: tk.issued_at,
             people_ahead: ahead,
-            estimated_wait_ms: if tk.state == TicketState::Waiting {
-                self.estimate(tk.zone, ahead)
-            } else {
-                0
+            estimated_wait_ms: match wait {
+                Some(Wait::Expected(r)) => r.expected_ms,
+                Some(Wait::NoWindow) => 0,
+                None if tk.state == TicketState::Waiting && self.estimates_seq().is_none() => {
+                    self.estimate(tk.zone, ahead)
+                }
+                None => 0,
             },
+            wait_range: match wait {
+                Some(Wait::Expected(r)) => Some(r),
+                _ => None,
+            },
+            no_window_open: wait == Some(Wait::NoWindow),
             recalls: tk.recalls,
             skips: tk.skips,
             transfers: tk.transfers,
@@ -363,11 +391,21 @@ impl Hall {
                 total += wait;
             }
         }
+        let wait = self.next_wait(z, now);
         ZoneSummary {
             zone: self.cfg.zones[z].id,
             waiting,
             longest_wait_ms: self.longest_wait(z, now),
-            estimated_wait_ms: self.estimate(z, waiting),
+            estimated_wait_ms: match wait {
+                Some(Wait::Expected(r)) => r.expected_ms,
+                None if self.estimates_seq().is_none() => self.estimate(z, waiting),
+                _ => 0,
+            },
+            wait_range: match wait {
+                Some(Wait::Expected(r)) => Some(r),
+                _ => None,
+            },
+            no_window_open: wait == Some(Wait::NoWindow),
             open_windows: self.open_windows_for(z),
             mean_service_ms: self.st.service_times[z].mean_ms(),
             mean_wait_last_hour_ms: if called == 0 { 0 } else { total / called as i64 },

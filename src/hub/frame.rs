@@ -123,6 +123,12 @@ pub(super) fn parts(hall: &Hall, batch: &Batch) -> Parts {
         zones.extend(0..spec.zones.len());
         windows.extend(0..spec.windows.len());
     }
+    // A forecast made after this batch may move other zones' waits too
+    // (windows serve several zones): the frame carries those.
+    let seqs = events.first().map_or(0, |e| e.seq)..=events.last().map_or(0, |e| e.seq);
+    if hall.estimates_seq().is_some_and(|s| seqs.contains(&s)) {
+        zones.extend(hall.estimates_moved());
+    }
     let zones: Vec<usize> = zones.into_iter().collect();
     let windows: Vec<usize> = windows.into_iter().collect();
     let calls = calls_of(hall, events);

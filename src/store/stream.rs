@@ -365,6 +365,10 @@ impl Stream {
                 tracing::error!(%hall, seq = e.seq, error = %err, "the durable hall diverged from the log");
             }
         }
+        if let Some(at) = events.last().map(|e| e.at) {
+            // The screens' waits: a frame carries every zone's after this.
+            d.hall.refresh_estimates(at, crate::engine::REFRESH_GAP_MS);
+        }
         let batch = Arc::new(Batch { hall, events });
         d.remember(batch.clone());
         log.seq.store(d.hall.seq(), Ordering::Release);

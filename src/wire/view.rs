@@ -9,6 +9,26 @@ use super::vocab::{
 };
 use crate::engine::{self, Code, Millis, ServiceId, TicketNumber, WindowNo, ZoneId};
 
+/// An estimated wait with its range: the forecast's figure, and the
+/// quartiles of the hall's recent errors around it (half of the waits
+/// fell inside such a range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WaitRange {
+    pub expected_ms: i64,
+    pub low_ms: i64,
+    pub high_ms: i64,
+}
+
+impl From<engine::WaitRange> for WaitRange {
+    fn from(w: engine::WaitRange) -> WaitRange {
+        WaitRange {
+            expected_ms: w.expected_ms,
+            low_ms: w.low_ms,
+            high_ms: w.high_ms,
+        }
+    }
+}
+
 /// One zone's figures, for staff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Zone {
@@ -16,8 +36,15 @@ pub struct Zone {
     pub zone: ZoneId,
     pub waiting: usize,
     pub longest_wait_ms: i64,
-    /// Estimated wait for a ticket issued now.
+    /// Estimated wait for a ticket issued now (0 when none can be given).
     pub estimated_wait_ms: i64,
+    /// The same with its range; absent while the zone does not issue or
+    /// no open window would reach a ticket issued now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_range: Option<WaitRange>,
+    /// The zone issues, and no open window would reach a ticket issued now
+    /// (say so, not a number).
+    pub no_window_open: bool,
     /// Windows open and not paused that serve the zone.
     pub open_windows: usize,
     pub mean_service_ms: i64,
@@ -34,6 +61,8 @@ impl From<engine::ZoneSummary> for Zone {
             waiting: z.waiting,
             longest_wait_ms: z.longest_wait_ms,
             estimated_wait_ms: z.estimated_wait_ms,
+            wait_range: z.wait_range.map(Into::into),
+            no_window_open: z.no_window_open,
             open_windows: z.open_windows,
             mean_service_ms: z.mean_service_ms,
             mean_wait_last_hour_ms: z.mean_wait_last_hour_ms,
@@ -48,7 +77,15 @@ pub struct DisplayZone {
     #[schema(value_type = super::schema::Id)]
     pub zone: ZoneId,
     pub waiting: usize,
+    /// Estimated wait for a ticket issued now (0 when none can be given).
     pub estimated_wait_ms: i64,
+    /// The same with its range; absent while the zone does not issue or
+    /// no open window would reach a ticket issued now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_range: Option<WaitRange>,
+    /// The zone issues, and no open window would reach a ticket issued now
+    /// (say so, not a number).
+    pub no_window_open: bool,
     pub open_windows: usize,
 }
 
@@ -58,6 +95,8 @@ impl From<engine::ZoneSummary> for DisplayZone {
             zone: z.zone,
             waiting: z.waiting,
             estimated_wait_ms: z.estimated_wait_ms,
+            wait_range: z.wait_range.map(Into::into),
+            no_window_open: z.no_window_open,
             open_windows: z.open_windows,
         }
     }
@@ -267,8 +306,14 @@ pub struct Ticket {
     pub issued_at: Millis,
     /// People expected to be called before it (0 unless waiting).
     pub people_ahead: usize,
-    /// Estimated wait in milliseconds until it is called (0 unless waiting).
+    /// Estimated wait in milliseconds until it is called (0 unless
+    /// waiting, and when no open window will reach it).
     pub estimated_wait_ms: i64,
+    /// The same with its range, while waiting and a window will reach it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_range: Option<WaitRange>,
+    /// Waiting, and no open window will reach it today.
+    pub no_window_open: bool,
     pub recalls: u32,
     pub skips: u32,
     pub transfers: u32,
@@ -294,6 +339,8 @@ impl From<engine::TicketView> for Ticket {
             issued_at: t.issued_at,
             people_ahead: t.people_ahead,
             estimated_wait_ms: t.estimated_wait_ms,
+            wait_range: t.wait_range.map(Into::into),
+            no_window_open: t.no_window_open,
             recalls: t.recalls,
             skips: t.skips,
             transfers: t.transfers,
@@ -344,7 +391,14 @@ pub struct CitizenTicket {
     #[schema(value_type = super::schema::Instant)]
     pub issued_at: Millis,
     pub people_ahead: usize,
+    /// Estimated wait in milliseconds until it is called (0 unless
+    /// waiting, and when no open window will reach it).
     pub estimated_wait_ms: i64,
+    /// The same with its range, while waiting and a window will reach it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_range: Option<WaitRange>,
+    /// Waiting, and no open window will reach it today.
+    pub no_window_open: bool,
     pub recalls: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directed_to: Option<WindowNo>,
@@ -364,6 +418,8 @@ impl From<engine::TicketView> for CitizenTicket {
             issued_at: t.issued_at,
             people_ahead: t.people_ahead,
             estimated_wait_ms: t.estimated_wait_ms,
+            wait_range: t.wait_range.map(Into::into),
+            no_window_open: t.no_window_open,
             recalls: t.recalls,
             directed_to: t.directed_to,
             history: t.history.iter().map(Into::into).collect(),

@@ -12,6 +12,7 @@ mod connections;
 mod crash;
 mod devices;
 mod durability;
+mod estimates;
 mod evaluator;
 mod health;
 mod helpers;

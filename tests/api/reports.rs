@@ -174,8 +174,9 @@ async fn a_scripted_day_gives_hand_worked_live_figures_and_report_and_survives_a
     })
     .await;
     // Live at 9:03: A002 waits (13 min so far); one call in the last hour
-    // (20 min); a new ticket has 1 ahead, shared by 2 working windows at
-    // the 12-minute default service time: 6 min.
+    // (20 min). The forecast: idle window 2 takes A002 now, so a new
+    // ticket goes to window 1 when A001 is done, at the 12-minute default
+    // service time: 12 min, in the default range (-20%, +23%).
     let general = delta["zones"]
         .as_array()
         .unwrap()
@@ -186,7 +187,12 @@ async fn a_scripted_day_gives_hand_worked_live_figures_and_report_and_survives_a
     assert_eq!(general["longest_wait_ms"], 13 * MIN);
     assert_eq!(general["mean_wait_last_hour_ms"], 20 * MIN);
     assert_eq!(general["called_last_hour"], 1);
-    assert_eq!(general["estimated_wait_ms"], 6 * MIN);
+    assert_eq!(general["estimated_wait_ms"], 12 * MIN);
+    assert_eq!(
+        general["wait_range"],
+        json!({"expected_ms": 12 * MIN, "low_ms": 12 * MIN * 80 / 100, "high_ms": 12 * MIN * 123 / 100})
+    );
+    assert_eq!(general["no_window_open"], false);
     let w1 = delta["windows"]
         .as_array()
         .unwrap()

@@ -16,6 +16,8 @@ pub const FLOOR_MS: i64 = 5 * 60_000;
 pub struct Sample {
     pub estimate_ms: i64,
     pub actual_ms: i64,
+    /// The range shown with it, if any.
+    pub range_ms: Option<(i64, i64)>,
 }
 
 impl Sample {
@@ -41,6 +43,8 @@ pub struct Summary {
     pub median_rel: f64,
     pub p90_rel: f64,
     pub median_bias_min: f64,
+    /// Of the samples with a range, the share whose wait fell inside it.
+    pub in_range: Option<f64>,
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -67,6 +71,13 @@ pub fn summarize(samples: &[Sample]) -> Summary {
         median_rel: quantile(&rel, 0.5),
         p90_rel: quantile(&rel, 0.9),
         median_bias_min: quantile(&bias, 0.5),
+        in_range: {
+            let ranged: Vec<bool> = samples
+                .iter()
+                .filter_map(|s| s.range_ms.map(|(lo, hi)| (lo..=hi).contains(&s.actual_ms)))
+                .collect();
+            (!ranged.is_empty()).then(|| ranged.iter().filter(|&&x| x).count() as f64 / ranged.len() as f64)
+        },
     }
 }
 
@@ -105,18 +116,18 @@ pub fn group(outcomes: &[Outcome]) -> Grouped {
     for o in outcomes {
         for r in &o.estimates {
             let Some(actual_ms) = o.actual_from(r.at) else { continue };
-            for (estimator, estimate) in [
-                (Estimator::Current, Some(r.current_ms)),
-                (Estimator::Forecast, r.forecast_ms),
+            for (estimator, estimate, range_ms) in [
+                (Estimator::Current, Some(r.current_ms), None),
+                (Estimator::Forecast, r.forecast_ms, r.range_ms),
             ] {
                 for (zone, lane) in [(None, None), (Some(o.zone), None), (None, Some(o.priority))] {
                     let key = (zone, lane, r.point, estimator);
                     match estimate {
-                        Some(estimate_ms) => out
-                            .samples
-                            .entry(key)
-                            .or_default()
-                            .push(Sample { estimate_ms, actual_ms }),
+                        Some(estimate_ms) => out.samples.entry(key).or_default().push(Sample {
+                            estimate_ms,
+                            actual_ms,
+                            range_ms,
+                        }),
                         None => *out.unestimated.entry(key).or_default() += 1,
                     }
                 }
@@ -135,6 +146,7 @@ mod tests {
         let s = |e: i64, a: i64| Sample {
             estimate_ms: e * 60_000,
             actual_ms: a * 60_000,
+            range_ms: Some(((e - 5) * 60_000, (e + 5) * 60_000)),
         };
         let sum = summarize(&[s(10, 20), s(30, 20), s(2, 1), s(20, 20)]);
         assert_eq!(sum.n, 4);
@@ -145,5 +157,7 @@ mod tests {
         assert!((sum.p90_rel - 0.5).abs() < 1e-9);
         // Bias: -10, 10, 1, 0 → sorted -10, 0, 1, 10.
         assert_eq!(sum.median_bias_min, 1.0);
+        // Within five minutes of the estimate: the last two.
+        assert_eq!(sum.in_range, Some(0.5));
     }
 }

@@ -47,6 +47,26 @@ pub struct Reading {
     pub at: Millis,
     pub current_ms: i64,
     pub forecast_ms: Option<i64>,
+    /// The range the views showed with the forecast.
+    pub range_ms: Option<(i64, i64)>,
+}
+
+/// What the views show of `ticket` now, as the server shows it: after the
+/// forecast is made again for the hall as it is (the server does that
+/// after every change; doing it only when read gives the same figures).
+fn reading(engine: &mut Engine, ticket: TicketNumber, point: Point, now: Millis) -> Option<Reading> {
+    engine.refresh_estimates(now, hallcall::engine::REFRESH_GAP_MS);
+    let v = engine.ticket_view(ticket, now)?;
+    if v.state != TicketState::Waiting {
+        return None;
+    }
+    Some(Reading {
+        point,
+        at: now,
+        current_ms: engine.naive_wait_ms(ticket, now).unwrap_or(0),
+        forecast_ms: v.wait_range.map(|r| r.expected_ms),
+        range_ms: v.wait_range.map(|r| (r.low_ms, r.high_ms)),
+    })
 }
 
 /// What a day recorded for one ticket.
@@ -257,20 +277,14 @@ impl Sim {
                     return;
                 };
                 self.totals.issued += 1;
-                let est = self.engine.ticket_view(ticket, now).map_or(0, |v| v.estimated_wait_ms);
-                let forecast = self.engine.forecast(now).wait_ms(ticket, now);
+                let read = reading(&mut self.engine, ticket, Point::Issue, now);
                 self.index.insert(ticket, self.outcomes.len());
                 self.outcomes.push(Outcome {
                     ticket,
                     zone,
                     priority,
                     gone,
-                    estimates: vec![Reading {
-                        point: Point::Issue,
-                        at: now,
-                        current_ms: est,
-                        forecast_ms: forecast,
-                    }],
+                    estimates: read.into_iter().collect(),
                     issued: now,
                     called: None,
                 });
@@ -412,7 +426,6 @@ impl Sim {
     /// Reads the estimates of every ticket still waiting for its first
     /// call that has just come to 10 or 3 people ahead.
     fn read_estimates(&mut self, now: Millis) {
-        let mut forecast: Option<hallcall::engine::Forecast> = None;
         for o in self.outcomes.iter_mut().filter(|o| o.called.is_none()) {
             let have = |o: &Outcome, p: Point| o.estimates.iter().any(|e| e.point == p);
             if have(o, Point::Ahead3) {
@@ -426,13 +439,7 @@ impl Sim {
             }
             for (p, n) in [(Point::Ahead10, 10), (Point::Ahead3, 3)] {
                 if v.people_ahead <= n && !have(o, p) {
-                    let f = forecast.get_or_insert_with(|| self.engine.forecast(now));
-                    o.estimates.push(Reading {
-                        point: p,
-                        at: now,
-                        current_ms: v.estimated_wait_ms,
-                        forecast_ms: f.wait_ms(o.ticket, now),
-                    });
+                    o.estimates.extend(reading(&mut self.engine, o.ticket, p, now));
                 }
             }
         }

@@ -83,9 +83,9 @@ fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "| group | read | estimator | n | no estimate | median abs error | p90 abs error | median rel. error | p90 rel. error | median bias |"
+        "| group | read | estimator | n | no estimate | median abs error | p90 abs error | median rel. error | p90 rel. error | median bias | wait in range |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let grouped = group(&outcomes);
     let mut keys: Vec<_> = grouped
         .samples
@@ -106,7 +106,7 @@ fn main() -> anyhow::Result<()> {
         let none = grouped.unestimated.get(&key).copied().unwrap_or(0);
         let s: Summary = summarize(grouped.samples.get(&key).map_or(&[][..], Vec::as_slice));
         println!(
-            "| {name} | {} | {} | {} | {none} | {:.1} min | {:.1} min | {:.1}% | {:.0}% | {:+.1} min |",
+            "| {name} | {} | {} | {} | {none} | {:.1} min | {:.1} min | {:.1}% | {:.0}% | {:+.1} min | {} |",
             point.name(),
             estimator.name(),
             s.n,
@@ -114,7 +114,8 @@ fn main() -> anyhow::Result<()> {
             s.p90_abs_min,
             s.median_rel * 100.0,
             s.p90_rel * 100.0,
-            s.median_bias_min
+            s.median_bias_min,
+            s.in_range.map_or("".to_owned(), |r| format!("{:.0}%", r * 100.0)),
         );
     }
     Ok(())
