@@ -268,6 +268,26 @@ export function minutes(ms) {
   return Math.max(0, Math.round(ms / 60000));
 }
 
+/**
+ * An estimated wait as the server gives it (`estimated_wait_ms`, with
+ * `wait_range` and `no_window_open`), in minutes: "10–15" (the range, half
+ * of the waits fall inside it), "12" when the range rounds to one figure,
+ * or null when no open window will reach it (say `noWindowOpen` instead).
+ */
+export function waitRange(x) {
+  if (!x || x.no_window_open) return null;
+  const r = x.wait_range;
+  if (!r) return String(minutes(x.estimated_wait_ms ?? 0));
+  const [lo, hi] = [minutes(r.low_ms), minutes(r.high_ms)];
+  return lo === hi ? String(lo) : `${lo}–${hi}`;
+}
+
+/** "预计等候 10–15 分钟", or "暂无窗口办理" when no open window will reach it. */
+export function waitText(x) {
+  const r = waitRange(x);
+  return r === null ? t('noWindowOpen') : `${t('estWait')} ${r} ${t('minutes')}`;
+}
+
 /** mm:ss or h:mm:ss since `since` (ms). */
 export function elapsed(since, now = Date.now()) {
   const s = Math.max(0, Math.floor((now - since) / 1000));

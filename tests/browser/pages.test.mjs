@@ -67,6 +67,30 @@ service = [{ id = "early", name = "早间事项" }]
 # A hall of its own for the display that goes offline: four windows, so
 # calls in every state can be in hand at once.
 [[hall]]
+id = "est"
+name = "等候估计测试大厅"
+time_zone = "${zoneNearNoon()}"
+window = [
+  { number = 1, name = "综合受理", serves = ["general"] },
+  { number = 2, name = "户籍", serves = ["police"] },
+]
+account = [
+  { user = "guide", role = "guide", password = "${HASH}" },
+  { user = "w1", role = "window", windows = [1], password = "${HASH}" },
+  { user = "display", role = "display", password = "${HASH}" },
+]
+[[hall.zone]]
+id = "general"
+name = "综合服务"
+prefix = "A"
+service = [{ id = "social", name = "社保医保" }]
+[[hall.zone]]
+id = "police"
+name = "户籍警务"
+prefix = "C"
+service = [{ id = "hukou", name = "户口迁移" }]
+
+[[hall]]
 id = "away"
 name = "离线测试大厅"
 name_en = "Offline Test Hall"
@@ -817,6 +841,51 @@ test('a 绿色通道 ticket is marked at the desk and on its slip, which says �
   await desk.emulateMedia({ media: 'screen' });
   noErrors(desk);
   await desk.close();
+});
+
+test('waits are shown as a range from the forecast, and as 暂无窗口办理 where no open window serves', async () => {
+  const desk = await open('/desk?hall=est');
+  await signIn(desk, 'guide');
+  const screen = await open('/hall?hall=est', { width: 1920, height: 1080 });
+  await signIn(screen, 'display');
+  const deskWait = (zone) => desk.locator(`[data-zone=${zone}] [data-wait]`);
+  // Nobody at either window yet: no window for either zone.
+  await deskWait('general').filter({ hasText: /^暂无窗口办理$/ }).waitFor();
+  await deskWait('police').filter({ hasText: /^暂无窗口办理$/ }).waitFor();
+  const opened = await apiAs('w1', '/halls/est/windows/1/open', undefined, 'est');
+  assert.equal(opened.status, 200, JSON.stringify(opened.body));
+  await deskWait('general').filter({ hasText: /^预计等候 \d+(–\d+)? 分钟$/ }).waitFor();
+  // Two tickets of the general zone: the second waits for the first's
+  // service, a range of minutes, on the screen and on the slip.
+  for (const n of ['A001', 'A002']) {
+    await desk.locator('[data-zone=general]').click();
+    await desk.locator('[data-service=social]').click();
+    await desk.locator('#issue').click();
+    await desk.locator('#issued-number', { hasText: n }).waitFor();
+  }
+  const range = /^预计等候 (\d+)–(\d+) 分钟$/;
+  const [, lo, hi] = (await desk.locator('#issued-wait').textContent()).match(range);
+  assert.ok(Number(lo) < Number(hi) && Number(hi) > 0, `${lo}–${hi}`);
+  assert.equal(await desk.locator('#slip-wait').textContent(), `预计等候 ${lo}–${hi} 分钟`);
+  // A police ticket: window 2, which serves it, is not open.
+  await desk.locator('[data-zone=police]').click();
+  await desk.locator('[data-service=hukou]').click();
+  await desk.locator('#issue').click();
+  await desk.locator('#issued-number', { hasText: 'C001' }).waitFor();
+  assert.equal(await desk.locator('#issued-wait').textContent(), '暂无窗口办理');
+  assert.equal(await desk.locator('#slip-wait').textContent(), '暂无窗口办理，请留意大屏');
+  // The citizen's page of that ticket says so too.
+  const token = decodeURIComponent((await desk.locator('#slip-qr').getAttribute('src')).split('/')[4]);
+  const own = await open(`/t/${encodeURIComponent(token)}`, { width: 390, height: 844 });
+  await own.locator('#detail', { hasText: '暂无窗口办理' }).waitFor();
+  // The hall display: a range for the general zone, no number for police.
+  await screen.locator('[data-zone=general] .est', { hasText: /^约\d+–\d+分钟$/ }).waitFor();
+  await screen.locator('[data-zone=police] .est', { hasText: '暂无窗口办理' }).waitFor();
+  await shot(screen, 'hall-estimates');
+  for (const p of [desk, screen, own]) {
+    noErrors(p);
+    await p.close();
+  }
 });
 
 test('a refusal for a closed zone says when it opens', async () => {
