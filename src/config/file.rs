@@ -120,6 +120,7 @@ pub(crate) struct Policy {
     pub appointment_grace_minutes: Option<S<i64>>,
     pub open_paused: Option<bool>,
     pub finish_from_called: Option<bool>,
+    pub wait_target_minutes: Option<S<i64>>,
     pub id_kinds: Option<S<Vec<String>>>,
     pub mobile_daily_quota: Option<S<i64>>,
     pub mobile_waiting_per_zone: Option<S<i64>>,

@@ -707,6 +707,7 @@ fn policy(c: &mut Checker, p: &file::Policy, place: &str) -> Policy {
         ) * 60_000,
         open_paused: p.open_paused.unwrap_or(d.open_paused),
         finish_from_called: p.finish_from_called.unwrap_or(d.finish_from_called),
+        wait_target_ms: c.int(&p.wait_target_minutes, place, "wait_target_minutes", 5..481, 30) * 60_000,
         mobile_daily_quota: c.int(&p.mobile_daily_quota, place, "mobile_daily_quota", 0..101, 3) as u32,
         mobile_waiting_per_zone: c.int(
             &p.mobile_waiting_per_zone,

@@ -126,6 +126,13 @@ pub enum Command {
     Close {
         window: WindowNo,
     },
+    /// 潮汐窗口: for the rest of the day the window takes `zone` first (all
+    /// its services), then its own list; `None` restores its own order.
+    ServeFirst {
+        window: WindowNo,
+        #[serde(default)]
+        zone: Option<ZoneId>,
+    },
     SetAutoCall {
         window: WindowNo,
         on: bool,

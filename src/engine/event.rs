@@ -119,6 +119,12 @@ pub enum EventKind {
         window: WindowNo,
         on: bool,
     },
+    /// A window's order of preference for the rest of the day: `zone`
+    /// first, or its own again.
+    WindowServesFirst {
+        window: WindowNo,
+        zone: Option<ZoneId>,
+    },
     TicketRated {
         ticket: TicketNumber,
         window: WindowNo,

@@ -105,7 +105,7 @@ impl Hall {
             .filter(|t| t.state == TicketState::Waiting)
             .filter(|t| match t.directed {
                 Some(w) => open(w),
-                None => (0..self.cfg.windows.len()).any(|w| open(w) && self.cfg.windows[w].serves(t.zone, t.service)),
+                None => (0..self.cfg.windows.len()).any(|w| open(w) && self.takes(w, t.zone, t.service)),
             })
             .count();
         // Zones issuing now, each with the service a probe would take:
@@ -131,8 +131,7 @@ impl Hall {
             .iter()
             .enumerate()
             .filter(|&(z, service)| {
-                service
-                    .is_some_and(|s| (0..self.cfg.windows.len()).any(|w| open(w) && self.cfg.windows[w].serves(z, s)))
+                service.is_some_and(|s| (0..self.cfg.windows.len()).any(|w| open(w) && self.takes(w, z, s)))
             })
             .count();
         let overhead = self.call_overhead_ms(now);
@@ -203,7 +202,7 @@ impl Hall {
             // zone in its order of preference, or took one of the zone's
             // expected tickets (which come after it). Only time is read
             // here: the probes are no tickets, so they delay nobody.
-            for e in &self.cfg.windows[w].serves {
+            for e in self.serve_order(w).iter() {
                 let took_here = from.is_some_and(|(z, s, _)| z == e.zone && e.services.contains(s));
                 let expected_normal = took_here && !real && from.is_some_and(|(.., normal)| normal);
                 if took_here && !expected_normal {
@@ -222,8 +221,8 @@ impl Hall {
             let (Some(ticket), Some((zone, service, _))) = (called, from) else {
                 // Nothing it can call now: it looks again when the next
                 // expected ticket it serves comes.
-                let serves = &self.cfg.windows[w].serves;
-                if let Some(&(when, ..)) = arrivals.iter().rev().find(|a| serves.iter().any(|e| e.zone == a.1)) {
+                let order = self.serve_order(w);
+                if let Some(&(when, ..)) = arrivals.iter().rev().find(|a| order.iter().any(|e| e.zone == a.1)) {
                     free.push(Reverse((when.0, w)));
                 }
                 continue;
@@ -239,7 +238,7 @@ impl Hall {
     }
 
     /// The state alone, to play forward: not the read models.
-    fn copy_for_forecast(&self) -> Hall {
+    pub fn copy_for_forecast(&self) -> Hall {
         Hall {
             cfg: self.cfg.clone(),
             st: self.st.clone(),

@@ -22,7 +22,7 @@ use super::estimates::Estimates;
 use super::event::{CallKind, Event, EventKind};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
-use super::spec::{HallSpec, Placement};
+use super::spec::{HallSpec, Placement, Serve, ServiceMask};
 use super::stats::ServiceTimes;
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
 use super::tickets::Tickets;
@@ -345,8 +345,35 @@ impl Hall {
     fn may_serve(&self, w: usize, t: &Ticket) -> bool {
         match t.directed {
             Some(d) => d == w,
-            None => self.cfg.windows[w].serves(t.zone, t.service),
+            None => self.takes(w, t.zone, t.service),
         }
+    }
+
+    /// Window `w`'s order of preference today: the zone a supervisor put
+    /// first (潮汐窗口), all its services, then its own list without it.
+    pub(crate) fn serve_order(&self, w: usize) -> std::borrow::Cow<'_, [Serve]> {
+        let own = &self.cfg.windows[w].serves;
+        match self.st.windows[w].first_zone {
+            None => std::borrow::Cow::Borrowed(own),
+            Some(z) => {
+                let n = self.cfg.zones[z].services.len();
+                let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+                let first = Serve {
+                    zone: z,
+                    services: ServiceMask(all),
+                };
+                std::borrow::Cow::Owned(
+                    std::iter::once(first)
+                        .chain(own.iter().copied().filter(|s| s.zone != z))
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// Whether window `w` takes a service today.
+    pub(crate) fn takes(&self, w: usize, zone: usize, service: usize) -> bool {
+        self.st.windows[w].first_zone == Some(zone) || self.cfg.windows[w].serves(zone, service)
     }
 
     /// Resolves a transfer target; refuses one that names the queue the
@@ -611,6 +638,20 @@ impl Hall {
                 }
                 EventKind::WindowClosed { window }
             }
+            Command::ServeFirst { window, zone } => {
+                let w = self
+                    .cfg
+                    .window_index(window)
+                    .ok_or(EngineError::UnknownWindow(window))?;
+                let z = match zone {
+                    Some(z) => Some(self.cfg.zone_index(z).ok_or(EngineError::UnknownZone(z))?),
+                    None => None,
+                };
+                if self.st.windows[w].first_zone == z {
+                    return Ok(None);
+                }
+                EventKind::WindowServesFirst { window, zone }
+            }
             Command::SetAutoCall { window, on } => {
                 let w = self.open_window(window)?;
                 if self.st.windows[w].auto_call == on {
@@ -841,7 +882,7 @@ impl Hall {
         }
         let p = &self.cfg.policy;
         let tickets = &self.st.tickets;
-        for serve in &self.cfg.windows[w].serves {
+        for serve in self.serve_order(w).iter() {
             let zs = &self.st.zones[serve.zone];
             let matches = |t: &&usize| serve.services.contains(tickets[**t].service);
             if let Some(&t) = zs.lanes[LANE_APPOINTMENT]
@@ -1344,6 +1385,17 @@ impl Hall {
                     note: note.clone(),
                     at,
                 });
+            }
+            EventKind::WindowServesFirst { window, zone } => {
+                let w = self
+                    .cfg
+                    .window_index(window)
+                    .ok_or_else(|| bad(format!("unknown window {window}")))?;
+                let z = match zone {
+                    Some(z) => Some(self.cfg.zone_index(z).ok_or_else(|| bad(format!("unknown zone {z}")))?),
+                    None => None,
+                };
+                self.st.windows[w].first_zone = z;
             }
             EventKind::AutoCallChanged { window, on } => {
                 let w = self

@@ -12,6 +12,7 @@
 //! - `stats`, `query`: service times, read-only views;
 //! - `forecast`, `estimates`: the hall played forward, and the waits with
 //!   their ranges that views show;
+//! - `advice`: 潮汐窗口, which window to give a zone past its wait target;
 //! - `calls`: the day's latest calls, kept as events are applied;
 //! - `alert`, `alerts`: 超时预警 as values, and how the thresholds raise
 //!   and clear them;
@@ -23,6 +24,7 @@
 //!   the shell's configuration builds it;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
 
+mod advice;
 mod alert;
 mod alerts;
 mod answers;
@@ -48,6 +50,7 @@ mod ticket;
 mod tickets;
 mod window;
 
+pub use advice::{Advice, AdviceAction};
 pub use alert::{Alert, AlertKind, AlertTarget};
 pub use answers::{KeptAnswer, MAX_ANSWER_BODY, MAX_ANSWER_KEY};
 pub use audit::{AuditAction, AuditNote, MAX_AUDIT_TEXT};

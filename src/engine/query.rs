@@ -120,6 +120,8 @@ pub struct WindowView {
     pub own_queue: Vec<TicketNumber>,
     /// Tickets held here (暂挂), in issue order: the staff may call one back.
     pub held: Vec<TicketNumber>,
+    /// 潮汐窗口: the zone it takes first today, if a supervisor gave one.
+    pub first_zone: Option<ZoneId>,
 }
 
 /// Tickets join a lane at its end, except those put back near its front (a
@@ -153,7 +155,8 @@ impl Hall {
             .windows
             .iter()
             .zip(&self.st.windows)
-            .filter(|(c, s)| s.open && s.paused.is_none() && c.serves.iter().any(|e| e.zone == zone))
+            .filter(|(_, s)| s.open && s.paused.is_none())
+            .filter(|(c, s)| s.first_zone == Some(zone) || c.serves.iter().any(|e| e.zone == zone))
             .count()
     }
 
@@ -443,6 +446,7 @@ impl Hall {
             served_today: s.served_today,
             own_queue: own.iter().map(|&t| self.st.tickets[t].number).collect(),
             held: self.st.held[w].iter().map(|&t| self.st.tickets[t].number).collect(),
+            first_zone: self.st.windows[w].first_zone.map(|z| self.cfg.zones[z].id),
         }
     }
 

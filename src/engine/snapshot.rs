@@ -102,6 +102,9 @@ pub struct WindowSnapshot {
     pub opened_at: Option<Millis>,
     pub served_today: u32,
     pub own_queue: Vec<TicketNumber>,
+    /// 潮汐窗口: the zone it takes first today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_zone: Option<ZoneId>,
 }
 
 /// Why a snapshot does not fit the configuration.
@@ -185,6 +188,7 @@ impl Hall {
                     opened_at: ws.opened_at,
                     served_today: ws.served_today,
                     own_queue: st.directed[w].iter().map(number).collect(),
+                    first_zone: ws.first_zone.map(|z| cfg.zones[z].id),
                 })
                 .collect(),
         }
@@ -297,6 +301,7 @@ impl Hall {
                 auto_call: ws.auto_call,
                 opened_at: ws.opened_at,
                 served_today: ws.served_today,
+                first_zone: ws.first_zone.map(zone).transpose()?,
             };
             st.directed[w] = queue(&ws.own_queue)?;
             if ws.auto_call {

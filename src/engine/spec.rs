@@ -178,6 +178,9 @@ pub struct Policy {
     pub mobile_waiting_per_zone: u32,
     /// A window paused longer than this raises an alert.
     pub alert_pause_ms: Option<i64>,
+    /// 潮汐窗口: past this expected wait for a ticket taken now, the
+    /// supervisor board proposes a window for the zone.
+    pub wait_target_ms: i64,
 }
 
 impl Default for Policy {
@@ -198,6 +201,7 @@ impl Default for Policy {
             finish_from_called: false,
             mobile_daily_quota: 3,
             mobile_waiting_per_zone: 100,
+            wait_target_ms: 30 * 60_000,
             alert_pause_ms: None,
         }
     }

@@ -1330,6 +1330,98 @@ fn the_forecast_lets_a_windows_first_zone_take_its_expected_arrivals_first() {
     assert_eq!(f.wait_ms(p, t.now), Some(20 * Millis::MINUTE + WALK_MS));
 }
 
+#[test]
+fn a_window_put_first_for_a_zone_calls_it_first_for_the_day_and_keeps_it_in_a_snapshot() {
+    let mut t = T::new();
+    t.open(2); // general first, then police
+    let g = t.issue("general", "apply");
+    let p = t.issue("police", "hukou");
+    t.ok(Command::ServeFirst {
+        window: 2,
+        zone: Some(code("police")),
+    });
+    // Refused for an unknown zone, and a repeat changes nothing.
+    t.err(Command::ServeFirst {
+        window: 2,
+        zone: Some(code("nowhere")),
+    });
+    assert!(
+        t.ok(Command::ServeFirst {
+            window: 2,
+            zone: Some(code("police")),
+        })
+        .is_empty()
+    );
+    let restored = Hall::restore(config(), &t.hall.snapshot()).unwrap();
+    assert_eq!(restored.snapshot(), t.hall.snapshot());
+    assert_eq!(t.call(2), p, "police first now");
+    t.ok(Command::Start { window: 2 });
+    t.ok(Command::Finish { window: 2 });
+    t.ok(Command::ServeFirst { window: 2, zone: None });
+    let p2 = t.issue("police", "hukou");
+    assert_eq!(t.call(2), g, "its own order again");
+    // The next day starts from the configured order.
+    t.now = t.now.plus_ms(24 * 60 * Millis::MINUTE);
+    t.ok(Command::ServeFirst {
+        window: 2,
+        zone: Some(code("police")),
+    });
+    t.now = t.now.plus_ms(24 * 60 * Millis::MINUTE);
+    t.ok(Command::Tick);
+    assert!(t.hall.st.windows.iter().all(|w| w.first_zone.is_none()));
+    let _ = p2;
+}
+
+#[test]
+fn the_advice_gives_a_long_zone_a_window_that_shortens_its_wait_and_later_gives_it_back() {
+    let mut t = T::new();
+    t.open(1); // general
+    t.open(2); // general first, then police
+    t.open(3); // police (hukou)
+    // Eleven police tickets, two general: windows 1 and 2 take the general
+    // ones, and a police ticket taken now waits past the 30-minute target
+    // behind window 3, with window 2's help only after its general ticket.
+    let police: Vec<TicketNumber> = (0..11).map(|_| t.issue("police", "hukou")).collect();
+    t.issue("general", "apply");
+    t.issue("general", "apply");
+    let advice = t.hall.advice(t.now);
+    let a = advice
+        .iter()
+        .find(|a| a.zone == code("police"))
+        .expect("advice for police");
+    assert_eq!((a.action, a.window), (AdviceAction::ServeFirst, 2));
+    assert!(
+        a.wait_before_ms > 30 * Millis::MINUTE && a.wait_after_ms < a.wait_before_ms,
+        "{a:?}"
+    );
+    // What it promises is what the forecast gives once it is followed.
+    t.ok(Command::ServeFirst {
+        window: 2,
+        zone: Some(code("police")),
+    });
+    let followed = t.hall.forecast(t.now);
+    let police_zone = t.hall.spec().zone_index(code("police")).unwrap();
+    assert_eq!(
+        followed.next_call(police_zone).map(|at| at.since(t.now)),
+        Some(a.wait_after_ms)
+    );
+    assert!(
+        !t.hall
+            .advice(t.now)
+            .iter()
+            .any(|a| a.action == AdviceAction::ServeFirst && a.window == 2)
+    );
+    // The police queue gone, window 2 is proposed back to its own order.
+    for p in police {
+        t.ok(Command::Cancel { ticket: p });
+    }
+    let back = t.hall.advice(t.now);
+    assert!(
+        back.iter().any(|a| a.action == AdviceAction::Restore && a.window == 2),
+        "{back:?}"
+    );
+}
+
 // ----- replay and wire format -----------------------------------------------
 
 #[test]

@@ -33,6 +33,8 @@ pub struct WindowState {
     pub auto_call: bool,
     pub opened_at: Option<Millis>,
     pub served_today: u32,
+    /// 潮汐窗口: a zone (by index) put first in its order for the day.
+    pub first_zone: Option<usize>,
 }
 
 impl WindowState {
@@ -46,6 +48,7 @@ impl WindowState {
             auto_call: false,
             opened_at: None,
             served_today: 0,
+            first_zone: None,
         }
     }
 

@@ -18,6 +18,7 @@
 //! - `keyed`: `Idempotency-Key`, and answering with what is kept for it;
 //! - `extract`, `error`: what every route shares.
 
+mod advice;
 mod announcements;
 mod appointments;
 pub mod audit;
@@ -150,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .merge(announcements::router())
         .merge(reports::router())
         .merge(audit::router())
+        .merge(advice::router())
         .merge(pages::router())
         .merge(openapi::router())
         .fallback(not_found)

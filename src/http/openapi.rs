@@ -37,6 +37,7 @@ use super::AppState;
         super::halls::window,
         super::halls::command,
         super::halls::acknowledge,
+        super::advice::advice,
         super::tickets::issue,
         super::tickets::check_in,
         super::appointments::book,

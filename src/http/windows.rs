@@ -42,6 +42,7 @@ pub const ACTIONS: &[&str] = &[
     "pause",
     "resume",
     "auto-call",
+    "serve-first",
 ];
 
 #[derive(Deserialize)]
@@ -81,6 +82,12 @@ struct PauseBody {
 #[serde(deny_unknown_fields)]
 struct AutoCallBody {
     on: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeFirstBody {
+    zone: Option<crate::engine::ZoneId>,
 }
 
 /// What a window action answers: its events, once durable, and the window
@@ -150,6 +157,10 @@ fn command(action: &str, window: WindowNo, bytes: &Bytes, staff: &str) -> Result
             window,
             on: body::<AutoCallBody>(bytes)?.on,
         },
+        "serve-first" => Command::ServeFirst {
+            window,
+            zone: body::<ServeFirstBody>(bytes)?.zone,
+        },
         simple => {
             let _: Empty = body(bytes)?;
             match simple {
@@ -193,13 +204,17 @@ pub struct WindowActionBody {
     minutes: Option<u16>,
     /// `auto-call`: on or off.
     on: Option<bool>,
+    /// `serve-first` (潮汐窗口, supervisors): the zone the window takes
+    /// first for the rest of the day; null for its own order again.
+    #[schema(value_type = Option<wire::schema::Id>)]
+    zone: Option<crate::engine::ZoneId>,
 }
 
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/windows/{window}/{action}", tag = "windows",
     params(("hall" = String, Path, description = "The hall's id"),
            ("window" = u16, Path, description = "The window's number"),
-           ("action" = String, Path, description = "open, close, call-next, call, recall, skip, start, finish, transfer, hold, call-back, pause, resume or auto-call")),
-    request_body(content = Option<WindowActionBody>, description = "Only for open (staff), call and call-back (ticket), transfer (to), pause (reason, minutes), auto-call (on); empty otherwise"),
+           ("action" = String, Path, description = "open, close, call-next, call, recall, skip, start, finish, transfer, hold, call-back, pause, resume, auto-call or serve-first")),
+    request_body(content = Option<WindowActionBody>, description = "Only for open (staff), call and call-back (ticket), transfer (to), pause (reason, minutes), auto-call (on), serve-first (zone); empty otherwise"),
     security(("bearer" = [])),
     responses((status = 200, body = WindowReply, description = "Done and durable"),
         (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc, description = "Not this account's window"),
@@ -216,7 +231,11 @@ async fn act(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.principal(&headers, None, hall)?;
-    let allowed = p.may_operate(window) || (action == "close" && p.role == Role::Supervisor);
+    // A supervisor may close any window remotely and give it a zone first
+    // (潮汐窗口); window staff may not change what their window serves.
+    let supervised = matches!(action.as_str(), "close" | "serve-first");
+    let allowed = (p.may_operate(window) && action != "serve-first")
+        || (supervised && matches!(p.role, Role::Supervisor | Role::Admin));
     if !allowed {
         return Err(ApiError::forbidden(format!(
             "{} ({}) may not operate window {window}",

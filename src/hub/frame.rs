@@ -351,7 +351,9 @@ fn touched(
             | EventKind::WindowClosed { window }
             | EventKind::WindowPaused { window, .. }
             | EventKind::WindowResumed { window } => (None, Some(*window), true, None),
-            EventKind::AutoCallChanged { window, .. } => (None, Some(*window), false, None),
+            EventKind::AutoCallChanged { window, .. } | EventKind::WindowServesFirst { window, .. } => {
+                (None, Some(*window), false, None)
+            }
             EventKind::AlertRaised { target, .. }
             | EventKind::AlertAcknowledged { target, .. }
             | EventKind::AlertCleared { target, .. } => match target {

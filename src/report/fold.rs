@@ -152,6 +152,7 @@ impl Folder {
                 | EventKind::AlertAcknowledged { .. }
                 | EventKind::AlertCleared { .. }
                 | EventKind::AutoCallChanged { .. }
+                | EventKind::WindowServesFirst { .. }
         );
         if !quiet {
             let staffing = matches!(

@@ -114,6 +114,13 @@ pub enum StaffKind {
         window: WindowNo,
         on: bool,
     },
+    /// 潮汐窗口: the window takes this zone first for the rest of the day
+    /// (none: its own order again).
+    WindowServesFirst {
+        window: WindowNo,
+        #[schema(value_type = Option<super::schema::Id>)]
+        zone: Option<ZoneId>,
+    },
     TicketRated {
         #[schema(value_type = super::schema::TicketNo)]
         ticket: TicketNumber,
@@ -217,6 +224,7 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
         },
         E::WindowResumed { window } => StaffKind::WindowResumed { window },
         E::AutoCallChanged { window, on } => StaffKind::AutoCallChanged { window, on },
+        E::WindowServesFirst { window, zone } => StaffKind::WindowServesFirst { window, zone },
         E::TicketRated {
             ticket,
             window,
@@ -429,6 +437,7 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         },
         E::WindowResumed { window } => DisplayKind::WindowResumed { window },
         E::AutoCallChanged { .. }
+        | E::WindowServesFirst { .. }
         | E::TicketRated { .. }
         | E::FollowUpRecorded { .. }
         | E::AlertRaised { .. }

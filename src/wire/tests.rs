@@ -41,6 +41,7 @@ fn name(k: &EventKind) -> &'static str {
         EventKind::WindowPaused { .. } => "WindowPaused",
         EventKind::WindowResumed { .. } => "WindowResumed",
         EventKind::AutoCallChanged { .. } => "AutoCallChanged",
+        EventKind::WindowServesFirst { .. } => "WindowServesFirst",
         EventKind::TicketRated { .. } => "TicketRated",
         EventKind::FollowUpRecorded { .. } => "FollowUpRecorded",
         EventKind::AppointmentBooked { .. } => "AppointmentBooked",
@@ -56,7 +57,7 @@ fn name(k: &EventKind) -> &'static str {
     }
 }
 
-const ALL: [&str; 28] = [
+const ALL: [&str; 29] = [
     "DayStarted",
     "TicketIssued",
     "TicketCalled",
@@ -73,6 +74,7 @@ const ALL: [&str; 28] = [
     "WindowPaused",
     "WindowResumed",
     "AutoCallChanged",
+    "WindowServesFirst",
     "TicketRated",
     "FollowUpRecorded",
     "AppointmentBooked",
@@ -167,6 +169,10 @@ fn every_kind() -> Vec<EventKind> {
         },
         EventKind::WindowResumed { window: 5 },
         EventKind::AutoCallChanged { window: 5, on: true },
+        EventKind::WindowServesFirst {
+            window: 5,
+            zone: Some(Code::new("police").unwrap()),
+        },
         EventKind::TicketRated {
             ticket: t,
             window: 5,
@@ -300,6 +306,7 @@ fn a_display_receives_only_the_fields_its_wire_type_names_and_no_secret() {
         withheld,
         BTreeSet::from([
             "AutoCallChanged",
+            "WindowServesFirst",
             "TicketRated",
             "FollowUpRecorded",
             "AppointmentBooked",

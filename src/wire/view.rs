@@ -164,6 +164,10 @@ pub struct Window {
     /// Tickets held here (暂挂), in issue order, for 回呼.
     #[schema(value_type = Vec<super::schema::TicketNo>)]
     pub held: Vec<TicketNumber>,
+    /// 潮汐窗口: the zone it takes first today, if a supervisor gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::schema::Id>)]
+    pub first_zone: Option<ZoneId>,
 }
 
 impl From<engine::WindowView> for Window {
@@ -182,6 +186,7 @@ impl From<engine::WindowView> for Window {
             served_today: w.served_today,
             own_queue: w.own_queue,
             held: w.held,
+            first_zone: w.first_zone,
         }
     }
 }

@@ -73,3 +73,68 @@ async fn no_window_open_says_so_then_the_forecast_gives_a_range() {
     assert_eq!(zone["no_window_open"], false);
     assert_eq!(zone["estimated_wait_ms"], 2 * expected, "{zone}");
 }
+
+#[tokio::test]
+async fn the_board_is_advised_a_window_for_a_long_zone_and_a_supervisor_follows_it() {
+    let app = spawn_app().await;
+    // Construction has windows 7 and 8 and window 10 (construction first,
+    // then general); general has window 1 alone besides window 10.
+    for n in [1, 7, 8, 10] {
+        let (s, r) = app
+            .post_as("qiaocheng", &format!("w{n}"), &format!("{HALL}/windows/{n}/open"), None)
+            .await;
+        assert_eq!(s, 200, "{r}");
+    }
+    let ticket = |zone: &str, service: &str| json!({"zone": zone, "service": service});
+    for _ in 0..3 {
+        let (s, r) = app
+            .post_as(
+                "qiaocheng",
+                "guide",
+                &format!("{HALL}/tickets"),
+                Some(ticket("construction", "permit")),
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+    }
+    for _ in 0..6 {
+        take(&app).await;
+    }
+    let (s, list) = app.get_as("qiaocheng", "supervisor", &format!("{HALL}/advice")).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["target_ms"], 30 * MIN);
+    let advice = list["advice"].as_array().unwrap();
+    let general = advice
+        .iter()
+        .find(|a| a["zone"] == "general")
+        .unwrap_or_else(|| panic!("advice for the general zone: {list}"));
+    let (before, after) = (
+        general["wait_before_ms"].as_i64().unwrap(),
+        general["wait_after_ms"].as_i64().unwrap(),
+    );
+    assert!(before > 30 * MIN && after < before, "{general}");
+    // Only a supervisor gives a window a zone first, and only a real zone.
+    let body = Some(json!({"zone": "general"}));
+    let path = format!("{HALL}/windows/10/serve-first");
+    let (s, _) = app.post_as("qiaocheng", "w10", &path, body.clone()).await;
+    assert_eq!(s, 403);
+    let (s, r) = app
+        .post_as("qiaocheng", "supervisor", &path, Some(json!({"zone": "nowhere"})))
+        .await;
+    assert_eq!(s, 404, "{r}");
+    let (s, r) = app.post_as("qiaocheng", "supervisor", &path, body).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["window"]["first_zone"], "general", "{r}");
+    // The general zone's wait is now the shorter one.
+    let zone = general_zone_wait(&app).await;
+    assert!(zone < before, "{zone} against {before}");
+    let (s, r) = app
+        .post_as("qiaocheng", "supervisor", &path, Some(json!({"zone": null})))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert!(r["window"].get("first_zone").is_none(), "{r}");
+}
+
+async fn general_zone_wait(app: &TestApp) -> i64 {
+    general(app).await["estimated_wait_ms"].as_i64().unwrap()
+}
