@@ -160,6 +160,21 @@ impl Hall {
             free.push(Reverse((at.0.max(now.0), w)));
         }
         let mut arrivals = self.expected_arrivals(now, day_end);
+        // When the appointments waiting now fall due, soonest last: a
+        // window with nothing to call looks again then.
+        let early = self.cfg.policy.appointment_early_ms;
+        let mut due: Vec<(Millis, usize)> = self
+            .st
+            .tickets
+            .iter()
+            .filter(|t| t.state == TicketState::Waiting)
+            .filter_map(|t| match t.lane {
+                Lane::Appointment { slot_start, .. } => Some((Millis(slot_start.0 - early), t.zone)),
+                _ => None,
+            })
+            .filter(|&(at, _)| at > now)
+            .collect();
+        due.sort_by_key(|&(at, _)| Reverse(at));
         out.calls.reserve(left);
         while let Some(Reverse((at, w))) = free.pop() {
             if (left == 0 && probes_left == 0) || at >= day_end.0 {
@@ -172,12 +187,21 @@ impl Hall {
                     break;
                 }
                 arrivals.pop();
-                let z = &self.cfg.zones[zone];
-                let issue = Issue {
-                    lane,
-                    ..Issue::normal(z.id, z.services[service].id, Channel::Kiosk)
+                let cmd = match lane {
+                    Expected::CheckIn(code) => Command::CheckIn {
+                        code,
+                        channel: Channel::Kiosk,
+                        number: None,
+                    },
+                    Expected::Issue(lane) => {
+                        let z = &self.cfg.zones[zone];
+                        Command::Issue(Issue {
+                            lane,
+                            ..Issue::normal(z.id, z.services[service].id, Channel::Kiosk)
+                        })
+                    }
                 };
-                let _ = sim.execute(&Command::Issue(issue), when);
+                let _ = sim.execute(&cmd, when);
             }
             let number = self.cfg.windows[w].number;
             // Finish what is in hand, end a pause, then call.
@@ -222,7 +246,13 @@ impl Hall {
                 // Nothing it can call now: it looks again when the next
                 // expected ticket it serves comes.
                 let order = self.serve_order(w);
-                if let Some(&(when, ..)) = arrivals.iter().rev().find(|a| order.iter().any(|e| e.zone == a.1)) {
+                let serves = |z: usize| order.iter().any(|e| e.zone == z);
+                while due.last().is_some_and(|&(when, _)| when.0 <= at) {
+                    due.pop();
+                }
+                let next_arrival = arrivals.iter().rev().find(|a| serves(a.1)).map(|a| a.0);
+                let next_due = due.iter().rev().find(|d| serves(d.1)).map(|d| d.0);
+                if let Some(when) = next_arrival.into_iter().chain(next_due).min() {
                     free.push(Reverse((when.0, w)));
                 }
                 continue;
@@ -251,12 +281,25 @@ impl Hall {
     /// zone's and lane's at the pace of its last [`PACE_MS`], while the
     /// zone issues. Normal arrivals matter to the tickets of other zones:
     /// a window that prefers their zone calls them first.
-    fn expected_arrivals(&self, now: Millis, day_end: Millis) -> Vec<(Millis, usize, usize, LaneRequest)> {
+    /// Appointments of today not yet checked in come as they fall due (the
+    /// engine calls them from `appointment_early_minutes` before their
+    /// slot), all of them: a no-show only shortens other waits.
+    fn expected_arrivals(&self, now: Millis, day_end: Millis) -> Vec<(Millis, usize, usize, Expected)> {
         let Some(day) = self.st.day.as_ref() else {
             return Vec::new();
         };
         let since = Millis(now.0 - PACE_MS);
         let mut out = Vec::new();
+        let early = self.cfg.policy.appointment_early_ms;
+        for b in self.st.bookings.values() {
+            if b.day != day.date || b.state != super::booking::BookingState::Booked || b.slot_end <= now {
+                continue;
+            }
+            let (Some(z), when) = (self.cfg.zone_index(b.zone), Millis(b.slot_start.0 - early).max(now)) else {
+                continue;
+            };
+            out.push((when, z, 0, Expected::CheckIn(b.code)));
+        }
         for (z, zone) in self.cfg.zones.iter().enumerate() {
             if zone.services.is_empty() {
                 continue;
@@ -287,10 +330,10 @@ impl Hall {
             }
             let mut lanes = Vec::with_capacity(2);
             if normal > 0 {
-                lanes.push((normal, LaneRequest::Normal));
+                lanes.push((normal, Expected::Issue(LaneRequest::Normal)));
             }
             if let Some((n, category)) = priority {
-                lanes.push((n, LaneRequest::Priority { category }));
+                lanes.push((n, Expected::Issue(LaneRequest::Priority { category })));
             }
             for (n, lane) in lanes {
                 // Over the whole hour even if the zone opened within it: a
@@ -357,4 +400,12 @@ fn called(events: &[super::event::Event]) -> Option<TicketNumber> {
         EventKind::TicketCalled { ticket, .. } => Some(ticket),
         _ => None,
     })
+}
+
+/// A ticket the play expects: one taken at a zone's pace, or an
+/// appointment checked in.
+#[derive(Debug, Clone, Copy)]
+enum Expected {
+    Issue(LaneRequest),
+    CheckIn(super::ids::Code),
 }

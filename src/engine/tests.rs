@@ -1331,6 +1331,31 @@ fn the_forecast_lets_a_windows_first_zone_take_its_expected_arrivals_first() {
 }
 
 #[test]
+fn the_forecast_foresees_an_appointment_that_falls_due_before_a_window_is_free() {
+    let mut t = T::new();
+    t.minutes(61); // no pace from earlier tickets
+    t.open(3); // police (hukou)
+    let first = t.issue("police", "hukou");
+    let a = t.issue("police", "hukou");
+    assert_eq!(t.call(3), first);
+    t.ok(Command::Start { window: 3 });
+    // Booked for a slot from 20 minutes on: called from 15 minutes before
+    // it, so due in 5, before window 3 is free (in 10).
+    t.ok(Command::Book {
+        code: code("bk01"),
+        zone: code("police"),
+        service: code("hukou"),
+        slot_start: t.now.plus_ms(20 * Millis::MINUTE),
+        slot_end: t.now.plus_ms(50 * Millis::MINUTE),
+        person: None,
+    });
+    let f = t.hall.forecast(t.now);
+    // The appointment goes first when window 3 is free; a after its
+    // service and walk-up.
+    assert_eq!(f.wait_ms(a, t.now), Some(20 * Millis::MINUTE + WALK_MS));
+}
+
+#[test]
 fn a_window_put_first_for_a_zone_calls_it_first_for_the_day_and_keeps_it_in_a_snapshot() {
     let mut t = T::new();
     t.open(2); // general first, then police

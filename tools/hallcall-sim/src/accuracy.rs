@@ -99,7 +99,15 @@ impl Estimator {
 
 /// The group a sample is counted in: a zone (by index; `None` for all)
 /// and a lane (`None` for both), at a moment, by an estimator.
-pub type Group = (Option<usize>, Option<bool>, Point, Estimator);
+pub type Group = (Option<usize>, Option<Lane>, Point, Estimator);
+
+/// The lane a ticket was taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Lane {
+    Normal,
+    Priority,
+    Appointment,
+}
 
 /// Samples per group, and per group the readings with no estimate
 /// ("no window open").
@@ -120,7 +128,12 @@ pub fn group(outcomes: &[Outcome]) -> Grouped {
                 (Estimator::Current, Some(r.current_ms), None),
                 (Estimator::Forecast, r.forecast_ms, r.range_ms),
             ] {
-                for (zone, lane) in [(None, None), (Some(o.zone), None), (None, Some(o.priority))] {
+                let lane = match (o.priority, o.appointment) {
+                    (true, _) => Lane::Priority,
+                    (_, true) => Lane::Appointment,
+                    _ => Lane::Normal,
+                };
+                for (zone, lane) in [(None, None), (Some(o.zone), None), (None, Some(lane))] {
                     let key = (zone, lane, r.point, estimator);
                     match estimate {
                         Some(estimate_ms) => out.samples.entry(key).or_default().push(Sample {

@@ -11,7 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use hallcall::engine::Channel;
+use hallcall::engine::{AdviceAction, Channel};
 use hallcall::engine::{
     Command, Event, EventKind, Hall as Engine, Issue, LaneRequest, Millis, PauseReason, TicketNumber, TicketState,
     WindowNo,
@@ -75,6 +75,8 @@ pub struct Outcome {
     pub ticket: TicketNumber,
     pub zone: usize,
     pub priority: bool,
+    /// Checked in for a booking (the appointment lane, if on time).
+    pub appointment: bool,
     /// The citizen left before the call (a no-show).
     pub gone: bool,
     /// Estimates read: when, and in ms the current estimator's and the
@@ -99,6 +101,8 @@ pub struct Totals {
     pub served: usize,
     pub no_shows: usize,
     pub never_called: usize,
+    /// 潮汐窗口 changes made on advice.
+    pub advice_followed: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -108,6 +112,15 @@ enum Ev {
         service: usize,
         priority: bool,
         gone: bool,
+        /// Checks in this booking (by its number) rather than taking a ticket.
+        booking: Option<u32>,
+    },
+    /// A citizen books a slot (the morning before the hall opens).
+    Book {
+        booking: u32,
+        zone: usize,
+        service: usize,
+        slot_start: i64,
     },
     Open(usize),
     /// The window may call (it became free, or someone arrived).
@@ -124,6 +137,8 @@ enum Ev {
     /// Lunch now, whoever waits (after the citizen in hand).
     LunchLatest(usize),
     Resume(usize),
+    /// The supervisor reads the board's 潮汐窗口 advice and follows it.
+    Advise,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -146,8 +161,18 @@ struct Clerk {
     lunch: Option<i64>,
 }
 
+/// How often a supervisor who follows the advice reads it.
+pub const ADVICE_EVERY_MS: i64 = 10 * 60_000;
+
 /// Plays one day of `hall` on `date`, with its own draws from `rng`.
 pub fn run(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng) -> (Vec<Outcome>, Totals) {
+    run_with(hall, date, rng, false)
+}
+
+/// As [`run`]; with `advised`, a supervisor follows the 潮汐窗口 advice
+/// every [`ADVICE_EVERY_MS`] (for windows already open: there is no spare
+/// staff to open another).
+pub fn run_with(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng, advised: bool) -> (Vec<Outcome>, Totals) {
     let a = &hall.assumptions;
     let spec = &hall.spec;
     let midnight = midnight(spec, date);
@@ -160,6 +185,7 @@ pub fn run(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng) -> (Vec<Out
         outcomes: Vec::new(),
         index: HashMap::new(),
         totals: Totals::default(),
+        bookings: 0,
     };
     // Citizens.
     for (zone, mean) in hall.daily_arrivals().into_iter().enumerate() {
@@ -168,7 +194,34 @@ pub fn run(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng) -> (Vec<Out
             let service = rng.random_range(0..spec.zones[zone].services.len());
             let priority = !spec.categories.is_empty() && rng.random_bool(a.priority_share);
             let gone = rng.random_bool(a.no_show_share);
-            let when = midnight.plus_ms(arrival_offset(rng));
+            let mut when = midnight.plus_ms(arrival_offset(rng));
+            let mut booking = None;
+            if !priority && rng.random_bool(a.appointment_share) {
+                // The half-hour slot of the arrival, checked in up to 15
+                // minutes before it (in its first 10 if the zone is shut).
+                let n = sim.bookings;
+                sim.bookings += 1;
+                let slot_start = midnight.plus_ms(when.since(midnight) / SLOT_MS * SLOT_MS);
+                sim.push(
+                    at(8, 0),
+                    Ev::Book {
+                        booking: n,
+                        zone,
+                        service,
+                        slot_start: slot_start.0,
+                    },
+                );
+                if rng.random_bool(a.appointment_no_show) {
+                    continue;
+                }
+                let early = slot_start.plus_ms(-between(rng, (0, 15), 60_000));
+                when = if zone_open_at(spec, zone, midnight, early) {
+                    early
+                } else {
+                    slot_start.plus_ms(between(rng, (0, 10), 60_000))
+                };
+                booking = Some(n);
+            }
             sim.push(
                 when,
                 Ev::Arrive {
@@ -176,6 +229,7 @@ pub fn run(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng) -> (Vec<Out
                     service,
                     priority,
                     gone,
+                    booking,
                 },
             );
         }
@@ -195,6 +249,13 @@ pub fn run(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng) -> (Vec<Out
             let from = at(15, 0).plus_ms(between(rng, (0, 90), 60_000));
             let until = from.plus_ms(between(rng, a.break_minutes, 60_000));
             sim.push(from, Ev::Break(w, until.0));
+        }
+    }
+    if advised {
+        let mut at_ = at(8, 30);
+        while at_ < at(17, 30) {
+            sim.push(at_, Ev::Advise);
+            at_ = at_.plus_ms(ADVICE_EVERY_MS);
         }
     }
     while let Some(Reverse((now, _, ev))) = sim.queue.pop() {
@@ -217,6 +278,8 @@ struct Sim {
     outcomes: Vec<Outcome>,
     /// Each ticket's place in `outcomes`.
     index: HashMap<TicketNumber, usize>,
+    /// Bookings made so far (their numbers).
+    bookings: u32,
     totals: Totals,
 }
 
@@ -245,11 +308,31 @@ impl Sim {
     fn handle(&mut self, hall: &Hall, ev: Ev, now: Millis, rng: &mut impl Rng) {
         let a = &hall.assumptions;
         match ev {
+            Ev::Book {
+                booking,
+                zone,
+                service,
+                slot_start,
+            } => {
+                let spec = self.engine.spec().clone();
+                let _ = self.exec(
+                    Command::Book {
+                        code: booking_code(booking),
+                        zone: spec.zones[zone].id,
+                        service: spec.zones[zone].services[service].id,
+                        slot_start: Millis(slot_start),
+                        slot_end: Millis(slot_start + SLOT_MS),
+                        person: None,
+                    },
+                    now,
+                );
+            }
             Ev::Arrive {
                 zone,
                 service,
                 priority,
                 gone,
+                booking,
             } => {
                 let spec = self.engine.spec().clone();
                 let lane = if priority {
@@ -267,7 +350,15 @@ impl Sim {
                         Channel::Kiosk,
                     )
                 };
-                let Some(events) = self.exec(Command::Issue(issue), now) else {
+                let cmd = match booking {
+                    Some(n) => Command::CheckIn {
+                        code: booking_code(n),
+                        channel: Channel::Kiosk,
+                        number: None,
+                    },
+                    None => Command::Issue(issue),
+                };
+                let Some(events) = self.exec(cmd, now) else {
                     return; // the zone is closed then
                 };
                 let Some(ticket) = events.iter().find_map(|e| match e.kind {
@@ -283,6 +374,7 @@ impl Sim {
                     ticket,
                     zone,
                     priority,
+                    appointment: booking.is_some(),
                     gone,
                     estimates: read.into_iter().collect(),
                     issued: now,
@@ -394,6 +486,19 @@ impl Sim {
                     }
                 }
             }
+            Ev::Advise => {
+                for a in self.engine.advice(now) {
+                    let zone = match a.action {
+                        AdviceAction::ServeFirst => Some(a.zone),
+                        AdviceAction::Restore => None,
+                        AdviceAction::OpenAndServeFirst => continue,
+                    };
+                    if self.exec(Command::ServeFirst { window: a.window, zone }, now).is_some() {
+                        self.totals.advice_followed += 1;
+                        self.wake_idle(now);
+                    }
+                }
+            }
             Ev::Resume(w) => {
                 if self.clerks[w].desk == Desk::Paused {
                     let _ = self.exec(Command::Resume { window: self.number(w) }, now);
@@ -444,6 +549,21 @@ impl Sim {
             }
         }
     }
+}
+
+/// Appointment slots are half an hour.
+const SLOT_MS: i64 = 30 * 60_000;
+
+fn booking_code(n: u32) -> hallcall::engine::Code {
+    hallcall::engine::Code::new(&format!("sim{n:05}")).expect("a booking code")
+}
+
+/// Whether zone `z` issues at `t` (its hours, on the day of `midnight`).
+fn zone_open_at(spec: &hallcall::engine::HallSpec, z: usize, midnight: Millis, t: Millis) -> bool {
+    let minute = t.since(midnight) / 60_000;
+    let of = |time: jiff::civil::Time| i64::from(time.hour()) * 60 + i64::from(time.minute());
+    let hours = &spec.zones[z].hours;
+    hours.intervals.is_empty() || hours.intervals.iter().any(|&(a, b)| (of(a)..of(b)).contains(&minute))
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use hallcall_sim::accuracy::{Summary, group, summarize};
-use hallcall_sim::day::{Outcome, run};
+use hallcall_sim::accuracy::{Lane, Summary, group, summarize};
+use hallcall_sim::day::{Outcome, run, run_with};
 use hallcall_sim::model::{Assumptions, Hall};
 use rand::SeedableRng;
 
@@ -28,6 +28,10 @@ struct Args {
     /// Arrivals as a share of what the windows can serve.
     #[arg(long, default_value_t = 0.9)]
     load: f64,
+    /// Also play the same days with a supervisor following the 潮汐窗口
+    /// advice, and compare the waits.
+    #[arg(long)]
+    advice: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -81,6 +85,9 @@ fn main() -> anyhow::Result<()> {
         sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
         sorted.get(sorted.len() * 9 / 10).copied().unwrap_or(0.0),
     );
+    if args.advice {
+        advice_effect(&hall, &args)?;
+    }
     println!();
     println!(
         "| group | read | estimator | n | no estimate | median abs error | p90 abs error | median rel. error | p90 rel. error | median bias | wait in range |"
@@ -99,8 +106,9 @@ fn main() -> anyhow::Result<()> {
         let name = match (zone, lane) {
             (None, None) => "all".to_owned(),
             (Some(z), None) => format!("zone {}", hall.spec.zones[z].id),
-            (None, Some(true)) => "priority lane".to_owned(),
-            (None, Some(false)) => "normal lane".to_owned(),
+            (None, Some(Lane::Priority)) => "priority lane".to_owned(),
+            (None, Some(Lane::Normal)) => "normal lane".to_owned(),
+            (None, Some(Lane::Appointment)) => "appointments".to_owned(),
             (Some(_), Some(_)) => continue,
         };
         let none = grouped.unestimated.get(&key).copied().unwrap_or(0);
@@ -117,6 +125,66 @@ fn main() -> anyhow::Result<()> {
             s.median_bias_min,
             s.in_range.map_or("".to_owned(), |r| format!("{:.0}%", r * 100.0)),
         );
+    }
+    Ok(())
+}
+
+/// The same days (same seed) without and with the advice followed: mean
+/// and p90 wait to the first call, per zone and in all.
+fn advice_effect(hall: &Hall, args: &Args) -> anyhow::Result<()> {
+    let mut table: Vec<(bool, Vec<Outcome>, usize)> = Vec::new();
+    for advised in [false, true] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+        // The hall's per-service means come from the same seed as in main.
+        let _ = Hall::new(hall.spec.clone(), hall.assumptions.clone(), &mut rng);
+        let mut date = jiff::civil::date(2026, 11, 2);
+        let (mut outcomes, mut followed) = (Vec::new(), 0);
+        for _ in 0..args.days {
+            while matches!(
+                date.weekday(),
+                jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+            ) {
+                date = date.tomorrow()?;
+            }
+            let (day, totals) = run_with(hall, date, &mut rng, advised);
+            followed += totals.advice_followed;
+            outcomes.extend(day);
+            date = date.tomorrow()?;
+        }
+        table.push((advised, outcomes, followed));
+    }
+    let stats = |o: &[&Outcome]| {
+        let mut w: Vec<f64> = o
+            .iter()
+            .filter_map(|o| o.called.map(|c| c.since(o.issued) as f64 / 60_000.0))
+            .collect();
+        w.sort_by(f64::total_cmp);
+        let mean = w.iter().sum::<f64>() / w.len().max(1) as f64;
+        (mean, w.get(w.len() * 9 / 10).copied().unwrap_or(0.0), w.len())
+    };
+    println!();
+    println!("| group | advice | tickets | mean wait | p90 wait |");
+    println!("|---|---|---:|---:|---:|");
+    let groups: Vec<(String, Option<usize>)> = std::iter::once(("all".to_owned(), None))
+        .chain(
+            hall.spec
+                .zones
+                .iter()
+                .enumerate()
+                .map(|(z, zone)| (format!("zone {}", zone.id), Some(z))),
+        )
+        .collect();
+    for (name, zone) in groups {
+        for (advised, outcomes, followed) in &table {
+            let picked: Vec<&Outcome> = outcomes.iter().filter(|o| zone.is_none_or(|z| o.zone == z)).collect();
+            let (mean, p90, n) = stats(&picked);
+            let how = if *advised {
+                format!("followed ({followed} changes)")
+            } else {
+                "not followed".to_owned()
+            };
+            println!("| {name} | {how} | {n} | {mean:.1} min | {p90:.1} min |");
+        }
     }
     Ok(())
 }

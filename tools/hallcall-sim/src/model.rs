@@ -37,6 +37,11 @@ pub struct Assumptions {
     pub load: f64,
     /// Share of tickets in the priority lane (绿色通道).
     pub priority_share: f64,
+    /// Share of the others booked ahead (预约) for the half-hour slot of
+    /// their arrival, checked in up to 15 minutes before it; and the share
+    /// of bookings nobody comes for.
+    pub appointment_share: f64,
+    pub appointment_no_show: f64,
     /// Spread of service times: the σ of their log-normal distribution.
     pub service_sigma: f64,
     /// Per service, its mean service time as a factor of its zone's
@@ -63,6 +68,8 @@ impl Default for Assumptions {
         Assumptions {
             load: 0.9,
             priority_share: 0.08,
+            appointment_share: 0.10,
+            appointment_no_show: 0.10,
             service_sigma: 0.6,
             service_factor_range: (0.6, 1.6),
             walk_secs: (20, 90),
