@@ -882,6 +882,7 @@ test('waits are shown as a range from the forecast, and as 暂无窗口办理 wh
   const token = decodeURIComponent((await desk.locator('#slip-qr').getAttribute('src')).split('/')[4]);
   const own = await open(`/t/${encodeURIComponent(token)}`, { width: 390, height: 844 });
   await own.locator('#detail', { hasText: '暂无窗口办理' }).waitFor();
+  await shot(own, 'ticket-no-window');
   // The hall display: a range for the general zone, no number for police.
   await screen.locator('[data-zone=general] .est', { hasText: /^约\d+–\d+分钟$/ }).waitFor();
   await screen.locator('[data-zone=police] .est', { hasText: '暂无窗口办理' }).waitFor();
