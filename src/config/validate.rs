@@ -767,12 +767,7 @@ fn windows(
             let zone = &zones[zi];
             let eligible = |s: &ServiceSpec| !w.results_only || s.results;
             let mask = match sid {
-                None => zone
-                    .services
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| eligible(s))
-                    .fold(0u64, |m, (i, _)| m | (1 << i)),
+                None => ServiceMask::whole_zone(zone, w.results_only).0,
                 Some(sid) => match zone.services.iter().position(|s| s.id.as_str() == sid) {
                     None => {
                         c.err(

@@ -62,6 +62,8 @@ pub(crate) struct Estimates {
     predicted: HashMap<TicketNumber, i64>,
     /// (wait − predicted) / max(predicted, floor), in thousandths.
     errors: VecDeque<i32>,
+    /// Their quartiles as of the last forecast (see `band`).
+    quartiles: Option<(i32, i32)>,
     /// The zones whose next call the last forecast moved.
     moved: Vec<usize>,
 }
@@ -83,7 +85,8 @@ impl Estimates {
         }
     }
 
-    /// The quartiles of the recent errors, in thousandths.
+    /// The quartiles of the recent errors, in thousandths: sorted once
+    /// per forecast, not once per view.
     fn band(&self) -> (i32, i32) {
         if self.errors.len() < MIN_ERRORS {
             return DEFAULT_BAND;
@@ -95,7 +98,7 @@ impl Estimates {
     }
 
     fn range(&self, expected_ms: i64) -> WaitRange {
-        let (lo, hi) = self.band();
+        let (lo, hi) = self.quartiles.unwrap_or(DEFAULT_BAND);
         let scale = expected_ms.max(ERROR_FLOOR_MS);
         WaitRange {
             expected_ms,
@@ -132,6 +135,7 @@ impl Hall {
             }
         }
         self.est.forecast = Some(forecast);
+        self.est.quartiles = Some(self.est.band());
         true
     }
 
@@ -225,6 +229,8 @@ mod tests {
         }
         let (lo, hi) = e.band();
         assert!(lo < -200 && hi > 230, "wider than the default: {lo} {hi}");
+        // As a forecast made now would keep them.
+        e.quartiles = Some(e.band());
         let r = e.range(ten);
         assert!(r.low_ms < ten && r.high_ms > ten);
         // A ticket not forecast leaves no error.

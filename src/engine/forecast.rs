@@ -1,13 +1,17 @@
 //! When each waiting ticket will be called: the hall played forward from
 //! now on a copy, by the engine's own rules (each window's order of
-//! preference, the lane ratio, the starvation bound, directed queues),
-//! with every service taking its own recent mean (its zone's until it has
-//! one), and the priority lane (绿色通道) still arriving at the pace of
-//! its last hour: those cut in ahead of the normal lane by its ratio.
-//! Normal tickets arriving later go behind everyone waiting now. A window with someone in hand is free again when that
-//! service is expected to end; a paused one when staff said it would
-//! resume (or, if they did not, [`UNSAID_PAUSE_MS`] after it began); a
-//! closed one never. A ticket that no open window can reach today has no
+//! preference, the lane ratio, the starvation bound, directed queues).
+//! Every service takes its own recent mean (its zone's until it has one),
+//! and every call the walk-up and skips measured per ticket served. A
+//! window with someone in hand is free again when that service is
+//! expected to end (one already past the mean runs on as the long ones
+//! did); a paused one when staff said it would resume (or, if they did
+//! not, [`UNSAID_PAUSE_MS`] after it began); a closed one never. Tickets
+//! keep arriving in every zone and lane at the pace of the last hour, and
+//! today's bookings not yet checked in come as they fall due: a window's
+//! first zone takes its arrivals before the window's other zones. A probe
+//! per zone says when a normal ticket taken now would be called, without
+//! delaying anyone. A ticket that no open window can reach today has no
 //! forecast: "no window open", not a number.
 
 use std::cmp::Reverse;
@@ -295,10 +299,10 @@ impl Hall {
             if b.day != day.date || b.state != super::booking::BookingState::Booked || b.slot_end <= now {
                 continue;
             }
-            let (Some(z), when) = (self.cfg.zone_index(b.zone), Millis(b.slot_start.0 - early).max(now)) else {
-                continue;
-            };
-            out.push((when, z, 0, Expected::CheckIn(b.code)));
+            if let Some(z) = self.cfg.zone_index(b.zone) {
+                let when = Millis(b.slot_start.0 - early).max(now);
+                out.push((when, z, 0, Expected::CheckIn(b.code)));
+            }
         }
         for (z, zone) in self.cfg.zones.iter().enumerate() {
             if zone.services.is_empty() {

@@ -353,27 +353,32 @@ impl Hall {
     /// first (潮汐窗口), all its services, then its own list without it.
     pub(crate) fn serve_order(&self, w: usize) -> std::borrow::Cow<'_, [Serve]> {
         let own = &self.cfg.windows[w].serves;
-        match self.st.windows[w].first_zone {
+        match self.first_entry(w) {
             None => std::borrow::Cow::Borrowed(own),
-            Some(z) => {
-                let n = self.cfg.zones[z].services.len();
-                let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
-                let first = Serve {
-                    zone: z,
-                    services: ServiceMask(all),
-                };
-                std::borrow::Cow::Owned(
-                    std::iter::once(first)
-                        .chain(own.iter().copied().filter(|s| s.zone != z))
-                        .collect(),
-                )
-            }
+            Some(first) => std::borrow::Cow::Owned(
+                std::iter::once(first)
+                    .chain(own.iter().copied().filter(|s| s.zone != first.zone))
+                    .collect(),
+            ),
         }
+    }
+
+    /// The entry a supervisor put first for window `w` today, if any: the
+    /// whole zone, as far as the window may serve it (a results-only
+    /// window still hands out results only).
+    fn first_entry(&self, w: usize) -> Option<Serve> {
+        let z = self.st.windows[w].first_zone?;
+        Some(Serve {
+            zone: z,
+            services: ServiceMask::whole_zone(&self.cfg.zones[z], self.cfg.windows[w].results_only),
+        })
     }
 
     /// Whether window `w` takes a service today.
     pub(crate) fn takes(&self, w: usize, zone: usize, service: usize) -> bool {
-        self.st.windows[w].first_zone == Some(zone) || self.cfg.windows[w].serves(zone, service)
+        self.first_entry(w)
+            .is_some_and(|e| e.zone == zone && e.services.contains(service))
+            || self.cfg.windows[w].serves(zone, service)
     }
 
     /// Resolves a transfer target; refuses one that names the queue the

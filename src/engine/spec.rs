@@ -97,6 +97,18 @@ impl ServiceMask {
     pub fn contains(self, service: usize) -> bool {
         self.0 & (1u64 << service) != 0
     }
+
+    /// Every service of `zone` a window takes when it serves the whole
+    /// zone: only the results services (出件) for a results-only window.
+    pub fn whole_zone(zone: &ZoneSpec, results_only: bool) -> ServiceMask {
+        ServiceMask(
+            zone.services
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !results_only || s.results)
+                .fold(0u64, |m, (i, _)| m | (1 << i)),
+        )
+    }
 }
 
 /// One entry of a window's preference list.

@@ -41,13 +41,12 @@ impl ServiceTimes {
     /// sixth of the mean, or what the mean leaves.
     pub fn remaining_ms(&self, elapsed_ms: i64) -> i64 {
         let mean = self.mean_ms();
-        let longer: Vec<i64> = self.recent[..self.len]
+        let (sum, n) = self.recent[..self.len]
             .iter()
-            .copied()
-            .filter(|&t| t > elapsed_ms)
-            .collect();
-        if longer.len() >= 3 {
-            longer.iter().sum::<i64>() / longer.len() as i64 - elapsed_ms
+            .filter(|&&t| t > elapsed_ms)
+            .fold((0i64, 0i64), |(s, n), &t| (s + t, n + 1));
+        if n >= 3 {
+            sum / n - elapsed_ms
         } else {
             (mean - elapsed_ms).max(mean / 6)
         }

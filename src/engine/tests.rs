@@ -1398,6 +1398,20 @@ fn a_window_put_first_for_a_zone_calls_it_first_for_the_day_and_keeps_it_in_a_sn
 }
 
 #[test]
+fn a_results_window_put_first_for_a_zone_still_hands_out_results_only() {
+    let mut t = T::new();
+    t.open(4); // 出件: the general zone's results only
+    t.issue("general", "apply");
+    t.ok(Command::ServeFirst {
+        window: 4,
+        zone: Some(code("general")),
+    });
+    assert_eq!(t.err(Command::CallNext { window: 4 }), EngineError::QueueEmpty(4));
+    let r = t.issue("general", "results");
+    assert_eq!(t.call(4), r);
+}
+
+#[test]
 fn the_advice_gives_a_long_zone_a_window_that_shortens_its_wait_and_later_gives_it_back() {
     let mut t = T::new();
     t.open(1); // general
