@@ -310,7 +310,8 @@ fn baseline(c: &mut Criterion) {
 }
 
 /// The forecast behind every wait a view shows: one play-forward of the
-/// recorded day's hall as it stood with about 25, 100 and 400 waiting;
+/// recorded day's hall as it stood with about 25, 100 and 400 waiting,
+/// and the views' forecast of [`PLAYS`](hallcall::engine::PLAYS) plays;
 /// then the whole day with the server's refresh after every command
 /// against the day without it (the same run, side by side).
 fn forecasts(c: &mut Criterion) {
@@ -333,6 +334,11 @@ fn forecasts(c: &mut Criterion) {
         g.bench_function(
             format!("play_forward_{n}_waiting_{}_tickets", hall.ticket_count()),
             |b| b.iter(|| black_box(hall.forecast(at))),
+        );
+        let plays = hallcall::engine::PLAYS;
+        g.bench_function(
+            format!("spread_{plays}_plays_{n}_waiting_{}_tickets", hall.ticket_count()),
+            |b| b.iter(|| black_box(hall.forecast_spread(at, plays))),
         );
     }
     g.throughput(Throughput::Elements(day.len() as u64));

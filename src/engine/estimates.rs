@@ -15,13 +15,25 @@ use super::hall::Hall;
 use super::ids::{Millis, TicketNumber};
 use super::ticket::{Lane, TicketState};
 
+/// Plays per forecast (see [`Hall::forecast_spread`]), for a hall within
+/// [`PLAY_BUDGET`].
+pub const PLAYS: usize = 15;
+/// Tickets today plus tickets waiting, times plays, that one forecast may
+/// cost (a play costs about 3 µs per ticket here: some 45 ms at most). A
+/// bigger hall gets fewer plays, down to one at the means: its waits are
+/// long sums of many services, where the median and the mean agree.
+pub const PLAY_BUDGET: usize = 15_000;
+/// A ticket issued since the forecast (its slip prints the wait) makes it
+/// again once the forecast is this old, even in a big hall.
+pub const ISSUE_GAP_MS: i64 = 500;
 /// How often the shell makes a big hall's forecast again (see
 /// [`SMALL_HALL`]).
 pub const REFRESH_GAP_MS: i64 = 2000;
-/// A hall with fewer tickets today plus tickets waiting than this gets a
-/// forecast after every change (a play-forward costs in proportion to
-/// both); a bigger one at most once per gap. Without a clock in the
-/// engine, work is counted rather than timed.
+/// A hall whose tickets today plus tickets waiting, times its plays, are
+/// fewer than this gets a forecast after every change (about 3 ms at
+/// most); a bigger one at most once per gap, or per [`ISSUE_GAP_MS`] when
+/// tickets were issued. Without a clock in the engine, work is counted
+/// rather than timed.
 pub const SMALL_HALL: usize = 1000;
 /// Waits shorter than this count as this long for relative errors, so a
 /// one-minute miss on a two-minute wait is not a 50% error.
@@ -111,15 +123,23 @@ impl Estimates {
 impl Hall {
     /// Makes the forecast again if the hall changed since the last one,
     /// and, for a big hall (see [`SMALL_HALL`]), that one is at least
-    /// `min_gap_ms` old. Returns whether it did.
+    /// `min_gap_ms` old or a ticket was issued since (its slip says the
+    /// wait). Returns whether it did.
     pub fn refresh_estimates(&mut self, now: Millis, min_gap_ms: i64) -> bool {
+        let size = self.st.tickets.len() + self.est.forecast.as_ref().map_or(0, |f| f.calls().len());
+        let plays = (PLAY_BUDGET / size.max(1)).clamp(1, PLAYS);
         if let Some(f) = &self.est.forecast {
-            let big = self.st.tickets.len() + f.calls().len() >= SMALL_HALL;
-            if f.seq == self.st.seq || (big && now.since(f.at) < min_gap_ms) {
+            let age = now.since(f.at);
+            let gap = if f.issued == self.st.tickets.len() {
+                min_gap_ms
+            } else {
+                ISSUE_GAP_MS.min(min_gap_ms)
+            };
+            if f.seq == self.st.seq || (size * plays >= SMALL_HALL && age < gap) {
                 return false;
             }
         }
-        let forecast = self.forecast(now);
+        let forecast = self.forecast_spread(now, plays);
         self.est.moved = (0..self.cfg.zones.len())
             .filter(|&z| {
                 self.est

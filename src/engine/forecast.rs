@@ -2,10 +2,11 @@
 //! now on a copy, by the engine's own rules (each window's order of
 //! preference, the lane ratio, the starvation bound, directed queues).
 //! Every service takes its own recent mean (its zone's until it has one),
-//! and every call the walk-up and skips measured per ticket served. A
-//! window with someone in hand is free again when that service is
-//! expected to end (one already past the mean runs on as the long ones
-//! did); a paused one when staff said it would resume (or, if they did
+//! or in the views' forecast a time drawn from those recent ones, played
+//! many times ([`Hall::forecast_spread`]); every call costs the walk-up
+//! and skips measured per ticket served. A window with someone in hand is
+//! free again when that service is expected to end (one already past the
+//! mean runs on as the long ones did); a paused one when staff said it would resume (or, if they did
 //! not, [`UNSAID_PAUSE_MS`] after it began); a closed one never. Tickets
 //! keep arriving in every zone and lane at the pace of the last hour, and
 //! today's bookings not yet checked in come as they fall due: a window's
@@ -38,6 +39,8 @@ pub struct Forecast {
     pub seq: u64,
     /// When it was made.
     pub at: Millis,
+    /// Tickets the hall had issued today by then.
+    pub issued: usize,
     calls: Vec<(TicketNumber, Millis)>,
     /// Per zone (by index): when a normal ticket issued at `at` would be
     /// called; `None` if the zone does not issue then or no open window
@@ -82,10 +85,70 @@ impl Hall {
     /// issuing zone also gets a probe: when a normal ticket taken now,
     /// behind everyone waiting, would be called.
     pub fn forecast(&self, now: Millis) -> Forecast {
+        self.play(now, None)
+    }
+
+    /// As [`Hall::forecast`], but the hall played `plays` times, every
+    /// service taking a time drawn from its own recent ones (a service
+    /// under way, from those that outlasted it), and each ticket expected
+    /// at the median of its calls. Service times are skewed: the median
+    /// wait of a few services is shorter than the sum of their means, and
+    /// which window comes free first is a race the means alone misjudge.
+    /// The draws are seeded from the hall's sequence number: the same
+    /// hall, the same forecast.
+    pub fn forecast_spread(&self, now: Millis, plays: usize) -> Forecast {
+        if plays == 0 {
+            return self.forecast(now);
+        }
+        let mut draws = Draws(self.st.seq ^ (now.0 as u64).rotate_left(32));
+        let runs: Vec<Forecast> = (0..plays).map(|_| self.play(now, Some(&mut draws))).collect();
+        let mut out = Forecast {
+            seq: self.st.seq,
+            at: now,
+            issued: self.st.tickets.len(),
+            ..Forecast::default()
+        };
+        // A ticket reached in most plays is expected at its median call.
+        let mut place: std::collections::HashMap<TicketNumber, usize> = Default::default();
+        let mut by_ticket: Vec<(TicketNumber, Vec<Millis>)> = Vec::new();
+        for run in &runs {
+            for &(t, at) in &run.calls {
+                let i = *place.entry(t).or_insert_with(|| {
+                    by_ticket.push((t, Vec::with_capacity(plays)));
+                    by_ticket.len() - 1
+                });
+                by_ticket[i].1.push(at);
+            }
+        }
+        let median = |mut v: Vec<Millis>| -> Option<Millis> {
+            (v.len() * 2 > plays).then(|| {
+                v.sort_unstable();
+                v[v.len() / 2]
+            })
+        };
+        out.calls = by_ticket
+            .into_iter()
+            .filter_map(|(t, at)| median(at).map(|m| (t, m)))
+            .collect();
+        out.calls.sort_by_key(|&(_, at)| at);
+        let zones = self.cfg.zones.len();
+        out.next = (0..zones)
+            .map(|z| median(runs.iter().filter_map(|r| r.next_call(z)).collect()))
+            .collect();
+        out.first = (0..zones)
+            .map(|z| median(runs.iter().filter_map(|r| r.first_call(z)).collect()))
+            .collect();
+        out
+    }
+
+    /// One play forward (see the module's comment): with `draws`, each
+    /// service takes a time drawn from its recent ones, else its mean.
+    fn play(&self, now: Millis, mut draws: Option<&mut Draws>) -> Forecast {
         let zones = self.cfg.zones.len();
         let mut out = Forecast {
             seq: self.st.seq,
             at: now,
+            issued: self.st.tickets.len(),
             calls: Vec::new(),
             next: vec![None; zones],
             first: vec![None; zones],
@@ -148,15 +211,17 @@ impl Hall {
                 (Some((_, since)), _) => s.resumes_at.unwrap_or(since.plus_ms(UNSAID_PAUSE_MS)),
                 (None, Some(t)) => {
                     let tk = &self.st.tickets[t];
+                    let times = self.service_times_of(tk.zone, tk.service);
                     match tk.started_at {
-                        Some(began) => now.plus_ms(
-                            self.service_times_of(tk.zone, tk.service)
-                                .remaining_ms(now.since(began)),
-                        ),
+                        Some(began) => {
+                            let elapsed = now.since(began);
+                            let drawn = draws.as_deref_mut().and_then(|d| times.drawn_past(elapsed, d.next()));
+                            now.plus_ms(drawn.map_or_else(|| times.remaining_ms(elapsed), |t| t - elapsed))
+                        }
                         None => tk
                             .called_at
                             .unwrap_or(now)
-                            .plus_ms(overhead + self.expected_service_ms(tk.zone, tk.service)),
+                            .plus_ms(overhead + service_ms(times, draws.as_deref_mut())),
                     }
                 }
                 (None, None) => now,
@@ -266,7 +331,8 @@ impl Hall {
                 out.calls.push((ticket, t));
                 left -= 1;
             }
-            free.push(Reverse((at + overhead + self.expected_service_ms(zone, service), w)));
+            let took = service_ms(self.service_times_of(zone, service), draws.as_deref_mut());
+            free.push(Reverse((at + overhead + took, w)));
         }
         out
     }
@@ -383,12 +449,6 @@ impl Hall {
         if started < 5 { WALK_MS } else { spent / started }
     }
 
-    /// How long a service is expected to take: that service's own recent
-    /// mean once it has one, else its zone's.
-    fn expected_service_ms(&self, zone: usize, service: usize) -> i64 {
-        self.service_times_of(zone, service).mean_ms()
-    }
-
     /// The recent service times a forecast reads for a service: its own
     /// once it has any, else its zone's.
     fn service_times_of(&self, zone: usize, service: usize) -> &ServiceTimes {
@@ -396,6 +456,29 @@ impl Hall {
             Some(m) if m.measured() => m,
             _ => &self.st.service_times[zone],
         }
+    }
+}
+
+/// How long a service takes in a play: drawn from its recent times, or
+/// their mean.
+fn service_ms(times: &ServiceTimes, draws: Option<&mut Draws>) -> i64 {
+    match draws {
+        Some(d) => times.drawn(d.next()),
+        None => times.mean_ms(),
+    }
+}
+
+/// The plays' draws: SplitMix64, small and seeded (the engine reads no
+/// clock and no entropy).
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }
 

@@ -60,7 +60,7 @@ pub use calls::{CallMade, RECENT_CALLS};
 pub use command::{Command, Issue, LaneRequest, Target};
 pub use devices::{Device, MAX_DEVICE_ID, MAX_DEVICE_NAME, MAX_DEVICES};
 pub use error::{EngineError, ReplayError};
-pub use estimates::{DEFAULT_BAND, REFRESH_GAP_MS, SMALL_HALL, Wait, WaitRange};
+pub use estimates::{DEFAULT_BAND, ISSUE_GAP_MS, PLAY_BUDGET, PLAYS, REFRESH_GAP_MS, SMALL_HALL, Wait, WaitRange};
 pub use event::{CallKind, Event, EventKind};
 pub use forecast::{Forecast, UNSAID_PAUSE_MS, WALK_MS};
 pub use hall::Hall;

@@ -52,6 +52,24 @@ impl ServiceTimes {
         }
     }
 
+    /// One of the recent service times, picked by `pick` (any number),
+    /// or the configured default before there are any.
+    pub fn drawn(&self, pick: u64) -> i64 {
+        if self.len == 0 {
+            self.default_ms
+        } else {
+            self.recent[(pick % self.len as u64) as usize]
+        }
+    }
+
+    /// One of the recent service times longer than `elapsed_ms`, picked
+    /// by `pick`; `None` without three such (then see `remaining_ms`).
+    pub fn drawn_past(&self, elapsed_ms: i64, pick: u64) -> Option<i64> {
+        let longer = || self.recent[..self.len].iter().filter(move |&&t| t > elapsed_ms);
+        let n = longer().count();
+        (n >= 3).then(|| longer().nth((pick % n as u64) as usize).copied().unwrap_or(elapsed_ms))
+    }
+
     /// Mean of the recent service times, or the configured default.
     pub fn mean_ms(&self) -> i64 {
         if self.len == 0 {
@@ -77,6 +95,27 @@ mod tests {
             s.record(50);
         }
         assert_eq!(s.mean_ms(), 50);
+    }
+
+    #[test]
+    fn draws_come_from_the_recent_times() {
+        let mut s = ServiceTimes::new(600);
+        assert_eq!(s.drawn(12345), 600_000, "the default before any");
+        assert_eq!(s.drawn_past(0, 1), None);
+        for m in [4, 5, 6, 20, 24] {
+            s.record(m * 60_000);
+        }
+        let all: Vec<i64> = (0..5).map(|pick| s.drawn(pick) / 60_000).collect();
+        assert_eq!(all, [4, 5, 6, 20, 24]);
+        // Five minutes in: one of the three that ran longer.
+        let longer: Vec<Option<i64>> = (0..4).map(|pick| s.drawn_past(5 * 60_000, pick)).collect();
+        assert_eq!(
+            longer,
+            [6, 20, 24, 6].map(|m| Some(m * 60_000)),
+            "picked in turn, round again"
+        );
+        // Only two ran past ten minutes: too few to draw from.
+        assert_eq!(s.drawn_past(10 * 60_000, 0), None);
     }
 
     #[test]

@@ -1283,6 +1283,42 @@ fn the_forecast_plays_the_windows_forward_by_their_own_rules() {
 }
 
 #[test]
+fn the_spread_forecast_expects_the_median_of_skewed_services() {
+    let mut t = T::new();
+    t.open(1);
+    // Nine quick services and one long one: a mean of 7.6 minutes, though
+    // nine in ten take 4.
+    for m in [4, 4, 4, 4, 40, 4, 4, 4, 4, 4] {
+        t.issue("general", "apply");
+        t.call(1);
+        t.ok(Command::Start { window: 1 });
+        t.minutes(m);
+        t.ok(Command::Finish { window: 1 });
+    }
+    // Past the hour: no arrivals expected, no walk-ups measured.
+    t.minutes(61);
+    let x = t.issue("general", "apply");
+    let b = t.issue("general", "apply");
+    assert_eq!(t.call(1), x);
+    t.ok(Command::Start { window: 1 });
+    // One play at the means: b when x has taken the mean.
+    let mean = t.hall.forecast(t.now);
+    assert_eq!(mean.wait_ms(b, t.now), Some(7 * Millis::MINUTE + 36_000));
+    // Fifteen plays drawing x's time from the recent ones: b at their
+    // median, as nine services in ten would have it.
+    let spread = t.hall.forecast_spread(t.now, 15);
+    assert_eq!(spread.wait_ms(b, t.now), Some(4 * Millis::MINUTE));
+    // Seeded by the hall: the same hall, the same forecast; no plays, the
+    // means.
+    assert_eq!(t.hall.forecast_spread(t.now, 15), spread);
+    assert_eq!(t.hall.forecast_spread(t.now, 0), mean);
+    // The views show the spread forecast.
+    t.hall.refresh_estimates(t.now, REFRESH_GAP_MS);
+    let shown = t.hall.ticket_view(b, t.now).unwrap().wait_range.unwrap();
+    assert_eq!(shown.expected_ms, 4 * Millis::MINUTE);
+}
+
+#[test]
 fn the_forecast_lets_the_priority_lane_cut_in_at_its_recent_pace() {
     let mut t = T::new();
     // Four priority tickets in the last hour (cancelled since): one
