@@ -86,6 +86,8 @@ pub fn summarize(samples: &[Sample]) -> Summary {
 pub enum Estimator {
     Current,
     Forecast,
+    /// The model reference (at issue, when played for).
+    Reference,
 }
 
 impl Estimator {
@@ -93,6 +95,7 @@ impl Estimator {
         match self {
             Estimator::Current => "current",
             Estimator::Forecast => "forecast",
+            Estimator::Reference => "model reference",
         }
     }
 }
@@ -124,10 +127,18 @@ pub fn group(outcomes: &[Outcome]) -> Grouped {
     for o in outcomes {
         for r in &o.estimates {
             let Some(actual_ms) = o.actual_from(r.at) else { continue };
+            let reference = (r.point == Point::Issue && o.reference_ms.is_some()).then_some((
+                Estimator::Reference,
+                o.reference_ms,
+                None,
+            ));
             for (estimator, estimate, range_ms) in [
                 (Estimator::Current, Some(r.current_ms), None),
                 (Estimator::Forecast, r.forecast_ms, r.range_ms),
-            ] {
+            ]
+            .into_iter()
+            .chain(reference)
+            {
                 let lane = match (o.priority, o.appointment) {
                     (true, _) => Lane::Priority,
                     (_, true) => Lane::Appointment,

@@ -16,7 +16,7 @@ use hallcall::engine::{
     Command, Event, EventKind, Hall as Engine, Issue, LaneRequest, Millis, PauseReason, TicketNumber, TicketState,
     WindowNo,
 };
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 use crate::model::{Hall, arrival_offset, between, log_normal, midnight};
 
@@ -85,6 +85,9 @@ pub struct Outcome {
     /// When it was issued and first called (none: never called).
     pub issued: Millis,
     pub called: Option<Millis>,
+    /// The model reference's estimate at issue, when played for (see
+    /// [`Play::reference`]).
+    pub reference_ms: Option<i64>,
 }
 
 impl Outcome {
@@ -164,15 +167,28 @@ struct Clerk {
 /// How often a supervisor who follows the advice reads it.
 pub const ADVICE_EVERY_MS: i64 = 10 * 60_000;
 
-/// Plays one day of `hall` on `date`, with its own draws from `rng`.
-pub fn run(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng) -> (Vec<Outcome>, Totals) {
-    run_with(hall, date, rng, false)
+/// How a day is played beside the hall and its draws.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Play {
+    /// A supervisor follows the 潮汐窗口 advice every [`ADVICE_EVERY_MS`]
+    /// (for windows already open: there is no spare staff to open another).
+    pub advised: bool,
+    /// For each ticket at issue, the rest of the day is played this many
+    /// times more from that moment with what an estimator cannot know
+    /// drawn afresh from the day's model (see `forget_the_future`), and
+    /// the median of the waits it then had is kept: the estimate of one
+    /// that knows the simulator's model exactly, a reference for how far
+    /// a wait can be foreseen at all. 0 for none.
+    pub reference: usize,
 }
 
-/// As [`run`]; with `advised`, a supervisor follows the 潮汐窗口 advice
-/// every [`ADVICE_EVERY_MS`] (for windows already open: there is no spare
-/// staff to open another).
-pub fn run_with(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng, advised: bool) -> (Vec<Outcome>, Totals) {
+/// Plays one day of `hall` on `date`, with its own draws from `rng`.
+pub fn run(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng) -> (Vec<Outcome>, Totals) {
+    run_with(hall, date, rng, Play::default())
+}
+
+/// As [`run`], played as `play` says.
+pub fn run_with(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng, play: Play) -> (Vec<Outcome>, Totals) {
     let a = &hall.assumptions;
     let spec = &hall.spec;
     let midnight = midnight(spec, date);
@@ -186,17 +202,25 @@ pub fn run_with(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng, advise
         index: HashMap::new(),
         totals: Totals::default(),
         bookings: 0,
+        reference: play.reference,
+        watch: None,
+        began: vec![None; spec.windows.len()],
+        broke: vec![false; spec.windows.len()],
+        midnight,
     };
     // Citizens.
     for (zone, mean) in hall.daily_arrivals().into_iter().enumerate() {
         let n = (mean * rng.random_range(0.85..1.15)).round() as usize;
         for _ in 0..n {
-            let service = rng.random_range(0..spec.zones[zone].services.len());
-            let priority = !spec.categories.is_empty() && rng.random_bool(a.priority_share);
-            let gone = rng.random_bool(a.no_show_share);
-            let mut when = midnight.plus_ms(arrival_offset(rng));
+            let Citizen {
+                service,
+                priority,
+                gone,
+                mut when,
+                books,
+            } = Citizen::draw(hall, zone, midnight, rng);
             let mut booking = None;
-            if !priority && rng.random_bool(a.appointment_share) {
+            if books {
                 // The half-hour slot of the arrival, checked in up to 15
                 // minutes before it (in its first 10 if the zone is shut).
                 let n = sim.bookings;
@@ -236,38 +260,57 @@ pub fn run_with(hall: &Hall, date: jiff::civil::Date, rng: &mut impl Rng, advise
     }
     // Clerks.
     for w in 0..spec.windows.len() {
-        let late = if rng.random_bool(a.late_share) {
-            between(rng, a.late_minutes, 60_000)
-        } else {
-            0
-        };
-        sim.push(at(8, 30).plus_ms(late + between(rng, (0, 120), 1000)), Ev::Open(w));
+        sim.push(open_at(hall, midnight, rng), Ev::Open(w));
         let back = at(14, 0).plus_ms(between(rng, a.lunch_resume_minutes, 60_000));
         sim.push(at(12, 0), Ev::LunchDue(w, back.0));
         sim.push(at(12, 45), Ev::LunchLatest(w));
-        if rng.random_bool(a.break_share) {
-            let from = at(15, 0).plus_ms(between(rng, (0, 90), 60_000));
-            let until = from.plus_ms(between(rng, a.break_minutes, 60_000));
+        if let Some((from, until)) = break_at(hall, midnight, rng) {
             sim.push(from, Ev::Break(w, until.0));
         }
     }
-    if advised {
+    if play.advised {
         let mut at_ = at(8, 30);
         while at_ < at(17, 30) {
             sim.push(at_, Ev::Advise);
             at_ = at_.plus_ms(ADVICE_EVERY_MS);
         }
     }
-    while let Some(Reverse((now, _, ev))) = sim.queue.pop() {
-        let now = Millis(now);
-        sim.handle(hall, ev, now, rng);
-        sim.read_estimates(now);
-    }
+    sim.play(hall, rng);
     let mut totals = sim.totals.clone();
     totals.never_called = sim.outcomes.iter().filter(|o| o.called.is_none()).count();
     (sim.outcomes, totals)
 }
 
+/// One citizen of a day, as drawn.
+struct Citizen {
+    service: usize,
+    priority: bool,
+    /// Leaves before the call.
+    gone: bool,
+    when: Millis,
+    /// Books the slot of `when` (none in the priority lane).
+    books: bool,
+}
+
+impl Citizen {
+    fn draw(hall: &Hall, zone: usize, midnight: Millis, rng: &mut impl Rng) -> Citizen {
+        let (spec, a) = (&hall.spec, &hall.assumptions);
+        let service = rng.random_range(0..spec.zones[zone].services.len());
+        let priority = !spec.categories.is_empty() && rng.random_bool(a.priority_share);
+        let gone = rng.random_bool(a.no_show_share);
+        let when = midnight.plus_ms(arrival_offset(rng));
+        let books = !priority && rng.random_bool(a.appointment_share);
+        Citizen {
+            service,
+            priority,
+            gone,
+            when,
+            books,
+        }
+    }
+}
+
+#[derive(Clone)]
 struct Sim {
     engine: Engine,
     queue: BinaryHeap<Reverse<(i64, u64, Ev)>>,
@@ -281,9 +324,125 @@ struct Sim {
     /// Bookings made so far (their numbers).
     bookings: u32,
     totals: Totals,
+    /// Replays per ticket for the model reference.
+    reference: usize,
+    /// In a replay: the ticket whose first call ends it, and that call.
+    watch: Option<(TicketNumber, Option<Millis>)>,
+    /// Per window, whether its break came (taken, or missed while away).
+    broke: Vec<bool>,
+    /// Per window, the service under way: since when, zone and service.
+    began: Vec<Option<(Millis, usize, usize)>>,
+    midnight: Millis,
 }
 
 impl Sim {
+    fn play(&mut self, hall: &Hall, rng: &mut impl Rng) {
+        while let Some(Reverse((now, _, ev))) = self.queue.pop() {
+            let now = Millis(now);
+            self.handle(hall, ev, now, rng);
+            match self.watch {
+                Some((_, Some(_))) => return,
+                Some(_) => {}
+                None => self.read_estimates(now),
+            }
+        }
+    }
+
+    /// What a replay may not know: when the services under way will end
+    /// (drawn again, given how long each has run), when the windows still
+    /// shut will open, which will take a break and when, who of those
+    /// waiting has left, and who else will walk in (all drawn again from
+    /// the day's model; bookings stay, as the engine knows them, and so
+    /// does lunch, the hall's custom).
+    fn forget_the_future(&mut self, hall: &Hall, now: Millis, rng: &mut impl Rng) {
+        let a = &hall.assumptions;
+        let midnight = self.midnight;
+        let mut kept = BinaryHeap::with_capacity(self.queue.len());
+        for Reverse((at, order, ev)) in std::mem::take(&mut self.queue).into_vec() {
+            match ev {
+                Ev::Arrive { booking: None, .. } | Ev::Break(..) => {}
+                // A window not yet open: when, from the model, given it
+                // is still shut.
+                Ev::Open(_) => {
+                    let opens = (0..100)
+                        .map(|_| open_at(hall, midnight, rng))
+                        .find(|t| *t > now)
+                        .unwrap_or(Millis(at));
+                    kept.push(Reverse((opens.0, order, ev)));
+                }
+                Ev::Done(w) => {
+                    let at = match self.began[w] {
+                        Some((began, zone, service)) => {
+                            let mean = hall.service_ms[zone][service];
+                            let took = (0..100)
+                                .map(|_| service_ms(rng, mean, a.service_sigma))
+                                .find(|&t| began.0 + t > now.0)
+                                .unwrap_or(now.since(began) + 30_000);
+                            began.0 + took
+                        }
+                        None => at,
+                    };
+                    kept.push(Reverse((at, order, ev)));
+                }
+                _ => kept.push(Reverse((at, order, ev))),
+            }
+        }
+        self.queue = kept;
+        // Nor which windows will take a break, nor when, past those begun.
+        for w in 0..self.clerks.len() {
+            if !self.broke[w] {
+                if let Some((from, until)) = (0..100)
+                    .map(|_| break_at(hall, midnight, rng))
+                    .find(|b| b.is_none_or(|(f, _)| f > now))
+                    .flatten()
+                {
+                    self.push(from, Ev::Break(w, until.0));
+                }
+            }
+        }
+        // Nor who of those waiting has left.
+        for o in self.outcomes.iter_mut().filter(|o| o.called.is_none()) {
+            o.gone = rng.random_bool(a.no_show_share);
+        }
+        for (zone, mean) in hall.daily_arrivals().into_iter().enumerate() {
+            let n = (mean * rng.random_range(0.85..1.15)).round() as usize;
+            for _ in 0..n {
+                let c = Citizen::draw(hall, zone, midnight, rng);
+                if c.when > now && !c.books {
+                    let ev = Ev::Arrive {
+                        zone,
+                        service: c.service,
+                        priority: c.priority,
+                        gone: c.gone,
+                        booking: None,
+                    };
+                    self.push(c.when, ev);
+                }
+            }
+        }
+    }
+
+    /// The median wait from `now` of `ticket` over the replays of the
+    /// rest of the day (see [`Play::reference`]).
+    fn reference_ms(&self, hall: &Hall, ticket: TicketNumber, now: Millis) -> Option<i64> {
+        let mut waits: Vec<i64> = (0..self.reference)
+            .filter_map(|k| {
+                let mut replay = self.clone();
+                replay.reference = 0;
+                replay.watch = Some((ticket, None));
+                let seed = (self.outcomes.len() as u64) << 16 ^ (now.0 as u64) << 24 ^ k as u64;
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                replay.forget_the_future(hall, now, &mut rng);
+                // As the arrival does once it has been read.
+                replay.wake_idle(now);
+                replay.play(hall, &mut rng);
+                replay.watch.and_then(|(_, called)| called).map(|c| c.since(now))
+            })
+            .collect();
+        waits.sort_unstable();
+        waits.get(waits.len() / 2).copied()
+    }
+
     fn push(&mut self, at: Millis, ev: Ev) {
         self.order += 1;
         self.queue.push(Reverse((at.0, self.order, ev)));
@@ -368,7 +527,13 @@ impl Sim {
                     return;
                 };
                 self.totals.issued += 1;
-                let read = reading(&mut self.engine, ticket, Point::Issue, now);
+                let read = match self.watch {
+                    Some(_) => None,
+                    None => reading(&mut self.engine, ticket, Point::Issue, now),
+                };
+                let reference_ms = (self.reference > 0)
+                    .then(|| self.reference_ms(hall, ticket, now))
+                    .flatten();
                 self.index.insert(ticket, self.outcomes.len());
                 self.outcomes.push(Outcome {
                     ticket,
@@ -379,6 +544,7 @@ impl Sim {
                     estimates: read.into_iter().collect(),
                     issued: now,
                     called: None,
+                    reference_ms,
                 });
                 self.wake_idle(now);
             }
@@ -413,6 +579,11 @@ impl Sim {
                 }) else {
                     return;
                 };
+                if let Some((watched, called)) = &mut self.watch {
+                    if *watched == ticket {
+                        called.get_or_insert(now);
+                    }
+                }
                 let o = self.index.get(&ticket).map(|&i| &mut self.outcomes[i]);
                 let gone = o.is_some_and(|o| {
                     o.called.get_or_insert(now);
@@ -454,10 +625,12 @@ impl Sim {
                         Some((z, s))
                     })
                     .unwrap_or((0, 0));
-                let took = log_normal(rng, hall.service_ms[zone][service], a.service_sigma) as i64;
-                self.push(now.plus_ms(took.max(30_000)), Ev::Done(w));
+                self.began[w] = Some((now, zone, service));
+                let took = service_ms(rng, hall.service_ms[zone][service], a.service_sigma);
+                self.push(now.plus_ms(took), Ev::Done(w));
             }
             Ev::Done(w) => {
+                self.began[w] = None;
                 let n = self.number(w);
                 if self.exec(Command::Finish { window: n }, now).is_some() {
                     self.totals.served += 1;
@@ -466,6 +639,7 @@ impl Sim {
                 self.push(now, Ev::Free(w));
             }
             Ev::Break(w, until) => match self.clerks[w].desk {
+                _ if std::mem::replace(&mut self.broke[w], true) => {}
                 Desk::Idle => self.pause(w, PauseReason::Break, until, now),
                 Desk::Busy => self.clerks[w].pause_after = Some((PauseReason::Break, until)),
                 // Not open yet (late), or away: the break is its absence.
@@ -551,6 +725,32 @@ impl Sim {
     }
 }
 
+/// When a window opens: at 08:30 within two minutes, or late.
+fn open_at(hall: &Hall, midnight: Millis, rng: &mut impl Rng) -> Millis {
+    let a = &hall.assumptions;
+    let late = if rng.random_bool(a.late_share) {
+        between(rng, a.late_minutes, 60_000)
+    } else {
+        0
+    };
+    midnight.plus_ms(8 * 3_600_000 + 30 * 60_000 + late + between(rng, (0, 120), 1000))
+}
+
+/// A window's afternoon break, if it takes one: from and until.
+fn break_at(hall: &Hall, midnight: Millis, rng: &mut impl Rng) -> Option<(Millis, Millis)> {
+    let a = &hall.assumptions;
+    rng.random_bool(a.break_share).then(|| {
+        let from = midnight.plus_ms(15 * 3_600_000 + between(rng, (0, 90), 60_000));
+        (from, from.plus_ms(between(rng, a.break_minutes, 60_000)))
+    })
+}
+
+/// How long one service takes: log-normal around the service's mean, at
+/// least half a minute.
+fn service_ms(rng: &mut impl Rng, mean: f64, sigma: f64) -> i64 {
+    (log_normal(rng, mean, sigma) as i64).max(30_000)
+}
+
 /// Appointment slots are half an hour.
 const SLOT_MS: i64 = 30 * 60_000;
 
@@ -603,6 +803,36 @@ mod tests {
         assert_eq!(totals2, totals);
         let waits = |o: &[Outcome]| o.iter().map(|x| x.called).collect::<Vec<_>>();
         assert_eq!(waits(&again), waits(&outcomes), "the same seed, the same day");
+    }
+
+    #[test]
+    fn the_model_reference_replays_each_ticket_without_changing_the_day() {
+        use crate::accuracy::{Estimator, group, summarize};
+        let hall = sample();
+        let date = jiff::civil::date(2026, 11, 24);
+        let (plain, _) = run(&hall, date, &mut rand::rngs::StdRng::seed_from_u64(5));
+        let play = Play {
+            reference: 5,
+            ..Play::default()
+        };
+        let (referred, _) = run_with(&hall, date, &mut rand::rngs::StdRng::seed_from_u64(5), play);
+        let calls = |o: &[Outcome]| o.iter().map(|x| (x.ticket, x.called)).collect::<Vec<_>>();
+        assert_eq!(calls(&referred), calls(&plain), "replays draw from their own seeds");
+        assert!(plain.iter().all(|o| o.reference_ms.is_none()));
+        assert!(
+            referred.iter().all(|o| o.reference_ms.is_some()),
+            "every ticket is reached"
+        );
+        // Knowing the model, it is closer than the estimate before the
+        // forecast; and unbiased, so it is no constant.
+        let g = group(&referred);
+        let at_issue = |e: Estimator| summarize(&g.samples[&(None, None, Point::Issue, e)]);
+        let (current, reference) = (at_issue(Estimator::Current), at_issue(Estimator::Reference));
+        assert!(
+            reference.median_rel < current.median_rel,
+            "{reference:?} against {current:?}"
+        );
+        assert!(reference.median_bias_min.abs() < 1.0, "{reference:?}");
     }
 
     #[test]

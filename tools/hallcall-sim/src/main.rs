@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use hallcall_sim::accuracy::{Lane, Summary, group, summarize};
-use hallcall_sim::day::{Outcome, run, run_with};
+use hallcall_sim::accuracy::{Lane, Sample, Summary, group, summarize};
+use hallcall_sim::day::{Outcome, Play, Point, run_with};
 use hallcall_sim::model::{Assumptions, Hall};
 use rand::SeedableRng;
 
@@ -32,6 +32,15 @@ struct Args {
     /// advice, and compare the waits.
     #[arg(long)]
     advice: bool,
+    /// Also play the rest of the day this many times from each ticket's
+    /// issue, with what no estimator can know drawn afresh from the
+    /// model, and give the median of those waits as a reference estimate
+    /// (0: none).
+    #[arg(long, default_value_t = 0)]
+    reference: usize,
+    /// Also give the forecast's accuracy at issue by the hour of issue.
+    #[arg(long)]
+    by_hour: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,7 +71,11 @@ fn main() -> anyhow::Result<()> {
         ) {
             date = date.tomorrow()?;
         }
-        let (day, totals) = run(&hall, date, &mut rng);
+        let play = Play {
+            advised: false,
+            reference: args.reference,
+        };
+        let (day, totals) = run_with(&hall, date, &mut rng, play);
         issued += totals.issued;
         served += totals.served;
         no_shows += totals.no_shows;
@@ -87,6 +100,9 @@ fn main() -> anyhow::Result<()> {
     );
     if args.advice {
         advice_effect(&hall, &args)?;
+    }
+    if args.by_hour {
+        by_hour(&hall, &outcomes);
     }
     println!();
     println!(
@@ -129,6 +145,54 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Accuracy at issue by the hour the ticket was taken: where in the day
+/// the misses are.
+fn by_hour(hall: &Hall, outcomes: &[Outcome]) {
+    type Hours = std::collections::BTreeMap<i8, Vec<Sample>>;
+    let (mut forecast, mut reference): (Hours, Hours) = Default::default();
+    for o in outcomes {
+        let Some(r) = o.estimates.iter().find(|r| r.point == Point::Issue) else {
+            continue;
+        };
+        let (Some(actual_ms), Ok(t)) = (o.actual_from(r.at), jiff::Timestamp::from_millisecond(o.issued.0)) else {
+            continue;
+        };
+        let hour = hall.spec.time_zone.to_datetime(t).hour();
+        for (map, estimate, range_ms) in [
+            (&mut forecast, r.forecast_ms, r.range_ms),
+            (&mut reference, o.reference_ms, None),
+        ] {
+            if let Some(estimate_ms) = estimate {
+                map.entry(hour).or_default().push(Sample {
+                    estimate_ms,
+                    actual_ms,
+                    range_ms,
+                });
+            }
+        }
+    }
+    println!();
+    println!(
+        "| hour of issue | n | median abs error | p90 abs error | median rel. error | median bias | wait in range | model reference: median rel. error |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (h, samples) in &forecast {
+        let s = summarize(samples);
+        let bound = reference
+            .get(h)
+            .map_or(String::new(), |b| format!("{:.1}%", summarize(b).median_rel * 100.0));
+        println!(
+            "| {h:02}:00 | {} | {:.1} min | {:.1} min | {:.1}% | {:+.1} min | {} | {bound} |",
+            s.n,
+            s.median_abs_min,
+            s.p90_abs_min,
+            s.median_rel * 100.0,
+            s.median_bias_min,
+            s.in_range.map_or("".to_owned(), |r| format!("{:.0}%", r * 100.0)),
+        );
+    }
+}
+
 /// The same days (same seed) without and with the advice followed: mean
 /// and p90 wait to the first call, per zone and in all.
 fn advice_effect(hall: &Hall, args: &Args) -> anyhow::Result<()> {
@@ -146,7 +210,8 @@ fn advice_effect(hall: &Hall, args: &Args) -> anyhow::Result<()> {
             ) {
                 date = date.tomorrow()?;
             }
-            let (day, totals) = run_with(hall, date, &mut rng, advised);
+            let play = Play { advised, reference: 0 };
+            let (day, totals) = run_with(hall, date, &mut rng, play);
             followed += totals.advice_followed;
             outcomes.extend(day);
             date = date.tomorrow()?;
