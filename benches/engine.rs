@@ -309,11 +309,14 @@ fn baseline(c: &mut Criterion) {
     g.finish();
 }
 
+/// Commands of the recorded day the estimates are timed over.
+const MORNING: usize = 2000;
+
 /// The forecast behind every wait a view shows: one play-forward of the
 /// recorded day's hall as it stood with about 25, 100 and 400 waiting,
 /// and the views' forecast of [`PLAYS`](hallcall::engine::PLAYS) plays;
-/// then the whole day with the server's refresh after every command
-/// against the day without it (the same run, side by side).
+/// then the day's first [`MORNING`] commands with the server's refresh
+/// after every command against the same without it (side by side).
 fn forecasts(c: &mut Criterion) {
     let cfg = sample().spec;
     let day = hall_day(&cfg);
@@ -341,17 +344,21 @@ fn forecasts(c: &mut Criterion) {
             |b| b.iter(|| black_box(hall.forecast_spread(at, plays))),
         );
     }
-    g.throughput(Throughput::Elements(day.len() as u64));
-    g.bench_function("day_without_estimates", |b| {
+    // The morning: the whole day with a forecast after nearly every
+    // command takes minutes an iteration.
+    let morning = &day[..day.len().min(MORNING)];
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(morning.len() as u64));
+    g.bench_function(format!("first_{MORNING}_commands_without_estimates"), |b| {
         b.iter(|| {
             let mut hall = Hall::new(cfg.clone());
-            replay_day(&mut hall, &day);
+            replay_day(&mut hall, morning);
         })
     });
-    g.bench_function("day_with_estimates_after_each_command", |b| {
+    g.bench_function(format!("first_{MORNING}_commands_with_estimates_after_each"), |b| {
         b.iter(|| {
             let mut hall = Hall::new(cfg.clone());
-            for (cmd, now) in &day {
+            for (cmd, now) in morning {
                 black_box(hall.execute(cmd, *now).expect("recorded commands succeed"));
                 hall.refresh_estimates(*now, hallcall::engine::REFRESH_GAP_MS);
             }
