@@ -24,7 +24,8 @@ pub const PLAYS: usize = 15;
 /// long sums of many services, where the median and the mean agree.
 pub const PLAY_BUDGET: usize = 15_000;
 /// A ticket issued since the forecast (its slip prints the wait) makes it
-/// again once the forecast is this old, even in a big hall.
+/// again once the forecast is this old, even in a big hall (within
+/// [`PLAY_BUDGET`] tickets today plus waiting).
 pub const ISSUE_GAP_MS: i64 = 500;
 /// How often the shell makes a big hall's forecast again (see
 /// [`SMALL_HALL`]).
@@ -130,7 +131,9 @@ impl Hall {
         let plays = (PLAY_BUDGET / size.max(1)).clamp(1, PLAYS);
         if let Some(f) = &self.est.forecast {
             let age = now.since(f.at);
-            let gap = if f.issued == self.st.tickets.len() {
+            // Sooner for a new ticket only while a forecast stays within
+            // the budget: past it even one play at the means costs more.
+            let gap = if f.issued == self.st.tickets.len() || size > PLAY_BUDGET {
                 min_gap_ms
             } else {
                 ISSUE_GAP_MS.min(min_gap_ms)

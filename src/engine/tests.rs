@@ -1319,6 +1319,43 @@ fn the_spread_forecast_expects_the_median_of_skewed_services() {
 }
 
 #[test]
+fn a_big_halls_forecast_is_made_again_per_gap_and_sooner_for_a_new_ticket() {
+    let mut t = T::new();
+    t.open(1);
+    t.issue("general", "apply");
+    assert!(t.hall.refresh_estimates(t.now, REFRESH_GAP_MS), "the first");
+    assert!(!t.hall.refresh_estimates(t.now, REFRESH_GAP_MS), "nothing changed");
+    // Small: again after every change.
+    t.issue("general", "apply");
+    assert!(t.hall.refresh_estimates(t.now, REFRESH_GAP_MS));
+    // Big: 70 tickets, times 15 plays, past SMALL_HALL.
+    for _ in 0..68 {
+        t.issue("general", "apply");
+    }
+    assert!(!t.hall.refresh_estimates(t.now, REFRESH_GAP_MS), "big now, and fresh");
+    t.now = t.now.plus_ms(ISSUE_GAP_MS);
+    assert!(t.hall.refresh_estimates(t.now, REFRESH_GAP_MS), "new tickets since");
+    t.issue("general", "apply");
+    assert!(
+        !t.hall.refresh_estimates(t.now, REFRESH_GAP_MS),
+        "a new ticket, but the forecast is fresh"
+    );
+    t.now = t.now.plus_ms(ISSUE_GAP_MS);
+    assert!(
+        t.hall.refresh_estimates(t.now, REFRESH_GAP_MS),
+        "a new ticket half a second on"
+    );
+    t.now = t.now.plus_ms(ISSUE_GAP_MS);
+    t.call(1);
+    assert!(
+        !t.hall.refresh_estimates(t.now, REFRESH_GAP_MS),
+        "a call waits for the gap"
+    );
+    t.now = t.now.plus_ms(REFRESH_GAP_MS);
+    assert!(t.hall.refresh_estimates(t.now, REFRESH_GAP_MS), "two seconds on");
+}
+
+#[test]
 fn the_forecast_lets_the_priority_lane_cut_in_at_its_recent_pace() {
     let mut t = T::new();
     // Four priority tickets in the last hour (cancelled since): one
