@@ -23,6 +23,9 @@ pub const PLAYS: usize = 15;
 /// bigger hall gets fewer plays, down to one at the means: its waits are
 /// long sums of many services, where the median and the mean agree.
 pub const PLAY_BUDGET: usize = 15_000;
+/// Ticket-plays per millisecond of gap between a big hall's forecasts:
+/// one forecast's work spread over twenty times what it costs.
+pub const WORK_PER_MS: usize = 16;
 /// A ticket issued since the forecast (its slip prints the wait) makes it
 /// again once the forecast is this old, even in a big hall (within
 /// [`PLAY_BUDGET`] tickets today plus waiting).
@@ -138,6 +141,9 @@ impl Hall {
             } else {
                 ISSUE_GAP_MS.min(min_gap_ms)
             };
+            // And never so often that forecasts take more than about a
+            // twentieth of the hall's time (a ticket-play costs ~3 µs).
+            let gap = gap.max((size * plays / WORK_PER_MS) as i64);
             if f.seq == self.st.seq || (size * plays >= SMALL_HALL && age < gap) {
                 return false;
             }

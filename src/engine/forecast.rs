@@ -156,12 +156,6 @@ impl Hall {
         let Some(day_end) = self.st.day.as_ref().map(|d| d.end) else {
             return out;
         };
-        let mut sim = self.copy_for_forecast();
-        // Time alone changes nothing in a copy: no alerts, no auto-call.
-        for w in &mut sim.st.windows {
-            w.auto_call = false;
-        }
-        sim.st.auto_windows.clear();
         // The play ends once every ticket some open window can reach is
         // called (the others have no forecast: "no window open").
         let open = |w: usize| self.st.windows[w].open;
@@ -201,6 +195,16 @@ impl Hall {
                 service.is_some_and(|s| (0..self.cfg.windows.len()).any(|w| open(w) && self.takes(w, z, s)))
             })
             .count();
+        if left == 0 && probes_left == 0 {
+            // Nothing any open window will reach: no copy to play.
+            return out;
+        }
+        let mut sim = self.copy_for_forecast();
+        // Time alone changes nothing in a copy: no alerts, no auto-call.
+        for w in &mut sim.st.windows {
+            w.auto_call = false;
+        }
+        sim.st.auto_windows.clear();
         let overhead = self.call_overhead_ms(now);
         let mut free: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
         for (w, s) in self.st.windows.iter().enumerate() {
