@@ -85,7 +85,10 @@ impl Hall {
     /// issuing zone also gets a probe: when a normal ticket taken now,
     /// behind everyone waiting, would be called.
     pub fn forecast(&self, now: Millis) -> Forecast {
-        self.play(now, None)
+        match self.setup(now) {
+            Some(setup) => self.play(now, &setup, None),
+            None => self.unplayed(now),
+        }
     }
 
     /// As [`Hall::forecast`], but the hall played `plays` times, every
@@ -97,17 +100,12 @@ impl Hall {
     /// The draws are seeded from the hall's sequence number: the same
     /// hall, the same forecast.
     pub fn forecast_spread(&self, now: Millis, plays: usize) -> Forecast {
-        if plays == 0 {
+        let Some(setup) = self.setup(now).filter(|_| plays > 0) else {
             return self.forecast(now);
-        }
-        let mut draws = Draws(self.st.seq ^ (now.0 as u64).rotate_left(32));
-        let runs: Vec<Forecast> = (0..plays).map(|_| self.play(now, Some(&mut draws))).collect();
-        let mut out = Forecast {
-            seq: self.st.seq,
-            at: now,
-            issued: self.st.tickets.len(),
-            ..Forecast::default()
         };
+        let mut draws = Draws(self.st.seq ^ (now.0 as u64).rotate_left(32));
+        let runs: Vec<Forecast> = (0..plays).map(|_| self.play(now, &setup, Some(&mut draws))).collect();
+        let mut out = self.unplayed(now);
         // A ticket reached in most plays is expected at its median call.
         let mut place: std::collections::HashMap<TicketNumber, usize> = Default::default();
         let mut by_ticket: Vec<(TicketNumber, Vec<Millis>)> = Vec::new();
@@ -141,25 +139,29 @@ impl Hall {
         out
     }
 
-    /// One play forward (see the module's comment): with `draws`, each
-    /// service takes a time drawn from its recent ones, else its mean.
-    fn play(&self, now: Millis, mut draws: Option<&mut Draws>) -> Forecast {
+    /// A forecast of nobody: what a hall with no day, or nothing an open
+    /// window will reach, has.
+    fn unplayed(&self, now: Millis) -> Forecast {
         let zones = self.cfg.zones.len();
-        let mut out = Forecast {
+        Forecast {
             seq: self.st.seq,
             at: now,
             issued: self.st.tickets.len(),
             calls: Vec::new(),
             next: vec![None; zones],
             first: vec![None; zones],
-        };
-        let Some(day_end) = self.st.day.as_ref().map(|d| d.end) else {
-            return out;
-        };
-        // The play ends once every ticket some open window can reach is
+        }
+    }
+
+    /// What every play of a forecast made at `now` starts from, worked
+    /// out once; `None` when there is no day or nothing any open window
+    /// will reach.
+    fn setup(&self, now: Millis) -> Option<Setup> {
+        let day_end = self.st.day.as_ref()?.end;
+        // A play ends once every ticket some open window can reach is
         // called (the others have no forecast: "no window open").
         let open = |w: usize| self.st.windows[w].open;
-        let mut left = self
+        let left = self
             .st
             .tickets
             .iter()
@@ -187,8 +189,8 @@ impl Hall {
             })
             .collect();
         // Only a zone some open window serves can have its probe called;
-        // the play ends once those and the waiting tickets are.
-        let mut probes_left = probe_service
+        // a play ends once those and the waiting tickets are.
+        let probes_left = probe_service
             .iter()
             .enumerate()
             .filter(|&(z, service)| {
@@ -196,16 +198,47 @@ impl Hall {
             })
             .count();
         if left == 0 && probes_left == 0 {
-            // Nothing any open window will reach: no copy to play.
-            return out;
+            return None;
         }
+        // When the appointments waiting now fall due, soonest last: a
+        // window with nothing to call looks again then.
+        let early = self.cfg.policy.appointment_early_ms;
+        let mut due: Vec<(Millis, usize)> = self
+            .st
+            .tickets
+            .iter()
+            .filter(|t| t.state == TicketState::Waiting)
+            .filter_map(|t| match t.lane {
+                Lane::Appointment { slot_start, .. } => Some((Millis(slot_start.0 - early), t.zone)),
+                _ => None,
+            })
+            .filter(|&(at, _)| at > now)
+            .collect();
+        due.sort_by_key(|&(at, _)| Reverse(at));
+        Some(Setup {
+            day_end,
+            left,
+            probes_left,
+            probe_service,
+            overhead: self.call_overhead_ms(now),
+            arrivals: self.expected_arrivals(now, day_end),
+            due,
+        })
+    }
+
+    /// One play forward (see the module's comment): with `draws`, each
+    /// service takes a time drawn from its recent ones, else its mean.
+    fn play(&self, now: Millis, setup: &Setup, mut draws: Option<&mut Draws>) -> Forecast {
+        let mut out = self.unplayed(now);
+        let (day_end, overhead, probe_service) = (setup.day_end, setup.overhead, &setup.probe_service);
+        let (mut left, mut probes_left) = (setup.left, setup.probes_left);
+        let (mut arrivals, mut due) = (setup.arrivals.clone(), setup.due.clone());
         let mut sim = self.copy_for_forecast();
         // Time alone changes nothing in a copy: no alerts, no auto-call.
         for w in &mut sim.st.windows {
             w.auto_call = false;
         }
         sim.st.auto_windows.clear();
-        let overhead = self.call_overhead_ms(now);
         let mut free: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
         for (w, s) in self.st.windows.iter().enumerate() {
             if !s.open {
@@ -232,22 +265,6 @@ impl Hall {
             };
             free.push(Reverse((at.0.max(now.0), w)));
         }
-        let mut arrivals = self.expected_arrivals(now, day_end);
-        // When the appointments waiting now fall due, soonest last: a
-        // window with nothing to call looks again then.
-        let early = self.cfg.policy.appointment_early_ms;
-        let mut due: Vec<(Millis, usize)> = self
-            .st
-            .tickets
-            .iter()
-            .filter(|t| t.state == TicketState::Waiting)
-            .filter_map(|t| match t.lane {
-                Lane::Appointment { slot_start, .. } => Some((Millis(slot_start.0 - early), t.zone)),
-                _ => None,
-            })
-            .filter(|&(at, _)| at > now)
-            .collect();
-        due.sort_by_key(|&(at, _)| Reverse(at));
         out.calls.reserve(left);
         while let Some(Reverse((at, w))) = free.pop() {
             if (left == 0 && probes_left == 0) || at >= day_end.0 {
@@ -491,6 +508,23 @@ fn called(events: &[super::event::Event]) -> Option<TicketNumber> {
         EventKind::TicketCalled { ticket, .. } => Some(ticket),
         _ => None,
     })
+}
+
+/// What every play of one forecast starts from.
+struct Setup {
+    day_end: Millis,
+    /// Waiting tickets some open window will reach, and zones whose probe
+    /// one will: a play ends once it has called them all.
+    left: usize,
+    probes_left: usize,
+    /// Per zone, the service its probe takes, while the zone issues.
+    probe_service: Vec<Option<usize>>,
+    /// Window time a call costs beside the service.
+    overhead: i64,
+    /// Tickets expected, latest first.
+    arrivals: Vec<(Millis, usize, usize, Expected)>,
+    /// When the waiting appointments fall due (and the zone), latest first.
+    due: Vec<(Millis, usize)>,
 }
 
 /// A ticket the play expects: one taken at a zone's pace, or an
