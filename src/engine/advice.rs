@@ -1,9 +1,10 @@
 //! 潮汐窗口 advice: when a ticket taken now in a zone is forecast to wait
 //! past the hall's target, which window should take that zone first (or
 //! be opened for it), with the waits the forecast gives after the change.
-//! Each candidate is tried on a copy of the hall and played forward by the
-//! same forecast the pages show, so the advice never promises what the
-//! forecast would not. A window put first for a zone whose wait has since
+//! Each candidate is tried on a copy of the hall and played forward once
+//! at the means (the pages show the median of several plays; one per
+//! candidate keeps the advice affordable), so it promises what the same
+//! rules of play give. A window put first for a zone whose wait has since
 //! fallen well below the target is proposed to go back to its own order.
 
 use serde::Serialize;

@@ -127,8 +127,9 @@ impl Estimates {
 impl Hall {
     /// Makes the forecast again if the hall changed since the last one,
     /// and, for a big hall (see [`SMALL_HALL`]), that one is at least
-    /// `min_gap_ms` old or a ticket was issued since (its slip says the
-    /// wait). Returns whether it did.
+    /// `min_gap_ms` old, or [`ISSUE_GAP_MS`] if a ticket was issued since
+    /// (its slip says the wait), and never sooner than its cost allows
+    /// ([`WORK_PER_MS`]). Returns whether it did.
     pub fn refresh_estimates(&mut self, now: Millis, min_gap_ms: i64) -> bool {
         let size = self.st.tickets.len() + self.est.forecast.as_ref().map_or(0, |f| f.calls().len());
         let plays = (PLAY_BUDGET / size.max(1)).clamp(1, PLAYS);

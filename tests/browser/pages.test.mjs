@@ -64,8 +64,8 @@ prefix = "E"
 hours = { open = ["03:30-04:30"] }
 service = [{ id = "early", name = "早间事项" }]
 
-# A hall of its own for the display that goes offline: four windows, so
-# calls in every state can be in hand at once.
+# A hall for the estimated waits: window 2 serves both zones, police
+# first; its clock near noon, as the first hall's.
 [[hall]]
 id = "est"
 name = "等候估计测试大厅"
@@ -94,6 +94,8 @@ name = "户籍警务"
 prefix = "C"
 service = [{ id = "hukou", name = "户口迁移" }]
 
+# A hall of its own for the display that goes offline: four windows, so
+# calls in every state can be in hand at once.
 [[hall]]
 id = "away"
 name = "离线测试大厅"

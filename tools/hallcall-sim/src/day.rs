@@ -52,8 +52,10 @@ pub struct Reading {
 }
 
 /// What the views show of `ticket` now, as the server shows it: after the
-/// forecast is made again for the hall as it is (the server does that
-/// after every change; doing it only when read gives the same figures).
+/// forecast is made again by the server's rules (after a change, within
+/// the gaps a big hall keeps). The server tries after every change, this
+/// only when it reads, so in a big hall the two may fall on slightly
+/// different moments within a gap.
 fn reading(engine: &mut Engine, ticket: TicketNumber, point: Point, now: Millis) -> Option<Reading> {
     engine.refresh_estimates(now, hallcall::engine::REFRESH_GAP_MS);
     let v = engine.ticket_view(ticket, now)?;
