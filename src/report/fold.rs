@@ -7,8 +7,9 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::tally::{Samples, Shows, Tally};
-use super::{FollowUps, HourRow, Report};
+use super::part::{HourTally, Part};
+use super::tally::{Samples, Tally};
+use super::{FollowUps, Report};
 use crate::engine::HallSpec;
 use crate::engine::{CallKind, Event, EventKind, FollowUpStep, Hall, Millis, PauseReason, ReplayError, TicketState};
 
@@ -245,7 +246,14 @@ impl Folder {
     }
 
     /// The report, as of `now`.
-    pub fn finish(mut self, now: Millis) -> Report {
+    pub fn finish(self, now: Millis) -> Report {
+        let (cfg, from, to) = (self.cfg.clone(), self.from, self.to);
+        self.part(now).report(&cfg, from, to)
+    }
+
+    /// The facts read, as of `now`, keyed by the configuration's ids: what
+    /// the archive keeps of a day, and what a range's days are merged as.
+    pub fn part(mut self, now: Millis) -> Part {
         let running = self.hall.as_ref().and_then(|h| {
             let day = h.st.day.as_ref()?;
             (now < day.end).then_some(day.date)
@@ -256,21 +264,13 @@ impl Folder {
         }
         let cfg = &self.cfg;
         let g = self.groups;
-        let area = Shows {
-            issued: true,
-            windows: false,
-            queue: true,
-        };
-        let desk = Shows {
-            issued: false,
-            windows: true,
-            queue: false,
-        };
+        let kept = |t: &Tally| !t.is_empty();
         let zones = g
             .zones
             .into_iter()
             .zip(&cfg.zones)
-            .map(|(t, z)| t.row(z.id.to_string(), z.name.clone(), area))
+            .filter(|(t, _)| kept(t))
+            .map(|(t, z)| (z.id.to_string(), t))
             .collect();
         let services = g
             .services
@@ -279,50 +279,49 @@ impl Folder {
             .flat_map(|(ts, z)| {
                 ts.into_iter()
                     .zip(&z.services)
-                    .map(move |(t, s)| t.row(format!("{}/{}", z.id, s.id), format!("{} · {}", z.name, s.name), area))
+                    .filter(|(t, _)| kept(t))
+                    .map(move |(t, s)| (format!("{}/{}", z.id, s.id), t))
             })
             .collect();
         let windows = g
             .windows
             .into_iter()
             .zip(&cfg.windows)
-            .map(|(t, w)| t.row(w.number.to_string(), w.name.clone(), desk))
-            .collect();
-        let staff = g
-            .staff
-            .into_iter()
-            .map(|(user, t)| t.row(user.clone(), user, desk))
+            .filter(|(t, _)| kept(t))
+            .map(|(t, w)| (w.number, t))
             .collect();
         let hours = g
             .hours
             .into_iter()
-            .enumerate()
-            .map(|(h, mut x)| HourRow {
-                hour: h as u8,
+            .map(|x| HourTally {
                 arrivals: x.arrivals,
                 served: x.served,
-                wait: x.wait.stat(),
+                wait: x.wait,
             })
             .collect();
-        let all = Shows {
-            issued: true,
-            windows: true,
-            queue: true,
-        };
-        Report {
-            hall: cfg.id,
-            from: self.from,
-            to: self.to,
+        Part {
             days: self.days,
             running,
-            total: g.total.row("hall".into(), cfg.name.clone(), all),
+            total: g.total,
             zones,
             services,
             windows,
-            staff,
+            staff: g.staff,
             hours,
-            follow_ups: g.follow,
+            follow: g.follow,
         }
+    }
+
+    /// The replay of the day being read, as of the last event fed (none
+    /// before a day in the range has started).
+    pub fn hall(&self) -> Option<&Hall> {
+        self.hall.as_ref()
+    }
+
+    /// Who staffs each window (by position in the configuration), as of the
+    /// last event fed.
+    pub fn staff(&self) -> &[Option<String>] {
+        &self.staff
     }
 }
 

@@ -6,6 +6,8 @@
 //!
 //! - `fold`: walks the events and records each fact in its groups;
 //! - `tally`: the running sums and samples of one group, and its figures;
+//! - `part`: the facts of some days, keyed by ids: mergeable, and what the
+//!   archive keeps per day;
 //! - `csv`: the same report as one CSV table.
 //!
 //! Definitions (also in `docs/reports.md`):
@@ -21,12 +23,14 @@
 
 mod csv;
 mod fold;
+mod part;
 mod tally;
 
 use serde::{Deserialize, Serialize};
 
 pub use csv::to_csv;
 pub use fold::{Folder, build};
+pub use part::Part;
 
 use crate::engine::HallId;
 

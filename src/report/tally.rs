@@ -1,15 +1,27 @@
 //! The running sums and samples of one group, turned into its figures.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use super::{PauseTimes, Ratings, Row, Stat};
 use crate::engine::{PauseReason, Rating};
 
 /// Durations in ms, kept whole so that a range's percentiles are exact.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Samples(Vec<i64>);
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Samples(Vec<i64>);
 
 impl Samples {
     pub fn push(&mut self, ms: i64) {
         self.0.push(ms);
+    }
+
+    pub fn extend(&mut self, other: Samples) {
+        self.0.extend(other.0);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     pub fn stat(&mut self) -> Stat {
@@ -31,6 +43,36 @@ impl Samples {
     }
 }
 
+/// Kept as base64 of little-endian `i32`s: a busy day's samples would be
+/// several times longer as JSON numbers, and a year's report reads 365 of
+/// them. A duration within one business day fits an `i32` of ms.
+impl Serialize for Samples {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::with_capacity(self.0.len() * 4);
+        for &x in &self.0 {
+            let x = i32::try_from(x).unwrap_or(if x < 0 { i32::MIN } else { i32::MAX });
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for Samples {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Samples, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes = STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)?;
+        if bytes.len() % 4 != 0 {
+            return Err(serde::de::Error::custom("samples are not whole i32s"));
+        }
+        Ok(Samples(
+            bytes
+                .chunks_exact(4)
+                .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .collect(),
+        ))
+    }
+}
+
 pub(crate) const REASONS: [PauseReason; 7] = [
     PauseReason::SignedIn,
     PauseReason::Lunch,
@@ -46,8 +88,9 @@ fn reason_slot(r: PauseReason) -> usize {
 }
 
 /// What one group has seen so far.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Tally {
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
     pub issued: u64,
     pub called: u64,
     pub served: u64,
@@ -67,13 +110,41 @@ pub(crate) struct Tally {
 
 /// Which optional figures a kind of group shows.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Shows {
+pub struct Shows {
     pub issued: bool,
     pub windows: bool,
     pub queue: bool,
 }
 
 impl Tally {
+    /// Adds another tally of the same group (other days).
+    pub fn merge(&mut self, o: Tally) {
+        self.issued += o.issued;
+        self.called += o.called;
+        self.served += o.served;
+        self.skips += o.skips;
+        self.no_shows += o.no_shows;
+        self.cancelled += o.cancelled;
+        self.transfers += o.transfers;
+        self.wait.extend(o.wait);
+        self.service.extend(o.service);
+        self.walk.extend(o.walk);
+        self.idle_ms += o.idle_ms;
+        for (a, b) in self.pause_ms.iter_mut().zip(o.pause_ms) {
+            *a += b;
+        }
+        self.unfinished += o.unfinished;
+        self.left_waiting += o.left_waiting;
+        for (a, b) in self.ratings.iter_mut().zip(o.ratings) {
+            *a += b;
+        }
+    }
+
+    /// Nothing was seen.
+    pub fn is_empty(&self) -> bool {
+        *self == Tally::default()
+    }
+
     pub fn pause(&mut self, reason: PauseReason, ms: i64) {
         self.pause_ms[reason_slot(reason)] += ms;
     }

@@ -297,6 +297,38 @@ fn the_next_day_ends_the_first_and_a_range_sums_both() {
     assert_eq!(second.windows[2].walk, stat(1, MIN, MIN, MIN));
 }
 
+/// What the archive does: one part per day, kept as JSON, merged.
+#[test]
+fn the_days_parts_kept_as_json_and_merged_give_the_ranges_report() {
+    let mut d = scripted_day();
+    let evs = d
+        .hall
+        .execute(
+            &Command::Issue(Issue::normal(code("police"), code("hukou"), Channel::Kiosk)),
+            local_on(25, 9, 1),
+        )
+        .unwrap();
+    d.log.extend(evs);
+    let now = local_on(26, 9, 0);
+    let (first, second) = (date(2026, 11, 24), date(2026, 11, 25));
+    let range = build(config(), first, second, &d.log, now).unwrap();
+
+    let part_of = |day| {
+        let mut f = Folder::new(config(), day, day);
+        for e in &d.log {
+            f.feed(e).unwrap();
+        }
+        let kept = serde_json::to_string(&f.part(now)).unwrap();
+        serde_json::from_str::<Part>(&kept).unwrap()
+    };
+    // Merged in either order.
+    let mut merged = part_of(second);
+    merged.merge(part_of(first));
+    assert_eq!(merged.report(&config(), first, second), range);
+    assert_eq!(range.days, vec![first, second]);
+    assert!(range.total.wait.count > 0 && range.total.service.count > 0);
+}
+
 #[test]
 fn the_report_equals_a_replay_and_the_csv_equals_the_json() {
     let d = scripted_day();
