@@ -47,6 +47,18 @@ redis-server --version
 # The audio-output feature (the server's sound card) links ALSA.
 need pkg-config pkg-config
 need_lib alsa libasound2-dev
+# Archive tests start PostgreSQL servers of their own (initdb + postgres
+# on a free port), never the one a machine may run.
+have_initdb() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1; }
+if ! have_initdb; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing postgresql"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  elif [ -n "${CI:-}" ] && command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  have_initdb || { echo "PostgreSQL's initdb is missing: install it with 'apt-get install postgresql'" >&2; exit 1; }
+fi
 # The pages are tested in Debian's Chromium, driven by playwright-core.
 need chromium chromium
 need node nodejs

@@ -60,6 +60,10 @@ pub struct Args {
     /// once snapshots cover them).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
     pub retention_days: u32,
+    /// Copy every hall's events into PostgreSQL for years of history
+    /// (postgres://USER@HOST:PORT/DB; see docs/archive.md). Optional.
+    #[arg(long, env = "HALLCALL_ARCHIVE")]
+    pub archive: Option<String>,
     /// The address citizens' phones reach this server at, for the QR code on
     /// tickets (e.g. https://hall.example.gov.cn); default: the address
     /// each request came to.

@@ -17,6 +17,7 @@
 //! - [`hub`]: durable events fanned out to screens over WebSockets;
 //! - [`metrics`]: counters and histograms for `/metrics`;
 //! - [`report`]: day and range reports, replayed from the stored events;
+//! - [`archive`]: every event copied into PostgreSQL, for years of history;
 //! - [`http`]: the HTTP routes and the WebSocket endpoint;
 //! - [`wire`]: what HTTP and WebSocket clients receive, per audience
 //!   (staff, public screens, citizens), named field by field;
@@ -24,6 +25,7 @@
 //! - [`telemetry`]: tracing set-up;
 //! - [`cli`]: the command line.
 
+pub mod archive;
 pub mod audio;
 pub mod auth;
 pub mod cli;

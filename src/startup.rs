@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::archive::Archive;
 use crate::audio::{Announcer, Clips};
 use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
@@ -46,6 +47,7 @@ pub struct Application {
     conn_limits: ConnLimits,
     conn_counts: ConnCounts,
     proxies: crate::http::proxies::TrustedProxies,
+    archive: Option<Archive>,
 }
 
 impl Application {
@@ -115,6 +117,14 @@ impl Application {
         let hub = Hub::start(&opened.stream, Heartbeat::default()).context("cannot start the hub")?;
         start_device_announcer(&announcer, config, &opened.stream)?;
         crate::metrics::count_from(&opened.stream, metrics.clone());
+        let archive = match &args.archive {
+            Some(url) => Some(Archive::start(
+                url,
+                &opened.stream,
+                config.halls.iter().map(|h| h.spec.clone()).collect(),
+            )?),
+            None => None,
+        };
         let service = Service {
             halls: Halls::from_halls(config, opened.halls),
             store: opened.store,
@@ -134,6 +144,7 @@ impl Application {
             conn_limits: args.connections.limits(),
             conn_counts: ConnCounts::default(),
             proxies: args.connections.proxies(),
+            archive,
         })
     }
 
@@ -196,6 +207,7 @@ impl Application {
             metrics: self.metrics.clone(),
             proxies: self.proxies.clone(),
             pairings: Arc::default(),
+            archive: self.archive.clone(),
         }));
         let hub = self.hub.clone();
         let served = serve(
@@ -217,6 +229,9 @@ impl Application {
         self.hub.drained(Duration::from_secs(2)).await;
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");
+        if let Some(archive) = &self.archive {
+            archive.settle(Duration::from_secs(5)).await;
+        }
         served
     }
 }

@@ -131,6 +131,8 @@ pub struct Shared {
     pub proxies: proxies::TrustedProxies,
     /// Devices waiting for their pairing code to be entered.
     pub pairings: Arc<crate::auth::Pairings<session::Session>>,
+    /// The PostgreSQL archive, when `--archive` is given.
+    pub archive: Option<crate::archive::Archive>,
 }
 
 /// The application's routes.
@@ -280,6 +282,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ] {
         let _ = writeln!(g, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
     }
+    if let Some(archive) = &state.archive {
+        archive_metrics(&mut g, archive);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -288,6 +293,32 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(&g),
     )
         .into_response()
+}
+
+/// The PostgreSQL archive's figures.
+fn archive_metrics(g: &mut String, archive: &crate::archive::Archive) {
+    use std::fmt::Write as _;
+    let st = &archive.status;
+    let _ = writeln!(
+        g,
+        "# HELP hallcall_archive_connected 1 while the archive is connected to PostgreSQL and writing.\n\
+         # TYPE hallcall_archive_connected gauge\nhallcall_archive_connected {}",
+        u64::from(st.connected())
+    );
+    let _ = writeln!(
+        g,
+        "# HELP hallcall_archive_events_total Events archived, since start.\n\
+         # TYPE hallcall_archive_events_total counter\nhallcall_archive_events_total {}",
+        st.events()
+    );
+    let _ = writeln!(
+        g,
+        "# HELP hallcall_archive_behind_events Durable events not archived yet.\n\
+         # TYPE hallcall_archive_behind_events gauge"
+    );
+    for (hall, _, behind) in archive.halls() {
+        let _ = writeln!(g, "hallcall_archive_behind_events{{hall=\"{hall}\"}} {behind}");
+    }
 }
 
 /// On every answer: no MIME sniffing, no referrer (a ticket's page has its

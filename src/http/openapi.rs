@@ -60,6 +60,7 @@ use super::AppState;
         super::announcements::announcement,
         super::reports::json_report,
         super::reports::csv_report,
+        super::reports::archive_status,
         super::audit::audit,
     ),
     modifiers(&Bearer, &IdempotencyKey, &Refusals, &Readings),

@@ -21,6 +21,65 @@ pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/v1/halls/{hall}/report", get(json_report))
         .route("/api/v1/halls/{hall}/report.csv", get(csv_report))
+        .route("/api/v1/halls/{hall}/archive", get(archive_status))
+}
+
+/// How far the hall's history is copied into PostgreSQL.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ArchiveStatus {
+    /// `--archive` was given.
+    pub configured: bool,
+    /// Connected to PostgreSQL and writing.
+    pub connected: bool,
+    /// The hall's last event archived, and its last durable one.
+    pub archived_seq: u64,
+    pub durable_seq: u64,
+    /// Durable events not archived yet.
+    pub behind_events: u64,
+    /// The last failure, while not connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The archive's progress for this hall (supervisors).
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/archive", tag = "supervision",
+    params(("hall" = String, Path, description = "The hall's id")), security(("bearer" = [])),
+    responses((status = 200, body = ArchiveStatus), (status = 401, body = ErrorDoc),
+        (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc)))]
+async fn archive_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    HallPath(hall): HallPath,
+) -> Result<Json<ArchiveStatus>, ApiError> {
+    state.require(&headers, hall, &[Role::Supervisor])?;
+    hall_config(&state, hall)?;
+    let durable_seq = match &state.archive {
+        Some(a) => a.durable(hall),
+        None => state.service.halls.lock(hall).map(|h| h.seq()).unwrap_or(0),
+    };
+    let status = match &state.archive {
+        None => ArchiveStatus {
+            configured: false,
+            connected: false,
+            archived_seq: 0,
+            durable_seq,
+            behind_events: 0,
+            last_error: None,
+        },
+        Some(a) => {
+            let connected = a.status.connected();
+            let archived_seq = a.status.archived(hall).unwrap_or(0);
+            ArchiveStatus {
+                configured: true,
+                connected,
+                archived_seq,
+                durable_seq,
+                behind_events: a.behind(hall).unwrap_or(0),
+                last_error: if connected { None } else { a.status.last_error() },
+            }
+        }
+    };
+    Ok(Json(status))
 }
 
 /// The business days to report on; both default to today.
@@ -74,8 +133,33 @@ async fn report(
         .scan_days(id, (from, to), folder, |f, e| f.feed(&e).map_err(|e| e.to_string()))
         .await
         .map_err(store_error)?;
+    let mut part = blocking(move || folder.part(now)).await?;
+    if let Some(archive) = &state.archive {
+        // Days the store no longer keeps come from the archive.
+        match archive.parts(id, (from, to), &part.days).await {
+            Ok(Some(older)) => part.merge(older),
+            Ok(None) => {}
+            Err(e) => {
+                let today = business_date(&cfg.spec, now);
+                let asked = (to.min(today) - from).get_days() + 1;
+                if (part.days.len() as i32) < asked {
+                    tracing::warn!(error = %e, "a report needs the archive, which cannot be read");
+                    return Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "archive_unavailable",
+                        format!("days older than the store keeps are in the archive, which cannot be read now: {e}"),
+                    ));
+                }
+            }
+        }
+    }
     // Sorting every sample for the percentiles: CPU work, off the runtime.
-    tokio::task::spawn_blocking(move || folder.finish(now))
+    let spec = cfg.spec.clone();
+    blocking(move || part.report(&spec, from, to)).await
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }

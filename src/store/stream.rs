@@ -250,6 +250,25 @@ impl Stream {
         }
     }
 
+    /// As [`Stream::subscribe`], but for the halls in `after` starting
+    /// right after the sequence number given (read back from the store as
+    /// far as needed; a hall whose events are no longer kept starts with a
+    /// [`Change::Reset`]). A hall given a number at or past its durable one
+    /// starts from now.
+    pub async fn subscribe_after(&self, after: &HashMap<HallId, u64>) -> Subscription {
+        let mut sub = self.subscribe();
+        for (hall, since) in after {
+            let Some(next) = sub.next.get(hall).copied() else {
+                continue;
+            };
+            if since + 1 < next {
+                sub.next.insert(*hall, since + 1);
+                sub.catch_up(*hall, *since).await;
+            }
+        }
+        sub
+    }
+
     /// The hall's last durable sequence number.
     pub fn durable_seq(&self, hall: HallId) -> Option<u64> {
         self.log(hall).map(|l| l.seq.load(Ordering::Acquire))

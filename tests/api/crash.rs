@@ -76,6 +76,11 @@ async fn start(config: &std::path::Path, store: &str) -> Server {
 /// The real binary on `port` (the same port again after a kill, so that
 /// clients reconnect to the address they know).
 pub async fn start_on(config: &std::path::Path, store: &str, port: u16) -> Server {
+    start_with(config, store, port, &[]).await
+}
+
+/// As [`start_on`], with more environment (settings such as `HALLCALL_ARCHIVE`).
+pub async fn start_with(config: &std::path::Path, store: &str, port: u16, env: &[(&str, &str)]) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
         .arg("--demo")
         .args([
@@ -86,6 +91,7 @@ pub async fn start_on(config: &std::path::Path, store: &str, port: u16) -> Serve
         ])
         .args(["--store", store])
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

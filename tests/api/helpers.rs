@@ -176,7 +176,7 @@ pub async fn spawn_app_with(store: StoreUrl, now: i64) -> TestApp {
 
 /// As [`spawn_app_with`], with its own connection timeouts and caps.
 pub async fn spawn_app_limited(store: StoreUrl, now: i64, connections: hallcall::cli::ConnArgs) -> TestApp {
-    spawn_app_full(store, now, connections, 5, &[]).await
+    spawn_app_full(store, now, connections, 5, &[], None).await
 }
 
 /// As [`spawn_app_limited`], with its own wait for a write's confirmation,
@@ -187,6 +187,7 @@ pub async fn spawn_app_full(
     connections: hallcall::cli::ConnArgs,
     write_timeout_secs: u64,
     person_keys: &[&Path],
+    archive: Option<&str>,
 ) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         hallcall::telemetry::init(std::io::stdout);
@@ -200,6 +201,7 @@ pub async fn spawn_app_full(
         public_url: None,
         sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
         retention_days: 30,
+        archive: archive.map(str::to_owned),
         connections,
         new_secret: false,
         demo: true,

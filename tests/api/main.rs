@@ -1,8 +1,9 @@
 //! Integration tests: one binary, real servers on port 0, the real
-//! executable, and redis-servers of their own.
+//! executable, and redis-servers and PostgreSQL servers of their own.
 
 mod alerts;
 mod appointments;
+mod archive;
 mod audit;
 mod bad_input;
 mod challenge;
@@ -21,6 +22,8 @@ mod live;
 mod metrics;
 mod passes;
 mod person_key;
+#[path = "../support/postgres_server.rs"]
+mod postgres_server;
 mod proxy;
 mod ratings;
 mod redis;

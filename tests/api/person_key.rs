@@ -23,6 +23,7 @@ async fn start(data: &Path, keys: &[&Path]) -> TestApp {
         hallcall::cli::ConnArgs::default(),
         5,
         keys,
+        None,
     )
     .await
 }

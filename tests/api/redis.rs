@@ -147,6 +147,7 @@ async fn a_stalled_store_answers_503_in_bounded_time_and_loses_nothing() {
         hallcall::cli::ConnArgs::default(),
         1,
         &[],
+        None,
     )
     .await;
     let token = app.token("qiaocheng", "w1").await;

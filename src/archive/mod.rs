@@ -1,0 +1,353 @@
+//! Years of history in PostgreSQL (`--archive postgres://…`): a subscriber
+//! of the durable event stream copies every hall's events into PostgreSQL,
+//! with the tables people query made from them (see `docs/archive.md`).
+//!
+//! - `rows`: what a run of events makes (pure, from a replay of the day);
+//! - `write`: the SQL, one transaction per run with the hall's cursor;
+//! - `schema`: the versioned migrations.
+//!
+//! The archive never holds an operation up: it reads the stream at its own
+//! pace, and while PostgreSQL is away it reads nothing, so when it comes
+//! back the stream hands it what it missed from the store's log. Any error
+//! starts it over from PostgreSQL's own cursors.
+
+mod rows;
+pub mod schema;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::civil::Date;
+use tokio_postgres::{Client, NoTls};
+
+use crate::engine::{Event, HallId, HallSpec};
+use crate::report::Part;
+use crate::store::{Change, Stream};
+pub use rows::{Day, Rows};
+use write::Statements;
+pub use write::{Cursor, WriteError};
+
+/// Events written per transaction at most: a long catch-up is archived in
+/// steps, each moving the cursor.
+const RUN: usize = 4096;
+/// Changes taken from the stream at once.
+const TAKE: usize = 512;
+/// Waits between attempts while PostgreSQL is away.
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// How the archive is doing, for `/metrics` and the supervisor board.
+#[derive(Debug, Default)]
+pub struct Status {
+    connected: AtomicBool,
+    /// Per hall, the last sequence number archived.
+    archived: Mutex<HashMap<HallId, u64>>,
+    events: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Status {
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    pub fn archived(&self, hall: HallId) -> Option<u64> {
+        self.archived
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&hall)
+            .copied()
+    }
+
+    /// Events archived since start.
+    pub fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_archived(&self, hall: HallId, seq: u64) {
+        self.archived
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hall, seq);
+    }
+
+    fn failed(&self, e: &dyn std::fmt::Display) {
+        self.connected.store(false, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+    }
+}
+
+/// The archive of a running server.
+#[derive(Clone)]
+pub struct Archive {
+    url: Arc<str>,
+    stream: Stream,
+    pub status: Arc<Status>,
+}
+
+impl Archive {
+    /// Starts archiving every hall of `stream` into the database at `url`.
+    ///
+    /// # Errors
+    /// `url` is not a PostgreSQL connection string.
+    pub fn start(url: &str, stream: &Stream, specs: Vec<Arc<HallSpec>>) -> anyhow::Result<Archive> {
+        url.parse::<tokio_postgres::Config>()
+            .map_err(|e| anyhow::anyhow!("--archive: not a PostgreSQL address: {e}"))?;
+        let archive = Archive {
+            url: Arc::from(url),
+            stream: stream.clone(),
+            status: Arc::new(Status::default()),
+        };
+        let specs = specs.into_iter().map(|s| (s.id, s)).collect();
+        tokio::spawn(run(archive.clone(), stream.clone(), specs));
+        Ok(archive)
+    }
+
+    /// The hall's last durable event.
+    pub fn durable(&self, hall: HallId) -> u64 {
+        self.stream.durable_seq(hall).unwrap_or(0)
+    }
+
+    /// Durable events of `hall` not archived yet.
+    pub fn behind(&self, hall: HallId) -> Option<u64> {
+        let durable = self.stream.durable_seq(hall)?;
+        Some(durable.saturating_sub(self.status.archived(hall).unwrap_or(0)))
+    }
+
+    /// Every hall, with how far it is archived and behind.
+    pub fn halls(&self) -> Vec<(HallId, u64, u64)> {
+        let mut out: Vec<_> = self
+            .stream
+            .halls()
+            .map(|h| (h, self.status.archived(h).unwrap_or(0), self.behind(h).unwrap_or(0)))
+            .collect();
+        out.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        out
+    }
+
+    /// Waits, at most `within`, for the archive to hold every durable event
+    /// (at shutdown: the next start would catch up anyway, but sooner is
+    /// better for whoever reads the archive meanwhile).
+    pub async fn settle(&self, within: Duration) {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            let behind: u64 = self.stream.halls().filter_map(|h| self.behind(h)).sum();
+            if behind == 0 {
+                return;
+            }
+            if !self.status.connected() || tokio::time::Instant::now() >= until {
+                tracing::warn!(
+                    behind,
+                    "archive: stopping with events not archived yet; the next start archives them"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The report facts of the archived days of `hall` in `range`, except
+    /// `skip`; `None` when none are archived.
+    ///
+    /// # Errors
+    /// PostgreSQL cannot be reached or read.
+    pub async fn parts(&self, hall: HallId, range: (Date, Date), skip: &[Date]) -> Result<Option<Part>, WriteError> {
+        let client = connect(&self.url).await?;
+        write::parts(&client, hall, range, skip).await
+    }
+}
+
+async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "archive: connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Archives until the stream ends, starting over after any failure.
+async fn run(archive: Archive, stream: Stream, specs: HashMap<HallId, Arc<HallSpec>>) {
+    let mut wait = RETRY_FIRST;
+    loop {
+        match archive_once(&archive, &stream, &specs).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?wait, "archive: cannot archive now; PostgreSQL is away or refused");
+                archive.status.failed(&e);
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_MAX);
+    }
+}
+
+/// One hall's archive as this process goes.
+struct HallArchive {
+    day: Day,
+    cursor: Cursor,
+}
+
+/// Connects, catches up from the cursors and follows the stream; `Ok` when
+/// the stream ends (shutdown).
+async fn archive_once(
+    archive: &Archive,
+    stream: &Stream,
+    specs: &HashMap<HallId, Arc<HallSpec>>,
+) -> Result<(), WriteError> {
+    let mut client = connect(&archive.url).await?;
+    schema::migrate(&mut client).await?;
+    let st = Statements::prepare(&client).await?;
+    let stored = write::cursors(&client).await?;
+    let mut halls: HashMap<HallId, HallArchive> = HashMap::new();
+    let mut after = HashMap::new();
+    for (&id, spec) in specs {
+        let cursor = stored.get(id.as_str()).copied().unwrap_or_default();
+        let durable = stream.durable_seq(id).unwrap_or(0);
+        let mut hall = HallArchive {
+            day: Day::new(spec.clone()),
+            cursor,
+        };
+        if cursor.seq > durable {
+            // The store went back while this process was down.
+            step_back(&mut client, &st, id, &mut hall, durable).await?;
+        } else {
+            resume_day(&client, id, &mut hall).await?;
+        }
+        archive.status.set_archived(id, hall.cursor.seq);
+        after.insert(id, hall.cursor.seq);
+        halls.insert(id, hall);
+    }
+    archive.status.connected.store(true, Ordering::Relaxed);
+    *archive.status.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    tracing::info!(halls = halls.len(), "archive: connected; catching up from the cursors");
+    let mut sub = stream.subscribe_after(&after).await;
+    loop {
+        let changes = sub.recv_many(TAKE).await;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        // Per hall, in log order; a reset splits its runs.
+        let mut runs: Vec<(HallId, Option<Vec<Event>>)> = Vec::new();
+        for c in changes {
+            match c {
+                Change::Batch(b) => match runs.iter_mut().rev().find(|(h, _)| *h == b.hall) {
+                    Some((_, Some(evs))) => evs.extend(b.events.iter().cloned()),
+                    _ => runs.push((b.hall, Some(b.events.clone()))),
+                },
+                Change::Reset(h) => runs.push((h, None)),
+            }
+        }
+        for (id, run) in runs {
+            let Some(hall) = halls.get_mut(&id) else { continue };
+            match run {
+                Some(events) => {
+                    for chunk in events.chunks(RUN) {
+                        archive_run(&mut client, &st, id, hall, chunk).await?;
+                        archive.status.events.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    }
+                }
+                None => {
+                    let durable = stream.durable_seq(id).unwrap_or(0);
+                    if durable < hall.cursor.seq {
+                        step_back(&mut client, &st, id, hall, durable).await?;
+                    } else if durable > hall.cursor.seq {
+                        write::note_gap(&mut client, &st, id, hall.cursor.seq, durable).await?;
+                        hall.day.lose();
+                        hall.cursor = Cursor {
+                            seq: durable,
+                            day: None,
+                        };
+                    }
+                }
+            }
+            archive.status.set_archived(id, hall.cursor.seq);
+        }
+    }
+}
+
+/// Archives consecutive events of one hall in one transaction.
+async fn archive_run(
+    client: &mut Client,
+    st: &Statements,
+    id: HallId,
+    hall: &mut HallArchive,
+    events: &[Event],
+) -> Result<(), WriteError> {
+    // Already archived (a catch-up that overlaps) is skipped.
+    let events: Vec<&Event> = events.iter().filter(|e| e.seq > hall.cursor.seq).collect();
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Ok(());
+    };
+    if first.seq != hall.cursor.seq + 1 {
+        return Err(WriteError::Corrupt(format!(
+            "hall {id}: the stream gave event {} after {}",
+            first.seq, hall.cursor.seq
+        )));
+    }
+    let mut rows = Rows::default();
+    for e in &events {
+        hall.day.feed(e, &mut rows).map_err(WriteError::Corrupt)?;
+    }
+    let to = Cursor {
+        seq: last.seq,
+        day: hall.day.started(),
+    };
+    write::write(client, st, id, hall.cursor.seq, to, &rows).await?;
+    hall.cursor = to;
+    Ok(())
+}
+
+/// Rebuilds the replay of the day being archived from the archived events.
+async fn resume_day(client: &Client, id: HallId, hall: &mut HallArchive) -> Result<(), WriteError> {
+    let Some((_, day_seq)) = hall.cursor.day else {
+        return Ok(());
+    };
+    let mut ignored = Rows::default();
+    for e in write::events(client, id, day_seq, hall.cursor.seq).await? {
+        hall.day.feed(&e, &mut ignored).map_err(WriteError::Corrupt)?;
+    }
+    Ok(())
+}
+
+/// The store's log went back to `to`: the events archived after it are set
+/// aside, and the day's rows are made again from what remains.
+async fn step_back(
+    client: &mut Client,
+    st: &Statements,
+    id: HallId,
+    hall: &mut HallArchive,
+    to: u64,
+) -> Result<(), WriteError> {
+    write::supersede(client, st, id, hall.cursor.seq, to).await?;
+    let spec_day = hall.cursor.day;
+    hall.day.lose();
+    hall.cursor = Cursor { seq: to, day: None };
+    let Some((day, day_seq)) = spec_day.filter(|(_, s)| *s <= to) else {
+        return Ok(());
+    };
+    write::forget_day(client, id, day).await?;
+    let events = write::events(client, id, day_seq, to).await?;
+    // Made again in one run from the day's start: the cursor goes back to
+    // just before it, then forward.
+    let mut rows = Rows::default();
+    for e in &events {
+        hall.day.feed(e, &mut rows).map_err(WriteError::Corrupt)?;
+    }
+    rows.events.clear();
+    let now = Cursor {
+        seq: to,
+        day: hall.day.started(),
+    };
+    write::write(client, st, id, to, now, &rows).await?;
+    hall.cursor = now;
+    Ok(())
+}
