@@ -351,3 +351,6 @@ async fn step_back(
     hall.cursor = now;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
