@@ -114,6 +114,18 @@ pub struct Rows {
     pub days: Vec<(Date, Part)>,
 }
 
+impl Rows {
+    /// Keeps a ticket's row, after any read earlier in the same run.
+    fn put_ticket(&mut self, row: TicketRow) {
+        match self.tickets.get_mut(&(row.day, row.number)) {
+            Some(have) => have.absorb(row),
+            None => {
+                self.tickets.insert((row.day, row.number), row);
+            }
+        }
+    }
+}
+
 /// A window's open session or pause: since when, who, why.
 #[derive(Clone, Debug, PartialEq)]
 struct Spell {
@@ -246,12 +258,7 @@ impl Day {
                 EventKind::ServiceFinished { ticket, .. } if *ticket == row.number => row.finished_at = Some(ev.at),
                 _ => {}
             }
-            match rows.tickets.get_mut(&(day, row.number)) {
-                Some(have) => have.absorb(row),
-                None => {
-                    rows.tickets.insert((day, row.number), row);
-                }
-            }
+            rows.put_ticket(row);
         }
         match &ev.kind {
             EventKind::TicketRated {
@@ -347,12 +354,7 @@ impl Day {
                 };
                 let mut row = ticket_row_of(&self.cfg, &folder, day, t);
                 row.outcome = outcome.to_owned();
-                match rows.tickets.get_mut(&(day, row.number)) {
-                    Some(have) => have.absorb(row),
-                    None => {
-                        rows.tickets.insert((day, row.number), row);
-                    }
-                }
+                rows.put_ticket(row);
             }
         }
         rows.days.push((day, folder.part(at)));

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::part::{HourTally, Part};
-use super::tally::{Samples, Tally};
+use super::tally::Tally;
 use super::{FollowUps, Report};
 use crate::engine::HallSpec;
 use crate::engine::{CallKind, Event, EventKind, FollowUpStep, Hall, Millis, PauseReason, ReplayError, TicketState};
@@ -32,13 +32,6 @@ pub fn build<'a>(
     Ok(f.finish(now))
 }
 
-#[derive(Default)]
-struct Hour {
-    arrivals: u64,
-    served: u64,
-    wait: Samples,
-}
-
 /// Every group's tally.
 struct Groups {
     total: Tally,
@@ -46,7 +39,7 @@ struct Groups {
     services: Vec<Vec<Tally>>,
     windows: Vec<Tally>,
     staff: BTreeMap<String, Tally>,
-    hours: Vec<Hour>,
+    hours: Vec<HourTally>,
     follow: FollowUps,
 }
 
@@ -107,7 +100,7 @@ impl Folder {
                 .collect(),
             windows: vec![Tally::default(); windows],
             staff: BTreeMap::new(),
-            hours: (0..24).map(|_| Hour::default()).collect(),
+            hours: (0..24).map(|_| HourTally::default()).collect(),
             follow: FollowUps::default(),
         };
         Folder {
@@ -290,15 +283,6 @@ impl Folder {
             .filter(|(t, _)| kept(t))
             .map(|(t, w)| (w.number, t))
             .collect();
-        let hours = g
-            .hours
-            .into_iter()
-            .map(|x| HourTally {
-                arrivals: x.arrivals,
-                served: x.served,
-                wait: x.wait,
-            })
-            .collect();
         Part {
             days: self.days,
             running,
@@ -307,7 +291,7 @@ impl Folder {
             services,
             windows,
             staff: g.staff,
-            hours,
+            hours: g.hours,
             follow: g.follow,
         }
     }
