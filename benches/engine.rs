@@ -253,6 +253,7 @@ fn mixed(c: &mut Criterion) {
     twin.spec = Arc::new(twin_spec);
     let server = ServerConfig {
         halls: vec![config, twin],
+        directory: None,
     };
     let ids = [cfg.id, Code::new("qiaocheng-2").expect("id")];
     let run_threads = |threads: usize, iters: u64| {

@@ -63,6 +63,9 @@ fi
 need chromium chromium
 need node nodejs
 need npm npm
+# Directory sign-in is tested against an OpenLDAP slapd of the test's own.
+need /usr/sbin/slapd slapd
+need ldapsearch ldap-utils
 # The reverse-proxy test runs config/nginx/ in a real nginx, over TLS too.
 need /usr/sbin/nginx nginx
 need openssl openssl

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::archive::Archive;
 use crate::audio::{Announcer, Clips};
+use crate::auth::directory::Directory;
 use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
 use crate::config::ServerConfig;
@@ -48,6 +49,7 @@ pub struct Application {
     conn_counts: ConnCounts,
     proxies: crate::http::proxies::TrustedProxies,
     archive: Option<Archive>,
+    directory: Option<Arc<Directory>>,
 }
 
 impl Application {
@@ -125,6 +127,14 @@ impl Application {
             )?),
             None => None,
         };
+        let directory = match &config.directory {
+            Some(d) => {
+                let directory = Directory::new(d).map_err(anyhow::Error::msg)?;
+                tracing::info!(url = %directory.url(), "staff may sign in through the directory");
+                Some(Arc::new(directory))
+            }
+            None => None,
+        };
         let service = Service {
             halls: Halls::from_halls(config, opened.halls),
             store: opened.store,
@@ -145,6 +155,7 @@ impl Application {
             conn_counts: ConnCounts::default(),
             proxies: args.connections.proxies(),
             archive,
+            directory,
         })
     }
 
@@ -208,6 +219,7 @@ impl Application {
             proxies: self.proxies.clone(),
             pairings: Arc::default(),
             archive: self.archive.clone(),
+            directory: self.directory.clone(),
         }));
         let hub = self.hub.clone();
         let served = serve(

@@ -119,6 +119,7 @@ fn a_template_word_without_a_clip_stops_the_start_with_its_name() {
     let mut hall = crate::config::HallConfig {
         spec: crate::engine::tests::config(),
         accounts: Vec::new(),
+        directory_groups: Vec::new(),
         voice: crate::config::Voice::default(),
         display: Default::default(),
         id_kinds: crate::config::identity::DEFAULT_KINDS.to_vec(),

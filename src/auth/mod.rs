@@ -9,6 +9,7 @@
 //! process shares).
 
 mod challenge;
+pub mod directory;
 mod gate;
 mod limits;
 mod pairing;
@@ -109,6 +110,22 @@ pub struct Claims {
     /// device), so signing out voids its passes too.
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub started: Option<i64>,
+    /// A directory sign-in: what the directory's groups granted, as no
+    /// local account says it (see [`directory`]).
+    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
+    pub granted: Option<Granted>,
+}
+
+/// What a directory sign-in was granted in a hall when it signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Granted {
+    #[serde(rename = "r")]
+    pub role: Role,
+    #[serde(rename = "w", default)]
+    pub windows: Vec<WindowNo>,
+    /// How the window and reports name the person (李明（工号0305）).
+    #[serde(rename = "l")]
+    pub label: String,
 }
 
 /// An account after its token was checked against the current configuration.
@@ -126,6 +143,10 @@ pub struct Principal {
     pub session_started: Option<Millis>,
     /// Signed in with a pass rather than a sign-in token.
     pub by_pass: bool,
+    /// How the window and reports name whoever this is.
+    pub label: String,
+    /// Signed in through the directory rather than a local account.
+    pub from_directory: bool,
 }
 
 impl Principal {
@@ -193,13 +214,14 @@ impl Keys {
         !self.earlier_person.is_empty()
     }
 
-    /// A signed token for `claims`, bound to the account's password hash:
-    /// a new password (a changed configuration) voids every token the
-    /// account had, sessions and paired devices alike.
-    pub fn sign(&self, claims: &Claims, password_hash: &str) -> String {
+    /// A signed token for `claims`, bound to the account's password hash
+    /// (or for a directory sign-in, the hall's group mappings): a new
+    /// password (a changed configuration) voids every token the account
+    /// had, sessions and paired devices alike.
+    pub fn sign(&self, claims: &Claims, binding: &str) -> String {
         // Claims hold a string, an id and a number: serializing cannot fail.
         let payload = serde_json::to_vec(claims).expect("claims serialize");
-        let sig = mac(&self.session, &[&payload, password_hash.as_bytes()]);
+        let sig = mac(&self.session, &[&payload, binding.as_bytes()]);
         format!("{}.{}", B64.encode(&payload), B64.encode(sig))
     }
 
@@ -219,8 +241,20 @@ impl Keys {
         if claims.hall != cfg.spec.id {
             return Err(TokenError::OtherHall);
         }
-        let account = cfg.account(&claims.user).ok_or(TokenError::NoAccount)?;
-        if !same(&mac(&self.session, &[&payload, account.password_hash.as_bytes()]), &sig) {
+        // A local account always wins over a directory person of that name.
+        let (role, windows, label, binding) = match (&claims.granted, cfg.account(&claims.user)) {
+            (None, Some(a)) => (
+                a.role,
+                a.windows.clone(),
+                a.card.label(&a.user),
+                a.password_hash.clone(),
+            ),
+            (Some(g), None) if !cfg.directory_groups.is_empty() => {
+                (g.role, g.windows.clone(), g.label.clone(), cfg.directory_binding())
+            }
+            _ => return Err(TokenError::NoAccount),
+        };
+        if !same(&mac(&self.session, &[&payload, binding.as_bytes()]), &sig) {
             return Err(TokenError::BadSignature);
         }
         if claims.expires != 0 && claims.expires <= now.0 {
@@ -228,14 +262,14 @@ impl Keys {
         }
         // A device account's token names its device, a person's never does
         // (a token from before device sign-ins, or a role changed since).
-        if account.role.is_device() != claims.device.is_some() {
+        if role.is_device() != claims.device.is_some() {
             return Err(TokenError::DeviceRevoked);
         }
         Ok(Principal {
             hall: cfg.spec.id,
-            user: account.user.clone(),
-            role: account.role,
-            windows: account.windows.clone(),
+            user: claims.user,
+            role,
+            windows,
             session_started: if claims.pass {
                 claims.started.map(Millis)
             } else {
@@ -243,14 +277,30 @@ impl Keys {
             },
             device: claims.device,
             by_pass: claims.pass,
+            label,
+            from_directory: claims.granted.is_some(),
         })
     }
 
     /// A pass for `p`'s session: good for [`PASS_MS`] from `now`, for
     /// what the session may do, and void with it (a new password, a
     /// sign-out, a revoked device).
-    pub fn pass(&self, p: &Principal, password_hash: &str, now: Millis) -> String {
-        self.sign(
+    ///
+    /// # Errors
+    /// The account is gone from `cfg`.
+    pub fn pass(&self, p: &Principal, cfg: &HallConfig, now: Millis) -> Result<String, TokenError> {
+        let (granted, binding) = if p.from_directory {
+            let granted = Granted {
+                role: p.role,
+                windows: p.windows.clone(),
+                label: p.label.clone(),
+            };
+            (Some(granted), cfg.directory_binding())
+        } else {
+            let account = cfg.account(&p.user).ok_or(TokenError::NoAccount)?;
+            (None, account.password_hash.clone())
+        };
+        Ok(self.sign(
             &Claims {
                 hall: p.hall,
                 user: p.user.clone(),
@@ -258,9 +308,10 @@ impl Keys {
                 device: p.device.clone(),
                 pass: true,
                 started: p.session_started.map(|m| m.0),
+                granted,
             },
-            password_hash,
-        )
+            &binding,
+        ))
     }
 
     /// The citizen's token for one ticket: names it and proves it was

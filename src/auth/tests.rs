@@ -28,6 +28,7 @@ fn a_signed_token_names_its_account_and_nothing_else_passes() {
         device: None,
         pass: false,
         started: None,
+        granted: None,
     };
     let token = keys.sign(&claims, "");
     let p = keys.verify(&token, &cfg, Millis(999)).unwrap();
@@ -126,6 +127,7 @@ fn a_device_accounts_token_names_a_device_and_a_persons_never_does() {
                 device: device.map(str::to_owned),
                 pass: false,
                 started: None,
+                granted: None,
             },
             "",
         )
@@ -144,4 +146,63 @@ fn a_device_accounts_token_names_a_device_and_a_persons_never_does() {
         keys.verify(&token("w5", Some("dev-0001")), &cfg, Millis(5)),
         Err(TokenError::DeviceRevoked)
     );
+}
+
+#[test]
+fn a_directory_token_carries_its_grant_and_ends_with_the_halls_mappings() {
+    let keys = Keys::from_secret(b"0123456789abcdef0123456789abcdef");
+    let mut cfg = hall();
+    cfg.directory_groups = vec![crate::config::DirectoryGroup {
+        group: "cn=intake,dc=x".into(),
+        role: Role::Window,
+        windows: vec![1, 2],
+    }];
+    let (role, windows) = cfg.directory_role(&["cn=intake,dc=x".into()]).unwrap();
+    assert_eq!((role, windows.as_slice()), (Role::Window, &[1u16, 2][..]));
+    assert_eq!(cfg.directory_role(&["cn=other,dc=x".into()]), None);
+    let claims = Claims {
+        hall: cfg.spec.id,
+        user: "liming".into(),
+        expires: 1_000,
+        device: None,
+        pass: false,
+        started: None,
+        granted: Some(Granted {
+            role,
+            windows,
+            label: "李明（工号0305）".into(),
+        }),
+    };
+    let token = keys.sign(&claims, &cfg.directory_binding());
+    let p = keys.verify(&token, &cfg, Millis(0)).unwrap();
+    assert!(p.from_directory && p.may_operate(2) && !p.may_operate(5));
+    assert_eq!(p.label, "李明（工号0305）");
+    // A pass keeps the grant.
+    let pass = keys.pass(&p, &cfg, Millis(0)).unwrap();
+    let by_pass = keys.verify(&pass, &cfg, Millis(0)).unwrap();
+    assert!(by_pass.by_pass && by_pass.from_directory && by_pass.may_operate(1));
+    // Signed under anything else, the grant is refused: the role in the
+    // token is only believed under the server's key and these mappings.
+    let forged = keys.sign(
+        &Claims {
+            granted: Some(Granted {
+                role: Role::Admin,
+                windows: vec![],
+                label: String::new(),
+            }),
+            ..claims.clone()
+        },
+        "",
+    );
+    assert_eq!(keys.verify(&forged, &cfg, Millis(0)), Err(TokenError::BadSignature));
+    let mut changed = cfg.clone();
+    changed.directory_groups[0].windows = vec![1];
+    assert_eq!(keys.verify(&token, &changed, Millis(0)), Err(TokenError::BadSignature));
+    let mut none = cfg.clone();
+    none.directory_groups.clear();
+    assert_eq!(keys.verify(&token, &none, Millis(0)), Err(TokenError::NoAccount));
+    // A local account of that name, added since, is not the directory's.
+    let mut local = cfg.clone();
+    local.accounts[0].user = "liming".into();
+    assert_eq!(keys.verify(&token, &local, Millis(0)), Err(TokenError::NoAccount));
 }

@@ -11,6 +11,44 @@ pub(crate) type S<T> = Spanned<T>;
 pub(crate) struct File {
     #[serde(default)]
     pub hall: Vec<Hall>,
+    #[serde(default)]
+    pub directory: Option<Directory>,
+}
+
+/// `[directory]`: the LDAP or Active Directory staff sign in against.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Directory {
+    pub url: S<String>,
+    /// The service account that looks people up (none: anonymous search).
+    pub bind_dn: Option<S<String>>,
+    /// A file holding the service account's password, kept out of the
+    /// configuration.
+    pub bind_password_file: Option<S<String>>,
+    pub user_base: S<String>,
+    pub user_filter: Option<S<String>>,
+    pub group_base: Option<S<String>>,
+    pub group_filter: Option<S<String>>,
+    pub name_attribute: Option<S<String>>,
+    pub staff_number_attribute: Option<S<String>>,
+    /// PEM certificates of the authorities that signed the directory's
+    /// certificate (none: the system's).
+    pub ca_file: Option<S<String>>,
+    pub starttls: Option<bool>,
+    /// Passwords in clear over `ldap://` without StartTLS: a lab only.
+    pub plaintext: Option<bool>,
+    pub timeout_seconds: Option<S<i64>>,
+}
+
+/// `[[hall.directory_group]]`: members of a directory group sign in to
+/// this hall with a role (and windows).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DirectoryGroup {
+    pub group: S<String>,
+    pub role: S<String>,
+    #[serde(default)]
+    pub windows: Option<S<Vec<S<i64>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +72,8 @@ pub(crate) struct Hall {
     pub window: Vec<Window>,
     #[serde(default)]
     pub account: Vec<Account>,
+    #[serde(default)]
+    pub directory_group: Vec<DirectoryGroup>,
     #[serde(default)]
     pub voice: Option<Voice>,
     #[serde(default)]

@@ -13,6 +13,53 @@ pub use crate::engine::{
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub halls: Vec<HallConfig>,
+    /// `[directory]`: where staff without a local account sign in.
+    pub directory: Option<Directory>,
+}
+
+/// The LDAP or Active Directory server staff sign in against: a
+/// search-then-bind (see `auth::directory`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directory {
+    /// `ldaps://HOST[:PORT]` or `ldap://HOST[:PORT]`.
+    pub url: String,
+    pub bind_dn: Option<String>,
+    pub bind_password_file: Option<std::path::PathBuf>,
+    pub user_base: String,
+    /// With `{user}` for the escaped user name.
+    pub user_filter: String,
+    pub group_base: String,
+    /// With `{dn}` for the person's entry, `{user}` for the user name.
+    pub group_filter: String,
+    pub name_attribute: String,
+    pub staff_number_attribute: String,
+    pub ca_file: Option<std::path::PathBuf>,
+    pub starttls: bool,
+    pub plaintext: bool,
+    pub timeout: std::time::Duration,
+}
+
+/// Members of a directory group sign in to a hall as `role`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryGroup {
+    /// The group's DN, normalised (see [`normal_dn`]).
+    pub group: String,
+    pub role: Role,
+    pub windows: Vec<WindowNo>,
+}
+
+/// A DN compared as directories compare them for our purposes: case and
+/// the spaces around `,` and `=` do not count.
+pub fn normal_dn(dn: &str) -> String {
+    dn.split(',')
+        .map(|rdn| {
+            rdn.split('=')
+                .map(|p| p.trim().to_lowercase())
+                .collect::<Vec<_>>()
+                .join("=")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// One hall as the server runs it: the engine's model of the hall, and
@@ -23,6 +70,8 @@ pub struct HallConfig {
     pub spec: Arc<HallSpec>,
     /// Who may sign in, and as what.
     pub accounts: Vec<Account>,
+    /// Directory groups whose members sign in here, in order of precedence.
+    pub directory_groups: Vec<DirectoryGroup>,
     /// How calls are announced.
     pub voice: Voice,
     /// What the screens show besides the calls.
@@ -48,6 +97,33 @@ pub const MAX_NOTICE: usize = 500;
 impl HallConfig {
     pub fn account(&self, user: &str) -> Option<&Account> {
         self.accounts.iter().find(|a| a.user == user)
+    }
+
+    /// The role and windows a directory member of `groups` (normalised
+    /// DNs) has here: the first mapping that matches decides the role, and
+    /// every matching mapping of that role adds its windows.
+    pub fn directory_role(&self, groups: &[String]) -> Option<(Role, Vec<WindowNo>)> {
+        let mut matching = self.directory_groups.iter().filter(|g| groups.contains(&g.group));
+        let role = matching.next()?.role;
+        let mut windows: Vec<WindowNo> = self
+            .directory_groups
+            .iter()
+            .filter(|g| g.role == role && groups.contains(&g.group))
+            .flat_map(|g| g.windows.iter().copied())
+            .collect();
+        windows.sort_unstable();
+        windows.dedup();
+        Some((role, windows))
+    }
+
+    /// What a directory sign-in's token is bound to: the hall's mappings,
+    /// so changing them ends the sessions they gave.
+    pub fn directory_binding(&self) -> String {
+        let mut s = String::from("directory");
+        for g in &self.directory_groups {
+            s.push_str(&format!("|{}:{}:{:?}", g.group, g.role.name(), g.windows));
+        }
+        s
     }
 }
 

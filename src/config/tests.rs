@@ -378,3 +378,43 @@ service = [{ id = "hukou", name = "户籍" }, { id = "idcard", name = "身份证
     let parsed = parse(src, "test.toml").unwrap().halls.remove(0);
     assert_eq!(*parsed.spec, crate::engine::tests::spec());
 }
+
+#[test]
+fn a_directory_needs_tls_and_its_groups_person_roles_and_real_windows() {
+    let directory = |extra: &str| {
+        format!(
+            "[directory]\nurl = \"ldaps://ad.example.org\"\nuser_base = \"ou=people,dc=example,dc=org\"\n{extra}\n{GOOD}"
+        )
+    };
+    let group = |body: &str| format!("{}\n[[hall.directory_group]]\n{body}\n", directory(""));
+    let ok = parse(
+        &group("group = \"CN=Intake, OU=Groups,DC=example,DC=org\"\nrole = \"window\"\nwindows = [1]"),
+        "t.toml",
+    )
+    .unwrap();
+    let d = ok.directory.as_ref().unwrap();
+    assert_eq!(d.user_filter, "(&(objectClass=person)(uid={user}))");
+    assert_eq!(d.group_base, "ou=people,dc=example,dc=org");
+    let g = &ok.halls[0].directory_groups[0];
+    assert_eq!(
+        (g.group.as_str(), g.role, g.windows.as_slice()),
+        ("cn=intake,ou=groups,dc=example,dc=org", Role::Window, &[1u16][..])
+    );
+
+    let clear = directory("").replace("ldaps://", "ldap://");
+    assert!(problem(&clear).contains("in clear"), "{}", problem(&clear));
+    assert!(parse(&directory("starttls = true").replace("ldaps://", "ldap://"), "t.toml").is_ok());
+    assert!(problem(&directory("starttls = true")).contains("TLS already"));
+    assert!(problem(&directory("bind_dn = \"cn=svc\"")).contains("bind_password_file"));
+    assert!(problem(&directory("user_filter = \"uid=x\"")).contains("{user}"));
+    let p = problem(&group("group = \"cn=kiosks,dc=x\"\nrole = \"kiosk\""));
+    assert!(p.contains("devices"), "{p}");
+    let p = problem(&group("group = \"cn=w,dc=x\"\nrole = \"window\"\nwindows = [9]"));
+    assert!(p.contains("no window 9"), "{p}");
+    let p = problem(&group("group = \"cn=w,dc=x\"\nrole = \"window\""));
+    assert!(p.contains("needs `windows"), "{p}");
+    let p = problem(&group("group = \"staff\"\nrole = \"guide\""));
+    assert!(p.contains("must be a DN"), "{p}");
+    let orphan = format!("{GOOD}\n[[hall.directory_group]]\ngroup = \"cn=g,dc=x\"\nrole = \"guide\"\n");
+    assert!(problem(&orphan).contains("need a [directory]"), "{}", problem(&orphan));
+}

@@ -93,6 +93,7 @@ pub(crate) fn validate(f: file::File, src: &str, file: &str) -> Result<ServerCon
     if f.hall.is_empty() {
         c.err(0..0, "file", "no [[hall]] is defined: a server needs at least one hall");
     }
+    let directory = f.directory.as_ref().map(|d| directory(&mut c, d));
     let mut hall_ids = HashSet::new();
     let mut halls = Vec::new();
     for (i, h) in f.hall.into_iter().enumerate() {
@@ -100,12 +101,19 @@ pub(crate) fn validate(f: file::File, src: &str, file: &str) -> Result<ServerCon
         if !hall_ids.insert(h.id.get_ref().clone()) {
             c.err(h.id.span(), &place, format!("duplicate hall id {:?}", h.id.get_ref()));
         }
+        if let (None, Some(g)) = (&directory, h.directory_group.first()) {
+            c.err(
+                g.group.span(),
+                &place,
+                "directory groups need a [directory] to sign in against",
+            );
+        }
         if let Some(hall) = hall(&mut c, h, &place) {
             halls.push(hall);
         }
     }
     if c.errors.is_empty() {
-        Ok(ServerConfig { halls })
+        Ok(ServerConfig { halls, directory })
     } else {
         Err(ConfigErrors(c.errors))
     }
@@ -263,6 +271,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
     }
 
     let accounts = accounts(c, &h.account, &windows, place);
+    let directory_groups = directory_groups(c, &h.directory_group, &windows, place);
     let id_kinds = id_kinds(c, &h.policy, place);
     // About a second of a phone's hashing at 20 bits; past 24, minutes.
     let phone_challenge_bits = c.int(
@@ -292,6 +301,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
             policy,
         }),
         accounts,
+        directory_groups,
         voice,
         display,
         id_kinds,
@@ -822,6 +832,152 @@ fn windows(
             name_en: w.name_en.clone().unwrap_or_else(|| w.name.clone()),
             serves,
             results_only: w.results_only,
+        });
+    }
+    out
+}
+
+fn directory(c: &mut Checker, d: &file::Directory) -> Directory {
+    let place = "directory";
+    let url = d.url.get_ref().trim().to_owned();
+    let tls = url.starts_with("ldaps://");
+    if !tls && !url.starts_with("ldap://") {
+        c.err(
+            d.url.span(),
+            place,
+            "url must be ldaps://HOST[:PORT] or ldap://HOST[:PORT]",
+        );
+    }
+    let starttls = d.starttls.unwrap_or(false);
+    let plaintext = d.plaintext.unwrap_or(false);
+    if tls && starttls {
+        c.err(
+            d.url.span(),
+            place,
+            "starttls is for ldap:// URLs: ldaps:// is TLS already",
+        );
+    }
+    if !tls && !starttls && !plaintext {
+        c.err(
+            d.url.span(),
+            place,
+            "passwords would cross the network in clear: use ldaps://, or starttls = true (plaintext = true only in a lab)",
+        );
+    }
+    match (&d.bind_dn, &d.bind_password_file) {
+        (Some(_), None) => c.err(
+            d.url.span(),
+            place,
+            "bind_dn needs bind_password_file: a file holding its password",
+        ),
+        (None, Some(f)) => c.err(f.span(), place, "bind_password_file needs bind_dn"),
+        _ => {}
+    }
+    let filter = |c: &mut Checker, v: &Option<S<String>>, what: &str, default: &str, needs: &[&str]| {
+        let Some(v) = v else { return default.to_owned() };
+        let f = v.get_ref().trim();
+        if !(f.starts_with('(') && f.ends_with(')') && needs.iter().any(|n| f.contains(n))) {
+            c.err(
+                v.span(),
+                place,
+                format!(
+                    "{what} must be an LDAP filter in parentheses naming {}",
+                    needs.join(" or ")
+                ),
+            );
+        }
+        f.to_owned()
+    };
+    let user_filter = filter(
+        c,
+        &d.user_filter,
+        "user_filter",
+        "(&(objectClass=person)(uid={user}))",
+        &["{user}"],
+    );
+    let group_filter = filter(
+        c,
+        &d.group_filter,
+        "group_filter",
+        "(|(member={dn})(uniqueMember={dn}))",
+        &["{dn}", "{user}"],
+    );
+    let word = |v: &Option<S<String>>, default: &str| v.as_ref().map_or(default, |s| s.get_ref().trim()).to_owned();
+    let timeout = c.int(&d.timeout_seconds, place, "timeout_seconds", 1..61, 5);
+    Directory {
+        url,
+        bind_dn: d.bind_dn.as_ref().map(|s| s.get_ref().trim().to_owned()),
+        bind_password_file: d.bind_password_file.as_ref().map(|s| s.get_ref().into()),
+        user_base: d.user_base.get_ref().trim().to_owned(),
+        group_base: word(&d.group_base, d.user_base.get_ref().trim()),
+        user_filter,
+        group_filter,
+        name_attribute: word(&d.name_attribute, "displayName"),
+        staff_number_attribute: word(&d.staff_number_attribute, "employeeNumber"),
+        ca_file: d.ca_file.as_ref().map(|s| s.get_ref().into()),
+        starttls,
+        plaintext,
+        timeout: std::time::Duration::from_secs(timeout as u64),
+    }
+}
+
+fn directory_groups(
+    c: &mut Checker,
+    list: &[file::DirectoryGroup],
+    windows: &[WindowSpec],
+    place: &str,
+) -> Vec<DirectoryGroup> {
+    let mut out = Vec::new();
+    for g in list {
+        let gplace = format!("{place}, directory_group {:?}", g.group.get_ref());
+        if !g.group.get_ref().contains('=') {
+            c.err(
+                g.group.span(),
+                &gplace,
+                "group must be a DN, as in cn=window-staff,ou=groups,dc=example,dc=org",
+            );
+            continue;
+        }
+        let role = match Role::parse(g.role.get_ref()) {
+            Some(r) if !r.is_device() => r,
+            Some(_) => {
+                c.err(
+                    g.role.span(),
+                    &gplace,
+                    "displays, kiosks and evaluators are devices: give them local accounts",
+                );
+                continue;
+            }
+            None => {
+                c.err(
+                    g.role.span(),
+                    &gplace,
+                    "role must be admin, supervisor, guide or window",
+                );
+                continue;
+            }
+        };
+        let mut nos = Vec::new();
+        match (&g.windows, role) {
+            (Some(ws), Role::Window) => {
+                for w in ws.get_ref() {
+                    match u16::try_from(*w.get_ref()).ok() {
+                        Some(n) if windows.iter().any(|cw| cw.number == n) => nos.push(n),
+                        _ => c.err(w.span(), &gplace, format!("no window {} in this hall", w.get_ref())),
+                    }
+                }
+                if ws.get_ref().is_empty() {
+                    c.err(ws.span(), &gplace, "a window group needs at least one window");
+                }
+            }
+            (None, Role::Window) => c.err(g.role.span(), &gplace, "a window group needs `windows = [..]`"),
+            (Some(ws), _) => c.err(ws.span(), &gplace, "only window groups are bound to windows"),
+            (None, _) => {}
+        }
+        out.push(DirectoryGroup {
+            group: normal_dn(g.group.get_ref()),
+            role,
+            windows: nos,
         });
     }
     out

@@ -133,6 +133,9 @@ pub struct Shared {
     pub pairings: Arc<crate::auth::Pairings<session::Session>>,
     /// The PostgreSQL archive, when `--archive` is given.
     pub archive: Option<crate::archive::Archive>,
+    /// The LDAP or Active Directory staff sign in against, when the
+    /// configuration has a `[directory]`.
+    pub directory: Option<Arc<crate::auth::directory::Directory>>,
 }
 
 /// The application's routes.

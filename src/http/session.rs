@@ -10,7 +10,8 @@ use super::error::{ApiError, ErrorDoc};
 use super::extract::{Body, ClientIp, hall_id};
 use std::time::{Duration, Instant};
 
-use crate::auth::{Claims, STAFF_SESSION_MS};
+use crate::auth::directory::DirectoryError;
+use crate::auth::{Claims, Granted, STAFF_SESSION_MS};
 use crate::config::{Account, Role};
 
 /// Longer user names and passwords are refused unchecked.
@@ -91,7 +92,9 @@ async fn sign_out_account(
     axum::extract::Path((_, user)): axum::extract::Path<(String, String)>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let p = state.require(&headers, hall, &[Role::Admin])?;
-    if state.service.halls.config(hall)?.account(&user).is_none() {
+    // A directory person has no account here to find: any name may be one.
+    let cfg = state.service.halls.config(hall)?;
+    if cfg.account(&user).is_none() && cfg.directory_groups.is_empty() {
         return Err(ApiError::not_found(
             "unknown_account",
             format!("no account {user:?} in hall {hall}"),
@@ -158,12 +161,12 @@ async fn pass(
 ) -> Result<Json<Pass>, ApiError> {
     let p = state.principal(&headers, None, hall)?;
     let cfg = state.service.halls.config(hall)?;
-    let account = cfg
-        .account(&p.user)
-        .ok_or_else(|| ApiError::unauthenticated(crate::auth::TokenError::NoAccount.to_string()))?;
     let now = state.service.now();
     Ok(Json(Pass {
-        pass: state.keys.pass(&p, &account.password_hash, now),
+        pass: state
+            .keys
+            .pass(&p, cfg, now)
+            .map_err(|e| ApiError::unauthenticated(e.to_string()))?,
         expires_at: now.0 + crate::auth::PASS_MS,
     }))
 }
@@ -172,8 +175,9 @@ async fn pass(
 /// and `<audio>` take a pass made from it: `POST …/passes`).
 #[utoipa::path(post, path = "/api/v1/login", tag = "public", request_body = Login,
     responses((status = 200, body = Session), (status = 401, body = ErrorDoc, description = "Wrong user name or password"),
+        (status = 403, body = ErrorDoc, description = "The directory knows the person, but no group of theirs has a role in this hall (no_role)"),
         (status = 404, body = ErrorDoc, description = "Unknown hall"), (status = 429, body = ErrorDoc, description = "Too many wrong passwords from this address (rate_limited) or for this account (account_locked); see Retry-After"),
-        (status = 503, body = ErrorDoc, description = "Too many password checks waiting (busy); see Retry-After")))]
+        (status = 503, body = ErrorDoc, description = "Too many password checks waiting (busy), or the staff directory cannot answer (directory_unavailable; local accounts still sign in); see Retry-After")))]
 async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Login>) -> Result<Json<Session>, ApiError> {
     // Only wrong passwords count against the address: a hall's PCs behind
     // one NAT address all sign in at 8:30.
@@ -196,8 +200,45 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         limits.refused_sign_ins.note(hall, &req.user, ip.0);
         locked(wait)
     })?;
-    let account = cfg.account(&req.user).cloned();
-    let ok = match &account {
+    let local = cfg.account(&req.user).cloned();
+    // Names without a local account are the directory's, where the hall
+    // maps directory groups; local accounts work whatever it does.
+    if let (None, Some(directory), false) = (&local, &state.directory, cfg.directory_groups.is_empty()) {
+        let person = match directory.sign_in(&req.user, &req.password).await {
+            Ok(person) => person,
+            Err(e) => {
+                limits.lockouts.abandoned(&key);
+                tracing::warn!(%hall, user = ?req.user, error = %e, "a directory sign-in could not be checked");
+                return Err(directory_unavailable(&e));
+            }
+        };
+        let Some(person) = person else {
+            limits.lockouts.failed(&key, Instant::now());
+            return Err(refused());
+        };
+        limits.lockouts.succeeded(&key);
+        let Some((role, windows)) = cfg.directory_role(&person.groups) else {
+            tracing::info!(%hall, user = %req.user, dn = %person.dn, "a directory member without a role here");
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "no_role",
+                format!(
+                    "the directory knows {}, but none of their groups has a role in this hall: ask an administrator",
+                    req.user
+                ),
+            ));
+        };
+        let granted = Granted {
+            role,
+            windows,
+            label: person.card.label(&req.user),
+        };
+        let by = ip.note(AuditAction::SignedIn, &req.user, Some(person.dn.clone()));
+        return Ok(Json(
+            staff_session(&state, hall, req.user, Some(granted), &cfg.directory_binding(), by).await?,
+        ));
+    }
+    let ok = match &local {
         Some(a) => match limits.passwords.verify(req.password, a.password_hash.clone()).await {
             Ok(ok) => ok,
             Err(_) => {
@@ -212,7 +253,7 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
             false
         }
     };
-    let Some(account) = account.filter(|_| ok) else {
+    let Some(account) = local.filter(|_| ok) else {
         limits.lockouts.failed(&key, Instant::now());
         return Err(refused());
     };
@@ -222,34 +263,64 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         let by = ip.note(AuditAction::DevicePaired, &account.user, None);
         return Ok(Json(device_session(&state, hall, &account, &name, by).await?));
     }
-    // In the audit log before the token is handed out.
-    let note = ip.note(AuditAction::SignedIn, &account.user, None);
-    state
-        .service
-        .execute(hall, Command::Record { notes: vec![note] })
-        .await?;
+    let by = ip.note(AuditAction::SignedIn, &account.user, None);
+    Ok(Json(
+        staff_session(&state, hall, account.user, None, &account.password_hash, by).await?,
+    ))
+}
+
+/// 503 while the directory cannot say whether a password is right.
+fn directory_unavailable(e: &DirectoryError) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "directory_unavailable",
+        format!("{e}: directory accounts cannot sign in now (local accounts still can)"),
+    )
+    .retry_after(if *e == DirectoryError::Busy { 1.0 } else { 10.0 })
+}
+
+/// A person's session for a working day, in the audit log before the
+/// token is handed out. `granted` is what a directory sign-in gave (a
+/// local account's role and windows are read from the configuration);
+/// `binding` is what the token is bound to.
+async fn staff_session(
+    state: &AppState,
+    hall: HallId,
+    user: String,
+    granted: Option<Granted>,
+    binding: &str,
+    by: AuditNote,
+) -> Result<Session, ApiError> {
+    let cfg = state.service.halls.config(hall)?;
+    let (role, windows) = match (&granted, cfg.account(&user)) {
+        (Some(g), _) => (g.role, g.windows.clone()),
+        (None, Some(a)) => (a.role, a.windows.clone()),
+        (None, None) => return Err(ApiError::unauthenticated("wrong user name or password")),
+    };
+    state.service.execute(hall, Command::Record { notes: vec![by] }).await?;
     let expires = state.service.now().0 + STAFF_SESSION_MS;
     let token = state.keys.sign(
         &Claims {
             hall,
-            user: account.user.clone(),
+            user: user.clone(),
             expires,
             device: None,
             pass: false,
             started: None,
+            granted,
         },
-        &account.password_hash,
+        binding,
     );
-    tracing::info!(%hall, user = %account.user, role = ?account.role, address = %ip.0, "signed in");
-    Ok(Json(Session {
+    tracing::info!(%hall, %user, ?role, "signed in");
+    Ok(Session {
         token,
         hall: hall.to_string(),
-        user: account.user,
-        role: account.role,
-        windows: account.windows,
+        user,
+        role,
+        windows,
         expires_at: Some(expires),
         device: None,
-    }))
+    })
 }
 
 /// Pairs a new device for a device account (made durable before it is
@@ -290,6 +361,7 @@ pub(super) async fn device_session(
             device: Some(device.clone()),
             pass: false,
             started: None,
+            granted: None,
         },
         &account.password_hash,
     );

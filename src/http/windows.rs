@@ -245,12 +245,7 @@ async fn act(
     }
     // Who staffs the window is the signed-in account, as the configuration
     // names it: never what the request says (好差评 are reported by it).
-    let staff = state
-        .service
-        .halls
-        .config(hall)?
-        .account(&p.user)
-        .map_or_else(|| p.user.clone(), |a| a.card.label(&a.user));
+    let staff = p.label.clone();
     let cmd = command(&action, window, &bytes, &staff)?;
     let now = state.service.now();
     // The window and its ticket as this action left them, read under the

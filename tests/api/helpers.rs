@@ -209,7 +209,13 @@ pub async fn spawn_app_full(
         person_key_file: person_keys.first().map(|p| p.to_path_buf()),
         earlier_person_key_file: person_keys.iter().skip(1).map(|p| p.to_path_buf()).collect(),
     };
-    let config = hallcall::config::load(&args.config).expect("the sample config loads");
+    spawn_app_args(args, now).await
+}
+
+/// Starts the server as `args` say, with the clock at `now`.
+pub async fn spawn_app_args(args: Args, now: i64) -> TestApp {
+    let store = args.store.clone();
+    let config = hallcall::config::load(&args.config).expect("the config loads");
     let clock = Arc::new(AtomicI64::new(now));
     let read = clock.clone();
     let mut app = Application::build_with_clock(&args, &config, Arc::new(move || Millis(read.load(Ordering::SeqCst))))

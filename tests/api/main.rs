@@ -12,12 +12,15 @@ mod commands;
 mod connections;
 mod crash;
 mod devices;
+mod directory;
 mod durability;
 mod estimates;
 mod evaluator;
 mod health;
 mod helpers;
 mod idempotency;
+#[path = "../support/ldap_server.rs"]
+mod ldap_server;
 mod live;
 mod metrics;
 mod passes;

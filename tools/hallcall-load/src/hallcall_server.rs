@@ -178,6 +178,7 @@ impl Hallcall {
                 device: None,
                 pass: false,
                 started: None,
+                granted: None,
             },
             DEMO_HASH,
         ))
