@@ -229,11 +229,25 @@ async fn archive_once(
     archive.status.connected.store(true, Ordering::Relaxed);
     *archive.status.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
     tracing::info!(halls = halls.len(), "archive: connected; catching up from the cursors");
+    // Rows are made here while the writer, on a connection of its own,
+    // writes the previous ones: PostgreSQL and this process work at once.
+    let mut writer_client = connect(&archive.url).await?;
+    let writer_st = Statements::prepare(&writer_client).await?;
+    let (jobs, queue) = tokio::sync::mpsc::channel(IN_FLIGHT);
+    let status = archive.status.clone();
+    let mut writer = tokio::spawn(async move { write_loop(&mut writer_client, &writer_st, queue, &status).await });
+    // Whatever ends this attempt ends its writer (a transaction cut off
+    // is rolled back), so the next attempt starts alone from the cursors.
+    let _stop_writer = AbortOnDrop(writer.abort_handle());
     let mut sub = stream.subscribe_after(&after).await;
     loop {
-        let changes = sub.recv_many(TAKE).await;
+        let changes = tokio::select! {
+            changes = sub.recv_many(TAKE) => changes,
+            done = &mut writer => return writer_ended(done),
+        };
         if changes.is_empty() {
-            return Ok(());
+            drop(jobs);
+            return writer_ended(writer.await);
         }
         // Per hall, in log order; a reset splits its runs.
         let mut runs: Vec<(HallId, Option<Vec<Event>>)> = Vec::new();
@@ -251,11 +265,20 @@ async fn archive_once(
             match run {
                 Some(events) => {
                     for chunk in events.chunks(RUN) {
-                        archive_run(&mut client, &st, id, hall, chunk).await?;
-                        archive.status.events.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        let Some(pending) = archive_run(id, hall, chunk)? else {
+                            continue;
+                        };
+                        if jobs.send(Job::Write(Box::new(pending))).await.is_err() {
+                            return writer_ended(writer.await);
+                        }
                     }
                 }
                 None => {
+                    // What the writer holds goes first.
+                    let (done, flushed) = tokio::sync::oneshot::channel();
+                    if jobs.send(Job::Flush(done)).await.is_err() || flushed.await.is_err() {
+                        return writer_ended(writer.await);
+                    }
                     let durable = stream.durable_seq(id).unwrap_or(0);
                     if durable < hall.cursor.seq {
                         step_back(&mut client, &st, id, hall, durable).await?;
@@ -267,25 +290,90 @@ async fn archive_once(
                             day: None,
                         };
                     }
+                    archive.status.set_archived(id, hall.cursor.seq);
                 }
             }
-            archive.status.set_archived(id, hall.cursor.seq);
         }
     }
 }
 
-/// Archives consecutive events of one hall in one transaction.
-async fn archive_run(
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs in flight to the writer at most (each up to [`RUN`] events).
+const IN_FLIGHT: usize = 4;
+/// Runs written in one transaction at most.
+const PER_TRANSACTION: usize = 16;
+
+/// A run's rows, ready to write.
+struct Pending {
+    hall: HallId,
+    expected: u64,
+    to: Cursor,
+    rows: Rows,
+    events: u64,
+}
+
+enum Job {
+    Write(Box<Pending>),
+    /// Answered once everything sent before is written.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Writes runs in order, those waiting together in one transaction (one
+/// commit for several halls' runs), until the queue closes or a write fails.
+async fn write_loop(
     client: &mut Client,
     st: &Statements,
-    id: HallId,
-    hall: &mut HallArchive,
-    events: &[Event],
+    mut queue: tokio::sync::mpsc::Receiver<Job>,
+    status: &Status,
 ) -> Result<(), WriteError> {
+    let mut batch: Vec<Pending> = Vec::new();
+    let mut flushes = Vec::new();
+    while let Some(job) = queue.recv().await {
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Write(p) => batch.push(*p),
+                Job::Flush(done) => flushes.push(done),
+            }
+            if batch.len() < PER_TRANSACTION {
+                next = queue.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            let items: Vec<_> = batch.iter().map(|p| (p.hall, p.expected, p.to, &p.rows)).collect();
+            write::write(client, st, &items).await?;
+            for p in batch.drain(..) {
+                status.set_archived(p.hall, p.to.seq);
+                status.events.fetch_add(p.events, Ordering::Relaxed);
+            }
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+    Ok(())
+}
+
+/// What the writer's end means: the stream ended (`Ok`), or a failure
+/// that starts the archive over.
+fn writer_ended(done: Result<Result<(), WriteError>, tokio::task::JoinError>) -> Result<(), WriteError> {
+    done.unwrap_or_else(|e| Err(WriteError::Corrupt(format!("the archive's writer stopped: {e}"))))
+}
+
+/// The rows of consecutive events of one hall, to be written in one
+/// transaction with its cursor; `None` if all were archived already.
+fn archive_run(id: HallId, hall: &mut HallArchive, events: &[Event]) -> Result<Option<Pending>, WriteError> {
     // Already archived (a catch-up that overlaps) is skipped.
     let events: Vec<&Event> = events.iter().filter(|e| e.seq > hall.cursor.seq).collect();
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
-        return Ok(());
+        return Ok(None);
     };
     if first.seq != hall.cursor.seq + 1 {
         return Err(WriteError::Corrupt(format!(
@@ -301,9 +389,15 @@ async fn archive_run(
         seq: last.seq,
         day: hall.day.started(),
     };
-    write::write(client, st, id, hall.cursor.seq, to, &rows).await?;
+    let pending = Pending {
+        hall: id,
+        expected: hall.cursor.seq,
+        to,
+        rows,
+        events: events.len() as u64,
+    };
     hall.cursor = to;
-    Ok(())
+    Ok(Some(pending))
 }
 
 /// Rebuilds the replay of the day being archived from the archived events.
@@ -347,7 +441,7 @@ async fn step_back(
         seq: to,
         day: hall.day.started(),
     };
-    write::write(client, st, id, to, now, &rows).await?;
+    write::write(client, st, &[(id, to, now, &rows)]).await?;
     hall.cursor = now;
     Ok(())
 }

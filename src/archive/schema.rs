@@ -5,7 +5,10 @@
 use tokio_postgres::Client;
 
 /// Every migration, oldest first: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "archive", include_str!("migrations/0001_archive.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "archive", include_str!("migrations/0001_archive.sql")),
+    (2, "events_brin", include_str!("migrations/0002_events_brin.sql")),
+];
 
 /// The lock's key: "hallcall" in ASCII.
 const LOCK: i64 = 0x6861_6c6c_6361_6c6c;

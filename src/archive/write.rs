@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use jiff::civil::Date;
 use tokio_postgres::{Client, Statement, Transaction};
 
-use super::rows::Rows;
-use crate::engine::{Event, EventKind, HallId, Millis};
+use super::rows::{RatingRow, Rows, SpellRow};
+use crate::engine::{Event, EventKind, HallId, Millis, TicketNumber};
 use crate::report::Part;
 
 /// Why a write did not happen.
@@ -38,6 +38,10 @@ pub struct Statements {
     lock_cursor: Statement,
     events: Statement,
     tickets: Statement,
+    ratings: Statement,
+    follow_ups: Statement,
+    sessions: Statement,
+    pauses: Statement,
     cursor: Statement,
 }
 
@@ -63,6 +67,31 @@ const TICKETS: &str = "INSERT INTO hallcall.tickets AS t (hall, day, number, zon
          finished_at = COALESCE(EXCLUDED.finished_at, t.finished_at),
          window_no = EXCLUDED.window_no, staff = EXCLUDED.staff, outcome = EXCLUDED.outcome";
 
+const RATINGS: &str =
+    "INSERT INTO hallcall.ratings (hall, day, number, window_no, staff, level, bad, comment, rated_at)
+     SELECT $1, d::date, n, w, sf, l, b, c, to_timestamp(a / 1000.0)
+     FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::bigint[])
+         AS x(d, n, w, sf, l, b, c, a)
+     ON CONFLICT (hall, day, number) DO UPDATE SET window_no = EXCLUDED.window_no,
+         staff = EXCLUDED.staff, level = EXCLUDED.level, bad = EXCLUDED.bad,
+         comment = EXCLUDED.comment, rated_at = EXCLUDED.rated_at";
+
+const FOLLOW_UPS: &str = "INSERT INTO hallcall.follow_ups (hall, seq, day, number, step, note, recorded_at)
+     SELECT $1, s, d::date, n, st, no, to_timestamp(a / 1000.0)
+     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS x(s, d, n, st, no, a)";
+
+const SESSIONS: &str = "INSERT INTO hallcall.window_sessions (hall, day, window_no, staff, opened_at, closed_at)
+     SELECT $1, d::date, w, sf, to_timestamp(f / 1000.0), to_timestamp(u / 1000.0)
+     FROM unnest($2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[]) AS x(d, w, sf, f, u)
+     ON CONFLICT (hall, window_no, opened_at) DO UPDATE SET staff = EXCLUDED.staff,
+         closed_at = EXCLUDED.closed_at";
+
+const PAUSES: &str = "INSERT INTO hallcall.window_pauses (hall, day, window_no, staff, reason, started_at, ended_at)
+     SELECT $1, d::date, w, sf, r, to_timestamp(f / 1000.0), to_timestamp(u / 1000.0)
+     FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) AS x(d, w, sf, r, f, u)
+     ON CONFLICT (hall, window_no, started_at) DO UPDATE SET staff = EXCLUDED.staff,
+         reason = EXCLUDED.reason, ended_at = EXCLUDED.ended_at";
+
 const CURSOR: &str = "INSERT INTO hallcall.cursors (hall, seq, day, day_seq, updated_at)
      VALUES ($1, $2, $3::text::date, $4, now())
      ON CONFLICT (hall) DO UPDATE SET seq = EXCLUDED.seq, day = EXCLUDED.day,
@@ -78,6 +107,10 @@ impl Statements {
                 .await?,
             events: client.prepare(EVENTS).await?,
             tickets: client.prepare(TICKETS).await?,
+            ratings: client.prepare(RATINGS).await?,
+            follow_ups: client.prepare(FOLLOW_UPS).await?,
+            sessions: client.prepare(SESSIONS).await?,
+            pauses: client.prepare(PAUSES).await?,
             cursor: client.prepare(CURSOR).await?,
         })
     }
@@ -144,22 +177,23 @@ pub async fn events(client: &Client, hall: HallId, from: u64, to: u64) -> Result
         .collect()
 }
 
-/// Writes `rows` of `hall` and moves its cursor from `expected` to `to`.
+/// Writes each run's rows of its hall and moves the hall's cursor from what
+/// it expects to where the run ends, all in one transaction.
 ///
 /// # Errors
 /// PostgreSQL failed (nothing was written), or the cursor was elsewhere.
 pub async fn write(
     client: &mut Client,
     st: &Statements,
-    hall: HallId,
-    expected: u64,
-    to: Cursor,
-    rows: &Rows,
+    runs: &[(HallId, u64, Cursor, &Rows)],
 ) -> Result<(), WriteError> {
     let tx = client.transaction().await?;
-    check_cursor(&tx, st, hall, expected).await?;
-    write_rows(&tx, st, hall, rows).await?;
-    set_cursor(&tx, st, hall, to).await?;
+    // In order: a hall's second run checks the cursor its first moved.
+    for &(hall, expected, to, rows) in runs {
+        check_cursor(&tx, st, hall, expected).await?;
+        write_rows(&tx, st, hall, rows).await?;
+        set_cursor(&tx, st, hall, to).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -224,77 +258,60 @@ async fn write_rows(tx: &Transaction<'_>, st: &Statements, hall: HallId, rows: &
         )
         .await?;
     }
-    for r in &rows.ratings {
+    if !rows.ratings.is_empty() {
+        // One row per ticket in a statement (ON CONFLICT touches a row
+        // once): the latest rating of a ticket in the run wins.
+        let mut latest: HashMap<(Date, TicketNumber), &RatingRow> = HashMap::new();
+        for r in &rows.ratings {
+            latest.insert((r.day, r.number), r);
+        }
+        let r: Vec<&RatingRow> = latest.into_values().collect();
+        let day: Vec<String> = r.iter().map(|r| r.day.to_string()).collect();
+        let number: Vec<String> = r.iter().map(|r| r.number.to_string()).collect();
+        let window: Vec<i32> = r.iter().map(|r| i32::from(r.window)).collect();
+        let staff: Vec<Option<&str>> = r.iter().map(|r| r.staff.as_deref()).collect();
+        let level: Vec<&str> = r.iter().map(|r| r.level.as_str()).collect();
+        let bad: Vec<bool> = r
+            .iter()
+            .map(|r| matches!(r.level.as_str(), "dissatisfied" | "very_dissatisfied"))
+            .collect();
+        let comment: Vec<Option<&str>> = r.iter().map(|r| r.comment.as_deref()).collect();
+        let at: Vec<i64> = r.iter().map(|r| r.at.0).collect();
         tx.execute(
-            "INSERT INTO hallcall.ratings (hall, day, number, window_no, staff, level, bad, comment, rated_at)
-             VALUES ($1, $2::text::date, $3, $4, $5, $6, $7, $8, to_timestamp($9::bigint / 1000.0))
-             ON CONFLICT (hall, day, number) DO UPDATE SET window_no = EXCLUDED.window_no,
-                 staff = EXCLUDED.staff, level = EXCLUDED.level, bad = EXCLUDED.bad,
-                 comment = EXCLUDED.comment, rated_at = EXCLUDED.rated_at",
-            &[
-                &h,
-                &r.day.to_string(),
-                &r.number.to_string(),
-                &i32::from(r.window),
-                &r.staff,
-                &r.level,
-                &matches!(r.level.as_str(), "dissatisfied" | "very_dissatisfied"),
-                &r.comment,
-                &r.at.0,
-            ],
+            &st.ratings,
+            &[&h, &day, &number, &window, &staff, &level, &bad, &comment, &at],
         )
         .await?;
     }
-    for f in &rows.follow_ups {
-        tx.execute(
-            "INSERT INTO hallcall.follow_ups (hall, seq, day, number, step, note, recorded_at)
-             VALUES ($1, $2, $3::text::date, $4, $5, $6, to_timestamp($7::bigint / 1000.0))",
-            &[
-                &h,
-                &seq(f.seq),
-                &f.day.to_string(),
-                &f.number.to_string(),
-                &f.step,
-                &f.note,
-                &f.at.0,
-            ],
-        )
-        .await?;
+    if !rows.follow_ups.is_empty() {
+        let f = &rows.follow_ups;
+        let seqs: Vec<i64> = f.iter().map(|f| seq(f.seq)).collect();
+        let day: Vec<String> = f.iter().map(|f| f.day.to_string()).collect();
+        let number: Vec<String> = f.iter().map(|f| f.number.to_string()).collect();
+        let step: Vec<&str> = f.iter().map(|f| f.step.as_str()).collect();
+        let note: Vec<&str> = f.iter().map(|f| f.note.as_str()).collect();
+        let at: Vec<i64> = f.iter().map(|f| f.at.0).collect();
+        tx.execute(&st.follow_ups, &[&h, &seqs, &day, &number, &step, &note, &at])
+            .await?;
     }
-    for s in rows.sessions.values() {
-        tx.execute(
-            "INSERT INTO hallcall.window_sessions (hall, day, window_no, staff, opened_at, closed_at)
-             VALUES ($1, $2::text::date, $3, $4, to_timestamp($5::bigint / 1000.0), to_timestamp($6::bigint / 1000.0))
-             ON CONFLICT (hall, window_no, opened_at) DO UPDATE SET staff = EXCLUDED.staff,
-                 closed_at = EXCLUDED.closed_at",
-            &[
-                &h,
-                &s.day.to_string(),
-                &i32::from(s.window),
-                &s.staff,
-                &s.from.0,
-                &ms(s.until),
-            ],
-        )
-        .await?;
-    }
-    for p in rows.pauses.values() {
-        tx.execute(
-            "INSERT INTO hallcall.window_pauses (hall, day, window_no, staff, reason, started_at, ended_at)
-             VALUES ($1, $2::text::date, $3, $4, $5, to_timestamp($6::bigint / 1000.0), to_timestamp($7::bigint / 1000.0))
-             ON CONFLICT (hall, window_no, started_at) DO UPDATE SET staff = EXCLUDED.staff,
-                 reason = EXCLUDED.reason, ended_at = EXCLUDED.ended_at",
-            &[
-                &h,
-                &p.day.to_string(),
-                &i32::from(p.window),
-                &p.staff,
-                &p.reason.as_deref().unwrap_or("other"),
-                &p.from.0,
-                &ms(p.until),
-            ],
-        )
-        .await?;
+    for (spells, statement, pauses) in [(&rows.sessions, &st.sessions, false), (&rows.pauses, &st.pauses, true)] {
+        if spells.is_empty() {
+            continue;
+        }
+        let s: Vec<&SpellRow> = spells.values().collect();
+        let day: Vec<String> = s.iter().map(|s| s.day.to_string()).collect();
+        let window: Vec<i32> = s.iter().map(|s| i32::from(s.window)).collect();
+        let staff: Vec<Option<&str>> = s.iter().map(|s| s.staff.as_deref()).collect();
+        let from: Vec<i64> = s.iter().map(|s| s.from.0).collect();
+        let until: Vec<Option<i64>> = s.iter().map(|s| ms(s.until)).collect();
+        if pauses {
+            let reason: Vec<&str> = s.iter().map(|s| s.reason.as_deref().unwrap_or("other")).collect();
+            tx.execute(statement, &[&h, &day, &window, &staff, &reason, &from, &until])
+                .await?;
+        } else {
+            tx.execute(statement, &[&h, &day, &window, &staff, &from, &until])
+                .await?;
+        }
     }
     for (day, part) in &rows.days {
         let json = serde_json::to_string(part).map_err(|e| WriteError::Corrupt(e.to_string()))?;

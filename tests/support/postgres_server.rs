@@ -24,6 +24,9 @@ pub struct PgServer {
     bin: PathBuf,
     user: Option<(u32, u32)>,
     child: Option<Child>,
+    /// Flushes to disk as an installed server does (benchmarks); tests
+    /// skip it for speed.
+    durable: bool,
 }
 
 /// The newest `/usr/lib/postgresql/N/bin` (Debian), or where `initdb` is on PATH.
@@ -85,6 +88,15 @@ impl PgServer {
     /// # Panics
     /// PostgreSQL is missing, or does not start in 30 s.
     pub fn start() -> PgServer {
+        PgServer::start_as(false)
+    }
+
+    /// As [`PgServer::start`], with `fsync` on as a real installation has.
+    pub fn start_durable() -> PgServer {
+        PgServer::start_as(true)
+    }
+
+    fn start_as(durable: bool) -> PgServer {
         let bin = bin_dir();
         let user = unprivileged();
         let dir = tempfile::Builder::new()
@@ -116,6 +128,7 @@ impl PgServer {
             bin,
             user,
             child: None,
+            durable,
         };
         pg.run();
         pg
@@ -127,7 +140,12 @@ impl PgServer {
 
     /// `postgres://postgres@127.0.0.1:PORT/postgres`
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        self.url_of("postgres")
+    }
+
+    /// The address of another database of this server.
+    pub fn url_of(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
     fn run(&mut self) {
@@ -144,7 +162,12 @@ impl PgServer {
             .arg(self.port.to_string())
             .arg("-k")
             .arg(self.dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(if self.durable {
+                ["-c", "fsync=on"]
+            } else {
+                ["-c", "fsync=off"]
+            })
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err);
