@@ -229,25 +229,40 @@ async fn archive_once(
     archive.status.connected.store(true, Ordering::Relaxed);
     *archive.status.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
     tracing::info!(halls = halls.len(), "archive: connected; catching up from the cursors");
-    // Rows are made here while the writer, on a connection of its own,
-    // writes the previous ones: PostgreSQL and this process work at once.
-    let mut writer_client = connect(&archive.url).await?;
-    let writer_st = Statements::prepare(&writer_client).await?;
-    let (jobs, queue) = tokio::sync::mpsc::channel(IN_FLIGHT);
-    let status = archive.status.clone();
-    let mut writer = tokio::spawn(async move { write_loop(&mut writer_client, &writer_st, queue, &status).await });
-    // Whatever ends this attempt ends its writer (a transaction cut off
-    // is rolled back), so the next attempt starts alone from the cursors.
-    let _stop_writer = AbortOnDrop(writer.abort_handle());
+    // Rows are made here while writers, each on a connection of its own,
+    // write the previous ones: PostgreSQL and this process work at once,
+    // and PostgreSQL on more than one core. A hall always goes to the
+    // same writer, so its runs stay in order.
+    let mut writers = tokio::task::JoinSet::new();
+    let mut jobs = Vec::with_capacity(WRITERS);
+    for _ in 0..WRITERS {
+        let mut client = connect(&archive.url).await?;
+        let st = Statements::prepare(&client).await?;
+        let (send, queue) = tokio::sync::mpsc::channel(IN_FLIGHT);
+        let status = archive.status.clone();
+        // A JoinSet ends its tasks when dropped: whatever ends this
+        // attempt ends its writers (a transaction cut off is rolled
+        // back), so the next attempt starts alone from the cursors.
+        writers.spawn(async move { write_loop(&mut client, &st, queue, &status).await });
+        jobs.push(send);
+    }
+    let writer_of = |hall: HallId| {
+        let mut h = rustc_hash::FxHasher::default();
+        std::hash::Hash::hash(hall.as_str(), &mut h);
+        (std::hash::Hasher::finish(&h) % WRITERS as u64) as usize
+    };
     let mut sub = stream.subscribe_after(&after).await;
     loop {
         let changes = tokio::select! {
             changes = sub.recv_many(TAKE) => changes,
-            done = &mut writer => return writer_ended(done),
+            Some(done) = writers.join_next() => return writer_ended(done),
         };
         if changes.is_empty() {
-            drop(jobs);
-            return writer_ended(writer.await);
+            jobs.clear();
+            while let Some(done) = writers.join_next().await {
+                writer_ended(done)?;
+            }
+            return Ok(());
         }
         // Per hall, in log order; a reset splits its runs.
         let mut runs: Vec<(HallId, Option<Vec<Event>>)> = Vec::new();
@@ -268,16 +283,16 @@ async fn archive_once(
                         let Some(pending) = archive_run(id, hall, chunk)? else {
                             continue;
                         };
-                        if jobs.send(Job::Write(Box::new(pending))).await.is_err() {
-                            return writer_ended(writer.await);
+                        if jobs[writer_of(id)].send(Job::Write(Box::new(pending))).await.is_err() {
+                            return failed_writer(&mut writers).await;
                         }
                     }
                 }
                 None => {
-                    // What the writer holds goes first.
+                    // What the hall's writer holds goes first.
                     let (done, flushed) = tokio::sync::oneshot::channel();
-                    if jobs.send(Job::Flush(done)).await.is_err() || flushed.await.is_err() {
-                        return writer_ended(writer.await);
+                    if jobs[writer_of(id)].send(Job::Flush(done)).await.is_err() || flushed.await.is_err() {
+                        return failed_writer(&mut writers).await;
                     }
                     let durable = stream.durable_seq(id).unwrap_or(0);
                     if durable < hall.cursor.seq {
@@ -297,15 +312,11 @@ async fn archive_once(
     }
 }
 
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Runs in flight to the writer at most (each up to [`RUN`] events).
+/// Connections writing at once (halls are shared out among them). Two
+/// measured no faster than one where PostgreSQL shares the server's two
+/// cores (BENCHMARKS.md); more may pay where it has cores of its own.
+const WRITERS: usize = 1;
+/// Runs in flight to a writer at most (each up to [`RUN`] events).
 const IN_FLIGHT: usize = 4;
 /// Runs written in one transaction at most.
 const PER_TRANSACTION: usize = 16;
@@ -361,10 +372,18 @@ async fn write_loop(
     Ok(())
 }
 
-/// What the writer's end means: the stream ended (`Ok`), or a failure
+/// What a writer's end means: the stream ended (`Ok`), or a failure
 /// that starts the archive over.
 fn writer_ended(done: Result<Result<(), WriteError>, tokio::task::JoinError>) -> Result<(), WriteError> {
     done.unwrap_or_else(|e| Err(WriteError::Corrupt(format!("the archive's writer stopped: {e}"))))
+}
+
+/// The failure of the writer that stopped taking runs.
+async fn failed_writer(writers: &mut tokio::task::JoinSet<Result<(), WriteError>>) -> Result<(), WriteError> {
+    while let Some(done) = writers.join_next().await {
+        writer_ended(done)?;
+    }
+    Err(WriteError::Corrupt("the archive's writers stopped".into()))
 }
 
 /// The rows of consecutive events of one hall, to be written in one
