@@ -342,6 +342,7 @@ async fn report_from_archive(
         sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
         retention_days: 30,
         archive: Some(url.to_owned()),
+        archive_ca_file: None,
         connections: hallcall::cli::ConnArgs::default(),
         new_secret: false,
         demo: true,

@@ -64,6 +64,10 @@ pub struct Args {
     /// (postgres://USER@HOST:PORT/DB; see docs/archive.md). Optional.
     #[arg(long, env = "HALLCALL_ARCHIVE")]
     pub archive: Option<String>,
+    /// The authority that signed the archive's PostgreSQL certificate
+    /// (PEM), for an --archive address with sslmode=require.
+    #[arg(long, env = "HALLCALL_ARCHIVE_CA_FILE")]
+    pub archive_ca_file: Option<PathBuf>,
     /// The address citizens' phones reach this server at, for the QR code on
     /// tickets (e.g. https://hall.example.gov.cn); default: the address
     /// each request came to.

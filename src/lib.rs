@@ -40,5 +40,6 @@ pub mod shards;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod wire;
 pub mod ws;

@@ -120,8 +120,9 @@ impl Application {
         start_device_announcer(&announcer, config, &opened.stream)?;
         crate::metrics::count_from(&opened.stream, metrics.clone());
         let archive = match &args.archive {
-            Some(url) => Some(Archive::start(
+            Some(url) => Some(Archive::start_with(
                 url,
+                args.archive_ca_file.as_deref(),
                 &opened.stream,
                 config.halls.iter().map(|h| h.spec.clone()).collect(),
             )?),

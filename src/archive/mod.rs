@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use jiff::civil::Date;
 use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::engine::{Event, HallId, HallSpec};
 use crate::report::Part;
@@ -78,9 +79,9 @@ impl Status {
             .insert(hall, seq);
     }
 
-    fn failed(&self, e: &dyn std::fmt::Display) {
+    fn failed(&self, e: &(dyn std::error::Error + 'static)) {
         self.connected.store(false, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(with_causes(e));
     }
 }
 
@@ -88,6 +89,8 @@ impl Status {
 #[derive(Clone)]
 pub struct Archive {
     url: Arc<str>,
+    /// TLS, when the address asks for it (`sslmode=require` or `prefer`).
+    tls: Option<MakeRustlsConnect>,
     stream: Stream,
     pub status: Arc<Status>,
 }
@@ -98,10 +101,40 @@ impl Archive {
     /// # Errors
     /// `url` is not a PostgreSQL connection string.
     pub fn start(url: &str, stream: &Stream, specs: Vec<Arc<HallSpec>>) -> anyhow::Result<Archive> {
-        url.parse::<tokio_postgres::Config>()
+        Archive::start_with(url, None, stream, specs)
+    }
+
+    /// As [`Archive::start`]. An address with `sslmode=require` (or
+    /// `prefer`) is reached over TLS, its certificate checked against the
+    /// authorities in `ca_file` or else the system's, and against its host
+    /// name. Without `sslmode`, or with `disable`, it is not encrypted.
+    ///
+    /// # Errors
+    /// `url` is not a PostgreSQL connection string, or `ca_file` cannot be
+    /// read or is given for an address that does not ask for TLS.
+    pub fn start_with(
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+        stream: &Stream,
+        specs: Vec<Arc<HallSpec>>,
+    ) -> anyhow::Result<Archive> {
+        let config = url
+            .parse::<tokio_postgres::Config>()
             .map_err(|e| anyhow::anyhow!("--archive: not a PostgreSQL address: {e}"))?;
+        // libpq encrypts by default when it can; tokio-postgres would too,
+        // but an address that never said so keeps working as it did.
+        let wants_tls = url.contains("sslmode=") && config.get_ssl_mode() != tokio_postgres::config::SslMode::Disable;
+        let tls = match (wants_tls, ca_file) {
+            (true, ca) => {
+                let config = crate::tls::client_config(ca, "--archive-ca-file").map_err(anyhow::Error::msg)?;
+                Some(MakeRustlsConnect::new((*config).clone()))
+            }
+            (false, Some(_)) => anyhow::bail!("--archive-ca-file is for an --archive address with sslmode=require"),
+            (false, None) => None,
+        };
         let archive = Archive {
             url: Arc::from(url),
+            tls,
             stream: stream.clone(),
             status: Arc::new(Status::default()),
         };
@@ -159,19 +192,42 @@ impl Archive {
     /// # Errors
     /// PostgreSQL cannot be reached or read.
     pub async fn parts(&self, hall: HallId, range: (Date, Date), skip: &[Date]) -> Result<Option<Part>, WriteError> {
-        let client = connect(&self.url).await?;
+        let client = connect(self).await?;
         write::parts(&client, hall, range, skip).await
     }
 }
 
-async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "archive: connection ended");
+async fn connect(archive: &Archive) -> Result<Client, tokio_postgres::Error> {
+    let ended = |e: tokio_postgres::Error| tracing::debug!(error = %e, "archive: connection ended");
+    let client = match &archive.tls {
+        Some(tls) => {
+            let (client, conn) = tokio_postgres::connect(&archive.url, tls.clone()).await?;
+            tokio::spawn(async move { conn.await.unwrap_or_else(ended) });
+            client
         }
-    });
+        None => {
+            let (client, conn) = tokio_postgres::connect(&archive.url, NoTls).await?;
+            tokio::spawn(async move { conn.await.unwrap_or_else(ended) });
+            client
+        }
+    };
     Ok(client)
+}
+
+/// An error with what caused it ("error performing TLS handshake: invalid
+/// peer certificate: UnknownIssuer"), as an operator needs to read it.
+pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Archives until the stream ends, starting over after any failure.
@@ -181,7 +237,7 @@ async fn run(archive: Archive, stream: Stream, specs: HashMap<HallId, Arc<HallSp
         match archive_once(&archive, &stream, &specs).await {
             Ok(()) => return,
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?wait, "archive: cannot archive now; PostgreSQL is away or refused");
+                tracing::warn!(error = %with_causes(&e), retry_in = ?wait, "archive: cannot archive now; PostgreSQL is away or refused");
                 archive.status.failed(&e);
             }
         }
@@ -203,7 +259,7 @@ async fn archive_once(
     stream: &Stream,
     specs: &HashMap<HallId, Arc<HallSpec>>,
 ) -> Result<(), WriteError> {
-    let mut client = connect(&archive.url).await?;
+    let mut client = connect(archive).await?;
     schema::migrate(&mut client).await?;
     let st = Statements::prepare(&client).await?;
     let stored = write::cursors(&client).await?;
@@ -236,7 +292,7 @@ async fn archive_once(
     let mut writers = tokio::task::JoinSet::new();
     let mut jobs = Vec::with_capacity(WRITERS);
     for _ in 0..WRITERS {
-        let mut client = connect(&archive.url).await?;
+        let mut client = connect(archive).await?;
         let st = Statements::prepare(&client).await?;
         let (send, queue) = tokio::sync::mpsc::channel(IN_FLIGHT);
         let status = archive.status.clone();

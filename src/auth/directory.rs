@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::ClientConfig;
 use tokio::sync::Semaphore;
 
 use crate::config::{self, StaffCard, normal_dn};
@@ -79,7 +77,7 @@ impl Directory {
             None => None,
         };
         Ok(Directory {
-            tls: tls_config(cfg.ca_file.as_deref())?,
+            tls: crate::tls::client_config(cfg.ca_file.as_deref(), "directory ca_file")?,
             cfg: cfg.clone(),
             bind_password,
             slots: Semaphore::new(SLOTS),
@@ -206,43 +204,4 @@ fn values<'a>(entry: &'a SearchEntry, attr: &str) -> &'a [String] {
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(attr))
         .map_or(&[], |(_, v)| v.as_slice())
-}
-
-/// TLS to the directory: the authorities in `ca_file`, or the system's.
-fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("directory ca_file {}: {e}", path.display()))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| format!("directory ca_file {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("directory ca_file {}: {e}", path.display()))?;
-            }
-            if roots.is_empty() {
-                return Err(format!("directory ca_file {}: no certificate in it", path.display()));
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                // A system store may hold a certificate rustls cannot use;
-                // the rest still count.
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    // ring rather than aws-lc-rs: no cmake or C++ toolchain to build, and
-    // a directory in the hall's own network needs no post-quantum key
-    // exchange (what the deprecation is about).
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS to the directory: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }

@@ -147,7 +147,10 @@ async fn report(
                     return Err(ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "archive_unavailable",
-                        format!("days older than the store keeps are in the archive, which cannot be read now: {e}"),
+                        format!(
+                            "days older than the store keeps are in the archive, which cannot be read now: {}",
+                            crate::archive::with_causes(&e)
+                        ),
                     ));
                 }
             }

@@ -395,3 +395,75 @@ async fn sigkill_while_archiving_loses_and_doubles_nothing() {
         numbers.len() as i64
     );
 }
+
+/// The server as `start` makes it, with `--archive-ca-file`.
+async fn start_tls(data: &std::path::Path, archive: &str, ca: &std::path::Path) -> TestApp {
+    let args = hallcall::cli::Args {
+        config: crate::helpers::sample_config(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        store: StoreUrl::File(data.to_path_buf()),
+        check_config: false,
+        hash_password: false,
+        public_url: None,
+        sounds: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
+        retention_days: 30,
+        archive: Some(archive.to_owned()),
+        archive_ca_file: Some(ca.to_path_buf()),
+        connections: hallcall::cli::ConnArgs::default(),
+        new_secret: false,
+        demo: true,
+        write_timeout_secs: 5,
+        person_key_file: None,
+        earlier_person_key_file: Vec::new(),
+    };
+    crate::helpers::spawn_app_args(args, TUESDAY_10AM).await
+}
+
+#[tokio::test]
+async fn an_archive_that_takes_only_tls_is_reached_over_tls_and_a_stranger_certificate_is_refused() {
+    let mut pg = PgServer::start();
+    let certs = tempfile::tempdir().unwrap();
+    crate::ldap_server::write_certificates(certs.path());
+    pg.require_tls(&certs.path().join("server.pem"), &certs.path().join("server.key"));
+    // In clear, this PostgreSQL answers no one.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let refusal = loop {
+        match tokio_postgres::connect(&pg.url(), NoTls).await {
+            Ok(_) => panic!("PostgreSQL took a connection in clear"),
+            Err(e) if e.as_db_error().is_some() => break e.as_db_error().unwrap().message().to_owned(),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "PostgreSQL does not answer: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert!(refusal.contains("no encryption"), "{refusal}");
+
+    let url = format!("{}?sslmode=require", pg.url());
+    let dir = tempfile::tempdir().unwrap();
+    let app = start_tls(dir.path(), &url, &certs.path().join("ca.pem")).await;
+    for _ in 0..5 {
+        ok(&app, issue("general", "social")).await;
+    }
+    let st = settled(&app).await;
+    assert!(st["archived_seq"].as_u64().unwrap() > 5, "{st}");
+    app.shutdown().await;
+
+    // A certificate the given authority did not sign: nothing is sent,
+    // and the status says why.
+    let other = tempfile::tempdir().unwrap();
+    let app = start_tls(other.path(), &url, &certs.path().join("other-ca.pem")).await;
+    ok(&app, issue("general", "social")).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, st) = app.get(&format!("{HALL}/archive")).await;
+        let error = st["last_error"].as_str().unwrap_or_default().to_lowercase();
+        if error.contains("certificate") {
+            assert_eq!(st["connected"], false, "{st}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no certificate error: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.shutdown().await;
+}

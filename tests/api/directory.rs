@@ -104,6 +104,7 @@ async fn start(dir: &Path, config: PathBuf) -> TestApp {
         sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
         retention_days: 30,
         archive: None,
+        archive_ca_file: None,
         connections: hallcall::cli::ConnArgs::default(),
         new_secret: false,
         demo: true,

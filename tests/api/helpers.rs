@@ -202,6 +202,7 @@ pub async fn spawn_app_full(
         sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
         retention_days: 30,
         archive: archive.map(str::to_owned),
+        archive_ca_file: None,
         connections,
         new_secret: false,
         demo: true,

@@ -197,9 +197,10 @@ impl Drop for LdapServer {
     }
 }
 
-/// A CA, the server's certificate for `localhost` and 127.0.0.1 signed by
-/// it, and a second CA that signed nothing.
-fn write_certificates(d: &Path) {
+/// A CA (`ca.pem`), the server's certificate for `localhost` and 127.0.0.1
+/// signed by it (`server.pem`, `server.key`), and a second CA that signed
+/// nothing (`other-ca.pem`), written into `d`.
+pub fn write_certificates(d: &Path) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
     let ca = |name: &str| {
         let key = KeyPair::generate().expect("a CA key");

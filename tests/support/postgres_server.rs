@@ -205,6 +205,38 @@ impl PgServer {
         }
     }
 
+    /// Serves only TLS connections from now on, with the certificate and
+    /// key given (PEM): restarts with `ssl = on` and every TCP line of
+    /// `pg_hba.conf` made `hostssl`.
+    pub fn require_tls(&mut self, cert: &Path, key: &Path) {
+        self.stop();
+        let data = self.dir.path().join("data");
+        for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+            let dest = data.join(to);
+            std::fs::copy(from, &dest).expect("copy the certificate");
+            // PostgreSQL refuses a key others may read.
+            std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+            if let Some((u, g)) = self.user {
+                chown(&dest, u, g);
+            }
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).expect("postgresql.conf");
+        let hba = data.join("pg_hba.conf");
+        let text: String = std::fs::read_to_string(&hba)
+            .expect("pg_hba.conf")
+            .lines()
+            .map(|l| match l.strip_prefix("host ") {
+                Some(rest) => format!("hostssl {rest}\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        std::fs::write(&hba, text).expect("pg_hba.conf");
+        self.run();
+    }
+
     /// Starts it again on the same port and data.
     pub fn restart(&mut self) {
         self.stop();
