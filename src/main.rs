@@ -36,6 +36,17 @@ async fn main() -> ExitCode {
                 h.spec.windows.len(),
                 h.spec.time_zone_name
             );
+            if !h.directory_groups.is_empty() {
+                println!("  {} directory groups mapped to roles", h.directory_groups.len());
+            }
+        }
+        // The files a directory names are read now, as at start.
+        if let Some(d) = &config.directory {
+            if let Err(e) = hallcall::auth::directory::Directory::new(d) {
+                eprintln!("hallcall: {e}");
+                return ExitCode::from(2);
+            }
+            println!("directory: {} (search under {})", d.url, d.user_base);
         }
         return ExitCode::SUCCESS;
     }

@@ -54,6 +54,37 @@ fn check_config_summarises_the_samples() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+#[test]
+fn check_config_reads_the_files_a_directory_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(crate::helpers::sample_config()).unwrap();
+    let secret = dir.path().join("ldap-password");
+    let config = |password_file: &std::path::Path| {
+        let text = format!(
+            "[directory]\nurl = \"ldaps://dc.example.org\"\nuser_base = \"ou=people,dc=example,dc=org\"\n\
+             bind_dn = \"cn=hallcall,dc=example,dc=org\"\nbind_password_file = \"{}\"\n{sample}",
+            password_file.display()
+        );
+        let path = dir.path().join("hall.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let path = config(&secret);
+    let out = hallcall(&["--config", path.to_str().unwrap(), "--check-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bind_password_file") && stderr.contains("ldap-password"),
+        "{stderr}"
+    );
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let out = hallcall(&["--config", path.to_str().unwrap(), "--check-config"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("directory: ldaps://dc.example.org"), "{stdout}");
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+}
+
 /// With the sample password in use the server starts only in demo mode.
 #[test]
 fn sample_passwords_stop_the_start_outside_demo_mode() {
