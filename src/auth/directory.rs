@@ -140,17 +140,26 @@ impl Directory {
             .await
             .and_then(ldap3::SearchResult::success)
             .map_err(failed)?;
-        if found.len() != 1 {
-            if found.len() > 1 {
-                tracing::warn!(
-                    user,
-                    entries = found.len(),
-                    "the directory's user filter finds several entries: refused"
-                );
-            }
-            return Ok(None);
+        if found.len() > 1 {
+            tracing::warn!(
+                user,
+                entries = found.len(),
+                "the directory's user filter finds several entries: refused"
+            );
         }
-        let entry = SearchEntry::construct(found.remove(0));
+        let known = found.len() == 1;
+        // A name the directory lacks goes through the same steps, against
+        // an entry that does not exist, so that how long a refusal takes
+        // does not tell which names it has.
+        let entry = if known {
+            SearchEntry::construct(found.remove(0))
+        } else {
+            SearchEntry {
+                dn: format!("cn=hallcall-no-such-person,{}", self.cfg.user_base),
+                attrs: std::collections::HashMap::new(),
+                bin_attrs: std::collections::HashMap::new(),
+            }
+        };
         let filter = self
             .cfg
             .group_filter
@@ -173,6 +182,9 @@ impl Directory {
             .await
             .map_err(|e| DirectoryError::Unreachable(e.to_string()))?;
         let _ = ldap.unbind().await;
+        if !known {
+            return Ok(None);
+        }
         match bound.rc {
             0 => {}
             INVALID_CREDENTIALS => return Ok(None),
