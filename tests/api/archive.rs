@@ -430,7 +430,11 @@ async fn an_archive_that_takes_only_tls_is_reached_over_tls_and_a_stranger_certi
     let refusal = loop {
         match tokio_postgres::connect(&pg.url(), NoTls).await {
             Ok(_) => panic!("PostgreSQL took a connection in clear"),
-            Err(e) if e.as_db_error().is_some() => break e.as_db_error().unwrap().message().to_owned(),
+            // "the database system is starting up" is a database error
+            // too: only the refusal ends the wait.
+            Err(e) if e.as_db_error().is_some_and(|d| d.message().contains("pg_hba")) => {
+                break e.as_db_error().unwrap().message().to_owned();
+            }
             Err(e) => {
                 assert!(Instant::now() < deadline, "PostgreSQL does not answer: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
