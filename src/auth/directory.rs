@@ -4,6 +4,7 @@
 //! the directory is kept: each sign-in asks it again.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
@@ -49,6 +50,22 @@ pub struct Directory {
     bind_password: Option<String>,
     tls: Arc<ClientConfig>,
     slots: Semaphore,
+    /// What sign-ins met, for `/metrics`.
+    pub counts: Counts,
+}
+
+/// Sign-ins through the directory since start, by what came of them.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// The directory bound the person.
+    pub accepted: AtomicU64,
+    /// Unknown name or wrong password (or a disabled account).
+    pub refused: AtomicU64,
+    /// The directory could not answer.
+    pub unavailable: AtomicU64,
+    /// Whether the latest sign-in that reached for the directory got an
+    /// answer (true before any).
+    pub down: AtomicBool,
 }
 
 impl std::fmt::Debug for Directory {
@@ -81,6 +98,7 @@ impl Directory {
             cfg: cfg.clone(),
             bind_password,
             slots: Semaphore::new(SLOTS),
+            counts: Counts::default(),
         })
     }
 
@@ -101,9 +119,18 @@ impl Directory {
             return Ok(None);
         }
         let _slot = self.slots.try_acquire().map_err(|_| DirectoryError::Busy)?;
-        tokio::time::timeout(self.cfg.timeout, self.attempt(user, password))
+        let outcome = tokio::time::timeout(self.cfg.timeout, self.attempt(user, password))
             .await
-            .unwrap_or(Err(DirectoryError::Timeout(self.cfg.timeout)))
+            .unwrap_or(Err(DirectoryError::Timeout(self.cfg.timeout)));
+        let c = &self.counts;
+        let counter = match &outcome {
+            Ok(Some(_)) => &c.accepted,
+            Ok(None) => &c.refused,
+            Err(_) => &c.unavailable,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        c.down.store(outcome.is_err(), Ordering::Relaxed);
+        outcome
     }
 
     async fn attempt(&self, user: &str, password: &str) -> Result<Option<Person>, DirectoryError> {

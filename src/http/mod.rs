@@ -288,6 +288,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(archive) = &state.archive {
         archive_metrics(&mut g, archive);
     }
+    if let Some(directory) = &state.directory {
+        directory_metrics(&mut g, &directory.counts);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -296,6 +299,33 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(&g),
     )
         .into_response()
+}
+
+/// Sign-ins through the staff directory.
+fn directory_metrics(g: &mut String, c: &crate::auth::directory::Counts) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        g,
+        "# HELP hallcall_directory_up 0 when the latest sign-in through the directory got no answer from it.\n\
+         # TYPE hallcall_directory_up gauge\nhallcall_directory_up {}",
+        u64::from(!c.down.load(Ordering::Relaxed))
+    );
+    let _ = writeln!(
+        g,
+        "# HELP hallcall_directory_sign_ins_total Sign-ins through the directory, since start, by outcome.\n\
+         # TYPE hallcall_directory_sign_ins_total counter"
+    );
+    for (outcome, n) in [
+        ("accepted", &c.accepted),
+        ("refused", &c.refused),
+        ("unavailable", &c.unavailable),
+    ] {
+        let _ = writeln!(
+            g,
+            "hallcall_directory_sign_ins_total{{outcome=\"{outcome}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
 }
 
 /// The PostgreSQL archive's figures.

@@ -211,9 +211,34 @@ async fn directory_people_sign_in_with_their_groups_roles_and_local_accounts_out
     for _ in 0..8 {
         assert_eq!(login_raw(&app, HALL, "liming", "liming-pass").await.0, 503);
     }
+    // Monitoring sees the outage.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("hallcall_directory_up 0"), "{metrics}");
+    assert!(
+        metrics.contains("hallcall_directory_sign_ins_total{outcome=\"unavailable\"} 9"),
+        "{metrics}"
+    );
     ldap.restart();
     let (s, r) = login_raw(&app, HALL, "liming", "liming-pass").await;
     assert_eq!(s, 200, "back with the directory: {r}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("hallcall_directory_up 1"), "{metrics}");
 
     // An administrator ends a directory person's sessions as a local one's.
     let admin = app.token(HALL, "admin").await;
