@@ -103,8 +103,7 @@ impl HallConfig {
     /// DNs) has here: the first mapping that matches decides the role, and
     /// every matching mapping of that role adds its windows.
     pub fn directory_role(&self, groups: &[String]) -> Option<(Role, Vec<WindowNo>)> {
-        let mut matching = self.directory_groups.iter().filter(|g| groups.contains(&g.group));
-        let role = matching.next()?.role;
+        let role = self.directory_groups.iter().find(|g| groups.contains(&g.group))?.role;
         let mut windows: Vec<WindowNo> = self
             .directory_groups
             .iter()

@@ -230,12 +230,21 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
         };
         let granted = Granted {
             role,
-            windows,
+            windows: windows.clone(),
             label: person.card.label(&req.user),
         };
         let by = ip.note(AuditAction::SignedIn, &req.user, Some(person.dn.clone()));
         return Ok(Json(
-            staff_session(&state, hall, req.user, Some(granted), &cfg.directory_binding(), by).await?,
+            staff_session(
+                &state,
+                hall,
+                req.user,
+                (role, windows),
+                Some(granted),
+                &cfg.directory_binding(),
+                by,
+            )
+            .await?,
         ));
     }
     let ok = match &local {
@@ -265,7 +274,16 @@ async fn login(State(state): State<AppState>, ip: ClientIp, Body(req): Body<Logi
     }
     let by = ip.note(AuditAction::SignedIn, &account.user, None);
     Ok(Json(
-        staff_session(&state, hall, account.user, None, &account.password_hash, by).await?,
+        staff_session(
+            &state,
+            hall,
+            account.user,
+            (account.role, account.windows),
+            None,
+            &account.password_hash,
+            by,
+        )
+        .await?,
     ))
 }
 
@@ -280,23 +298,18 @@ fn directory_unavailable(e: &DirectoryError) -> ApiError {
 }
 
 /// A person's session for a working day, in the audit log before the
-/// token is handed out. `granted` is what a directory sign-in gave (a
-/// local account's role and windows are read from the configuration);
+/// token is handed out. `granted` is what a directory sign-in gave (it
+/// goes in the token; a local account's is read from the configuration);
 /// `binding` is what the token is bound to.
 async fn staff_session(
     state: &AppState,
     hall: HallId,
     user: String,
+    (role, windows): (Role, Vec<WindowNo>),
     granted: Option<Granted>,
     binding: &str,
     by: AuditNote,
 ) -> Result<Session, ApiError> {
-    let cfg = state.service.halls.config(hall)?;
-    let (role, windows) = match (&granted, cfg.account(&user)) {
-        (Some(g), _) => (g.role, g.windows.clone()),
-        (None, Some(a)) => (a.role, a.windows.clone()),
-        (None, None) => return Err(ApiError::unauthenticated("wrong user name or password")),
-    };
     state.service.execute(hall, Command::Record { notes: vec![by] }).await?;
     let expires = state.service.now().0 + STAFF_SESSION_MS;
     let token = state.keys.sign(

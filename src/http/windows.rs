@@ -243,8 +243,9 @@ async fn act(
             p.role.name()
         )));
     }
-    // Who staffs the window is the signed-in account, as the configuration
-    // names it: never what the request says (好差评 are reported by it).
+    // Who staffs the window is the signed-in person, as the configuration
+    // or the directory names them: never what the request says (好差评 are
+    // reported by it).
     let staff = p.label.clone();
     let cmd = command(&action, window, &bytes, &staff)?;
     let now = state.service.now();

@@ -399,22 +399,9 @@ async fn sigkill_while_archiving_loses_and_doubles_nothing() {
 /// The server as `start` makes it, with `--archive-ca-file`.
 async fn start_tls(data: &std::path::Path, archive: &str, ca: &std::path::Path) -> TestApp {
     let args = hallcall::cli::Args {
-        config: crate::helpers::sample_config(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        store: StoreUrl::File(data.to_path_buf()),
-        check_config: false,
-        hash_password: false,
-        public_url: None,
-        sounds: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
-        retention_days: 30,
         archive: Some(archive.to_owned()),
         archive_ca_file: Some(ca.to_path_buf()),
-        connections: hallcall::cli::ConnArgs::default(),
-        new_secret: false,
-        demo: true,
-        write_timeout_secs: 5,
-        person_key_file: None,
-        earlier_person_key_file: Vec::new(),
+        ..crate::helpers::args(StoreUrl::File(data.to_path_buf()))
     };
     crate::helpers::spawn_app_args(args, TUESDAY_10AM).await
 }

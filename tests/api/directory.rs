@@ -96,21 +96,7 @@ windows = [10]
 async fn start(dir: &Path, config: PathBuf) -> TestApp {
     let args = Args {
         config,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        store: StoreUrl::File(dir.join("data")),
-        check_config: false,
-        hash_password: false,
-        public_url: None,
-        sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
-        retention_days: 30,
-        archive: None,
-        archive_ca_file: None,
-        connections: hallcall::cli::ConnArgs::default(),
-        new_secret: false,
-        demo: true,
-        write_timeout_secs: 5,
-        person_key_file: None,
-        earlier_person_key_file: Vec::new(),
+        ..crate::helpers::args(StoreUrl::File(dir.join("data")))
     };
     spawn_app_args(args, TUESDAY_10AM).await
 }

@@ -193,24 +193,37 @@ pub async fn spawn_app_full(
         hallcall::telemetry::init(std::io::stdout);
     }
     let args = Args {
+        archive: archive.map(str::to_owned),
+        connections,
+        write_timeout_secs,
+        person_key_file: person_keys.first().map(|p| p.to_path_buf()),
+        earlier_person_key_file: person_keys.iter().skip(1).map(|p| p.to_path_buf()).collect(),
+        ..args(store.clone())
+    };
+    spawn_app_args(args, now).await
+}
+
+/// The sample configuration on `store`, in demo mode, on a free port:
+/// what a test changes starts from here.
+pub fn args(store: StoreUrl) -> Args {
+    Args {
         config: sample_config(),
         listen: "127.0.0.1:0".parse().expect("a socket address"),
-        store: store.clone(),
+        store,
         check_config: false,
         hash_password: false,
         public_url: None,
         sounds: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sounds"),
         retention_days: 30,
-        archive: archive.map(str::to_owned),
+        archive: None,
         archive_ca_file: None,
-        connections,
+        connections: hallcall::cli::ConnArgs::default(),
         new_secret: false,
         demo: true,
-        write_timeout_secs,
-        person_key_file: person_keys.first().map(|p| p.to_path_buf()),
-        earlier_person_key_file: person_keys.iter().skip(1).map(|p| p.to_path_buf()).collect(),
-    };
-    spawn_app_args(args, now).await
+        write_timeout_secs: 5,
+        person_key_file: None,
+        earlier_person_key_file: Vec::new(),
+    }
 }
 
 /// Starts the server as `args` say, with the clock at `now`.
