@@ -11,7 +11,8 @@ use clap::Parser;
 pub enum StoreUrl {
     /// The embedded store in a data directory: `file:./data`.
     File(PathBuf),
-    /// A Redis server: `redis://127.0.0.1:6379/0`.
+    /// A Redis server: `redis://127.0.0.1:6379/0`, or a Redis Cluster:
+    /// `redis+cluster://10.0.0.1:7000,10.0.0.2:7000`.
     Redis(String),
 }
 
@@ -23,11 +24,15 @@ impl FromStr for StoreUrl {
                 return Err("file: needs a directory, as in file:./data".into());
             }
             Ok(StoreUrl::File(PathBuf::from(path)))
-        } else if s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("redis+unix://") {
+        } else if s.starts_with("redis://")
+            || s.starts_with("rediss://")
+            || s.starts_with("redis+unix://")
+            || s.starts_with("redis+cluster://")
+        {
             Ok(StoreUrl::Redis(s.to_owned()))
         } else {
             Err(format!(
-                "{s:?} is not a store URL: use file:DIR or redis://HOST:PORT/DB"
+                "{s:?} is not a store URL: use file:DIR, redis://HOST:PORT/DB or redis+cluster://HOST:PORT,HOST:PORT"
             ))
         }
     }
@@ -53,7 +58,8 @@ pub struct Args {
     /// Address to serve HTTP and WebSockets on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Where state is kept: file:DIR (embedded) or redis://HOST:PORT/DB.
+    /// Where state is kept: file:DIR (embedded), redis://HOST:PORT/DB or
+    /// redis+cluster://HOST:PORT,HOST:PORT (a Redis Cluster).
     #[arg(long, default_value = "file:./data")]
     pub store: StoreUrl,
     /// Business days of events kept for reports (older ones are deleted
@@ -194,5 +200,7 @@ mod tests {
         assert_eq!(url.to_string(), "redis://***@10.0.0.5:6379/2");
         let plain: StoreUrl = "redis://127.0.0.1:6379/0".parse().unwrap();
         assert_eq!(plain.to_string(), "redis://127.0.0.1:6379/0");
+        let cluster: StoreUrl = "redis+cluster://:pw@10.0.0.5:7000,10.0.0.6:7000".parse().unwrap();
+        assert_eq!(cluster.to_string(), "redis+cluster://***@10.0.0.5:7000,10.0.0.6:7000");
     }
 }

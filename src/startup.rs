@@ -79,7 +79,8 @@ impl Application {
         let announcer = Announcer::new(Arc::new(clips));
         // Checked before the store is touched.
         let person = person_keys(args)?;
-        let secret = load_or_create_secret(&location, args.new_secret)
+        let hall_ids: Vec<_> = config.halls.iter().map(|h| h.spec.id).collect();
+        let secret = load_or_create_secret(&location, args.new_secret, &hall_ids)
             .await
             .with_context(|| format!("cannot read or create the signing secret in {}", args.store))?;
         let keys = Keys::with_person_keys(&secret, &person);

@@ -5,7 +5,9 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::engine::HallId;
 use crate::store::Location;
+use crate::store::redis_store::{DEFAULT_PREFIX, RedisStore};
 
 const FILE: &str = "secret.key";
 
@@ -30,7 +32,7 @@ fn lost(place: &str) -> anyhow::Error {
 ///
 /// # Errors
 /// The file or Redis cannot be read or written, or the secret is lost.
-pub async fn load_or_create_secret(location: &Location, new_secret: bool) -> anyhow::Result<Vec<u8>> {
+pub async fn load_or_create_secret(location: &Location, new_secret: bool, halls: &[HallId]) -> anyhow::Result<Vec<u8>> {
     let candidate = fresh()?;
     let hex = match location {
         Location::Journal(dir) => {
@@ -41,23 +43,12 @@ pub async fn load_or_create_secret(location: &Location, new_secret: bool) -> any
             from_file(&path, &candidate)?
         }
         Location::Redis(url) => {
-            let client = redis::Client::open(url.as_str())?;
-            let mut conn = client.get_multiplexed_async_connection().await?;
-            let prefix = crate::store::redis_store::DEFAULT_PREFIX;
-            let key = format!("{prefix}:secret");
+            let store = RedisStore::connect(url, DEFAULT_PREFIX).await?;
+            let mut conn = store.connection();
+            let key = format!("{DEFAULT_PREFIX}:secret");
             let exists: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await?;
-            if !new_secret && !exists {
-                let (_, some): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(0)
-                    .arg("MATCH")
-                    .arg(format!("{prefix}:*"))
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut conn)
-                    .await?;
-                if !some.is_empty() {
-                    return Err(lost(&key));
-                }
+            if !new_secret && !exists && redis_holds_halls(&store, halls).await? {
+                return Err(lost(&key));
             }
             // SET NX then GET: the first process to start decides for all.
             let _: Option<String> = redis::cmd("SET")
@@ -73,6 +64,28 @@ pub async fn load_or_create_secret(location: &Location, new_secret: bool) -> any
         anyhow::bail!("the stored secret is not hex of at least 16 bytes");
     }
     Ok(hex.into_bytes())
+}
+
+/// Whether Redis holds a log of any of `halls`, under today's key names or
+/// those before hash tags. Asked key by key: a Redis Cluster cannot scan
+/// every node in one command.
+async fn redis_holds_halls(store: &RedisStore, halls: &[HallId]) -> anyhow::Result<bool> {
+    let mut conn = store.connection();
+    const KEYS: [&str; 3] = ["events", "last", "snapshot"];
+    for hall in halls {
+        // Today's names share a slot, so one EXISTS asks for them all.
+        let mut asks = vec![KEYS.map(|what| store.key(*hall, what)).to_vec()];
+        if !store.is_cluster() {
+            asks.push(KEYS.map(|what| format!("{DEFAULT_PREFIX}:{hall}:{what}")).to_vec());
+        }
+        for keys in asks {
+            let found: u64 = redis::cmd("EXISTS").arg(&keys).query_async(&mut conn).await?;
+            if found > 0 {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Whether the journal directory holds any event or snapshot.

@@ -2,13 +2,13 @@
 //! the shared ticket number counters.
 //!
 //! ```text
-//! PREFIX:HALL:events    stream, one entry per hall per batch: id LAST-0 (the
+//! PREFIX:{HALL}:events    stream, one entry per hall per batch: id LAST-0 (the
 //!                       batch's last event), field `e` = JSON array of events
-//! PREFIX:HALL:last      string, the sequence number of the hall's last event
-//! PREFIX:HALL:days      hash, business day (YYYY-MM-DD) -> seq of its DayStarted
-//! PREFIX:HALL:snapshot  string, HallSnapshot JSON
-//! PREFIX:HALL:epochs    list, the log's incarnations: EPOCH:FIRST-SEQ
-//! PREFIX:HALL:num:DAY:ZONE  integer counter, expires 3 days after last use
+//! PREFIX:{HALL}:last      string, the sequence number of the hall's last event
+//! PREFIX:{HALL}:days      hash, business day (YYYY-MM-DD) -> seq of its DayStarted
+//! PREFIX:{HALL}:snapshot  string, HallSnapshot JSON
+//! PREFIX:{HALL}:epochs    list, the log's incarnations: EPOCH:FIRST-SEQ
+//! PREFIX:{HALL}:num:DAY:ZONE  integer counter, expires 3 days after last use
 //! ```
 //!
 //! An append is one Lua script, so one round trip and all or nothing: it
@@ -27,11 +27,9 @@
 //! appends only, so that batches sent back to back arrive in order, and
 //! one for everything else.
 
-use std::time::Duration;
-
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RedisResult, Value};
 
+pub use self::conn::{Conn, Target, redacted};
 use super::epoch::{EPOCHS_KEPT, Epoch, Epochs};
 use super::{NumberKey, Recovered, StoreError};
 use jiff::civil::Date;
@@ -43,8 +41,8 @@ pub const DEFAULT_PREFIX: &str = "hallcall";
 /// Days of events kept behind the snapshot for reports, unless configured.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A hall's keys before they carried its hash tag.
+const LEGACY_KEYS: [&str; 5] = ["events", "last", "days", "snapshot", "epochs"];
 /// Stream entries read per XRANGE call.
 const PAGE: usize = 10_000;
 /// Number counters outlive their day by a little, then go away.
@@ -150,49 +148,48 @@ struct HallArgs {
 /// The Redis backend. Cloning is cheap and clones share the connections.
 #[derive(Clone, Debug)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     /// Appends only, on a connection of their own: the writer sends the
     /// next batch before the last one is answered, and relies on each
     /// reaching Redis in the order sent. On a connection shared with every
     /// request's `INCR`, the connection's queue can be full when one batch
     /// is sent and have room again for the next, which then overtakes it.
-    appends: ConnectionManager,
+    appends: Conn,
     prefix: String,
     retention_days: u32,
 }
 
 impl RedisStore {
-    /// Connects to Redis at `url` (`redis://host:port/db`), naming every
-    /// key `PREFIX:…`. Connection attempts time out after 1 s and replies
-    /// after 2 s, so calls fail fast while Redis is down; the connection is
-    /// re-established by itself once it is back.
+    /// Connects to Redis at `url` (`redis://host:port/db`, or
+    /// `redis+cluster://host:port,…` for a Redis Cluster), naming every key
+    /// `PREFIX:{HALL}:…`. Connection attempts time out after 1 s and
+    /// replies after 2 s, so calls fail fast while Redis is down; the
+    /// connection is re-established by itself once it is back.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the URL is invalid or Redis cannot
     /// be reached.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL {}: {e}", redacted(url))))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_millis(500));
-        let cannot =
-            |e: RedisError| StoreError::Unavailable(format!("cannot connect to Redis at {}: {e}", redacted(url)));
-        let conn = ConnectionManager::new_with_config(client.clone(), config.clone())
-            .await
-            .map_err(cannot)?;
-        let appends = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(cannot)?;
+        let target = Target::parse(url).map_err(StoreError::Unavailable)?;
+        let conn = Conn::connect(&target).await?;
+        let appends = Conn::connect(&target).await?;
         Ok(RedisStore {
             conn,
             appends,
             prefix: prefix.to_owned(),
             retention_days: DEFAULT_RETENTION_DAYS,
         })
+    }
+
+    /// Whether this is a Redis Cluster: a command then touches one hall.
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
+    }
+
+    /// A connection for commands of the caller's own (the cluster's
+    /// leases, the signing secret).
+    pub fn connection(&self) -> Conn {
+        self.conn.clone()
     }
 
     /// Keeps `days` business days of events (at least 1) behind each
@@ -207,8 +204,73 @@ impl RedisStore {
         &self.prefix
     }
 
-    fn key(&self, hall: HallId, what: &str) -> String {
-        format!("{}:{hall}:{what}", self.prefix)
+    /// A hall's key. The `{HALL}` hash tag puts every key of one hall in
+    /// one Redis Cluster slot, so its scripts and transactions may touch
+    /// them together.
+    pub fn key(&self, hall: HallId, what: &str) -> String {
+        hall_key(&self.prefix, hall, what)
+    }
+
+    /// Renames the keys of a store written before keys carried the hall's
+    /// hash tag (`PREFIX:HALL:…`) to today's names, for the halls given.
+    /// Run at open, before anything is read; a key already renamed (by
+    /// another process starting beside this one) is left alone. A cluster
+    /// never held the old names, and cannot rename across slots.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when Redis cannot be reached.
+    pub async fn rename_legacy_keys(&self, halls: &[HallId]) -> Result<usize, StoreError> {
+        if self.is_cluster() {
+            return Ok(0);
+        }
+        let mut conn = self.conn.clone();
+        let mut renamed = 0;
+        for hall in halls {
+            let mut names: Vec<(String, String)> = LEGACY_KEYS
+                .iter()
+                .map(|what| (format!("{}:{hall}:{what}", self.prefix), self.key(*hall, what)))
+                .collect();
+            let pattern = format!("{}:{hall}:num:*", self.prefix);
+            let mut cursor = 0u64;
+            loop {
+                let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| unavailable("scan", &pattern, &e))?;
+                for old in found {
+                    let what = old[self.prefix.len() + hall.as_str().len() + 2..].to_owned();
+                    names.push((old, self.key(*hall, &what)));
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            for (old, new) in names {
+                let moved: RedisResult<i64> = redis::cmd("RENAMENX").arg(&old).arg(&new).query_async(&mut conn).await;
+                match moved {
+                    Ok(1) => {
+                        tracing::info!(from = %old, to = %new, "renamed a Redis key to carry its hall's hash tag");
+                        renamed += 1;
+                    }
+                    Ok(_) => {
+                        return Err(StoreError::corrupt(
+                            &old,
+                            format!("both {old} and {new} exist: a store written by two versions at once"),
+                        ));
+                    }
+                    // Not there: nothing to rename, or another process did.
+                    Err(e) if e.detail().is_some_and(|d| d.contains("no such key")) => {}
+                    Err(e) => return Err(unavailable("rename", &old, &e)),
+                }
+            }
+        }
+        Ok(renamed)
     }
 
     /// Writes a batch of events for any number of halls in one round trip,
@@ -276,6 +338,12 @@ impl RedisStore {
         }
         if args.is_empty() {
             return Ok(());
+        }
+        if self.is_cluster() && args.len() > 1 {
+            // Its halls are in different slots: the writer sends them apart.
+            return Err(StoreError::Unavailable(
+                "an append to a Redis Cluster takes one hall at a time".to_owned(),
+            ));
         }
         let bytes = APPEND.len()
             + keys.iter().map(String::len).sum::<usize>()
@@ -502,7 +570,7 @@ impl RedisStore {
         Ok(Some(out))
     }
 
-    /// The hall's log incarnations (`PREFIX:HALL:epochs`, a list of
+    /// The hall's log incarnations (`PREFIX:{HALL}:epochs`, a list of
     /// `EPOCH:FIRST`), oldest first.
     ///
     /// # Errors
@@ -613,7 +681,7 @@ impl RedisStore {
     /// [`StoreError::Corrupt`] when the counter key holds something other
     /// than a number in range; [`StoreError::Unavailable`] otherwise.
     pub async fn allocate_number(&self, key: NumberKey) -> Result<u32, StoreError> {
-        let counter = format!("{}:{}:num:{}:{}", self.prefix, key.hall, key.day, key.zone);
+        let counter = self.key(key.hall, &format!("num:{}:{}", key.day, key.zone));
         let mut conn = self.conn.clone();
         let n: i64 = match redis::cmd("INCR").arg(&counter).query_async(&mut conn).await {
             Ok(n) => n,
@@ -798,14 +866,6 @@ fn unavailable(what: &str, key: &str, e: &RedisError) -> StoreError {
     StoreError::Unavailable(format!("Redis {what} {key}: {e}"))
 }
 
-/// `redis://user:secret@host/` without the credentials, for messages.
-pub(crate) fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
-}
-
 /// A stream entry id of the form `SEQ-0`.
 fn parse_entry_id(id: &str) -> Option<u64> {
     let (ms, seq) = id.split_once('-')?;
@@ -867,7 +927,7 @@ fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &[u8]) -> Option<&'a [u8]> 
 /// Hands a hall's events from `first` (on) up to `stop` (excluded, or to
 /// the end) to `f`, checking that they follow each other without a gap.
 async fn read_range(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     events_key: &str,
     first: u64,
     stop: Option<u64>,
@@ -950,6 +1010,13 @@ fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
         _ => f(),
     }
 }
+
+/// `PREFIX:{HALL}:WHAT`: see [`RedisStore::key`].
+pub fn hall_key(prefix: &str, hall: HallId, what: &str) -> String {
+    format!("{prefix}:{{{hall}}}:{what}")
+}
+
+mod conn;
 
 #[cfg(test)]
 mod tests;

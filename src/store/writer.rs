@@ -221,6 +221,11 @@ impl Store {
                     Ok(w) => w,
                     Err(e) => Some(format!("cannot check Redis persistence: {e}")),
                 };
+                let ids: Vec<HallId> = cfg.halls.iter().map(|h| h.id).collect();
+                let renamed = redis.rename_legacy_keys(&ids).await?;
+                if renamed > 0 {
+                    tracing::warn!(renamed, "Redis keys renamed to carry their hall's hash tag");
+                }
                 let mut halls = HashMap::new();
                 for hall in &cfg.halls {
                     halls.insert(hall.id, redis.load(hall.id).await?);
@@ -677,6 +682,25 @@ fn per_hall(batch: Vec<(HallId, Vec<Event>)>) -> Vec<(HallId, Vec<Event>)> {
     out
 }
 
+type Acks = Vec<oneshot::Sender<Result<(), StoreError>>>;
+type Appends = Vec<(HallId, Vec<Event>)>;
+
+/// A batch's appends and their answers, a hall to each part, halls in
+/// order of first appearance.
+fn split_per_hall(batch: Appends, acks: Acks) -> Vec<(Appends, Acks)> {
+    let mut out: Vec<(Appends, Acks)> = Vec::new();
+    let mut at: HashMap<HallId, usize> = HashMap::new();
+    for ((hall, events), ack) in batch.into_iter().zip(acks) {
+        let i = *at.entry(hall).or_insert_with(|| {
+            out.push((Vec::new(), Vec::new()));
+            out.len() - 1
+        });
+        out[i].0.push((hall, events));
+        out[i].1.push(ack);
+    }
+    out
+}
+
 impl Writer {
     /// Checks a group of consecutive appends against what is written or on
     /// its way and sends the rest to the backend as one batch. An append
@@ -703,18 +727,26 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
-        let backend = self.backend.clone();
-        let mut write: Writing = Box::pin(async move { backend.append(batch).await });
-        // Polled once here, so that it is handed to the backend (queued on
-        // the Redis connection) before any later batch.
-        if let Poll::Ready(w) = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
-            write = Box::pin(std::future::ready(w));
+        // A Redis Cluster runs a script in one slot, so each hall's part
+        // goes on its own, and succeeds or fails on its own.
+        let parts = match &self.backend {
+            Backend::Redis(r) if r.is_cluster() => split_per_hall(batch, acks),
+            _ => vec![(batch, acks)],
+        };
+        for (batch, acks) in parts {
+            let backend = self.backend.clone();
+            let mut write: Writing = Box::pin(async move { backend.append(batch).await });
+            // Polled once here, so that it is handed to the backend (queued
+            // on the Redis connection) before any later batch.
+            if let Poll::Ready(w) = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+                write = Box::pin(std::future::ready(w));
+            }
+            self.flying.push_back(InFlight {
+                write,
+                acks,
+                started: std::time::Instant::now(),
+            });
         }
-        self.flying.push_back(InFlight {
-            write,
-            acks,
-            started: std::time::Instant::now(),
-        });
     }
 
     /// A batch's answer, taken in the order the batches were sent.

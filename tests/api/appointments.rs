@@ -162,7 +162,7 @@ async fn on_redis_a_check_in_takes_its_number_from_the_shared_counter() {
         .await
         .unwrap();
     let n: i64 = redis::cmd("GET")
-        .arg("hallcall:qiaocheng:num:2026-11-24:general")
+        .arg("hallcall:{qiaocheng}:num:2026-11-24:general")
         .query_async(&mut conn)
         .await
         .unwrap();

@@ -296,7 +296,7 @@ async fn foreign_data_in_redis_stops_the_start_naming_the_key() {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("SET")
-        .arg("hallcall:crash:snapshot")
+        .arg("hallcall:{crash}:snapshot")
         .arg("<html>not ours</html>")
         .query_async(&mut conn)
         .await
@@ -326,7 +326,7 @@ async fn foreign_data_in_redis_stops_the_start_naming_the_key() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("hallcall:crash:snapshot"), "{stderr}");
+    assert!(stderr.contains("hallcall:{crash}:snapshot"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 

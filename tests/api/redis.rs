@@ -96,6 +96,30 @@ async fn state_survives_a_redis_restart_from_its_append_only_file() {
     assert_eq!(ticket_of(&r), "C006");
 }
 
+/// The whole server on a three-primary Redis Cluster: the halls' keys land
+/// on different primaries, and a restart finds everything.
+#[tokio::test]
+async fn a_redis_cluster_serves_and_keeps_the_halls() {
+    let cluster = crate::redis_server::RedisCluster::start(3, true);
+    let app = spawn_app_with(StoreUrl::Redis(cluster.url()), TUESDAY_10AM).await;
+    for _ in 0..3 {
+        let (s, r) = app.command(issue("general", "social")).await;
+        assert_eq!(s, 200, "{r}");
+    }
+    app.command(json!({"op": "open", "window": 1})).await;
+    app.command(json!({"op": "resume", "window": 1})).await;
+    let (s, r) = app.command(json!({"op": "call_next", "window": 1})).await;
+    assert_eq!((s, ticket_of(&r).as_str()), (200, "A001"), "{r}");
+    let (_, before) = app.get("/api/v1/halls/qiaocheng").await;
+    drop(app);
+    let app = spawn_app_with(StoreUrl::Redis(cluster.url()), TUESDAY_10AM).await;
+    let (_, after) = app.get("/api/v1/halls/qiaocheng").await;
+    assert_eq!(after["queues"], before["queues"]);
+    assert_eq!(after["windows"], before["windows"]);
+    let (_, r) = app.command(issue("general", "social")).await;
+    assert_eq!(ticket_of(&r), "A004");
+}
+
 #[tokio::test]
 async fn numbers_come_from_redis() {
     let redis = RedisServer::start(false);
@@ -104,7 +128,7 @@ async fn numbers_come_from_redis() {
     let client = redis_client(&redis).await;
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let _: i64 = redis::cmd("INCRBY")
-        .arg("hallcall:qiaocheng:num:2026-11-24:general")
+        .arg("hallcall:{qiaocheng}:num:2026-11-24:general")
         .arg(2)
         .query_async(&mut conn)
         .await

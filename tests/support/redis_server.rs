@@ -22,6 +22,8 @@ pub struct RedisServer {
     port: u16,
     dir: TempDir,
     appendonly: bool,
+    /// More `redis-server` arguments, kept for restarts.
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -33,6 +35,12 @@ impl RedisServer {
     /// # Panics
     /// When `redis-server` is not installed or does not answer PING in 10 s.
     pub fn start(appendonly: bool) -> RedisServer {
+        RedisServer::start_with(appendonly, |_| Vec::new())
+    }
+
+    /// As [`RedisServer::start`], with more arguments made for the port
+    /// picked (a cluster node's bus port, say).
+    pub fn start_with(appendonly: bool, extra: impl Fn(u16) -> Vec<String>) -> RedisServer {
         let dir = tempfile::Builder::new()
             .prefix("hallcall-redis-")
             .tempdir()
@@ -42,12 +50,14 @@ impl RedisServer {
         // binding it: try a few.
         for _ in 0..5 {
             let port = free_port();
-            match spawn_and_wait(port, dir.path(), appendonly) {
+            let extra = extra(port);
+            match spawn_and_wait(port, dir.path(), appendonly, &extra) {
                 Ok(child) => {
                     return RedisServer {
                         port,
                         dir,
                         appendonly,
+                        extra,
                         child: Some(child),
                     };
                 }
@@ -85,7 +95,7 @@ impl RedisServer {
     /// When it does not answer PING in 10 s.
     pub fn restart(&mut self) {
         self.stop();
-        match spawn_and_wait(self.port, self.dir.path(), self.appendonly) {
+        match spawn_and_wait(self.port, self.dir.path(), self.appendonly, &self.extra) {
             Ok(child) => self.child = Some(child),
             Err(why) => panic!("redis-server did not restart on port {}: {why}", self.port),
         }
@@ -98,7 +108,7 @@ fn log_path(dir: &Path) -> PathBuf {
 
 /// Runs `redis-server` on `port` with its data in `dir` and waits until it
 /// answers PING.
-fn spawn_and_wait(port: u16, dir: &Path, appendonly: bool) -> Result<Child, String> {
+fn spawn_and_wait(port: u16, dir: &Path, appendonly: bool, extra: &[String]) -> Result<Child, String> {
     let log = File::options()
         .create(true)
         .append(true)
@@ -114,6 +124,7 @@ fn spawn_and_wait(port: u16, dir: &Path, appendonly: bool) -> Result<Child, Stri
         .args(["--appendfsync", "always", "--daemonize", "no"])
         .arg("--dir")
         .arg(dir)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
@@ -156,6 +167,80 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A Redis Cluster of primaries without replicas, each a [`RedisServer`]
+/// of its own, made with `redis-cli --cluster create`; stopped when
+/// dropped.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts `primaries` (at least 3) servers and joins them into a
+    /// cluster that covers every slot.
+    ///
+    /// # Panics
+    /// When a server does not start, `redis-cli` is missing, or the
+    /// cluster is not `cluster_state:ok` within 20 s.
+    pub fn start(primaries: usize, appendonly: bool) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..primaries)
+            .map(|_| {
+                RedisServer::start_with(appendonly, |_| {
+                    [
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "2000",
+                        "--cluster-port",
+                    ]
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .chain([free_port().to_string()])
+                    .collect()
+                })
+            })
+            .collect();
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for n in &nodes {
+            create.arg(format!("127.0.0.1:{}", n.port()));
+        }
+        let out = create
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run redis-cli (apt-get install redis-tools): {e}"));
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cluster = RedisCluster { nodes };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cluster.nodes.iter().all(|n| cluster_ok(n.port())) {
+            assert!(Instant::now() < deadline, "the Redis Cluster is not ok within 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…`, hallcall's store URL.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+}
+
+/// Whether the node on `port` says `cluster_state:ok`.
+fn cluster_ok(port: u16) -> bool {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "cluster", "info"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
 }
 
 fn free_port() -> u16 {

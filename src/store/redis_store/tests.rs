@@ -152,8 +152,8 @@ async fn several_halls_round_trip_in_one_batch() {
     let mut conn = raw(&server).await;
     // One entry per hall per batch (a hall's appends joined), named by its
     // last event.
-    assert_eq!(stream_ids(&mut conn, "hallcall:a:events").await, vec!["4-0", "6-0"]);
-    assert_eq!(stream_ids(&mut conn, "hallcall:b:events").await, vec!["2-0", "5-0"]);
+    assert_eq!(stream_ids(&mut conn, "hallcall:{a}:events").await, vec!["4-0", "6-0"]);
+    assert_eq!(stream_ids(&mut conn, "hallcall:{b}:events").await, vec!["2-0", "5-0"]);
     // Joined appends that leave a gap are refused whole.
     let gap = store
         .append(&[(hall("b"), &evs(6..=6)), (hall("b"), &evs(8..=8))])
@@ -164,19 +164,19 @@ async fn several_halls_round_trip_in_one_batch() {
     );
     assert_eq!(seqs(&store.load(hall("b")).await.unwrap().events), vec![1, 2, 3, 4, 5]);
     let last: String = redis::cmd("GET")
-        .arg("hallcall:a:last")
+        .arg("hallcall:{a}:last")
         .query_async(&mut conn)
         .await
         .unwrap();
     assert_eq!(last, "6");
     let first_of_day: String = redis::cmd("HGET")
-        .arg("hallcall:a:days")
+        .arg("hallcall:{a}:days")
         .arg("2026-11-03")
         .query_async(&mut conn)
         .await
         .unwrap();
     assert_eq!(first_of_day, "1");
-    assert!(!exists(&mut conn, "hallcall:c:events").await);
+    assert!(!exists(&mut conn, "hallcall:{c}:events").await);
 }
 
 #[tokio::test]
@@ -202,10 +202,10 @@ async fn snapshot_bounds_load_and_trimming_keeps_retained_days() {
     // Two days retained (days 2 and 3): day 1 is trimmed, day 2 kept
     // although the snapshot covers it.
     let mut conn = raw(&server).await;
-    let ids = stream_ids(&mut conn, "hallcall:a:events").await;
+    let ids = stream_ids(&mut conn, "hallcall:{a}:events").await;
     assert_eq!(ids, vec!["8-0", "12-0", "14-0"], "day 2's entry and later kept");
     let days: Vec<String> = redis::cmd("HKEYS")
-        .arg("hallcall:a:days")
+        .arg("hallcall:{a}:days")
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -266,7 +266,7 @@ async fn trimming_never_passes_the_snapshot() {
     store.write_snapshot(&snapshot("a", 3, Some(d1))).await.unwrap();
     let mut conn = raw(&server).await;
     assert_eq!(
-        stream_ids(&mut conn, "hallcall:a:events").await,
+        stream_ids(&mut conn, "hallcall:{a}:events").await,
         (4..=8).map(|s| format!("{s}-0")).collect::<Vec<_>>()
     );
     let got = store.load(hall("a")).await.unwrap();
@@ -275,7 +275,7 @@ async fn trimming_never_passes_the_snapshot() {
     // Snapshot at the end of day 2: day 2 (from event 6) is retained.
     store.write_snapshot(&snapshot("a", 8, Some(d2))).await.unwrap();
     assert_eq!(
-        stream_ids(&mut conn, "hallcall:a:events").await,
+        stream_ids(&mut conn, "hallcall:{a}:events").await,
         (6..=8).map(|s| format!("{s}-0")).collect::<Vec<_>>()
     );
     // Two days later nothing is retained: the stream may be emptied, and
@@ -284,8 +284,8 @@ async fn trimming_never_passes_the_snapshot() {
         .write_snapshot(&snapshot("a", 8, Some(date(2026, 11, 5))))
         .await
         .unwrap();
-    assert!(stream_ids(&mut conn, "hallcall:a:events").await.is_empty());
-    assert!(!exists(&mut conn, "hallcall:a:days").await);
+    assert!(stream_ids(&mut conn, "hallcall:{a}:events").await.is_empty());
+    assert!(!exists(&mut conn, "hallcall:{a}:days").await);
     let got = store.load(hall("a")).await.unwrap();
     assert_eq!(got.last_seq(), 8);
     assert!(got.events.is_empty());
@@ -298,7 +298,7 @@ async fn trimming_never_passes_the_snapshot() {
     b.extend(evs(2..=6));
     default.append(&[(hall("b"), &b)]).await.unwrap();
     default.write_snapshot(&snapshot("b", 6, Some(d2))).await.unwrap();
-    assert_eq!(stream_ids(&mut conn, "hallcall:b:events").await, vec!["6-0"]);
+    assert_eq!(stream_ids(&mut conn, "hallcall:{b}:events").await, vec!["6-0"]);
 }
 
 #[test]
@@ -338,7 +338,7 @@ async fn out_of_order_appends_are_refused_and_write_nothing() {
         matches!(err, StoreError::OutOfOrder { hall: h, last: 3, got: 5 } if h == hall("a")),
         "{err:?}"
     );
-    for key in ["hallcall:b:events", "hallcall:b:last", "hallcall:b:days"] {
+    for key in ["hallcall:{b}:events", "hallcall:{b}:last", "hallcall:{b}:days"] {
         assert!(!exists(&mut conn, key).await, "{key} was written");
     }
     assert_eq!(seqs(&store.load(hall("a")).await.unwrap().events), vec![1, 2, 3]);
@@ -398,7 +398,7 @@ async fn two_stores_never_hand_out_the_same_number() {
 
     let mut conn = raw(&server).await;
     let ttl: i64 = redis::cmd("TTL")
-        .arg("hallcall:a:num:2026-11-03:z1")
+        .arg("hallcall:{a}:num:2026-11-03:z1")
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -476,50 +476,50 @@ async fn foreign_data_is_reported_as_corrupt_with_its_key() {
     let set = |key: &'static str, value: &'static str| redis::cmd("SET").arg(key).arg(value).to_owned();
 
     // The events key is a string.
-    set("hallcall:a:events", "hello").exec_async(&mut conn).await.unwrap();
-    assert_corrupt_at(store.load(hall("a")).await, "hallcall:a:events");
-    assert_corrupt_at(store.append(&[(hall("a"), &evs(1..=1))]).await, "hallcall:a:events");
+    set("hallcall:{a}:events", "hello").exec_async(&mut conn).await.unwrap();
+    assert_corrupt_at(store.load(hall("a")).await, "hallcall:{a}:events");
+    assert_corrupt_at(store.append(&[(hall("a"), &evs(1..=1))]).await, "hallcall:{a}:events");
 
     // An entry whose `e` is not an event.
     store.append(&[(hall("b"), &evs(1..=2))]).await.unwrap();
     redis::cmd("XADD")
-        .arg("hallcall:b:events")
+        .arg("hallcall:{b}:events")
         .arg("3-0")
         .arg("e")
         .arg("{not json")
         .exec_async(&mut conn)
         .await
         .unwrap();
-    assert_corrupt_at(store.load(hall("b")).await, "hallcall:b:events entry 3-0");
+    assert_corrupt_at(store.load(hall("b")).await, "hallcall:{b}:events entry 3-0");
 
     // An entry without `e`.
     store.append(&[(hall("c"), &evs(1..=1))]).await.unwrap();
     redis::cmd("XADD")
-        .arg("hallcall:c:events")
+        .arg("hallcall:{c}:events")
         .arg("2-0")
         .arg("x")
         .arg("1")
         .exec_async(&mut conn)
         .await
         .unwrap();
-    assert_corrupt_at(store.load(hall("c")).await, "hallcall:c:events entry 2-0");
+    assert_corrupt_at(store.load(hall("c")).await, "hallcall:{c}:events entry 2-0");
     // Appending after it is refused before anything is written (the stream
     // is past what `last` records), not half done.
-    assert_corrupt_at(store.append(&[(hall("c"), &evs(2..=2))]).await, "hallcall:c:events");
+    assert_corrupt_at(store.append(&[(hall("c"), &evs(2..=2))]).await, "hallcall:{c}:events");
 
     // An entry id that is not SEQ-0, and a gap.
     redis::cmd("XADD")
-        .arg("hallcall:d:events")
+        .arg("hallcall:{d}:events")
         .arg("1-5")
         .arg("e")
         .arg(serde_json::to_string(&[ev(1)]).unwrap())
         .exec_async(&mut conn)
         .await
         .unwrap();
-    assert_corrupt_at(store.load(hall("d")).await, "hallcall:d:events entry 1-5");
+    assert_corrupt_at(store.load(hall("d")).await, "hallcall:{d}:events entry 1-5");
     for seq in [1, 3] {
         redis::cmd("XADD")
-            .arg("hallcall:e:events")
+            .arg("hallcall:{e}:events")
             .arg(format!("{seq}-0"))
             .arg("e")
             .arg(serde_json::to_string(&[ev(seq)]).unwrap())
@@ -527,48 +527,48 @@ async fn foreign_data_is_reported_as_corrupt_with_its_key() {
             .await
             .unwrap();
     }
-    assert_corrupt_at(store.load(hall("e")).await, "hallcall:e:events entry 3-0");
+    assert_corrupt_at(store.load(hall("e")).await, "hallcall:{e}:events entry 3-0");
 
     // An entry whose events do not end at its id.
     redis::cmd("XADD")
-        .arg("hallcall:i:events")
+        .arg("hallcall:{i}:events")
         .arg("5-0")
         .arg("e")
         .arg(serde_json::to_string(&[ev(1)]).unwrap())
         .exec_async(&mut conn)
         .await
         .unwrap();
-    assert_corrupt_at(store.load(hall("i")).await, "hallcall:i:events entry 5-0");
+    assert_corrupt_at(store.load(hall("i")).await, "hallcall:{i}:events entry 5-0");
 
     // Events lost behind `last`.
     store.append(&[(hall("f"), &evs(1..=3))]).await.unwrap();
     redis::cmd("XDEL")
-        .arg("hallcall:f:events")
+        .arg("hallcall:{f}:events")
         .arg("3-0")
         .exec_async(&mut conn)
         .await
         .unwrap();
-    assert_corrupt_at(store.load(hall("f")).await, "hallcall:f:last");
+    assert_corrupt_at(store.load(hall("f")).await, "hallcall:{f}:last");
 
     // A snapshot that is not one, or another hall's.
-    set("hallcall:g:snapshot", "[]").exec_async(&mut conn).await.unwrap();
-    assert_corrupt_at(store.load(hall("g")).await, "hallcall:g:snapshot");
+    set("hallcall:{g}:snapshot", "[]").exec_async(&mut conn).await.unwrap();
+    assert_corrupt_at(store.load(hall("g")).await, "hallcall:{g}:snapshot");
     redis::cmd("SET")
-        .arg("hallcall:h:snapshot")
+        .arg("hallcall:{h}:snapshot")
         .arg(serde_json::to_string(&snapshot("x", 1, None)).unwrap())
         .exec_async(&mut conn)
         .await
         .unwrap();
-    assert_corrupt_at(store.load(hall("h")).await, "hallcall:h:snapshot");
+    assert_corrupt_at(store.load(hall("h")).await, "hallcall:{h}:snapshot");
 
     // `last` and `days` of the wrong kind, and a number counter that is not a number.
-    set("hallcall:i:last", "seven").exec_async(&mut conn).await.unwrap();
-    assert_corrupt_at(store.load(hall("i")).await, "hallcall:i:last");
-    assert_corrupt_at(store.append(&[(hall("i"), &evs(1..=1))]).await, "hallcall:i:last");
-    set("hallcall:j:days", "x").exec_async(&mut conn).await.unwrap();
-    assert_corrupt_at(store.append(&[(hall("j"), &evs(1..=1))]).await, "hallcall:j:days");
-    assert_corrupt_at(store.write_snapshot(&snapshot("j", 0, None)).await, "hallcall:j:days");
-    set("hallcall:k:num:2026-11-03:z1", "abc")
+    set("hallcall:{i}:last", "seven").exec_async(&mut conn).await.unwrap();
+    assert_corrupt_at(store.load(hall("i")).await, "hallcall:{i}:last");
+    assert_corrupt_at(store.append(&[(hall("i"), &evs(1..=1))]).await, "hallcall:{i}:last");
+    set("hallcall:{j}:days", "x").exec_async(&mut conn).await.unwrap();
+    assert_corrupt_at(store.append(&[(hall("j"), &evs(1..=1))]).await, "hallcall:{j}:days");
+    assert_corrupt_at(store.write_snapshot(&snapshot("j", 0, None)).await, "hallcall:{j}:days");
+    set("hallcall:{k}:num:2026-11-03:z1", "abc")
         .exec_async(&mut conn)
         .await
         .unwrap();
@@ -577,7 +577,7 @@ async fn foreign_data_is_reported_as_corrupt_with_its_key() {
         day: date(2026, 11, 3),
         zone: Code::new("z1").unwrap(),
     };
-    assert_corrupt_at(store.allocate_number(number).await, "hallcall:k:num:2026-11-03:z1");
+    assert_corrupt_at(store.allocate_number(number).await, "hallcall:{k}:num:2026-11-03:z1");
 }
 
 #[tokio::test]
@@ -669,4 +669,116 @@ async fn epochs_keep_the_latest_in_order() {
         e.current(),
         Some(crate::store::Epoch(crate::store::stream::EPOCHS_KEPT as u64 + 2))
     );
+}
+
+#[tokio::test]
+async fn keys_written_before_hash_tags_are_renamed_once() {
+    let server = RedisServer::start(false);
+    let store = store(&server).await;
+    store.append(&[(hall("a"), &evs(1..=3))]).await.unwrap();
+    let key = NumberKey {
+        hall: hall("a"),
+        day: date(2026, 11, 3),
+        zone: Code::new("z1").unwrap(),
+    };
+    assert_eq!(store.allocate_number(key).await.unwrap(), 1);
+    // Put the keys back under the names of a store from before.
+    let mut conn = raw(&server).await;
+    for what in ["events", "last", "num:2026-11-03:z1"] {
+        let _: () = redis::cmd("RENAME")
+            .arg(format!("hallcall:{{a}}:{what}"))
+            .arg(format!("hallcall:a:{what}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    assert!(store.load(hall("a")).await.unwrap().events.is_empty());
+
+    assert_eq!(store.rename_legacy_keys(&[hall("a"), hall("b")]).await.unwrap(), 3);
+    assert_eq!(seqs(&store.load(hall("a")).await.unwrap().events), vec![1, 2, 3]);
+    assert_eq!(store.allocate_number(key).await.unwrap(), 2);
+    assert!(!exists(&mut conn, "hallcall:a:events").await);
+    // A second start finds nothing to rename.
+    assert_eq!(store.rename_legacy_keys(&[hall("a")]).await.unwrap(), 0);
+
+    // Both names at once is two versions writing: refused, not merged.
+    let _: () = redis::cmd("SET")
+        .arg("hallcall:a:last")
+        .arg("9")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let err = store.rename_legacy_keys(&[hall("a")]).await.unwrap_err();
+    assert!(
+        err.to_string().contains("both hallcall:a:last and hallcall:{a}:last"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_cluster_keeps_each_hall_in_one_slot() {
+    let cluster = crate::store::test_redis::RedisCluster::start(3, false);
+    let store = RedisStore::connect(&cluster.url(), DEFAULT_PREFIX).await.unwrap();
+    assert!(store.is_cluster());
+    let day = date(2026, 11, 3);
+    // Halls whose keys land on different primaries.
+    let halls = ["a", "b", "c", "qiaocheng", "guoyang", "lixin"].map(hall);
+    for h in halls {
+        let mut first = vec![day_started(1, day)];
+        first.extend(evs(2..=4));
+        store.append(&[(h, &first)]).await.unwrap();
+        store.append(&[(h, &evs(5..=7))]).await.unwrap();
+        store.begin_epoch(h, Epoch(7), 8).await.unwrap();
+        store.write_snapshot(&snapshot(h.as_str(), 5, Some(day))).await.unwrap();
+        let key = NumberKey {
+            hall: h,
+            day,
+            zone: Code::new("z1").unwrap(),
+        };
+        assert_eq!(store.allocate_number(key).await.unwrap(), 1);
+    }
+    for h in halls {
+        let got = store.load(h).await.unwrap();
+        assert_eq!(got.snapshot.map(|s| s.seq), Some(5));
+        assert_eq!(seqs(&got.events), vec![6, 7]);
+        assert_eq!(
+            seqs(&store.read_days(h, day, day).await.unwrap()),
+            (1..=7).collect::<Vec<_>>()
+        );
+        assert_eq!(store.epochs(h).await.unwrap().current(), Some(Epoch(7)));
+        // A gap is refused as on a single Redis.
+        assert!(matches!(
+            store.append(&[(h, &evs(9..=9))]).await,
+            Err(StoreError::OutOfOrder { last: 7, got: 9, .. })
+        ));
+    }
+    // Two halls in one call would cross slots: refused before anything is sent.
+    assert!(
+        store
+            .append(&[(halls[0], &evs(8..=8)), (halls[1], &evs(8..=8))])
+            .await
+            .is_err()
+    );
+
+    // Every key of a hall hashes to one slot, and the halls spread over
+    // more than one primary.
+    let mut conn = store.connection();
+    let mut slots = std::collections::BTreeSet::new();
+    for h in halls {
+        let mut of_hall = std::collections::BTreeSet::new();
+        for what in ["events", "last", "days", "snapshot", "epochs", "num:2026-11-03:z1"] {
+            let slot: i64 = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(store.key(h, what))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            of_hall.insert(slot);
+        }
+        assert_eq!(of_hall.len(), 1, "{h}: {of_hall:?}");
+        slots.extend(of_hall);
+    }
+    let ranges_per_node = 16384 / 3;
+    let primaries: std::collections::BTreeSet<i64> = slots.iter().map(|s| s / (ranges_per_node + 1)).collect();
+    assert!(primaries.len() > 1, "every hall on one primary: {slots:?}");
 }

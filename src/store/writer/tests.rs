@@ -100,7 +100,7 @@ async fn a_refused_batch_does_not_take_the_one_behind_it_down() {
     let mut conn = raw(&redis).await;
     // Another writer got to the first hall's log.
     let _: () = redis::cmd("SET")
-        .arg(format!("hallcall:{first}:last"))
+        .arg(crate::store::redis_store::hall_key("hallcall", first, "last"))
         .arg("999")
         .query_async(&mut conn)
         .await
@@ -124,6 +124,58 @@ async fn a_refused_batch_does_not_take_the_one_behind_it_down() {
     assert_eq!(store.durable(second).await.unwrap().snapshot(), halls[1].snapshot());
     // The first hall's durable copy holds nothing that was refused.
     assert_eq!(store.durable(first).await.unwrap().seq(), 0);
+}
+
+#[tokio::test]
+async fn on_a_redis_cluster_each_hall_is_written_apart_and_fails_apart() {
+    let cluster = crate::store::test_redis::RedisCluster::start(3, false);
+    let opened = Store::open(StoreConfig {
+        location: Location::Redis(cluster.url()),
+        journal: crate::store::journal::JournalOptions::default(),
+        halls: sample(),
+        retention_days: 30,
+        metrics: None,
+    })
+    .await
+    .unwrap();
+    let store = opened.store;
+    let mut halls = opened.halls;
+    assert!(halls.len() >= 2);
+    let (first, second) = (halls[0].spec().id, halls[1].spec().id);
+    // Another writer got to the first hall's log.
+    let redis = crate::store::redis_store::RedisStore::connect(&cluster.url(), "hallcall")
+        .await
+        .unwrap();
+    let mut conn = redis.connection();
+    let _: () = redis::cmd("SET")
+        .arg(redis.key(first, "last"))
+        .arg("999")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // Appends of every hall queued together reach the writer as one batch.
+    let mut acks = Vec::new();
+    for _ in 0..3 {
+        for hall in &mut halls {
+            let events = issue(hall);
+            acks.push((hall.spec().id, store.append(hall.spec().id, events).unwrap()));
+        }
+    }
+    for (hall, ack) in acks {
+        let got = ack.await.unwrap();
+        if hall == first {
+            assert!(got.is_err(), "{hall}: {got:?}");
+        } else {
+            assert!(got.is_ok(), "{hall}: {got:?}");
+        }
+    }
+    for live in &halls[1..] {
+        let hall = live.spec().id;
+        assert_eq!(store.reload(hall).await.unwrap().snapshot(), live.snapshot(), "{hall}");
+        assert_eq!(store.durable(hall).await.unwrap().snapshot(), live.snapshot(), "{hall}");
+    }
+    assert_eq!(store.durable(first).await.unwrap().seq(), 0);
+    assert_eq!(store.durable(second).await.unwrap().seq(), halls[1].seq());
 }
 
 #[test]
