@@ -29,6 +29,7 @@ pub mod archive;
 pub mod audio;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod http;

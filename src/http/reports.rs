@@ -173,7 +173,7 @@ pub(super) fn store_error(e: StoreError) -> ApiError {
             tracing::error!(error = %e, "stored events do not read back or replay into a report");
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_store", e.to_string())
         }
-        StoreError::Unavailable(_) | StoreError::Closed => ApiError::new(
+        StoreError::Unavailable(_) | StoreError::Closed | StoreError::Fenced { .. } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",
             format!("the store cannot be read now: {e}"),

@@ -26,7 +26,7 @@ mod writer;
 /// A redis-server of a test's own, shared by the store's unit tests.
 #[cfg(test)]
 #[path = "../../tests/support/redis_server.rs"]
-mod test_redis;
+pub(crate) mod test_redis;
 
 use std::path::PathBuf;
 
@@ -56,6 +56,15 @@ pub enum StoreError {
     /// An append does not continue the hall's log (an earlier one failed).
     #[error("hall {hall}: append starting at event {got} does not follow event {last}")]
     OutOfOrder { hall: HallId, last: u64, got: u64 },
+    /// Another node owns the hall now: this one's epoch (`held`, none if
+    /// it holds no lease) is not the hall's `current` one. Nothing was
+    /// written.
+    #[error("hall {hall} is owned by another node now (this node's epoch {held:?}, the hall's {current:?})")]
+    Fenced {
+        hall: HallId,
+        held: Option<u64>,
+        current: Option<u64>,
+    },
     #[error("the store is shut down")]
     Closed,
 }

@@ -51,12 +51,19 @@ const NUMBER_TTL_SECS: i64 = 3 * 24 * 3600;
 /// Error codes the append script returns (the first word of its error).
 const OUT_OF_ORDER: &str = "HALLCALL_OUTOFORDER";
 const CORRUPT: &str = "HALLCALL_CORRUPT";
+const FENCED: &str = "HALLCALL_FENCED";
 
 /// Appends events to one or more halls, all or nothing.
 ///
-/// KEYS, three per hall: events stream, last-seq string, days hash.
-/// ARGV, per hall: hall, prev (= first - 1), first, last, n, ndays, then n
-/// pairs (entry id, JSON array of events), then ndays pairs (day, seq).
+/// KEYS, four per hall: events stream, last-seq string, days hash, fence.
+/// ARGV, per hall: hall, prev (= first - 1), first, last, n, ndays, fence
+/// (the owner's epoch, or empty when no node owns halls), then n pairs
+/// (entry id, JSON array of events), then ndays pairs (day, seq).
+///
+/// The fence is checked in the same script as the append: a node that
+/// lost a hall's lease (paused, cut off, slow) and was replaced holds an
+/// epoch below the hall's current one, and every write it still sends is
+/// refused, whatever it believes about its lease.
 /// hallcall sends one pair per hall: a batch's events are one entry, so
 /// the script's work grows with the halls in a batch, not its events.
 ///
@@ -73,13 +80,19 @@ const APPEND: &str = r#"
 local function corrupt(k, problem)
   return redis.error_reply('HALLCALL_CORRUPT ' .. k .. ' ' .. problem)
 end
-local halls = #KEYS / 3
+local halls = #KEYS / 4
 local starts = {}
 local known = {}
 local p = 1
 for h = 1, halls do
-  local ek, lk, dk = 3 * h - 2, 3 * h - 1, 3 * h
+  local ek, lk, dk, fk = 4 * h - 3, 4 * h - 2, 4 * h - 1, 4 * h
   starts[h] = p
+  if ARGV[p + 6] ~= '' then
+    local fence = redis.call('GET', KEYS[fk]) or '0'
+    if fence ~= ARGV[p + 6] then
+      return redis.error_reply('HALLCALL_FENCED ' .. ARGV[p] .. ' ' .. ARGV[p + 6] .. ' ' .. fence)
+    end
+  end
   local stored = known[KEYS[lk]]
   if stored == nil then
     local t = redis.call('TYPE', KEYS[ek])['ok']
@@ -112,14 +125,14 @@ for h = 1, halls do
     return redis.error_reply('HALLCALL_OUTOFORDER ' .. ARGV[p] .. ' ' .. stored .. ' ' .. ARGV[p + 2])
   end
   known[KEYS[lk]] = ARGV[p + 3]
-  p = p + 6 + 2 * tonumber(ARGV[p + 4]) + 2 * tonumber(ARGV[p + 5])
+  p = p + 7 + 2 * tonumber(ARGV[p + 4]) + 2 * tonumber(ARGV[p + 5])
 end
 local written = 0
 for h = 1, halls do
-  local ek, lk, dk = 3 * h - 2, 3 * h - 1, 3 * h
+  local ek, lk, dk = 4 * h - 3, 4 * h - 2, 4 * h - 1
   p = starts[h]
   local n, nd = tonumber(ARGV[p + 4]), tonumber(ARGV[p + 5])
-  local q = p + 6
+  local q = p + 7
   for i = 1, n do
     redis.call('XADD', KEYS[ek], ARGV[q], 'e', ARGV[q + 1])
     q = q + 2
@@ -142,6 +155,8 @@ struct HallArgs {
     last: u64,
     /// Business days started in the batch, with their DayStarted's number.
     days: Vec<(String, u64)>,
+    /// The owner's epoch the script checks, if halls have owners.
+    fence: Option<u64>,
     json: Vec<u8>,
 }
 
@@ -157,6 +172,45 @@ pub struct RedisStore {
     appends: Conn,
     prefix: String,
     retention_days: u32,
+    /// The epochs this node holds its halls under (see [`Fences`]).
+    fences: Fences,
+}
+
+/// The epoch under which this node owns each hall, shared by the cluster's
+/// lease keeper (which sets them) and the store (which sends them with
+/// each append). Off by default: a store no lease keeper uses appends
+/// unchecked, as one process alone may.
+#[derive(Clone, Debug, Default)]
+pub struct Fences(std::sync::Arc<Fenced>);
+
+#[derive(Debug, Default)]
+struct Fenced {
+    on: std::sync::atomic::AtomicBool,
+    epochs: dashmap::DashMap<HallId, u64>,
+}
+
+impl Fences {
+    /// From now on every append must carry its hall's epoch; a hall
+    /// without one is refused here, before Redis.
+    pub fn require(&self) {
+        self.0.on.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_required(&self) -> bool {
+        self.0.on.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn set(&self, hall: HallId, epoch: u64) {
+        self.0.epochs.insert(hall, epoch);
+    }
+
+    pub fn clear(&self, hall: HallId) {
+        self.0.epochs.remove(&hall);
+    }
+
+    pub fn get(&self, hall: HallId) -> Option<u64> {
+        self.0.epochs.get(&hall).map(|e| *e)
+    }
 }
 
 impl RedisStore {
@@ -178,7 +232,13 @@ impl RedisStore {
             appends,
             prefix: prefix.to_owned(),
             retention_days: DEFAULT_RETENTION_DAYS,
+            fences: Fences::default(),
         })
+    }
+
+    /// The epochs appends carry; see [`Fences`].
+    pub fn fences(&self) -> &Fences {
+        &self.fences
     }
 
     /// Whether this is a Redis Cluster: a command then touches one hall.
@@ -298,7 +358,7 @@ impl RedisStore {
         // lists cannot fall out of step; encoded before the command is
         // built, so that it goes into one buffer of the right size (a batch
         // is tens of KiB, copied as few times as can be).
-        let mut keys = Vec::with_capacity(3 * halls.len());
+        let mut keys = Vec::with_capacity(4 * halls.len());
         let mut args = Vec::with_capacity(halls.len());
         for (hall, events) in &halls {
             let hall = *hall;
@@ -326,13 +386,22 @@ impl RedisStore {
             serde_json::to_writer(&mut json, events).map_err(|e| {
                 StoreError::Unavailable(format!("cannot encode events {}..{}: {e}", first.seq, last.seq))
             })?;
-            keys.extend(["events", "last", "days"].map(|what| self.key(hall, what)));
+            let fence = self.fences.get(hall);
+            if fence.is_none() && self.fences.is_required() {
+                return Err(StoreError::Fenced {
+                    hall,
+                    held: None,
+                    current: None,
+                });
+            }
+            keys.extend(["events", "last", "days", "fence"].map(|what| self.key(hall, what)));
             args.push(HallArgs {
                 hall,
                 prev,
                 first: first.seq,
                 last: last.seq,
                 days,
+                fence,
                 json,
             });
         }
@@ -360,6 +429,7 @@ impl RedisStore {
                 .arg(a.last)
                 .arg(1)
                 .arg(a.days.len())
+                .arg(a.fence.map_or(String::new(), |f| f.to_string()))
                 .arg(format!("{}-0", a.last))
                 .arg(a.json);
             for (day, seq) in a.days {
@@ -835,6 +905,16 @@ fn script_error(e: RedisError, keys: &[String]) -> StoreError {
             match (hall, last, got) {
                 (Some(hall), Some(last), Some(got)) => StoreError::OutOfOrder { hall, last, got },
                 _ => StoreError::Unavailable(format!("Redis append: unreadable refusal: {e}")),
+            }
+        }
+        Some(FENCED) => {
+            let mut words = detail.split_whitespace();
+            let hall = words.next().and_then(|h| Code::new(h).ok());
+            let held = words.next().and_then(|n| n.parse().ok());
+            let current = words.next().and_then(|n| n.parse().ok());
+            match hall {
+                Some(hall) => StoreError::Fenced { hall, held, current },
+                None => StoreError::Unavailable(format!("Redis append: unreadable refusal: {e}")),
             }
         }
         Some(CORRUPT) => {
