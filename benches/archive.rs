@@ -344,6 +344,7 @@ async fn report_from_archive(
         archive: Some(url.to_owned()),
         archive_ca_file: None,
         connections: hallcall::cli::ConnArgs::default(),
+        node: hallcall::cli::NodeArgs::default(),
         new_secret: false,
         demo: true,
         write_timeout_secs: 5,

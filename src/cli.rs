@@ -84,6 +84,8 @@ pub struct Args {
     pub sounds: PathBuf,
     #[command(flatten)]
     pub connections: ConnArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// Seconds an operation waits for the store to confirm its write before
     /// it is answered 503 `store_slow` (the write still lands when the
     /// store answers; the server is not ready meanwhile).
@@ -117,6 +119,37 @@ pub struct Args {
     /// configuration, and exit.
     #[arg(long)]
     pub hash_password: bool,
+}
+
+/// This process as one node of several on one Redis (docs/cluster.md).
+/// Unused with the embedded journal.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NodeArgs {
+    /// This node's name, stable across restarts and unique among the
+    /// nodes (letters, digits, `.`, `-`, `_`); halls are spread over and
+    /// pinned to names. Default: the host's name and the port listened on.
+    #[arg(long, env = "HALLCALL_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Where the other nodes reach this one (http://HOST:PORT), to forward
+    /// requests for the halls it owns. Default: http:// and the address
+    /// listened on (which must then not be 0.0.0.0).
+    #[arg(long, env = "HALLCALL_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Keep a hall on a node while that node is up (HALL=NODE, repeatable).
+    #[arg(long, value_parser = parse_pin)]
+    pub pin: Vec<(String, String)>,
+}
+
+fn parse_pin(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((hall, node)) if !hall.is_empty() && !node.is_empty() => Ok((hall.to_owned(), node.to_owned())),
+        _ => Err(format!("{s:?} is not HALL=NODE")),
+    }
+}
+
+/// Whether a node name is one the cluster's keys can carry.
+pub fn valid_node_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Connection timeouts and caps (see `src/http/serve.rs`).

@@ -38,6 +38,10 @@ pub fn system_clock() -> Clock {
 pub enum ServiceError {
     #[error("unknown hall {0}")]
     UnknownHall(HallId),
+    /// Another node serves the hall, or it is changing nodes; nothing was
+    /// changed.
+    #[error("hall {0} is moving between servers: try again in a moment")]
+    Moving(HallId),
     #[error(transparent)]
     Refused(#[from] EngineError),
     /// Nothing was changed; retrying later may succeed.
@@ -221,6 +225,9 @@ impl Service {
         check: impl FnOnce(&crate::engine::Hall) -> Result<(), ServiceError>,
         then: impl FnOnce(&crate::engine::Hall, &[Event]) -> (R, Option<Answer>),
     ) -> Result<Outcome<R>, ServiceError> {
+        if !self.halls.is_owned(hall) {
+            return Err(ServiceError::Moving(hall));
+        }
         // A repeat is answered before anything else, so that it does not
         // take a ticket number from a shared store.
         if let Some(key) = key {
@@ -438,7 +445,7 @@ impl Service {
     /// Sends the passing of time to every hall: the day rollover, and
     /// auto-call for appointments that have become due.
     pub async fn tick_all(&self) {
-        let ids: Vec<HallId> = self.halls.ids().collect();
+        let ids: Vec<HallId> = self.halls.ids().filter(|h| self.halls.is_owned(*h)).collect();
         for hall in ids {
             if let Err(e) = self.execute(hall, Command::Tick).await {
                 tracing::debug!(%hall, error = %e, "tick not applied");
@@ -450,7 +457,7 @@ impl Service {
     /// queued (at shutdown).
     pub async fn checkpoint(&self) {
         for hall in self.halls.ids().collect::<Vec<_>>() {
-            if self.halls.is_broken(hall) {
+            if self.halls.is_broken(hall) || !self.halls.is_owned(hall) {
                 continue;
             }
             if let Ok(guard) = self.halls.lock(hall) {

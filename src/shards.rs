@@ -49,6 +49,10 @@ struct Shard {
     /// Set when the hall's memory may be ahead of its store (a write
     /// failed): the hall refuses work until rebuilt from the store.
     broken: AtomicBool,
+    /// Whether this node serves the hall's operations. Always so alone;
+    /// with several nodes on one store, only while it holds the hall's
+    /// lease (`cluster`).
+    owned: AtomicBool,
     /// Sequence number of the last snapshot taken.
     snapshot_seq: AtomicU64,
 }
@@ -81,6 +85,7 @@ impl Halls {
                         ),
                         snapshot_seq: AtomicU64::new(h.seq()),
                         broken: AtomicBool::new(false),
+                        owned: AtomicBool::new(true),
                         hall: Mutex::new(h),
                     })
                     .collect(),
@@ -121,6 +126,17 @@ impl Halls {
         Ok(self.lock(hall)?.execute(cmd, now)?)
     }
 
+    pub fn is_owned(&self, hall: HallId) -> bool {
+        self.shard(hall).is_ok_and(|s| s.owned.load(Ordering::Acquire))
+    }
+
+    /// Whether this node serves the hall's operations (see `Shard::owned`).
+    pub fn set_owned(&self, hall: HallId, owned: bool) {
+        if let Ok(s) = self.shard(hall) {
+            s.owned.store(owned, Ordering::Release);
+        }
+    }
+
     pub(crate) fn is_broken(&self, hall: HallId) -> bool {
         self.shard(hall).is_ok_and(|s| s.broken.load(Ordering::Acquire))
     }
@@ -132,7 +148,7 @@ impl Halls {
     }
 
     /// Puts a rebuilt hall in place and lets it work again.
-    pub(crate) fn replace(&self, hall: Hall) {
+    pub fn replace(&self, hall: Hall) {
         if let Ok(shard) = self.shard(hall.spec().id) {
             let seq = hall.seq();
             *lock(&shard.hall) = hall;

@@ -20,6 +20,7 @@ use crate::audio::{Announcer, Clips};
 use crate::auth::directory::Directory;
 use crate::auth::{Keys, load_or_create_secret};
 use crate::cli::{Args, StoreUrl};
+use crate::cluster::keeper::{Keeper, NodeSettings};
 use crate::config::ServerConfig;
 use crate::http::serve::{ConnCounts, ConnLimits, serve};
 use crate::http::{AppState, Limits, Shared, router};
@@ -50,6 +51,9 @@ pub struct Application {
     proxies: crate::http::proxies::TrustedProxies,
     archive: Option<Archive>,
     directory: Option<Arc<Directory>>,
+    /// This node's part in a cluster: with Redis as the store.
+    keeper: Option<Keeper>,
+    stream: Stream,
 }
 
 impl Application {
@@ -137,8 +141,20 @@ impl Application {
             }
             None => None,
         };
+        let halls = Halls::from_halls(config, opened.halls);
+        let keeper = match &opened.redis {
+            Some(redis) => {
+                let settings = node_settings(args, config, listener.local_addr()?)?;
+                tracing::info!(node = %settings.node, url = %settings.url, "a node of the halls on Redis");
+                let mut keeper = Keeper::new(settings, redis.clone(), opened.store.clone(), halls.clone())?;
+                keeper.settle().await;
+                tracing::info!(owned = keeper.owned().len(), "halls owned by this node");
+                Some(keeper)
+            }
+            None => None,
+        };
         let service = Service {
-            halls: Halls::from_halls(config, opened.halls),
+            halls,
             store: opened.store,
             clock,
             slow: Arc::new(crate::service::SlowWrites::new(Duration::from_secs(
@@ -158,6 +174,8 @@ impl Application {
             proxies: args.connections.proxies(),
             archive,
             directory,
+            keeper,
+            stream: opened.stream,
         })
     }
 
@@ -224,6 +242,20 @@ impl Application {
             directory: self.directory.clone(),
         }));
         let hub = self.hub.clone();
+        let (stop_keeper, keeper_stopped) = tokio::sync::watch::channel(false);
+        let mut keeper_task = None;
+        let mut follower = None;
+        if let Some(keeper) = self.keeper {
+            follower = self.service.store.redis().map(|redis| {
+                tokio::spawn(crate::cluster::keeper::follow_published(
+                    redis,
+                    self.service.store.clone(),
+                    self.stream.clone(),
+                    self.service.halls.clone(),
+                ))
+            });
+            keeper_task = Some(tokio::spawn(keeper.run(keeper_stopped)));
+        }
         let served = serve(
             self.listener,
             app,
@@ -243,11 +275,75 @@ impl Application {
         self.hub.drained(Duration::from_secs(2)).await;
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");
+        // Snapshots first, then the halls go to other nodes.
+        if let Some(task) = keeper_task {
+            let _ = stop_keeper.send(true);
+            let _ = task.await;
+            tracing::info!("halls handed over");
+        }
+        if let Some(f) = follower {
+            f.abort();
+        }
         if let Some(archive) = &self.archive {
             archive.settle(Duration::from_secs(5)).await;
         }
         served
     }
+}
+
+/// Who this node is: `--node-id` (default: host name and port) and
+/// `--advertise` (default: http:// and the listening address), with
+/// `--pin`s checked against the halls.
+fn node_settings(args: &Args, config: &ServerConfig, bound: SocketAddr) -> anyhow::Result<NodeSettings> {
+    let node = match &args.node.node_id {
+        Some(id) => id.clone(),
+        None => {
+            let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+            let host: String = host
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            format!("{host}-{}", bound.port())
+        }
+    };
+    anyhow::ensure!(
+        crate::cli::valid_node_id(&node),
+        "--node-id {node:?}: use letters, digits, '.', '-' and '_' (at most 64)"
+    );
+    let url = match &args.node.advertise {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            anyhow::ensure!(
+                !bound.ip().is_unspecified(),
+                "listening on {bound} with Redis as the store: give --advertise http://HOST:PORT, where other nodes reach this one"
+            );
+            format!("http://{bound}")
+        }
+    };
+    anyhow::ensure!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "--advertise {url:?}: give http://HOST:PORT"
+    );
+    let mut pins = std::collections::HashMap::new();
+    for (hall, pinned) in &args.node.pin {
+        let id = crate::engine::Code::new(hall).map_err(|e| anyhow::anyhow!("--pin {hall}={pinned}: {e}"))?;
+        anyhow::ensure!(
+            config.halls.iter().any(|h| h.spec.id == id),
+            "--pin {hall}={pinned}: no such hall in the configuration"
+        );
+        anyhow::ensure!(
+            crate::cli::valid_node_id(pinned),
+            "--pin {hall}={pinned}: not a node name"
+        );
+        pins.insert(id, pinned.clone());
+    }
+    Ok(NodeSettings { node, url, pins })
 }
 
 /// Raises the open-file limit to its hard limit (every connection is a

@@ -11,6 +11,7 @@
 //! adds no consensus of its own.
 
 pub mod assign;
+pub mod keeper;
 pub mod lease;
 pub mod members;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 /// How long a lease lasts unless renewed.
 pub const LEASE: Duration = Duration::from_secs(3);
-/// How often a node beats and renews its leases: three renewals fit in a
-/// lease, so one late or lost renewal costs nothing.
-pub const BEAT: Duration = Duration::from_millis(1000);
+/// How often a node beats, renews its leases and looks for halls to take:
+/// six renewals fit in a lease, so a late or lost one costs nothing, and
+/// a hall handed over is taken within half a second.
+pub const BEAT: Duration = Duration::from_millis(500);

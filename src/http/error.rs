@@ -143,6 +143,12 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::UnknownHall(h) => ApiError::not_found("unknown_hall", format!("unknown hall {h}")),
+            ServiceError::Moving(h) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "hall_moving",
+                format!("hall {h} is moving between servers; nothing was changed, try again in a moment"),
+            )
+            .retry_after(1.0),
             ServiceError::Refused(e) => e.into(),
             ServiceError::Limit { code, message } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message),
             ServiceError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),

@@ -58,7 +58,9 @@ const FENCED: &str = "HALLCALL_FENCED";
 /// KEYS, four per hall: events stream, last-seq string, days hash, fence.
 /// ARGV, per hall: hall, prev (= first - 1), first, last, n, ndays, fence
 /// (the owner's epoch, or empty when no node owns halls), then n pairs
-/// (entry id, JSON array of events), then ndays pairs (day, seq).
+/// (entry id, JSON array of events), then ndays pairs (day, seq); last of
+/// all, the channel on which "HALL LAST" is published for each hall
+/// written, so other nodes read the new events at once.
 ///
 /// The fence is checked in the same script as the append: a node that
 /// lost a hall's lease (paused, cut off, slow) and was replaced holds an
@@ -142,6 +144,7 @@ for h = 1, halls do
     redis.call('HSETNX', KEYS[dk], ARGV[q], ARGV[q + 1])
     q = q + 2
   end
+  redis.call('PUBLISH', ARGV[#ARGV], ARGV[p] .. ' ' .. ARGV[p + 3])
   written = written + n
 end
 return written
@@ -171,6 +174,7 @@ pub struct RedisStore {
     /// is sent and have room again for the next, which then overtakes it.
     appends: Conn,
     prefix: String,
+    target: Target,
     retention_days: u32,
     /// The epochs this node holds its halls under (see [`Fences`]).
     fences: Fences,
@@ -231,9 +235,20 @@ impl RedisStore {
             conn,
             appends,
             prefix: prefix.to_owned(),
+            target,
             retention_days: DEFAULT_RETENTION_DAYS,
             fences: Fences::default(),
         })
+    }
+
+    /// Where this store's Redis is.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Where each append says which hall it wrote, up to which event.
+    pub fn tail_channel(&self) -> String {
+        format!("{}:tail", self.prefix)
     }
 
     /// The epochs appends carry; see [`Fences`].
@@ -436,6 +451,7 @@ impl RedisStore {
                 cmd.arg(day).arg(seq);
             }
         }
+        cmd.arg(self.tail_channel());
         let mut conn = self.appends.clone();
         match cmd.query_async::<Value>(&mut conn).await {
             Ok(_) => Ok(()),

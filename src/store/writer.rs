@@ -78,6 +78,12 @@ enum Job {
         read: Box<dyn FnOnce(&Hall) + Send>,
     },
     Flush(oneshot::Sender<()>),
+    /// Read what another node appended to a hall this one does not own,
+    /// and commit it to the stream.
+    CatchUp {
+        hall: HallId,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
 }
 
 #[derive(Clone)]
@@ -191,6 +197,8 @@ pub struct OpenedStore {
     pub repaired: Option<String>,
     /// A warning about the store's own settings (Redis keeping nothing on disk).
     pub warning: Option<String>,
+    /// The Redis backend itself, for the cluster's leases and beats.
+    pub redis: Option<RedisStore>,
 }
 
 impl Store {
@@ -233,10 +241,11 @@ impl Store {
                 (Backend::Redis(redis), halls, None, warning)
             }
         };
-        let (numbers, log) = match &backend {
+        let (numbers, log): (Option<RedisStore>, LogReader) = match &backend {
             Backend::Redis(r) => (Some(r.clone()), LogReader::Redis(r.clone())),
             Backend::Journal(j) => (None, LogReader::Journal(lock(j).reader())),
         };
+        let redis_backend = numbers.clone();
         let mut recovered = halls;
         let mut rebuilt = Vec::with_capacity(cfg.halls.len());
         let mut openings = Vec::with_capacity(cfg.halls.len());
@@ -284,7 +293,13 @@ impl Store {
             unknown,
             repaired,
             warning,
+            redis: redis_backend,
         })
+    }
+
+    /// The Redis backend, if that is the store.
+    pub fn redis(&self) -> Option<RedisStore> {
+        self.numbers.clone()
     }
 
     /// A ticket number from the shared store, if this store allocates them
@@ -421,6 +436,22 @@ impl Store {
         if self.tx.send(Job::Flush(reply)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Brings the stream's copy of a hall another node owns up to what the
+    /// store holds: the events after its durable one are read, committed
+    /// and published, as if this node had written them. Answers the
+    /// hall's durable sequence number after.
+    ///
+    /// # Errors
+    /// The store cannot be read, or its log does not replay.
+    pub async fn catch_up(&self, hall: HallId) -> Result<u64, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::CatchUp { hall, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 }
 
@@ -828,6 +859,9 @@ impl Writer {
             Job::Read { hall, read } => {
                 let _ = self.stream.with_hall(hall, read);
             }
+            Job::CatchUp { hall, reply } => {
+                let _ = reply.send(self.catch_up(hall).await);
+            }
             Job::Flush(reply) => {
                 let (done, written) = oneshot::channel();
                 if self.snapshots.send(SnapshotJob::Flush(done)).is_ok() {
@@ -864,6 +898,32 @@ impl Writer {
         self.next.insert(hall, loaded.seq() + 1);
         self.launched.insert(hall, loaded.seq() + 1);
         Ok(loaded)
+    }
+
+    /// See [`Store::catch_up`]. A hall whose missed events the store no
+    /// longer holds in order (trimmed behind a snapshot) is read back whole.
+    async fn catch_up(&mut self, hall: HallId) -> Result<u64, StoreError> {
+        let Some(durable) = self.stream.durable_seq(hall) else {
+            return Err(StoreError::corrupt(format!("hall {hall}"), "not a configured hall"));
+        };
+        let Backend::Redis(r) = &self.backend else {
+            return Ok(durable);
+        };
+        match r.read_since(hall, durable).await? {
+            Some(events) if events.is_empty() => Ok(durable),
+            Some(events) => {
+                let last = events.last().map_or(durable, |e| e.seq);
+                let batch: Option<Arc<Batch>> = self.stream.commit(hall, events);
+                if batch.is_none() {
+                    return self.load(hall).await.map(|h| h.seq());
+                }
+                self.stream.publish(batch);
+                self.next.insert(hall, last + 1);
+                self.launched.insert(hall, last + 1);
+                Ok(last)
+            }
+            None => self.load(hall).await.map(|h| h.seq()),
+        }
     }
 
     /// The store's log of a hall is not the one published: a new epoch.

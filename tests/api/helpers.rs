@@ -218,6 +218,7 @@ pub fn args(store: StoreUrl) -> Args {
         archive: None,
         archive_ca_file: None,
         connections: hallcall::cli::ConnArgs::default(),
+        node: hallcall::cli::NodeArgs::default(),
         new_secret: false,
         demo: true,
         write_timeout_secs: 5,
