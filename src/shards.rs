@@ -137,6 +137,30 @@ impl Halls {
         }
     }
 
+    /// Puts a hall read back from the store in place and serves it, both
+    /// under its lock, so a follower's copy cannot slip in between.
+    pub fn take_over(&self, hall: Hall) {
+        if let Ok(shard) = self.shard(hall.spec().id) {
+            let seq = hall.seq();
+            let mut guard = lock(&shard.hall);
+            *guard = hall;
+            shard.snapshot_seq.store(seq, Ordering::Release);
+            shard.broken.store(false, Ordering::Release);
+            shard.owned.store(true, Ordering::Release);
+        }
+    }
+
+    /// Puts another node's latest state of a hall in place, unless this
+    /// node owns the hall (then its own state is the truth).
+    pub fn follow(&self, hall: Hall) {
+        if let Ok(shard) = self.shard(hall.spec().id) {
+            let mut guard = lock(&shard.hall);
+            if !shard.owned.load(Ordering::Acquire) {
+                *guard = hall;
+            }
+        }
+    }
+
     pub(crate) fn is_broken(&self, hall: HallId) -> bool {
         self.shard(hall).is_ok_and(|s| s.broken.load(Ordering::Acquire))
     }

@@ -146,7 +146,12 @@ impl Application {
             Some(redis) => {
                 let settings = node_settings(args, config, listener.local_addr()?)?;
                 tracing::info!(node = %settings.node, url = %settings.url, "a node of the halls on Redis");
-                let mut keeper = Keeper::new(settings, redis.clone(), opened.store.clone(), halls.clone())?;
+                let mut keeper = Keeper::new(
+                    settings,
+                    redis.clone(),
+                    (opened.store.clone(), opened.stream.clone()),
+                    halls.clone(),
+                )?;
                 keeper.settle().await;
                 tracing::info!(owned = keeper.owned().len(), "halls owned by this node");
                 Some(keeper)
@@ -240,6 +245,14 @@ impl Application {
             pairings: Arc::default(),
             archive: self.archive.clone(),
             directory: self.directory.clone(),
+            cluster: match &self.keeper {
+                Some(k) => Some(crate::http::Cluster::new(
+                    k.placement(),
+                    k.me().node.clone(),
+                    self.stream.clone(),
+                )?),
+                None => None,
+            },
         }));
         let hub = self.hub.clone();
         let (stop_keeper, keeper_stopped) = tokio::sync::watch::channel(false);

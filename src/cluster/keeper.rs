@@ -22,7 +22,7 @@ use super::{BEAT, LEASE, assign};
 use crate::engine::HallId;
 use crate::shards::Halls;
 use crate::store::redis_store::RedisStore;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Stream};
 
 /// Where a hall's operations are served, as this node knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub struct Keeper {
     members: Members,
     redis: RedisStore,
     store: Store,
+    /// Read for the halls other nodes own.
+    stream: Stream,
     halls: Halls,
     placement: Placement,
     held: HashMap<HallId, Held>,
@@ -92,7 +94,12 @@ impl Keeper {
     ///
     /// # Errors
     /// No randomness for the instance name.
-    pub fn new(settings: NodeSettings, redis: RedisStore, store: Store, halls: Halls) -> Result<Keeper, StoreError> {
+    pub fn new(
+        settings: NodeSettings,
+        redis: RedisStore,
+        (store, stream): (Store, Stream),
+        halls: Halls,
+    ) -> Result<Keeper, StoreError> {
         let mut b = [0u8; 6];
         getrandom::fill(&mut b).map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
         let suffix: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -114,6 +121,7 @@ impl Keeper {
             pins: settings.pins,
             redis,
             store,
+            stream,
             halls,
             placement,
             held: HashMap::new(),
@@ -211,8 +219,7 @@ impl Keeper {
         match self.store.reload(hall).await {
             Ok(rebuilt) => {
                 tracing::info!(%hall, epoch, seq = rebuilt.seq(), "hall taken: serving it");
-                self.halls.replace(rebuilt);
-                self.halls.set_owned(hall, true);
+                self.halls.take_over(rebuilt);
                 self.held.insert(hall, Held { epoch, renewed: sent });
                 self.placement.set(hall, Place::Here);
                 Ok(())
@@ -272,9 +279,7 @@ impl Keeper {
             .filter(|h| !self.held.contains_key(h))
             .collect::<Vec<_>>()
         {
-            if let Err(e) = self.store.catch_up(hall).await {
-                tracing::warn!(%hall, error = %e, "cannot read the hall's new events");
-            }
+            follow(&self.store, &self.stream, &self.halls, hall).await;
         }
     }
 
@@ -319,10 +324,24 @@ impl Keeper {
     }
 }
 
+/// Brings a hall another node owns up to Redis: the stream (screens) and
+/// the hall requests read here (a device's session, a ticket's page).
+pub async fn follow(store: &Store, stream: &Stream, halls: &Halls, hall: HallId) {
+    match store.catch_up(hall).await {
+        Ok(seq) => {
+            let behind = halls.lock(hall).is_ok_and(|h| h.seq() != seq);
+            if behind && let Some(latest) = stream.hall(hall) {
+                halls.follow(latest);
+            }
+        }
+        Err(e) => tracing::warn!(%hall, error = %e, "cannot read the hall's new events"),
+    }
+}
+
 /// Reads the events other nodes append as soon as they are published
 /// (`PREFIX:tail`, "HALL LAST"), for the halls this node does not own.
 /// Notices can be lost (a reconnect); the keeper's beat catches up then.
-pub async fn follow_published(redis: RedisStore, store: Store, stream: crate::store::Stream, halls: Halls) {
+pub async fn follow_published(redis: RedisStore, store: Store, stream: Stream, halls: Halls) {
     use crate::store::redis_store::Target;
     use futures_util::StreamExt;
     let urls = match redis.target() {
@@ -363,9 +382,7 @@ pub async fn follow_published(redis: RedisStore, store: Store, stream: crate::st
             if stream.durable_seq(hall).is_some_and(|seq| seq >= last) {
                 continue;
             }
-            if let Err(e) = store.catch_up(hall).await {
-                tracing::warn!(%hall, error = %e, "cannot read the hall's new events");
-            }
+            follow(&store, &stream, &halls, hall).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -132,7 +132,15 @@ async fn hall_live(
     if q.token.is_some() {
         return Err(super::extract::token_in_address());
     }
-    let who = state.principal(&headers, q.pass.as_deref(), hall)?;
+    let who = match (state.principal(&headers, q.pass.as_deref(), hall), &state.cluster) {
+        (Ok(who), _) => who,
+        // Signed in on the hall's node a moment ago: read that, then ask again.
+        (Err(_), Some(cluster)) if !state.service.halls.is_owned(hall) => {
+            cluster.catch_up(&state.service, hall).await;
+            state.principal(&headers, q.pass.as_deref(), hall)?
+        }
+        (Err(e), _) => return Err(e),
+    };
     let audience = Audience::of(who.role);
     let holder = Holder {
         device: who.device,

@@ -26,6 +26,7 @@ mod devices;
 mod error;
 mod evaluator;
 mod extract;
+pub mod forward;
 mod halls;
 mod keyed;
 mod live;
@@ -136,6 +137,51 @@ pub struct Shared {
     /// The LDAP or Active Directory staff sign in against, when the
     /// configuration has a `[directory]`.
     pub directory: Option<Arc<crate::auth::directory::Directory>>,
+    /// With Redis as the store: where each hall is served, to pass
+    /// requests on to its node.
+    pub cluster: Option<Cluster>,
+}
+
+/// This node among the others on one Redis (see `forward`).
+#[derive(Clone)]
+pub struct Cluster {
+    pub placement: crate::cluster::keeper::Placement,
+    /// This node's name, sent with each request it passes on.
+    pub node: String,
+    /// To the other nodes: connections kept open, answers bounded in time.
+    pub client: reqwest::Client,
+    pub stream: crate::store::Stream,
+}
+
+impl Cluster {
+    /// # Errors
+    /// The HTTP client cannot be built.
+    pub fn new(
+        placement: crate::cluster::keeper::Placement,
+        node: String,
+        stream: crate::store::Stream,
+    ) -> Result<Cluster, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Cluster {
+            placement,
+            node,
+            client,
+            stream,
+        })
+    }
+
+    /// Reads what another node has written to a hall this one does not
+    /// own, before a request that must see it (a screen signing in right
+    /// after its sign-in was made on the hall's node).
+    pub async fn catch_up(&self, service: &Service, hall: crate::engine::HallId) {
+        if !service.halls.is_owned(hall) {
+            crate::cluster::keeper::follow(&service.store, &self.stream, &service.halls, hall).await;
+        }
+    }
 }
 
 /// The application's routes.
@@ -160,6 +206,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(openapi::router())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), forward::forward))
         .layer(middleware::from_fn(keyed::fingerprint))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))

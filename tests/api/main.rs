@@ -8,6 +8,7 @@ mod audit;
 mod bad_input;
 mod challenge;
 mod cli;
+mod cluster;
 mod commands;
 mod connections;
 mod crash;

@@ -1,0 +1,74 @@
+//! Several nodes on one Redis: each hall owned by one node, served through
+//! any, and handed over when its node leaves.
+
+use std::time::{Duration, Instant};
+
+use hallcall::cli::{Args, StoreUrl};
+use serde_json::json;
+
+use crate::helpers::{TUESDAY_10AM, args, called, issue, next_json, spawn_app_args, ticket_of, until};
+use crate::redis_server::RedisServer;
+
+/// A node named `id` on `redis`, with the sample hall pinned to `n2`.
+fn node(redis: &RedisServer, id: &str) -> Args {
+    let mut a = args(StoreUrl::Redis(redis.url()));
+    a.node.node_id = Some(id.into());
+    a.node.pin = vec![("qiaocheng".into(), "n2".into())];
+    a
+}
+
+#[tokio::test]
+async fn any_node_answers_for_a_hall_and_a_leaving_node_hands_it_over() {
+    let redis = RedisServer::start(true);
+    let n1 = spawn_app_args(node(&redis, "n1"), TUESDAY_10AM).await;
+    // Alone, n1 serves the hall, though it is pinned to a node not up.
+    let (s, r) = n1.command(issue("general", "social")).await;
+    assert_eq!((s, ticket_of(&r).as_str()), (200, "A001"), "{r}");
+
+    // n2 comes up: n1 hands the pinned hall over, and n2's start waits
+    // until it holds it.
+    let n2 = spawn_app_args(node(&redis, "n2"), TUESDAY_10AM).await;
+    let mut screen = n1.live("qiaocheng", "display", "").await;
+    let first = next_json(&mut screen).await;
+    assert_eq!(first["type"], "snapshot", "{first}");
+
+    // Through n1 (signing in, opening a window, calling): each request is
+    // passed to n2 and answered as if local.
+    for cmd in [json!({"op": "open", "window": 1}), json!({"op": "resume", "window": 1})] {
+        let (s, r) = n1.command(cmd).await;
+        assert_eq!(s, 200, "{r}");
+    }
+    let (s, r) = n1.command(json!({"op": "call_next", "window": 1})).await;
+    assert_eq!((s, ticket_of(&r).as_str()), (200, "A001"), "{r}");
+    // n1's screen shows the call n2 made.
+    let d = until(&mut screen, |v| !called(v).is_empty()).await;
+    assert_eq!(called(&d), ["A001"]);
+    // Both nodes give the same hall (n2's first request is its sign-in, in
+    // the audit log: one event further).
+    let (_, one) = n1.get("/api/v1/halls/qiaocheng").await;
+    let (_, two) = n2.get("/api/v1/halls/qiaocheng").await;
+    assert_eq!((&one["queues"], &one["windows"]), (&two["queues"], &two["windows"]));
+
+    // n2 shuts down: n1 takes the hall back at once; meanwhile operations
+    // are refused 503 hall_moving, never answered wrongly.
+    n2.shutdown().await;
+    let left = Instant::now();
+    let mut refusals = 0;
+    let ticket = loop {
+        let (s, r) = n1.command(issue("general", "social")).await;
+        if s == 200 {
+            break ticket_of(&r);
+        }
+        assert_eq!((s, r["error"]["code"].as_str()), (503, Some("hall_moving")), "{r}");
+        refusals += 1;
+        assert!(left.elapsed() < Duration::from_secs(5), "n1 did not take the hall over");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    eprintln!(
+        "hall served again {:?} after n2 left ({refusals} refusals)",
+        left.elapsed()
+    );
+    assert_eq!(ticket, "A002", "numbers go on where n2 left them");
+    let (_, after) = n1.get("/api/v1/halls/qiaocheng").await;
+    assert_eq!(after["windows"], one["windows"]);
+}
