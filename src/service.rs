@@ -256,8 +256,18 @@ impl Service {
             };
             *number = None;
             if cfg.spec.zone_index(zone).is_some() && self.store.is_healthy() {
+                // What the log already holds is never handed out again,
+                // whatever the counter says.
+                let floor = {
+                    let h = self.halls.lock(hall)?;
+                    if h.business_day() == Some(key.day) {
+                        h.last_number(zone)
+                    } else {
+                        0
+                    }
+                };
                 // Bounded like a write: a stalled store holds nobody up.
-                *number = tokio::time::timeout(self.slow.limit, self.store.allocate_number(key))
+                *number = tokio::time::timeout(self.slow.limit, self.store.allocate_number(key, floor))
                     .await
                     .map_err(|_| ServiceError::Unavailable("the store did not hand out a number in time".into()))??;
             }

@@ -122,7 +122,6 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         // The stream's subscribers, before the first operation.
         let hub = Hub::start(&opened.stream, Heartbeat::default()).context("cannot start the hub")?;
-        start_device_announcer(&announcer, config, &opened.stream)?;
         crate::metrics::count_from(&opened.stream, metrics.clone());
         let archive = match &args.archive {
             Some(url) => Some(Archive::start_with(
@@ -142,6 +141,7 @@ impl Application {
             None => None,
         };
         let halls = Halls::from_halls(config, opened.halls);
+        start_device_announcer(&announcer, config, &opened.stream, &halls)?;
         let keeper = match &opened.redis {
             Some(redis) => {
                 let settings = node_settings(args, config, listener.local_addr()?)?;
@@ -438,7 +438,12 @@ fn check_sample_passwords(config: &ServerConfig, demo: bool) -> anyhow::Result<(
 
 /// Starts the announcer for halls that play through the server's sound
 /// card, subscribed to the durable event stream.
-fn start_device_announcer(announcer: &Announcer, config: &ServerConfig, stream: &Stream) -> anyhow::Result<()> {
+fn start_device_announcer(
+    announcer: &Announcer,
+    config: &ServerConfig,
+    stream: &Stream,
+    halls: &Halls,
+) -> anyhow::Result<()> {
     let voices: std::collections::HashMap<_, _> = config
         .halls
         .iter()
@@ -452,7 +457,14 @@ fn start_device_announcer(announcer: &Announcer, config: &ServerConfig, stream: 
     {
         match crate::audio::Device::open() {
             Ok(device) => {
-                crate::audio::spawn_announcer(announcer.clone(), voices, stream.subscribe(), Box::new(device));
+                let halls = halls.clone();
+                crate::audio::spawn_announcer(
+                    announcer.clone(),
+                    voices,
+                    stream.subscribe(),
+                    Box::new(device),
+                    move |hall| halls.is_owned(hall),
+                );
                 tracing::info!("announcing calls through the sound card");
                 Ok(())
             }
@@ -464,7 +476,7 @@ fn start_device_announcer(announcer: &Announcer, config: &ServerConfig, stream: 
     }
     #[cfg(not(feature = "audio-output"))]
     {
-        let _ = (announcer, stream);
+        let _ = (announcer, stream, halls);
         tracing::warn!(
             "a hall plays announcements on the sound card, but this build has no audio output \
              (build with --features audio-output)"

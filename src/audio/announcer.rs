@@ -87,6 +87,7 @@ pub fn spawn_announcer(
     voices: HashMap<HallId, Voice>,
     mut changes: Subscription,
     mut output: Box<dyn Output>,
+    plays_here: impl Fn(HallId) -> bool + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(change) = changes.recv().await {
@@ -96,6 +97,11 @@ pub fn spawn_announcer(
             let Some(voice) = voices.get(&batch.hall) else {
                 continue;
             };
+            // With several nodes, the hall's owner speaks; the others
+            // only follow its events.
+            if !plays_here(batch.hall) {
+                continue;
+            }
             for call in calls_in(&batch) {
                 match announcer.samples(voice, call.ticket, call.window) {
                     Ok(samples) => output.play(Announcement {
@@ -141,10 +147,20 @@ mod tests {
         };
         let heard = Arc::new(Mutex::new(Vec::new()));
         let task = spawn_announcer(
+            Announcer::new(clips.clone()),
+            HashMap::from([(id, voice.clone())]),
+            stream.subscribe(),
+            Box::new(Collect(heard.clone())),
+            |_| true,
+        );
+        // A node that does not own the hall stays silent.
+        let elsewhere = Arc::new(Mutex::new(Vec::new()));
+        let silent = spawn_announcer(
             Announcer::new(clips),
             HashMap::from([(id, voice)]),
             stream.subscribe(),
-            Box::new(Collect(heard.clone())),
+            Box::new(Collect(elsewhere.clone())),
+            |_| false,
         );
         // 100 calls and every tenth recalled, committed as the writer
         // does: many batches, some with several calls.
@@ -173,6 +189,8 @@ mod tests {
         assert_eq!(sent.iter().filter(|c| c.recall > 0).count(), 10);
         drop(stream);
         task.await.unwrap();
+        silent.await.unwrap();
+        assert!(elsewhere.lock().unwrap().is_empty(), "a node not owning the hall spoke");
         let heard = heard.lock().unwrap();
         let calls: Vec<CallMade> = heard.iter().map(|(c, _)| c.clone()).collect();
         assert_eq!(calls, sent, "every call, recalls included, in order");

@@ -187,6 +187,12 @@ impl Hall {
         self.st.day.as_ref().map(|d| d.date)
     }
 
+    /// The highest ticket number the zone has issued on the business day
+    /// (0 for none, or an unknown zone).
+    pub fn last_number(&self, zone: ZoneId) -> u32 {
+        self.cfg.zone_index(zone).map_or(0, |z| self.st.zones[z].last_seq)
+    }
+
     /// Runs one command at `now`.
     ///
     /// When `now` falls in a new business day the rollover happens first and

@@ -75,7 +75,14 @@ pub async fn forward(State(state): State<AppState>, req: Request, next: Next) ->
         Some(Place::At(_)) if req.headers().contains_key(&FORWARDED) => {
             moving(hall, "it left the node the request was passed to")
         }
-        Some(Place::At(url)) => pass(cluster, hall, &url, req).await,
+        Some(Place::At(url)) => {
+            // An owner that stops answering (paused, cut off) is replaced
+            // within seconds: stop waiting then, not at the client's timeout.
+            tokio::select! {
+                answer = pass(cluster, hall, &url, req) => answer,
+                () = moved_from(&cluster.placement, hall, &url) => unconfirmed(hall),
+            }
+        }
     }
 }
 
@@ -93,6 +100,29 @@ async fn settled(placement: &crate::cluster::keeper::Placement, hall: HallId) ->
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+}
+
+/// Resolves once the hall is no longer placed at `url`.
+async fn moved_from(placement: &crate::cluster::keeper::Placement, hall: HallId, url: &str) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if placement.get(hall) != Some(Place::At(url.to_owned())) {
+            return;
+        }
+    }
+}
+
+/// The owner took the request and gave no answer: it may have done it.
+fn unconfirmed(hall: HallId) -> Response {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "owner_unconfirmed",
+        format!(
+            "the server that owned hall {hall} stopped answering and the hall moved: the operation may have been done; retry with the same Idempotency-Key"
+        ),
+    )
+    .retry_after(1.0)
+    .into_response()
 }
 
 /// The hall of a request whose path does not name one: a sign-in names it
@@ -159,12 +189,7 @@ async fn pass(cluster: &super::Cluster, hall: HallId, url: &str, req: Request) -
         Err(e) => {
             // The owner may have done it: say so, as for a slow store.
             tracing::warn!(%hall, owner = %url, error = %e, "the hall's node broke off its answer");
-            return ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "owner_unconfirmed",
-                "the server that owns this hall broke off its answer: the operation may have been done; retry with the same Idempotency-Key",
-            )
-            .into_response();
+            return unconfirmed(hall);
         }
     };
     let mut resp = Response::new(Body::from(bytes));

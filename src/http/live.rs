@@ -297,7 +297,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let mut closing = state.hub.closing();
-    let mut ping = tokio::time::interval_at(Instant::now() + beat.ping_every, beat.ping_every);
+    let mut ping = tokio::time::interval_at(Instant::now() + first_ping(beat.ping_every), beat.ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut heard = Instant::now();
     let mut decoder = Decoder::new(MAX_MESSAGE);
@@ -421,4 +421,34 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
         tracing::info!(?scope, "dropped a subscriber that stopped reading");
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+}
+
+/// When a connection's first ping goes: at a random point of the first
+/// period, so screens that connected together (a hall's power back, a
+/// node's screens moving to another) are pinged spread over the period,
+/// not all in the same moment of every period.
+fn first_ping(every: Duration) -> Duration {
+    let mut b = [0u8; 4];
+    let r = getrandom::fill(&mut b).map_or(u32::MAX, |()| u32::from_le_bytes(b));
+    every.mul_f64((f64::from(r) + 1.0) / (f64::from(u32::MAX) + 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_pings_spread_over_the_whole_period() {
+        let every = Duration::from_secs(10);
+        let firsts: Vec<Duration> = (0..1000).map(|_| first_ping(every)).collect();
+        assert!(firsts.iter().all(|f| *f > Duration::ZERO && *f <= every));
+        let (lo, hi) = (firsts.iter().min().unwrap(), firsts.iter().max().unwrap());
+        assert!(*hi - *lo > Duration::from_secs(9), "spread only {:?}..{:?}", lo, hi);
+        // No tenth of the period holds more than twice its share.
+        let mut tenths = [0usize; 10];
+        for f in &firsts {
+            tenths[((f.as_secs_f64() / 1.0) as usize).min(9)] += 1;
+        }
+        assert!(tenths.iter().all(|n| *n < 200), "{tenths:?}");
+    }
 }

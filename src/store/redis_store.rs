@@ -48,6 +48,26 @@ const PAGE: usize = 10_000;
 /// Number counters outlive their day by a little, then go away.
 const NUMBER_TTL_SECS: i64 = 3 * 24 * 3600;
 
+/// Takes a zone's next number, never at or below the log's last (ARGV 1);
+/// sets the counter's expiry (ARGV 2) with the day's first number, every
+/// 256th (in case a process stopped between the two before scripts did
+/// both) and on a repair. KEYS: the counter. Returns {number, the counter
+/// as it was when it had to be moved past the log, else -1}.
+const NUMBER: &str = r"
+local n = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+local was = -1
+if n <= floor then
+  was = n - 1
+  n = floor + 1
+  redis.call('SET', KEYS[1], n)
+end
+if n == 1 or n % 256 == 0 or was >= 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return {n, was}
+";
+
 /// Error codes the append script returns (the first word of its error).
 const OUT_OF_ORDER: &str = "HALLCALL_OUTOFORDER";
 const CORRUPT: &str = "HALLCALL_CORRUPT";
@@ -767,25 +787,47 @@ impl RedisStore {
     /// [`StoreError::Corrupt`] when the counter key holds something other
     /// than a number in range; [`StoreError::Unavailable`] otherwise.
     pub async fn allocate_number(&self, key: NumberKey) -> Result<u32, StoreError> {
+        self.allocate_number_after(key, 0).await
+    }
+
+    /// As [`RedisStore::allocate_number`], never at or below `floor`: the
+    /// last number of the zone and day that the hall's log holds. A
+    /// counter behind it (a Redis failover to a replica that had not yet
+    /// received the last numbers, a restore from an older backup) would
+    /// print a number a second time; it is moved past the log instead,
+    /// and the repair logged.
+    ///
+    /// # Errors
+    /// As for [`RedisStore::allocate_number`].
+    pub async fn allocate_number_after(&self, key: NumberKey, floor: u32) -> Result<u32, StoreError> {
         let counter = self.key(key.hall, &format!("num:{}:{}", key.day, key.zone));
         let mut conn = self.conn.clone();
-        let n: i64 = match redis::cmd("INCR").arg(&counter).query_async(&mut conn).await {
-            Ok(n) => n,
+        let reply: Result<Vec<i64>, RedisError> = redis::cmd("EVAL")
+            .arg(NUMBER)
+            .arg(1)
+            .arg(&counter)
+            .arg(floor)
+            .arg(NUMBER_TTL_SECS)
+            .query_async(&mut conn)
+            .await;
+        let (n, was) = match reply.as_deref() {
+            Ok([n, was]) => (*n, *was),
+            Ok(other) => {
+                return Err(StoreError::corrupt(
+                    &counter,
+                    format!("the number script answered {other:?}"),
+                ));
+            }
             Err(e) if e.detail().is_some_and(|d| d.contains("not an integer")) => {
                 return Err(StoreError::corrupt(&counter, format!("does not hold a number: {e}")));
             }
-            Err(e) => return Err(failed("allocate number", &counter, e)),
+            Err(e) => return Err(failed("allocate number", &counter, e.clone())),
         };
-        // The day's first number sets the counter's expiry (one command per
-        // number otherwise); every 256th sets it again, in case the process
-        // stopped between the two.
-        if n == 1 || n % 256 == 0 {
-            let _: () = redis::cmd("EXPIRE")
-                .arg(&counter)
-                .arg(NUMBER_TTL_SECS)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| unavailable("allocate number", &counter, &e))?;
+        if was >= 0 {
+            tracing::warn!(
+                key = %counter, counter = was, log = floor, now = n,
+                "a ticket counter in Redis was behind the hall's log (lost writes after a failover or restore?): moved past it so no number is printed twice"
+            );
         }
         u32::try_from(n).map_err(|_| StoreError::corrupt(&counter, format!("counter reached {n}")))
     }

@@ -307,10 +307,10 @@ impl Store {
     ///
     /// # Errors
     /// The store is unavailable.
-    pub async fn allocate_number(&self, key: NumberKey) -> Result<Option<u32>, StoreError> {
+    pub async fn allocate_number(&self, key: NumberKey, floor: u32) -> Result<Option<u32>, StoreError> {
         match &self.numbers {
             None => Ok(None),
-            Some(r) => match r.allocate_number(key).await {
+            Some(r) => match r.allocate_number_after(key, floor).await {
                 Ok(n) => Ok(Some(n)),
                 Err(e) => {
                     self.healthy.store(false, Ordering::Relaxed);

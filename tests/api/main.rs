@@ -17,6 +17,7 @@ mod directory;
 mod durability;
 mod estimates;
 mod evaluator;
+mod failover;
 mod health;
 mod helpers;
 mod idempotency;

@@ -239,3 +239,25 @@ async fn a_stalled_store_answers_503_in_bounded_time_and_loses_nothing() {
     let (_, w) = app.get("/api/v1/halls/qiaocheng/windows/1").await;
     assert_eq!(w["open"], true, "{w}");
 }
+
+/// A Redis failover can bring back a zone counter older than the hall's
+/// log; the next ticket still gets a number never issued before.
+#[tokio::test]
+async fn a_counter_gone_back_never_reissues_a_number() {
+    let redis = RedisServer::start(false);
+    let app = spawn_app_with(StoreUrl::Redis(redis.url()), TUESDAY_10AM).await;
+    for want in ["A001", "A002", "A003"] {
+        let (_, r) = app.command(issue("general", "social")).await;
+        assert_eq!(ticket_of(&r), want);
+    }
+    let client = redis_client(&redis).await;
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("hallcall:{qiaocheng}:num:2026-11-24:general")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (s, r) = app.command(issue("general", "social")).await;
+    assert_eq!((s, ticket_of(&r).as_str()), (200, "A004"), "{r}");
+}

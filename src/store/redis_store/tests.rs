@@ -782,3 +782,37 @@ async fn a_redis_cluster_keeps_each_hall_in_one_slot() {
     let primaries: std::collections::BTreeSet<i64> = slots.iter().map(|s| s / (ranges_per_node + 1)).collect();
     assert!(primaries.len() > 1, "every hall on one primary: {slots:?}");
 }
+
+#[tokio::test]
+async fn a_counter_behind_the_log_is_moved_past_it() {
+    let server = RedisServer::start(false);
+    let store = store(&server).await;
+    let key = NumberKey {
+        hall: hall("a"),
+        day: date(2026, 11, 3),
+        zone: Code::new("z1").unwrap(),
+    };
+    for n in 1..=3 {
+        assert_eq!(store.allocate_number_after(key, n - 1).await.unwrap(), n);
+    }
+    // A failover to a replica that had numbers 1..=1 only: the counter says
+    // 1, but the hall's log already holds 3.
+    let mut conn = raw(&server).await;
+    let _: () = redis::cmd("SET")
+        .arg(store.key(key.hall, "num:2026-11-03:z1"))
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(store.allocate_number_after(key, 3).await.unwrap(), 4);
+    assert_eq!(store.allocate_number_after(key, 4).await.unwrap(), 5);
+    // A counter ahead of the log (numbers taken by requests that then
+    // failed) is left alone: gaps are fine, repeats are not.
+    assert_eq!(store.allocate_number_after(key, 2).await.unwrap(), 6);
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(store.key(key.hall, "num:2026-11-03:z1"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the repaired counter still expires: {ttl}");
+}
