@@ -9,9 +9,10 @@ use serde_json::json;
 use crate::helpers::{TUESDAY_10AM, args, called, issue, next_json, spawn_app_args, ticket_of, until};
 use crate::redis_server::RedisServer;
 
-/// A node named `id` on `redis`, with the sample hall pinned to `n2`.
-fn node(redis: &RedisServer, id: &str) -> Args {
-    let mut a = args(StoreUrl::Redis(redis.url()));
+/// A node named `id` on the store at `url`, with the sample hall pinned
+/// to `n2`.
+fn node(url: &str, id: &str) -> Args {
+    let mut a = args(StoreUrl::Redis(url.to_owned()));
     a.node.node_id = Some(id.into());
     a.node.pin = vec![("qiaocheng".into(), "n2".into())];
     a
@@ -20,14 +21,26 @@ fn node(redis: &RedisServer, id: &str) -> Args {
 #[tokio::test]
 async fn any_node_answers_for_a_hall_and_a_leaving_node_hands_it_over() {
     let redis = RedisServer::start(true);
-    let n1 = spawn_app_args(node(&redis, "n1"), TUESDAY_10AM).await;
+    two_nodes(&redis.url()).await;
+}
+
+/// The same on a three-primary Redis Cluster: leases, fences, beats and
+/// the published notices all work across its slots.
+#[tokio::test]
+async fn on_a_redis_cluster_too() {
+    let cluster = crate::redis_server::RedisCluster::start(3, true);
+    two_nodes(&cluster.url()).await;
+}
+
+async fn two_nodes(url: &str) {
+    let n1 = spawn_app_args(node(url, "n1"), TUESDAY_10AM).await;
     // Alone, n1 serves the hall, though it is pinned to a node not up.
     let (s, r) = n1.command(issue("general", "social")).await;
     assert_eq!((s, ticket_of(&r).as_str()), (200, "A001"), "{r}");
 
     // n2 comes up: n1 hands the pinned hall over, and n2's start waits
     // until it holds it.
-    let n2 = spawn_app_args(node(&redis, "n2"), TUESDAY_10AM).await;
+    let n2 = spawn_app_args(node(url, "n2"), TUESDAY_10AM).await;
     let mut screen = n1.live("qiaocheng", "display", "").await;
     let first = next_json(&mut screen).await;
     assert_eq!(first["type"], "snapshot", "{first}");

@@ -146,12 +146,22 @@ fn load(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_owner_is_replaced_and_nothing_acknowledged_is_lost() {
     let redis = crate::redis_server::RedisServer::start(true);
+    killed_owner(&redis.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_a_killed_owner_is_replaced_too() {
+    let cluster = crate::redis_server::RedisCluster::start(3, true);
+    killed_owner(&cluster.url()).await;
+}
+
+async fn killed_owner(store: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("hall.toml");
     std::fs::write(&config, config_near_noon()).unwrap();
-    let mut n1 = node(&config, &redis.url(), "n1").await;
-    let n2 = node(&config, &redis.url(), "n2").await;
-    let n3 = node(&config, &redis.url(), "n3").await;
+    let mut n1 = node(&config, store, "n1").await;
+    let n2 = node(&config, store, "n2").await;
+    let n3 = node(&config, store, "n3").await;
     let token = crate::helpers::login(&reqwest::Client::new(), &n2.base, "crash", "admin").await;
     let client = authed(&token);
     for w in [1, 2] {
