@@ -77,10 +77,35 @@ pub struct Hallcall {
     pub first: Tokens,
 }
 
+/// Where a started hallcall keeps its state.
+#[derive(Debug, Clone)]
+pub enum StoreArg {
+    /// A fresh embedded journal, its signing secret written beside it.
+    Journal,
+    /// A node on a Redis whose `hallcall:secret` the caller has set to
+    /// `secret` (hex), with the node's name and pins (`HALL=NODE`).
+    Redis {
+        url: String,
+        secret: String,
+        node: String,
+        pins: Vec<String>,
+    },
+}
+
 impl Hallcall {
     /// Writes the configuration and a signing secret, starts the binary and
     /// waits for `/readyz`, then signs in to hall 0.
     pub async fn start(bin: &Path, host: std::net::IpAddr, layout: Layout) -> anyhow::Result<Hallcall> {
+        Hallcall::start_on(bin, host, layout, &StoreArg::Journal).await
+    }
+
+    /// As [`Hallcall::start`], on the store given.
+    pub async fn start_on(
+        bin: &Path,
+        host: std::net::IpAddr,
+        layout: Layout,
+        store_arg: &StoreArg,
+    ) -> anyhow::Result<Hallcall> {
         if !bin.is_file() {
             bail!(
                 "{} not found: build it first (cargo build --release --workspace --bins) or pass --hallcall PATH",
@@ -94,18 +119,32 @@ impl Hallcall {
         // here instead, the tool can sign the tokens of a thousand halls
         // itself rather than through a thousand rate-limited, deliberately
         // slow password sign-ins. Checked against a real sign-in below.
-        let store = dir.join("store");
-        std::fs::create_dir_all(&store)?;
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-        std::fs::write(store.join("secret.key"), &secret)?;
         let addr = SocketAddr::new(host, free_port(host)?);
         let mut cmd = Command::new(bin);
+        let secret = match store_arg {
+            StoreArg::Journal => {
+                let store = dir.join("store");
+                std::fs::create_dir_all(&store)?;
+                let secret = fresh_secret()?;
+                std::fs::write(store.join("secret.key"), &secret)?;
+                cmd.arg("--store").arg(format!("file:{}", store.display()));
+                secret
+            }
+            StoreArg::Redis {
+                url,
+                secret,
+                node,
+                pins,
+            } => {
+                cmd.args(["--store", url, "--node-id", node]);
+                for pin in pins {
+                    cmd.args(["--pin", pin]);
+                }
+                secret.clone()
+            }
+        };
         cmd.arg("--listen")
             .arg(addr.to_string())
-            .arg("--store")
-            .arg(format!("file:{}", store.display()))
             .arg("--config")
             .arg(&cfg_path)
             // HALLCALL_LOG=info shows snapshots and journal segments with
@@ -168,6 +207,11 @@ impl Hallcall {
         self.server.addr
     }
 
+    /// Kills the server outright (SIGKILL), as a machine dying would.
+    pub fn kill(&mut self) {
+        self.server.kill();
+    }
+
     fn sign(&self, hall: usize, user: &str, expires: i64) -> anyhow::Result<String> {
         let hall = HallId::new(&hall_id(hall)).map_err(|e| anyhow::anyhow!("hall id: {e}"))?;
         Ok(self.keys.sign(
@@ -213,6 +257,13 @@ impl Hallcall {
             display,
         })
     }
+}
+
+/// 32 random bytes in hex: a signing secret.
+pub fn fresh_secret() -> anyhow::Result<String> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(secret.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub const ISSUE_BODY: &[u8] = br#"{"zone":"general","service":"apply"}"#;

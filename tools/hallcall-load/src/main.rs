@@ -72,6 +72,9 @@ enum Cmd {
     Idle,
     /// Many halls with a few screens each, calls spread over all of them.
     City,
+    /// Several nodes on one Redis: issuing through 1-3 nodes, a call on
+    /// one node to screens on another, takeover after SIGKILL.
+    Cluster,
     /// The baseline server (run by this tool as its child).
     #[command(hide = true)]
     ServeBaseline {
@@ -117,6 +120,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Sustained => vec!["sustained"],
         Cmd::Idle => vec!["idle"],
         Cmd::City => vec!["city"],
+        Cmd::Cluster => vec!["cluster"],
     };
     match run(&cli, which) {
         Ok(true) => std::process::ExitCode::SUCCESS,

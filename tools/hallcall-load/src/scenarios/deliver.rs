@@ -179,6 +179,19 @@ pub async fn deliver(
     plan: impl FnOnce(Instant) -> Vec<Vec<Slot>>,
     limit: Duration,
 ) -> anyhow::Result<Delivery> {
+    deliver_via(server, server.addr, screens, caller, plan, limit).await
+}
+
+/// As [`deliver`], with the calls made through `calls_to` (another node
+/// of the same halls) while the screens are on `server`.
+pub async fn deliver_via(
+    server: &Server,
+    calls_to: std::net::SocketAddr,
+    screens: Vec<(String, u32)>,
+    caller: Caller,
+    plan: impl FnOnce(Instant) -> Vec<Vec<Slot>>,
+    limit: Duration,
+) -> anyhow::Result<Delivery> {
     let mut per_hall: HashMap<u32, u64> = HashMap::new();
     for (_, h) in &screens {
         *per_hall.entry(*h).or_default() += 1;
@@ -197,7 +210,7 @@ pub async fn deliver(
         .sum();
     let planned_end = slots.iter().flatten().map(|s| s.at).max().unwrap_or(start);
     let cpu = CpuMeter::start(server);
-    let sends = drive(server.addr, Arc::new(caller), slots).await?;
+    let sends = drive(calls_to, Arc::new(caller), slots).await?;
     let settled = fleet.settle(expected, limit).await;
     let cpu = cpu.stop(server);
     let (connected, failed) = (fleet.connected, fleet.failed);

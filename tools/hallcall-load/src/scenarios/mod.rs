@@ -2,6 +2,7 @@
 //! client and the same load, and adds its rows to the report.
 
 mod city;
+mod cluster;
 mod deliver;
 mod fanout;
 mod http;
@@ -35,6 +36,7 @@ pub async fn run(which: &str, env: &Env<'_>, report: &mut Report) -> anyhow::Res
         "fanout" => 2 * p.fanout_displays.len() as u64 * (p.fanout_calls as u64 * p.fanout_spacing_ms / 1000 + 1),
         "sustained" => 2 * p.sustained_secs,
         "city" => 2 * p.city_secs,
+        "cluster" => 120,
         _ => 0,
     });
     let cap = planned + SLACK;
@@ -47,6 +49,7 @@ pub async fn run(which: &str, env: &Env<'_>, report: &mut Report) -> anyhow::Res
             "sustained" => sustained::run(env, report).await,
             "idle" => idle::run(env, report).await,
             "city" => city::run(env, report).await,
+            "cluster" => cluster::run(env, report).await,
             other => bail!("no scenario {other:?}"),
         }
     };
