@@ -112,8 +112,11 @@ async fn nodes(env: &Env<'_>, layout: Layout, n: usize, pins: &[&str]) -> anyhow
 const HALLS: usize = 6;
 const WINDOWS: u16 = 4;
 
-/// Issuing (and every fourth request a call) through `nodes`: `conns`
-/// connections, connection i on node i mod n and hall i mod 6, for `secs`.
+/// Issuing and calling through `nodes`: `conns` connections, connection i
+/// on node i mod n and hall i mod 6, each repeating issue, issue,
+/// call-next, start, finish on a window of its own, for `secs`. A call
+/// that finds no ticket waiting (another connection's window took it)
+/// counts as refused, and its start and finish are skipped.
 async fn throughput(nodes: &[Hallcall], conns: usize, secs: u64) -> anyhow::Result<(u64, u64, Latency)> {
     let mut tokens = Vec::with_capacity(HALLS);
     for h in 0..HALLS {
@@ -131,21 +134,34 @@ async fn throughput(nodes: &[Hallcall], conns: usize, secs: u64) -> anyhow::Resu
             let id = hall_id(hall);
             let mut c = HttpConn::connect(addr).await?;
             let (mut ok, mut refused, mut lat) = (0u64, 0u64, Vec::new());
-            let mut k = 0u64;
+            let (mut k, mut called) = (0u64, false);
             while Instant::now() < until {
+                let step = k % 5;
+                k += 1;
+                if step >= 3 && !called {
+                    continue;
+                }
                 let t = Instant::now();
-                let done = if k % 4 == 3 {
-                    window(&mut c, &id, w, "call-next", &tokens[hall].admin).await.is_ok()
-                } else {
-                    issue(&mut c, &id, &tokens[hall].guide).await.is_ok()
+                let admin = &tokens[hall].admin;
+                let done = match step {
+                    0 | 1 => issue(&mut c, &id, &tokens[hall].guide).await,
+                    2 => window(&mut c, &id, w, "call-next", admin).await.map(|_| ()),
+                    3 => window(&mut c, &id, w, "start", admin).await.map(|_| ()),
+                    _ => window(&mut c, &id, w, "finish", admin).await.map(|_| ()),
                 };
                 lat.push(t.elapsed().as_micros() as u64);
-                if done {
-                    ok += 1
-                } else {
-                    refused += 1
+                if step == 2 {
+                    called = done.is_ok();
                 }
-                k += 1;
+                match done {
+                    Ok(()) => ok += 1,
+                    Err(e) => {
+                        if refused == 0 && step != 2 {
+                            eprintln!("    refused in {id}: {e:#}");
+                        }
+                        refused += 1;
+                    }
+                }
             }
             anyhow::Ok((ok, refused, lat))
         });
@@ -237,7 +253,8 @@ async fn takeovers(env: &Env<'_>, rounds: usize) -> anyhow::Result<Vec<u64>> {
 
 pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
     let quick = env.plan.fanout_calls < 20;
-    let (conns, secs) = if quick { (12, 3) } else { (48, 10) };
+    // A connection per window: 24 windows in all.
+    let (conns, secs) = if quick { (12, 3) } else { (24, 10) };
     let mut through = Vec::new();
     for n in 1..=3 {
         eprintln!("  issuing and calling through {n} node(s): {conns} connections, {secs} s");
@@ -254,6 +271,14 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
         let cpu0 = _redis.cpu();
         let (ok, refused, lat) = throughput(&nodes, conns, secs).await?;
         let redis_cpu = _redis.cpu().saturating_sub(cpu0);
+        // What a hall's log costs Redis per event (for sizing).
+        let stream_bytes: f64 = _redis
+            .cli(&["MEMORY", "USAGE", "hallcall:{h0000}:events", "SAMPLES", "0"])?
+            .parse()
+            .unwrap_or(0.0);
+        let events: f64 = _redis.cli(&["GET", "hallcall:{h0000}:last"])?.parse().unwrap_or(0.0);
+        let per_event = stream_bytes / events.max(1.0);
+        eprintln!("    Redis holds hall 0's {events} events in {stream_bytes} bytes: {per_event:.0} bytes an event");
         let per_sec = ok as f64 / secs as f64;
         eprintln!(
             "    {} ok, {refused} refused: {} ops/s, p50 {} p99 {}; Redis CPU {:.2} s",
@@ -275,7 +300,7 @@ pub async fn run(env: &Env<'_>, report: &mut Report) -> anyhow::Result<()> {
             "",
         );
         through.push(json!({"nodes": n, "ok": ok, "refused": refused, "ops_per_sec": per_sec,
-            "latency": lat, "redis_cpu_secs": redis_cpu.as_secs_f64()}));
+            "latency": lat, "redis_cpu_secs": redis_cpu.as_secs_f64(), "redis_bytes_per_event": per_event}));
     }
     let screens = if quick { 100 } else { 1000 };
     let calls = if quick { 10 } else { 20 };
