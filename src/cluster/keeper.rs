@@ -219,6 +219,8 @@ impl Keeper {
         match self.store.reload(hall).await {
             Ok(rebuilt) => {
                 tracing::info!(%hall, epoch, seq = rebuilt.seq(), "hall taken: serving it");
+                // A new owner, a new incarnation of the log.
+                self.store.begin_epoch(hall).await?;
                 self.halls.take_over(rebuilt);
                 self.held.insert(hall, Held { epoch, renewed: sent });
                 self.placement.set(hall, Place::Here);

@@ -424,6 +424,18 @@ impl Stream {
     pub fn epochs(&self, hall: HallId) -> Option<Epochs> {
         self.log(hall).map(|l| l.lock().epochs.clone())
     }
+
+    /// Takes the log's incarnations as the store holds them, when another
+    /// node (the hall's new owner) began one: the same log, so nothing is
+    /// reset, and a screen resumes here as it would on the owner.
+    pub(crate) fn adopt_epochs(&self, hall: HallId, epochs: Epochs) {
+        if let Some(log) = self.log(hall) {
+            let mut d = log.lock();
+            if d.epochs != epochs && !epochs.0.is_empty() {
+                d.epochs = epochs;
+            }
+        }
+    }
 }
 
 /// One subscriber's place in the stream: every change of every hall, in

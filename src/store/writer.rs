@@ -78,6 +78,11 @@ enum Job {
         read: Box<dyn FnOnce(&Hall) + Send>,
     },
     Flush(oneshot::Sender<()>),
+    /// A new incarnation of the hall's log (a new owner).
+    BeginEpoch {
+        hall: HallId,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
     /// Read what another node appended to a hall this one does not own,
     /// and commit it to the stream.
     CatchUp {
@@ -257,11 +262,18 @@ impl Store {
             // restored under this server cannot pass for the log its
             // screens read before (see `stream::Epoch`).
             let mut hall_epochs = epochs.remove(&spec.id).unwrap_or_default();
-            let epoch = Epoch::random()?;
-            hall_epochs.begin(epoch, hall.seq() + 1);
-            backend
-                .begin_epoch(spec.id, epoch, hall.seq() + 1, &hall_epochs)
-                .await?;
+            // On Redis, several nodes open one store: a new incarnation
+            // comes with each new owner (`Store::begin_epoch`), not with
+            // each node that starts, or screens would be reset whenever
+            // one did.
+            let shared = matches!(backend, Backend::Redis(_)) && hall_epochs.current().is_some();
+            if !shared {
+                let epoch = Epoch::random()?;
+                hall_epochs.begin(epoch, hall.seq() + 1);
+                backend
+                    .begin_epoch(spec.id, epoch, hall.seq() + 1, &hall_epochs)
+                    .await?;
+            }
             openings.push(Opening {
                 hall: hall.clone(),
                 recent: rec.events,
@@ -436,6 +448,21 @@ impl Store {
         if self.tx.send(Job::Flush(reply)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Starts a new incarnation of a hall's log from its next event: a node
+    /// that has just taken the hall over (its screens can then tell the
+    /// log they read from a log that went back meanwhile).
+    ///
+    /// # Errors
+    /// The store cannot record it.
+    pub async fn begin_epoch(&self, hall: HallId) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::BeginEpoch { hall, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Brings the stream's copy of a hall another node owns up to what the
@@ -862,6 +889,9 @@ impl Writer {
             Job::CatchUp { hall, reply } => {
                 let _ = reply.send(self.catch_up(hall).await);
             }
+            Job::BeginEpoch { hall, reply } => {
+                let _ = reply.send(self.begin_epoch(hall).await);
+            }
             Job::Flush(reply) => {
                 let (done, written) = oneshot::channel();
                 if self.snapshots.send(SnapshotJob::Flush(done)).is_ok() {
@@ -900,6 +930,18 @@ impl Writer {
         Ok(loaded)
     }
 
+    async fn begin_epoch(&mut self, hall: HallId) -> Result<(), StoreError> {
+        let (Some(mut epochs), Some(seq)) = (self.stream.epochs(hall), self.stream.durable_seq(hall)) else {
+            return Err(StoreError::corrupt(format!("hall {hall}"), "not a configured hall"));
+        };
+        let epoch = Epoch::random()?;
+        epochs.begin(epoch, seq + 1);
+        self.backend.begin_epoch(hall, epoch, seq + 1, &epochs).await?;
+        self.backend.flush_epochs().await?;
+        self.stream.adopt_epochs(hall, epochs);
+        Ok(())
+    }
+
     /// See [`Store::catch_up`]. A hall whose missed events the store no
     /// longer holds in order (trimmed behind a snapshot) is read back whole.
     async fn catch_up(&mut self, hall: HallId) -> Result<u64, StoreError> {
@@ -913,6 +955,9 @@ impl Writer {
             Some(events) if events.is_empty() => Ok(durable),
             Some(events) => {
                 let last = events.last().map_or(durable, |e| e.seq);
+                // A new owner may have begun an incarnation: adopted before
+                // the events, so a screen resuming on them finds it.
+                self.stream.adopt_epochs(hall, r.epochs(hall).await?);
                 let batch: Option<Arc<Batch>> = self.stream.commit(hall, events);
                 if batch.is_none() {
                     return self.load(hall).await.map(|h| h.seq());

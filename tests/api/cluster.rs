@@ -56,6 +56,15 @@ async fn two_nodes(url: &str) {
     // n1's screen shows the call n2 made.
     let d = until(&mut screen, |v| !called(v).is_empty()).await;
     assert_eq!(called(&d), ["A001"]);
+    // A screen that moves to the owner resumes where it was, epoch and
+    // sequence number alike: no new snapshot.
+    let (seq, epoch) = (d["seq"].as_u64().unwrap(), first["epoch"].as_str().unwrap());
+    let mut moved = n2
+        .live("qiaocheng", "display", &format!("since={seq}&epoch={epoch}"))
+        .await;
+    let m = next_json(&mut moved).await;
+    assert_eq!(m["type"], "resumed", "{m}");
+
     // Both nodes give the same hall (n2's first request is its sign-in, in
     // the audit log: one event further).
     let (_, one) = n1.get("/api/v1/halls/qiaocheng").await;

@@ -91,6 +91,9 @@ pub async fn start_with(config: &std::path::Path, store: &str, port: u16, env: &
         ])
         .args(["--store", store])
         .env("RUST_LOG", "warn")
+        // On Redis, the same node after a restart (on another port here):
+        // it takes its halls back once its old leases end.
+        .env("HALLCALL_NODE_ID", "solo")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

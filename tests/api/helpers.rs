@@ -218,7 +218,11 @@ pub fn args(store: StoreUrl) -> Args {
         archive: None,
         archive_ca_file: None,
         connections: hallcall::cli::ConnArgs::default(),
-        node: hallcall::cli::NodeArgs::default(),
+        // One name across restarts (each on a new port), as a real node.
+        node: hallcall::cli::NodeArgs {
+            node_id: Some("test-node".into()),
+            ..Default::default()
+        },
         new_secret: false,
         demo: true,
         write_timeout_secs: 5,
