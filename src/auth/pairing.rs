@@ -94,7 +94,10 @@ impl<T: Clone> Pairings<T> {
         if pending.values().filter(|p| p.hall == hall).count() >= MAX_PENDING {
             return Err(PairingError::Full);
         }
-        let secret: String = random_bytes::<24>()?.iter().map(|b| format!("{b:02x}")).collect();
+        // The hall leads the secret, so any node of several can pass the
+        // device's poll to the node that holds the pairing (the hall's).
+        let random: String = random_bytes::<24>()?.iter().map(|b| format!("{b:02x}")).collect();
+        let secret = format!("{hall}.{random}");
         let code = loop {
             let n = u32::from_le_bytes(random_bytes::<4>()?) % 1_000_000;
             let code = format!("{n:06}");
@@ -189,7 +192,7 @@ mod tests {
         let (code, secret) = p.start(hall("a"), "东门 LED", Millis(0)).unwrap();
         assert_eq!(code.len(), 6);
         assert!(code.bytes().all(|b| b.is_ascii_digit()));
-        assert_eq!(secret.len(), 48);
+        assert!(secret.starts_with("a.") && secret.len() == 2 + 48, "{secret}");
         assert_eq!(
             p.poll(&secret, Millis(1_000)),
             Poll::Waiting {

@@ -127,7 +127,9 @@ fn unconfirmed(hall: HallId) -> Response {
 
 /// The hall of a request whose path does not name one: a sign-in names it
 /// in its body (the sign-in is written to the hall's audit log, so the
-/// hall's node must take it), a citizen's ticket link in its token.
+/// hall's node must take it), a citizen's ticket link in its token, a
+/// device's pairing poll in its secret (the pairing waits in the memory of
+/// the hall's node).
 async fn named_elsewhere(state: &AppState, req: Request) -> (Request, Option<HallId>) {
     let path = req.uri().path();
     if let Some(rest) = path.strip_prefix("/api/v1/tickets/") {
@@ -135,6 +137,10 @@ async fn named_elsewhere(state: &AppState, req: Request) -> (Request, Option<Hal
         let hall = (below != "live")
             .then(|| state.keys.open_ticket_token(token).map(|t| t.hall))
             .flatten();
+        return (req, hall);
+    }
+    if let Some(secret) = path.strip_prefix("/api/v1/pairings/") {
+        let hall = secret.split_once('.').and_then(|(hall, _)| Code::new(hall).ok());
         return (req, hall);
     }
     if path != "/api/v1/login" || req.method() != axum::http::Method::POST {

@@ -65,6 +65,28 @@ async fn two_nodes(url: &str) {
     let m = next_json(&mut moved).await;
     assert_eq!(m["type"], "resumed", "{m}");
 
+    // A device pairs through any node: it asks and polls through n1, a
+    // supervisor approves through n2; the pairing waits on the hall's node.
+    let started: serde_json::Value = n1
+        .client
+        .post(n1.url("/api/v1/halls/qiaocheng/pairings"))
+        .json(&json!({"name": "东门 LED"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = started["code"].as_str().expect("a pairing code");
+    let approve = format!("/api/v1/halls/qiaocheng/pairings/{code}/approve");
+    let (s, r) = n2
+        .post_as("qiaocheng", "supervisor", &approve, Some(json!({"account": "display"})))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let poll = format!("/api/v1/pairings/{}", started["secret"].as_str().unwrap());
+    let (s, r) = n1.get_unsigned(&poll).await;
+    assert_eq!((s, r["state"].as_str()), (200, Some("paired")), "{r}");
+
     // Both nodes give the same hall (n2's first request is its sign-in, in
     // the audit log: one event further).
     let (_, one) = n1.get("/api/v1/halls/qiaocheng").await;
