@@ -23,6 +23,13 @@ export function newKey() {
 /** Tries after a lost answer, with the same key (so never done twice). */
 const RETRIES = [400, 1500];
 
+/** Answers that mean the hall is moving between servers: nothing was done
+ * (503 hall_moving) or the server that had it stopped answering (502
+ * owner_unconfirmed: the same key tells). Asked again after Retry-After,
+ * up to this many times (about 8 s), so a move goes unnoticed. */
+const MOVING = new Set(['hall_moving', 'owner_unconfirmed']);
+const MOVE_RETRIES = 8;
+
 /**
  * Calls the API; throws ApiError with the server's code and message.
  * A POST carries an `Idempotency-Key` (a new one per call unless `key` is
@@ -40,17 +47,23 @@ export async function api(path, { method = 'GET', body, token, key } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   let res;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      res = await send();
-      break;
-    } catch (e) {
-      // A network error: the request may or may not have been done.
-      if (!headers['idempotency-key'] || attempt >= RETRIES.length) throw new ApiError(0, 'network', e.message);
-      await new Promise((r) => setTimeout(r, RETRIES[attempt]));
+  let json = null;
+  for (let moved = 0; ; moved++) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await send();
+        break;
+      } catch (e) {
+        // A network error: the request may or may not have been done.
+        if (!headers['idempotency-key'] || attempt >= RETRIES.length) throw new ApiError(0, 'network', e.message);
+        await new Promise((r) => setTimeout(r, RETRIES[attempt]));
+      }
     }
+    json = (res.headers.get('content-type') || '').includes('json') ? await res.json() : null;
+    if (!MOVING.has(json?.error?.code) || moved >= MOVE_RETRIES) break;
+    const wait = Math.min(5, Number(res.headers.get('retry-after')) || 1);
+    await new Promise((r) => setTimeout(r, wait * 1000));
   }
-  const json = (res.headers.get('content-type') || '').includes('json') ? await res.json() : null;
   if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message, json?.error?.opens);
   return json;
 }

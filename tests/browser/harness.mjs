@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { createServer, createConnection } from 'node:net';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,7 +42,11 @@ export function freePort() {
  * disk) passes on. Stopped and started again on the same port and store.
  */
 export class Hallcall {
-  constructor(config, name) {
+  /** `store` (default: an embedded store beside the config) and more
+   * command-line `args` (a node's name and pins, say). */
+  constructor(config, name, { store, args = [] } = {}) {
+    this.store = store;
+    this.args = args;
     this.dir = mkdtempSync(join(tmpdir(), `hallcall-${name}-`));
     this.configPath = join(this.dir, 'hall.toml');
     writeFileSync(this.configPath, config);
@@ -55,7 +59,7 @@ export class Hallcall {
     this.base = `http://127.0.0.1:${this.port}`;
     // --demo: the test halls use the sample password.
     this.process = spawn(BIN, ['--demo', '--config', this.configPath, '--listen', `127.0.0.1:${this.port}`,
-      '--store', `file:${join(this.dir, 'data')}`, '--sounds', join(ROOT, 'sounds')],
+      '--store', this.store ?? `file:${join(this.dir, 'data')}`, '--sounds', join(ROOT, 'sounds'), ...this.args],
     { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
     const deadline = Date.now() + within;
     for (;;) {
@@ -67,6 +71,15 @@ export class Hallcall {
     }
   }
 
+  /** SIGKILL: the machine dies. */
+  async kill() {
+    const p = this.process;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
   async stop() {
     const p = this.process;
     if (!p || p.exitCode !== null) return;
@@ -74,6 +87,29 @@ export class Hallcall {
     p.kill('SIGTERM');
     await exited;
   }
+}
+
+/** A redis-server of the test file's own on a free port, keeping nothing
+ * on disk; `stop()` ends it. */
+export async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'hallcall-redis-'));
+  const process_ = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const up = await new Promise((ok) => {
+      const s = createConnection(port, '127.0.0.1', () => { s.end(); ok(true); });
+      s.on('error', () => ok(false));
+    });
+    if (up) break;
+    assert.ok(Date.now() < deadline, 'redis-server did not start within 10 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}/`,
+    stop: () => process_.kill('SIGKILL'),
+  };
 }
 
 /** Debian's Chromium, headless, with no calls to the outside. */
