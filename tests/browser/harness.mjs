@@ -74,7 +74,8 @@ export class Hallcall {
   /** SIGKILL: the machine dies. */
   async kill() {
     const p = this.process;
-    if (!p || p.exitCode !== null) return;
+    // Ended already (a signal leaves exitCode null): nothing to wait for.
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await exited;
@@ -82,7 +83,7 @@ export class Hallcall {
 
   async stop() {
     const p = this.process;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGTERM');
     await exited;
