@@ -81,6 +81,17 @@ pub async fn start_on(config: &std::path::Path, store: &str, port: u16) -> Serve
 
 /// As [`start_on`], with more environment (settings such as `HALLCALL_ARCHIVE`).
 pub async fn start_with(config: &std::path::Path, store: &str, port: u16, env: &[(&str, &str)]) -> Server {
+    start_args(config, store, port, env, &[]).await
+}
+
+/// As [`start_with`], with more command-line arguments (a node's pins).
+pub async fn start_args(
+    config: &std::path::Path,
+    store: &str,
+    port: u16,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
         .arg("--demo")
         .args([
@@ -90,6 +101,7 @@ pub async fn start_with(config: &std::path::Path, store: &str, port: u16, env: &
             &format!("127.0.0.1:{port}"),
         ])
         .args(["--store", store])
+        .args(args)
         .env("RUST_LOG", "warn")
         // On Redis, the same node after a restart (on another port here):
         // it takes its halls back once its old leases end.

@@ -5,7 +5,7 @@
 //! every acknowledged call.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,25 +16,8 @@ use crate::crash::{Server, authed, config_near_noon, free_port};
 
 /// The hall's owner is pinned to `n1` while it lives.
 async fn node(config: &std::path::Path, store: &str, id: &str) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hallcall"))
-        .arg("--demo")
-        .args(["--config", config.to_str().unwrap()])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--store", store, "--node-id", id, "--pin", "crash=n1"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("hallcall starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "node {id} did not come up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Server { child, base }
+    let env = [("HALLCALL_NODE_ID", id)];
+    crate::crash::start_args(config, store, free_port(), &env, &["--pin", "crash=n1"]).await
 }
 
 /// Every ticket's furthest acknowledged step (issued 0, called 1), the

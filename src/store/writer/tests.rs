@@ -21,8 +21,13 @@ fn sample() -> Vec<Arc<crate::engine::HallSpec>> {
 }
 
 async fn open(redis: &RedisServer) -> OpenedStore {
+    open_at(&redis.url()).await
+}
+
+/// The sample halls on the Redis (or Redis Cluster) at `url`.
+async fn open_at(url: &str) -> OpenedStore {
     Store::open(StoreConfig {
-        location: Location::Redis(redis.url()),
+        location: Location::Redis(url.to_owned()),
         journal: crate::store::journal::JournalOptions::default(),
         halls: sample(),
         retention_days: 30,
@@ -129,15 +134,7 @@ async fn a_refused_batch_does_not_take_the_one_behind_it_down() {
 #[tokio::test]
 async fn on_a_redis_cluster_each_hall_is_written_apart_and_fails_apart() {
     let cluster = crate::store::test_redis::RedisCluster::start(3, false);
-    let opened = Store::open(StoreConfig {
-        location: Location::Redis(cluster.url()),
-        journal: crate::store::journal::JournalOptions::default(),
-        halls: sample(),
-        retention_days: 30,
-        metrics: None,
-    })
-    .await
-    .unwrap();
+    let opened = open_at(&cluster.url()).await;
     let store = opened.store;
     let mut halls = opened.halls;
     assert!(halls.len() >= 2);

@@ -21,7 +21,8 @@ use serde_json::json;
 
 use super::Env;
 use super::deliver::{Delivery, deliver, deliver_via};
-use crate::calls::{Caller, Slot};
+use super::fanout::slots;
+use crate::calls::Caller;
 use crate::hallcall_server::{Hallcall, Layout, StoreArg, fresh_secret, hall_id, issue, live_path, prepare, window};
 use crate::http_client::HttpConn;
 use crate::report::Report;
@@ -175,21 +176,6 @@ async fn throughput(nodes: &[Hallcall], conns: usize, secs: u64) -> anyhow::Resu
     }
     lat.sort_unstable();
     Ok((ok, refused, Latency::of_sorted(&lat)))
-}
-
-/// Call i on window i+1 of hall 0.
-fn slots(start: Instant, calls: usize, spacing: Duration) -> Vec<Vec<Slot>> {
-    vec![
-        (0..calls)
-            .map(|i| Slot {
-                at: start + spacing * i as u32,
-                hall: 0,
-                window: i as u16 + 1,
-                seq: i as u32 + 1,
-                serve_out_at: None,
-            })
-            .collect(),
-    ]
 }
 
 /// Screens on the last node, calls through the first: hall 0 pinned to n1.

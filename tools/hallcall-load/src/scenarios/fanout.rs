@@ -19,7 +19,7 @@ const SETTLE: Duration = Duration::from_secs(15);
 
 /// Call i on window i+1 (each window calls once: no window is busy, and
 /// only the calls' deltas reach the screens).
-fn slots(start: Instant, calls: usize, spacing: Duration) -> Vec<Vec<Slot>> {
+pub(super) fn slots(start: Instant, calls: usize, spacing: Duration) -> Vec<Vec<Slot>> {
     vec![
         (0..calls)
             .map(|i| Slot {
