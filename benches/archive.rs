@@ -347,6 +347,7 @@ async fn report_from_archive(
         node: hallcall::cli::NodeArgs::default(),
         new_secret: false,
         demo: true,
+        import_config: false,
         write_timeout_secs: 5,
         person_key_file: None,
         earlier_person_key_file: Vec::new(),

@@ -95,6 +95,11 @@ pub struct Args {
     /// (hallcall-demo), with a warning; without it such a start is refused.
     #[arg(long)]
     pub demo: bool,
+    /// Records each hall of the --config file as a new configuration
+    /// version where it differs from the store's. Without it the store's
+    /// versions are used and the file only seeds a new store.
+    #[arg(long, env = "HALLCALL_IMPORT_CONFIG")]
+    pub import_config: bool,
     /// Make a new signing secret when the store has lost its own (every
     /// signed-in device and ticket link then stops matching).
     #[arg(long)]

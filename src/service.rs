@@ -293,6 +293,7 @@ impl Service {
             }
             check(&guard)?;
             let mut events = guard.execute(&cmd, now)?;
+            self.halls.refresh(&guard);
             // The answer's waits are the forecast's after this change (a
             // tick makes a stale one again).
             guard.refresh_estimates(now, crate::engine::REFRESH_GAP_MS);
@@ -452,9 +453,45 @@ impl Service {
         }
     }
 
+    /// Records the server's file as configuration version 1 of every hall
+    /// this node serves that has none yet: from then on the store's version
+    /// is the hall's, the same on every node. With `import`, a hall whose
+    /// file document differs from the store's version gets it as a new one.
+    pub async fn seed_configs(&self, file: Option<&crate::config::ServerConfig>) {
+        let ids: Vec<HallId> = self.halls.ids().filter(|h| self.halls.is_owned(*h)).collect();
+        for hall in ids {
+            let Ok(cfg) = self.halls.config(hall) else { continue };
+            let from_file = file.and_then(|f| f.halls.iter().find(|h| h.spec.id == hall));
+            let (base, source, reason) = match from_file {
+                Some(f) if cfg.version > 0 && f.text != cfg.text => {
+                    (cfg.version, f.clone(), "imported from the server's configuration file")
+                }
+                _ if cfg.version > 0 => continue,
+                _ => (
+                    0,
+                    (*cfg).clone(),
+                    "the server's configuration file, recorded as the first version",
+                ),
+            };
+            let change = crate::engine::ConfigChange {
+                base,
+                spec: crate::engine::SpecDoc(source.spec.clone()),
+                text: source.text.to_string(),
+                by: "hallcall".into(),
+                reason: reason.into(),
+            };
+            match self.execute(hall, Command::ChangeConfig(Box::new(change))).await {
+                Ok(_) => tracing::info!(%hall, version = base + 1, reason, "configuration recorded"),
+                Err(e) if base > 0 => tracing::error!(%hall, error = %e, "the configuration file was not imported"),
+                Err(e) => tracing::debug!(%hall, error = %e, "configuration not recorded yet"),
+            }
+        }
+    }
+
     /// Sends the passing of time to every hall: the day rollover, and
     /// auto-call for appointments that have become due.
     pub async fn tick_all(&self) {
+        self.seed_configs(None).await;
         let ids: Vec<HallId> = self.halls.ids().filter(|h| self.halls.is_owned(*h)).collect();
         for hall in ids {
             if let Err(e) = self.execute(hall, Command::Tick).await {

@@ -5,7 +5,9 @@
 //! sequence numbers are per hall, and one call must see every zone it could
 //! take from. A finer key (zone) would need several locks per call; a
 //! coarser one would serialize halls that share nothing. Halls are fixed at
-//! start, so the index is a plain map read without locking.
+//! start, so the index is a plain map read without locking; a hall's
+//! configuration is swapped whole when it changes, so it is read without
+//! locking too.
 //!
 //! The locks are `std::sync::Mutex`: an engine operation is a few hundred
 //! nanoseconds of pure computation and is never held across an `.await`, so
@@ -14,6 +16,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
 
 use crate::config::{HallConfig, ServerConfig};
 use crate::engine::{Command, EngineError, Event, Hall, HallId, Millis};
@@ -36,6 +40,9 @@ pub struct Halls {
 struct Inner {
     index: HashMap<HallId, usize>,
     shards: Vec<Shard>,
+    /// The server signs staff in against a directory (for reading halls'
+    /// configuration versions, which may map directory groups).
+    has_directory: bool,
 }
 
 /// One hall's lock, on cache lines of its own: neighbouring halls are
@@ -44,8 +51,9 @@ struct Inner {
 #[repr(align(128))]
 struct Shard {
     hall: Mutex<Hall>,
-    /// Read without the lock (configuration never changes while running).
-    config: Arc<HallConfig>,
+    /// Read without the lock; replaced, under the lock, when the hall
+    /// applies a new configuration version (`refresh`).
+    config: ArcSwap<HallConfig>,
     /// Set when the hall's memory may be ahead of its store (a write
     /// failed): the hall refuses work until rebuilt from the store.
     broken: AtomicBool,
@@ -70,13 +78,13 @@ impl Halls {
     /// A hall that `cfg` does not configure: the store rebuilds only those.
     pub fn from_halls(cfg: &ServerConfig, halls: Vec<Hall>) -> Halls {
         let index = halls.iter().enumerate().map(|(i, h)| (h.spec().id, i)).collect();
-        Halls {
+        let halls = Halls {
             inner: Arc::new(Inner {
                 index,
                 shards: halls
                     .into_iter()
                     .map(|h| Shard {
-                        config: Arc::new(
+                        config: ArcSwap::from_pointee(
                             cfg.halls
                                 .iter()
                                 .find(|c| c.spec.id == h.spec().id)
@@ -89,12 +97,19 @@ impl Halls {
                         hall: Mutex::new(h),
                     })
                     .collect(),
+                has_directory: cfg.directory.is_some(),
             }),
+        };
+        for id in halls.ids().collect::<Vec<_>>() {
+            if let Ok(guard) = halls.lock(id) {
+                halls.refresh(&guard);
+            }
         }
+        halls
     }
 
     pub fn ids(&self) -> impl Iterator<Item = HallId> + '_ {
-        self.inner.shards.iter().map(|s| s.config.spec.id)
+        self.inner.shards.iter().map(|s| s.config.load().spec.id)
     }
 
     fn shard(&self, hall: HallId) -> Result<&Shard, ShardError> {
@@ -106,8 +121,41 @@ impl Halls {
     ///
     /// # Errors
     /// No hall has that id.
-    pub fn config(&self, hall: HallId) -> Result<&Arc<HallConfig>, ShardError> {
-        Ok(&self.shard(hall)?.config)
+    pub fn config(&self, hall: HallId) -> Result<Arc<HallConfig>, ShardError> {
+        Ok(self.shard(hall)?.config.load_full())
+    }
+
+    /// Brings the hall's configuration in line with the version `hall` (its
+    /// locked state) runs: call after anything that may have applied a
+    /// `ConfigChanged`. The spec is the hall's own; the rest is read from
+    /// the version's document.
+    pub fn refresh(&self, hall: &Hall) {
+        let Ok(shard) = self.shard(hall.spec().id) else { return };
+        let current = shard.config.load();
+        let cs = hall.config();
+        if current.version == cs.version && Arc::ptr_eq(&current.spec, hall.spec()) {
+            return;
+        }
+        let mut next = if current.version == cs.version || cs.version == 0 {
+            (**current).clone()
+        } else {
+            let name = format!("hall {} configuration version {}", hall.spec().id, cs.version);
+            match crate::config::parse_hall(&cs.text, &name, self.inner.has_directory) {
+                Ok(c) => c,
+                Err(e) => {
+                    // A version this build reads differently: keep the rest
+                    // as it was rather than stop the hall.
+                    tracing::error!(hall = %hall.spec().id, version = cs.version, "configuration version does not read: {e}");
+                    (**current).clone()
+                }
+            }
+        };
+        next.spec = hall.spec().clone();
+        next.version = cs.version;
+        if cs.version > 0 {
+            next.text = cs.text.clone();
+        }
+        shard.config.store(Arc::new(next));
     }
 
     /// Locks one hall. Hold the guard only for synchronous work.
@@ -123,7 +171,10 @@ impl Halls {
     /// # Errors
     /// Unknown hall, or the engine's refusal.
     pub fn execute(&self, hall: HallId, cmd: &Command, now: Millis) -> Result<Vec<Event>, ShardError> {
-        Ok(self.lock(hall)?.execute(cmd, now)?)
+        let mut guard = self.lock(hall)?;
+        let events = guard.execute(cmd, now)?;
+        self.refresh(&guard);
+        Ok(events)
     }
 
     pub fn is_owned(&self, hall: HallId) -> bool {
@@ -144,6 +195,7 @@ impl Halls {
             let seq = hall.seq();
             let mut guard = lock(&shard.hall);
             *guard = hall;
+            self.refresh(&guard);
             shard.snapshot_seq.store(seq, Ordering::Release);
             shard.broken.store(false, Ordering::Release);
             shard.owned.store(true, Ordering::Release);
@@ -157,6 +209,7 @@ impl Halls {
             let mut guard = lock(&shard.hall);
             if !shard.owned.load(Ordering::Acquire) {
                 *guard = hall;
+                self.refresh(&guard);
             }
         }
     }
@@ -175,7 +228,10 @@ impl Halls {
     pub fn replace(&self, hall: Hall) {
         if let Ok(shard) = self.shard(hall.spec().id) {
             let seq = hall.seq();
-            *lock(&shard.hall) = hall;
+            let mut guard = lock(&shard.hall);
+            *guard = hall;
+            self.refresh(&guard);
+            drop(guard);
             shard.snapshot_seq.store(seq, Ordering::Release);
             shard.broken.store(false, Ordering::Release);
         }

@@ -166,6 +166,20 @@ impl Application {
                 args.write_timeout_secs,
             ))),
         };
+        service.seed_configs(args.import_config.then_some(config)).await;
+        for hall in &config.halls {
+            if let Ok(running) = service.halls.config(hall.spec.id)
+                && running.version > 0
+                && running.text != hall.text
+            {
+                tracing::warn!(
+                    hall = %hall.spec.id,
+                    version = running.version,
+                    "the configuration file differs from the version in the store, which is used: \
+                     change the hall from its administration page, or start with --import-config to record the file"
+                );
+            }
+        }
         Ok(Application {
             listener,
             service,

@@ -211,6 +211,8 @@ impl Day {
             self.end_day(ev.at, rows);
             self.current = Some((day, ev.seq, Folder::new(self.cfg.clone(), day, day)));
         }
+        // Whole, a configuration's document too (with the accounts'
+        // password hashes): archived days are replayed from these rows.
         let body = serde_json::to_string(&ev.kind).map_err(|e| e.to_string())?;
         rows.events.push(EventRow {
             seq: ev.seq,
@@ -230,6 +232,12 @@ impl Day {
             .unwrap_or_default();
         folder.feed(ev).map_err(|e| format!("event {}: {e}", ev.seq))?;
         let Some(hall) = folder.hall() else { return Ok(()) };
+        if matches!(ev.kind, EventKind::ConfigChanged { .. }) && hall.spec().windows.len() >= self.cfg.windows.len() {
+            // Later days replay on the widest spec (see `engine::respec`).
+            self.cfg = hall.spec().clone();
+            self.sessions.resize(self.cfg.windows.len(), None);
+            self.pauses.resize(self.cfg.windows.len(), None);
+        }
         // The ticket named, and any a window took up or let go of.
         let mut touched: Vec<usize> = Vec::new();
         if let Some(n) = ticket_of(&ev.kind)

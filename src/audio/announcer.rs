@@ -48,6 +48,11 @@ impl Announcer {
         Announcer { clips }
     }
 
+    /// The clips announcements are made of (to check a new voice template).
+    pub fn clips(&self) -> &Clips {
+        &self.clips
+    }
+
     pub fn samples(&self, voice: &Voice, ticket: TicketNumber, window: WindowNo) -> Result<Vec<f32>, String> {
         compose(&self.clips, voice, ticket, window)
     }

@@ -124,6 +124,8 @@ fn a_template_word_without_a_clip_stops_the_start_with_its_name() {
         display: Default::default(),
         id_kinds: crate::config::identity::DEFAULT_KINDS.to_vec(),
         phone_challenge_bits: 0,
+        text: std::sync::Arc::from(""),
+        version: 0,
     };
     hall.voice.languages = vec![(Lang::Zh, "请 {number} 号 去 {window} 号窗口".into())];
     let err = clips.check(&hall).unwrap_err().to_string();

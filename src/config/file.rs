@@ -80,6 +80,21 @@ pub(crate) struct Hall {
     pub alerts: Option<Alerts>,
     #[serde(default)]
     pub display: Option<Display>,
+    #[serde(default)]
+    pub special_day: Vec<SpecialDay>,
+}
+
+/// `[[hall.special_day]]`: a public holiday (`open = false`) or a 调休
+/// working day on a weekend (`open = true`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SpecialDay {
+    pub date: S<String>,
+    pub open: bool,
+    /// What the day is (国庆节, 调休上班), for people reading the file.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub name: Option<String>,
 }
 
 /// What the hall's screens show besides the calls: `[hall.display]`.

@@ -3,6 +3,7 @@
 //!
 //! Parsing and validation are pure (`parse`); only `load` touches the disk.
 
+mod document;
 mod file;
 pub mod identity;
 mod model;
@@ -11,6 +12,7 @@ mod validate;
 use std::fmt;
 use std::path::Path;
 
+pub use document::{parse_hall, split_halls};
 pub use model::*;
 
 /// One problem in a configuration file.
@@ -57,7 +59,17 @@ impl std::error::Error for ConfigErrors {}
 /// # Errors
 /// Every syntax or rule problem found, each with its place.
 pub fn parse(src: &str, file: &str) -> Result<ServerConfig, ConfigErrors> {
-    let raw: file::File = toml::from_str(src).map_err(|e| {
+    let raw = read(src, file)?;
+    let mut cfg = validate::validate(raw, src, file, false)?;
+    for (hall, text) in cfg.halls.iter_mut().zip(split_halls(src)) {
+        hall.text = std::sync::Arc::from(text);
+    }
+    Ok(cfg)
+}
+
+/// The file as written, or its syntax error.
+fn read(src: &str, file: &str) -> Result<file::File, ConfigErrors> {
+    toml::from_str(src).map_err(|e| {
         let (line, column) = e.span().map_or((1, 1), |s| validate::line_col(src, s.start));
         ConfigErrors(vec![ConfigError {
             file: file.to_owned(),
@@ -66,8 +78,7 @@ pub fn parse(src: &str, file: &str) -> Result<ServerConfig, ConfigErrors> {
             place: "syntax".to_owned(),
             problem: e.message().trim().to_owned(),
         }])
-    })?;
-    validate::validate(raw, src, file)
+    })
 }
 
 /// Reads and validates a configuration file.

@@ -81,6 +81,12 @@ pub struct HallConfig {
     /// The work a phone must show to take a ticket, in leading zero bits
     /// of a hash (`policy.phone_challenge_bits`); 0: none.
     pub phone_challenge_bits: u8,
+    /// The document all of this was read from: the hall's `[[hall]]`
+    /// table (see `document`).
+    pub text: Arc<str>,
+    /// The configuration version it is (0: the server's file, before the
+    /// store recorded any).
+    pub version: u32,
 }
 
 /// `[hall.display]`: the hall display's scrolling notice (温馨提示), in

@@ -84,7 +84,14 @@ fn parse_time(s: &str) -> Option<Time> {
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Validates a parsed file. `src` and `file` are only used to place errors.
-pub(crate) fn validate(f: file::File, src: &str, file: &str) -> Result<ServerConfig, ConfigErrors> {
+/// `has_directory`: the server has a `[directory]` that `f` does not hold
+/// (a hall's own document, checked apart from the server's file).
+pub(crate) fn validate(
+    f: file::File,
+    src: &str,
+    file: &str,
+    has_directory: bool,
+) -> Result<ServerConfig, ConfigErrors> {
     let mut c = Checker {
         src,
         file,
@@ -101,7 +108,7 @@ pub(crate) fn validate(f: file::File, src: &str, file: &str) -> Result<ServerCon
         if !hall_ids.insert(h.id.get_ref().clone()) {
             c.err(h.id.span(), &place, format!("duplicate hall id {:?}", h.id.get_ref()));
         }
-        if let (None, Some(g)) = (&directory, h.directory_group.first()) {
+        if let (None, false, Some(g)) = (&directory, has_directory, h.directory_group.first()) {
             c.err(
                 g.group.span(),
                 &place,
@@ -237,6 +244,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
                 name: s.name.clone(),
                 name_en: s.name_en.clone().unwrap_or_else(|| s.name.clone()),
                 results: s.results,
+                retired: false,
             });
         }
         zones.push(ZoneSpec {
@@ -248,6 +256,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
             services,
             default_service_secs: (service_minutes * 60) as u32,
             alerts,
+            retired: false,
         });
     }
 
@@ -270,6 +279,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         }
     }
 
+    let special_days = special_days(c, &h.special_day, place);
     let accounts = accounts(c, &h.account, &windows, place);
     let directory_groups = directory_groups(c, &h.directory_group, &windows, place);
     let id_kinds = id_kinds(c, &h.policy, place);
@@ -298,6 +308,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
             zones,
             windows,
             categories,
+            special_days,
             policy,
         }),
         accounts,
@@ -306,6 +317,8 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         display,
         id_kinds,
         phone_challenge_bits,
+        text: std::sync::Arc::from(""),
+        version: 0,
     })
 }
 
@@ -832,8 +845,31 @@ fn windows(
             name_en: w.name_en.clone().unwrap_or_else(|| w.name.clone()),
             serves,
             results_only: w.results_only,
+            retired: false,
         });
     }
+    out
+}
+
+/// `[[hall.special_day]]`: public holidays and 调休 working days.
+fn special_days(c: &mut Checker, list: &[file::SpecialDay], place: &str) -> Vec<(jiff::civil::Date, bool)> {
+    let mut out: Vec<(jiff::civil::Date, bool)> = Vec::new();
+    for d in list {
+        let Ok(date) = d.date.get_ref().parse::<jiff::civil::Date>() else {
+            c.err(
+                d.date.span(),
+                place,
+                format!("special_day date {:?} is not a date like 2026-10-01", d.date.get_ref()),
+            );
+            continue;
+        };
+        if out.iter().any(|&(o, _)| o == date) {
+            c.err(d.date.span(), place, format!("special_day {date} is listed twice"));
+            continue;
+        }
+        out.push((date, d.open));
+    }
+    out.sort_unstable();
     out
 }
 

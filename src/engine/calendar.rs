@@ -47,7 +47,7 @@ impl Day {
             .zones
             .iter()
             .map(|z| {
-                if !z.hours.open_on(date) {
+                if !cfg.zone_open_on(z, date) {
                     Vec::new()
                 } else if z.hours.intervals.is_empty() {
                     vec![(start, end)]

@@ -203,4 +203,6 @@ pub enum Command {
     /// auto-call for appointments that have become due. The shell sends it
     /// every few seconds.
     Tick,
+    /// Runs the hall on a new configuration from now on (see `respec`).
+    ChangeConfig(Box<super::respec::ConfigChange>),
 }

@@ -5,6 +5,9 @@ use super::ids::{Code, TicketNumber, WindowNo, ZoneId};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
+    /// A configuration change that cannot be made now, and why.
+    #[error("{0}")]
+    ConfigRefused(String),
     #[error("unknown zone {0}")]
     UnknownZone(Code),
     #[error("zone {zone} has no service {service}")]
@@ -108,6 +111,7 @@ impl EngineError {
 
     pub fn code(&self) -> &'static str {
         match self {
+            EngineError::ConfigRefused(_) => "config_refused",
             EngineError::UnknownZone(_) => "unknown_zone",
             EngineError::UnknownService { .. } => "unknown_service",
             EngineError::UnknownCategory(_) => "unknown_category",

@@ -85,6 +85,13 @@ pub(crate) struct Estimates {
 }
 
 impl Estimates {
+    /// Drops the cached forecast: the hall it played forward has changed
+    /// shape (a new configuration).
+    pub(crate) fn forget_forecast(&mut self) {
+        self.forecast = None;
+        self.moved.clear();
+    }
+
     /// Keeps `other`'s errors (a new business day starts from them).
     pub(crate) fn errors_from(&mut self, other: &Estimates) {
         self.errors = other.errors.clone();

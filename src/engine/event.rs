@@ -183,6 +183,17 @@ pub enum EventKind {
     SignedOut {
         user: String,
     },
+    /// The hall runs on a new configuration version from here on: `spec`
+    /// as the engine runs it (laid over the last by id, see `respec`),
+    /// `text` the document it was made from. Published as its version only:
+    /// the text holds the accounts' password hashes.
+    ConfigChanged {
+        version: u32,
+        spec: super::respec::SpecDoc,
+        text: String,
+        by: String,
+        reason: String,
+    },
     /// A line of the audit log (see `audit`). Never published.
     Audited(super::audit::AuditNote),
     /// The answer to a request made with an idempotency key, kept right

@@ -22,6 +22,7 @@ use super::estimates::Estimates;
 use super::event::{CallKind, Event, EventKind};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
+use super::respec::{ConfigNote, ConfigState, SpecDoc};
 use super::spec::{HallSpec, Placement, Serve, ServiceMask};
 use super::stats::ServiceTimes;
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
@@ -86,6 +87,8 @@ pub(crate) struct State {
     /// When each account last signed out everywhere: its sessions begun
     /// before then are void. Kept across days (a session spans midnight).
     pub signed_out: BTreeMap<String, Millis>,
+    /// The configuration version in force; kept across days.
+    pub config: ConfigState,
 }
 
 /// A hall's queue engine: pure and synchronous. Give it a command and the
@@ -156,6 +159,7 @@ impl Hall {
                 signed_out: BTreeMap::new(),
                 answers: HashMap::new(),
                 devices: BTreeMap::new(),
+                config: ConfigState::default(),
             },
             recent: RecentCalls::default(),
             est: Estimates::default(),
@@ -211,6 +215,7 @@ impl Hall {
             next.st.bookings = self.st.bookings.clone();
             next.st.devices = self.st.devices.clone();
             next.st.signed_out = self.st.signed_out.clone();
+            next.st.config = self.st.config.clone();
             next.est.errors_from(&self.est);
             let mut events = Vec::with_capacity(2);
             next.push(EventKind::DayStarted { day: date }, now, &mut events)?;
@@ -294,8 +299,25 @@ impl Hall {
 
     // ----- lookups -------------------------------------------------------
 
+    /// A window still in the configuration.
     fn window(&self, number: WindowNo) -> Result<usize, EngineError> {
-        self.cfg.window_index(number).ok_or(EngineError::UnknownWindow(number))
+        match self.cfg.window_index(number) {
+            Some(w) if !self.cfg.windows[w].retired => Ok(w),
+            _ => Err(EngineError::UnknownWindow(number)),
+        }
+    }
+
+    /// A zone and service still offered: a retired one takes no ticket,
+    /// transfer or appointment.
+    fn offered(&self, zone: ZoneId, service: ServiceId) -> Result<(usize, usize), EngineError> {
+        let z = match self.cfg.zone_index(zone) {
+            Some(z) if !self.cfg.zones[z].retired => z,
+            _ => return Err(EngineError::UnknownZone(zone)),
+        };
+        match self.cfg.zones[z].service_index(service) {
+            Some(s) if !self.cfg.zones[z].services[s].retired => Ok((z, s)),
+            _ => Err(EngineError::UnknownService { zone, service }),
+        }
     }
 
     fn ticket(&self, number: TicketNumber) -> Result<usize, EngineError> {
@@ -392,10 +414,7 @@ impl Hall {
     fn check_target(&self, t: &Ticket, to: &Target) -> Result<(), EngineError> {
         match *to {
             Target::Zone { zone, service } => {
-                let z = self.cfg.zone_index(zone).ok_or(EngineError::UnknownZone(zone))?;
-                let s = self.cfg.zones[z]
-                    .service_index(service)
-                    .ok_or(EngineError::UnknownService { zone, service })?;
+                let (z, s) = self.offered(zone, service)?;
                 if t.state == TicketState::Waiting && t.directed.is_none() && t.zone == z && t.service == s {
                     return Err(EngineError::SameQueue(t.number));
                 }
@@ -436,6 +455,16 @@ impl Hall {
                 ref name,
             } => self.decide_pair(device, account, name)?,
             Command::RevokeDevice { ref device } => self.decide_revoke(device)?,
+            Command::ChangeConfig(ref change) => {
+                let spec = self.decide_config(change).map_err(EngineError::ConfigRefused)?;
+                EventKind::ConfigChanged {
+                    version: self.st.config.version + 1,
+                    spec: SpecDoc(Arc::new(spec)),
+                    text: change.text.clone(),
+                    by: change.by.clone(),
+                    reason: change.reason.clone(),
+                }
+            }
             Command::SignOut { ref user } => {
                 if user.is_empty() || user.chars().count() > 64 {
                     return Err(EngineError::BadDevice("an account's name is 1 to 64 characters".into()));
@@ -749,15 +778,8 @@ impl Hall {
 
     fn decide_issue(&self, issue: &Issue, now: Millis) -> Result<EventKind, EngineError> {
         let p = &self.cfg.policy;
-        let z = self
-            .cfg
-            .zone_index(issue.zone)
-            .ok_or(EngineError::UnknownZone(issue.zone))?;
+        let (z, s) = self.offered(issue.zone, issue.service)?;
         let zone = &self.cfg.zones[z];
-        let s = zone.service_index(issue.service).ok_or(EngineError::UnknownService {
-            zone: issue.zone,
-            service: issue.service,
-        })?;
         let lane = match issue.lane {
             LaneRequest::Normal => Lane::Normal,
             LaneRequest::Priority { category } => {
@@ -848,10 +870,7 @@ impl Hall {
         person: Option<PersonKey>,
         now: Millis,
     ) -> Result<EventKind, EngineError> {
-        let z = self.cfg.zone_index(zone).ok_or(EngineError::UnknownZone(zone))?;
-        self.cfg.zones[z]
-            .service_index(service)
-            .ok_or(EngineError::UnknownService { zone, service })?;
+        let (z, _) = self.offered(zone, service)?;
         if slot_end <= slot_start || slot_end <= now {
             return Err(EngineError::BadAppointment);
         }
@@ -1430,6 +1449,29 @@ impl Hall {
                 self.st.signed_out.insert(user.clone(), at);
             }
             EventKind::Audited(_) => {}
+            EventKind::ConfigChanged {
+                version,
+                ref spec,
+                ref text,
+                ref by,
+                ref reason,
+            } => {
+                if version != self.st.config.version + 1 {
+                    return Err(bad(format!(
+                        "configuration version {version} after {}",
+                        self.st.config.version
+                    )));
+                }
+                let note = ConfigNote {
+                    version,
+                    seq: ev.seq,
+                    at,
+                    day: self.st.day.as_ref().map(|d| d.date),
+                    by: by.clone(),
+                    reason: reason.clone(),
+                };
+                self.apply_config(&spec.0, note, text).map_err(bad)?;
+            }
             EventKind::AnswerKept {
                 ref key,
                 ref fingerprint,
@@ -1479,6 +1521,7 @@ impl Hall {
         let mut bookings = std::mem::take(&mut self.st.bookings);
         let devices = std::mem::take(&mut self.st.devices);
         let signed_out = std::mem::take(&mut self.st.signed_out);
+        let config = std::mem::take(&mut self.st.config);
         let seq = self.st.seq;
         let est = std::mem::take(&mut self.est);
         *self = Hall::new(self.cfg.clone());
@@ -1488,6 +1531,7 @@ impl Hall {
         self.st.service_means = means;
         self.st.devices = devices;
         self.st.signed_out = signed_out;
+        self.st.config = config;
         self.st.day = Some(Day::new(&self.cfg, date));
         // Yesterday's appointments nobody checked in are missed; old ones go.
         let oldest = date.checked_sub(jiff::Span::new().days(KEEP_DAYS)).unwrap_or(date);

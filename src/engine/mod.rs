@@ -20,6 +20,7 @@
 //! - `booking`: appointments booked ahead and checked in by code;
 //! - `answers`: answers kept for idempotency keys, for the day;
 //! - `devices`: displays, kiosks and evaluators kept signed in;
+//! - `respec`: a new configuration laid over the running one by id;
 //! - `spec`: what a hall is (zones, services, windows, hours, rules), as
 //!   the shell's configuration builds it;
 //! - `snapshot`: the state as a storable value, to bound replay at start.
@@ -42,6 +43,7 @@ mod hall;
 mod ids;
 mod query;
 mod rating;
+mod respec;
 mod snapshot;
 mod spec;
 mod stats;
@@ -70,6 +72,7 @@ pub use ids::{
 };
 pub use query::{RatingSummary, TicketView, WindowView, ZoneQueue, ZoneSummary};
 pub use rating::{FollowUp, FollowUpStep, MAX_COMMENT, Rating, RatingRecord};
+pub use respec::{ConfigChange, ConfigNote, ConfigState, MAX_REASON, SpecDoc, merge as merge_spec};
 pub use snapshot::{HallSnapshot, SnapshotError, TicketSnapshot, WindowSnapshot, ZoneSnapshot};
 pub use spec::{
     AlertLimits, Category, HallSpec, Hours, Placement, Policy, Serve, ServiceMask, ServiceSpec, WindowSpec, ZoneSpec,

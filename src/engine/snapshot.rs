@@ -17,6 +17,7 @@ use super::devices::Device;
 use super::hall::{Hall, State, ZoneState};
 use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, RatingRecord};
+use super::respec::{ConfigNote, ConfigState, SpecDoc};
 use super::spec::HallSpec;
 use super::stats::ServiceTimes;
 use super::ticket::{Channel, Lane, Step, Ticket, TicketState};
@@ -44,6 +45,19 @@ pub struct HallSnapshot {
     /// Accounts and when they last signed out everywhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signed_out: Vec<(String, Millis)>,
+    /// The configuration version the hall ran (none before the first):
+    /// restored in place of the file's, which only seeds a new store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigSnapshot>,
+}
+
+/// A configuration version as a snapshot keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigSnapshot {
+    pub version: u32,
+    pub spec: SpecDoc,
+    pub text: String,
+    pub history: Vec<ConfigNote>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -131,6 +145,12 @@ impl Hall {
             answers: st.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect(),
             devices: st.devices.values().cloned().collect(),
             signed_out: st.signed_out.iter().map(|(u, at)| (u.clone(), *at)).collect(),
+            config: (st.config.version > 0).then(|| ConfigSnapshot {
+                version: st.config.version,
+                spec: SpecDoc(cfg.clone()),
+                text: st.config.text.to_string(),
+                history: st.config.history.clone(),
+            }),
             seq: st.seq,
             day: st.day.as_ref().map(|d| d.date),
             tickets: st
@@ -194,7 +214,8 @@ impl Hall {
         }
     }
 
-    /// Rebuilds a hall from a snapshot under the given configuration.
+    /// Rebuilds a hall from a snapshot under the given configuration, or
+    /// under the snapshot's own when it kept one.
     ///
     /// # Errors
     /// The snapshot is for another hall, or names a zone, service, window or
@@ -204,6 +225,18 @@ impl Hall {
             hall: snap.hall,
             seq: snap.seq,
             problem,
+        };
+        let cfg = match &snap.config {
+            Some(c) => {
+                let spec = &c.spec.0;
+                // The bundled time zone database: no I/O.
+                let time_zone = jiff::tz::TimeZone::get(&spec.time_zone_name).unwrap_or_else(|_| cfg.time_zone.clone());
+                Arc::new(HallSpec {
+                    time_zone,
+                    ..(**spec).clone()
+                })
+            }
+            None => cfg,
         };
         if snap.hall != cfg.id {
             return Err(bad(format!("it belongs to hall {}, not {}", snap.hall, cfg.id)));
@@ -285,6 +318,13 @@ impl Hall {
         st.answers = snap.answers.iter().map(|(k, a)| (k.clone(), a.clone())).collect();
         st.devices = snap.devices.iter().map(|d| (d.id.clone(), d.clone())).collect();
         st.signed_out = snap.signed_out.iter().cloned().collect();
+        if let Some(c) = &snap.config {
+            st.config = ConfigState {
+                version: c.version,
+                text: Arc::from(c.text.as_str()),
+                history: c.history.clone(),
+            };
+        }
         for b in &snap.bookings {
             let z = zone(b.zone)?;
             service(z, b.service)?;

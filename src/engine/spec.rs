@@ -6,15 +6,21 @@
 
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
 
 use super::ids::{CategoryId, Code, HallId, ServiceId, WindowNo, ZoneId};
 
 /// One service hall (政务服务中心 or a township 便民服务中心).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialised whole into a `ConfigChanged` event, so a replay runs on the
+/// spec the hall ran on; the time zone travels by name only (it cannot
+/// change while the hall runs, see `respec`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HallSpec {
     pub id: HallId,
     pub name: String,
     pub name_en: String,
+    #[serde(skip, default = "utc")]
     pub time_zone: TimeZone,
     pub time_zone_name: String,
     /// Local time at which the business day, and so the ticket numbers, reset.
@@ -23,10 +29,19 @@ pub struct HallSpec {
     pub windows: Vec<WindowSpec>,
     pub categories: Vec<Category>,
     pub policy: Policy,
+    /// Public holidays and 调休 days, sorted by date: `true` opens a day
+    /// the zones' weekdays would close (a working Saturday), `false`
+    /// closes one they would open.
+    #[serde(default)]
+    pub special_days: Vec<(Date, bool)>,
+}
+
+fn utc() -> TimeZone {
+    TimeZone::UTC
 }
 
 /// A zone (专区): its own ticket prefix, its own services and hours.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ZoneSpec {
     pub id: ZoneId,
     pub name: String,
@@ -38,10 +53,14 @@ pub struct ZoneSpec {
     pub default_service_secs: u32,
     /// 超时预警 thresholds for this zone (the hall's, unless overridden).
     pub alerts: AlertLimits,
+    /// Taken out of the configuration: kept so that indices and the days
+    /// already lived stay valid, but it issues nothing and no page lists it.
+    #[serde(default)]
+    pub retired: bool,
 }
 
 /// When a zone raises an alert; `None` raises none of that kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertLimits {
     /// Someone has waited longer than this.
     pub wait_ms: Option<i64>,
@@ -52,17 +71,20 @@ pub struct AlertLimits {
 }
 
 /// A service (事项) inside a zone.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSpec {
     pub id: ServiceId,
     pub name: String,
     pub name_en: String,
     /// Handing out results (出件/领证) rather than accepting a case.
     pub results: bool,
+    /// Taken out of the configuration (see [`ZoneSpec::retired`]).
+    #[serde(default)]
+    pub retired: bool,
 }
 
 /// When a zone issues tickets, in the hall's local time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hours {
     /// Indexed Monday = 0 .. Sunday = 6.
     pub days: [bool; 7],
@@ -90,7 +112,7 @@ pub fn weekday_index(w: Weekday) -> usize {
 
 /// The services of one zone that a window takes, as a bit set over the
 /// zone's service indices (validation caps a zone at 64 services).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceMask(pub u64);
 
 impl ServiceMask {
@@ -112,14 +134,14 @@ impl ServiceMask {
 }
 
 /// One entry of a window's preference list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Serve {
     pub zone: usize,
     pub services: ServiceMask,
 }
 
 /// A counter (窗口).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowSpec {
     pub number: WindowNo,
     pub name: String,
@@ -129,6 +151,10 @@ pub struct WindowSpec {
     pub serves: Vec<Serve>,
     /// Only hands out results (出件窗口).
     pub results_only: bool,
+    /// Taken out of the configuration (see [`ZoneSpec::retired`]): it
+    /// cannot open.
+    #[serde(default)]
+    pub retired: bool,
 }
 
 impl WindowSpec {
@@ -140,7 +166,7 @@ impl WindowSpec {
 }
 
 /// A priority group served in the green channel (绿色通道).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Category {
     pub id: CategoryId,
     pub name: String,
@@ -157,7 +183,7 @@ pub enum Placement {
 
 /// The hall's local rules. Every number here is a setting because halls
 /// differ (see docs/domain.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// While both lanes wait, `priority_calls` priority tickets are called for
     /// every `normal_calls` normal ones.
@@ -235,6 +261,28 @@ impl HallSpec {
 
     pub fn category_index(&self, id: Code) -> Option<usize> {
         self.categories.iter().position(|c| c.id == id)
+    }
+
+    /// Whether `zone` issues tickets at all on `date`: a special day
+    /// (holiday or 调休 working day) decides, else the zone's weekdays.
+    pub fn zone_open_on(&self, zone: &ZoneSpec, date: Date) -> bool {
+        if zone.retired {
+            return false;
+        }
+        match self.special_days.binary_search_by_key(&date, |&(d, _)| d) {
+            Ok(i) => self.special_days[i].1,
+            Err(_) => zone.hours.open_on(date),
+        }
+    }
+
+    /// The zones still in the configuration, with their indices.
+    pub fn live_zones(&self) -> impl Iterator<Item = (usize, &ZoneSpec)> {
+        self.zones.iter().enumerate().filter(|(_, z)| !z.retired)
+    }
+
+    /// The windows still in the configuration, with their indices.
+    pub fn live_windows(&self) -> impl Iterator<Item = (usize, &WindowSpec)> {
+        self.windows.iter().enumerate().filter(|(_, w)| !w.retired)
     }
 }
 

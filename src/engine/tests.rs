@@ -53,6 +53,7 @@ pub(crate) fn spec() -> HallSpec {
         name: name.into(),
         name_en: name.into(),
         results,
+        retired: false,
     };
     let zone = |id: &str, name: &str, prefix: &str, services: Vec<ServiceSpec>| ZoneSpec {
         id: code(id),
@@ -63,6 +64,7 @@ pub(crate) fn spec() -> HallSpec {
         services,
         default_service_secs: 600,
         alerts: AlertLimits::default(),
+        retired: false,
     };
     let window = |number: WindowNo, name: &str, serves: &[(usize, u64)], results_only: bool| WindowSpec {
         number,
@@ -76,6 +78,7 @@ pub(crate) fn spec() -> HallSpec {
             })
             .collect(),
         results_only,
+        retired: false,
     };
     HallSpec {
         id: code("test"),
@@ -114,6 +117,7 @@ pub(crate) fn spec() -> HallSpec {
             recall_limit: 2,
             ..Policy::default()
         },
+        special_days: Vec::new(),
     }
 }
 

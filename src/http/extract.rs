@@ -236,7 +236,7 @@ impl AppState {
         let cfg = self.service.halls.config(hall)?;
         let p = self
             .keys
-            .verify(token, cfg, self.service.now())
+            .verify(token, &cfg, self.service.now())
             .map_err(|e| ApiError::unauthenticated(e.to_string()))?;
         if from_header.is_none() && !p.by_pass {
             return Err(token_in_address());

@@ -162,7 +162,7 @@ async fn named_elsewhere(state: &AppState, req: Request) -> (Request, Option<Hal
 /// Passes the request to the node at `url` and its answer back.
 async fn pass(cluster: &super::Cluster, hall: HallId, url: &str, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, super::MAX_BODY).await else {
+    let Ok(body) = axum::body::to_bytes(body, super::config::MAX_CONFIG_BODY).await else {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

@@ -174,7 +174,7 @@ async fn list(State(state): State<AppState>) -> Json<HallList> {
         .halls
         .ids()
         .filter_map(|id| state.service.halls.config(id).ok())
-        .map(|c| entry(c))
+        .map(|c| entry(&c))
         .collect();
     Json(HallList { halls })
 }

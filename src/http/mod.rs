@@ -22,7 +22,9 @@ mod advice;
 mod announcements;
 mod appointments;
 pub mod audit;
+mod config;
 mod devices;
+mod edits;
 mod error;
 mod evaluator;
 mod extract;
@@ -202,6 +204,7 @@ pub fn router(state: AppState) -> Router {
         .merge(announcements::router())
         .merge(reports::router())
         .merge(audit::router())
+        .merge(config::router())
         .merge(advice::router())
         .merge(pages::router())
         .merge(openapi::router())

@@ -62,6 +62,10 @@ use super::AppState;
         super::reports::csv_report,
         super::reports::archive_status,
         super::audit::audit,
+        super::config::current,
+        super::config::replace,
+        super::config::edit,
+        super::config::version,
     ),
     modifiers(&Bearer, &IdempotencyKey, &Refusals, &Readings),
     tags(

@@ -192,6 +192,9 @@ mod tests {
         "unauthenticated",
         "unknown_action",
         "unknown_hall",
+        "config_invalid",
+        "unknown_version",
+        "version_gone",
     ];
 
     #[test]

@@ -165,7 +165,7 @@ async fn pass(
     Ok(Json(Pass {
         pass: state
             .keys
-            .pass(&p, cfg, now)
+            .pass(&p, &cfg, now)
             .map_err(|e| ApiError::unauthenticated(e.to_string()))?,
         expires_at: now.0 + crate::auth::PASS_MS,
     }))

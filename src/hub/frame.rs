@@ -119,9 +119,10 @@ pub(super) fn parts(hall: &Hall, batch: &Batch) -> Parts {
     let mut tickets = Vec::new();
     touched(hall, events, &mut zones, &mut windows, &mut tickets);
     let reset = events.iter().any(|e| matches!(e.kind, EventKind::DayStarted { .. }));
-    if reset {
-        zones.extend(0..spec.zones.len());
-        windows.extend(0..spec.windows.len());
+    let reshaped = events.iter().any(|e| matches!(e.kind, EventKind::ConfigChanged { .. }));
+    if reset || reshaped {
+        zones.extend(spec.live_zones().map(|(z, _)| z));
+        windows.extend(spec.live_windows().map(|(w, _)| w));
     }
     // A forecast made after this batch may move other zones' waits too
     // (windows serve several zones): the frame carries those.
@@ -321,6 +322,7 @@ fn touched(
         let (ticket, win, state_change, target) = match &e.kind {
             // Bookings change no queue until they are checked in.
             EventKind::DayStarted { .. }
+            | EventKind::ConfigChanged { .. }
             | EventKind::AppointmentBooked { .. }
             | EventKind::BookingCancelled { .. }
             | EventKind::AnswerKept { .. }

@@ -135,6 +135,10 @@ impl Folder {
         record(&self.cfg, hall, &mut self.groups, ev);
         hall.apply(ev)?;
         self.last_at = ev.at;
+        if matches!(ev.kind, EventKind::ConfigChanged { .. }) {
+            let wider = hall.spec().clone();
+            self.widen(wider);
+        }
         // These change no queue and no window's state, staff or pause.
         let quiet = matches!(
             ev.kind,
@@ -156,6 +160,28 @@ impl Folder {
             self.track_windows(ev.at, staffing);
         }
         Ok(())
+    }
+
+    /// Takes a configuration version that adds zones, services or windows
+    /// to the spec the report began with: their groups start empty.
+    fn widen(&mut self, spec: Arc<HallSpec>) {
+        let g = &mut self.groups;
+        for (z, zone) in spec.zones.iter().enumerate() {
+            if z >= g.zones.len() {
+                g.zones.push(Tally::default());
+                g.services.push(Vec::new());
+            }
+            let services = zone.services.len().max(g.services[z].len());
+            g.services[z].resize_with(services, Tally::default);
+        }
+        let windows = spec.windows.len().max(g.windows.len());
+        g.windows.resize_with(windows, Tally::default);
+        self.paused.resize(windows, None);
+        self.idle_since.resize(windows, None);
+        self.staff.resize(windows, None);
+        if spec.zones.len() >= self.cfg.zones.len() && spec.windows.len() >= self.cfg.windows.len() {
+            self.cfg = spec;
+        }
     }
 
     /// Follows each window's pause and idle spells across one event.

@@ -30,6 +30,11 @@ pub enum StaffKind {
         #[schema(value_type = String, format = Date)]
         day: jiff::civil::Date,
     },
+    /// The hall runs a new configuration version: fetch the hall again
+    /// (`GET /api/v1/halls`) for its zones, windows and names.
+    ConfigChanged {
+        version: u32,
+    },
     TicketIssued {
         #[schema(value_type = super::schema::TicketNo)]
         ticket: TicketNumber,
@@ -156,12 +161,21 @@ pub enum StaffKind {
 
 /// An engine event as staff receive it; `None` for what they are not sent.
 pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
-    // Checked before the clone below: a kept answer carries a whole body.
-    if matches!(e.kind, E::AnswerKept { .. }) {
-        return None;
+    match e.kind {
+        // Checked before the clone below: a kept answer carries a whole body.
+        E::AnswerKept { .. } => return None,
+        E::ConfigChanged { version, .. } => {
+            return Some(Event {
+                seq: e.seq,
+                at: e.at,
+                kind: StaffKind::ConfigChanged { version },
+            });
+        }
+        _ => {}
     }
     let kind = match e.kind.clone() {
         E::DayStarted { day } => StaffKind::DayStarted { day },
+        E::ConfigChanged { version, .. } => StaffKind::ConfigChanged { version },
         // Not the person's key, nor the booking's code.
         E::TicketIssued {
             ticket,
@@ -300,6 +314,10 @@ pub enum DisplayKind {
         #[schema(value_type = String, format = Date)]
         day: jiff::civil::Date,
     },
+    /// The hall runs a new configuration version: fetch the hall again.
+    ConfigChanged {
+        version: u32,
+    },
     TicketIssued {
         #[schema(value_type = super::schema::TicketNo)]
         ticket: TicketNumber,
@@ -382,11 +400,20 @@ pub enum DisplayKind {
 /// An engine event as a public screen receives it; `None` for what screens
 /// are not sent: bookings, ratings and their follow-ups, alerts, auto-call.
 pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
-    if matches!(e.kind, E::AnswerKept { .. }) {
-        return None;
+    match e.kind {
+        E::AnswerKept { .. } => return None,
+        E::ConfigChanged { version, .. } => {
+            return Some(Event {
+                seq: e.seq,
+                at: e.at,
+                kind: DisplayKind::ConfigChanged { version },
+            });
+        }
+        _ => {}
     }
     let kind = match e.kind.clone() {
         E::DayStarted { day } => DisplayKind::DayStarted { day },
+        E::ConfigChanged { version, .. } => DisplayKind::ConfigChanged { version },
         E::TicketIssued {
             ticket,
             zone,

@@ -26,6 +26,7 @@ fn code(s: &str) -> Code {
 fn name(k: &EventKind) -> &'static str {
     match k {
         EventKind::DayStarted { .. } => "DayStarted",
+        EventKind::ConfigChanged { .. } => "ConfigChanged",
         EventKind::TicketIssued { .. } => "TicketIssued",
         EventKind::TicketCalled { .. } => "TicketCalled",
         EventKind::TicketRecalled { .. } => "TicketRecalled",
@@ -57,8 +58,9 @@ fn name(k: &EventKind) -> &'static str {
     }
 }
 
-const ALL: [&str; 29] = [
+const ALL: [&str; 30] = [
     "DayStarted",
+    "ConfigChanged",
     "TicketIssued",
     "TicketCalled",
     "TicketRecalled",
@@ -223,6 +225,13 @@ fn every_kind() -> Vec<EventKind> {
         },
         EventKind::DeviceRevoked { device: SECRET.into() },
         EventKind::SignedOut { user: SECRET.into() },
+        EventKind::ConfigChanged {
+            version: 7,
+            spec: crate::engine::SpecDoc(std::sync::Arc::new(crate::engine::tests::spec())),
+            text: SECRET.into(),
+            by: SECRET.into(),
+            reason: SECRET.into(),
+        },
         EventKind::Audited(crate::engine::AuditNote::new(
             crate::engine::AuditAction::SignedIn,
             SECRET,
@@ -239,6 +248,7 @@ fn display_fields() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     let f = |fields: &[&'static str]| fields.iter().copied().chain(["type"]).collect::<BTreeSet<_>>();
     BTreeMap::from([
         ("DayStarted", f(&["day"])),
+        ("ConfigChanged", f(&["version"])),
         ("TicketIssued", f(&["ticket", "zone", "service", "lane"])),
         ("TicketCalled", f(&["ticket", "window"])),
         ("TicketRecalled", f(&["ticket", "window", "count"])),

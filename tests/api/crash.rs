@@ -538,7 +538,9 @@ async fn a_password_change_voids_the_tokens_taken_before_it() {
         .replace(crate::helpers::DEMO_HASH, &hash);
     std::fs::write(&cfg, text).unwrap();
 
-    let second = start_on(&cfg, &store, port).await;
+    // The store keeps the hall's configuration: the file is recorded anew
+    // only when asked.
+    let second = start_args(&cfg, &store, port, &[], &["--import-config"]).await;
     let r = client.get(&windows).bearer_auth(&old).send().await.unwrap();
     assert_eq!(r.status(), 401, "the old token opens nothing");
     let r = client

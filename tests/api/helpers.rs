@@ -225,6 +225,7 @@ pub fn args(store: StoreUrl) -> Args {
         },
         new_secret: false,
         demo: true,
+        import_config: false,
         write_timeout_secs: 5,
         person_key_file: None,
         earlier_person_key_file: Vec::new(),

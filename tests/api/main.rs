@@ -10,6 +10,7 @@ mod challenge;
 mod cli;
 mod cluster;
 mod commands;
+mod config;
 mod connections;
 mod crash;
 mod devices;

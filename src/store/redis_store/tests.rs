@@ -44,6 +44,7 @@ fn snapshot(h: &str, seq: u64, day: Option<Date>) -> HallSnapshot {
         answers: Default::default(),
         devices: Vec::new(),
         signed_out: Vec::new(),
+        config: None,
         bookings: Vec::new(),
         hall: hall(h),
         seq,

@@ -1,0 +1,299 @@
+//! A hall's configuration while it runs, for administrators: the version in
+//! force and its history, a new version from a whole document or from the
+//! administration page's edits, and any earlier version's document (to
+//! compare, or to go back to). A change is validated as the server's file
+//! is, then applied as an event of the hall's log (see `engine::respec`).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::edits::{Edit, apply_edits};
+use super::error::{ApiError, ErrorDoc};
+use super::extract::{Body, HallPath, hall_config};
+use crate::config::Role;
+use crate::engine::{Command, ConfigChange, ConfigNote, EventKind, MAX_REASON, SpecDoc};
+
+/// A hall's document is far larger than any other request body.
+pub const MAX_CONFIG_BODY: usize = 512 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/halls/{hall}/config", axum::routing::get(current).put(replace))
+        .route("/api/v1/halls/{hall}/config/edits", axum::routing::post(edit))
+        .route(
+            "/api/v1/halls/{hall}/config/versions/{version}",
+            axum::routing::get(version),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_CONFIG_BODY))
+}
+
+/// One version in the history.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VersionNote {
+    pub version: u32,
+    #[schema(value_type = crate::wire::schema::Instant)]
+    pub at: i64,
+    pub by: String,
+    pub reason: String,
+}
+
+impl From<&ConfigNote> for VersionNote {
+    fn from(n: &ConfigNote) -> Self {
+        VersionNote {
+            version: n.version,
+            at: n.at.0,
+            by: n.by.clone(),
+            reason: n.reason.clone(),
+        }
+    }
+}
+
+/// The configuration in force.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HallConfigDoc {
+    pub version: u32,
+    /// The hall's `[[hall]]` document, as `hallcall config export` writes it.
+    pub text: String,
+    /// Every version, oldest first.
+    pub history: Vec<VersionNote>,
+    /// Whether staff may sign in through the server's directory (so the
+    /// document may map directory groups).
+    pub directory: bool,
+}
+
+/// A whole new document.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVersion {
+    /// The version the document was edited from (see `GET …/config`): a
+    /// change made from an older one is refused with 409.
+    pub base: u32,
+    pub text: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Edits to the document in force, as the administration page makes them.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEdits {
+    pub base: u32,
+    pub edits: Vec<Edit>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Changed {
+    pub version: u32,
+}
+
+/// The configuration in force, with its history: administrators.
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/config", tag = "admin",
+    params(("hall" = String, Path, description = "The hall's id")), security(("bearer" = [])),
+    responses((status = 200, body = HallConfigDoc), (status = 401, body = ErrorDoc), (status = 403, body = ErrorDoc),
+        (status = 404, body = ErrorDoc)))]
+async fn current(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    HallPath(hall): HallPath,
+) -> Result<Json<HallConfigDoc>, ApiError> {
+    state.require(&headers, hall, &[Role::Admin])?;
+    let history = {
+        let guard = super::extract::locked(&state, hall)?;
+        guard.config().history.iter().map(VersionNote::from).collect()
+    };
+    let cfg = hall_config(&state, hall)?;
+    Ok(Json(HallConfigDoc {
+        version: cfg.version,
+        text: cfg.text.to_string(),
+        history,
+        directory: state.directory.is_some(),
+    }))
+}
+
+/// Runs the hall on a new document from now on: administrators. Refused
+/// with 422 `config_invalid` and every problem (line, column, place) when
+/// the document does not validate, and with 409 `config_refused` when the
+/// change would strand a citizen or was made from an older version.
+#[utoipa::path(put, path = "/api/v1/halls/{hall}/config", tag = "admin",
+    params(("hall" = String, Path, description = "The hall's id")), request_body = NewVersion,
+    security(("bearer" = [])),
+    responses((status = 200, body = Changed), (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc),
+        (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc),
+        (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
+async fn replace(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    HallPath(hall): HallPath,
+    Body(v): Body<NewVersion>,
+) -> Result<Json<Changed>, ApiError> {
+    let p = state.require(&headers, hall, &[Role::Admin])?;
+    change(&state, hall, &p.user, v.base, v.text, v.reason).await
+}
+
+/// Applies the administration page's edits to the document in force and
+/// runs the hall on the result: administrators. Passwords given in the
+/// edits are hashed here and only the hash is kept.
+#[utoipa::path(post, path = "/api/v1/halls/{hall}/config/edits", tag = "admin",
+    params(("hall" = String, Path, description = "The hall's id")), request_body = NewEdits,
+    security(("bearer" = [])),
+    responses((status = 200, body = Changed), (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc),
+        (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc),
+        (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
+async fn edit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    HallPath(hall): HallPath,
+    Body(e): Body<NewEdits>,
+) -> Result<Json<Changed>, ApiError> {
+    let p = state.require(&headers, hall, &[Role::Admin])?;
+    let cfg = hall_config(&state, hall)?;
+    if e.base != cfg.version {
+        return Err(stale(cfg.version, e.base));
+    }
+    if e.edits.is_empty() || e.edits.len() > 100 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "give 1 to 100 edits",
+        ));
+    }
+    let text = cfg.text.to_string();
+    let edits = e.edits;
+    let text = tokio::task::spawn_blocking(move || apply_edits(&text, &edits))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))?
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "config_invalid", m))?;
+    change(&state, hall, &p.user, e.base, text, e.reason).await
+}
+
+fn stale(current: u32, base: u32) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "config_refused",
+        format!("the configuration is at version {current}, not {base}: reload it and make the change again"),
+    )
+}
+
+async fn change(
+    state: &AppState,
+    hall: crate::engine::HallId,
+    by: &str,
+    base: u32,
+    text: String,
+    reason: String,
+) -> Result<Json<Changed>, ApiError> {
+    if reason.chars().count() > MAX_REASON {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_long",
+            format!("a reason is at most {MAX_REASON} characters"),
+        ));
+    }
+    if let Some(c) = reason.chars().find(|&c| !crate::engine::allowed(c)) {
+        return Err(crate::engine::EngineError::BadText(c).into());
+    }
+    let name = format!("hall {hall}");
+    let parsed = crate::config::parse_hall(&text, &name, state.directory.is_some())
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "config_invalid", e.to_string()))?;
+    state
+        .announcer
+        .clips()
+        .check(&parsed)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "config_invalid", e.to_string()))?;
+    if parsed.spec.id != hall {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "config_invalid",
+            format!("the document is hall {}'s, not {hall}'s", parsed.spec.id),
+        ));
+    }
+    let cmd = Command::ChangeConfig(Box::new(ConfigChange {
+        base,
+        spec: SpecDoc(parsed.spec.clone()),
+        text,
+        by: by.to_owned(),
+        reason,
+    }));
+    let events = state.service.execute(hall, cmd).await?;
+    let version = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::ConfigChanged { version, .. } => Some(version),
+            _ => None,
+        })
+        .unwrap_or(base + 1);
+    tracing::info!(%hall, version, by, "configuration changed");
+    Ok(Json(Changed { version }))
+}
+
+/// One version with its document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VersionDoc {
+    #[serde(flatten)]
+    pub note: VersionNote,
+    pub text: String,
+}
+
+/// An earlier version's document, to compare or go back to: administrators.
+/// 410 `version_gone` for one older than the days the store keeps.
+#[utoipa::path(get, path = "/api/v1/halls/{hall}/config/versions/{version}", tag = "admin",
+    params(("hall" = String, Path, description = "The hall's id"), ("version" = u32, Path, description = "The version")),
+    security(("bearer" = [])),
+    responses((status = 200, body = VersionDoc), (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc),
+        (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc), (status = 410, body = ErrorDoc)))]
+async fn version(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((raw_hall, raw_version)): Path<(String, String)>,
+) -> Result<Json<VersionDoc>, ApiError> {
+    let hall = super::extract::hall_id(&state, &raw_hall)?;
+    state.require(&headers, hall, &[Role::Admin])?;
+    let wanted: u32 = raw_version
+        .parse()
+        .map_err(|_| ApiError::bad_request("bad_path", format!("{raw_version:?} is not a version number")))?;
+    let (note, current) = {
+        let guard = super::extract::locked(&state, hall)?;
+        let cs = guard.config();
+        let note = cs.history.iter().find(|n| n.version == wanted).cloned();
+        (note, (cs.version == wanted).then(|| cs.text.to_string()))
+    };
+    let Some(note) = note else {
+        return Err(ApiError::not_found(
+            "unknown_version",
+            format!("hall {hall} has no version {wanted}"),
+        ));
+    };
+    let text = match (current, note.day) {
+        (Some(text), _) => Some(text),
+        (None, Some(day)) => state
+            .service
+            .store
+            .scan_days(hall, (day, day), None, move |found: &mut Option<String>, e| {
+                if let EventKind::ConfigChanged { version, text, .. } = e.kind
+                    && version == wanted
+                {
+                    *found = Some(text);
+                }
+                Ok(())
+            })
+            .await
+            .map_err(super::reports::store_error)?,
+        (None, None) => None,
+    };
+    let Some(text) = text else {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "version_gone",
+            format!("version {wanted} is older than the days the store keeps: its document is no longer here"),
+        ));
+    };
+    Ok(Json(VersionDoc {
+        note: VersionNote::from(&note),
+        text,
+    }))
+}

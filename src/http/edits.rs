@@ -1,0 +1,428 @@
+//! The administration page's edits, applied to a hall's document with
+//! `toml_edit` so that everything else in it (comments, order, the tables
+//! the page does not edit) stays as the administrator wrote it. The result
+//! is validated like any other document afterwards.
+
+use serde::Deserialize;
+use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, value};
+
+/// One edit. Windows are found by number, accounts by user name, special
+/// days by date.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Edit {
+    /// Adds a window or replaces what one is called and serves.
+    SetWindow {
+        number: u16,
+        name: String,
+        #[serde(default)]
+        name_en: String,
+        /// In order of preference: `ZONE` or `ZONE/SERVICE`.
+        serves: Vec<String>,
+        #[serde(default)]
+        results_only: bool,
+    },
+    RemoveWindow {
+        number: u16,
+    },
+    /// Adds an account or changes one; a new account needs a password.
+    SetAccount {
+        user: String,
+        role: String,
+        #[serde(default)]
+        windows: Vec<u16>,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        staff_number: String,
+        #[serde(default)]
+        photo: String,
+        /// Set here, kept only as its argon2 hash; none keeps the old one.
+        #[serde(default)]
+        password: Option<String>,
+    },
+    RemoveAccount {
+        user: String,
+    },
+    /// The hall display's scrolling notice (温馨提示).
+    SetNotice {
+        notice: String,
+        #[serde(default)]
+        notice_en: String,
+    },
+    /// A public holiday (`open: false`) or a 调休 working day (`open: true`).
+    SetSpecialDay {
+        date: String,
+        open: bool,
+        #[serde(default)]
+        name: String,
+    },
+    RemoveSpecialDay {
+        date: String,
+    },
+}
+
+/// The shortest password an administrator may set.
+pub const MIN_PASSWORD: usize = 8;
+
+/// `text` with every edit made, in order.
+///
+/// # Errors
+/// What is wrong with an edit: what it names is missing, a new account
+/// without a password, a password too short.
+pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, String> {
+    let mut doc: DocumentMut = text.parse().map_err(|e| format!("the document does not read: {e}"))?;
+    let hall = doc
+        .get_mut("hall")
+        .and_then(Item::as_array_of_tables_mut)
+        .and_then(|a| a.get_mut(0))
+        .ok_or("the document holds no [[hall]]")?;
+    for e in edits {
+        apply(hall, e)?;
+    }
+    Ok(doc.to_string())
+}
+
+/// A list of tables in either form a file may use: `[[hall.window]]`
+/// tables, or `window = [ { … }, … ]` inline (kept in its own form).
+enum Rows<'t> {
+    Tables(&'t mut ArrayOfTables),
+    Inline(&'t mut Array),
+}
+
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Tables(a) => a.len(),
+            Rows::Inline(a) => a.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&dyn TableLike> {
+        match self {
+            Rows::Tables(a) => a.get(i).map(|t| t as &dyn TableLike),
+            Rows::Inline(a) => a.get(i).and_then(|v| v.as_inline_table()).map(|t| t as &dyn TableLike),
+        }
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut dyn TableLike> {
+        match self {
+            Rows::Tables(a) => a.get_mut(i).map(|t| t as &mut dyn TableLike),
+            Rows::Inline(a) => a
+                .get_mut(i)
+                .and_then(|v| v.as_inline_table_mut())
+                .map(|t| t as &mut dyn TableLike),
+        }
+    }
+
+    /// A new row at the end; its index.
+    fn push(&mut self) -> usize {
+        match self {
+            Rows::Tables(a) => a.push(Table::new()),
+            Rows::Inline(a) => {
+                let mut v = toml_edit::Value::InlineTable(InlineTable::new());
+                v.decor_mut().set_prefix("\n  ");
+                a.push_formatted(v);
+                a.set_trailing(",\n");
+                a.set_trailing_comma(false);
+            }
+        }
+        self.len() - 1
+    }
+
+    fn remove(&mut self, i: usize) {
+        match self {
+            Rows::Tables(a) => {
+                a.remove(i);
+            }
+            Rows::Inline(a) => {
+                a.remove(i);
+            }
+        }
+    }
+
+    fn find(&self, key: &str, wanted: &str) -> Option<usize> {
+        (0..self.len()).find(|&i| {
+            self.get(i).and_then(|t| t.get(key)).is_some_and(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| v.as_integer().map(|n| n.to_string()))
+                    .as_deref()
+                    == Some(wanted)
+            })
+        })
+    }
+}
+
+fn rows<'t>(hall: &'t mut Table, key: &str) -> Rows<'t> {
+    let inline = hall.get(key).and_then(Item::as_array).is_some();
+    if !inline && !hall.get(key).is_some_and(Item::is_array_of_tables) {
+        hall.insert(key, Item::ArrayOfTables(ArrayOfTables::new()));
+    }
+    let item = hall.get_mut(key).expect("present or just made");
+    if inline {
+        Rows::Inline(item.as_array_mut().expect("an inline array"))
+    } else {
+        Rows::Tables(item.as_array_of_tables_mut().expect("an array of tables"))
+    }
+}
+
+fn set_or_remove(t: &mut dyn TableLike, key: &str, v: &str) {
+    if v.is_empty() {
+        t.remove(key);
+    } else {
+        t.insert(key, value(v));
+    }
+}
+
+fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
+    match e {
+        Edit::SetWindow {
+            number,
+            name,
+            name_en,
+            serves,
+            results_only,
+        } => {
+            let mut windows = rows(hall, "window");
+            let at = match windows.find("number", &number.to_string()) {
+                Some(i) => i,
+                None => {
+                    let i = windows.push();
+                    let t = windows.get_mut(i).expect("just pushed");
+                    t.insert("number", value(i64::from(*number)));
+                    i
+                }
+            };
+            let t = windows.get_mut(at).expect("found or pushed");
+            t.insert("name", value(name.as_str()));
+            set_or_remove(t, "name_en", name_en);
+            t.insert("serves", value(serves.iter().map(String::as_str).collect::<Array>()));
+            if *results_only {
+                t.insert("results_only", value(true));
+            } else {
+                t.remove("results_only");
+            }
+        }
+        Edit::RemoveWindow { number } => {
+            let mut windows = rows(hall, "window");
+            let at = windows
+                .find("number", &number.to_string())
+                .ok_or(format!("there is no window {number}"))?;
+            windows.remove(at);
+        }
+        Edit::SetAccount {
+            user,
+            role,
+            windows,
+            name,
+            staff_number,
+            photo,
+            password,
+        } => {
+            let mut accounts = rows(hall, "account");
+            let existing = accounts.find("user", user);
+            let hash = match password {
+                Some(p) if p.chars().count() < MIN_PASSWORD => {
+                    return Err(format!("a password is at least {MIN_PASSWORD} characters"));
+                }
+                Some(p) => Some(crate::auth::hash_password(p).map_err(|e| format!("cannot hash the password: {e}"))?),
+                None if existing.is_none() => return Err(format!("account {user:?} is new: give it a password")),
+                None => None,
+            };
+            let at = match existing {
+                Some(i) => i,
+                None => {
+                    let i = accounts.push();
+                    let t = accounts.get_mut(i).expect("just pushed");
+                    t.insert("user", value(user.as_str()));
+                    i
+                }
+            };
+            let t = accounts.get_mut(at).expect("found or pushed");
+            t.insert("role", value(role.as_str()));
+            if let Some(h) = hash {
+                t.insert("password", value(h));
+            }
+            if windows.is_empty() {
+                t.remove("windows");
+            } else {
+                t.insert(
+                    "windows",
+                    value(windows.iter().map(|&w| i64::from(w)).collect::<Array>()),
+                );
+            }
+            set_or_remove(t, "name", name);
+            set_or_remove(t, "staff_number", staff_number);
+            set_or_remove(t, "photo", photo);
+        }
+        Edit::RemoveAccount { user } => {
+            let mut accounts = rows(hall, "account");
+            let at = accounts
+                .find("user", user)
+                .ok_or(format!("there is no account {user:?}"))?;
+            accounts.remove(at);
+        }
+        Edit::SetNotice { notice, notice_en } => {
+            if !hall.get("display").is_some_and(Item::is_table) {
+                hall.insert("display", Item::Table(Table::new()));
+            }
+            let t = hall["display"].as_table_mut().expect("just made a table");
+            set_or_remove(t, "notice", notice);
+            set_or_remove(t, "notice_en", notice_en);
+        }
+        Edit::SetSpecialDay { date, open, name } => {
+            let mut days = rows(hall, "special_day");
+            let at = match days.find("date", date) {
+                Some(i) => i,
+                None => {
+                    let i = days.push();
+                    let t = days.get_mut(i).expect("just pushed");
+                    t.insert("date", value(date.as_str()));
+                    i
+                }
+            };
+            let t = days.get_mut(at).expect("found or pushed");
+            t.insert("open", value(*open));
+            set_or_remove(t, "name", name);
+        }
+        Edit::RemoveSpecialDay { date } => {
+            let mut days = rows(hall, "special_day");
+            let at = days
+                .find("date", date)
+                .ok_or(format!("there is no special day {date}"))?;
+            days.remove(at);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Edit, apply_edits};
+
+    const DOC: &str = r#"[[hall]]
+id = "h"
+name = "大厅" # the hall's name
+time_zone = "Asia/Shanghai"
+
+[[hall.zone]]
+id = "general"
+name = "综合"
+prefix = "A"
+service = [{ id = "apply", name = "受理" }]
+
+# the first window
+[[hall.window]]
+number = 1
+name = "一号"
+serves = ["general"]
+"#;
+
+    #[test]
+    fn edits_keep_what_they_do_not_touch() {
+        let out = apply_edits(
+            DOC,
+            &[
+                Edit::SetWindow {
+                    number: 2,
+                    name: "二号".into(),
+                    name_en: String::new(),
+                    serves: vec!["general/apply".into()],
+                    results_only: false,
+                },
+                Edit::SetNotice {
+                    notice: "请保管好随身物品".into(),
+                    notice_en: String::new(),
+                },
+                Edit::SetSpecialDay {
+                    date: "2026-10-01".into(),
+                    open: false,
+                    name: "国庆节".into(),
+                },
+            ],
+        )
+        .unwrap();
+        assert!(
+            out.contains("# the hall's name") && out.contains("# the first window"),
+            "{out}"
+        );
+        let cfg = crate::config::parse_hall(&out, "test", false).unwrap();
+        assert_eq!(cfg.spec.windows.len(), 2);
+        assert_eq!(cfg.display.notice, "请保管好随身物品");
+        assert_eq!(cfg.spec.special_days.len(), 1);
+        let out = apply_edits(&out, &[Edit::RemoveWindow { number: 1 }]).unwrap();
+        let cfg = crate::config::parse_hall(&out, "test", false).unwrap();
+        assert_eq!(cfg.spec.windows[0].number, 2);
+    }
+
+    #[test]
+    fn inline_lists_stay_inline() {
+        let file = include_str!("../../config/hall.toml");
+        let doc = &crate::config::split_halls(file)[0];
+        let out = apply_edits(
+            doc,
+            &[
+                Edit::SetWindow {
+                    number: 1,
+                    name: "综合受理".into(),
+                    name_en: "Comprehensive intake".into(),
+                    serves: vec!["general".into(), "police".into()],
+                    results_only: false,
+                },
+                Edit::SetWindow {
+                    number: 40,
+                    name: "新窗口".into(),
+                    name_en: String::new(),
+                    serves: vec!["culture".into()],
+                    results_only: false,
+                },
+            ],
+        )
+        .unwrap();
+        assert!(out.contains("# 工程建设项目: 4 desks."), "comments kept");
+        assert!(!out.contains("[[hall.window]]"), "{out}");
+        let cfg = crate::config::parse_hall(&out, "test", false).unwrap();
+        let w1 = cfg.spec.windows.iter().find(|w| w.number == 1).unwrap();
+        assert_eq!(w1.serves.len(), 2);
+        assert!(cfg.spec.windows.iter().any(|w| w.number == 40));
+        assert_eq!(
+            cfg.spec.windows.len(),
+            crate::config::parse_hall(doc, "t", false).unwrap().spec.windows.len() + 1
+        );
+    }
+
+    #[test]
+    fn an_account_gets_a_hash_never_the_password() {
+        let set = |password: Option<&str>| Edit::SetAccount {
+            user: "li".into(),
+            role: "window".into(),
+            windows: vec![1],
+            name: "李明".into(),
+            staff_number: "0305".into(),
+            photo: String::new(),
+            password: password.map(Into::into),
+        };
+        assert!(
+            apply_edits(DOC, &[set(None)])
+                .unwrap_err()
+                .contains("give it a password")
+        );
+        assert!(
+            apply_edits(DOC, &[set(Some("short"))])
+                .unwrap_err()
+                .contains("at least 8")
+        );
+        let out = apply_edits(DOC, &[set(Some("correct horse"))]).unwrap();
+        assert!(!out.contains("correct horse"));
+        let cfg = crate::config::parse_hall(&out, "test", false).unwrap();
+        let a = cfg.account("li").unwrap();
+        assert!(crate::auth::verify_password("correct horse", &a.password_hash));
+        assert_eq!(a.card.staff_number, "0305");
+        // Changed without a password: the hash stays.
+        let again = apply_edits(&out, &[set(None)]).unwrap();
+        let b = crate::config::parse_hall(&again, "test", false).unwrap();
+        assert_eq!(b.account("li").unwrap().password_hash, a.password_hash);
+        assert!(apply_edits(&again, &[Edit::RemoveAccount { user: "nobody".into() }]).is_err());
+    }
+}
