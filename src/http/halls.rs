@@ -117,6 +117,7 @@ fn entry(c: &HallConfig) -> HallEntry {
             .spec
             .zones
             .iter()
+            .filter(|z| !z.retired)
             .map(|z| ZoneEntry {
                 id: z.id,
                 name: z.name.clone(),
@@ -125,6 +126,7 @@ fn entry(c: &HallConfig) -> HallEntry {
                 services: z
                     .services
                     .iter()
+                    .filter(|s| !s.retired)
                     .map(|s| Named {
                         id: s.id,
                         name: s.name.clone(),
@@ -147,6 +149,7 @@ fn entry(c: &HallConfig) -> HallEntry {
             .spec
             .windows
             .iter()
+            .filter(|w| !w.retired)
             .map(|w| WindowEntry {
                 number: w.number,
                 name: w.name.clone(),

@@ -93,6 +93,35 @@ async fn two_nodes(url: &str) {
     let (_, two) = n2.get("/api/v1/halls/qiaocheng").await;
     assert_eq!((&one["queues"], &one["windows"]), (&two["queues"], &two["windows"]));
 
+    // A configuration change made through n1 is made on n2, the owner,
+    // and n1 follows it: both run the same version.
+    let edit = json!({"base": 1, "reason": "支援户籍", "edits": [{"op": "set_window", "number": 2,
+        "name": "综合受理", "serves": ["general", "police"]}]});
+    let (s, r) = n1
+        .post_as("qiaocheng", "admin", "/api/v1/halls/qiaocheng/config/edits", Some(edit))
+        .await;
+    assert_eq!((s, r["version"].as_u64()), (200, Some(2)), "{r}");
+    let window_two = |list: serde_json::Value| {
+        list["halls"][0]["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["number"] == 2)
+            .unwrap()["zones"]
+            .clone()
+    };
+    let waited = Instant::now();
+    loop {
+        let (_, list) = n1.get_unsigned("/api/v1/halls").await;
+        if window_two(list) == json!(["general", "police"]) {
+            break;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(5), "n1 did not follow version 2");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, on_two) = n2.get_unsigned("/api/v1/halls").await;
+    assert_eq!(window_two(on_two), json!(["general", "police"]));
+
     // n2 shuts down: n1 takes the hall back at once; meanwhile operations
     // are refused 503 hall_moving, never answered wrongly.
     n2.shutdown().await;
