@@ -143,6 +143,27 @@ export async function halls() {
   return hallsCache;
 }
 
+/**
+ * Reads the hall again when a live snapshot comes from another configuration
+ * version than the page's (an administrator changed the hall while it
+ * runs): `hall` is updated in place. True when it changed.
+ */
+export async function followConfig(hall, m) {
+  const want = m?.type === 'snapshot' ? m.hall?.config : undefined;
+  if (want === undefined || want === hall.config) return false;
+  for (let tries = 0; tries < 3; tries++) {
+    hallsCache = undefined;
+    const fresh = (await halls()).find((h) => h.id === hall.id);
+    if (fresh && fresh.config >= want) {
+      for (const k of Object.keys(hall)) delete hall[k];
+      Object.assign(hall, fresh);
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return false;
+}
+
 /** The hall of this page: ?hall=, the last one used here, or the first. */
 export async function currentHall() {
   const all = await halls();

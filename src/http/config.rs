@@ -62,6 +62,136 @@ pub struct HallConfigDoc {
     /// Whether staff may sign in through the server's directory (so the
     /// document may map directory groups).
     pub directory: bool,
+    /// What the administration page edits, read from the document.
+    pub hall: AdminHall,
+}
+
+/// The parts of a hall the administration page edits one by one (the
+/// rest it edits in the document). No password hashes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminHall {
+    pub zones: Vec<AdminZone>,
+    pub windows: Vec<AdminWindow>,
+    pub accounts: Vec<AdminAccount>,
+    pub notice: String,
+    pub notice_en: String,
+    pub special_days: Vec<AdminDay>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminZone {
+    #[schema(value_type = crate::wire::schema::Id)]
+    pub id: crate::engine::ZoneId,
+    pub name: String,
+    pub name_en: String,
+    pub services: Vec<AdminService>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminService {
+    #[schema(value_type = crate::wire::schema::Id)]
+    pub id: crate::engine::ServiceId,
+    pub name: String,
+    pub name_en: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminWindow {
+    pub number: u16,
+    pub name: String,
+    pub name_en: String,
+    /// In order of preference, as the document writes them: `ZONE` (all
+    /// of it) or `ZONE/SERVICE`.
+    pub serves: Vec<String>,
+    pub results_only: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminAccount {
+    pub user: String,
+    pub role: Role,
+    pub windows: Vec<u16>,
+    pub name: String,
+    pub staff_number: String,
+    pub photo: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminDay {
+    #[schema(value_type = String, format = Date)]
+    pub date: jiff::civil::Date,
+    pub open: bool,
+}
+
+fn admin_hall(c: &crate::config::HallConfig) -> AdminHall {
+    let spec = &c.spec;
+    let serves = |w: &crate::engine::WindowSpec| -> Vec<String> {
+        w.serves
+            .iter()
+            .flat_map(|s| {
+                let zone = &spec.zones[s.zone];
+                if s.services == crate::engine::ServiceMask::whole_zone(zone, w.results_only) {
+                    vec![zone.id.to_string()]
+                } else {
+                    zone.services
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| s.services.contains(*i))
+                        .map(|(_, sv)| format!("{}/{}", zone.id, sv.id))
+                        .collect()
+                }
+            })
+            .collect()
+    };
+    AdminHall {
+        zones: spec
+            .live_zones()
+            .map(|(_, z)| AdminZone {
+                id: z.id,
+                name: z.name.clone(),
+                name_en: z.name_en.clone(),
+                services: z
+                    .services
+                    .iter()
+                    .filter(|s| !s.retired)
+                    .map(|s| AdminService {
+                        id: s.id,
+                        name: s.name.clone(),
+                        name_en: s.name_en.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        windows: spec
+            .live_windows()
+            .map(|(_, w)| AdminWindow {
+                number: w.number,
+                name: w.name.clone(),
+                name_en: w.name_en.clone(),
+                serves: serves(w),
+                results_only: w.results_only,
+            })
+            .collect(),
+        accounts: c
+            .accounts
+            .iter()
+            .map(|a| AdminAccount {
+                user: a.user.clone(),
+                role: a.role,
+                windows: a.windows.clone(),
+                name: a.card.name.clone(),
+                staff_number: a.card.staff_number.clone(),
+                photo: a.card.photo.clone(),
+            })
+            .collect(),
+        notice: c.display.notice.clone(),
+        notice_en: c.display.notice_en.clone(),
+        special_days: spec
+            .special_days
+            .iter()
+            .map(|&(date, open)| AdminDay { date, open })
+            .collect(),
+    }
 }
 
 /// A whole new document.
@@ -112,6 +242,7 @@ async fn current(
         text: cfg.text.to_string(),
         history,
         directory: state.directory.is_some(),
+        hall: admin_hall(&cfg),
     }))
 }
 

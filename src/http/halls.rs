@@ -52,6 +52,9 @@ pub struct HallList {
 pub struct HallEntry {
     #[schema(value_type = wire::schema::Id)]
     pub id: HallId,
+    /// The configuration version this is from (see the live snapshot's
+    /// `hall.config`).
+    pub config: u32,
     pub name: String,
     pub name_en: String,
     pub zones: Vec<ZoneEntry>,
@@ -111,6 +114,7 @@ pub struct Named {
 fn entry(c: &HallConfig) -> HallEntry {
     HallEntry {
         id: c.spec.id,
+        config: c.version,
         name: c.spec.name.clone(),
         name_en: c.spec.name_en.clone(),
         zones: c

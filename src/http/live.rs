@@ -272,7 +272,7 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
     feed: Arc<Feed>,
     (scope, format, audience): (Scope, Format, Audience),
     resume: Option<Resume>,
-    (served, holder): (Vec<usize>, Holder),
+    (mut served, holder): (Vec<usize>, Holder),
 ) {
     let stats = state.hub.stats.clone();
     let beat = state.hub.heartbeat;
@@ -344,8 +344,11 @@ async fn serve<IO: AsyncRead + AsyncWrite + Unpin>(
                         }
                     }
                     if resnapshot {
-                        // A snapshot stands for everything before it.
+                        // A snapshot stands for everything before it. A new
+                        // configuration comes this way too: what a window
+                        // serves is read again.
                         out.clear();
+                        served = feed.served(scope);
                         match feed.snapshot(scope, format, audience, state.service.now()) {
                             Some((seq, snap)) => {
                                 sent = seq;

@@ -22,6 +22,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/supervisor", "supervisor.html"),
     ("/report", "report.html"),
     ("/evaluator", "evaluator.html"),
+    ("/admin", "admin.html"),
 ];
 
 macro_rules! embed {
@@ -41,6 +42,7 @@ const FILES: &[(&str, &[u8])] = embed!(
     "supervisor.html",
     "report.html",
     "evaluator.html",
+    "admin.html",
     "ticket.html",
     "assets/app.css",
     "assets/common.js",

@@ -317,7 +317,18 @@ impl Feed {
     /// The zones of a window scope's window (its waiting lists are shown too).
     pub fn served(&self, scope: Scope) -> Vec<usize> {
         match scope {
-            Scope::Window(w, _) => self.spec.windows[w].serves.iter().map(|s| s.zone).collect(),
+            // The hall's spec as it stands: a new configuration may have
+            // changed what the window serves.
+            Scope::Window(w, _) => self
+                .stream
+                .with_hall(self.id, |hall| {
+                    hall.spec()
+                        .windows
+                        .get(w)
+                        .map(|x| x.serves.iter().map(|s| s.zone).collect())
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }

@@ -118,9 +118,13 @@ pub(super) fn parts(hall: &Hall, batch: &Batch) -> Parts {
     let mut windows = BTreeSet::new();
     let mut tickets = Vec::new();
     touched(hall, events, &mut zones, &mut windows, &mut tickets);
-    let reset = events.iter().any(|e| matches!(e.kind, EventKind::DayStarted { .. }));
-    let reshaped = events.iter().any(|e| matches!(e.kind, EventKind::ConfigChanged { .. }));
-    if reset || reshaped {
+    // A new configuration is a reset too: every subscriber starts again
+    // from a snapshot with the hall's new names, zones and windows (and a
+    // window's connection reads what the window serves anew).
+    let reset = events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::DayStarted { .. } | EventKind::ConfigChanged { .. }));
+    if reset {
         zones.extend(spec.live_zones().map(|(z, _)| z));
         windows.extend(spec.live_windows().map(|(w, _)| w));
     }

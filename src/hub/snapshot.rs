@@ -89,7 +89,7 @@ pub(super) fn snapshot(
         _ => (None, None),
     };
     let zones: Vec<usize> = match scope {
-        Scope::Hall | Scope::Ticket(_) => (0..spec.zones.len()).collect(),
+        Scope::Hall | Scope::Ticket(_) => spec.live_zones().map(|(z, _)| z).collect(),
         Scope::Zone(z) => vec![z],
         Scope::Window(w, _) => {
             // In configured order, as for the hall.
@@ -100,6 +100,7 @@ pub(super) fn snapshot(
         }
     };
     let windows: Vec<usize> = (0..spec.windows.len())
+        .filter(|&i| !spec.windows[i].retired || matches!(scope, Scope::Window(w, _) if w == i))
         .filter(|&i| match scope {
             Scope::Zone(z) => spec.windows[i].serves.iter().any(|s| s.zone == z),
             Scope::Window(w, _) => i == w,
@@ -118,7 +119,7 @@ pub(super) fn snapshot(
     let queues: Vec<Queue> = zones.iter().map(|&z| hall.queue_head(z, QUEUE_HEAD).into()).collect();
     let views = windows.iter().map(|&w| hall.window_view(w));
     let epoch = epoch.map(|e| e.to_string());
-    let info = HallInfo::new(&spec, zone, window);
+    let info = HallInfo::new(&spec, zone, window).version(hall.config().version);
     let business_day = hall.business_day();
     let json = match audience {
         Audience::Staff => wire::to_json(&Snapshot {

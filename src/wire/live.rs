@@ -32,6 +32,9 @@ impl Call {
 /// The hall's fixed description, sent in every snapshot.
 #[derive(Debug, Serialize)]
 pub struct HallInfo<'a> {
+    /// The configuration version the names are from: a page that saw
+    /// another reads the hall again (`GET /api/v1/halls`).
+    pub config: u32,
     pub id: &'a str,
     pub name: &'a str,
     pub name_en: &'a str,
@@ -57,8 +60,14 @@ pub struct WindowInfo<'a> {
 
 impl<'a> HallInfo<'a> {
     /// The hall, or one zone of it, or one window.
+    /// As of configuration version `n`.
+    pub fn version(self, n: u32) -> HallInfo<'a> {
+        HallInfo { config: n, ..self }
+    }
+
     pub fn new(spec: &'a HallSpec, zone: Option<usize>, window: Option<usize>) -> HallInfo<'a> {
         HallInfo {
+            config: 0,
             id: spec.id.as_str(),
             name: &spec.name,
             name_en: &spec.name_en,
@@ -66,7 +75,7 @@ impl<'a> HallInfo<'a> {
                 .zones
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| zone.is_none_or(|z| z == *i))
+                .filter(|(i, z)| zone.is_none_or(|x| x == *i) && (!z.retired || zone.is_some()))
                 .map(|(_, z)| ZoneInfo {
                     id: z.id,
                     name: &z.name,
@@ -79,7 +88,9 @@ impl<'a> HallInfo<'a> {
                 .iter()
                 .enumerate()
                 .filter(|(i, w)| {
-                    window.is_none_or(|x| x == *i) && zone.is_none_or(|z| w.serves.iter().any(|s| s.zone == z))
+                    window.is_none_or(|x| x == *i)
+                        && zone.is_none_or(|z| w.serves.iter().any(|s| s.zone == z))
+                        && (!w.retired || window.is_some())
                 })
                 .map(|(_, w)| WindowInfo {
                     number: w.number,
