@@ -348,6 +348,7 @@ async fn report_from_archive(
         new_secret: false,
         demo: true,
         import_config: false,
+        export_config: None,
         write_timeout_secs: 5,
         person_key_file: None,
         earlier_person_key_file: Vec::new(),

@@ -100,6 +100,11 @@ pub struct Args {
     /// versions are used and the file only seeds a new store.
     #[arg(long, env = "HALLCALL_IMPORT_CONFIG")]
     pub import_config: bool,
+    /// Writes every hall's configuration as the --store runs it to FILE
+    /// (`-`: standard output), as a file --config reads, then exits. Safe
+    /// beside a running server.
+    #[arg(long, value_name = "FILE")]
+    pub export_config: Option<PathBuf>,
     /// Make a new signing secret when the store has lost its own (every
     /// signed-in device and ticket link then stops matching).
     #[arg(long)]

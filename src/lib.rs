@@ -23,7 +23,8 @@
 //!   (staff, public screens, citizens), named field by field;
 //! - [`ws`]: the WebSocket transport: handshake and frames;
 //! - [`telemetry`]: tracing set-up;
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line;
+//! - [`export`]: `--export-config`, the halls' configuration as the store runs it.
 
 pub mod archive;
 pub mod audio;
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod engine;
+pub mod export;
 pub mod http;
 pub mod hub;
 pub mod metrics;

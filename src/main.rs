@@ -50,6 +50,25 @@ async fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if let Some(path) = &args.export_config {
+        return match hallcall::export::export(&args, &config).await {
+            Ok(text) if path.as_os_str() == "-" => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Ok(text) => match std::fs::write(path, text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hallcall: cannot write {}: {e}", path.display());
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("hallcall: cannot export the configuration: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let run = async {
         let app = Application::build(&args, &config).await?;
         app.run_until(shutdown_signal()).await

@@ -463,7 +463,7 @@ impl Service {
             let Ok(cfg) = self.halls.config(hall) else { continue };
             let from_file = file.and_then(|f| f.halls.iter().find(|h| h.spec.id == hall));
             let (base, source, reason) = match from_file {
-                Some(f) if cfg.version > 0 && f.text != cfg.text => {
+                Some(f) if cfg.version > 0 && !crate::config::same_document(&f.text, &cfg.text) => {
                     (cfg.version, f.clone(), "imported from the server's configuration file")
                 }
                 _ if cfg.version > 0 => continue,

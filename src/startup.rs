@@ -170,7 +170,7 @@ impl Application {
         for hall in &config.halls {
             if let Ok(running) = service.halls.config(hall.spec.id)
                 && running.version > 0
-                && running.text != hall.text
+                && !crate::config::same_document(&running.text, &hall.text)
             {
                 tracing::warn!(
                     hall = %hall.spec.id,

@@ -29,6 +29,29 @@ pub fn split_halls(src: &str) -> Vec<String> {
         .collect()
 }
 
+/// A hall's document from its `[[hall]]` line on: the comments above it
+/// (which a file or an export puts there) do not make another version.
+pub fn same_document(a: &str, b: &str) -> bool {
+    let body = |t: &str| -> String {
+        t.lines()
+            .skip_while(|l| !l.trim_start().starts_with("[[hall]]"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim_end()
+            .to_owned()
+    };
+    body(a) == body(b)
+}
+
+/// The server file's `[directory]` table as a document of its own, if any.
+pub fn directory_text(src: &str) -> Option<String> {
+    let doc = src.parse::<DocumentMut>().ok()?;
+    let table = doc.get("directory")?.clone();
+    let mut one = DocumentMut::new();
+    one.insert("directory", table);
+    Some(one.to_string())
+}
+
 /// Parses and validates one hall's document, with the same messages as the
 /// server's file. `has_directory`: the server signs staff in against a
 /// directory, so the hall may map directory groups.

@@ -12,7 +12,7 @@ mod validate;
 use std::fmt;
 use std::path::Path;
 
-pub use document::{parse_hall, split_halls};
+pub use document::{directory_text, parse_hall, same_document, split_halls};
 pub use model::*;
 
 /// One problem in a configuration file.

@@ -444,30 +444,7 @@ impl Journal {
     /// # Errors
     /// As for [`Journal::open`].
     pub fn load(&self, hall: HallId) -> Result<Recovered, StoreError> {
-        let path = self.dir.join("snapshots").join(format!("{hall}.json"));
-        let mut out = Recovered::default();
-        let mut from = Position { segment: 0, offset: 0 };
-        if path.exists() {
-            let file = read_snapshot(&path)?;
-            from = file.position;
-            out.snapshot = Some(file.snapshot);
-        }
-        for n in segments(&self.dir)?.into_iter().filter(|&n| n >= from.segment) {
-            scan(&segment_path(&self.dir, n), false, |pos, rec| {
-                let snap_seq = out.snapshot.as_ref().map_or(0, |s| s.seq);
-                if rec.hall == hall
-                    && (Position {
-                        segment: n,
-                        offset: pos,
-                    }) >= from
-                    && rec.event.seq > snap_seq
-                {
-                    out.events.push(rec.event);
-                }
-                Ok(())
-            })?;
-        }
-        Ok(out)
+        load_from(&self.dir, hall)
     }
 
     /// Deletes segments past retention that no hall needs for replay.
@@ -487,6 +464,42 @@ impl Journal {
         }
         sync_dir(&self.dir)
     }
+}
+
+/// Reads one hall back from the journal in `dir` without its lock (a
+/// server may be running on it: what it is writing at this moment may be
+/// left out, never half read).
+///
+/// # Errors
+/// As for [`Journal::open`].
+pub fn load_from(dir: &Path, hall: HallId) -> Result<Recovered, StoreError> {
+    let path = dir.join("snapshots").join(format!("{hall}.json"));
+    let mut out = Recovered::default();
+    let mut from = Position { segment: 0, offset: 0 };
+    if path.exists() {
+        let file = read_snapshot(&path)?;
+        from = file.position;
+        out.snapshot = Some(file.snapshot);
+    }
+    let all = segments(dir)?;
+    let newest = all.last().copied();
+    for n in all.into_iter().filter(|&n| n >= from.segment) {
+        // The newest may end in a record still being written beside us.
+        scan(&segment_path(dir, n), Some(n) == newest, |pos, rec| {
+            let snap_seq = out.snapshot.as_ref().map_or(0, |s| s.seq);
+            if rec.hall == hall
+                && (Position {
+                    segment: n,
+                    offset: pos,
+                }) >= from
+                && rec.event.seq > snap_seq
+            {
+                out.events.push(rec.event);
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
 }
 
 /// Writes a hall's snapshot file, taken when the journal was at `at` (every

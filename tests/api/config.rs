@@ -205,3 +205,60 @@ async fn a_change_that_would_strand_a_citizen_or_does_not_validate_is_refused_wh
     assert_eq!(s, 200, "{r}");
     assert_eq!(config(&app).await["version"], 2);
 }
+
+#[tokio::test]
+async fn export_beside_a_running_server_and_import_it_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = spawn_app_on(tmp.path(), TUESDAY_10AM).await;
+    let (s, r) = app
+        .post_as(
+            "qiaocheng",
+            "admin",
+            &format!("{HALL}/config/edits"),
+            Some(serve_police(1)),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    // The real executable reads the store the server is writing.
+    let dir = tmp.path().to_path_buf();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hallcall"))
+        .args(["--config", crate::helpers::sample_config().to_str().unwrap()])
+        .args(["--store", &format!("file:{}", dir.display()), "--export-config", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let exported = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        exported.contains("# hall qiaocheng: configuration version 2, by admin"),
+        "{exported}"
+    );
+    assert!(exported.contains(r#"serves = ["general", "police"]"#), "{exported}");
+    let parsed = hallcall::config::parse(&exported, "exported").expect("the export reads back");
+    assert_eq!(parsed.halls.len(), 2);
+
+    // Edited and imported: a new version where it differs, none where not.
+    app.shutdown().await;
+    let file = dir.join("edited.toml");
+    std::fs::write(
+        &file,
+        exported.replacen(
+            r#"serves = ["general", "police"]"#,
+            r#"serves = ["general", "culture"]"#,
+            1,
+        ),
+    )
+    .unwrap();
+    let mut args = crate::helpers::args(hallcall::cli::StoreUrl::File(dir.clone()));
+    args.config = file;
+    args.import_config = true;
+    let app = crate::helpers::spawn_app_args(args, TUESDAY_10AM + 60_000).await;
+    let now = config(&app).await;
+    assert_eq!(now["version"], 3, "{now}");
+    assert_eq!(
+        now["history"][2]["reason"],
+        "imported from the server's configuration file"
+    );
+    assert_eq!(zones_of(&app, 1).await, ["general", "culture"]);
+    let (_, town) = app.get("/api/v1/halls/gucheng-town/config").await;
+    assert_eq!(town["version"], 1, "unchanged: not recorded again");
+}

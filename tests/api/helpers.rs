@@ -226,6 +226,7 @@ pub fn args(store: StoreUrl) -> Args {
         new_secret: false,
         demo: true,
         import_config: false,
+        export_config: None,
         write_timeout_secs: 5,
         person_key_file: None,
         earlier_person_key_file: Vec::new(),
