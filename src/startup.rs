@@ -141,7 +141,7 @@ impl Application {
             None => None,
         };
         let halls = Halls::from_halls(config, opened.halls);
-        start_device_announcer(&announcer, config, &opened.stream, &halls)?;
+        start_device_announcer(&announcer, &opened.stream, &halls)?;
         let keeper = match &opened.redis {
             Some(redis) => {
                 let settings = node_settings(args, config, listener.local_addr()?)?;
@@ -452,32 +452,29 @@ fn check_sample_passwords(config: &ServerConfig, demo: bool) -> anyhow::Result<(
 
 /// Starts the announcer for halls that play through the server's sound
 /// card, subscribed to the durable event stream.
-fn start_device_announcer(
-    announcer: &Announcer,
-    config: &ServerConfig,
-    stream: &Stream,
-    halls: &Halls,
-) -> anyhow::Result<()> {
-    let voices: std::collections::HashMap<_, _> = config
-        .halls
-        .iter()
-        .filter(|h| h.voice.play_device)
-        .map(|h| (h.spec.id, h.voice.clone()))
-        .collect();
-    if voices.is_empty() {
+fn start_device_announcer(announcer: &Announcer, stream: &Stream, halls: &Halls) -> anyhow::Result<()> {
+    // The sound card is opened when a hall plays there at start; a hall
+    // that turns it on later plays once the server restarts.
+    let plays = |h| halls.config(h).is_ok_and(|c| c.voice.play_device);
+    if !halls.ids().any(plays) {
         return Ok(());
     }
     #[cfg(feature = "audio-output")]
     {
         match crate::audio::Device::open() {
             Ok(device) => {
-                let halls = halls.clone();
+                let (halls, owners) = (halls.clone(), halls.clone());
+                // The voice in force at each call: a configuration change
+                // (template, repeat, gap, playing here or not) applies at once.
                 crate::audio::spawn_announcer(
                     announcer.clone(),
-                    voices,
+                    move |hall| {
+                        let c = halls.config(hall).ok()?;
+                        c.voice.play_device.then(|| c.voice.clone())
+                    },
                     stream.subscribe(),
                     Box::new(device),
-                    move |hall| halls.is_owned(hall),
+                    move |hall| owners.is_owned(hall),
                 );
                 tracing::info!("announcing calls through the sound card");
                 Ok(())

@@ -3,7 +3,6 @@
 //! stream: nothing is announced before it is stored, and nothing is
 //! dropped (a subscriber that falls behind reads what it missed).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::clips::Clips;
@@ -85,11 +84,12 @@ pub fn calls_in(batch: &Batch) -> impl Iterator<Item = CallMade> + '_ {
     })
 }
 
-/// Announces every call and recall of the halls in `voices`, in log
-/// order, through `output`. Ends when the stream does.
+/// Announces every call and recall of the halls `voice_of` gives a voice
+/// for (read at each batch, so a new configuration's voice is used from
+/// its next call), in log order, through `output`. Ends when the stream does.
 pub fn spawn_announcer(
     announcer: Announcer,
-    voices: HashMap<HallId, Voice>,
+    voice_of: impl Fn(HallId) -> Option<Voice> + Send + 'static,
     mut changes: Subscription,
     mut output: Box<dyn Output>,
     plays_here: impl Fn(HallId) -> bool + Send + 'static,
@@ -99,7 +99,7 @@ pub fn spawn_announcer(
             let Change::Batch(batch) = change else {
                 continue;
             };
-            let Some(voice) = voices.get(&batch.hall) else {
+            let Some(voice) = voice_of(batch.hall) else {
                 continue;
             };
             // With several nodes, the hall's owner speaks; the others
@@ -108,7 +108,7 @@ pub fn spawn_announcer(
                 continue;
             }
             for call in calls_in(&batch) {
-                match announcer.samples(voice, call.ticket, call.window) {
+                match announcer.samples(&voice, call.ticket, call.window) {
                     Ok(samples) => output.play(Announcement {
                         call,
                         samples: Arc::from(samples),
@@ -153,7 +153,10 @@ mod tests {
         let heard = Arc::new(Mutex::new(Vec::new()));
         let task = spawn_announcer(
             Announcer::new(clips.clone()),
-            HashMap::from([(id, voice.clone())]),
+            {
+                let voice = voice.clone();
+                move |h| (h == id).then(|| voice.clone())
+            },
             stream.subscribe(),
             Box::new(Collect(heard.clone())),
             |_| true,
@@ -162,7 +165,7 @@ mod tests {
         let elsewhere = Arc::new(Mutex::new(Vec::new()));
         let silent = spawn_announcer(
             Announcer::new(clips),
-            HashMap::from([(id, voice)]),
+            move |h| (h == id).then(|| voice.clone()),
             stream.subscribe(),
             Box::new(Collect(elsewhere.clone())),
             |_| false,
