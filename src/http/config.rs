@@ -76,6 +76,9 @@ pub struct AdminHall {
     pub notice: String,
     pub notice_en: String,
     pub special_days: Vec<AdminDay>,
+    /// `[hall.policy]` in force, each key as the file writes it.
+    #[schema(value_type = Object)]
+    pub policy: serde_json::Value,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -84,6 +87,8 @@ pub struct AdminZone {
     pub id: crate::engine::ZoneId,
     pub name: String,
     pub name_en: String,
+    pub prefix: String,
+    pub service_minutes: u32,
     pub services: Vec<AdminService>,
 }
 
@@ -93,6 +98,7 @@ pub struct AdminService {
     pub id: crate::engine::ServiceId,
     pub name: String,
     pub name_en: String,
+    pub results: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -150,6 +156,8 @@ fn admin_hall(c: &crate::config::HallConfig) -> AdminHall {
                 id: z.id,
                 name: z.name.clone(),
                 name_en: z.name_en.clone(),
+                prefix: z.prefix.clone(),
+                service_minutes: z.default_service_secs / 60,
                 services: z
                     .services
                     .iter()
@@ -158,6 +166,7 @@ fn admin_hall(c: &crate::config::HallConfig) -> AdminHall {
                         id: s.id,
                         name: s.name.clone(),
                         name_en: s.name_en.clone(),
+                        results: s.results,
                     })
                     .collect(),
             })
@@ -191,7 +200,32 @@ fn admin_hall(c: &crate::config::HallConfig) -> AdminHall {
             .iter()
             .map(|&(date, open)| AdminDay { date, open })
             .collect(),
+        policy: policy(c),
     }
+}
+
+/// The policy as the file writes it (minutes, a ratio), for the page.
+fn policy(c: &crate::config::HallConfig) -> serde_json::Value {
+    let p = &c.spec.policy;
+    let minutes = |ms: i64| ms / 60_000;
+    serde_json::json!({
+        "priority_ratio": format!("{}:{}", p.priority_calls, p.normal_calls),
+        "max_normal_wait_minutes": minutes(p.max_normal_wait_ms),
+        "skip_requeue_places": p.skip_requeue_places,
+        "max_skips": p.max_skips,
+        "recall_limit": p.recall_limit,
+        "transfer_placement": p.transfer_placement,
+        "one_waiting_ticket_per_person": p.one_waiting_ticket_per_person,
+        "number_digits": p.number_digits,
+        "appointment_early_minutes": minutes(p.appointment_early_ms),
+        "appointment_grace_minutes": minutes(p.appointment_grace_ms),
+        "open_paused": p.open_paused,
+        "finish_from_called": p.finish_from_called,
+        "wait_target_minutes": minutes(p.wait_target_ms),
+        "mobile_daily_quota": p.mobile_daily_quota,
+        "mobile_waiting_per_zone": p.mobile_waiting_per_zone,
+        "phone_challenge_bits": c.phone_challenge_bits,
+    })
 }
 
 /// A whole new document.

@@ -60,6 +60,40 @@ pub enum Edit {
     RemoveSpecialDay {
         date: String,
     },
+    /// Adds a zone or changes one (its hours and alerts stay as written).
+    SetZone {
+        id: String,
+        name: String,
+        #[serde(default)]
+        name_en: String,
+        prefix: String,
+        /// Expected minutes per service before any is measured.
+        #[serde(default)]
+        service_minutes: Option<i64>,
+        services: Vec<ServiceEdit>,
+    },
+    RemoveZone {
+        id: String,
+    },
+    /// Sets `[hall.policy]` keys (as the file writes them: `priority_ratio
+    /// = "1:2"`, `recall_limit = 3`, `open_paused = true`, …); `null`
+    /// removes a key, back to its default.
+    SetPolicy {
+        #[schema(value_type = Object)]
+        values: serde_json::Map<String, serde_json::Value>,
+    },
+}
+
+/// One service of a zone, as [`Edit::SetZone`] gives it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceEdit {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: String,
+    #[serde(default)]
+    pub results: bool,
 }
 
 /// The shortest password an administrator may set.
@@ -286,6 +320,89 @@ fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
             t.insert("open", value(*open));
             set_or_remove(t, "name", name);
         }
+        Edit::SetZone {
+            id,
+            name,
+            name_en,
+            prefix,
+            service_minutes,
+            services,
+        } => {
+            let mut zones = rows(hall, "zone");
+            let at = match zones.find("id", id) {
+                Some(i) => i,
+                None => {
+                    let i = zones.push();
+                    let t = zones.get_mut(i).expect("just pushed");
+                    t.insert("id", value(id.as_str()));
+                    i
+                }
+            };
+            let t = zones.get_mut(at).expect("found or pushed");
+            t.insert("name", value(name.as_str()));
+            set_or_remove(t, "name_en", name_en);
+            t.insert("prefix", value(prefix.as_str()));
+            match service_minutes {
+                Some(m) => {
+                    t.insert("service_minutes", value(*m));
+                }
+                None => {
+                    t.remove("service_minutes");
+                }
+            }
+            let mut list = Array::new();
+            for s in services {
+                let mut one = InlineTable::new();
+                one.insert("id", s.id.as_str().into());
+                one.insert("name", s.name.as_str().into());
+                if !s.name_en.is_empty() {
+                    one.insert("name_en", s.name_en.as_str().into());
+                }
+                if s.results {
+                    one.insert("results", true.into());
+                }
+                let mut v = toml_edit::Value::InlineTable(one);
+                v.decor_mut().set_prefix("\n  ");
+                list.push_formatted(v);
+            }
+            list.set_trailing(",\n");
+            list.set_trailing_comma(false);
+            t.insert("service", value(list));
+        }
+        Edit::RemoveZone { id } => {
+            let mut zones = rows(hall, "zone");
+            let at = zones.find("id", id).ok_or(format!("there is no zone {id:?}"))?;
+            zones.remove(at);
+        }
+        Edit::SetPolicy { values } => {
+            if !hall.get("policy").is_some_and(Item::is_table_like) {
+                hall.insert("policy", Item::Table(Table::new()));
+            }
+            let t = hall
+                .get_mut("policy")
+                .and_then(Item::as_table_like_mut)
+                .expect("just made a table");
+            for (k, v) in values {
+                let item = match v {
+                    serde_json::Value::Null => {
+                        t.remove(k);
+                        continue;
+                    }
+                    serde_json::Value::Bool(b) => value(*b),
+                    serde_json::Value::Number(n) => match n.as_i64() {
+                        Some(i) => value(i),
+                        None => return Err(format!("policy {k}: a whole number, not {n}")),
+                    },
+                    serde_json::Value::String(s) => value(s.as_str()),
+                    serde_json::Value::Array(a) => {
+                        let strings: Option<Array> = a.iter().map(|x| x.as_str()).collect();
+                        value(strings.ok_or(format!("policy {k}: a list of words"))?)
+                    }
+                    serde_json::Value::Object(_) => return Err(format!("policy {k}: not a table")),
+                };
+                t.insert(k, item);
+            }
+        }
         Edit::RemoveSpecialDay { date } => {
             let mut days = rows(hall, "special_day");
             let at = days
@@ -389,6 +506,77 @@ serves = ["general"]
         assert_eq!(
             cfg.spec.windows.len(),
             crate::config::parse_hall(doc, "t", false).unwrap().spec.windows.len() + 1
+        );
+    }
+
+    #[test]
+    fn a_zone_and_the_policy_change_and_mistakes_are_found_by_validation() {
+        let out = apply_edits(
+            DOC,
+            &[
+                Edit::SetZone {
+                    id: "general".into(),
+                    name: "综合".into(),
+                    name_en: "General".into(),
+                    prefix: "A".into(),
+                    service_minutes: Some(8),
+                    services: vec![
+                        super::ServiceEdit {
+                            id: "apply".into(),
+                            name: "受理".into(),
+                            name_en: String::new(),
+                            results: false,
+                        },
+                        super::ServiceEdit {
+                            id: "results".into(),
+                            name: "出件".into(),
+                            name_en: "Results".into(),
+                            results: true,
+                        },
+                    ],
+                },
+                Edit::SetPolicy {
+                    values: serde_json::json!({"recall_limit": 3, "priority_ratio": "1:3", "open_paused": true})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                },
+            ],
+        )
+        .unwrap();
+        let cfg = crate::config::parse_hall(&out, "test", false).unwrap();
+        assert_eq!(cfg.spec.zones[0].services.len(), 2);
+        assert!(cfg.spec.zones[0].services[1].results);
+        assert_eq!(cfg.spec.zones[0].default_service_secs, 480);
+        assert_eq!(cfg.spec.policy.recall_limit, 3);
+        assert_eq!((cfg.spec.policy.priority_calls, cfg.spec.policy.normal_calls), (1, 3));
+        assert!(cfg.spec.policy.open_paused);
+        // An unknown key is written, then refused by the same validation as
+        // the file, with its place.
+        let bad = apply_edits(
+            &out,
+            &[Edit::SetPolicy {
+                values: serde_json::json!({"recal_limit": 3}).as_object().unwrap().clone(),
+            }],
+        )
+        .unwrap();
+        let e = crate::config::parse_hall(&bad, "test", false).unwrap_err().to_string();
+        assert!(e.contains("recal_limit"), "{e}");
+        // Back to the default.
+        let reset = apply_edits(
+            &out,
+            &[Edit::SetPolicy {
+                values: serde_json::json!({"recall_limit": null}).as_object().unwrap().clone(),
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            crate::config::parse_hall(&reset, "test", false)
+                .unwrap()
+                .spec
+                .policy
+                .recall_limit,
+            5
         );
     }
 

@@ -212,3 +212,45 @@ test('the hall display takes a new notice while it runs', async () => {
   await screen.close();
   await admin.close();
 });
+
+test('a zone gets a new service and the calling rules change, from their forms', async () => {
+  const admin = await pageOf('/admin?hall=adm', 'admin');
+  await admin.locator('#zones tr[data-zone="police"]').waitFor();
+  const desk = await pageOf('/desk?hall=adm', 'guide');
+  await desk.evaluate(() => { window.sameDocument = true; });
+
+  await admin.locator('[data-edit-zone="police"]').click();
+  const dialog = admin.locator('form.dialog');
+  await dialog.locator('#add-service').click();
+  const row = dialog.locator('.service-row').last();
+  await row.locator('[data-f=id]').fill('idcard');
+  await row.locator('[data-f=name]').fill('身份证办理');
+  await dialog.locator('button[type=submit]').click();
+  await dialog.waitFor({ state: 'detached' });
+  await admin.locator('#zones tr[data-zone="police"]').filter({ hasText: '身份证办理' }).waitFor();
+
+  const policy = admin.locator('#policy-form');
+  await policy.locator('input[name=recall_limit]').fill('3');
+  await policy.locator('input[name=open_paused]').check();
+  await policy.locator('button[type=submit]').click();
+  await admin.locator('.toast').filter({ hasText: /第 \d+ 版/ }).last().waitFor();
+  await shots(admin, 'zones-policy');
+
+  const { json: config } = await api('admin', 'GET', '/config');
+  assert.equal(config.hall.policy.recall_limit, 3);
+  assert.equal(config.hall.policy.open_paused, true);
+  assert.deepEqual(config.hall.zones.find((z) => z.id === 'police').services.map((s) => s.id), ['hukou', 'idcard']);
+  assert.match(config.text, /recall_limit = 3/);
+  // The guide desk offers the new service, in the same document.
+  await desk.locator('body').filter({ hasText: '身份证办理' }).waitFor({ timeout: 10000 }).catch(async () => {
+    // The service list shows once its zone is chosen.
+    await desk.locator('#zones button', { hasText: '户籍警务' }).click();
+    await desk.locator('body').filter({ hasText: '身份证办理' }).waitFor();
+  });
+  assert.equal(await desk.evaluate(() => window.sameDocument), true, 'no reload');
+  const { status } = await api('guide', 'POST', '/tickets', { zone: 'police', service: 'idcard' });
+  assert.equal(status, 201, 'a ticket for the new service');
+  noErrors(admin, desk);
+  await admin.close();
+  await desk.close();
+});
