@@ -79,6 +79,18 @@ pub struct AdminHall {
     /// `[hall.policy]` in force, each key as the file writes it.
     #[schema(value_type = Object)]
     pub policy: serde_json::Value,
+    /// `[hall.voice]` in force, each key as the file writes it.
+    #[schema(value_type = Object)]
+    pub voice: serde_json::Value,
+    pub categories: Vec<AdminCategory>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AdminCategory {
+    #[schema(value_type = crate::wire::schema::Id)]
+    pub id: crate::engine::CategoryId,
+    pub name: String,
+    pub name_en: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -90,6 +102,10 @@ pub struct AdminZone {
     pub prefix: String,
     pub service_minutes: u32,
     pub services: Vec<AdminService>,
+    /// `mon` … `sun`.
+    pub days: Vec<String>,
+    /// `HH:MM-HH:MM`; none: the whole business day.
+    pub open: Vec<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -158,6 +174,18 @@ fn admin_hall(c: &crate::config::HallConfig) -> AdminHall {
                 name_en: z.name_en.clone(),
                 prefix: z.prefix.clone(),
                 service_minutes: z.default_service_secs / 60,
+                days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    .iter()
+                    .zip(z.hours.days)
+                    .filter(|(_, open)| *open)
+                    .map(|(d, _)| (*d).to_owned())
+                    .collect(),
+                open: z
+                    .hours
+                    .intervals
+                    .iter()
+                    .map(|(a, b)| format!("{}-{}", a.strftime("%H:%M"), b.strftime("%H:%M")))
+                    .collect(),
                 services: z
                     .services
                     .iter()
@@ -201,7 +229,39 @@ fn admin_hall(c: &crate::config::HallConfig) -> AdminHall {
             .map(|&(date, open)| AdminDay { date, open })
             .collect(),
         policy: policy(c),
+        voice: voice(&c.voice),
+        categories: spec
+            .categories
+            .iter()
+            .map(|k| AdminCategory {
+                id: k.id,
+                name: k.name.clone(),
+                name_en: k.name_en.clone(),
+            })
+            .collect(),
     }
+}
+
+/// The voice as the file writes it, for the page.
+fn voice(v: &crate::config::Voice) -> serde_json::Value {
+    let template = |l: crate::config::Lang| v.languages.iter().find(|(x, _)| *x == l).map(|(_, t)| t.clone());
+    let mut play = Vec::new();
+    if v.play_device {
+        play.push("device");
+    }
+    if v.play_browser {
+        play.push("browser");
+    }
+    serde_json::json!({
+        "languages": v.languages.iter().map(|(l, _)| l.code()).collect::<Vec<_>>(),
+        "zh": template(crate::config::Lang::Zh).unwrap_or_else(|| crate::config::ZH_TEMPLATE.to_owned()),
+        "en": template(crate::config::Lang::En).unwrap_or_else(|| crate::config::EN_TEMPLATE.to_owned()),
+        "repeat": v.repeat,
+        "gap_ms": v.gap_ms,
+        "window_two": if v.window_two_liang { "liang" } else { "er" },
+        "play": play,
+        "announce_within_seconds": v.announce_within_secs,
+    })
 }
 
 /// The policy as the file writes it (minutes, a ratio), for the page.

@@ -71,8 +71,28 @@ pub enum Edit {
         #[serde(default)]
         service_minutes: Option<i64>,
         services: Vec<ServiceEdit>,
+        /// Its own opening hours; absent: as written (or the hall's).
+        #[serde(default)]
+        hours: Option<HoursEdit>,
     },
     RemoveZone {
+        id: String,
+    },
+    /// Sets `[hall.voice]` keys as the file writes them (`languages`,
+    /// `zh`, `en`, `repeat`, `gap_ms`, `window_two`, `play`,
+    /// `announce_within_seconds`); `null` removes one.
+    SetVoice {
+        #[schema(value_type = Object)]
+        values: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Adds a priority category (绿色通道) or renames one.
+    SetCategory {
+        id: String,
+        name: String,
+        #[serde(default)]
+        name_en: String,
+    },
+    RemoveCategory {
         id: String,
     },
     /// Sets `[hall.policy]` keys (as the file writes them: `priority_ratio
@@ -82,6 +102,16 @@ pub enum Edit {
         #[schema(value_type = Object)]
         values: serde_json::Map<String, serde_json::Value>,
     },
+}
+
+/// A zone's opening hours as the file writes them: `days` like `"mon"`,
+/// `open` like `"08:30-12:00"`. No days: the zone takes the hall's hours.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursEdit {
+    pub days: Vec<String>,
+    #[serde(default)]
+    pub open: Vec<String>,
 }
 
 /// One service of a zone, as [`Edit::SetZone`] gives it.
@@ -209,6 +239,42 @@ fn set_or_remove(t: &mut dyn TableLike, key: &str, v: &str) {
     }
 }
 
+/// Sets keys of the hall's `[hall.SECTION]` table as JSON gives them.
+fn set_keys(
+    hall: &mut Table,
+    section: &str,
+    values: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    if !hall.get(section).is_some_and(Item::is_table_like) {
+        hall.insert(section, Item::Table(Table::new()));
+    }
+    let t = hall
+        .get_mut(section)
+        .and_then(Item::as_table_like_mut)
+        .expect("just made a table");
+    for (k, v) in values {
+        let item = match v {
+            serde_json::Value::Null => {
+                t.remove(k);
+                continue;
+            }
+            serde_json::Value::Bool(b) => value(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => value(i),
+                None => return Err(format!("{section} {k}: a whole number, not {n}")),
+            },
+            serde_json::Value::String(s) => value(s.as_str()),
+            serde_json::Value::Array(a) => {
+                let strings: Option<Array> = a.iter().map(|x| x.as_str()).collect();
+                value(strings.ok_or(format!("{section} {k}: a list of words"))?)
+            }
+            serde_json::Value::Object(_) => return Err(format!("{section} {k}: not a table")),
+        };
+        t.insert(k, item);
+    }
+    Ok(())
+}
+
 fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
     match e {
         Edit::SetWindow {
@@ -327,6 +393,7 @@ fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
             prefix,
             service_minutes,
             services,
+            hours,
         } => {
             let mut zones = rows(hall, "zone");
             let at = match zones.find("id", id) {
@@ -368,41 +435,48 @@ fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
             list.set_trailing(",\n");
             list.set_trailing_comma(false);
             t.insert("service", value(list));
+            match hours {
+                Some(h) if h.days.is_empty() => {
+                    t.remove("hours");
+                }
+                Some(h) => {
+                    let mut one = InlineTable::new();
+                    one.insert("days", h.days.iter().map(String::as_str).collect::<Array>().into());
+                    if !h.open.is_empty() {
+                        one.insert("open", h.open.iter().map(String::as_str).collect::<Array>().into());
+                    }
+                    t.insert("hours", value(one));
+                }
+                None => {}
+            }
         }
+        Edit::SetCategory { id, name, name_en } => {
+            let mut list = rows(hall, "category");
+            let at = match list.find("id", id) {
+                Some(i) => i,
+                None => {
+                    let i = list.push();
+                    let t = list.get_mut(i).expect("just pushed");
+                    t.insert("id", value(id.as_str()));
+                    i
+                }
+            };
+            let t = list.get_mut(at).expect("found or pushed");
+            t.insert("name", value(name.as_str()));
+            set_or_remove(t, "name_en", name_en);
+        }
+        Edit::RemoveCategory { id } => {
+            let mut list = rows(hall, "category");
+            let at = list.find("id", id).ok_or(format!("there is no category {id:?}"))?;
+            list.remove(at);
+        }
+        Edit::SetVoice { values } => set_keys(hall, "voice", values)?,
         Edit::RemoveZone { id } => {
             let mut zones = rows(hall, "zone");
             let at = zones.find("id", id).ok_or(format!("there is no zone {id:?}"))?;
             zones.remove(at);
         }
-        Edit::SetPolicy { values } => {
-            if !hall.get("policy").is_some_and(Item::is_table_like) {
-                hall.insert("policy", Item::Table(Table::new()));
-            }
-            let t = hall
-                .get_mut("policy")
-                .and_then(Item::as_table_like_mut)
-                .expect("just made a table");
-            for (k, v) in values {
-                let item = match v {
-                    serde_json::Value::Null => {
-                        t.remove(k);
-                        continue;
-                    }
-                    serde_json::Value::Bool(b) => value(*b),
-                    serde_json::Value::Number(n) => match n.as_i64() {
-                        Some(i) => value(i),
-                        None => return Err(format!("policy {k}: a whole number, not {n}")),
-                    },
-                    serde_json::Value::String(s) => value(s.as_str()),
-                    serde_json::Value::Array(a) => {
-                        let strings: Option<Array> = a.iter().map(|x| x.as_str()).collect();
-                        value(strings.ok_or(format!("policy {k}: a list of words"))?)
-                    }
-                    serde_json::Value::Object(_) => return Err(format!("policy {k}: not a table")),
-                };
-                t.insert(k, item);
-            }
-        }
+        Edit::SetPolicy { values } => set_keys(hall, "policy", values)?,
         Edit::RemoveSpecialDay { date } => {
             let mut days = rows(hall, "special_day");
             let at = days
@@ -435,6 +509,10 @@ number = 1
 name = "一号"
 serves = ["general"]
 "#;
+
+    fn cfg_of(text: &str) -> crate::config::HallConfig {
+        crate::config::parse_hall(text, "test", false).unwrap()
+    }
 
     #[test]
     fn edits_keep_what_they_do_not_touch() {
@@ -520,6 +598,10 @@ serves = ["general"]
                     name_en: "General".into(),
                     prefix: "A".into(),
                     service_minutes: Some(8),
+                    hours: Some(super::HoursEdit {
+                        days: vec!["mon".into(), "sat".into()],
+                        open: vec!["09:00-12:00".into()],
+                    }),
                     services: vec![
                         super::ServiceEdit {
                             id: "apply".into(),
@@ -541,13 +623,34 @@ serves = ["general"]
                         .unwrap()
                         .clone(),
                 },
+                Edit::SetVoice {
+                    values: serde_json::json!({"languages": ["zh", "en"], "repeat": 1, "window_two": "liang"})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                },
+                Edit::SetCategory {
+                    id: "elderly".into(),
+                    name: "老年人".into(),
+                    name_en: "Elderly".into(),
+                },
             ],
         )
         .unwrap();
+        assert_eq!(cfg_of(&out).voice.languages.len(), 2);
+        assert!(cfg_of(&out).voice.window_two_liang);
+        assert_eq!(cfg_of(&out).spec.categories[0].name_en, "Elderly");
+        let without = apply_edits(&out, &[Edit::RemoveCategory { id: "elderly".into() }]).unwrap();
+        assert!(cfg_of(&without).spec.categories.is_empty());
         let cfg = crate::config::parse_hall(&out, "test", false).unwrap();
         assert_eq!(cfg.spec.zones[0].services.len(), 2);
         assert!(cfg.spec.zones[0].services[1].results);
         assert_eq!(cfg.spec.zones[0].default_service_secs, 480);
+        assert_eq!(
+            cfg.spec.zones[0].hours.days,
+            [true, false, false, false, false, true, false]
+        );
+        assert_eq!(cfg.spec.zones[0].hours.intervals.len(), 1);
         assert_eq!(cfg.spec.policy.recall_limit, 3);
         assert_eq!((cfg.spec.policy.priority_calls, cfg.spec.policy.normal_calls), (1, 3));
         assert!(cfg.spec.policy.open_paused);

@@ -90,6 +90,13 @@ async function api(user, method, path, body) {
   return { status: res.status, json: await res.json() };
 }
 
+/** Runs `save` and waits until the page shows the version it made. */
+async function saving(page, save) {
+  const before = await page.locator('#version').textContent();
+  await save();
+  await page.waitForFunction((b) => document.getElementById('version').textContent !== b, before);
+}
+
 async function shots(page, name) {
   for (const [w, h] of [[1366, 768], [390, 844]]) {
     await page.setViewportSize({ width: w, height: h });
@@ -229,11 +236,27 @@ test('a zone gets a new service and the calling rules change, from their forms',
   await dialog.waitFor({ state: 'detached' });
   await admin.locator('#zones tr[data-zone="police"]').filter({ hasText: '身份证办理' }).waitFor();
 
+  // Its hours: from 06:00 to 18:00 every day (the hall sets none: all day;
+  // the test's hall is at about noon, local time).
+  await admin.locator('[data-edit-zone="police"]').click();
+  await dialog.locator('input[name=open]').fill('06:00-18:00');
+  await dialog.locator('button[type=submit]').click();
+  await dialog.waitFor({ state: 'detached' });
+
+  // A priority category, and the voice said twice more slowly in both languages.
+  await admin.locator('#category-id').fill('veteran');
+  await admin.locator('#category-name').fill('退役军人');
+  await admin.locator('#category-form button[type=submit]').click();
+  await admin.locator('#categories tr[data-category="veteran"]').waitFor();
+  const voice = admin.locator('#voice-form');
+  await voice.locator('input[name=lang-en]').check();
+  await voice.locator('input[name=gap_ms]').fill('120');
+  await saving(admin, () => voice.locator('button[type=submit]').click());
+
   const policy = admin.locator('#policy-form');
   await policy.locator('input[name=recall_limit]').fill('3');
   await policy.locator('input[name=open_paused]').check();
-  await policy.locator('button[type=submit]').click();
-  await admin.locator('.toast').filter({ hasText: /第 \d+ 版/ }).last().waitFor();
+  await saving(admin, () => policy.locator('button[type=submit]').click());
   await shots(admin, 'zones-policy');
 
   const { json: config } = await api('admin', 'GET', '/config');
@@ -241,12 +264,14 @@ test('a zone gets a new service and the calling rules change, from their forms',
   assert.equal(config.hall.policy.open_paused, true);
   assert.deepEqual(config.hall.zones.find((z) => z.id === 'police').services.map((s) => s.id), ['hukou', 'idcard']);
   assert.match(config.text, /recall_limit = 3/);
+  const police = config.hall.zones.find((z) => z.id === 'police');
+  assert.deepEqual([police.days.length, police.open], [7, ['06:00-18:00']]);
+  assert.deepEqual(config.hall.categories.map((c) => c.id), ['veteran']);
+  assert.deepEqual([config.hall.voice.languages, config.hall.voice.gap_ms], [['zh', 'en'], 120]);
   // The guide desk offers the new service, in the same document.
-  await desk.locator('body').filter({ hasText: '身份证办理' }).waitFor({ timeout: 10000 }).catch(async () => {
-    // The service list shows once its zone is chosen.
-    await desk.locator('#zones button', { hasText: '户籍警务' }).click();
-    await desk.locator('body').filter({ hasText: '身份证办理' }).waitFor();
-  });
+  // The service list shows once its zone is chosen.
+  await desk.locator('#zones button', { hasText: '户籍警务' }).click();
+  await desk.locator('body').filter({ hasText: '身份证办理' }).waitFor();
   assert.equal(await desk.evaluate(() => window.sameDocument), true, 'no reload');
   const { status } = await api('guide', 'POST', '/tickets', { zone: 'police', service: 'idcard' });
   assert.equal(status, 201, 'a ticket for the new service');
