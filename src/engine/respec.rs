@@ -492,6 +492,18 @@ mod tests {
         }
     }
 
+    /// The test spec without the police zone (and window 3, which served
+    /// only it).
+    fn without_police() -> HallSpec {
+        let mut s = spec();
+        s.zones.truncate(1);
+        for w in &mut s.windows {
+            w.serves.retain(|sv| sv.zone == 0);
+        }
+        s.windows.retain(|w| !w.serves.is_empty());
+        s
+    }
+
     fn window(spec: &mut HallSpec, number: WindowNo) -> &mut WindowSpec {
         spec.windows.iter_mut().find(|w| w.number == number).unwrap()
     }
@@ -527,12 +539,7 @@ mod tests {
         let e = h.change(s).unwrap_err();
         assert!(e.to_string().contains(&waiting.to_string()), "{e}");
         // The zone itself, while the ticket waits.
-        let mut s = spec();
-        s.zones.truncate(1);
-        for w in &mut s.windows {
-            w.serves.retain(|sv| sv.zone == 0);
-        }
-        s.windows.retain(|w| !w.serves.is_empty());
+        let s = without_police();
         let e = h.change(s).unwrap_err();
         assert!(e.to_string().contains("zone police still has tickets"), "{e}");
         // An open window.
@@ -553,12 +560,7 @@ mod tests {
         h.run(&Command::Start { window: 3 }).unwrap();
         h.run(&Command::Finish { window: 3 }).unwrap();
         h.run(&Command::Close { window: 3 }).unwrap();
-        let mut s = spec();
-        s.zones.truncate(1);
-        for w in &mut s.windows {
-            w.serves.retain(|sv| sv.zone == 0);
-        }
-        s.windows.retain(|w| !w.serves.is_empty());
+        let s = without_police();
         h.change(s).unwrap();
         let spec_now = h.hall.spec().clone();
         assert!(spec_now.zones[1].retired && spec_now.zones[1].services.iter().all(|s| s.retired));
@@ -669,12 +671,7 @@ mod tests {
     fn an_older_day_replays_on_a_wider_spec() {
         let mut h = H::new();
         h.issue("general", "apply");
-        let mut s = spec();
-        s.zones.truncate(1);
-        for w in &mut s.windows {
-            w.serves.retain(|sv| sv.zone == 0);
-        }
-        s.windows.retain(|w| !w.serves.is_empty());
+        let s = without_police();
         // Version 1 narrower than what a report would replay on (the
         // original spec, which is wider by the police zone and window 3).
         h.change(s).unwrap();

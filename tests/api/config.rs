@@ -68,37 +68,27 @@ async fn a_window_serves_something_new_while_tickets_wait_and_keeps_it_after_a_r
     assert_eq!((s, r["error"]["code"].as_str()), (409, Some("queue_empty")), "{r}");
 
     // Only an administrator changes it.
-    let (s, _) = app
-        .post_as(
-            "qiaocheng",
-            "supervisor",
-            &format!("{HALL}/config/edits"),
-            Some(serve_police(1)),
-        )
-        .await;
-    assert_eq!(s, 403);
-    let (s, r) = app
-        .post_as(
-            "qiaocheng",
-            "admin",
-            &format!("{HALL}/config/edits"),
-            Some(serve_police(1)),
-        )
-        .await;
+    let edit_as = |user: &'static str| {
+        let app = &app;
+        async move {
+            app.post_as(
+                "qiaocheng",
+                user,
+                &format!("{HALL}/config/edits"),
+                Some(serve_police(1)),
+            )
+            .await
+        }
+    };
+    assert_eq!(edit_as("supervisor").await.0, 403);
+    let (s, r) = edit_as("admin").await;
     assert_eq!((s, r["version"].as_u64()), (200, Some(2)), "{r}");
     assert_eq!(zones_of(&app, 1).await, ["general", "police"]);
     let (s, r) = app.command(json!({"op": "call_next", "window": 1})).await;
     assert_eq!((s, ticket_of(&r)), (200, waiting.clone()), "{r}");
 
     // A change made from version 1 again is refused: it would undo 2 unseen.
-    let (s, r) = app
-        .post_as(
-            "qiaocheng",
-            "admin",
-            &format!("{HALL}/config/edits"),
-            Some(serve_police(1)),
-        )
-        .await;
+    let (s, r) = edit_as("admin").await;
     assert_eq!((s, r["error"]["code"].as_str()), (409, Some("config_refused")), "{r}");
 
     // The document's history: version 1's text is the file's, 2 says why.
