@@ -205,6 +205,19 @@ impl Rows<'_> {
         }
     }
 
+    /// The row whose `key` is `wanted`, or a new one with `key = new`.
+    fn entry(&mut self, key: &str, wanted: &str, new: Item) -> &mut dyn TableLike {
+        let at = match self.find(key, wanted) {
+            Some(i) => i,
+            None => {
+                let i = self.push();
+                self.get_mut(i).expect("just pushed").insert(key, new);
+                i
+            }
+        };
+        self.get_mut(at).expect("found or pushed")
+    }
+
     fn find(&self, key: &str, wanted: &str) -> Option<usize> {
         (0..self.len()).find(|&i| {
             self.get(i).and_then(|t| t.get(key)).is_some_and(|v| {
@@ -285,16 +298,7 @@ fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
             results_only,
         } => {
             let mut windows = rows(hall, "window");
-            let at = match windows.find("number", &number.to_string()) {
-                Some(i) => i,
-                None => {
-                    let i = windows.push();
-                    let t = windows.get_mut(i).expect("just pushed");
-                    t.insert("number", value(i64::from(*number)));
-                    i
-                }
-            };
-            let t = windows.get_mut(at).expect("found or pushed");
+            let t = windows.entry("number", &number.to_string(), value(i64::from(*number)));
             t.insert("name", value(name.as_str()));
             set_or_remove(t, "name_en", name_en);
             t.insert("serves", value(serves.iter().map(String::as_str).collect::<Array>()));
@@ -321,25 +325,16 @@ fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
             password,
         } => {
             let mut accounts = rows(hall, "account");
-            let existing = accounts.find("user", user);
+            let existing = accounts.find("user", user).is_some();
             let hash = match password {
                 Some(p) if p.chars().count() < MIN_PASSWORD => {
                     return Err(format!("a password is at least {MIN_PASSWORD} characters"));
                 }
                 Some(p) => Some(crate::auth::hash_password(p).map_err(|e| format!("cannot hash the password: {e}"))?),
-                None if existing.is_none() => return Err(format!("account {user:?} is new: give it a password")),
+                None if !existing => return Err(format!("account {user:?} is new: give it a password")),
                 None => None,
             };
-            let at = match existing {
-                Some(i) => i,
-                None => {
-                    let i = accounts.push();
-                    let t = accounts.get_mut(i).expect("just pushed");
-                    t.insert("user", value(user.as_str()));
-                    i
-                }
-            };
-            let t = accounts.get_mut(at).expect("found or pushed");
+            let t = accounts.entry("user", user, value(user.as_str()));
             t.insert("role", value(role.as_str()));
             if let Some(h) = hash {
                 t.insert("password", value(h));
@@ -373,16 +368,7 @@ fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
         }
         Edit::SetSpecialDay { date, open, name } => {
             let mut days = rows(hall, "special_day");
-            let at = match days.find("date", date) {
-                Some(i) => i,
-                None => {
-                    let i = days.push();
-                    let t = days.get_mut(i).expect("just pushed");
-                    t.insert("date", value(date.as_str()));
-                    i
-                }
-            };
-            let t = days.get_mut(at).expect("found or pushed");
+            let t = days.entry("date", date, value(date.as_str()));
             t.insert("open", value(*open));
             set_or_remove(t, "name", name);
         }
@@ -396,16 +382,7 @@ fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
             hours,
         } => {
             let mut zones = rows(hall, "zone");
-            let at = match zones.find("id", id) {
-                Some(i) => i,
-                None => {
-                    let i = zones.push();
-                    let t = zones.get_mut(i).expect("just pushed");
-                    t.insert("id", value(id.as_str()));
-                    i
-                }
-            };
-            let t = zones.get_mut(at).expect("found or pushed");
+            let t = zones.entry("id", id, value(id.as_str()));
             t.insert("name", value(name.as_str()));
             set_or_remove(t, "name_en", name_en);
             t.insert("prefix", value(prefix.as_str()));
@@ -452,16 +429,7 @@ fn apply(hall: &mut Table, e: &Edit) -> Result<(), String> {
         }
         Edit::SetCategory { id, name, name_en } => {
             let mut list = rows(hall, "category");
-            let at = match list.find("id", id) {
-                Some(i) => i,
-                None => {
-                    let i = list.push();
-                    let t = list.get_mut(i).expect("just pushed");
-                    t.insert("id", value(id.as_str()));
-                    i
-                }
-            };
-            let t = list.get_mut(at).expect("found or pushed");
+            let t = list.entry("id", id, value(id.as_str()));
             t.insert("name", value(name.as_str()));
             set_or_remove(t, "name_en", name_en);
         }

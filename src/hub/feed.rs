@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use super::frame::{Frame, Parts, catch_up, parts};
 use super::scope::{Format, Scope};
 use super::snapshot::{Caches, slot, snapshot};
-use crate::engine::{Event, Hall, HallId, HallSpec, Millis};
+use crate::engine::{Event, Hall, HallId, Millis};
 use crate::store::{Batch, Epoch, Stream};
 use crate::wire::live::Resumed;
 use crate::wire::{self, Audience};
@@ -46,7 +46,6 @@ struct Ring {
 
 pub struct Feed {
     id: HallId,
-    spec: Arc<HallSpec>,
     stream: Stream,
     /// JSON subscribers per audience (see [`slot`]): a frame is serialized
     /// only for an audience someone is following.
@@ -95,11 +94,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Feed {
     /// The feed of one of the stream's halls.
-    pub fn new(stream: Stream, spec: Arc<HallSpec>) -> Feed {
-        let published = stream.durable_seq(spec.id).unwrap_or(0);
+    /// (Its spec is read from the stream's hall when needed: a new
+    /// configuration version changes it.)
+    pub fn new(stream: Stream, id: HallId) -> Feed {
+        let published = stream.durable_seq(id).unwrap_or(0);
         Feed {
-            id: spec.id,
-            spec,
+            id,
             stream,
             readers: Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]),
             ring: Mutex::new(Ring {
@@ -109,10 +109,6 @@ impl Feed {
             caches: Mutex::new(Caches::default()),
             tx: broadcast::channel(RING).0,
         }
-    }
-
-    pub fn spec(&self) -> &Arc<HallSpec> {
-        &self.spec
     }
 
     /// Makes a durable batch's frame, keeps it for resuming clients and

@@ -165,10 +165,7 @@ impl Hub {
     pub fn start(stream: &Stream, heartbeat: Heartbeat) -> std::io::Result<Hub> {
         let feeds: HashMap<HallId, Arc<Feed>> = stream
             .halls()
-            .filter_map(|h| {
-                let spec = stream.with_hall(h, |hall| hall.spec().clone())?;
-                Some((h, Arc::new(Feed::new(stream.clone(), spec))))
-            })
+            .map(|h| (h, Arc::new(Feed::new(stream.clone(), h))))
             .collect();
         let feeds = Arc::new(feeds);
         // Subscribed here, not in the thread, so that nothing committed

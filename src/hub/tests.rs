@@ -18,7 +18,7 @@ impl Rig {
         let hall = Hall::new(config());
         let stream = Stream::for_tests(vec![hall.clone()]);
         Rig {
-            feed: Feed::new(stream.clone(), hall.spec().clone()),
+            feed: Feed::new(stream.clone(), hall.spec().id),
             stream,
             live: hall,
         }

@@ -161,17 +161,9 @@ pub enum StaffKind {
 
 /// An engine event as staff receive it; `None` for what they are not sent.
 pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
-    match e.kind {
-        // Checked before the clone below: a kept answer carries a whole body.
-        E::AnswerKept { .. } => return None,
-        E::ConfigChanged { version, .. } => {
-            return Some(Event {
-                seq: e.seq,
-                at: e.at,
-                kind: StaffKind::ConfigChanged { version },
-            });
-        }
-        _ => {}
+    // Checked before the clone below: a kept answer carries a whole body.
+    if matches!(e.kind, E::AnswerKept { .. }) {
+        return None;
     }
     let kind = match e.kind.clone() {
         E::DayStarted { day } => StaffKind::DayStarted { day },
@@ -400,16 +392,8 @@ pub enum DisplayKind {
 /// An engine event as a public screen receives it; `None` for what screens
 /// are not sent: bookings, ratings and their follow-ups, alerts, auto-call.
 pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
-    match e.kind {
-        E::AnswerKept { .. } => return None,
-        E::ConfigChanged { version, .. } => {
-            return Some(Event {
-                seq: e.seq,
-                at: e.at,
-                kind: DisplayKind::ConfigChanged { version },
-            });
-        }
-        _ => {}
+    if matches!(e.kind, E::AnswerKept { .. }) {
+        return None;
     }
     let kind = match e.kind.clone() {
         E::DayStarted { day } => DisplayKind::DayStarted { day },
