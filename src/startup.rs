@@ -247,6 +247,9 @@ impl Application {
                 }
             })
         };
+        // After the halls are rebuilt and owned: each starts after its
+        // outbox's record, so starting late misses nothing.
+        let outbox = crate::outbox::Outbox::start(&self.service, &self.stream)?;
         let app = router(AppState::new(Shared {
             service: self.service.clone(),
             hub: self.hub.clone(),
@@ -258,6 +261,7 @@ impl Application {
             proxies: self.proxies.clone(),
             pairings: Arc::default(),
             archive: self.archive.clone(),
+            outbox: Some(outbox.clone()),
             directory: self.directory.clone(),
             cluster: match &self.keeper {
                 Some(k) => Some(crate::http::Cluster::new(
@@ -300,6 +304,7 @@ impl Application {
         ticker.abort();
         limits.refused_sign_ins.flush(&self.service).await;
         self.hub.drained(Duration::from_secs(2)).await;
+        outbox.stop(Duration::from_secs(2)).await;
         self.service.checkpoint().await;
         tracing::info!("state flushed to the store");
         // Snapshots first, then the halls go to other nodes.

@@ -82,6 +82,10 @@ pub(crate) struct Hall {
     pub display: Option<Display>,
     #[serde(default)]
     pub special_day: Vec<SpecialDay>,
+    #[serde(default)]
+    pub webhook: Vec<super::outbound::WebhookFile>,
+    #[serde(default)]
+    pub platform: Option<super::outbound::PlatformFile>,
 }
 
 /// `[[hall.special_day]]`: a public holiday (`open = false`) or a 调休

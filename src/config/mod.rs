@@ -7,6 +7,7 @@ mod document;
 mod file;
 pub mod identity;
 mod model;
+mod outbound;
 mod validate;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use std::path::Path;
 
 pub use document::{directory_text, parse_hall, same_document, split_halls};
 pub use model::*;
+pub use outbound::{DEFAULT_RETRY_HOURS, EVENT_TYPES, Outbound, Platform, Webhook};
 
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -76,6 +76,8 @@ pub struct HallConfig {
     pub voice: Voice,
     /// What the screens show besides the calls.
     pub display: Display,
+    /// Where the hall's events go beyond its screens (see `outbox`).
+    pub outbound: super::Outbound,
     /// The ID numbers accepted for per-person rules (`policy.id_kinds`).
     pub id_kinds: Vec<super::identity::IdKind>,
     /// The work a phone must show to take a ticket, in leading zero bits

@@ -16,14 +16,14 @@ use crate::engine::Code;
 
 const MAX_SERVICES_PER_ZONE: usize = 64;
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     src: &'a str,
     file: &'a str,
     errors: Vec<ConfigError>,
 }
 
 impl Checker<'_> {
-    fn err(&mut self, span: Range<usize>, place: &str, problem: impl Into<String>) {
+    pub(super) fn err(&mut self, span: Range<usize>, place: &str, problem: impl Into<String>) {
         let (line, column) = line_col(self.src, span.start);
         self.errors.push(ConfigError {
             file: self.file.to_owned(),
@@ -296,6 +296,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         .display
         .as_ref()
         .map_or_else(Display::default, |d| display(c, d, place));
+    let outbound = super::outbound::outbound(c, &h.webhook, h.platform.as_ref(), place);
 
     Some(HallConfig {
         spec: std::sync::Arc::new(HallSpec {
@@ -315,6 +316,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         directory_groups,
         voice,
         display,
+        outbound,
         id_kinds,
         phone_challenge_bits,
         text: std::sync::Arc::from(""),

@@ -205,4 +205,19 @@ pub enum Command {
     Tick,
     /// Runs the hall on a new configuration from now on (see `respec`).
     ChangeConfig(Box<super::respec::ConfigChange>),
+    /// The outbox delivered (or set aside) every message of the events up
+    /// to `through` (see `outbox`). Made by the outbox, not by `/commands`.
+    OutboxProgress {
+        through: u64,
+        day_from: u64,
+    },
+    /// The outbox gave up retrying these messages.
+    OutboxSetAside {
+        items: Vec<super::outbox::SetAside>,
+    },
+    /// A supervisor sends set-aside messages again.
+    OutboxResend {
+        keys: Vec<String>,
+        by: String,
+    },
 }

@@ -95,6 +95,9 @@ pub enum EngineError {
     UnknownDevice(String),
     #[error("a hall keeps at most {0} devices signed in: revoke some first")]
     TooManyDevices(usize),
+    /// The outbox's record cannot take this (see `outbox`).
+    #[error("{0}")]
+    BadOutbox(String),
     #[error("internal inconsistency: {0}")]
     Inconsistent(String),
 }
@@ -149,6 +152,7 @@ impl EngineError {
             EngineError::BadDevice(_) => "bad_device",
             EngineError::UnknownDevice(_) => "unknown_device",
             EngineError::TooManyDevices(_) => "too_many_devices",
+            EngineError::BadOutbox(_) => "bad_outbox",
             EngineError::Inconsistent(_) => "inconsistent",
         }
     }

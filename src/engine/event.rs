@@ -194,6 +194,21 @@ pub enum EventKind {
         by: String,
         reason: String,
     },
+    /// The outbox delivered or set aside every message made from the events
+    /// up to `through` (see `outbox`). Never published.
+    OutboxProgressed {
+        through: u64,
+        day_from: u64,
+    },
+    /// Messages the outbox gave up retrying. Never published.
+    OutboxSetAside {
+        items: Vec<super::outbox::SetAside>,
+    },
+    /// Set-aside messages a supervisor sends again. Never published.
+    OutboxResent {
+        items: Vec<super::outbox::SetAside>,
+        by: String,
+    },
     /// A line of the audit log (see `audit`). Never published.
     Audited(super::audit::AuditNote),
     /// The answer to a request made with an idempotency key, kept right

@@ -53,6 +53,9 @@ pub(crate) const RECENT_WAITS_MS: i64 = 3_600_000;
 pub(crate) struct State {
     pub seq: u64,
     pub day: Option<Day>,
+    /// The sequence number of the business day's `DayStarted` (0: none
+    /// known, as in a snapshot from before it was kept).
+    pub day_seq: u64,
     pub tickets: Tickets,
     /// Fx-hashed: looked up by every operation, and the numbers are the
     /// engine's own (no one chooses them to collide).
@@ -89,6 +92,8 @@ pub(crate) struct State {
     pub signed_out: BTreeMap<String, Millis>,
     /// The configuration version in force; kept across days.
     pub config: ConfigState,
+    /// What the outbox delivered and set aside; kept across days.
+    pub outbox: super::outbox::OutboxState,
 }
 
 /// A hall's queue engine: pure and synchronous. Give it a command and the
@@ -143,6 +148,7 @@ impl Hall {
         Hall {
             st: State {
                 seq: 0,
+                day_seq: 0,
                 day: None,
                 tickets: Tickets::default(),
                 by_number: FxHashMap::default(),
@@ -160,6 +166,7 @@ impl Hall {
                 answers: HashMap::new(),
                 devices: BTreeMap::new(),
                 config: ConfigState::default(),
+                outbox: super::outbox::OutboxState::default(),
             },
             recent: RecentCalls::default(),
             est: Estimates::default(),
@@ -187,6 +194,11 @@ impl Hall {
     }
 
     /// The business day in force, if the hall has started one.
+    /// The sequence number of the business day's `DayStarted`, if known.
+    pub fn day_started_seq(&self) -> Option<u64> {
+        (self.st.day_seq > 0).then_some(self.st.day_seq)
+    }
+
     pub fn business_day(&self) -> Option<jiff::civil::Date> {
         self.st.day.as_ref().map(|d| d.date)
     }
@@ -216,6 +228,7 @@ impl Hall {
             next.st.devices = self.st.devices.clone();
             next.st.signed_out = self.st.signed_out.clone();
             next.st.config = self.st.config.clone();
+            next.st.outbox = self.st.outbox.clone();
             next.est.errors_from(&self.est);
             let mut events = Vec::with_capacity(2);
             next.push(EventKind::DayStarted { day: date }, now, &mut events)?;
@@ -465,6 +478,15 @@ impl Hall {
                     reason: change.reason.clone(),
                 }
             }
+            Command::OutboxProgress { through, day_from } => match self.decide_progress(through, day_from)? {
+                Some(kind) => kind,
+                None => return Ok(None),
+            },
+            Command::OutboxSetAside { ref items } => match self.decide_set_aside(items)? {
+                Some(kind) => kind,
+                None => return Ok(None),
+            },
+            Command::OutboxResend { ref keys, ref by } => self.decide_resend(keys, by)?,
             Command::SignOut { ref user } => {
                 if user.is_empty() || user.chars().count() > 64 {
                     return Err(EngineError::BadDevice("an account's name is 1 to 64 characters".into()));
@@ -955,7 +977,10 @@ impl Hall {
         }
         let at = ev.at;
         match ev.kind {
-            EventKind::DayStarted { day } => self.apply_day(day),
+            EventKind::DayStarted { day } => {
+                self.apply_day(day);
+                self.st.day_seq = ev.seq;
+            }
             EventKind::TicketIssued {
                 ticket,
                 zone,
@@ -1449,6 +1474,9 @@ impl Hall {
                 self.st.signed_out.insert(user.clone(), at);
             }
             EventKind::Audited(_) => {}
+            EventKind::OutboxProgressed { .. } | EventKind::OutboxSetAside { .. } | EventKind::OutboxResent { .. } => {
+                self.apply_outbox(&ev.kind).map_err(bad)?;
+            }
             EventKind::ConfigChanged {
                 version,
                 ref spec,
@@ -1522,6 +1550,7 @@ impl Hall {
         let devices = std::mem::take(&mut self.st.devices);
         let signed_out = std::mem::take(&mut self.st.signed_out);
         let config = std::mem::take(&mut self.st.config);
+        let outbox = std::mem::take(&mut self.st.outbox);
         let seq = self.st.seq;
         let est = std::mem::take(&mut self.est);
         *self = Hall::new(self.cfg.clone());
@@ -1532,6 +1561,7 @@ impl Hall {
         self.st.devices = devices;
         self.st.signed_out = signed_out;
         self.st.config = config;
+        self.st.outbox = outbox;
         self.st.day = Some(Day::new(&self.cfg, date));
         // Yesterday's appointments nobody checked in are missed; old ones go.
         let oldest = date.checked_sub(jiff::Span::new().days(KEEP_DAYS)).unwrap_or(date);

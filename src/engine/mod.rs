@@ -41,6 +41,7 @@ mod event;
 mod forecast;
 mod hall;
 mod ids;
+mod outbox;
 mod query;
 mod rating;
 mod respec;
@@ -70,6 +71,7 @@ pub use ids::{
     CategoryId, Code, CodeError, HallId, Millis, PersonKey, ServiceId, TicketNumber, TicketNumberError, WindowNo,
     ZoneId,
 };
+pub use outbox::{MAX_SET_ASIDE, MAX_SET_ASIDE_BODY, OutboxState, SetAside, short_error};
 pub use query::{RatingSummary, TicketView, WindowView, ZoneQueue, ZoneSummary};
 pub use rating::{FollowUp, FollowUpStep, MAX_COMMENT, Rating, RatingRecord};
 pub use respec::{ConfigChange, ConfigNote, ConfigState, MAX_REASON, SpecDoc, merge as merge_spec};

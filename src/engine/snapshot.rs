@@ -16,6 +16,7 @@ use super::calendar::Day;
 use super::devices::Device;
 use super::hall::{Hall, State, ZoneState};
 use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::outbox::{OutboxState, SetAside};
 use super::rating::{FollowUp, RatingRecord};
 use super::respec::{ConfigNote, ConfigState, SpecDoc};
 use super::spec::HallSpec;
@@ -29,6 +30,9 @@ pub struct HallSnapshot {
     /// Sequence number of the last event the snapshot includes.
     pub seq: u64,
     pub day: Option<Date>,
+    /// The sequence number of the day's `DayStarted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_seq: Option<u64>,
     pub tickets: Vec<TicketSnapshot>,
     pub zones: Vec<ZoneSnapshot>,
     pub windows: Vec<WindowSnapshot>,
@@ -49,6 +53,20 @@ pub struct HallSnapshot {
     /// restored in place of the file's, which only seeds a new store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ConfigSnapshot>,
+    /// What the outbox delivered and set aside (none before it did any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<OutboxSnapshot>,
+}
+
+/// The outbox's record as a snapshot keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxSnapshot {
+    pub through: u64,
+    pub day_from: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set_aside: Vec<SetAside>,
+    #[serde(default)]
+    pub dropped: u64,
 }
 
 /// A configuration version as a snapshot keeps it.
@@ -151,8 +169,15 @@ impl Hall {
                 text: st.config.text.to_string(),
                 history: st.config.history.clone(),
             }),
+            outbox: (st.outbox != OutboxState::default()).then(|| OutboxSnapshot {
+                through: st.outbox.through,
+                day_from: st.outbox.day_from,
+                set_aside: st.outbox.set_aside.values().cloned().collect(),
+                dropped: st.outbox.dropped,
+            }),
             seq: st.seq,
             day: st.day.as_ref().map(|d| d.date),
+            day_seq: (st.day_seq > 0).then_some(st.day_seq),
             tickets: st
                 .tickets
                 .iter()
@@ -253,6 +278,7 @@ impl Hall {
         let st: &mut State = &mut hall.st;
         st.seq = snap.seq;
         st.day = snap.day.map(|d| Day::new(&cfg, d));
+        st.day_seq = snap.day_seq.unwrap_or(0);
         for (i, t) in snap.tickets.iter().enumerate() {
             let z = zone(t.zone)?;
             let oz = zone(t.origin.0)?;
@@ -323,6 +349,14 @@ impl Hall {
                 version: c.version,
                 text: Arc::from(c.text.as_str()),
                 history: c.history.clone(),
+            };
+        }
+        if let Some(o) = &snap.outbox {
+            st.outbox = OutboxState {
+                through: o.through,
+                day_from: o.day_from,
+                set_aside: o.set_aside.iter().map(|s| (s.key.clone(), s.clone())).collect(),
+                dropped: o.dropped,
             };
         }
         for b in &snap.bookings {

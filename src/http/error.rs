@@ -115,6 +115,7 @@ impl From<EngineError> for ApiError {
             | EngineError::TooLong(_)
             | EngineError::BadText(_)
             | EngineError::BadDevice(_)
+            | EngineError::BadOutbox(_)
             | EngineError::BadPause(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Inconsistent(_) => {
                 tracing::error!(error = %e, "engine inconsistency");

@@ -33,6 +33,7 @@ mod halls;
 mod keyed;
 mod live;
 mod openapi;
+mod outbox;
 mod pages;
 pub mod proxies;
 mod ratings;
@@ -136,6 +137,8 @@ pub struct Shared {
     pub pairings: Arc<crate::auth::Pairings<session::Session>>,
     /// The PostgreSQL archive, when `--archive` is given.
     pub archive: Option<crate::archive::Archive>,
+    /// Webhooks and the government platform (see `outbox`).
+    pub outbox: Option<crate::outbox::Outbox>,
     /// The LDAP or Active Directory staff sign in against, when the
     /// configuration has a `[directory]`.
     pub directory: Option<Arc<crate::auth::directory::Directory>>,
@@ -204,6 +207,7 @@ pub fn router(state: AppState) -> Router {
         .merge(announcements::router())
         .merge(reports::router())
         .merge(audit::router())
+        .merge(outbox::router())
         .merge(config::router())
         .merge(advice::router())
         .merge(pages::router())
@@ -341,6 +345,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(directory) = &state.directory {
         directory_metrics(&mut g, &directory.counts);
     }
+    outbox_metrics(&mut g, &state);
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -375,6 +380,57 @@ fn directory_metrics(g: &mut String, c: &crate::auth::directory::Counts) {
             "hallcall_directory_sign_ins_total{{outcome=\"{outcome}\"}} {}",
             n.load(Ordering::Relaxed)
         );
+    }
+}
+
+/// Messages to webhooks and the platform.
+fn outbox_metrics(g: &mut String, state: &AppState) {
+    use std::fmt::Write as _;
+    let Some(outbox) = &state.outbox else { return };
+    let _ = writeln!(
+        g,
+        "# HELP hallcall_outbox_delivered_total Messages delivered, since start, by hall and receiver.\n\
+         # TYPE hallcall_outbox_delivered_total counter"
+    );
+    let mut pending = Vec::new();
+    for hall in state.service.halls.ids() {
+        let st = outbox.status.hall(hall);
+        for (sink, n) in &st.delivered {
+            let _ = writeln!(
+                g,
+                "hallcall_outbox_delivered_total{{hall=\"{hall}\",sink=\"{sink}\"}} {n}"
+            );
+        }
+        let aside = state
+            .service
+            .halls
+            .lock(hall)
+            .map(|h| h.outbox().set_aside.len())
+            .unwrap_or(0);
+        pending.push((hall, st.pending, aside, st.failing.len()));
+    }
+    for (name, help, pick) in [
+        (
+            "hallcall_outbox_pending",
+            "Messages made and not yet delivered or set aside.",
+            0,
+        ),
+        (
+            "hallcall_outbox_set_aside",
+            "Messages that kept failing, waiting for a supervisor to send them again.",
+            1,
+        ),
+        (
+            "hallcall_outbox_failing_receivers",
+            "Receivers whose last attempt failed.",
+            2,
+        ),
+    ] {
+        let _ = writeln!(g, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (hall, p, a, f) in &pending {
+            let v = [*p, *a as u64, *f as u64][pick];
+            let _ = writeln!(g, "{name}{{hall=\"{hall}\"}} {v}");
+        }
     }
 }
 

@@ -197,6 +197,7 @@ mod tests {
         "config_invalid",
         "unknown_version",
         "version_gone",
+        "no_platform",
     ];
 
     #[test]

@@ -333,6 +333,9 @@ fn touched(
             | EventKind::DevicePaired { .. }
             | EventKind::DeviceRevoked { .. }
             | EventKind::SignedOut { .. }
+            | EventKind::OutboxProgressed { .. }
+            | EventKind::OutboxSetAside { .. }
+            | EventKind::OutboxResent { .. }
             | EventKind::Audited(_) => (None, None, false, None),
             EventKind::TicketIssued { ticket, zone, .. } => {
                 zones.extend(spec.zone_index(*zone));

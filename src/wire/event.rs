@@ -275,6 +275,9 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
         | E::DevicePaired { .. }
         | E::DeviceRevoked { .. }
         | E::SignedOut { .. }
+        | E::OutboxProgressed { .. }
+        | E::OutboxSetAside { .. }
+        | E::OutboxResent { .. }
         | E::Audited(_) => return None,
     };
     Some(Event {
@@ -460,6 +463,9 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         | E::DevicePaired { .. }
         | E::DeviceRevoked { .. }
         | E::SignedOut { .. }
+        | E::OutboxProgressed { .. }
+        | E::OutboxSetAside { .. }
+        | E::OutboxResent { .. }
         | E::Audited(_) => return None,
     };
     Some(Event {

@@ -54,11 +54,14 @@ fn name(k: &EventKind) -> &'static str {
         EventKind::DevicePaired { .. } => "DevicePaired",
         EventKind::DeviceRevoked { .. } => "DeviceRevoked",
         EventKind::SignedOut { .. } => "SignedOut",
+        EventKind::OutboxProgressed { .. } => "OutboxProgressed",
+        EventKind::OutboxSetAside { .. } => "OutboxSetAside",
+        EventKind::OutboxResent { .. } => "OutboxResent",
         EventKind::Audited(_) => "Audited",
     }
 }
 
-const ALL: [&str; 30] = [
+const ALL: [&str; 33] = [
     "DayStarted",
     "ConfigChanged",
     "TicketIssued",
@@ -89,6 +92,9 @@ const ALL: [&str; 30] = [
     "DeviceRevoked",
     "SignedOut",
     "Audited",
+    "OutboxProgressed",
+    "OutboxSetAside",
+    "OutboxResent",
 ];
 
 /// One of each kind (several where a kind has shapes that differ), with
@@ -238,7 +244,31 @@ fn every_kind() -> Vec<EventKind> {
             Some(SECRET.into()),
             Some(SECRET.into()),
         )),
+        EventKind::OutboxProgressed {
+            through: 1,
+            day_from: 1,
+        },
+        EventKind::OutboxSetAside {
+            items: vec![set_aside()],
+        },
+        EventKind::OutboxResent {
+            items: vec![set_aside()],
+            by: SECRET.into(),
+        },
     ]
+}
+
+fn set_aside() -> crate::engine::SetAside {
+    crate::engine::SetAside {
+        key: SECRET.into(),
+        sink: SECRET.into(),
+        seq: 1,
+        kind: SECRET.into(),
+        body: SECRET.into(),
+        attempts: 1,
+        error: SECRET.into(),
+        first_at: Millis(0),
+    }
 }
 
 /// The fields a public screen may receive, per event type: the display
@@ -332,6 +362,10 @@ fn a_display_receives_only_the_fields_its_wire_type_names_and_no_secret() {
             "SignedOut",
             // Who signed in from where is the supervisor's, by request.
             "Audited",
+            // The outbox's record is the supervisor's, by request.
+            "OutboxProgressed",
+            "OutboxSetAside",
+            "OutboxResent",
         ])
     );
 }
@@ -350,6 +384,9 @@ fn staff_receive_no_persons_key_and_no_appointments_code() {
                         | EventKind::DevicePaired { .. }
                         | EventKind::DeviceRevoked { .. }
                         | EventKind::SignedOut { .. }
+                        | EventKind::OutboxProgressed { .. }
+                        | EventKind::OutboxSetAside { .. }
+                        | EventKind::OutboxResent { .. }
                         | EventKind::Audited(_)
                 ),
                 "{} withheld from staff",

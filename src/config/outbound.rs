@@ -1,0 +1,208 @@
+//! Where a hall's events go beyond its own screens (see `outbox`):
+//! `[[hall.webhook]]` for integrators and `[hall.platform]` for the
+//! government service platform. Secrets are named by file, never written
+//! in the configuration: its versions are kept in the store and archive.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::file::S;
+use super::validate::Checker;
+
+/// The event types a webhook may subscribe to: those staff receive.
+pub const EVENT_TYPES: &[&str] = &[
+    "DayStarted",
+    "ConfigChanged",
+    "TicketIssued",
+    "TicketCalled",
+    "TicketRecalled",
+    "TicketSkipped",
+    "ServiceStarted",
+    "ServiceFinished",
+    "TicketTransferred",
+    "TicketHeld",
+    "TicketCancelled",
+    "TicketReactivated",
+    "WindowOpened",
+    "WindowClosed",
+    "WindowPaused",
+    "WindowResumed",
+    "AutoCallChanged",
+    "WindowServesFirst",
+    "TicketRated",
+    "FollowUpRecorded",
+    "AlertRaised",
+    "AlertAcknowledged",
+    "AlertCleared",
+];
+
+/// How long a message is retried by default before it is set aside.
+pub const DEFAULT_RETRY_HOURS: i64 = 24;
+
+/// A hall's outside receivers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outbound {
+    pub webhooks: Vec<Webhook>,
+    pub platform: Option<Platform>,
+}
+
+impl Outbound {
+    pub fn is_empty(&self) -> bool {
+        self.webhooks.is_empty() && self.platform.is_none()
+    }
+}
+
+/// `[[hall.webhook]]`: the hall's events of some types, each POSTed to
+/// `url` and signed with the secret in `secret_file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// Names the webhook in messages' keys and on the supervisor board.
+    pub name: String,
+    pub url: String,
+    pub secret_file: PathBuf,
+    /// Event types (see [`EVENT_TYPES`]); every one when empty (`"*"`).
+    pub events: Vec<String>,
+    pub retry_for: Duration,
+}
+
+impl Webhook {
+    pub fn wants(&self, kind: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == kind)
+    }
+}
+
+/// `[hall.platform]`: each finished visit and each rating (好差评) with its
+/// follow-ups, sent to the online government service platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub url: String,
+    pub secret_file: PathBuf,
+    /// The platform's code for this hall (its 服务大厅编码).
+    pub hall_code: String,
+    pub retry_for: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookFile {
+    pub name: S<String>,
+    pub url: S<String>,
+    pub secret_file: S<String>,
+    #[serde(default)]
+    pub events: Option<S<Vec<String>>>,
+    #[serde(default)]
+    pub retry_hours: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PlatformFile {
+    pub url: S<String>,
+    pub secret_file: S<String>,
+    pub hall_code: S<String>,
+    #[serde(default)]
+    pub retry_hours: Option<S<i64>>,
+}
+
+fn url(c: &mut Checker, u: &S<String>, place: &str) -> String {
+    let v = u.get_ref().trim();
+    let ok = (v.starts_with("https://") || v.starts_with("http://"))
+        && v.len() <= 2000
+        && reqwest::Url::parse(v).is_ok_and(|p| p.host_str().is_some());
+    if !ok {
+        c.err(u.span(), place, "url must be an http:// or https:// address");
+    }
+    v.to_owned()
+}
+
+fn secret_file(c: &mut Checker, f: &S<String>, place: &str) -> PathBuf {
+    let v = f.get_ref().trim();
+    if !v.starts_with('/') {
+        c.err(
+            f.span(),
+            place,
+            "secret_file must be an absolute path (a file kept outside the configuration)",
+        );
+    }
+    PathBuf::from(v)
+}
+
+pub(crate) fn outbound(
+    c: &mut Checker,
+    webhooks: &[WebhookFile],
+    platform: Option<&PlatformFile>,
+    place: &str,
+) -> Outbound {
+    let mut out = Outbound::default();
+    for w in webhooks {
+        let name = w.name.get_ref().trim().to_owned();
+        let place = &format!("{place}, webhook {name:?}");
+        let good_name = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+        if !good_name {
+            c.err(
+                w.name.span(),
+                place,
+                "a webhook's name is 1 to 32 letters, digits, - or _",
+            );
+        } else if out.webhooks.iter().any(|o: &Webhook| o.name == name) {
+            c.err(w.name.span(), place, "two webhooks have this name");
+        }
+        let mut events = Vec::new();
+        if let Some(list) = &w.events {
+            for e in list.get_ref() {
+                if e == "*" {
+                    events.clear();
+                    break;
+                }
+                if !EVENT_TYPES.contains(&e.as_str()) {
+                    c.err(
+                        list.span(),
+                        place,
+                        format!("unknown event type {e:?} (one of {}, or \"*\")", EVENT_TYPES.join(", ")),
+                    );
+                } else if !events.contains(e) {
+                    events.push(e.clone());
+                }
+            }
+        }
+        out.webhooks.push(Webhook {
+            url: url(c, &w.url, place),
+            secret_file: secret_file(c, &w.secret_file, place),
+            events,
+            retry_for: hours(c, w.retry_hours.as_ref(), place),
+            name,
+        });
+    }
+    if let Some(p) = platform {
+        let place = &format!("{place}, platform");
+        let code = p.hall_code.get_ref().trim().to_owned();
+        if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
+            c.err(p.hall_code.span(), place, "hall_code is 1 to 64 characters");
+        }
+        out.platform = Some(Platform {
+            url: url(c, &p.url, place),
+            secret_file: secret_file(c, &p.secret_file, place),
+            hall_code: code,
+            retry_for: hours(c, p.retry_hours.as_ref(), place),
+        });
+    }
+    out
+}
+
+fn hours(c: &mut Checker, v: Option<&S<i64>>, place: &str) -> Duration {
+    let h = match v {
+        None => DEFAULT_RETRY_HOURS,
+        Some(s) if (1..=168).contains(s.get_ref()) => *s.get_ref(),
+        Some(s) => {
+            c.err(s.span(), place, "retry_hours must be from 1 to 168");
+            DEFAULT_RETRY_HOURS
+        }
+    };
+    Duration::from_secs(h as u64 * 3600)
+}
