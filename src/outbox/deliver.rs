@@ -75,8 +75,8 @@ fn target(shared: &Shared, hall: HallId, sink: &Sink) -> Result<Target, String> 
 async fn attempt(shared: &Shared, target: &Target, msg: &Message) -> Result<(), Failure> {
     // Read each time: a secret rotated in its file applies at once.
     let secret = Secret::read(&target.secret).map_err(|e| Failure::Passing(e, None))?;
-    let now = (shared.clock)();
-    let timestamp = now.0.div_euclid(1000);
+    // The receiver's clock is the wall's, whatever the hall's says.
+    let timestamp = jiff::Timestamp::now().as_second();
     let signature = secret.sign(&msg.key, timestamp, msg.body.as_bytes());
     let sent = shared
         .client
@@ -160,6 +160,11 @@ pub(super) async fn run(
                 first_at: (shared.clock)(),
                 attempts: 0,
             });
+        }
+        if rx.is_closed() {
+            // The outbox stopped (or started over): whatever is left here
+            // is made again from the log by the next start.
+            return;
         }
         let Some(head) = queue.front_mut() else { continue };
         head.attempts += 1;

@@ -26,6 +26,7 @@ mod idempotency;
 mod ldap_server;
 mod live;
 mod metrics;
+mod outbox;
 mod passes;
 mod person_key;
 #[path = "../support/postgres_server.rs"]
@@ -40,3 +41,5 @@ mod resume;
 mod roles;
 mod sign_in_flood;
 mod voice;
+#[path = "../support/webhook_receiver.rs"]
+mod webhook_receiver;
