@@ -61,6 +61,7 @@ fn issue_cmd(cfg: &HallSpec, rng: &mut Rng, now: Millis) -> Command {
         channel: Channel::Kiosk,
         person: None,
         number: None,
+        notice: None,
     })
 }
 

@@ -184,6 +184,8 @@ pub(crate) struct Policy {
     pub mobile_daily_quota: Option<S<i64>>,
     pub mobile_waiting_per_zone: Option<S<i64>>,
     pub phone_challenge_bits: Option<S<i64>>,
+    /// Citizens who asked are told when this many are ahead (0: never).
+    pub notice_ahead: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -741,6 +741,7 @@ fn policy(c: &mut Checker, p: &file::Policy, place: &str) -> Policy {
             0..100_001,
             100,
         ) as u32,
+        notice_ahead: c.int(&p.notice_ahead, place, "notice_ahead", 0..51, 3) as u32,
         alert_pause_ms: None,
     }
 }

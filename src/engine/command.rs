@@ -41,6 +41,11 @@ pub struct Issue {
     /// between processes); `None` takes the zone's next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<u32>,
+    /// The citizen asked to be told of their turn: the reference of their
+    /// contact details, kept by the shell apart from the log (see
+    /// `notices`). Never the details themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<super::notices::NoticeRef>,
 }
 
 impl Issue {
@@ -53,6 +58,7 @@ impl Issue {
             channel,
             person: None,
             number: None,
+            notice: None,
         }
     }
 }

@@ -50,6 +50,16 @@ pub enum EventKind {
         /// The appointment checked in for this ticket.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         booking: Option<Code>,
+        /// The citizen asked to be told of their turn (see `notices`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notice: Option<super::notices::NoticeRef>,
+    },
+    /// A ticket whose citizen asked to be told is now `ahead` places from
+    /// the front, at most the hall's `policy.notice_ahead`: once per
+    /// ticket. Never published.
+    TicketNearing {
+        ticket: TicketNumber,
+        ahead: u32,
     },
     TicketCalled {
         ticket: TicketNumber,

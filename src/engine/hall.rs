@@ -94,6 +94,9 @@ pub(crate) struct State {
     pub config: ConfigState,
     /// What the outbox delivered and set aside; kept across days.
     pub outbox: super::outbox::OutboxState,
+    /// Tickets whose citizens asked to be told of their turn and have not
+    /// been told they are near yet (see `notices`).
+    pub noticed: Vec<usize>,
 }
 
 /// A hall's queue engine: pure and synchronous. Give it a command and the
@@ -167,6 +170,7 @@ impl Hall {
                 devices: BTreeMap::new(),
                 config: ConfigState::default(),
                 outbox: super::outbox::OutboxState::default(),
+                noticed: Vec::new(),
             },
             recent: RecentCalls::default(),
             est: Estimates::default(),
@@ -266,6 +270,9 @@ impl Hall {
         // Even a tick can free work for auto-call windows: an appointment
         // becomes due with the passing of time alone.
         self.auto_call(now, out);
+        for kind in self.nearing(now) {
+            self.push(kind, now, out)?;
+        }
         for kind in self.alert_changes(now, matches!(cmd, Command::Tick)) {
             self.push(kind, now, out)?;
         }
@@ -521,6 +528,7 @@ impl Hall {
                     channel,
                     person: b.person,
                     number,
+                    notice: None,
                 };
                 let mut kind = self.decide_issue(&issue, now)?;
                 if let EventKind::TicketIssued { booking, .. } = &mut kind {
@@ -868,6 +876,7 @@ impl Hall {
             channel: issue.channel,
             person: issue.person,
             booking: None,
+            notice: issue.notice,
         })
     }
 
@@ -989,6 +998,7 @@ impl Hall {
                 channel,
                 person,
                 booking,
+                notice,
             } => {
                 let z = self
                     .cfg
@@ -1035,7 +1045,12 @@ impl Hall {
                     }],
                     rating: None,
                     follow_ups: Vec::new(),
+                    notice,
+                    near_told: false,
                 });
+                if notice.is_some() {
+                    self.st.noticed.push(i);
+                }
                 // A replay that starts after the booking (a report's) has
                 // not seen it: nothing to mark then.
                 if let Some(b) = booking.and_then(|c| self.st.bookings.get_mut(&c)) {
@@ -1474,6 +1489,7 @@ impl Hall {
                 self.st.signed_out.insert(user.clone(), at);
             }
             EventKind::Audited(_) => {}
+            EventKind::TicketNearing { ticket, .. } => self.apply_nearing(ticket).map_err(bad)?,
             EventKind::OutboxProgressed { .. } | EventKind::OutboxSetAside { .. } | EventKind::OutboxResent { .. } => {
                 self.apply_outbox(&ev.kind).map_err(bad)?;
             }

@@ -41,6 +41,7 @@ mod event;
 mod forecast;
 mod hall;
 mod ids;
+mod notices;
 mod outbox;
 mod query;
 mod rating;
@@ -71,6 +72,7 @@ pub use ids::{
     CategoryId, Code, CodeError, HallId, Millis, PersonKey, ServiceId, TicketNumber, TicketNumberError, WindowNo,
     ZoneId,
 };
+pub use notices::NoticeRef;
 pub use outbox::{MAX_SET_ASIDE, MAX_SET_ASIDE_BODY, OutboxState, SetAside, short_error};
 pub use query::{RatingSummary, TicketView, WindowView, ZoneQueue, ZoneSummary};
 pub use rating::{FollowUp, FollowUpStep, MAX_COMMENT, Rating, RatingRecord};

@@ -582,6 +582,7 @@ fn command(hall: &Hall, op: &Op, now: Millis) -> Command {
             channel: Channel::Kiosk,
             person: person.map(|p| PersonKey(u128::from(p))),
             number: None,
+            notice: None,
         }),
         Op::CallNext(w) => Command::CallNext { window: w },
         Op::CallTicket(w, t) => Command::CallTicket {
@@ -835,6 +836,7 @@ fn starvation_bound_holds_under_a_steady_priority_stream() {
             channel: Channel::GuideDesk,
             person: None,
             number: None,
+            notice: None,
         })
     };
     for _ in 0..20 {

@@ -175,7 +175,7 @@ impl Hall {
         ahead as i64 * self.st.service_times[zone].mean_ms() / servers
     }
 
-    fn people_ahead(&self, t: usize, now: Millis) -> usize {
+    pub(crate) fn people_ahead(&self, t: usize, now: Millis) -> usize {
         let tk = &self.st.tickets[t];
         if tk.state != TicketState::Waiting {
             return 0;

@@ -101,6 +101,10 @@ pub struct TicketSnapshot {
     pub rating: Option<RatingRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub follow_ups: Vec<FollowUp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<super::notices::NoticeRef>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub near_told: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -201,6 +205,8 @@ impl Hall {
                     history: t.history.clone(),
                     rating: t.rating.clone(),
                     follow_ups: t.follow_ups.clone(),
+                    notice: t.notice,
+                    near_told: t.near_told,
                 })
                 .collect(),
             zones: st
@@ -302,12 +308,17 @@ impl Hall {
                 history: t.history.clone(),
                 rating: t.rating.clone(),
                 follow_ups: t.follow_ups.clone(),
+                notice: t.notice,
+                near_told: t.near_told,
             };
             if st.by_number.insert(t.number, i).is_some() {
                 return Err(bad(format!("ticket {} appears twice", t.number)));
             }
             if let TicketState::Held { window: n } = ticket.state {
                 st.held[window(n)?].push(i);
+            }
+            if ticket.notice.is_some() && !ticket.near_told && ticket.state == TicketState::Waiting {
+                st.noticed.push(i);
             }
             if let (Some(p), false) = (ticket.person, ticket.state.is_terminal()) {
                 st.persons

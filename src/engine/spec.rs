@@ -219,6 +219,14 @@ pub struct Policy {
     /// 潮汐窗口: past this expected wait for a ticket taken now, the
     /// supervisor board proposes a window for the zone.
     pub wait_target_ms: i64,
+    /// A citizen who asked to be told is told once this many people (or
+    /// fewer) are ahead of them; 0: never (see `notices`).
+    #[serde(default = "default_notice_ahead")]
+    pub notice_ahead: u32,
+}
+
+fn default_notice_ahead() -> u32 {
+    3
 }
 
 impl Default for Policy {
@@ -241,6 +249,7 @@ impl Default for Policy {
             mobile_waiting_per_zone: 100,
             wait_target_ms: 30 * 60_000,
             alert_pause_ms: None,
+            notice_ahead: default_notice_ahead(),
         }
     }
 }

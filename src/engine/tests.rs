@@ -251,6 +251,7 @@ fn issue(zone: &str, service: &str, lane: LaneRequest, person: Option<PersonKey>
         channel: Channel::GuideDesk,
         person,
         number: None,
+        notice: None,
     })
 }
 
@@ -1673,6 +1674,7 @@ fn numbers_allocated_outside_are_used_once() {
             channel: Channel::Kiosk,
             person: None,
             number: Some(n),
+            notice: None,
         })
     };
     assert!(matches!(t.ok(with(7))[1], EventKind::TicketIssued { ticket, .. } if ticket == num("A007")));

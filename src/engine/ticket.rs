@@ -138,6 +138,10 @@ pub struct Ticket {
     pub history: Vec<Step>,
     pub rating: Option<RatingRecord>,
     pub follow_ups: Vec<FollowUp>,
+    /// The citizen's contact reference, when they asked to be told.
+    pub notice: Option<super::notices::NoticeRef>,
+    /// `TicketNearing` was made for it.
+    pub near_told: bool,
 }
 
 impl Ticket {

@@ -284,6 +284,7 @@ fn policy(c: &crate::config::HallConfig) -> serde_json::Value {
         "wait_target_minutes": minutes(p.wait_target_ms),
         "mobile_daily_quota": p.mobile_daily_quota,
         "mobile_waiting_per_zone": p.mobile_waiting_per_zone,
+        "notice_ahead": p.notice_ahead,
         "phone_challenge_bits": c.phone_challenge_bits,
     })
 }

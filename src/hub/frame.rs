@@ -333,6 +333,7 @@ fn touched(
             | EventKind::DevicePaired { .. }
             | EventKind::DeviceRevoked { .. }
             | EventKind::SignedOut { .. }
+            | EventKind::TicketNearing { .. }
             | EventKind::OutboxProgressed { .. }
             | EventKind::OutboxSetAside { .. }
             | EventKind::OutboxResent { .. }

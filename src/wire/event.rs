@@ -177,6 +177,7 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
             channel,
             person: _,
             booking: _,
+            notice: _,
         } => StaffKind::TicketIssued {
             ticket,
             zone,
@@ -275,6 +276,7 @@ pub fn staff(e: &engine::Event) -> Option<Event<StaffKind>> {
         | E::DevicePaired { .. }
         | E::DeviceRevoked { .. }
         | E::SignedOut { .. }
+        | E::TicketNearing { .. }
         | E::OutboxProgressed { .. }
         | E::OutboxSetAside { .. }
         | E::OutboxResent { .. }
@@ -463,6 +465,7 @@ pub fn display(e: &engine::Event) -> Option<Event<DisplayKind>> {
         | E::DevicePaired { .. }
         | E::DeviceRevoked { .. }
         | E::SignedOut { .. }
+        | E::TicketNearing { .. }
         | E::OutboxProgressed { .. }
         | E::OutboxSetAside { .. }
         | E::OutboxResent { .. }

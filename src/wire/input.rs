@@ -178,6 +178,7 @@ impl From<Command> for engine::Command {
                 channel: channel.into(),
                 person: None,
                 number: None,
+                notice: None,
             }),
             Command::CallNext { window } => C::CallNext { window },
             Command::CallTicket { window, ticket } => C::CallTicket { window, ticket },

@@ -54,6 +54,7 @@ fn name(k: &EventKind) -> &'static str {
         EventKind::DevicePaired { .. } => "DevicePaired",
         EventKind::DeviceRevoked { .. } => "DeviceRevoked",
         EventKind::SignedOut { .. } => "SignedOut",
+        EventKind::TicketNearing { .. } => "TicketNearing",
         EventKind::OutboxProgressed { .. } => "OutboxProgressed",
         EventKind::OutboxSetAside { .. } => "OutboxSetAside",
         EventKind::OutboxResent { .. } => "OutboxResent",
@@ -61,7 +62,7 @@ fn name(k: &EventKind) -> &'static str {
     }
 }
 
-const ALL: [&str; 33] = [
+const ALL: [&str; 34] = [
     "DayStarted",
     "ConfigChanged",
     "TicketIssued",
@@ -95,6 +96,7 @@ const ALL: [&str; 33] = [
     "OutboxProgressed",
     "OutboxSetAside",
     "OutboxResent",
+    "TicketNearing",
 ];
 
 /// One of each kind (several where a kind has shapes that differ), with
@@ -115,6 +117,7 @@ fn every_kind() -> Vec<EventKind> {
             channel: Channel::Mobile,
             person: Some(PERSON),
             booking: Some(secret_code),
+            notice: Some("5ec2e7005ec2e7005ec2e7005ec2e700".parse().unwrap()),
         },
         EventKind::TicketIssued {
             ticket: t,
@@ -127,6 +130,7 @@ fn every_kind() -> Vec<EventKind> {
             channel: Channel::AppointmentCheckIn,
             person: Some(PERSON),
             booking: Some(secret_code),
+            notice: Some("5ec2e7005ec2e7005ec2e7005ec2e700".parse().unwrap()),
         },
         EventKind::TicketCalled {
             ticket: t,
@@ -244,6 +248,7 @@ fn every_kind() -> Vec<EventKind> {
             Some(SECRET.into()),
             Some(SECRET.into()),
         )),
+        EventKind::TicketNearing { ticket: t, ahead: 2 },
         EventKind::OutboxProgressed {
             through: 1,
             day_from: 1,
@@ -362,7 +367,9 @@ fn a_display_receives_only_the_fields_its_wire_type_names_and_no_secret() {
             "SignedOut",
             // Who signed in from where is the supervisor's, by request.
             "Audited",
-            // The outbox's record is the supervisor's, by request.
+            // The outbox's record is the supervisor's, by request; a
+            // citizen's notice is theirs.
+            "TicketNearing",
             "OutboxProgressed",
             "OutboxSetAside",
             "OutboxResent",
@@ -384,6 +391,7 @@ fn staff_receive_no_persons_key_and_no_appointments_code() {
                         | EventKind::DevicePaired { .. }
                         | EventKind::DeviceRevoked { .. }
                         | EventKind::SignedOut { .. }
+                        | EventKind::TicketNearing { .. }
                         | EventKind::OutboxProgressed { .. }
                         | EventKind::OutboxSetAside { .. }
                         | EventKind::OutboxResent { .. }
