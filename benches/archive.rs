@@ -352,6 +352,7 @@ async fn report_from_archive(
         write_timeout_secs: 5,
         person_key_file: None,
         earlier_person_key_file: Vec::new(),
+        notice_key_file: None,
     };
     let config = hallcall::config::load(&args.config).expect("the sample config");
     let clock = Arc::new(AtomicI64::new(now.0));

@@ -121,6 +121,12 @@ pub struct Args {
     /// last (docs/deploy.md).
     #[arg(long)]
     pub earlier_person_key_file: Vec<PathBuf>,
+    /// A file holding the key citizens' phone numbers and openids are
+    /// sealed with while their day lasts (64 hex digits: `openssl rand
+    /// -hex 32`). Needed when a hall sends notices (`[hall.notices]`);
+    /// keep it outside the store and its backups (docs/integrations.md).
+    #[arg(long, env = "HALLCALL_NOTICE_KEY_FILE")]
+    pub notice_key_file: Option<PathBuf>,
     /// Check the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,

@@ -37,6 +37,7 @@ pub mod export;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod notices;
 pub mod outbox;
 pub mod report;
 pub mod service;

@@ -51,6 +51,8 @@ pub struct Application {
     proxies: crate::http::proxies::TrustedProxies,
     archive: Option<Archive>,
     directory: Option<Arc<Directory>>,
+    /// Citizens' contacts and their key, for notices.
+    notices: Option<crate::notices::Kit>,
     /// This node's part in a cluster: with Redis as the store.
     keeper: Option<Keeper>,
     stream: Stream,
@@ -140,6 +142,7 @@ impl Application {
             }
             None => None,
         };
+        let notices = notice_kit(args, config, opened.redis.as_ref())?;
         let halls = Halls::from_halls(config, opened.halls);
         start_device_announcer(&announcer, &opened.stream, &halls)?;
         let keeper = match &opened.redis {
@@ -193,6 +196,7 @@ impl Application {
             proxies: args.connections.proxies(),
             archive,
             directory,
+            notices,
             keeper,
             stream: opened.stream,
         })
@@ -249,7 +253,15 @@ impl Application {
         };
         // After the halls are rebuilt and owned: each starts after its
         // outbox's record, so starting late misses nothing.
-        let outbox = crate::outbox::Outbox::start(&self.service, &self.stream)?;
+        let outbox = crate::outbox::Outbox::start(
+            &self.service,
+            &self.stream,
+            crate::outbox::Extras {
+                notices: self.notices.clone(),
+                keys: self.keys.clone(),
+                public_url: self.public_url.clone(),
+            },
+        )?;
         let app = router(AppState::new(Shared {
             service: self.service.clone(),
             hub: self.hub.clone(),
@@ -262,6 +274,7 @@ impl Application {
             pairings: Arc::default(),
             archive: self.archive.clone(),
             outbox: Some(outbox.clone()),
+            notices: self.notices.clone(),
             directory: self.directory.clone(),
             cluster: match &self.keeper {
                 Some(k) => Some(crate::http::Cluster::new(
@@ -321,6 +334,32 @@ impl Application {
         }
         served
     }
+}
+
+/// Where contacts are kept (beside the store) and the key they are sealed
+/// with: needed when a hall sends notices.
+fn notice_kit(
+    args: &Args,
+    config: &ServerConfig,
+    redis: Option<&crate::store::redis_store::RedisStore>,
+) -> anyhow::Result<Option<crate::notices::Kit>> {
+    let wanted = config.halls.iter().any(|h| h.outbound.notices.is_some());
+    let Some(path) = &args.notice_key_file else {
+        if wanted {
+            anyhow::bail!(
+                "a hall sends notices ([hall.notices]) but no --notice-key-file is given: citizens' numbers \
+                 are kept sealed with a key held outside the store (make one with `openssl rand -hex 32`)"
+            );
+        }
+        return Ok(None);
+    };
+    let sealer = crate::notices::Sealer::read(path).map_err(anyhow::Error::msg)?;
+    let contacts = match (&args.store, redis) {
+        (_, Some(r)) => crate::notices::Contacts::Redis(r.clone()),
+        (StoreUrl::File(dir), None) => crate::notices::Contacts::Dir(dir.clone()),
+        (StoreUrl::Redis(_), None) => anyhow::bail!("the Redis store is not open"),
+    };
+    Ok(Some(crate::notices::Kit { contacts, sealer }))
 }
 
 /// Who this node is: `--node-id` (default: host name and port) and

@@ -86,6 +86,8 @@ pub(crate) struct Hall {
     pub webhook: Vec<super::outbound::WebhookFile>,
     #[serde(default)]
     pub platform: Option<super::outbound::PlatformFile>,
+    #[serde(default)]
+    pub notices: Option<super::outbound::NoticesFile>,
 }
 
 /// `[[hall.special_day]]`: a public holiday (`open = false`) or a 调休

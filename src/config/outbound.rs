@@ -46,11 +46,13 @@ pub const DEFAULT_RETRY_HOURS: i64 = 24;
 pub struct Outbound {
     pub webhooks: Vec<Webhook>,
     pub platform: Option<Platform>,
+    /// `[hall.notices]`: telling citizens of their turn.
+    pub notices: Option<crate::notices::Notices>,
 }
 
 impl Outbound {
     pub fn is_empty(&self) -> bool {
-        self.webhooks.is_empty() && self.platform.is_none()
+        self.webhooks.is_empty() && self.platform.is_none() && self.notices.is_none()
     }
 }
 
@@ -98,6 +100,45 @@ pub(crate) struct WebhookFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct NoticesFile {
+    pub send: Option<S<Vec<String>>>,
+    pub retry_minutes: Option<S<i64>>,
+    pub sms: Option<SmsFile>,
+    pub webhook: Option<NoticeHookFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoticeHookFile {
+    pub url: S<String>,
+    pub secret_file: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SmsFile {
+    pub provider: S<String>,
+    pub endpoint: Option<S<String>>,
+    pub access_key_id: S<String>,
+    pub secret_file: S<String>,
+    pub sign_name: S<String>,
+    pub sdk_app_id: Option<S<String>>,
+    pub region: Option<S<String>>,
+    pub issued: Option<TemplateFile>,
+    pub near: Option<TemplateFile>,
+    pub called: Option<TemplateFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TemplateFile {
+    pub template: S<String>,
+    #[serde(default)]
+    pub params: Option<S<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PlatformFile {
     pub url: S<String>,
     pub secret_file: S<String>,
@@ -131,11 +172,13 @@ fn secret_file(c: &mut Checker, f: &S<String>, place: &str) -> PathBuf {
 
 pub(crate) fn outbound(
     c: &mut Checker,
-    webhooks: &[WebhookFile],
-    platform: Option<&PlatformFile>,
+    (webhooks, platform, notices): (&[WebhookFile], Option<&PlatformFile>, Option<&NoticesFile>),
     place: &str,
 ) -> Outbound {
-    let mut out = Outbound::default();
+    let mut out = Outbound {
+        notices: notices.map(|n| notices_of(c, n, place)),
+        ..Outbound::default()
+    };
     for w in webhooks {
         let name = w.name.get_ref().trim().to_owned();
         let place = &format!("{place}, webhook {name:?}");
@@ -205,4 +248,137 @@ fn hours(c: &mut Checker, v: Option<&S<i64>>, place: &str) -> Duration {
         }
     };
     Duration::from_secs(h as u64 * 3600)
+}
+
+fn text(c: &mut Checker, s: &S<String>, place: &str, what: &str, max: usize) -> String {
+    let v = s.get_ref().trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        c.err(s.span(), place, format!("{what} is 1 to {max} characters"));
+    }
+    v.to_owned()
+}
+
+fn notices_of(c: &mut Checker, n: &NoticesFile, place: &str) -> crate::notices::Notices {
+    use crate::notices::{NoticeKind, PARAMS, SmsConfig, sms::Provider};
+    let place = &format!("{place}, notices");
+    let send = match &n.send {
+        None => NoticeKind::ALL.to_vec(),
+        Some(list) => {
+            let mut kinds = Vec::new();
+            for k in list.get_ref() {
+                match NoticeKind::ALL.into_iter().find(|x| x.name() == k) {
+                    Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
+                    Some(_) => {}
+                    None => c.err(
+                        list.span(),
+                        place,
+                        format!("unknown notice {k:?} (issued, near or called)"),
+                    ),
+                }
+            }
+            kinds
+        }
+    };
+    let retry_minutes = match &n.retry_minutes {
+        None => 30,
+        Some(s) if (1..=720).contains(s.get_ref()) => *s.get_ref(),
+        Some(s) => {
+            c.err(s.span(), place, "retry_minutes must be from 1 to 720");
+            30
+        }
+    };
+    let sms = n.sms.as_ref().map(|s| {
+        let place = &format!("{place}, sms");
+        let provider = match s.provider.get_ref().as_str() {
+            "aliyun" => Provider::Aliyun,
+            "tencent" => {
+                let sdk_app_id = match &s.sdk_app_id {
+                    Some(v) => text(c, v, place, "sdk_app_id", 32),
+                    None => {
+                        c.err(
+                            s.provider.span(),
+                            place,
+                            "Tencent Cloud SMS needs sdk_app_id (SmsSdkAppId)",
+                        );
+                        String::new()
+                    }
+                };
+                let region = s
+                    .region
+                    .as_ref()
+                    .map_or_else(|| "ap-guangzhou".to_owned(), |r| text(c, r, place, "region", 32));
+                Provider::Tencent { sdk_app_id, region }
+            }
+            other => {
+                c.err(
+                    s.provider.span(),
+                    place,
+                    format!("unknown SMS provider {other:?} (aliyun or tencent)"),
+                );
+                Provider::Aliyun
+            }
+        };
+        let endpoint = match &s.endpoint {
+            Some(e) => url(c, e, place),
+            None => match provider {
+                Provider::Aliyun => "https://dysmsapi.aliyuncs.com".to_owned(),
+                Provider::Tencent { .. } => "https://sms.tencentcloudapi.com".to_owned(),
+            },
+        };
+        let mut templates = std::collections::BTreeMap::new();
+        for (kind, t) in [
+            (NoticeKind::Issued, &s.issued),
+            (NoticeKind::Near, &s.near),
+            (NoticeKind::Called, &s.called),
+        ] {
+            let Some(t) = t else {
+                if send.contains(&kind) {
+                    c.err(
+                        s.provider.span(),
+                        place,
+                        format!(
+                            "no template for the {} notice ({} = {{ template = \"…\", params = […] }})",
+                            kind.name(),
+                            kind.name()
+                        ),
+                    );
+                }
+                continue;
+            };
+            let code = text(c, &t.template, place, "a template code", 64);
+            let mut params = Vec::new();
+            if let Some(list) = &t.params {
+                for p in list.get_ref() {
+                    if PARAMS.contains(&p.as_str()) {
+                        params.push(p.clone());
+                    } else {
+                        c.err(
+                            list.span(),
+                            place,
+                            format!("unknown template value {p:?} (one of {})", PARAMS.join(", ")),
+                        );
+                    }
+                }
+            }
+            templates.insert(kind, (code, params));
+        }
+        SmsConfig {
+            endpoint,
+            access_key_id: text(c, &s.access_key_id, place, "access_key_id", 128),
+            secret_file: secret_file(c, &s.secret_file, place),
+            sign_name: text(c, &s.sign_name, place, "sign_name", 32),
+            templates,
+            provider,
+        }
+    });
+    let webhook = n.webhook.as_ref().map(|w| {
+        let place = &format!("{place}, webhook");
+        (url(c, &w.url, place), secret_file(c, &w.secret_file, place))
+    });
+    crate::notices::Notices {
+        send,
+        sms,
+        webhook,
+        retry_for: Duration::from_secs(retry_minutes as u64 * 60),
+    }
 }

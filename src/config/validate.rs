@@ -296,7 +296,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         .display
         .as_ref()
         .map_or_else(Display::default, |d| display(c, d, place));
-    let outbound = super::outbound::outbound(c, &h.webhook, h.platform.as_ref(), place);
+    let outbound = super::outbound::outbound(c, (&h.webhook, h.platform.as_ref(), h.notices.as_ref()), place);
 
     Some(HallConfig {
         spec: std::sync::Arc::new(HallSpec {

@@ -1049,7 +1049,13 @@ impl Hall {
                     near_told: false,
                 });
                 if notice.is_some() {
-                    self.st.noticed.push(i);
+                    // Near already when taken: the first notice says so.
+                    let n = self.cfg.policy.notice_ahead as usize;
+                    if n > 0 && self.people_ahead(i, at) <= n {
+                        self.st.tickets[i].near_told = true;
+                    } else {
+                        self.st.noticed.push(i);
+                    }
                 }
                 // A replay that starts after the booking (a report's) has
                 // not seen it: nothing to mark then.

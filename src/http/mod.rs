@@ -139,6 +139,8 @@ pub struct Shared {
     pub archive: Option<crate::archive::Archive>,
     /// Webhooks and the government platform (see `outbox`).
     pub outbox: Option<crate::outbox::Outbox>,
+    /// Where citizens' contacts are kept, and their key (see `notices`).
+    pub notices: Option<crate::notices::Kit>,
     /// The LDAP or Active Directory staff sign in against, when the
     /// configuration has a `[directory]`.
     pub directory: Option<Arc<crate::auth::directory::Directory>>,

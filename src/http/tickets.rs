@@ -69,6 +69,26 @@ pub struct IssueRequest {
     /// is reduced to a keyed hash at once and never stored.
     #[serde(default)]
     pub id_number: Option<String>,
+    /// The citizen wants to be told of their turn (where the hall sends
+    /// notices).
+    #[serde(default)]
+    pub notify: Option<NotifyRequest>,
+}
+
+/// How a citizen wants to be told of their turn, with their consent.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyRequest {
+    /// A mainland mobile number for texts (短信提示).
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The citizen's openid in the hall's mini-program or official
+    /// account (服务通知).
+    #[serde(default)]
+    pub wechat_openid: Option<String>,
+    /// The citizen agreed that the number is kept, sealed, for today's
+    /// notices only. Required.
+    pub consent: bool,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -104,6 +124,9 @@ pub struct MobileRequest {
     /// `challenge ":" nonce` begins with `bits` zero bits.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// The citizen wants to be told of their turn.
+    #[serde(default)]
+    pub notify: Option<NotifyRequest>,
 }
 
 /// The work a phone does before it may take a ticket.
@@ -221,6 +244,75 @@ pub(super) fn person(state: &AppState, hall: HallId, id: Option<&str>) -> Result
     ))
 }
 
+/// Keeps a citizen's contact, sealed, for the ticket about to be issued;
+/// its reference for the ticket. Kept before the ticket is issued, so that
+/// an issued ticket always has it (one issue refused leaves a contact
+/// nobody names, erased with the day).
+async fn notice_ref(
+    state: &AppState,
+    hall: HallId,
+    notify: Option<&NotifyRequest>,
+) -> Result<Option<crate::engine::NoticeRef>, ApiError> {
+    use axum::http::StatusCode;
+    let Some(n) = notify else { return Ok(None) };
+    let invalid = |code: &'static str, m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, m.to_owned());
+    if !n.consent {
+        return Err(invalid(
+            "consent_required",
+            "notify needs the citizen's consent (consent: true) to keep their number for today's notices",
+        ));
+    }
+    let phone = match n.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Some(
+            crate::notices::mobile(p)
+                .ok_or_else(|| invalid("bad_phone", "phone is not a mainland mobile number (11 digits, 1…)"))?,
+        ),
+        None => None,
+    };
+    let wechat = n.wechat_openid.as_deref().map(str::trim).filter(|o| !o.is_empty());
+    if wechat.is_some_and(|o| o.len() > 64 || !o.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')) {
+        return Err(invalid(
+            "bad_openid",
+            "wechat_openid is 1 to 64 letters, digits, - or _",
+        ));
+    }
+    if phone.is_none() && wechat.is_none() {
+        return Err(invalid("bad_phone", "notify needs a phone number or a WeChat openid"));
+    }
+    let cfg = state.service.halls.config(hall)?;
+    let off = |why: &str| ApiError::new(StatusCode::CONFLICT, "notices_off", why.to_owned());
+    let Some(notices) = &cfg.outbound.notices else {
+        return Err(off("this hall sends no notices: take the ticket without notify"));
+    };
+    if phone.is_some() && notices.sms.is_none() && notices.webhook.is_none() {
+        return Err(off("this hall sends no texts"));
+    }
+    let Some(kit) = &state.notices else {
+        return Err(off(
+            "this server has no notice key (--notice-key-file): notices cannot be kept",
+        ));
+    };
+    let now = state.service.now();
+    let day = crate::engine::business_date(&cfg.spec, now);
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let r = crate::engine::NoticeRef(raw);
+    let contact = crate::notices::Contact {
+        phone,
+        wechat: wechat.map(str::to_owned),
+    };
+    let sealed = kit.sealer.seal(hall, day, r, &contact);
+    // The day ends at the next reset; its contacts go an hour after.
+    let ends = jiff::Timestamp::from_millisecond(now.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        + jiff::SignedDuration::from_hours(24);
+    kit.contacts
+        .put(hall, day, r, sealed, ends)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()))?;
+    Ok(Some(r))
+}
+
 /// Runs a command that issues one ticket (an issue or a check-in) and
 /// answers 201 with the ticket as issued, in the shape `shape` gives it.
 pub(super) async fn issue_ticket<T: Serialize>(
@@ -327,6 +419,7 @@ async fn issue(
     let issue = Issue {
         lane,
         person: person(&state, hall, req.id_number.as_deref())?,
+        notice: notice_ref(&state, hall, req.notify.as_ref()).await?,
         ..Issue::normal(req.zone, req.service, channel)
     };
     issue_ticket(&state, hall, key.by(&p.user), Command::Issue(issue), None, staff_issued).await
@@ -431,6 +524,7 @@ async fn mobile(
     let quota = state.service.halls.config(hall)?.spec.policy.mobile_daily_quota;
     let issue = Issue {
         person: Some(person_key),
+        notice: notice_ref(&state, hall, req.notify.as_ref()).await?,
         ..Issue::normal(req.zone, req.service, Channel::Mobile)
     };
     // A citizen's keys are theirs: scoped to the person, not the address.

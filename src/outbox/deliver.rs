@@ -30,7 +30,7 @@ struct Queued {
     attempts: u32,
 }
 
-enum Failure {
+pub(super) enum Failure {
     /// Worth trying again, perhaps after the receiver's `Retry-After`.
     Passing(String, Option<Duration>),
     /// The receiver refused it, or it cannot be sent as configured.
@@ -39,53 +39,100 @@ enum Failure {
 
 /// Where a sink's messages go now, read from the hall's configuration at
 /// each attempt (a changed address or secret applies to the next one).
-struct Target {
-    url: String,
-    secret: std::path::PathBuf,
-    retry_for: Duration,
+pub(super) enum Target {
+    /// A signed POST of the message (webhooks, the platform).
+    Signed { url: String, secret: std::path::PathBuf },
+    /// A text through the hall's SMS provider.
+    Sms(crate::notices::SmsConfig),
+    /// A signed POST of the notice with the citizen's contact.
+    NoticeHook { url: String, secret: std::path::PathBuf },
 }
 
-fn target(shared: &Shared, hall: HallId, sink: &Sink) -> Result<Target, String> {
+fn target(shared: &Shared, hall: HallId, sink: &Sink) -> Result<(Target, Duration), String> {
     let cfg = shared.halls.config(hall).map_err(|e| e.to_string())?;
+    let notices = || {
+        cfg.outbound
+            .notices
+            .as_ref()
+            .ok_or_else(|| "the hall sends no notices any more".to_owned())
+    };
     match sink {
         Sink::Webhook(name) => cfg
             .outbound
             .webhooks
             .iter()
             .find(|w| &w.name == name)
-            .map(|w| Target {
-                url: w.url.clone(),
-                secret: w.secret_file.clone(),
-                retry_for: w.retry_for,
+            .map(|w| {
+                let t = Target::Signed {
+                    url: w.url.clone(),
+                    secret: w.secret_file.clone(),
+                };
+                (t, w.retry_for)
             })
             .ok_or_else(|| format!("the hall has no webhook {name:?} any more")),
         Sink::Platform => cfg
             .outbound
             .platform
             .as_ref()
-            .map(|p| Target {
-                url: p.url.clone(),
-                secret: p.secret_file.clone(),
-                retry_for: p.retry_for,
+            .map(|p| {
+                let t = Target::Signed {
+                    url: p.url.clone(),
+                    secret: p.secret_file.clone(),
+                };
+                (t, p.retry_for)
             })
             .ok_or_else(|| "the hall sends nothing to the platform any more".to_owned()),
+        Sink::Sms => {
+            let n = notices()?;
+            let sms = n
+                .sms
+                .clone()
+                .ok_or_else(|| "the hall sends no texts any more".to_owned())?;
+            Ok((Target::Sms(sms), n.retry_for))
+        }
+        Sink::NoticeHook => {
+            let n = notices()?;
+            let (url, secret) = n
+                .webhook
+                .clone()
+                .ok_or_else(|| "the hall has no notice webhook any more".to_owned())?;
+            Ok((Target::NoticeHook { url, secret }, n.retry_for))
+        }
     }
 }
 
-async fn attempt(shared: &Shared, target: &Target, msg: &Message) -> Result<(), Failure> {
+async fn attempt(shared: &Shared, hall: HallId, target: &Target, msg: &Message) -> Result<(), Failure> {
+    match target {
+        Target::Signed { url, secret } => post_signed(shared, url, secret, &msg.key, msg.body.clone()).await,
+        Target::Sms(sms) => super::notify::text(shared, hall, sms, msg).await,
+        Target::NoticeHook { url, secret } => {
+            let body = super::notify::with_contact(shared, hall, msg).await?;
+            post_signed(shared, url, secret, &msg.key, body).await
+        }
+    }
+}
+
+/// POSTs `body` signed as Standard Webhooks say.
+async fn post_signed(
+    shared: &Shared,
+    url: &str,
+    secret: &std::path::Path,
+    key: &str,
+    body: String,
+) -> Result<(), Failure> {
     // Read each time: a secret rotated in its file applies at once.
-    let secret = Secret::read(&target.secret).map_err(|e| Failure::Passing(e, None))?;
+    let secret = Secret::read(secret).map_err(|e| Failure::Passing(e, None))?;
     // The receiver's clock is the wall's, whatever the hall's says.
     let timestamp = jiff::Timestamp::now().as_second();
-    let signature = secret.sign(&msg.key, timestamp, msg.body.as_bytes());
+    let signature = secret.sign(key, timestamp, body.as_bytes());
     let sent = shared
         .client
-        .post(&target.url)
+        .post(url)
         .header("content-type", "application/json")
-        .header("webhook-id", &msg.key)
+        .header("webhook-id", key)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
-        .body(msg.body.clone())
+        .body(body)
         .send()
         .await;
     let resp = match sent {
@@ -169,7 +216,7 @@ pub(super) async fn run(
         let Some(head) = queue.front_mut() else { continue };
         head.attempts += 1;
         let result = match target(&shared, hall, &sink) {
-            Ok(t) => attempt(&shared, &t, &head.msg).await.map_err(|f| (f, t.retry_for)),
+            Ok((t, retry_for)) => attempt(&shared, hall, &t, &head.msg).await.map_err(|f| (f, retry_for)),
             Err(e) => Err((Failure::Refused(e), Duration::ZERO)),
         };
         match result {

@@ -15,6 +15,10 @@ use crate::engine::{Event, EventKind, HallId, Millis};
 pub enum Sink {
     Webhook(String),
     Platform,
+    /// Citizens' texts (see `notices`).
+    Sms,
+    /// Citizens' notices to a system of the hall's own.
+    NoticeHook,
 }
 
 impl Sink {
@@ -23,12 +27,16 @@ impl Sink {
         match self {
             Sink::Webhook(n) => format!("webhook:{n}"),
             Sink::Platform => "platform".to_owned(),
+            Sink::Sms => "sms".to_owned(),
+            Sink::NoticeHook => "notice-webhook".to_owned(),
         }
     }
 
     pub fn parse(s: &str) -> Option<Sink> {
         match s {
             "platform" => Some(Sink::Platform),
+            "sms" => Some(Sink::Sms),
+            "notice-webhook" => Some(Sink::NoticeHook),
             _ => s.strip_prefix("webhook:").map(|n| Sink::Webhook(n.to_owned())),
         }
     }

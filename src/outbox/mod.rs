@@ -16,6 +16,7 @@
 
 mod deliver;
 pub mod message;
+mod notify;
 pub mod sign;
 
 use std::collections::{BTreeMap, HashMap};
@@ -101,7 +102,21 @@ struct Shared {
     halls: Halls,
     clock: crate::service::Clock,
     status: Arc<Status>,
+    notices: Option<crate::notices::Kit>,
+    keys: Arc<crate::auth::Keys>,
+    public_url: Option<Arc<str>>,
 }
+
+/// What the outbox needs beside the halls: for citizens' notices, where
+/// their contacts are kept, and how their ticket page's link is made.
+pub struct Extras {
+    pub notices: Option<crate::notices::Kit>,
+    pub keys: Arc<crate::auth::Keys>,
+    pub public_url: Option<Arc<str>>,
+}
+
+/// How often days that are over lose their citizens' contacts.
+const ERASE_EVERY: Duration = Duration::from_secs(60);
 
 enum Outcome {
     Delivered,
@@ -130,7 +145,7 @@ impl Outbox {
     ///
     /// # Errors
     /// The HTTP client cannot be built (no TLS roots).
-    pub fn start(service: &Service, stream: &Stream) -> anyhow::Result<Outbox> {
+    pub fn start(service: &Service, stream: &Stream, extras: Extras) -> anyhow::Result<Outbox> {
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -143,7 +158,11 @@ impl Outbox {
             halls: service.halls.clone(),
             clock: service.clock.clone(),
             status: status.clone(),
+            notices: extras.notices,
+            keys: extras.keys,
+            public_url: extras.public_url,
         });
+
         let (flush, flushes) = mpsc::unbounded_channel();
         let (again, agains) = mpsc::unbounded_channel();
         tokio::spawn(run(shared, service.clone(), stream.clone(), (flushes, agains)));
@@ -313,22 +332,31 @@ async fn run_once(
     let mut sub = stream.subscribe_after(&after).await;
     let mut every = tokio::time::interval(RECORD_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut erase_every = tokio::time::interval(ERASE_EVERY);
+    erase_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = erase_every.tick() => erase(shared).await,
             changes = sub.recv_many(TAKE) => {
                 if changes.is_empty() {
                     return Ok(());
                 }
+                let mut new_day = false;
                 for change in changes {
                     let Some(run) = halls.get_mut(&change.hall()) else { continue };
                     match change {
                         Change::Batch(b) => {
                             for ev in &b.events {
+                                new_day |= matches!(ev.kind, EventKind::DayStarted { .. });
                                 read(shared, b.hall, run, ev, &done_tx);
                             }
                         }
                         Change::Reset(h) => return Err(format!("hall {h}'s log was replaced or is no longer kept")),
                     }
+                }
+                if new_day {
+                    // Yesterday's contacts go as soon as today begins.
+                    erase(shared).await;
                 }
             }
             Some(d) = done_rx.recv() => {
@@ -399,7 +427,11 @@ fn read(shared: &Arc<Shared>, hall: HallId, run: &mut HallRun, ev: &Event, done:
                 })
             })
             .collect(),
-        _ => message::make(hall, &cfg, ev, &rows, &run.calls),
+        _ => {
+            let mut m = message::make(hall, &cfg, ev, &rows, &run.calls);
+            m.extend(notify::make(shared, hall, &cfg, ev));
+            m
+        }
     };
     if messages.is_empty() {
         return;
@@ -465,6 +497,24 @@ async fn record(shared: &Arc<Shared>, service: &Service, halls: &mut HashMap<Hal
             }
         }
         shared.status.pending(hall, run.pending_count());
+    }
+}
+
+/// Erases the contacts of days that are over, for every hall.
+async fn erase(shared: &Shared) {
+    let Some(kit) = &shared.notices else { return };
+    {
+        for hall in shared.halls.ids().collect::<Vec<_>>() {
+            let Ok(cfg) = shared.halls.config(hall) else { continue };
+            let today = crate::engine::business_date(&cfg.spec, (shared.clock)());
+            match kit.contacts.erase_before(hall, today).await {
+                Ok(days) if !days.is_empty() => {
+                    tracing::info!(%hall, ?days, "citizens' contacts of days that are over erased");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%hall, error = %e, "contacts not erased yet"),
+            }
+        }
     }
 }
 

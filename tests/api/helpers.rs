@@ -230,6 +230,7 @@ pub fn args(store: StoreUrl) -> Args {
         write_timeout_secs: 5,
         person_key_file: None,
         earlier_person_key_file: Vec::new(),
+        notice_key_file: None,
     }
 }
 

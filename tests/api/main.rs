@@ -26,6 +26,7 @@ mod idempotency;
 mod ldap_server;
 mod live;
 mod metrics;
+mod notices;
 mod outbox;
 mod passes;
 mod person_key;
@@ -40,6 +41,8 @@ mod reports;
 mod resume;
 mod roles;
 mod sign_in_flood;
+#[path = "../support/sms_peer.rs"]
+mod sms_peer;
 mod voice;
 #[path = "../support/webhook_receiver.rs"]
 mod webhook_receiver;
