@@ -104,7 +104,30 @@ pub(crate) struct NoticesFile {
     pub send: Option<S<Vec<String>>>,
     pub retry_minutes: Option<S<i64>>,
     pub sms: Option<SmsFile>,
+    pub wechat: Option<WeChatFile>,
     pub webhook: Option<NoticeHookFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WeChatFile {
+    pub app_id: S<String>,
+    pub secret_file: S<String>,
+    /// `miniprogram` (the default) or `official_account`.
+    pub kind: Option<S<String>>,
+    pub api: Option<S<String>>,
+    pub page: Option<S<String>>,
+    pub issued: Option<WeChatTemplateFile>,
+    pub near: Option<WeChatTemplateFile>,
+    pub called: Option<WeChatTemplateFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WeChatTemplateFile {
+    pub template: S<String>,
+    /// Per data key (`thing1`), the value it shows (`zone`).
+    pub data: S<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -371,6 +394,65 @@ fn notices_of(c: &mut Checker, n: &NoticesFile, place: &str) -> crate::notices::
             provider,
         }
     });
+    let wechat = n.wechat.as_ref().map(|w| {
+        let place = &format!("{place}, wechat");
+        let official_account = match w.kind.as_ref().map(|k| k.get_ref().as_str()) {
+            None | Some("miniprogram") => false,
+            Some("official_account") => true,
+            Some(other) => {
+                if let Some(k) = &w.kind {
+                    c.err(
+                        k.span(),
+                        place,
+                        format!("unknown kind {other:?} (miniprogram or official_account)"),
+                    );
+                }
+                false
+            }
+        };
+        let mut templates = std::collections::BTreeMap::new();
+        for (kind, t) in [
+            (NoticeKind::Issued, &w.issued),
+            (NoticeKind::Near, &w.near),
+            (NoticeKind::Called, &w.called),
+        ] {
+            let Some(t) = t else { continue };
+            let id = text(c, &t.template, place, "a template id", 64);
+            let mut data = std::collections::BTreeMap::new();
+            for (k, v) in t.data.get_ref() {
+                let key_ok =
+                    !k.is_empty() && k.len() <= 32 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !key_ok || !PARAMS.contains(&v.as_str()) {
+                    c.err(
+                        t.data.span(),
+                        place,
+                        format!(
+                            "data {k:?} = {v:?}: a WeChat data key (thing1) and one of {}",
+                            PARAMS.join(", ")
+                        ),
+                    );
+                } else {
+                    data.insert(k.clone(), v.clone());
+                }
+            }
+            templates.insert(kind, (id, data));
+        }
+        crate::notices::wechat::WeChatConfig {
+            api: w
+                .api
+                .as_ref()
+                .map_or_else(|| "https://api.weixin.qq.com".to_owned(), |a| url(c, a, place)),
+            app_id: text(c, &w.app_id, place, "app_id", 64),
+            secret_file: secret_file(c, &w.secret_file, place),
+            official_account,
+            page: w
+                .page
+                .as_ref()
+                .map(|p| text(c, p, place, "page", 500))
+                .unwrap_or_default(),
+            templates,
+        }
+    });
     let webhook = n.webhook.as_ref().map(|w| {
         let place = &format!("{place}, webhook");
         (url(c, &w.url, place), secret_file(c, &w.secret_file, place))
@@ -378,6 +460,7 @@ fn notices_of(c: &mut Checker, n: &NoticesFile, place: &str) -> crate::notices::
     crate::notices::Notices {
         send,
         sms,
+        wechat,
         webhook,
         retry_for: Duration::from_secs(retry_minutes as u64 * 60),
     }

@@ -284,8 +284,14 @@ async fn notice_ref(
     let Some(notices) = &cfg.outbound.notices else {
         return Err(off("this hall sends no notices: take the ticket without notify"));
     };
-    if phone.is_some() && notices.sms.is_none() && notices.webhook.is_none() {
-        return Err(off("this hall sends no texts"));
+    let wechat_off = notices.wechat.is_none() && notices.webhook.is_none();
+    let texts_off = notices.sms.is_none() && notices.webhook.is_none();
+    if (phone.is_none() || texts_off) && (wechat.is_none() || wechat_off) {
+        return Err(off(if phone.is_some() {
+            "this hall sends no texts"
+        } else {
+            "this hall sends no WeChat messages"
+        }));
     }
     let Some(kit) = &state.notices else {
         return Err(off(

@@ -9,6 +9,7 @@
 
 pub mod contacts;
 pub mod sms;
+pub mod wechat;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub const PARAMS: &[&str] = &[
 pub struct Notices {
     pub send: Vec<NoticeKind>,
     pub sms: Option<SmsConfig>,
+    pub wechat: Option<wechat::WeChatConfig>,
     /// `[hall.notices.webhook]`: each notice, with the citizen's contact,
     /// to a system of the hall's own (signed as the other webhooks).
     pub webhook: Option<(String, PathBuf)>,

@@ -44,6 +44,8 @@ pub(super) enum Target {
     Signed { url: String, secret: std::path::PathBuf },
     /// A text through the hall's SMS provider.
     Sms(crate::notices::SmsConfig),
+    /// A WeChat subscription message.
+    WeChat(crate::notices::wechat::WeChatConfig),
     /// A signed POST of the notice with the citizen's contact.
     NoticeHook { url: String, secret: std::path::PathBuf },
 }
@@ -90,6 +92,14 @@ fn target(shared: &Shared, hall: HallId, sink: &Sink) -> Result<(Target, Duratio
                 .ok_or_else(|| "the hall sends no texts any more".to_owned())?;
             Ok((Target::Sms(sms), n.retry_for))
         }
+        Sink::WeChat => {
+            let n = notices()?;
+            let w = n
+                .wechat
+                .clone()
+                .ok_or_else(|| "the hall sends no WeChat messages any more".to_owned())?;
+            Ok((Target::WeChat(w), n.retry_for))
+        }
         Sink::NoticeHook => {
             let n = notices()?;
             let (url, secret) = n
@@ -105,6 +115,7 @@ async fn attempt(shared: &Shared, hall: HallId, target: &Target, msg: &Message) 
     match target {
         Target::Signed { url, secret } => post_signed(shared, url, secret, &msg.key, msg.body.clone()).await,
         Target::Sms(sms) => super::notify::text(shared, hall, sms, msg).await,
+        Target::WeChat(w) => super::notify::wechat(shared, hall, w, msg).await,
         Target::NoticeHook { url, secret } => {
             let body = super::notify::with_contact(shared, hall, msg).await?;
             post_signed(shared, url, secret, &msg.key, body).await

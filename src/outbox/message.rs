@@ -17,6 +17,8 @@ pub enum Sink {
     Platform,
     /// Citizens' texts (see `notices`).
     Sms,
+    /// Citizens' WeChat subscription messages.
+    WeChat,
     /// Citizens' notices to a system of the hall's own.
     NoticeHook,
 }
@@ -28,6 +30,7 @@ impl Sink {
             Sink::Webhook(n) => format!("webhook:{n}"),
             Sink::Platform => "platform".to_owned(),
             Sink::Sms => "sms".to_owned(),
+            Sink::WeChat => "wechat".to_owned(),
             Sink::NoticeHook => "notice-webhook".to_owned(),
         }
     }
@@ -36,6 +39,7 @@ impl Sink {
         match s {
             "platform" => Some(Sink::Platform),
             "sms" => Some(Sink::Sms),
+            "wechat" => Some(Sink::WeChat),
             "notice-webhook" => Some(Sink::NoticeHook),
             _ => s.strip_prefix("webhook:").map(|n| Sink::Webhook(n.to_owned())),
         }

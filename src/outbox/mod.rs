@@ -105,6 +105,7 @@ struct Shared {
     notices: Option<crate::notices::Kit>,
     keys: Arc<crate::auth::Keys>,
     public_url: Option<Arc<str>>,
+    wechat_tokens: crate::notices::wechat::Tokens,
 }
 
 /// What the outbox needs beside the halls: for citizens' notices, where
@@ -161,6 +162,7 @@ impl Outbox {
             notices: extras.notices,
             keys: extras.keys,
             public_url: extras.public_url,
+            wechat_tokens: crate::notices::wechat::Tokens::default(),
         });
 
         let (flush, flushes) = mpsc::unbounded_channel();

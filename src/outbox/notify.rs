@@ -82,6 +82,9 @@ pub(super) fn make(shared: &Shared, hall: HallId, cfg: &HallConfig, ev: &Event) 
     if n.sms.is_some() {
         sinks.push(Sink::Sms);
     }
+    if n.wechat.as_ref().is_some_and(|w| w.templates.contains_key(&kind)) {
+        sinks.push(Sink::WeChat);
+    }
     if n.webhook.is_some() {
         sinks.push(Sink::NoticeHook);
     }
@@ -181,4 +184,50 @@ pub(super) async fn with_contact(shared: &Shared, hall: HallId, msg: &Message) -
     v["phone"] = c.phone.map_or(serde_json::Value::Null, serde_json::Value::String);
     v["wechat_openid"] = c.wechat.map_or(serde_json::Value::Null, serde_json::Value::String);
     Ok(v.to_string())
+}
+
+/// Sends the citizen a WeChat subscription message; nothing to do when
+/// they gave no openid. A token WeChat no longer takes is fetched again
+/// once, and the message sent again with it.
+pub(super) async fn wechat(
+    shared: &Shared,
+    hall: HallId,
+    cfg: &crate::notices::wechat::WeChatConfig,
+    msg: &Message,
+) -> Result<(), Failure> {
+    use crate::notices::wechat;
+    let (body, c) = contact(shared, hall, msg).await?;
+    let Some(openid) = c.wechat else { return Ok(()) };
+    let m = wechat::message(cfg, body.notice, &openid, &body.values)
+        .ok_or_else(|| Failure::Refused(format!("no WeChat template for the {} notice", body.notice.name())))?;
+    let mut fresh = false;
+    loop {
+        let token = shared
+            .wechat_tokens
+            .get(&shared.client, cfg, fresh)
+            .await
+            .map_err(|(e, again)| {
+                if again {
+                    Failure::Passing(e, None)
+                } else {
+                    Failure::Refused(e)
+                }
+            })?;
+        let resp = shared
+            .client
+            .post(wechat::send_url(cfg, &token))
+            .header("content-type", "application/json")
+            .body(m.to_string())
+            .send()
+            .await
+            .map_err(|e| Failure::Passing(super::with_causes(&e), None))?;
+        let said = resp.text().await.unwrap_or_default();
+        match wechat::answer(&said) {
+            wechat::Answer::Sent => return Ok(()),
+            wechat::Answer::NewToken if !fresh => fresh = true,
+            wechat::Answer::NewToken => return Err(Failure::Passing("WeChat refused a new token too".into(), None)),
+            wechat::Answer::Later(e) => return Err(Failure::Passing(e, None)),
+            wechat::Answer::Refused(e) => return Err(Failure::Refused(e)),
+        }
+    }
 }

@@ -46,3 +46,5 @@ mod sms_peer;
 mod voice;
 #[path = "../support/webhook_receiver.rs"]
 mod webhook_receiver;
+#[path = "../support/wechat_peer.rs"]
+mod wechat_peer;

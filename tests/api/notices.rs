@@ -247,3 +247,70 @@ async fn a_number_needs_consent_and_a_hall_that_sends_notices() {
         .to_string();
     assert!(err.contains("--notice-key-file"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_messages_fetch_a_new_token_when_wechat_no_longer_takes_one() {
+    use crate::wechat_peer::{APP_ID, APP_SECRET, WeChat};
+    let wechat = WeChat::start(Duration::from_millis(300)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("wechat.secret");
+    std::fs::write(&secret, APP_SECRET).unwrap();
+    let text = format!(
+        r#"{base}
+[hall.notices]
+send = ["issued", "called"]
+
+[hall.notices.wechat]
+api = "{url}"
+app_id = "{APP_ID}"
+secret_file = "{secret}"
+page = "pages/ticket/ticket"
+issued = {{ template = "TPL_ISSUED", data = {{ character_string1 = "number", thing2 = "zone", number3 = "ahead" }} }}
+called = {{ template = "TPL_CALLED", data = {{ character_string1 = "number", thing2 = "window_name" }} }}
+"#,
+        base = crate::crash::config_near_noon(),
+        url = wechat.url,
+        secret = secret.display(),
+    );
+    let config = dir.path().join("hall.toml");
+    std::fs::write(&config, text).unwrap();
+    let app = spawn_app_args(
+        hallcall::cli::Args {
+            config,
+            notice_key_file: Some(key_file(dir.path())),
+            ..args(StoreUrl::File(dir.path().join("data")))
+        },
+        TUESDAY_10AM,
+    )
+    .await;
+    // Texts are not sent by this hall.
+    let (status, body) = take(&app, json!({"phone": PHONE, "consent": true})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("notices_off")),
+        "{body}"
+    );
+    let (status, body) = take(&app, json!({"wechat_openid": "oUser_123", "consent": true})).await;
+    assert_eq!(status, 201, "{body}");
+    wechat.until(WAIT, 1).await;
+    // The token dies; the call's message needs a new one.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    ok(&app, json!({"op": "open", "window": 1})).await;
+    ok(&app, json!({"op": "call_next", "window": 1})).await;
+    wechat.until(WAIT, 2).await;
+    // Every token revoked: the next message fetches another.
+    wechat.revoke();
+    let (status, _) = take(&app, json!({"wechat_openid": "oUser_456", "consent": true})).await;
+    assert_eq!(status, 201);
+    let sent = wechat.until(WAIT, 3).await;
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(wechat.tokens_issued(), 3, "one token, then one per refusal");
+    assert_eq!(sent[0]["touser"], "oUser_123");
+    assert_eq!(sent[0]["template_id"], "TPL_ISSUED");
+    assert_eq!(sent[0]["data"]["character_string1"]["value"], "A001");
+    assert_eq!(sent[0]["data"]["thing2"]["value"], "综合");
+    assert_eq!(sent[0]["page"], "pages/ticket/ticket");
+    assert_eq!(sent[1]["template_id"], "TPL_CALLED");
+    assert_eq!(sent[1]["data"]["thing2"]["value"], "一");
+    assert_eq!(sent[2]["touser"], "oUser_456");
+}
