@@ -88,10 +88,10 @@ async fn send(
         Some(_) => {}
     }
     let b: Value = serde_json::from_str(&body).unwrap_or_default();
-    if !b["touser"].as_str().is_some_and(|s| !s.is_empty()) {
+    if b["touser"].as_str().is_none_or(str::is_empty) {
         return axum::Json(json!({"errcode": 40003, "errmsg": "invalid openid"}));
     }
-    if !b["template_id"].as_str().is_some_and(|s| !s.is_empty()) {
+    if b["template_id"].as_str().is_none_or(str::is_empty) {
         return axum::Json(json!({"errcode": 40037, "errmsg": "invalid template_id"}));
     }
     let Some(data) = b["data"].as_object() else {
