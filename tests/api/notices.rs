@@ -314,3 +314,49 @@ called = {{ template = "TPL_CALLED", data = {{ character_string1 = "number", thi
     assert_eq!(sent[1]["data"]["thing2"]["value"], "一");
     assert_eq!(sent[2]["touser"], "oUser_456");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halls_own_gateway_gets_each_notice_signed_with_the_contact() {
+    let receiver = crate::webhook_receiver::Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("hook.secret");
+    std::fs::write(&secret, &receiver.secret).unwrap();
+    let text = format!(
+        r#"{base}
+[hall.notices]
+send = ["issued", "called"]
+
+[hall.notices.webhook]
+url = "{url}/notify"
+secret_file = "{secret}"
+"#,
+        base = crate::crash::config_near_noon(),
+        url = receiver.url,
+        secret = secret.display(),
+    );
+    let config = dir.path().join("hall.toml");
+    std::fs::write(&config, text).unwrap();
+    let app = spawn_app_args(
+        hallcall::cli::Args {
+            config,
+            notice_key_file: Some(key_file(dir.path())),
+            ..args(StoreUrl::File(dir.path().join("data")))
+        },
+        TUESDAY_10AM,
+    )
+    .await;
+    let (status, body) = take(&app, json!({"phone": PHONE, "consent": true})).await;
+    assert_eq!(status, 201, "{body}");
+    ok(&app, json!({"op": "open", "window": 1})).await;
+    ok(&app, json!({"op": "call_next", "window": 1})).await;
+    let taken = receiver.until(WAIT, |t| t.len() >= 2).await;
+    assert_eq!(receiver.forged(), 0);
+    let kinds: Vec<&str> = taken.iter().map(|t| t.body["notice"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["issued", "called"]);
+    for t in &taken {
+        assert_eq!(t.body["phone"], PHONE);
+        assert_eq!(t.body["id"], t.id.as_str());
+        assert_eq!(t.body["values"]["number"], "A001");
+    }
+    assert_eq!(taken[1].body["values"]["window"], "1");
+}
