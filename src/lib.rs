@@ -39,6 +39,7 @@ pub mod hub;
 pub mod metrics;
 pub mod notices;
 pub mod outbox;
+pub mod print;
 pub mod report;
 pub mod service;
 pub mod shards;

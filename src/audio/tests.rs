@@ -123,6 +123,7 @@ fn a_template_word_without_a_clip_stops_the_start_with_its_name() {
         voice: crate::config::Voice::default(),
         display: Default::default(),
         outbound: Default::default(),
+        printers: Vec::new(),
         id_kinds: crate::config::identity::DEFAULT_KINDS.to_vec(),
         phone_challenge_bits: 0,
         text: std::sync::Arc::from(""),

@@ -88,6 +88,8 @@ pub(crate) struct Hall {
     pub platform: Option<super::outbound::PlatformFile>,
     #[serde(default)]
     pub notices: Option<super::outbound::NoticesFile>,
+    #[serde(default)]
+    pub printer: Vec<super::outbound::PrinterFile>,
 }
 
 /// `[[hall.special_day]]`: a public holiday (`open = false`) or a 调休

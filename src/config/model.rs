@@ -78,6 +78,8 @@ pub struct HallConfig {
     pub display: Display,
     /// Where the hall's events go beyond its screens (see `outbox`).
     pub outbound: super::Outbound,
+    /// Network printers desks and kiosks print their slips on.
+    pub printers: Vec<crate::print::PrinterConfig>,
     /// The ID numbers accepted for per-person rules (`policy.id_kinds`).
     pub id_kinds: Vec<super::identity::IdKind>,
     /// The work a phone must show to take a ticket, in leading zero bits

@@ -465,3 +465,102 @@ fn notices_of(c: &mut Checker, n: &NoticesFile, place: &str) -> crate::notices::
         retry_for: Duration::from_secs(retry_minutes as u64 * 60),
     }
 }
+
+/// `[[hall.printer]]`: a network thermal printer a desk or kiosk prints on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PrinterFile {
+    pub name: S<String>,
+    pub address: S<String>,
+    pub accounts: S<Vec<String>>,
+    /// `partial` (the default) or `full`.
+    pub cut: Option<S<String>>,
+    pub footer: Option<S<String>>,
+}
+
+pub(crate) fn printers(
+    c: &mut Checker,
+    list: &[PrinterFile],
+    accounts: &[super::Account],
+    place: &str,
+) -> Vec<crate::print::PrinterConfig> {
+    let mut out: Vec<crate::print::PrinterConfig> = Vec::new();
+    for p in list {
+        let name = p.name.get_ref().trim().to_owned();
+        let place = &format!("{place}, printer {name:?}");
+        let good = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+        if !good {
+            c.err(
+                p.name.span(),
+                place,
+                "a printer's name is 1 to 32 letters, digits, - or _",
+            );
+        } else if out.iter().any(|o| o.name == name) {
+            c.err(p.name.span(), place, "two printers have this name");
+        }
+        let address = p.address.get_ref().trim().to_owned();
+        let port_ok = match address.rsplit_once(':') {
+            Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0),
+            None => !address.is_empty(),
+        };
+        if !port_ok || address.len() > 255 || address.contains('/') {
+            c.err(
+                p.address.span(),
+                place,
+                "address is HOST or HOST:PORT (raw TCP, 9100 by default)",
+            );
+        }
+        for a in p.accounts.get_ref() {
+            if out.iter().any(|o| o.accounts.contains(a)) {
+                c.err(
+                    p.accounts.span(),
+                    place,
+                    format!("account {a:?} already prints on another printer"),
+                );
+            }
+            match accounts.iter().find(|x| &x.user == a) {
+                None => c.err(p.accounts.span(), place, format!("no account {a:?} in this hall")),
+                Some(x)
+                    if !matches!(
+                        x.role,
+                        super::Role::Guide | super::Role::Kiosk | super::Role::Supervisor | super::Role::Admin
+                    ) =>
+                {
+                    c.err(
+                        p.accounts.span(),
+                        place,
+                        format!("account {a:?} does not issue tickets (guide, kiosk or supervisor accounts do)"),
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        let cut_partial = match p.cut.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("partial") => true,
+            Some("full") => false,
+            Some(other) => {
+                if let Some(s) = &p.cut {
+                    c.err(s.span(), place, format!("cut is partial or full, not {other:?}"));
+                }
+                true
+            }
+        };
+        let footer = p
+            .footer
+            .as_ref()
+            .map(|f| text(c, f, place, "footer", 40))
+            .unwrap_or_default();
+        out.push(crate::print::PrinterConfig {
+            name,
+            address,
+            accounts: p.accounts.get_ref().clone(),
+            cut_partial,
+            footer,
+        });
+    }
+    out
+}

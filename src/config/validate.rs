@@ -297,6 +297,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         .as_ref()
         .map_or_else(Display::default, |d| display(c, d, place));
     let outbound = super::outbound::outbound(c, (&h.webhook, h.platform.as_ref(), h.notices.as_ref()), place);
+    let printers = super::outbound::printers(c, &h.printer, &accounts, place);
 
     Some(HallConfig {
         spec: std::sync::Arc::new(HallSpec {
@@ -317,6 +318,7 @@ fn hall(c: &mut Checker, h: file::Hall, place: &str) -> Option<HallConfig> {
         voice,
         display,
         outbound,
+        printers,
         id_kinds,
         phone_challenge_bits,
         text: std::sync::Arc::from(""),

@@ -35,6 +35,7 @@ mod live;
 mod openapi;
 mod outbox;
 mod pages;
+mod printing;
 pub mod proxies;
 mod ratings;
 mod reports;
@@ -210,6 +211,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::router())
         .merge(audit::router())
         .merge(outbox::router())
+        .merge(printing::router())
         .merge(config::router())
         .merge(advice::router())
         .merge(pages::router())

@@ -65,6 +65,7 @@ use super::AppState;
         super::outbox::status,
         super::outbox::resend,
         super::outbox::replay,
+        super::printing::reprint,
         super::config::current,
         super::config::replace,
         super::config::edit,

@@ -367,6 +367,22 @@ pub(super) async fn issue_ticket<T: Serialize>(
     .await
 }
 
+/// Where citizens' phones reach this server: `--public-url`, else the
+/// address the request came to.
+pub(super) fn ticket_base(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
 /// A new ticket as staff see it, with its slip.
 pub(super) fn staff_issued(ticket: TicketView, slip: Slip) -> Issued {
     Issued {
@@ -375,7 +391,7 @@ pub(super) fn staff_issued(ticket: TicketView, slip: Slip) -> Issued {
     }
 }
 
-fn issued(
+pub(super) fn issued(
     keys: &crate::auth::Keys,
     hall: &crate::engine::Hall,
     number: TicketNumber,
@@ -428,7 +444,8 @@ async fn issue(
         notice: notice_ref(&state, hall, req.notify.as_ref()).await?,
         ..Issue::normal(req.zone, req.service, channel)
     };
-    issue_ticket(&state, hall, key.by(&p.user), Command::Issue(issue), None, staff_issued).await
+    let answer = issue_ticket(&state, hall, key.by(&p.user), Command::Issue(issue), None, staff_issued).await?;
+    super::printing::print_issued(&state, hall, &p.user, &headers, answer).await
 }
 
 /// Checks in a booked appointment: a ticket in the appointment lane (or the
@@ -785,18 +802,7 @@ async fn qr(
 ) -> Result<Response, ApiError> {
     ip.limit(&state.limits.public)?;
     citizen_ticket(&state, &token)?;
-    let base = match &state.public_url {
-        Some(u) => u.trim_end_matches('/').to_owned(),
-        None => {
-            let host = headers
-                .get(axum::http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    };
-    let url = format!("{base}/t/{token}");
+    let url = format!("{}/t/{token}", ticket_base(&state, &headers));
     let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
         .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let svg = code

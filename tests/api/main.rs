@@ -16,6 +16,8 @@ mod crash;
 mod devices;
 mod directory;
 mod durability;
+#[path = "../support/escpos_printer.rs"]
+mod escpos_printer;
 mod estimates;
 mod evaluator;
 mod failover;
@@ -32,6 +34,7 @@ mod passes;
 mod person_key;
 #[path = "../support/postgres_server.rs"]
 mod postgres_server;
+mod printing;
 mod proxy;
 mod ratings;
 mod redis;
