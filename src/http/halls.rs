@@ -70,6 +70,18 @@ pub struct HallEntry {
     pub notice_en: String,
     /// What the window console allows, from the hall's policy.
     pub rules: WindowRules,
+    /// The notices a citizen may ask for when taking a ticket: by text
+    /// (`phone`), by WeChat (`wechat_openid`); both false when none.
+    pub notices: NoticeChannels,
+}
+
+/// How this hall can tell citizens of their turn.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NoticeChannels {
+    pub sms: bool,
+    pub wechat: bool,
+    /// Told when this many or fewer are ahead (0: not told then).
+    pub ahead: u32,
 }
 
 /// The parts of a hall's policy a window console follows.
@@ -112,7 +124,17 @@ pub struct Named {
 }
 
 fn entry(c: &HallConfig) -> HallEntry {
+    let n = c.outbound.notices.as_ref();
     HallEntry {
+        notices: NoticeChannels {
+            sms: n.is_some_and(|n| n.sms.is_some() || n.webhook.is_some()),
+            wechat: n.is_some_and(|n| n.wechat.is_some() || n.webhook.is_some()),
+            ahead: if n.is_some_and(|n| n.sends(crate::notices::NoticeKind::Near)) {
+                c.spec.policy.notice_ahead
+            } else {
+                0
+            },
+        },
         id: c.spec.id,
         config: c.version,
         name: c.spec.name.clone(),

@@ -97,6 +97,20 @@ async fn status(
                 vec!["visit".into(), "rating".into(), "follow_up".into()],
             )
         }))
+        .chain(cfg.outbound.notices.iter().flat_map(|n| {
+            let kinds: Vec<String> = n.send.iter().map(|k| format!("notice:{}", k.name())).collect();
+            let mut out = Vec::new();
+            if let Some(s) = &n.sms {
+                out.push(("sms".to_owned(), s.endpoint.clone(), kinds.clone()));
+            }
+            if let Some(w) = &n.wechat {
+                out.push(("wechat".to_owned(), w.api.clone(), kinds.clone()));
+            }
+            if let Some((url, _)) = &n.webhook {
+                out.push(("notice-webhook".to_owned(), url.clone(), kinds.clone()));
+            }
+            out
+        }))
         .map(|(sink, url, events)| {
             let failing = live.failing.get(&sink);
             Receiver {

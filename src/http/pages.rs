@@ -198,6 +198,11 @@ mod tests {
         "unknown_version",
         "version_gone",
         "no_platform",
+        "consent_required",
+        "bad_phone",
+        "bad_openid",
+        "notices_off",
+        "no_printer",
     ];
 
     #[test]
