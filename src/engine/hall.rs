@@ -1343,6 +1343,12 @@ impl Hall {
                     what: StepKind::Reactivated,
                     window: None,
                 });
+                if tk.notice.is_some() && !tk.near_told {
+                    // Back in a queue: watched again, in issue order.
+                    if let Err(i) = self.st.noticed.binary_search(&t) {
+                        self.st.noticed.insert(i, t);
+                    }
+                }
                 if let Some(person) = tk.person {
                     let key = (person, tk.origin.0, tk.origin.1);
                     self.st.persons.entry(key).or_default().insert(t);
@@ -1541,6 +1547,9 @@ impl Hall {
             }
         }
         self.st.seq = ev.seq;
+        if !self.st.noticed.is_empty() {
+            self.watch_noticed();
+        }
         match ev.kind {
             EventKind::DayStarted { .. } => self.recent.clear(),
             EventKind::TicketCalled { ticket, window, .. } => {

@@ -82,6 +82,15 @@ impl Hall {
         out
     }
 
+    /// Keeps only the tickets still to be told (not told, not over): the
+    /// same list a snapshot's restore makes, whatever the order of events.
+    pub(super) fn watch_noticed(&mut self) {
+        let tickets = &self.st.tickets;
+        self.st
+            .noticed
+            .retain(|&i| tickets[i].notice.is_some() && !tickets[i].near_told && !tickets[i].state.is_terminal());
+    }
+
     pub(super) fn apply_nearing(&mut self, ticket: TicketNumber) -> Result<(), String> {
         let &t = self
             .st
@@ -93,11 +102,6 @@ impl Hall {
             return Err(format!("ticket {ticket} was not waiting to be told"));
         }
         tk.near_told = true;
-        // Told, called or gone: no longer watched.
-        let tickets = &self.st.tickets;
-        self.st
-            .noticed
-            .retain(|&i| !tickets[i].near_told && !tickets[i].state.is_terminal());
         Ok(())
     }
 
@@ -183,6 +187,7 @@ mod tests {
         assert!(replay.snapshot().tickets[6].near_told);
         let back = Hall::restore(config(), &h.snapshot()).unwrap();
         assert!(back.st.noticed.is_empty());
+        assert!(back == h && replay == h, "restored and replayed as live");
         assert_eq!(back.notice_ref("A007".parse().unwrap()), Some(r.parse().unwrap()));
     }
 

@@ -317,7 +317,7 @@ impl Hall {
             if let TicketState::Held { window: n } = ticket.state {
                 st.held[window(n)?].push(i);
             }
-            if ticket.notice.is_some() && !ticket.near_told && ticket.state == TicketState::Waiting {
+            if ticket.notice.is_some() && !ticket.near_told && !ticket.state.is_terminal() {
                 st.noticed.push(i);
             }
             if let (Some(p), false) = (ticket.person, ticket.state.is_terminal()) {

@@ -215,6 +215,15 @@ impl Outbox {
     }
 }
 
+/// Ends a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One hall's outbox while this node serves it.
 struct HallRun {
     /// Events up to here were handled before this start: replayed for the
@@ -332,6 +341,20 @@ async fn run_once(
         );
     }
     let mut sub = stream.subscribe_after(&after).await;
+    // Read in a task of its own: a subscription's receive is not
+    // cancellation-safe while it reads back what it missed from the log,
+    // and the loop below is woken by every delivery. A dropped receive
+    // there would start that read again, and again.
+    let (changes_tx, mut changes_rx) = mpsc::channel::<Vec<Change>>(2);
+    let _reader = AbortOnDrop(tokio::spawn(async move {
+        loop {
+            let changes = sub.recv_many(TAKE).await;
+            let end = changes.is_empty();
+            if changes_tx.send(changes).await.is_err() || end {
+                return;
+            }
+        }
+    }));
     let mut every = tokio::time::interval(RECORD_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut erase_every = tokio::time::interval(ERASE_EVERY);
@@ -339,18 +362,23 @@ async fn run_once(
     loop {
         tokio::select! {
             _ = erase_every.tick() => erase(shared).await,
-            changes = sub.recv_many(TAKE) => {
-                if changes.is_empty() {
+            changes = changes_rx.recv() => {
+                let Some(changes) = changes.filter(|c| !c.is_empty()) else {
                     return Ok(());
-                }
+                };
                 let mut new_day = false;
                 for change in changes {
                     let Some(run) = halls.get_mut(&change.hall()) else { continue };
                     match change {
                         Change::Batch(b) => {
-                            for ev in &b.events {
+                            for (i, ev) in b.events.iter().enumerate() {
                                 new_day |= matches!(ev.kind, EventKind::DayStarted { .. });
                                 read(shared, b.hall, run, ev, &done_tx);
+                                // A catch-up batch can be a day long: let
+                                // the deliveries it wakes run meanwhile.
+                                if i % 256 == 255 {
+                                    tokio::task::yield_now().await;
+                                }
                             }
                         }
                         Change::Reset(h) => return Err(format!("hall {h}'s log was replaced or is no longer kept")),
