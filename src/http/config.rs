@@ -312,7 +312,7 @@ pub struct NewEdits {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct Changed {
+pub struct VersionChanged {
     pub version: u32,
 }
 
@@ -348,7 +348,7 @@ async fn current(
 #[utoipa::path(put, path = "/api/v1/halls/{hall}/config", tag = "admin",
     params(("hall" = String, Path, description = "The hall's id")), request_body = NewVersion,
     security(("bearer" = [])),
-    responses((status = 200, body = Changed), (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc),
+    responses((status = 200, body = VersionChanged), (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc),
         (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc),
         (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
 async fn replace(
@@ -356,7 +356,7 @@ async fn replace(
     headers: HeaderMap,
     HallPath(hall): HallPath,
     Body(v): Body<NewVersion>,
-) -> Result<Json<Changed>, ApiError> {
+) -> Result<Json<VersionChanged>, ApiError> {
     let p = state.require(&headers, hall, &[Role::Admin])?;
     change(&state, hall, &p.user, v.base, v.text, v.reason).await
 }
@@ -367,7 +367,7 @@ async fn replace(
 #[utoipa::path(post, path = "/api/v1/halls/{hall}/config/edits", tag = "admin",
     params(("hall" = String, Path, description = "The hall's id")), request_body = NewEdits,
     security(("bearer" = [])),
-    responses((status = 200, body = Changed), (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc),
+    responses((status = 200, body = VersionChanged), (status = 400, body = ErrorDoc), (status = 401, body = ErrorDoc),
         (status = 403, body = ErrorDoc), (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc),
         (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc)))]
 async fn edit(
@@ -375,7 +375,7 @@ async fn edit(
     headers: HeaderMap,
     HallPath(hall): HallPath,
     Body(e): Body<NewEdits>,
-) -> Result<Json<Changed>, ApiError> {
+) -> Result<Json<VersionChanged>, ApiError> {
     let p = state.require(&headers, hall, &[Role::Admin])?;
     let cfg = hall_config(&state, hall)?;
     if e.base != cfg.version {
@@ -412,7 +412,7 @@ async fn change(
     base: u32,
     text: String,
     reason: String,
-) -> Result<Json<Changed>, ApiError> {
+) -> Result<Json<VersionChanged>, ApiError> {
     if reason.chars().count() > MAX_REASON {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -454,7 +454,7 @@ async fn change(
         })
         .unwrap_or(base + 1);
     tracing::info!(%hall, version, by, "configuration changed");
-    Ok(Json(Changed { version }))
+    Ok(Json(VersionChanged { version }))
 }
 
 /// One version with its document.

@@ -127,6 +127,7 @@ pub struct PauseTimes {
 
 /// 好差评 counts, best level first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReportRatings)]
 pub struct Ratings {
     pub very_satisfied: u64,
     pub satisfied: u64,
