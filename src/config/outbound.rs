@@ -50,12 +50,6 @@ pub struct Outbound {
     pub notices: Option<crate::notices::Notices>,
 }
 
-impl Outbound {
-    pub fn is_empty(&self) -> bool {
-        self.webhooks.is_empty() && self.platform.is_none() && self.notices.is_none()
-    }
-}
-
 /// `[[hall.webhook]]`: the hall's events of some types, each POSTed to
 /// `url` and signed with the secret in `secret_file`.
 #[derive(Debug, Clone, PartialEq, Eq)]

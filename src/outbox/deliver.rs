@@ -197,7 +197,6 @@ pub(super) async fn run(
         let _ = done.send(Done {
             hall,
             seq: q.msg.seq,
-            sink: q.msg.sink.clone(),
             outcome,
         });
     };

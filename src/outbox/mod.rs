@@ -128,8 +128,6 @@ enum Outcome {
 struct Done {
     hall: HallId,
     seq: u64,
-    #[allow(dead_code)]
-    sink: Sink,
     outcome: Outcome,
 }
 
