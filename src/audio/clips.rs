@@ -1,4 +1,4 @@
-//! The clip set under `sounds/`, decoded once at start (rodio) to mono
+//! A voice pack under `sounds/`, decoded once at start (rodio) to mono
 //! samples at [`RATE`], so composing an announcement is only copying.
 
 use std::collections::{HashMap, HashSet};
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rodio::source::UniformSourceIterator;
 
 use super::RATE;
+use super::catalogue::{entries, fallback_file};
 use super::script::{Clip, Piece, script};
 use crate::config::{HallConfig, Lang};
 
@@ -55,32 +56,47 @@ pub fn decode_file(path: &Path) -> Result<Vec<f32>, ClipError> {
 }
 
 impl Clips {
-    /// Loads the clip set in `dir` (the layout `sounds/make-clips.sh` writes).
+    /// Loads the pack in `dir`: every clip of the catalogue (`sounds/README.md`)
+    /// that is there, older names where a clip is not, and the words of each
+    /// language's `words.toml`.
     ///
     /// # Errors
-    /// A clip is missing or does not decode, or a `words.toml` is malformed.
+    /// A required clip is missing, a clip does not decode, or a
+    /// `words.toml` is malformed.
     pub fn load(dir: &Path) -> Result<Clips, ClipError> {
         let mut map = HashMap::new();
-        let mut add = |clip: Clip, rel: String| -> Result<(), ClipError> {
-            let samples = decode_file(&dir.join(rel))?;
-            map.insert(clip, Arc::from(samples));
-            Ok(())
-        };
-        add(Clip::Chime, "chime.wav".into())?;
-        for l in 'A'..='Z' {
-            add(Clip::Letter(l), format!("letters/{l}.wav"))?;
-        }
-        for lang in [Lang::Zh, Lang::En] {
-            for d in 0..10u8 {
-                add(Clip::Digit(lang, d), format!("{}/digit-{d}.wav", lang.code()))?;
+        // Clips shared by name (a fallback used for many) are decoded once.
+        let mut decoded: HashMap<String, Arc<[f32]>> = HashMap::new();
+        let mut open = |rel: &str| -> Result<Option<Arc<[f32]>>, ClipError> {
+            if let Some(s) = decoded.get(rel) {
+                return Ok(Some(s.clone()));
             }
-        }
-        add(Clip::Ten, "zh/shi.wav".into())?;
-        add(Clip::Hundred(Lang::Zh), "zh/bai.wav".into())?;
-        add(Clip::Liang, "zh/liang.wav".into())?;
-        add(Clip::Hundred(Lang::En), "en/hundred.wav".into())?;
-        for n in (10..20).chain((20..=90).step_by(10)) {
-            add(Clip::EnNumber(n), format!("en/n-{n}.wav"))?;
+            let path = dir.join(rel);
+            if !path.exists() {
+                return Ok(None);
+            }
+            let s: Arc<[f32]> = Arc::from(decode_file(&path)?);
+            decoded.insert(rel.to_owned(), s.clone());
+            Ok(Some(s))
+        };
+        for e in entries() {
+            let mut found = open(&e.file)?;
+            let mut tried = e.file.clone();
+            if found.is_none()
+                && let Some(old) = fallback_file(&e.clip)
+            {
+                found = open(&old)?;
+                tried = format!("{} or {old}", e.file);
+            }
+            match found {
+                Some(s) => {
+                    map.insert(e.clip, s);
+                }
+                None if e.required || fallback_file(&e.clip).is_some() => {
+                    return Err(file_err(&dir.join(&e.file), format!("missing (looked for {tried})")));
+                }
+                None => {}
+            }
         }
         let mut words = HashMap::new();
         for lang in [Lang::Zh, Lang::En] {
@@ -102,8 +118,12 @@ impl Clips {
         self.map.get(clip).map(|s| &s[..])
     }
 
-    pub fn knows(&self, lang: Lang, word: &str) -> bool {
-        self.words.get(&lang).is_some_and(|w| w.contains(word))
+    /// Whether the pack has `clip`.
+    pub fn has(&self, clip: &Clip) -> bool {
+        match clip {
+            Clip::Word(lang, w) => self.words.get(lang).is_some_and(|ws| ws.contains(w)),
+            _ => self.map.contains_key(clip),
+        }
     }
 
     /// Every clip's name and samples (for checks).
@@ -111,22 +131,29 @@ impl Clips {
         self.map.iter().map(|(c, s)| (c, &s[..]))
     }
 
-    /// Checks that every call in `hall` can be said: each template word has
-    /// a clip (numbers and letters always do).
+    /// Checks that every call in `hall` can be said: each template word,
+    /// and each word a prefix is said with, has a clip (numbers and letters
+    /// always do).
     ///
     /// # Errors
-    /// The first template word without a clip.
+    /// The first word without a clip.
     pub fn check(&self, hall: &HallConfig) -> Result<(), ClipError> {
         let any_window = hall.spec.windows.first().map_or(1, |w| w.number);
-        let ticket = "A001".parse().map_err(|_| ClipError::Voice {
+        let err = |problem: String| ClipError::Voice {
             hall: hall.spec.id.to_string(),
-            problem: "bad sample ticket".into(),
-        })?;
-        script(&hall.voice, ticket, any_window, &|l, w| self.knows(l, w))
-            .map(|_: Vec<Piece>| ())
-            .map_err(|problem| ClipError::Voice {
-                hall: hall.spec.id.to_string(),
-                problem,
-            })
+            problem,
+        };
+        let mut prefixes: Vec<&str> = hall.spec.zones.iter().map(|z| z.prefix.as_str()).collect();
+        prefixes.extend(hall.voice.prefix_say.iter().map(|(_, p, _)| p.as_str()));
+        if prefixes.is_empty() {
+            prefixes.push("A");
+        }
+        for p in prefixes {
+            let ticket = crate::engine::TicketNumber::new(p, 1, 3).map_err(|e| err(e.to_string()))?;
+            script(&hall.voice, ticket, any_window, &|c| self.has(c))
+                .map(|_: Vec<Piece>| ())
+                .map_err(err)?;
+        }
+        Ok(())
     }
 }

@@ -10,10 +10,13 @@
 //! in order and plays them one at a time.
 
 mod announcer;
+pub mod catalogue;
 mod clips;
 mod compose;
 #[cfg(feature = "audio-output")]
 mod device;
+pub mod loudness;
+pub mod pack;
 mod script;
 mod wav;
 
@@ -22,7 +25,7 @@ pub use clips::{ClipError, Clips, decode_file};
 pub use compose::compose;
 #[cfg(feature = "audio-output")]
 pub use device::Device;
-pub use script::{Clip, Piece, script};
+pub use script::{Clip, Piece, Pos, script};
 pub use wav::{decode_wav, encode_wav};
 
 #[cfg(test)]

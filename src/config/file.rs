@@ -130,8 +130,14 @@ pub(crate) struct Voice {
     pub languages: Option<S<Vec<S<String>>>>,
     pub repeat: Option<S<i64>>,
     pub gap_ms: Option<S<i64>>,
+    pub language_pause_ms: Option<S<i64>>,
     pub zh: Option<S<String>>,
     pub en: Option<S<String>>,
+    /// "spoken" (by name) or "silent" (digits only on the speaker).
+    pub letters: Option<S<String>>,
+    /// A prefix's own words per language: `prefix_zh = { A = "综合 A" }`.
+    pub prefix_zh: Option<S<std::collections::BTreeMap<String, S<String>>>>,
+    pub prefix_en: Option<S<std::collections::BTreeMap<String, S<String>>>>,
     pub window_two: Option<S<String>>,
     pub play: Option<S<Vec<S<String>>>>,
     pub announce_within_seconds: Option<S<i64>>,

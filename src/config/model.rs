@@ -161,6 +161,14 @@ pub struct Voice {
     pub repeat: u32,
     /// Silence between clips.
     pub gap_ms: u32,
+    /// Silence between one language's sentence and the next.
+    pub language_pause_ms: u32,
+    /// Say a ticket's prefix letters by name (A023 → A 零 二 三); without,
+    /// the speaker says the digits only.
+    pub letters_spoken: bool,
+    /// A prefix said as the hall says it, per language: template words,
+    /// where a lone capital is that letter's clip (`综合 A`).
+    pub prefix_say: Vec<(Lang, String, String)>,
     /// Read a window number 2 as 两 rather than 二.
     pub window_two_liang: bool,
     /// Played through the server's sound card.
@@ -177,12 +185,29 @@ pub struct Voice {
 pub const ZH_TEMPLATE: &str = "{chime} 请 {number} 号 到 {window} 号窗口办理";
 pub const EN_TEMPLATE: &str = "ticket {number} please go to window {window}";
 
+/// Between clips cut from whole sentences, as the intelligibility
+/// benchmark found best (BENCHMARKS.md, "Voice").
+pub const DEFAULT_GAP_MS: u32 = 30;
+
+impl Voice {
+    /// How `prefix` is said in `lang`, where the hall gave it its own words.
+    pub fn prefix_words(&self, lang: Lang, prefix: &str) -> Option<&str> {
+        self.prefix_say
+            .iter()
+            .find(|(l, p, _)| *l == lang && p == prefix)
+            .map(|(_, _, w)| w.as_str())
+    }
+}
+
 impl Default for Voice {
     fn default() -> Self {
         Voice {
             languages: vec![(Lang::Zh, ZH_TEMPLATE.to_owned())],
             repeat: 2,
-            gap_ms: 60,
+            gap_ms: DEFAULT_GAP_MS,
+            language_pause_ms: 700,
+            letters_spoken: true,
+            prefix_say: Vec::new(),
             window_two_liang: false,
             play_device: false,
             play_browser: true,

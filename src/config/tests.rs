@@ -309,6 +309,22 @@ play = ["device", "browser"]"#,
     assert!(problem(&with(r#"window_two = "three""#)).contains("window_two"));
     assert!(problem(&with(r#"play = ["radio"]"#)).contains("\"radio\""));
     assert!(problem(&with("repeat = 9")).contains("repeat"));
+    let v = parse(
+        &with("letters = \"silent\"\nlanguage_pause_ms = 900\nprefix_zh = { E = \"综合 E\" }"),
+        "t.toml",
+    )
+    .unwrap()
+    .halls
+    .remove(0)
+    .voice;
+    assert!(!v.letters_spoken);
+    assert_eq!(v.language_pause_ms, 900);
+    assert_eq!(v.prefix_words(crate::config::Lang::Zh, "E"), Some("综合 E"));
+    assert_eq!(v.prefix_words(crate::config::Lang::En, "E"), None);
+    assert!(problem(&with(r#"letters = "loud""#)).contains("\"loud\""));
+    assert!(problem(&with(r#"prefix_zh = { e1 = "x" }"#)).contains("\"e1\""));
+    assert!(problem(&with(r#"prefix_en = { A = "{number}" }"#)).contains("placeholders"));
+    assert!(problem(&with("language_pause_ms = 9000")).contains("language_pause_ms"));
     let d = parse(GOOD, "t.toml").unwrap().halls.remove(0).voice;
     assert_eq!(d, crate::config::Voice::default());
 }

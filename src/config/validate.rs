@@ -476,10 +476,56 @@ fn voice(c: &mut Checker, v: &file::Voice, place: &str) -> Voice {
             }
         }
     }
+    let letters_spoken = match v.letters.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+        None | Some(("spoken", _)) => true,
+        Some(("silent", _)) => false,
+        Some((other, span)) => {
+            c.err(
+                span,
+                place,
+                format!("letters {other:?} must be \"spoken\" or \"silent\""),
+            );
+            true
+        }
+    };
+    let mut prefix_say = Vec::new();
+    for (lang, table) in [(Lang::Zh, &v.prefix_zh), (Lang::En, &v.prefix_en)] {
+        for (prefix, words) in table.iter().flat_map(|t| t.get_ref()) {
+            if prefix.is_empty() || prefix.len() > 3 || !prefix.bytes().all(|b| b.is_ascii_uppercase()) {
+                c.err(
+                    words.span(),
+                    place,
+                    format!(
+                        "prefix_{} key {prefix:?} must be a ticket prefix (1 to 3 capital letters)",
+                        lang.code()
+                    ),
+                );
+                continue;
+            }
+            if words.get_ref().contains('{') {
+                c.err(
+                    words.span(),
+                    place,
+                    format!("prefix_{}.{prefix} takes words, not placeholders", lang.code()),
+                );
+                continue;
+            }
+            prefix_say.push((lang, prefix.clone(), words.get_ref().clone()));
+        }
+    }
     Voice {
         languages,
         repeat: c.int(&v.repeat, place, "repeat", 1..6, 2) as u32,
-        gap_ms: c.int(&v.gap_ms, place, "gap_ms", 0..2001, 60) as u32,
+        gap_ms: c.int(&v.gap_ms, place, "gap_ms", 0..2001, i64::from(d.gap_ms)) as u32,
+        language_pause_ms: c.int(
+            &v.language_pause_ms,
+            place,
+            "language_pause_ms",
+            0..5001,
+            i64::from(d.language_pause_ms),
+        ) as u32,
+        letters_spoken,
+        prefix_say,
         window_two_liang,
         play_device,
         play_browser,

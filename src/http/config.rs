@@ -245,6 +245,13 @@ fn admin_hall(c: &crate::config::HallConfig) -> AdminHall {
 /// The voice as the file writes it, for the page.
 fn voice(v: &crate::config::Voice) -> serde_json::Value {
     let template = |l: crate::config::Lang| v.languages.iter().find(|(x, _)| *x == l).map(|(_, t)| t.clone());
+    let prefixes = |l: crate::config::Lang| -> serde_json::Map<String, serde_json::Value> {
+        v.prefix_say
+            .iter()
+            .filter(|(x, _, _)| *x == l)
+            .map(|(_, p, w)| (p.clone(), serde_json::Value::from(w.as_str())))
+            .collect()
+    };
     let mut play = Vec::new();
     if v.play_device {
         play.push("device");
@@ -258,6 +265,10 @@ fn voice(v: &crate::config::Voice) -> serde_json::Value {
         "en": template(crate::config::Lang::En).unwrap_or_else(|| crate::config::EN_TEMPLATE.to_owned()),
         "repeat": v.repeat,
         "gap_ms": v.gap_ms,
+        "language_pause_ms": v.language_pause_ms,
+        "letters": if v.letters_spoken { "spoken" } else { "silent" },
+        "prefix_zh": prefixes(crate::config::Lang::Zh),
+        "prefix_en": prefixes(crate::config::Lang::En),
         "window_two": if v.window_two_liang { "liang" } else { "er" },
         "play": play,
         "announce_within_seconds": v.announce_within_secs,

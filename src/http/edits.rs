@@ -79,7 +79,8 @@ pub enum Edit {
         id: String,
     },
     /// Sets `[hall.voice]` keys as the file writes them (`languages`,
-    /// `zh`, `en`, `repeat`, `gap_ms`, `window_two`, `play`,
+    /// `zh`, `en`, `repeat`, `gap_ms`, `language_pause_ms`, `letters`,
+    /// `prefix_zh`, `prefix_en`, `window_two`, `play`,
     /// `announce_within_seconds`); `null` removes one.
     SetVoice {
         #[schema(value_type = Object)]

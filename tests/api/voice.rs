@@ -1,7 +1,7 @@
 //! A real call's announcement fetched over HTTP, decoded, and heard to say
 //! the ticket and the window.
 
-use hallcall::audio::{Clip, Clips, decode_wav};
+use hallcall::audio::{Clip, Clips, Pos, decode_wav};
 use hallcall::config::Lang;
 
 use crate::helpers::spawn_app;
@@ -50,19 +50,19 @@ async fn the_wav_for_a_real_call_says_the_number_and_the_window() {
     );
 
     let clips = Clips::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sounds"))).unwrap();
-    let zh = |d| Clip::Digit(Lang::Zh, d);
+    let zh = |d, p| Clip::TicketDigit(Lang::Zh, d, p);
     let word = |w: &str| Clip::Word(Lang::Zh, w.to_owned());
     // 叮咚 请 A 零 零 一 号 到 四 号窗口办理, twice.
     let said = [
         Clip::Chime,
         word("请"),
-        Clip::Letter('A'),
-        zh(0),
-        zh(0),
-        zh(1),
+        Clip::Letter(Lang::Zh, 'A'),
+        zh(0, Pos::First),
+        zh(0, Pos::Middle),
+        zh(1, Pos::Last),
         word("号"),
         word("到"),
-        zh(4),
+        Clip::Number(Lang::Zh, 4),
         word("号窗口办理"),
     ];
     let mut at = 0;
