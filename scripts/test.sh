@@ -61,6 +61,9 @@ if ! have_initdb; then
 fi
 # The pages are tested in Debian's Chromium, driven by playwright-core.
 need chromium chromium
+# The hall display's device voice: Chromium speaks through speech-dispatcher.
+need speech-dispatcher speech-dispatcher
+need /usr/lib/speech-dispatcher-modules/sd_espeak-ng speech-dispatcher-espeak-ng
 need node nodejs
 need npm npm
 # Directory sign-in is tested against an OpenLDAP slapd of the test's own.

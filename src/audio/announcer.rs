@@ -56,6 +56,16 @@ impl Announcer {
         compose(&self.clips, voice, ticket, window)
     }
 
+    /// The announcement as text per language, said once (see `script::spoken`).
+    pub fn text(
+        &self,
+        voice: &Voice,
+        ticket: TicketNumber,
+        window: WindowNo,
+    ) -> Result<Vec<(crate::config::Lang, String)>, String> {
+        super::script::spoken(voice, ticket, window, &|c| self.clips.has(c))
+    }
+
     /// The announcement as a WAV file.
     ///
     /// # Errors

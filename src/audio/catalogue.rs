@@ -87,6 +87,24 @@ pub fn file_of(clip: &Clip) -> Option<String> {
     })
 }
 
+/// What a clip says, as text a speech engine reads (`None`: the chime).
+pub fn text_of(clip: &Clip) -> Option<String> {
+    Some(match clip {
+        Clip::Chime => return None,
+        Clip::Letter(_, c) => c.to_string(),
+        Clip::TicketDigit(Lang::Zh, d, _) | Clip::Digit(Lang::Zh, d) => ZH_DIGITS[usize::from(*d % 10)].into(),
+        Clip::TicketDigit(Lang::En, d, _) | Clip::Digit(Lang::En, d) => EN_DIGITS[usize::from(*d % 10)].into(),
+        Clip::Ten => "十".into(),
+        Clip::Hundred(Lang::Zh) => "百".into(),
+        Clip::Hundred(Lang::En) => "hundred".into(),
+        Clip::Liang => "两".into(),
+        Clip::Number(Lang::Zh, n) if *n < 100 => zh_words(*n),
+        Clip::Number(Lang::En, n) if *n < 100 => en_words(*n),
+        Clip::Number(_, n) => n.to_string(),
+        Clip::Word(_, w) => w.clone(),
+    })
+}
+
 /// The older file a clip falls back to when its own is missing: a ticket
 /// digit to the plain digit, a letter to `letters/X.wav` (one recording for
 /// both languages).

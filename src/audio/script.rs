@@ -252,6 +252,52 @@ pub fn script(voice: &Voice, ticket: TicketNumber, window: WindowNo, known: Know
     Ok(pieces)
 }
 
+/// The announcement as text, one sentence per language, for a device that
+/// speaks it with its own voice (the hall display's Web Speech API). Said
+/// once: the caller repeats it `voice.repeat` times.
+///
+/// # Errors
+/// A template word with no clip (the same check as for the clips).
+pub fn spoken(
+    voice: &Voice,
+    ticket: TicketNumber,
+    window: WindowNo,
+    known: Known,
+) -> Result<Vec<(Lang, String)>, String> {
+    let once = Voice {
+        repeat: 1,
+        ..voice.clone()
+    };
+    let mut out: Vec<(Lang, String)> = Vec::new();
+    let mut langs = voice.languages.iter().map(|(l, _)| *l);
+    let mut current = (langs.next().unwrap_or(Lang::Zh), String::new());
+    for p in script(&once, ticket, window, known)? {
+        match p {
+            Piece::LangPause => {
+                let next = langs.next().unwrap_or(current.0);
+                out.push(std::mem::replace(&mut current, (next, String::new())));
+            }
+            Piece::Clip(c) => {
+                let Some(t) = super::catalogue::text_of(&c) else {
+                    continue;
+                };
+                let letter = matches!(c, Clip::Letter(..));
+                let text = &mut current.1;
+                // Mandarin runs on; a letter, and English words, stand apart.
+                if !text.is_empty()
+                    && (current.0 == Lang::En || letter || text.ends_with(|ch: char| ch.is_ascii_uppercase()))
+                {
+                    text.push(' ');
+                }
+                text.push_str(&t);
+            }
+            Piece::Gap | Piece::Pause => {}
+        }
+    }
+    out.push(current);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,6 +482,31 @@ mod tests {
         voice.prefix_say = vec![(Lang::Zh, "AB".into(), "综合 去".into())];
         let err = script(&voice, t, 5, &minimal).unwrap_err();
         assert!(err.contains("\"去\""), "{err}");
+    }
+
+    #[test]
+    fn the_announcement_reads_as_text_for_a_device_voice() {
+        let mut voice = Voice {
+            languages: vec![
+                (Lang::Zh, crate::config::ZH_TEMPLATE.into()),
+                (Lang::En, crate::config::EN_TEMPLATE.into()),
+            ],
+            ..Voice::default()
+        };
+        let t = "A023".parse().unwrap();
+        assert_eq!(
+            spoken(&voice, t, 21, &full).unwrap(),
+            [
+                (Lang::Zh, "请 A 零二三号到二十一号窗口办理".to_owned()),
+                (
+                    Lang::En,
+                    "ticket A zero two three please go to window twenty-one".to_owned()
+                )
+            ]
+        );
+        voice.window_two_liang = true;
+        voice.letters_spoken = false;
+        assert_eq!(spoken(&voice, t, 2, &minimal).unwrap()[0].1, "请零二三号到两号窗口办理");
     }
 
     #[test]

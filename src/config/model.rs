@@ -175,6 +175,9 @@ pub struct Voice {
     pub play_device: bool,
     /// Fetched and played by the hall display page.
     pub play_browser: bool,
+    /// Spoken by the hall display's own voice (Web Speech API) where its
+    /// browser has one for the language; the clips otherwise.
+    pub play_speech: bool,
     /// A hall display that comes back after being away speaks the calls it
     /// missed that are still current, if no older than this: a citizen
     /// called minutes ago has gone to the window or left.
@@ -211,6 +214,7 @@ impl Default for Voice {
             window_two_liang: false,
             play_device: false,
             play_browser: true,
+            play_speech: false,
             announce_within_secs: 60,
         }
     }

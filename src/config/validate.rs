@@ -461,17 +461,18 @@ fn voice(c: &mut Checker, v: &file::Voice, place: &str) -> Voice {
             false
         }
     };
-    let (mut play_device, mut play_browser) = (d.play_device, d.play_browser);
+    let (mut play_device, mut play_browser, mut play_speech) = (d.play_device, d.play_browser, d.play_speech);
     if let Some(play) = &v.play {
         play_browser = false;
         for p in play.get_ref() {
             match p.get_ref().as_str() {
                 "device" => play_device = true,
                 "browser" => play_browser = true,
+                "speech" => play_speech = true,
                 other => c.err(
                     p.span(),
                     place,
-                    format!("play {other:?} must be \"device\" or \"browser\""),
+                    format!("play {other:?} must be \"device\", \"browser\" or \"speech\""),
                 ),
             }
         }
@@ -529,6 +530,7 @@ fn voice(c: &mut Checker, v: &file::Voice, place: &str) -> Voice {
         window_two_liang,
         play_device,
         play_browser,
+        play_speech,
         announce_within_secs: c.int(
             &v.announce_within_seconds,
             place,

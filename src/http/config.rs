@@ -259,6 +259,9 @@ fn voice(v: &crate::config::Voice) -> serde_json::Value {
     if v.play_browser {
         play.push("browser");
     }
+    if v.play_speech {
+        play.push("speech");
+    }
     serde_json::json!({
         "languages": v.languages.iter().map(|(l, _)| l.code()).collect::<Vec<_>>(),
         "zh": template(crate::config::Lang::Zh).unwrap_or_else(|| crate::config::ZH_TEMPLATE.to_owned()),

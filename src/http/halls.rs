@@ -63,6 +63,9 @@ pub struct HallEntry {
     pub windows: Vec<WindowEntry>,
     /// The hall display page plays each call's announcement.
     pub announce_in_browser: bool,
+    /// ... with the browser's own voice where it has one for each language
+    /// (`GET …/announcements/text`), the clips otherwise.
+    pub announce_speech: bool,
     /// Calls older than this are not spoken by a display that missed them.
     pub announce_within_secs: u32,
     /// The hall display's scrolling notice (温馨提示); empty: the page's own.
@@ -183,7 +186,8 @@ fn entry(c: &HallConfig) -> HallEntry {
                 zones: w.serves.iter().map(|s| c.spec.zones[s.zone].id).collect(),
             })
             .collect(),
-        announce_in_browser: c.voice.play_browser,
+        announce_in_browser: c.voice.play_browser || c.voice.play_speech,
+        announce_speech: c.voice.play_speech,
         announce_within_secs: c.voice.announce_within_secs,
         notice: c.display.notice.clone(),
         notice_en: c.display.notice_en.clone(),

@@ -58,6 +58,7 @@ use super::AppState;
         super::tickets::follow_up,
         super::windows::act,
         super::announcements::announcement,
+        super::announcements::announcement_text,
         super::reports::json_report,
         super::reports::csv_report,
         super::reports::archive_status,

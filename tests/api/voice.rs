@@ -73,6 +73,28 @@ async fn the_wav_for_a_real_call_says_the_number_and_the_window() {
         }
     }
 
+    // The same as text, for a display that speaks with its own voice.
+    let res = app
+        .client
+        .get(app.url(&format!(
+            "{HALL}/announcements/text?ticket={ticket}&window=4&pass={pass}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(text["parts"][0]["lang"], "zh-CN", "{text}");
+    assert_eq!(text["parts"][0]["text"], "请 A 零零一号到四号窗口办理", "{text}");
+    assert_eq!(text["repeat"], 2);
+    let res = app
+        .client
+        .get(app.url(&format!("{HALL}/announcements/text?ticket={ticket}&window=4")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
     // Only for signed-in screens and staff, and only real windows.
     let res = app
         .client
