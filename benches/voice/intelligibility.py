@@ -61,49 +61,75 @@ def zh_number(s):
     return n
 
 
+# The words around the number are the template's: heard as a homophone
+# (好 for 号, 導 for 到, "Take it" for "ticket") they do not change the
+# call. What is scored is the call's content: the letter and digits, and
+# the window's number, nothing missing and nothing extra.
+ZH_TO = "到導道刀倒島鬥等当當"
+ZH_HAO = "号好後后浩豪厚毫耗"
+
+
+def zh_chars_to_ticket(s):
+    """Latin letters and digits of `s`, in order, Chinese numerals as digits."""
+    out = ""
+    for c in s.upper():
+        if "A" <= c <= "Z" or c.isdigit():
+            out += c
+        elif c in ZH_DIGITS or c in "〇幺两":
+            out += str(ZH_DIGITS.index({"〇": "零", "幺": "一", "两": "二"}.get(c, c)))
+    return out
+
+
 def heard_zh(text):
     """(ticket, window) from a Mandarin transcript, as written: 'A023', 21."""
-    t = re.sub(r"[\s,，。.、!！?？:：;；\-—]", "", text.translate(T2S)).upper()
-    if "到" not in t:
+    t = re.sub(r"[\s,，。.、!！?？:：;；\-—]", "", text.translate(T2S))
+    cut = next((i for i, c in enumerate(t) if c in ZH_TO and i > 0), None)
+    if cut is None:
         return None, None
-    before, after = t.split("到", 1)
-    before = re.sub(r"^请", "", before)
-    before = re.sub(r"号$", "", before)
-    ticket = "".join(str(ZH_DIGITS.index(c)) if c in ZH_DIGITS else c for c in before)
-    m = re.match(r"(.*?)号", after)
-    window = zh_number(m.group(1)) if m else None
-    return ticket, window
+    ticket = zh_chars_to_ticket(t[:cut]) or None
+    rest = t[cut + 1:]
+    end = next((i for i, c in enumerate(rest) if c in ZH_HAO), len(rest))
+    digits = re.sub(r"[^0-9零一二三四五六七八九十百两〇]", "", rest[:end])
+    return ticket, zh_number(digits) if digits else None
 
 
 def en_tokens(s):
     return re.findall(r"[a-z]+|\d+", s.lower().replace("-", " "))
 
 
+FILLER = {"ticket", "tickets", "take", "it", "number", "numbers", "the", "a", "an"}
+
+
 def heard_en(text):
     """(ticket, window) from an English transcript."""
     t = text.lower()
-    m = re.search(r"(?:ticket|number)?(.*?)(?:please|go to|window)", t)
-    if not m or "window" not in t:
+    if "window" not in t:
         return None, None
+    head, tail = t.split("please", 1) if "please" in t else t.split("window", 1)
+    toks = en_tokens(head)
+    # The letter: a lone letter (or a letter name) before the digits, or
+    # glued to them ("d306"); "a" is a letter only where one is expected.
     ticket = ""
-    toks = en_tokens(m.group(1))
+    letter_at = None
     for i, w in enumerate(toks):
-        if w.isdigit():
-            ticket += w
-        elif w in ("ticket", "number", "tickets", "numbers"):
+        if re.fullmatch(r"[a-z]\d+", w) or (w in EN_LETTERS and i + 1 < len(toks)
+                                             and (toks[i + 1].isdigit() or toks[i + 1] in EN_WORDS)):
+            letter_at = i
+    for i, w in enumerate(toks):
+        if letter_at is not None and i < letter_at:
             continue
-        elif i == 0 and w in EN_LETTERS:
-            ticket += EN_LETTERS[w]
+        if i == letter_at:
+            ticket += EN_LETTERS.get(w, w).upper() if not w[1:].isdigit() else w.upper()
+        elif w.isdigit():
+            ticket += w
         elif w in EN_WORDS and EN_WORDS[w] < 10:
             ticket += str(EN_WORDS[w])
-        elif len(w) > 1 and w[0].isalpha() and w[1:].isdigit():
-            ticket += w.upper()
+        elif w in FILLER and letter_at is None:
+            continue
         else:
             ticket += w.upper()
-    ticket = ticket.upper()
-    # "A023" may come back as "a023": one token, letter and digits.
-    after = t.split("window", 1)[1]
-    toks = en_tokens(after)
+    after = re.split(r"windows?(?: of)?", t, maxsplit=1)[-1]
+    toks = [w for w in en_tokens(after) if w not in ("of", "the", "number")]
     window = None
     if toks and toks[0].isdigit():
         window = int(toks[0])
@@ -111,7 +137,7 @@ def heard_en(text):
         window = EN_WORDS[toks[0]]
         if window >= 20 and len(toks) > 1 and toks[1] in EN_WORDS and EN_WORDS[toks[1]] < 10:
             window += EN_WORDS[toks[1]]
-    return ticket, window
+    return ticket or None, window
 
 
 def sentence(lang, ticket, window, liang):
@@ -165,13 +191,7 @@ def listen(model, lang, calls, folder):
     for ticket, window, liang in calls:
         segs, _ = model.transcribe(os.path.join(folder, wav_name(ticket, window, liang)), language=lang, beam_size=5)
         text = "".join(s.text for s in segs).strip()
-        got_t, got_w = (heard_zh if lang == "zh" else heard_en)(text)
-        digits = re.sub(r"\D", "", ticket)
-        rows.append({
-            "ticket": ticket, "window": window, "liang": liang, "heard": text,
-            "ticket_ok": got_t == ticket, "digits_ok": got_t is not None and re.sub(r"\D", "", got_t) == digits,
-            "window_ok": got_w == window, "exact": got_t == ticket and got_w == window,
-        })
+        rows.append(score(lang, {"ticket": ticket, "window": window, "liang": liang, "heard": text}))
     return rows
 
 
@@ -182,7 +202,44 @@ def summary(rows):
             "window": pct("window_ok")}
 
 
+def score(lang, row):
+    got_t, got_w = (heard_zh if lang == "zh" else heard_en)(row["heard"])
+    ticket, window = row["ticket"], row["window"]
+    digits = re.sub(r"\D", "", ticket)
+    row.update({
+        "ticket_ok": got_t == ticket, "digits_ok": got_t is not None and re.sub(r"\D", "", got_t) == digits,
+        "window_ok": got_w == window, "exact": got_t == ticket and got_w == window,
+    })
+    return row
+
+
+def rescore(path):
+    """Scores a report's transcripts again (after a change to the scoring)."""
+    report = json.load(open(path, encoding="utf-8"))
+    for key, r in report.items():
+        lang = key.split("/")[0]
+        r["calls"] = [score(lang, c) for c in r["calls"]]
+        r["summary"] = summary(r["calls"])
+    json.dump(report, open(path, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    return report
+
+
+def show(report):
+    for key, r in report.items():
+        s = r["summary"]
+        print(f"{key:14} exact {s['exact']:5.1f}%  ticket {s['ticket']:5.1f}%  digits {s['digits']:5.1f}%"
+              f"  window {s['window']:5.1f}%  ({s['calls']} calls)")
+    for key, r in report.items():
+        misses = [c for c in r["calls"] if not c["exact"]]
+        print(f"\n{key}: {len(misses)} not exact")
+        for c in misses:
+            print(f"  {c['ticket']} → {c['window']}{' (两)' if c['liang'] else ''}: {c['heard']}")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--rescore":
+        show(rescore(sys.argv[2]))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--voice-tool", required=True)
     ap.add_argument("--sounds", required=True, action="append",
@@ -219,11 +276,8 @@ def main():
                   f"  window {s['window']:5.1f}%  ({s['calls']} calls, {time.time() - t0:.0f} s)", flush=True)
     with open(os.path.join(a.out, "report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, ensure_ascii=False, indent=1)
-    for key, r in report.items():
-        misses = [c for c in r["calls"] if not c["exact"]]
-        print(f"\n{key}: {len(misses)} not exact")
-        for c in misses[:80]:
-            print(f"  {c['ticket']} → {c['window']}{' (两)' if c['liang'] else ''}: {c['heard']}")
+    print()
+    show(report)
 
 
 if __name__ == "__main__":

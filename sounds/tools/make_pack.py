@@ -102,8 +102,11 @@ class Cutter:
         a, b = spans[1]
         lo, hi = int(starts[a + 1]), int(starts[b + 1])
         # Cut in the quietest spot just outside the clip's own phonemes
-        # (within the space or pause around it), never inside them.
-        lo = self.quiet(audio, lo - FRAME * 2, lo + FRAME // 4) if pieces[0] else max(0, lo - FRAME * 3)
+        # (within the space or pause around it), never inside them. The
+        # sound runs a frame or two ahead of the predicted durations, and
+        # a fricative onset (s, sh, x) is as quiet as a pause: the start is
+        # looked for well before the predicted one, or "six" loses its s.
+        lo = self.quiet(audio, lo - FRAME * 3, lo - FRAME) if pieces[0] else max(0, lo - FRAME * 3)
         hi = self.quiet(audio, hi - FRAME // 4, hi + FRAME * 2)
         clip = audio[lo:hi].copy()
         fade = min(96, len(clip) // 4)  # 4 ms

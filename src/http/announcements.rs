@@ -38,6 +38,31 @@ pub struct AnnouncementQuery {
     pub token: Option<String>,
 }
 
+/// The call asked about, for a signed-in screen or staff member, and the
+/// hall's voice.
+fn the_call(
+    state: &AppState,
+    headers: &HeaderMap,
+    hall: crate::engine::HallId,
+    q: Result<Query<AnnouncementQuery>, QueryRejection>,
+) -> Result<
+    (
+        crate::config::Voice,
+        crate::engine::TicketNumber,
+        crate::engine::WindowNo,
+    ),
+    ApiError,
+> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
+    if q.token.is_some() {
+        return Err(super::extract::token_in_address());
+    }
+    state.principal(headers, q.pass.as_deref(), hall)?;
+    let ticket = ticket_number(&q.ticket)?;
+    let window = window_no(state, hall, &q.window)?;
+    Ok((hall_config(state, hall)?.voice.clone(), ticket, window))
+}
+
 #[utoipa::path(get, path = "/api/v1/halls/{hall}/announcements", tag = "halls",
     params(("hall" = String, Path, description = "The hall's id"), AnnouncementQuery), security(("bearer" = [])),
     responses((status = 200, content_type = "audio/wav", description = "16-bit mono WAV at 22,050 Hz"),
@@ -48,14 +73,7 @@ pub async fn announcement(
     HallPath(hall): HallPath,
     q: Result<Query<AnnouncementQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
-    if q.token.is_some() {
-        return Err(super::extract::token_in_address());
-    }
-    state.principal(&headers, q.pass.as_deref(), hall)?;
-    let ticket = ticket_number(&q.ticket)?;
-    let window = window_no(&state, hall, &q.window)?;
-    let voice = hall_config(&state, hall)?.voice.clone();
+    let (voice, ticket, window) = the_call(&state, &headers, hall, q)?;
     let announcer = state.announcer.clone();
     let wav = tokio::task::spawn_blocking(move || announcer.wav(&voice, ticket, window))
         .await
@@ -103,14 +121,7 @@ pub async fn announcement_text(
     HallPath(hall): HallPath,
     q: Result<Query<AnnouncementQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
-    if q.token.is_some() {
-        return Err(super::extract::token_in_address());
-    }
-    state.principal(&headers, q.pass.as_deref(), hall)?;
-    let ticket = ticket_number(&q.ticket)?;
-    let window = window_no(&state, hall, &q.window)?;
-    let voice = hall_config(&state, hall)?.voice.clone();
+    let (voice, ticket, window) = the_call(&state, &headers, hall, q)?;
     let parts = state
         .announcer
         .text(&voice, ticket, window)
