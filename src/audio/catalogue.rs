@@ -17,7 +17,8 @@ pub struct Entry {
     /// The sentence it is said in, `text` in brackets: say the whole,
     /// keep the bracketed part.
     pub context: String,
-    /// A pack must have it; the others improve on a fallback.
+    /// A pack must have it (a letter: its own file or the older
+    /// `letters/X.wav`); the others improve on a fallback.
     pub required: bool,
 }
 
@@ -135,13 +136,13 @@ pub fn entries() -> Vec<Entry> {
             Clip::Letter(Lang::Zh, c),
             c.to_string(),
             format!("请 [{c}]，零零一号，到五号窗口办理"),
-            false,
+            true,
         );
         add(
             Clip::Letter(Lang::En, c),
             c.to_string(),
             format!("Ticket [{c}], zero zero one, please go to window five."),
-            false,
+            true,
         );
     }
     for d in 0..10u8 {

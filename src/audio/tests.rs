@@ -51,9 +51,11 @@ fn a_recorded_session_is_cut_back_into_its_clips() {
     // A voice actor's take: the required Mandarin clips, in list order, a
     // pause between each, recorded softly and with hum under it.
     let clips = clips();
+    // (Letters are left out: cut from "请 [A]，", each ends in the comma's
+    // pause, which a session's cutter rightly drops.)
     let list: Vec<_> = catalogue::entries()
         .into_iter()
-        .filter(|e| e.required && e.file.starts_with("zh/"))
+        .filter(|e| e.required && e.file.starts_with("zh/") && !matches!(e.clip, Clip::Letter(..)))
         .collect();
     let mut session = vec![0.0f32; RATE as usize / 2];
     for e in &list {
