@@ -92,7 +92,7 @@ impl Clips {
                 Some(s) => {
                     map.insert(e.clip, s);
                 }
-                None if e.required || fallback_file(&e.clip).is_some() => {
+                None if e.required => {
                     return Err(file_err(&dir.join(&e.file), format!("missing (looked for {tried})")));
                 }
                 None => {}
