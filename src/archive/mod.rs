@@ -26,7 +26,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::engine::{Event, HallId, HallSpec};
 use crate::report::Part;
-use crate::store::{Change, Stream};
+use crate::store::{Batch, Change, Stream};
 pub use rows::{Day, Rows};
 use write::Statements;
 pub use write::{Cursor, WriteError};
@@ -292,14 +292,14 @@ async fn archive_once(
     let mut writers = tokio::task::JoinSet::new();
     let mut jobs = Vec::with_capacity(WRITERS);
     for _ in 0..WRITERS {
-        let mut client = connect(archive).await?;
+        let client = connect(archive).await?;
         let st = Statements::prepare(&client).await?;
         let (send, queue) = tokio::sync::mpsc::channel(IN_FLIGHT);
         let status = archive.status.clone();
         // A JoinSet ends its tasks when dropped: whatever ends this
         // attempt ends its writers (a transaction cut off is rolled
         // back), so the next attempt starts alone from the cursors.
-        writers.spawn(async move { write_loop(&mut client, &st, queue, &status).await });
+        writers.spawn(async move { write_loop(&client, &st, queue, &status).await });
         jobs.push(send);
     }
     let writer_of = |hall: HallId| {
@@ -321,12 +321,12 @@ async fn archive_once(
             return Ok(());
         }
         // Per hall, in log order; a reset splits its runs.
-        let mut runs: Vec<(HallId, Option<Vec<Event>>)> = Vec::new();
+        let mut runs: Vec<(HallId, Option<Vec<Arc<Batch>>>)> = Vec::new();
         for c in changes {
             match c {
                 Change::Batch(b) => match runs.iter_mut().rev().find(|(h, _)| *h == b.hall) {
-                    Some((_, Some(evs))) => evs.extend(b.events.iter().cloned()),
-                    _ => runs.push((b.hall, Some(b.events.clone()))),
+                    Some((_, Some(batches))) => batches.push(b),
+                    _ => runs.push((b.hall, Some(vec![b]))),
                 },
                 Change::Reset(h) => runs.push((h, None)),
             }
@@ -334,11 +334,8 @@ async fn archive_once(
         for (id, run) in runs {
             let Some(hall) = halls.get_mut(&id) else { continue };
             match run {
-                Some(events) => {
-                    for chunk in events.chunks(RUN) {
-                        let Some(pending) = archive_run(id, hall, chunk)? else {
-                            continue;
-                        };
+                Some(batches) => {
+                    for pending in archive_runs(id, hall, &batches)? {
                         if jobs[writer_of(id)].send(Job::Write(Box::new(pending))).await.is_err() {
                             return failed_writer(&mut writers).await;
                         }
@@ -376,6 +373,8 @@ const WRITERS: usize = 1;
 const IN_FLIGHT: usize = 4;
 /// Runs written in one transaction at most.
 const PER_TRANSACTION: usize = 16;
+/// Transactions sent to a writer's connection and not yet answered.
+const TRANSACTIONS_IN_FLIGHT: usize = 2;
 
 /// A run's rows, ready to write.
 struct Pending {
@@ -394,15 +393,37 @@ enum Job {
 
 /// Writes runs in order, those waiting together in one transaction (one
 /// commit for several halls' runs), until the queue closes or a write fails.
+/// The next transaction is sent while one is still being answered, so that
+/// PostgreSQL always has work: up to [`TRANSACTIONS_IN_FLIGHT`] at once.
 async fn write_loop(
-    client: &mut Client,
+    client: &Client,
     st: &Statements,
     mut queue: tokio::sync::mpsc::Receiver<Job>,
     status: &Status,
 ) -> Result<(), WriteError> {
-    let mut batch: Vec<Pending> = Vec::new();
-    let mut flushes = Vec::new();
-    while let Some(job) = queue.recv().await {
+    let mut in_flight = futures_util::stream::FuturesOrdered::new();
+    let written = |batch: Vec<Pending>| {
+        for p in batch {
+            status.set_archived(p.hall, p.to.seq);
+            status.events.fetch_add(p.events, Ordering::Relaxed);
+        }
+    };
+    loop {
+        let job = tokio::select! {
+            Some(done) = futures_util::StreamExt::next(&mut in_flight) => {
+                written(done?);
+                continue;
+            }
+            job = queue.recv(), if in_flight.len() < TRANSACTIONS_IN_FLIGHT => job,
+        };
+        let Some(job) = job else {
+            while let Some(done) = futures_util::StreamExt::next(&mut in_flight).await {
+                written(done?);
+            }
+            return Ok(());
+        };
+        let mut batch: Vec<Pending> = Vec::new();
+        let mut flushes = Vec::new();
         let mut next = Some(job);
         while let Some(job) = next.take() {
             match job {
@@ -414,18 +435,25 @@ async fn write_loop(
             }
         }
         if !batch.is_empty() {
-            let items: Vec<_> = batch.iter().map(|p| (p.hall, p.expected, p.to, &p.rows)).collect();
-            write::write(client, st, &items).await?;
-            for p in batch.drain(..) {
-                status.set_archived(p.hall, p.to.seq);
-                status.events.fetch_add(p.events, Ordering::Relaxed);
+            in_flight.push_back(send(client, st, batch));
+        }
+        if !flushes.is_empty() {
+            while let Some(done) = futures_util::StreamExt::next(&mut in_flight).await {
+                written(done?);
+            }
+            for done in flushes {
+                let _ = done.send(());
             }
         }
-        for done in flushes.drain(..) {
-            let _ = done.send(());
-        }
     }
-    Ok(())
+}
+
+/// One transaction of runs, handed back once written.
+async fn send(client: &Client, st: &Statements, batch: Vec<Pending>) -> Result<Vec<Pending>, WriteError> {
+    let items: Vec<_> = batch.iter().map(|p| (p.hall, p.expected, p.to, &p.rows)).collect();
+    write::write(client, st, &items).await?;
+    drop(items);
+    Ok(batch)
 }
 
 /// What a writer's end means: the stream ended (`Ok`), or a failure
@@ -442,11 +470,28 @@ async fn failed_writer(writers: &mut tokio::task::JoinSet<Result<(), WriteError>
     Err(WriteError::Corrupt("the archive's writers stopped".into()))
 }
 
+/// The runs of a hall's consecutive batches, [`RUN`] events at most each.
+fn archive_runs(id: HallId, hall: &mut HallArchive, batches: &[Arc<Batch>]) -> Result<Vec<Pending>, WriteError> {
+    let mut out = Vec::new();
+    let mut chunk: Vec<&Event> = Vec::with_capacity(RUN);
+    let events = batches.iter().flat_map(|b| b.events.iter());
+    for e in events {
+        chunk.push(e);
+        if chunk.len() == RUN {
+            out.extend(archive_run(id, hall, &chunk)?);
+            chunk.clear();
+        }
+    }
+    out.extend(archive_run(id, hall, &chunk)?);
+    Ok(out)
+}
+
 /// The rows of consecutive events of one hall, to be written in one
 /// transaction with its cursor; `None` if all were archived already.
-fn archive_run(id: HallId, hall: &mut HallArchive, events: &[Event]) -> Result<Option<Pending>, WriteError> {
+fn archive_run(id: HallId, hall: &mut HallArchive, events: &[&Event]) -> Result<Option<Pending>, WriteError> {
     // Already archived (a catch-up that overlaps) is skipped.
-    let events: Vec<&Event> = events.iter().filter(|e| e.seq > hall.cursor.seq).collect();
+    let skip = events.iter().take_while(|e| e.seq <= hall.cursor.seq).count();
+    let events = &events[skip..];
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
         return Ok(None);
     };
@@ -457,7 +502,7 @@ fn archive_run(id: HallId, hall: &mut HallArchive, events: &[Event]) -> Result<O
         )));
     }
     let mut rows = Rows::default();
-    for e in &events {
+    for e in events {
         hall.day.feed(e, &mut rows).map_err(WriteError::Corrupt)?;
     }
     let to = Cursor {

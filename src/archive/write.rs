@@ -5,8 +5,11 @@
 //! the cursor, so each (hall, seq) is archived exactly once.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use jiff::civil::Date;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement, Transaction};
 
 use super::rows::{RatingRow, Rows, SpellRow};
@@ -35,7 +38,11 @@ pub struct Cursor {
 
 /// The statements every run uses, prepared once per connection.
 pub struct Statements {
+    begin: Statement,
+    commit: Statement,
     lock_cursor: Statement,
+    expect_cursor: Statement,
+    report_day: Statement,
     events: Statement,
     tickets: Statement,
     ratings: Statement,
@@ -97,11 +104,19 @@ const CURSOR: &str = "INSERT INTO hallcall.cursors (hall, seq, day, day_seq, upd
      ON CONFLICT (hall) DO UPDATE SET seq = EXCLUDED.seq, day = EXCLUDED.day,
          day_seq = EXCLUDED.day_seq, updated_at = now()";
 
+const REPORT_DAY: &str =
+    "INSERT INTO hallcall.report_days (hall, day, part) VALUES ($1, $2::text::date, $3::text::jsonb)
+     ON CONFLICT (hall, day) DO UPDATE SET part = EXCLUDED.part";
+
 impl Statements {
     /// # Errors
     /// PostgreSQL refused to prepare them (a schema this build does not know).
     pub async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
         Ok(Statements {
+            begin: client.prepare("BEGIN").await?,
+            commit: client.prepare("COMMIT").await?,
+            expect_cursor: client.prepare("SELECT hallcall.expect_cursor($1, $2)").await?,
+            report_day: client.prepare(REPORT_DAY).await?,
             lock_cursor: client
                 .prepare("SELECT seq FROM hallcall.cursors WHERE hall = $1 FOR UPDATE")
                 .await?,
@@ -177,25 +192,295 @@ pub async fn events(client: &Client, hall: HallId, from: u64, to: u64) -> Result
         .collect()
 }
 
+/// A statement on its way, borrowing its parameters.
+type Sent<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
+/// A parameter as `execute_raw` takes it.
+type P<'a> = &'a (dyn ToSql + Sync);
+
 /// Writes each run's rows of its hall and moves the hall's cursor from what
 /// it expects to where the run ends, all in one transaction.
 ///
+/// The whole transaction is sent at once and its answers read after: one
+/// round trip, however many statements. PostgreSQL itself checks each
+/// hall's cursor (`hallcall.expect_cursor`), so a cursor found elsewhere
+/// fails the transaction before anything after the check is applied. A
+/// writer may send the next transaction before this one's answers are in:
+/// if this one fails, the next one's check fails too.
+///
 /// # Errors
 /// PostgreSQL failed (nothing was written), or the cursor was elsewhere.
-pub async fn write(
-    client: &mut Client,
-    st: &Statements,
-    runs: &[(HallId, u64, Cursor, &Rows)],
-) -> Result<(), WriteError> {
-    let tx = client.transaction().await?;
-    // In order: a hall's second run checks the cursor its first moved.
-    for &(hall, expected, to, rows) in runs {
-        check_cursor(&tx, st, hall, expected).await?;
-        write_rows(&tx, st, hall, rows).await?;
-        set_cursor(&tx, st, hall, to).await?;
+pub async fn write(client: &Client, st: &Statements, runs: &[(HallId, u64, Cursor, &Rows)]) -> Result<(), WriteError> {
+    let params = runs
+        .iter()
+        .map(|&(hall, expected, to, rows)| RunParams::of(hall, expected, to, rows))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut sent: Vec<Sent<'_>> = Vec::new();
+    sent.push(Box::pin(client.execute_raw(&st.begin, std::iter::empty::<P<'_>>())));
+    for p in &params {
+        p.send(client, st, &mut sent);
     }
-    tx.commit().await?;
+    sent.push(Box::pin(client.execute_raw(&st.commit, std::iter::empty::<P<'_>>())));
+    // In order: the first failure is the cause, those after it only say
+    // the transaction was aborted.
+    for answer in futures_util::future::join_all(sent).await {
+        if let Err(e) = answer {
+            return Err(cursor_moved(&e, runs).unwrap_or(WriteError::Pg(e)));
+        }
+    }
     Ok(())
+}
+
+/// The cursor check's failure, as the error a caller acts on.
+fn cursor_moved(e: &tokio_postgres::Error, runs: &[(HallId, u64, Cursor, &Rows)]) -> Option<WriteError> {
+    let db = e.as_db_error()?;
+    if db.code().code() != "HC001" {
+        return None;
+    }
+    let found: u64 = db.detail()?.parse().ok()?;
+    let (hall, expected) = runs
+        .iter()
+        .find(|r| db.message().starts_with(&format!("hall {}:", r.0)))
+        .map(|r| (r.0, r.1))?;
+    Some(WriteError::Moved { hall, expected, found })
+}
+
+/// One run's parameters, owned or borrowed from its rows.
+struct RunParams<'a> {
+    hall: String,
+    expected: i64,
+    to: i64,
+    to_day: Option<String>,
+    to_day_seq: Option<i64>,
+    events: Option<EventParams<'a>>,
+    tickets: Option<TicketParams<'a>>,
+    ratings: Option<RatingParams<'a>>,
+    follow_ups: Option<FollowUpParams<'a>>,
+    sessions: Option<SpellParams<'a>>,
+    pauses: Option<SpellParams<'a>>,
+    days: Vec<(String, String)>,
+}
+
+struct EventParams<'a> {
+    seqs: Vec<i64>,
+    ats: Vec<i64>,
+    days: Vec<Option<String>>,
+    kinds: Vec<&'a str>,
+    bodies: Vec<&'a str>,
+}
+
+struct TicketParams<'a> {
+    day: Vec<String>,
+    number: Vec<String>,
+    zone: Vec<&'a str>,
+    service: Vec<&'a str>,
+    lane: Vec<&'a str>,
+    category: Vec<Option<&'a str>>,
+    channel: Vec<&'a str>,
+    issued: Vec<i64>,
+    first: Vec<Option<i64>>,
+    calls: Vec<i32>,
+    recalls: Vec<i32>,
+    skips: Vec<i32>,
+    transfers: Vec<i32>,
+    started: Vec<Option<i64>>,
+    finished: Vec<Option<i64>>,
+    window: Vec<Option<i32>>,
+    staff: Vec<Option<&'a str>>,
+    outcome: Vec<&'a str>,
+}
+
+struct RatingParams<'a> {
+    day: Vec<String>,
+    number: Vec<String>,
+    window: Vec<i32>,
+    staff: Vec<Option<&'a str>>,
+    level: Vec<&'a str>,
+    bad: Vec<bool>,
+    comment: Vec<Option<&'a str>>,
+    at: Vec<i64>,
+}
+
+struct FollowUpParams<'a> {
+    seqs: Vec<i64>,
+    day: Vec<String>,
+    number: Vec<String>,
+    step: Vec<&'a str>,
+    note: Vec<&'a str>,
+    at: Vec<i64>,
+}
+
+struct SpellParams<'a> {
+    day: Vec<String>,
+    window: Vec<i32>,
+    staff: Vec<Option<&'a str>>,
+    reason: Vec<&'a str>,
+    from: Vec<i64>,
+    until: Vec<Option<i64>>,
+}
+
+impl<'a> RunParams<'a> {
+    fn of(hall: HallId, expected: u64, to: Cursor, rows: &'a Rows) -> Result<RunParams<'a>, WriteError> {
+        let events = (!rows.events.is_empty()).then(|| {
+            let e = &rows.events;
+            EventParams {
+                seqs: e.iter().map(|r| seq(r.seq)).collect(),
+                ats: e.iter().map(|r| r.at.0).collect(),
+                days: e.iter().map(|r| r.day.map(|d| d.to_string())).collect(),
+                kinds: e.iter().map(|r| r.kind.as_str()).collect(),
+                bodies: e.iter().map(|r| r.body.as_str()).collect(),
+            }
+        });
+        let tickets = (!rows.tickets.is_empty()).then(|| {
+            let t: Vec<_> = rows.tickets.values().collect();
+            TicketParams {
+                day: t.iter().map(|r| r.day.to_string()).collect(),
+                number: t.iter().map(|r| r.number.to_string()).collect(),
+                zone: t.iter().map(|r| r.zone.as_str()).collect(),
+                service: t.iter().map(|r| r.service.as_str()).collect(),
+                lane: t.iter().map(|r| r.lane).collect(),
+                category: t.iter().map(|r| r.category.as_deref()).collect(),
+                channel: t.iter().map(|r| r.channel.as_str()).collect(),
+                issued: t.iter().map(|r| r.issued_at.0).collect(),
+                first: t.iter().map(|r| ms(r.first_called_at)).collect(),
+                calls: t.iter().map(|r| r.calls).collect(),
+                recalls: t.iter().map(|r| r.recalls).collect(),
+                skips: t.iter().map(|r| r.skips).collect(),
+                transfers: t.iter().map(|r| r.transfers).collect(),
+                started: t.iter().map(|r| ms(r.started_at)).collect(),
+                finished: t.iter().map(|r| ms(r.finished_at)).collect(),
+                window: t.iter().map(|r| r.window.map(i32::from)).collect(),
+                staff: t.iter().map(|r| r.staff.as_deref()).collect(),
+                outcome: t.iter().map(|r| r.outcome.as_str()).collect(),
+            }
+        });
+        let ratings = (!rows.ratings.is_empty()).then(|| {
+            // One row per ticket in a statement (ON CONFLICT touches a row
+            // once): the latest rating of a ticket in the run wins.
+            let mut latest: HashMap<(Date, TicketNumber), &RatingRow> = HashMap::new();
+            for r in &rows.ratings {
+                latest.insert((r.day, r.number), r);
+            }
+            let r: Vec<&RatingRow> = latest.into_values().collect();
+            RatingParams {
+                day: r.iter().map(|r| r.day.to_string()).collect(),
+                number: r.iter().map(|r| r.number.to_string()).collect(),
+                window: r.iter().map(|r| i32::from(r.window)).collect(),
+                staff: r.iter().map(|r| r.staff.as_deref()).collect(),
+                level: r.iter().map(|r| r.level.as_str()).collect(),
+                bad: r
+                    .iter()
+                    .map(|r| matches!(r.level.as_str(), "dissatisfied" | "very_dissatisfied"))
+                    .collect(),
+                comment: r.iter().map(|r| r.comment.as_deref()).collect(),
+                at: r.iter().map(|r| r.at.0).collect(),
+            }
+        });
+        let follow_ups = (!rows.follow_ups.is_empty()).then(|| {
+            let f = &rows.follow_ups;
+            FollowUpParams {
+                seqs: f.iter().map(|f| seq(f.seq)).collect(),
+                day: f.iter().map(|f| f.day.to_string()).collect(),
+                number: f.iter().map(|f| f.number.to_string()).collect(),
+                step: f.iter().map(|f| f.step.as_str()).collect(),
+                note: f.iter().map(|f| f.note.as_str()).collect(),
+                at: f.iter().map(|f| f.at.0).collect(),
+            }
+        });
+        let spells = |spells: &'a std::collections::BTreeMap<_, SpellRow>| {
+            (!spells.is_empty()).then(|| {
+                let s: Vec<&SpellRow> = spells.values().collect();
+                SpellParams {
+                    day: s.iter().map(|s| s.day.to_string()).collect(),
+                    window: s.iter().map(|s| i32::from(s.window)).collect(),
+                    staff: s.iter().map(|s| s.staff.as_deref()).collect(),
+                    reason: s.iter().map(|s| s.reason.as_deref().unwrap_or("other")).collect(),
+                    from: s.iter().map(|s| s.from.0).collect(),
+                    until: s.iter().map(|s| ms(s.until)).collect(),
+                }
+            })
+        };
+        let days = rows
+            .days
+            .iter()
+            .map(|(day, part)| {
+                let json = serde_json::to_string(part).map_err(|e| WriteError::Corrupt(e.to_string()))?;
+                Ok((day.to_string(), json))
+            })
+            .collect::<Result<_, WriteError>>()?;
+        Ok(RunParams {
+            hall: hall.as_str().to_owned(),
+            expected: seq(expected),
+            to: seq(to.seq),
+            to_day: to.day.map(|(d, _)| d.to_string()),
+            to_day_seq: to.day.map(|(_, s)| seq(s)),
+            events,
+            tickets,
+            ratings,
+            follow_ups,
+            sessions: spells(&rows.sessions),
+            pauses: spells(&rows.pauses),
+            days,
+        })
+    }
+
+    /// Sends the run's statements, in order: the cursor check, the rows,
+    /// the cursor.
+    fn send(&'a self, client: &'a Client, st: &'a Statements, out: &mut Vec<Sent<'a>>) {
+        let h: P<'a> = &self.hall;
+        out.push(Box::pin(client.execute_raw(&st.expect_cursor, [h, &self.expected])));
+        if let Some(e) = &self.events {
+            out.push(Box::pin(
+                client.execute_raw(&st.events, [h, &e.seqs, &e.ats, &e.days, &e.kinds, &e.bodies]),
+            ));
+        }
+        if let Some(t) = &self.tickets {
+            let p: [P<'a>; 19] = [
+                h,
+                &t.day,
+                &t.number,
+                &t.zone,
+                &t.service,
+                &t.lane,
+                &t.category,
+                &t.channel,
+                &t.issued,
+                &t.first,
+                &t.calls,
+                &t.recalls,
+                &t.skips,
+                &t.transfers,
+                &t.started,
+                &t.finished,
+                &t.window,
+                &t.staff,
+                &t.outcome,
+            ];
+            out.push(Box::pin(client.execute_raw(&st.tickets, p)));
+        }
+        if let Some(r) = &self.ratings {
+            let p: [P<'a>; 9] = [
+                h, &r.day, &r.number, &r.window, &r.staff, &r.level, &r.bad, &r.comment, &r.at,
+            ];
+            out.push(Box::pin(client.execute_raw(&st.ratings, p)));
+        }
+        if let Some(f) = &self.follow_ups {
+            let p: [P<'a>; 7] = [h, &f.seqs, &f.day, &f.number, &f.step, &f.note, &f.at];
+            out.push(Box::pin(client.execute_raw(&st.follow_ups, p)));
+        }
+        if let Some(s) = &self.sessions {
+            let p: [P<'a>; 6] = [h, &s.day, &s.window, &s.staff, &s.from, &s.until];
+            out.push(Box::pin(client.execute_raw(&st.sessions, p)));
+        }
+        if let Some(s) = &self.pauses {
+            let p: [P<'a>; 7] = [h, &s.day, &s.window, &s.staff, &s.reason, &s.from, &s.until];
+            out.push(Box::pin(client.execute_raw(&st.pauses, p)));
+        }
+        for (day, part) in &self.days {
+            out.push(Box::pin(client.execute_raw(&st.report_day, [h, day as P<'a>, part])));
+        }
+        let p: [P<'a>; 4] = [h, &self.to, &self.to_day, &self.to_day_seq];
+        out.push(Box::pin(client.execute_raw(&st.cursor, p)));
+    }
 }
 
 async fn check_cursor(tx: &Transaction<'_>, st: &Statements, hall: HallId, expected: u64) -> Result<(), WriteError> {
@@ -214,114 +499,6 @@ async fn set_cursor(tx: &Transaction<'_>, st: &Statements, hall: HallId, to: Cur
     let day_seq = to.day.map(|(_, s)| seq(s));
     tx.execute(&st.cursor, &[&hall.as_str(), &seq(to.seq), &day, &day_seq])
         .await?;
-    Ok(())
-}
-
-async fn write_rows(tx: &Transaction<'_>, st: &Statements, hall: HallId, rows: &Rows) -> Result<(), WriteError> {
-    let h = hall.as_str();
-    if !rows.events.is_empty() {
-        let e = &rows.events;
-        let seqs: Vec<i64> = e.iter().map(|r| seq(r.seq)).collect();
-        let ats: Vec<i64> = e.iter().map(|r| r.at.0).collect();
-        let days: Vec<Option<String>> = e.iter().map(|r| r.day.map(|d| d.to_string())).collect();
-        let kinds: Vec<&str> = e.iter().map(|r| r.kind.as_str()).collect();
-        let bodies: Vec<&str> = e.iter().map(|r| r.body.as_str()).collect();
-        tx.execute(&st.events, &[&h, &seqs, &ats, &days, &kinds, &bodies])
-            .await?;
-    }
-    if !rows.tickets.is_empty() {
-        let t: Vec<_> = rows.tickets.values().collect();
-        let day: Vec<String> = t.iter().map(|r| r.day.to_string()).collect();
-        let number: Vec<String> = t.iter().map(|r| r.number.to_string()).collect();
-        let zone: Vec<&str> = t.iter().map(|r| r.zone.as_str()).collect();
-        let service: Vec<&str> = t.iter().map(|r| r.service.as_str()).collect();
-        let lane: Vec<&str> = t.iter().map(|r| r.lane).collect();
-        let category: Vec<Option<&str>> = t.iter().map(|r| r.category.as_deref()).collect();
-        let channel: Vec<&str> = t.iter().map(|r| r.channel.as_str()).collect();
-        let issued: Vec<i64> = t.iter().map(|r| r.issued_at.0).collect();
-        let first: Vec<Option<i64>> = t.iter().map(|r| ms(r.first_called_at)).collect();
-        let calls: Vec<i32> = t.iter().map(|r| r.calls).collect();
-        let recalls: Vec<i32> = t.iter().map(|r| r.recalls).collect();
-        let skips: Vec<i32> = t.iter().map(|r| r.skips).collect();
-        let transfers: Vec<i32> = t.iter().map(|r| r.transfers).collect();
-        let started: Vec<Option<i64>> = t.iter().map(|r| ms(r.started_at)).collect();
-        let finished: Vec<Option<i64>> = t.iter().map(|r| ms(r.finished_at)).collect();
-        let window: Vec<Option<i32>> = t.iter().map(|r| r.window.map(i32::from)).collect();
-        let staff: Vec<Option<&str>> = t.iter().map(|r| r.staff.as_deref()).collect();
-        let outcome: Vec<&str> = t.iter().map(|r| r.outcome.as_str()).collect();
-        tx.execute(
-            &st.tickets,
-            &[
-                &h, &day, &number, &zone, &service, &lane, &category, &channel, &issued, &first, &calls, &recalls,
-                &skips, &transfers, &started, &finished, &window, &staff, &outcome,
-            ],
-        )
-        .await?;
-    }
-    if !rows.ratings.is_empty() {
-        // One row per ticket in a statement (ON CONFLICT touches a row
-        // once): the latest rating of a ticket in the run wins.
-        let mut latest: HashMap<(Date, TicketNumber), &RatingRow> = HashMap::new();
-        for r in &rows.ratings {
-            latest.insert((r.day, r.number), r);
-        }
-        let r: Vec<&RatingRow> = latest.into_values().collect();
-        let day: Vec<String> = r.iter().map(|r| r.day.to_string()).collect();
-        let number: Vec<String> = r.iter().map(|r| r.number.to_string()).collect();
-        let window: Vec<i32> = r.iter().map(|r| i32::from(r.window)).collect();
-        let staff: Vec<Option<&str>> = r.iter().map(|r| r.staff.as_deref()).collect();
-        let level: Vec<&str> = r.iter().map(|r| r.level.as_str()).collect();
-        let bad: Vec<bool> = r
-            .iter()
-            .map(|r| matches!(r.level.as_str(), "dissatisfied" | "very_dissatisfied"))
-            .collect();
-        let comment: Vec<Option<&str>> = r.iter().map(|r| r.comment.as_deref()).collect();
-        let at: Vec<i64> = r.iter().map(|r| r.at.0).collect();
-        tx.execute(
-            &st.ratings,
-            &[&h, &day, &number, &window, &staff, &level, &bad, &comment, &at],
-        )
-        .await?;
-    }
-    if !rows.follow_ups.is_empty() {
-        let f = &rows.follow_ups;
-        let seqs: Vec<i64> = f.iter().map(|f| seq(f.seq)).collect();
-        let day: Vec<String> = f.iter().map(|f| f.day.to_string()).collect();
-        let number: Vec<String> = f.iter().map(|f| f.number.to_string()).collect();
-        let step: Vec<&str> = f.iter().map(|f| f.step.as_str()).collect();
-        let note: Vec<&str> = f.iter().map(|f| f.note.as_str()).collect();
-        let at: Vec<i64> = f.iter().map(|f| f.at.0).collect();
-        tx.execute(&st.follow_ups, &[&h, &seqs, &day, &number, &step, &note, &at])
-            .await?;
-    }
-    for (spells, statement, pauses) in [(&rows.sessions, &st.sessions, false), (&rows.pauses, &st.pauses, true)] {
-        if spells.is_empty() {
-            continue;
-        }
-        let s: Vec<&SpellRow> = spells.values().collect();
-        let day: Vec<String> = s.iter().map(|s| s.day.to_string()).collect();
-        let window: Vec<i32> = s.iter().map(|s| i32::from(s.window)).collect();
-        let staff: Vec<Option<&str>> = s.iter().map(|s| s.staff.as_deref()).collect();
-        let from: Vec<i64> = s.iter().map(|s| s.from.0).collect();
-        let until: Vec<Option<i64>> = s.iter().map(|s| ms(s.until)).collect();
-        if pauses {
-            let reason: Vec<&str> = s.iter().map(|s| s.reason.as_deref().unwrap_or("other")).collect();
-            tx.execute(statement, &[&h, &day, &window, &staff, &reason, &from, &until])
-                .await?;
-        } else {
-            tx.execute(statement, &[&h, &day, &window, &staff, &from, &until])
-                .await?;
-        }
-    }
-    for (day, part) in &rows.days {
-        let json = serde_json::to_string(part).map_err(|e| WriteError::Corrupt(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO hallcall.report_days (hall, day, part) VALUES ($1, $2::text::date, $3::text::jsonb)
-             ON CONFLICT (hall, day) DO UPDATE SET part = EXCLUDED.part",
-            &[&h, &day.to_string(), &json],
-        )
-        .await?;
-    }
     Ok(())
 }
 

@@ -22,18 +22,19 @@ impl LogReader {
         LogReader::Journal(JournalReader::empty())
     }
 
-    /// The hall's events after `since`, in order, as far as durable now;
-    /// `None` when the log no longer holds the first of them.
+    /// The hall's events after `since`, in order, as far as durable now
+    /// or, once there are `enough`, perhaps fewer (a backlog read in
+    /// parts); `None` when the log no longer holds the first of them.
     ///
     /// # Errors
     /// The backend cannot be read, or holds data that does not read back.
-    pub async fn read_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+    pub async fn read_since(&self, hall: HallId, since: u64, enough: usize) -> Result<Option<Vec<Event>>, StoreError> {
         match self {
             LogReader::Journal(r) => {
                 let r = r.clone();
-                blocking(move || r.read_since(hall, since)).await
+                blocking(move || r.read_since(hall, since, enough)).await
             }
-            LogReader::Redis(r) => r.read_since(hall, since).await,
+            LogReader::Redis(r) => r.read_since(hall, since, enough).await,
         }
     }
 

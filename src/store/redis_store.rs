@@ -633,12 +633,13 @@ impl RedisStore {
         }
     }
 
-    /// The hall's events after `since`, in order; `None` when the stream
-    /// no longer holds the first of them (trimmed behind a snapshot).
+    /// The hall's events after `since`, in order, at most about `enough`
+    /// of them; `None` when the stream no longer holds the first of them
+    /// (trimmed behind a snapshot).
     ///
     /// # Errors
     /// As for [`RedisStore::read_days`].
-    pub async fn read_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+    pub async fn read_since(&self, hall: HallId, since: u64, enough: usize) -> Result<Option<Vec<Event>>, StoreError> {
         let events_key = self.key(hall, "events");
         let mut conn = self.conn.clone();
         // An entry's id is its last event: the first entry with an id past
@@ -668,7 +669,10 @@ impl RedisStore {
             return Ok(None);
         }
         let mut out = Vec::new();
-        read_range(&mut conn, &events_key, since + 1, None, &mut |e| {
+        let stop = u64::try_from(enough)
+            .ok()
+            .and_then(|n| since.checked_add(1)?.checked_add(n));
+        read_range(&mut conn, &events_key, since + 1, stop, &mut |e| {
             out.push(e);
             Ok(())
         })

@@ -33,6 +33,10 @@ use crate::engine::{Event, EventKind, Hall, HallId};
 const CHANNEL: usize = 8192;
 /// Events of each hall kept in memory behind its durable state.
 pub const TAIL_EVENTS: usize = 16_384;
+/// A subscriber far behind reads its backlog from the store in parts of
+/// at least this many events (whole business days): held in memory one
+/// part at a time, however far behind it is.
+pub(crate) const CATCH_UP_PART: usize = 32_768;
 
 /// One durable batch of one hall's events: consecutive sequence numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +250,7 @@ impl Stream {
             rx,
             next,
             ready: VecDeque::new(),
+            unfinished: VecDeque::new(),
             memory_only: false,
         }
     }
@@ -338,17 +343,26 @@ impl Stream {
         Ok(Some(f(&d.hall, d.epochs.current(), events)))
     }
 
-    /// Every durable event of the hall after `since`, across business days
-    /// (what a subscriber that fell behind missed); `None` when no longer
-    /// kept.
-    async fn read_all_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+    /// The durable events of the hall after `since`, across business days
+    /// (what a subscriber that fell behind missed): all of them, or, from
+    /// the store, a part of at least [`CATCH_UP_PART`] when there are more,
+    /// so that a subscriber a year behind holds a few days at a time.
+    /// `None` when no longer kept.
+    async fn read_some_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
         let Some(log) = self.log(hall) else {
             return Ok(None);
         };
-        let Some(mut events) = self.read(log, hall, since).await? else {
-            return Ok(None);
+        let from_memory = log.lock().tail_since(since);
+        let mut events = match from_memory {
+            Some(events) => return Ok(Some(events)),
+            None => match self.inner.log.read_since(hall, since, CATCH_UP_PART).await? {
+                Some(events) => events,
+                None => return Ok(None),
+            },
         };
-        Ok(log.lock().complete(since, &mut events).then_some(events))
+        // A part is enough; nothing read while more is durable is not.
+        let complete = log.lock().complete(since, &mut events);
+        Ok((complete || !events.is_empty()).then_some(events))
     }
 
     /// Every durable event of the hall after `since` if the tail still holds
@@ -362,7 +376,7 @@ impl Stream {
         let from_memory = log.lock().tail_since(since);
         match from_memory {
             Some(events) => Ok(Some(events)),
-            None => self.inner.log.read_since(hall, since).await,
+            None => self.inner.log.read_since(hall, since, usize::MAX).await,
         }
     }
 
@@ -450,6 +464,9 @@ pub struct Subscription {
     next: HashMap<HallId, u64>,
     /// Changes recovered after a lag, handed out before the channel's.
     ready: VecDeque<Change>,
+    /// Halls whose backlog was read in part: the next part is read once
+    /// `ready` is handed out.
+    unfinished: VecDeque<HallId>,
     /// Catch up from memory only (see [`Subscription::without_log`]).
     memory_only: bool,
 }
@@ -470,6 +487,11 @@ impl Subscription {
         loop {
             if let Some(c) = self.ready.pop_front() {
                 return Some(c);
+            }
+            if let Some(hall) = self.unfinished.pop_front() {
+                let since = self.next.get(&hall).map_or(0, |n| n - 1);
+                self.catch_up(hall, since).await;
+                continue;
             }
             let got = self.rx.recv().await;
             match self.take(got) {
@@ -498,6 +520,9 @@ impl Subscription {
             if let Some(c) = self.ready.pop_front() {
                 out.push(c);
                 continue;
+            }
+            if !self.unfinished.is_empty() {
+                break; // the next part on the next call
             }
             let got = match self.rx.try_recv() {
                 Ok(c) => Ok(c),
@@ -580,7 +605,7 @@ impl Subscription {
         let read = if self.memory_only {
             stream.tail_since(hall, since)
         } else {
-            stream.read_all_since(hall, since).await
+            stream.read_some_since(hall, since).await
         };
         let read = read.unwrap_or_else(|e| {
             tracing::warn!(%hall, error = %e, "cannot read what a subscriber missed: it starts over");
@@ -590,6 +615,9 @@ impl Subscription {
             Some(events) if !events.is_empty() => {
                 let batch = Arc::new(Batch { hall, events });
                 self.next.insert(hall, batch.seq() + 1);
+                if stream.durable_seq(hall).is_some_and(|s| s > batch.seq()) && !self.unfinished.contains(&hall) {
+                    self.unfinished.push_back(hall);
+                }
                 self.ready.push_back(Change::Batch(batch));
             }
             Some(_) => {}

@@ -951,7 +951,7 @@ impl Writer {
         let Backend::Redis(r) = &self.backend else {
             return Ok(durable);
         };
-        match r.read_since(hall, durable).await? {
+        match r.read_since(hall, durable, usize::MAX).await? {
             Some(events) if events.is_empty() => Ok(durable),
             Some(events) => {
                 let last = events.last().map_or(durable, |e| e.seq);

@@ -40,6 +40,17 @@ impl DayIndex {
             .copied()
     }
 
+    /// Where a read of the hall's events after `since` may stop once it
+    /// has `enough`: the start of the first day that begins past them, or
+    /// the end.
+    fn stop_after(&self, hall: HallId, since: u64, enough: usize) -> Position {
+        let past = since.saturating_add(1).saturating_add(enough as u64);
+        self.days
+            .get(&hall)
+            .and_then(|days| days.values().find(|(at, seq)| *seq >= past && *at < self.end))
+            .map_or(self.end, |(at, _)| *at)
+    }
+
     pub fn durable_to(&mut self, end: Position) {
         self.end = end;
     }
@@ -117,15 +128,18 @@ impl JournalReader {
 
     /// The hall's durable events after `since`, in order; `None` when the
     /// journal no longer holds the first of them. Reads from the start of
-    /// the business day `since + 1` falls in. Blocking I/O.
+    /// the business day `since + 1` falls in, to the end, or to the start
+    /// of the first day after `enough` events: a reader far behind takes
+    /// its backlog a few days at a time, each read starting where the last
+    /// ended. Blocking I/O.
     ///
     /// # Errors
     /// As for [`JournalReader::scan_days`].
-    pub fn read_since(&self, hall: HallId, since: u64) -> Result<Option<Vec<Event>>, StoreError> {
+    pub fn read_since(&self, hall: HallId, since: u64, enough: usize) -> Result<Option<Vec<Event>>, StoreError> {
         let (start, end) = {
             let index = self.index();
             match index.start_after(hall, since) {
-                Some((start, _)) => (start, index.end),
+                Some((start, _)) => (start, index.stop_after(hall, since, enough)),
                 None => return Ok(None),
             }
         };

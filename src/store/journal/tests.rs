@@ -388,13 +388,26 @@ fn what_a_reader_missed_reads_back_from_the_start_of_its_day() {
         Journal::open(dir.path(), opts).unwrap().journal.reader()
     }] {
         let a = hall("a");
-        assert_eq!(seqs_of(reader.read_since(a, 24).unwrap()), Some((25..=30).collect()));
-        assert_eq!(seqs_of(reader.read_since(a, 20).unwrap()), Some((21..=30).collect()));
-        // Across days, for subscribers that must see every event.
-        assert_eq!(seqs_of(reader.read_since(a, 3).unwrap()), Some((4..=30).collect()));
-        assert_eq!(seqs_of(reader.read_since(a, 30).unwrap()), Some(vec![]));
+        let all = usize::MAX;
         assert_eq!(
-            seqs_of(reader.read_since(hall("b"), 3).unwrap()),
+            seqs_of(reader.read_since(a, 24, all).unwrap()),
+            Some((25..=30).collect())
+        );
+        assert_eq!(
+            seqs_of(reader.read_since(a, 20, all).unwrap()),
+            Some((21..=30).collect())
+        );
+        // Across days, for subscribers that must see every event.
+        assert_eq!(seqs_of(reader.read_since(a, 3, all).unwrap()), Some((4..=30).collect()));
+        assert_eq!(seqs_of(reader.read_since(a, 30, all).unwrap()), Some(vec![]));
+        // A backlog a few days at a time: up to the first day that starts
+        // past `enough`, each read going on from the last.
+        assert_eq!(seqs_of(reader.read_since(a, 3, 5).unwrap()), Some((4..=10).collect()));
+        assert_eq!(seqs_of(reader.read_since(a, 3, 8).unwrap()), Some((4..=20).collect()));
+        assert_eq!(seqs_of(reader.read_since(a, 10, 1).unwrap()), Some((11..=20).collect()));
+        assert_eq!(seqs_of(reader.read_since(a, 20, 1).unwrap()), Some((21..=30).collect()));
+        assert_eq!(
+            seqs_of(reader.read_since(hall("b"), 3, all).unwrap()),
             None,
             "b has no day to read from"
         );

@@ -641,13 +641,24 @@ async fn what_a_reader_missed_reads_back_unless_trimmed() {
     store.append(&[(hall("a"), &second)]).await.unwrap();
     let read = |since| {
         let store = store.clone();
-        async move { store.read_since(hall("a"), since).await.unwrap().map(|e| seqs(&e)) }
+        async move {
+            store
+                .read_since(hall("a"), since, usize::MAX)
+                .await
+                .unwrap()
+                .map(|e| seqs(&e))
+        }
     };
     // From the middle of an entry, from its start, and up to date.
     assert_eq!(read(2).await, Some((3..=8).collect::<Vec<_>>()));
     assert_eq!(read(1).await, Some((2..=8).collect::<Vec<_>>()));
     assert_eq!(read(8).await, Some(vec![]));
     assert_eq!(read(0).await, Some((1..=8).collect::<Vec<_>>()));
+    // A backlog in parts: `enough` events, then the rest.
+    let part = store.read_since(hall("a"), 1, 3).await.unwrap().map(|e| seqs(&e));
+    assert_eq!(part, Some((2..=4).collect::<Vec<_>>()));
+    let rest = store.read_since(hall("a"), 4, 3).await.unwrap().map(|e| seqs(&e));
+    assert_eq!(rest, Some((5..=7).collect::<Vec<_>>()));
     // A snapshot trims day 1: what was in it can no longer be read.
     store.write_snapshot(&snapshot("a", 8, Some(d2))).await.unwrap();
     assert_eq!(read(2).await, None);

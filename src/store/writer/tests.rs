@@ -340,3 +340,63 @@ async fn snapshots_are_written_beside_the_writer_and_a_flush_waits_for_them() {
     let again = reopened.halls.iter().find(|h| h.spec().id == id).unwrap();
     assert_eq!(again.snapshot(), live.snapshot(), "the snapshot and the event after it");
 }
+
+#[tokio::test]
+async fn a_subscriber_days_behind_reads_its_backlog_in_parts_of_whole_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = sample()[0].clone();
+    let id = spec.id;
+    // Sixteen business days in the journal (from Tuesday 24 November):
+    // more than a part and the tail kept in memory together.
+    let mut live = Hall::new(spec.clone());
+    let mut all = Vec::new();
+    {
+        let opts = crate::store::journal::JournalOptions::default();
+        let mut journal = crate::store::journal::Journal::open(dir.path(), opts).unwrap().journal;
+        let weekdays = (0..).filter(|d: &i64| !matches!(d % 7, 4 | 5));
+        for day in weekdays.take(16) {
+            for i in 0..3_500i64 {
+                let zone = &spec.zones[(i as usize) % spec.zones.len()];
+                let cmd = Command::Issue(Issue::normal(zone.id, zone.services[0].id, Channel::Kiosk));
+                let at = Millis(NOW.0 + day * 86_400_000 + i * 1_000);
+                let events = live.execute(&cmd, at).unwrap();
+                journal.append(&[(id, &events)]).unwrap();
+                all.extend(events);
+            }
+        }
+    }
+    assert!(all.len() > super::super::stream::CATCH_UP_PART + super::super::stream::TAIL_EVENTS);
+    let opened = Store::open(StoreConfig {
+        location: Location::Journal(dir.path().to_path_buf()),
+        journal: crate::store::journal::JournalOptions::default(),
+        halls: vec![spec],
+        retention_days: 30,
+        metrics: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(opened.stream.durable_seq(id), all.last().map(|e| e.seq));
+    let mut sub = opened.stream.subscribe_after(&[(id, 0)].into()).await;
+    let mut got = Vec::new();
+    let mut parts = Vec::new();
+    while got.len() < all.len() {
+        match sub.recv().await.unwrap() {
+            Change::Batch(b) => {
+                assert_eq!(b.events[0].seq, got.len() as u64 + 1, "in order, none twice");
+                assert!(
+                    matches!(b.events[0].kind, crate::engine::EventKind::DayStarted { .. }),
+                    "each part starts a day"
+                );
+                parts.push(b.events.len());
+                got.extend(b.events.iter().cloned());
+            }
+            Change::Reset(h) => panic!("a reset of {h}"),
+        }
+    }
+    assert_eq!(got, all);
+    assert!(parts.len() >= 2, "read in parts: {parts:?}");
+    assert!(
+        parts.iter().all(|&n| n <= super::super::stream::CATCH_UP_PART + 3_501),
+        "no part more than a day past enough: {parts:?}"
+    );
+}
