@@ -9,6 +9,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "archive", include_str!("migrations/0001_archive.sql")),
     (2, "events_brin", include_str!("migrations/0002_events_brin.sql")),
     (3, "expect_cursor", include_str!("migrations/0003_expect_cursor.sql")),
+    (4, "event_pages", include_str!("migrations/0004_event_pages.sql")),
 ];
 
 /// The lock's key: "hallcall" in ASCII.

@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement, Transaction};
 
-use super::rows::{RatingRow, Rows, SpellRow};
+use super::rows::{EventRow, RatingRow, Rows, SpellRow};
 use crate::engine::{Event, EventKind, HallId, Millis, TicketNumber};
 use crate::report::Part;
 
@@ -52,9 +52,9 @@ pub struct Statements {
     cursor: Statement,
 }
 
-const EVENTS: &str = "INSERT INTO hallcall.events (hall, seq, at_ms, at, day, kind, body)
-     SELECT $1, s, a, to_timestamp(a / 1000.0), d::date, k, b::jsonb
-     FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS x(s, a, d, k, b)";
+const EVENTS: &str = "INSERT INTO hallcall.event_pages (hall, first_seq, last_seq, day, first_at, last_at, events)
+     SELECT $1, f, l, d::date, to_timestamp(fa / 1000.0), to_timestamp(la / 1000.0), e::json
+     FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS x(f, l, d, fa, la, e)";
 
 const TICKETS: &str = "INSERT INTO hallcall.tickets AS t (hall, day, number, zone, service, lane, category,
          channel, issued_at, first_called_at, calls, recalls, skips, transfers, started_at, finished_at,
@@ -173,8 +173,12 @@ pub async fn cursors(client: &Client) -> Result<HashMap<String, Cursor>, WriteEr
 pub async fn events(client: &Client, hall: HallId, from: u64, to: u64) -> Result<Vec<Event>, WriteError> {
     let rows = client
         .query(
-            "SELECT seq, at_ms, body::text FROM hallcall.events
-             WHERE hall = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq",
+            "SELECT s, (e ->> 'at_ms')::bigint, (e -> 'body')::text
+             FROM hallcall.event_pages p
+             CROSS JOIN LATERAL json_array_elements(p.events) AS x(e)
+             CROSS JOIN LATERAL (SELECT (e ->> 'seq')::bigint) AS y(s)
+             WHERE p.hall = $1 AND p.last_seq >= $2 AND p.first_seq <= $3 AND s BETWEEN $2 AND $3
+             ORDER BY s",
             &[&hall.as_str(), &seq(from), &seq(to)],
         )
         .await?;
@@ -251,7 +255,7 @@ struct RunParams<'a> {
     to: i64,
     to_day: Option<String>,
     to_day_seq: Option<i64>,
-    events: Option<EventParams<'a>>,
+    events: Option<EventParams>,
     tickets: Option<TicketParams<'a>>,
     ratings: Option<RatingParams<'a>>,
     follow_ups: Option<FollowUpParams<'a>>,
@@ -260,12 +264,61 @@ struct RunParams<'a> {
     days: Vec<(String, String)>,
 }
 
-struct EventParams<'a> {
-    seqs: Vec<i64>,
-    ats: Vec<i64>,
+/// The run's events as pages: one per business day they are of.
+struct EventParams {
+    firsts: Vec<i64>,
+    lasts: Vec<i64>,
     days: Vec<Option<String>>,
-    kinds: Vec<&'a str>,
-    bodies: Vec<&'a str>,
+    first_ats: Vec<i64>,
+    last_ats: Vec<i64>,
+    pages: Vec<String>,
+}
+
+impl EventParams {
+    fn of(events: &[EventRow]) -> EventParams {
+        let mut p = EventParams {
+            firsts: Vec::new(),
+            lasts: Vec::new(),
+            days: Vec::new(),
+            first_ats: Vec::new(),
+            last_ats: Vec::new(),
+            pages: Vec::new(),
+        };
+        for page in events.chunk_by(|a, b| a.day == b.day) {
+            let (first, last) = (&page[0], &page[page.len() - 1]);
+            p.firsts.push(seq(first.seq));
+            p.lasts.push(seq(last.seq));
+            p.days.push(first.day.map(|d| d.to_string()));
+            p.first_ats.push(first.at.0);
+            p.last_ats.push(last.at.0);
+            p.pages.push(page_json(page));
+        }
+        p
+    }
+}
+
+/// `[{"seq":…,"at_ms":…,"kind":"…","body":{…}},…]`: the bodies are the
+/// events' own JSON, copied as they are.
+fn page_json(events: &[EventRow]) -> String {
+    use std::fmt::Write;
+    let size: usize = events.iter().map(|e| e.body.len() + e.kind.len() + 56).sum();
+    let mut out = String::with_capacity(size + 2);
+    out.push('[');
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // A kind is one of the engine's names: nothing to escape.
+        let _ = write!(
+            out,
+            r#"{{"seq":{},"at_ms":{},"kind":"{}","body":"#,
+            e.seq, e.at.0, e.kind
+        );
+        out.push_str(&e.body);
+        out.push('}');
+    }
+    out.push(']');
+    out
 }
 
 struct TicketParams<'a> {
@@ -320,16 +373,7 @@ struct SpellParams<'a> {
 
 impl<'a> RunParams<'a> {
     fn of(hall: HallId, expected: u64, to: Cursor, rows: &'a Rows) -> Result<RunParams<'a>, WriteError> {
-        let events = (!rows.events.is_empty()).then(|| {
-            let e = &rows.events;
-            EventParams {
-                seqs: e.iter().map(|r| seq(r.seq)).collect(),
-                ats: e.iter().map(|r| r.at.0).collect(),
-                days: e.iter().map(|r| r.day.map(|d| d.to_string())).collect(),
-                kinds: e.iter().map(|r| r.kind.as_str()).collect(),
-                bodies: e.iter().map(|r| r.body.as_str()).collect(),
-            }
-        });
+        let events = (!rows.events.is_empty()).then(|| EventParams::of(&rows.events));
         let tickets = (!rows.tickets.is_empty()).then(|| {
             let t: Vec<_> = rows.tickets.values().collect();
             TicketParams {
@@ -429,9 +473,8 @@ impl<'a> RunParams<'a> {
         let h: P<'a> = &self.hall;
         out.push(Box::pin(client.execute_raw(&st.expect_cursor, [h, &self.expected])));
         if let Some(e) = &self.events {
-            out.push(Box::pin(
-                client.execute_raw(&st.events, [h, &e.seqs, &e.ats, &e.days, &e.kinds, &e.bodies]),
-            ));
+            let p: [P<'a>; 7] = [h, &e.firsts, &e.lasts, &e.days, &e.first_ats, &e.last_ats, &e.pages];
+            out.push(Box::pin(client.execute_raw(&st.events, p)));
         }
         if let Some(t) = &self.tickets {
             let p: [P<'a>; 19] = [
@@ -517,13 +560,37 @@ pub async fn supersede(
 ) -> Result<(), WriteError> {
     let tx = client.transaction().await?;
     check_cursor(&tx, st, hall, expected).await?;
+    let h = hall.as_str();
     let moved = tx
         .execute(
-            "WITH gone AS (DELETE FROM hallcall.events WHERE hall = $1 AND seq > $2 RETURNING *)
-             INSERT INTO hallcall.superseded_events SELECT *, now() FROM gone",
-            &[&hall.as_str(), &seq(to)],
+            "INSERT INTO hallcall.superseded_events (hall, seq, at_ms, at, day, kind, body)
+             SELECT p.hall, s, a, to_timestamp(a / 1000.0), p.day, e ->> 'kind', (e -> 'body')::jsonb
+             FROM hallcall.event_pages p
+             CROSS JOIN LATERAL json_array_elements(p.events) AS x(e)
+             CROSS JOIN LATERAL (SELECT (e ->> 'seq')::bigint, (e ->> 'at_ms')::bigint) AS y(s, a)
+             WHERE p.hall = $1 AND p.last_seq > $2 AND s > $2",
+            &[&h, &seq(to)],
         )
         .await?;
+    // The page that straddles `to` keeps its events up to it.
+    tx.execute(
+        "UPDATE hallcall.event_pages p SET events = k.events, last_seq = k.last_seq, last_at = k.last_at
+         FROM (SELECT p.hall, p.first_seq, json_agg(e ORDER BY o) AS events, max(s) AS last_seq,
+                      to_timestamp(max(a) / 1000.0) AS last_at
+               FROM hallcall.event_pages p
+               CROSS JOIN LATERAL json_array_elements(p.events) WITH ORDINALITY AS x(e, o)
+               CROSS JOIN LATERAL (SELECT (e ->> 'seq')::bigint, (e ->> 'at_ms')::bigint) AS y(s, a)
+               WHERE p.hall = $1 AND p.first_seq <= $2 AND p.last_seq > $2 AND s <= $2
+               GROUP BY p.hall, p.first_seq) AS k
+         WHERE p.hall = k.hall AND p.first_seq = k.first_seq",
+        &[&h, &seq(to)],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM hallcall.event_pages WHERE hall = $1 AND first_seq > $2",
+        &[&h, &seq(to)],
+    )
+    .await?;
     tracing::warn!(%hall, moved, back_to = to, "archive: the store's log went back; archived events after it moved to superseded_events");
     tx.execute(
         "UPDATE hallcall.cursors SET seq = $2, day = NULL, day_seq = NULL, updated_at = now() WHERE hall = $1",

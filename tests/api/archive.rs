@@ -318,6 +318,80 @@ async fn every_event_once_tables_and_reports_of_days_the_store_lost() {
     app.shutdown().await;
 }
 
+/// A store whose log went back to the middle of an archived page (a lost
+/// Redis failover, or an older copy of a journal): the page keeps the
+/// events up to the store's last, those after it are set aside, and what
+/// the store writes next follows on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_gone_back_into_a_page_keeps_its_start_and_sets_the_rest_aside() {
+    let pgs = PgServer::start();
+    let url = pgs.url();
+    let (behind, ahead) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let without_archive = |dir: std::path::PathBuf| async move {
+        spawn_app_full(
+            StoreUrl::File(dir),
+            TUESDAY_10AM,
+            hallcall::cli::ConnArgs::default(),
+            5,
+            &[],
+            None,
+        )
+        .await
+    };
+    let issued = |app: TestApp, n: usize| async move {
+        for _ in 0..n {
+            ok(&app, issue("general", "social")).await;
+        }
+        let (s, st) = app.get(&format!("{HALL}/archive")).await;
+        let durable = if s == 200 { st["durable_seq"].as_i64() } else { None };
+        app.shutdown().await;
+        durable
+    };
+    issued(without_archive(behind.path().to_path_buf()).await, 5).await;
+    issued(without_archive(ahead.path().to_path_buf()).await, 20).await;
+    // The archive catches up on the longer log in one run: one page.
+    let app = start(ahead.path(), TUESDAY_10AM, &url).await;
+    let long = settled(&app).await["durable_seq"].as_i64().unwrap();
+    app.shutdown().await;
+    let db = pg(&url).await;
+    assert_whole(&db, long).await;
+    let pages = "SELECT count(*) FROM hallcall.event_pages WHERE hall = 'qiaocheng'";
+    assert_eq!(count(&db, pages).await, 1);
+
+    // The shorter log under the same archive, then one more ticket.
+    let app = start(behind.path(), TUESDAY_10AM, &url).await;
+    settled(&app).await;
+    ok(&app, issue("general", "social")).await;
+    let now = settled(&app).await["durable_seq"].as_i64().unwrap();
+    app.shutdown().await;
+    assert_whole(&db, now).await;
+    let set_aside = db
+        .query_one(
+            "SELECT count(*), min(seq), max(seq) FROM hallcall.superseded_events WHERE hall = 'qiaocheng'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, min, max): (i64, i64, i64) = (set_aside.get(0), set_aside.get(1), set_aside.get(2));
+    // Where the shorter log ended when the archive met it.
+    let short = min - 1;
+    assert!(short > 5 && short < long, "{short} inside 1..{long}");
+    assert_eq!((n, max), (long - short, long), "the rest set aside, once each");
+    // The page kept its start and says where it now ends.
+    let kept = db
+        .query_one(
+            "SELECT last_seq, json_array_length(events) FROM hallcall.event_pages
+             WHERE hall = 'qiaocheng' AND first_seq = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((kept.get::<_, i64>(0), kept.get::<_, i32>(1) as i64), (short, short));
+    // The day's visits were made again from what remains: six tickets.
+    let tickets = "SELECT count(*) FROM hallcall.tickets WHERE hall = 'qiaocheng'";
+    assert_eq!(count(&db, tickets).await, 6);
+}
+
 /// The real binary killed with SIGKILL again and again while it archives
 /// and serves: afterwards every event is in the archive once, and every
 /// acknowledged ticket has its row.
@@ -457,4 +531,61 @@ async fn an_archive_that_takes_only_tls_is_reached_over_tls_and_a_stranger_certi
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     app.shutdown().await;
+}
+
+/// An archive made before event pages (migration 4) keeps every event: its
+/// rows become pages, one per hall and day, and read back the same.
+#[tokio::test]
+async fn events_archived_a_row_each_become_pages_unchanged() {
+    use hallcall::archive::schema::{MIGRATIONS, migrate};
+    let pgs = PgServer::start();
+    let mut db = pg(&pgs.url()).await;
+    db.batch_execute(
+        "CREATE SCHEMA hallcall;
+         CREATE TABLE hallcall.migrations (version integer PRIMARY KEY, name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .await
+    .unwrap();
+    for (version, name, sql) in MIGRATIONS.iter().take_while(|m| m.0 < 4) {
+        db.batch_execute(sql).await.unwrap();
+        db.execute(
+            "INSERT INTO hallcall.migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await
+        .unwrap();
+    }
+    db.batch_execute(
+        r#"INSERT INTO hallcall.events (hall, seq, at_ms, at, day, kind, body)
+           SELECT h, s, 1795485600000 + s * 1000, to_timestamp((1795485600000 + s * 1000) / 1000.0),
+                  CASE WHEN s = 1 THEN NULL WHEN s < 6 THEN date '2026-11-24' ELSE date '2026-11-25' END,
+                  'TicketIssued', jsonb_build_object('type', 'TicketIssued', 'n', s)
+           FROM generate_series(1, 9) AS s, (VALUES ('a'), ('b')) AS x(h)"#,
+    )
+    .await
+    .unwrap();
+    let before = "SELECT hall, seq, at_ms, at, day::text, kind, body::text FROM hallcall.events ORDER BY hall, seq";
+    let rows = |rs: Vec<tokio_postgres::Row>| {
+        rs.iter()
+            .map(|r| {
+                let at: std::time::SystemTime = r.get(3);
+                (
+                    r.get::<_, String>(0),
+                    r.get::<_, i64>(1),
+                    r.get::<_, i64>(2),
+                    at,
+                    r.get::<_, Option<String>>(4),
+                    r.get::<_, String>(5),
+                    r.get::<_, String>(6),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let was = rows(db.query(before, &[]).await.unwrap());
+    assert_eq!(was.len(), 18);
+    assert_eq!(migrate(&mut db).await.unwrap(), MIGRATIONS.last().unwrap().0);
+    assert_eq!(rows(db.query(before, &[]).await.unwrap()), was);
+    // Per hall: the events before the first day, and one page per day.
+    assert_eq!(count(&db, "SELECT count(*) FROM hallcall.event_pages").await, 6);
 }
