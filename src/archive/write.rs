@@ -224,9 +224,25 @@ pub async fn write(client: &Client, st: &Statements, runs: &[(HallId, u64, Curso
         p.send(client, st, &mut sent);
     }
     sent.push(Box::pin(client.execute_raw(&st.commit, std::iter::empty::<P<'_>>())));
+    // A request goes out when its future is first polled: every one is
+    // polled once, in order, before any answer is awaited.
+    let mut answers: Vec<Option<Result<u64, tokio_postgres::Error>>> = sent.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (request, answer) in sent.iter_mut().zip(answers.iter_mut()) {
+            if let std::task::Poll::Ready(r) = request.as_mut().poll(cx) {
+                *answer = Some(r);
+            }
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
     // In order: the first failure is the cause, those after it only say
     // the transaction was aborted.
-    for answer in futures_util::future::join_all(sent).await {
+    for (request, answer) in sent.into_iter().zip(answers) {
+        let answer = match answer {
+            Some(a) => a,
+            None => request.await,
+        };
         if let Err(e) = answer {
             return Err(cursor_moved(&e, runs).unwrap_or(WriteError::Pg(e)));
         }
