@@ -452,7 +452,6 @@ async fn write_loop(
 async fn send(client: &Client, st: &Statements, batch: Vec<Pending>) -> Result<Vec<Pending>, WriteError> {
     let items: Vec<_> = batch.iter().map(|p| (p.hall, p.expected, p.to, &p.rows)).collect();
     write::write(client, st, &items).await?;
-    drop(items);
     Ok(batch)
 }
 
