@@ -4,7 +4,7 @@
 //! HTTP route, beside the same year folded from the journal.
 //!
 //! Run: `cargo bench --bench archive` (`ARCHIVE_ONLY=live` or `=year`
-//! for one part; needs PostgreSQL's `initdb`: it
+//! for one part, `=catch-up` for the year's catch-up alone; needs PostgreSQL's `initdb`: it
 //! starts its own on a free port with `fsync` on, as installed). Loopback
 //! only, bounded in time. Figures: BENCHMARKS.md.
 
@@ -60,11 +60,12 @@ fn main() {
         std::thread::available_parallelism().map_or(0, usize::from),
         rt.block_on(pg_version(&pg))
     );
-    if std::env::var("ARCHIVE_ONLY").as_deref() != Ok("year") {
+    let only = std::env::var("ARCHIVE_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "live" {
         rt.block_on(live(&pg.url_of("live"), &pg.url_of("again")));
     }
-    if std::env::var("ARCHIVE_ONLY").as_deref() != Ok("live") {
-        year(&rt, &pg.url_of("year"));
+    if only.is_empty() || only == "year" || only == "catch-up" {
+        year(&rt, &pg.url_of("year"), only != "catch-up");
     }
 }
 
@@ -245,7 +246,9 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-fn year(rt: &tokio::runtime::Runtime, url: &str) {
+/// The year; `full`: with the journal's baseline and the report from the
+/// archive, else the catch-up alone.
+fn year(rt: &tokio::runtime::Runtime, url: &str, full: bool) {
     let spec = sample_spec();
     let tz = spec.time_zone.clone();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -268,7 +271,7 @@ fn year(rt: &tokio::runtime::Runtime, url: &str) {
         .reader();
     let mut times = Vec::new();
     let mut from_journal = None;
-    for _ in 0..3 {
+    for _ in 0..if full { 3 } else { 1 } {
         let t = Instant::now();
         let mut folder = Folder::new(spec.clone(), from, to);
         reader
@@ -295,6 +298,7 @@ fn year(rt: &tokio::runtime::Runtime, url: &str) {
         })
         .await
         .expect("the year's store opens");
+        eprintln!("(catching up)");
         let t = Instant::now();
         let archive = Archive::start(url, &opened.stream, vec![spec.clone()]).expect("archive starts");
         let took = caught_up(&archive, t).await;
@@ -307,6 +311,9 @@ fn year(rt: &tokio::runtime::Runtime, url: &str) {
         events as f64 / archived_in.as_secs_f64()
     );
 
+    if !full {
+        return;
+    }
     // A server whose store holds none of it reads the year from PostgreSQL.
     let empty = dir.path().join("empty");
     let (times, report) = rt.block_on(report_from_archive(url, &empty, now, from, to));

@@ -293,6 +293,11 @@ async fn archive_once(
     let mut jobs = Vec::with_capacity(WRITERS);
     for _ in 0..WRITERS {
         let client = connect(archive).await?;
+        // A commit need not wait for its flush to disk: the cursor is
+        // in the same transaction as the rows, so a PostgreSQL crash that
+        // loses the last commits loses their cursor moves too, and the
+        // archive sends those events again from the store.
+        client.batch_execute("SET synchronous_commit = off").await?;
         let st = Statements::prepare(&client).await?;
         let (send, queue) = tokio::sync::mpsc::channel(IN_FLIGHT);
         let status = archive.status.clone();

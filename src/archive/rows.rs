@@ -9,7 +9,10 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::engine::{Event, EventKind, HallSpec, Lane, Millis, PauseReason, TicketNumber, TicketState, WindowNo};
+use crate::engine::{
+    CategoryId, Event, EventKind, HallSpec, Lane, Millis, PauseReason, ServiceId, TicketNumber, TicketState, WindowNo,
+    ZoneId,
+};
 use crate::report::{Folder, Part};
 
 /// One event as archived.
@@ -19,9 +22,18 @@ pub struct EventRow {
     pub at: Millis,
     /// The business day it belongs to (none before the first day seen).
     pub day: Option<Date>,
-    pub kind: String,
-    /// The event's content (its kind, as JSON).
+    /// The event's content (its kind, as JSON, its `"type"` first).
     pub body: String,
+}
+
+impl EventRow {
+    /// The event's type (`"TicketCalled"`), read off the start of its body.
+    pub fn kind(&self) -> &str {
+        self.body
+            .strip_prefix(r#"{"type":""#)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+    }
 }
 
 /// A visit as it stands after the events read (one row per ticket per day).
@@ -29,11 +41,11 @@ pub struct EventRow {
 pub struct TicketRow {
     pub day: Date,
     pub number: TicketNumber,
-    pub zone: String,
-    pub service: String,
+    pub zone: ZoneId,
+    pub service: ServiceId,
     pub lane: &'static str,
-    pub category: Option<String>,
-    pub channel: String,
+    pub category: Option<CategoryId>,
+    pub channel: &'static str,
     pub issued_at: Millis,
     pub first_called_at: Option<Millis>,
     /// Calls in these events (added to what the row has).
@@ -48,7 +60,7 @@ pub struct TicketRow {
     /// waiting, called, serving, held, finished, no_show, cancelled; a day
     /// that ended with the ticket waiting or in hand leaves `left_waiting`
     /// or `unfinished`.
-    pub outcome: String,
+    pub outcome: &'static str,
 }
 
 impl TicketRow {
@@ -95,7 +107,7 @@ pub struct SpellRow {
     pub window: WindowNo,
     pub staff: Option<String>,
     /// For pauses: the reason.
-    pub reason: Option<String>,
+    pub reason: Option<&'static str>,
     pub from: Millis,
     pub until: Option<Millis>,
 }
@@ -143,6 +155,9 @@ pub struct Day {
     last_at: Millis,
     sessions: Vec<Option<Spell>>,
     pauses: Vec<Option<Spell>>,
+    /// Each window's ticket in hand before the event being read (kept to
+    /// spare an allocation per event).
+    in_hand: Vec<Option<usize>>,
 }
 
 fn name<T: Serialize>(x: &T) -> String {
@@ -187,6 +202,7 @@ impl Day {
             last_at: Millis(0),
             sessions: vec![None; windows],
             pauses: vec![None; windows],
+            in_hand: Vec::with_capacity(windows),
         }
     }
 
@@ -218,7 +234,6 @@ impl Day {
             seq: ev.seq,
             at: ev.at,
             day: self.current.as_ref().map(|c| c.0),
-            kind: name(&ev.kind),
             body,
         });
         self.last_at = ev.at;
@@ -226,10 +241,10 @@ impl Day {
             return Ok(());
         };
         let day = *day;
-        let in_hand_before: Vec<Option<usize>> = folder
-            .hall()
-            .map(|h| h.st.windows.iter().map(|w| w.current).collect())
-            .unwrap_or_default();
+        self.in_hand.clear();
+        if let Some(h) = folder.hall() {
+            self.in_hand.extend(h.st.windows.iter().map(|w| w.current));
+        }
         folder.feed(ev).map_err(|e| format!("event {}: {e}", ev.seq))?;
         let Some(hall) = folder.hall() else { return Ok(()) };
         if matches!(ev.kind, EventKind::ConfigChanged { .. }) && hall.spec().windows.len() >= self.cfg.windows.len() {
@@ -246,7 +261,7 @@ impl Day {
             touched.push(t);
         }
         for (w, ws) in hall.st.windows.iter().enumerate() {
-            let before = in_hand_before.get(w).copied().flatten();
+            let before = self.in_hand.get(w).copied().flatten();
             if before != ws.current {
                 touched.extend(before);
                 touched.extend(ws.current);
@@ -304,23 +319,30 @@ impl Day {
         let Some(hall) = folder.hall() else { return };
         for (w, ws) in hall.st.windows.iter().enumerate() {
             let number = self.cfg.windows[w].number;
-            let session = ws.open.then(|| Spell {
-                from: ws.opened_at.unwrap_or(at),
-                staff: ws.staff.clone(),
-                reason: None,
-            });
-            let pause = ws.paused.map(|(reason, from)| Spell {
-                from,
-                staff: ws.staff.clone(),
-                reason: Some(reason),
-            });
+            // (since, reason) of the session and the pause, if any.
+            let session = ws.open.then(|| (ws.opened_at.unwrap_or(at), None));
+            let pause = ws.paused.map(|(reason, from)| (from, Some(reason)));
             for (now, was, out) in [
                 (session, &mut self.sessions[w], &mut rows.sessions),
                 (pause, &mut self.pauses[w], &mut rows.pauses),
             ] {
-                if now == *was {
+                // Most events change no window: compared in place, the
+                // staff's name is copied only when a spell changes.
+                let same = match (&now, &*was) {
+                    (None, None) => true,
+                    (Some((from, reason)), Some(s)) => {
+                        s.from == *from && s.reason == *reason && s.staff.as_deref() == ws.staff.as_deref()
+                    }
+                    _ => false,
+                };
+                if same {
                     continue;
                 }
+                let now = now.map(|(from, reason)| Spell {
+                    from,
+                    staff: ws.staff.clone(),
+                    reason,
+                });
                 if let Some(old) = was.take()
                     && now.as_ref().is_none_or(|n| n.from != old.from)
                 {
@@ -361,7 +383,7 @@ impl Day {
                     _ => continue,
                 };
                 let mut row = ticket_row_of(&self.cfg, &folder, day, t);
-                row.outcome = outcome.to_owned();
+                row.outcome = outcome;
                 rows.put_ticket(row);
             }
         }
@@ -376,7 +398,7 @@ fn ticket_row_of(cfg: &HallSpec, folder: &Folder, day: Date, t: usize) -> Ticket
     let zone = &cfg.zones[tk.zone];
     let (lane, category) = match &tk.lane {
         Lane::Normal => ("normal", None),
-        Lane::Priority { category } => ("priority", Some(category.to_string())),
+        Lane::Priority { category } => ("priority", Some(*category)),
         Lane::Appointment { .. } => ("appointment", None),
     };
     let window = match tk.state {
@@ -393,11 +415,11 @@ fn ticket_row_of(cfg: &HallSpec, folder: &Folder, day: Date, t: usize) -> Ticket
     TicketRow {
         day,
         number: tk.number,
-        zone: zone.id.to_string(),
-        service: zone.services[tk.service].id.to_string(),
+        zone: zone.id,
+        service: zone.services[tk.service].id,
         lane,
         category,
-        channel: name(&tk.channel),
+        channel: tk.channel.name(),
         issued_at: tk.issued_at,
         first_called_at: None,
         calls: 0,
@@ -408,7 +430,7 @@ fn ticket_row_of(cfg: &HallSpec, folder: &Folder, day: Date, t: usize) -> Ticket
         finished_at: None,
         window,
         staff,
-        outcome: name(&tk.state),
+        outcome: tk.state.name(),
     }
 }
 
@@ -417,7 +439,7 @@ fn spell_row(day: Date, window: WindowNo, s: &Spell, until: Option<Millis>) -> S
         day,
         window,
         staff: s.staff.clone(),
-        reason: s.reason.as_ref().map(name),
+        reason: s.reason.map(|r| r.name()),
         from: s.from,
         until,
     }

@@ -45,11 +45,22 @@ fn a_day_makes_its_visits_spells_and_report_facts() {
     }
     assert_eq!(rows.events.len(), log.len());
     assert!(rows.events.iter().all(|e| e.day.is_some()), "every event is of a day");
+    let kinds: Vec<&str> = rows.events.iter().map(|e| e.kind()).collect();
+    let named: Vec<String> = log
+        .iter()
+        .map(|e| {
+            serde_json::to_value(&e.kind).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, named, "each event's kind is its type");
     let first = jiff::civil::date(2026, 11, 24);
     let a1 = &rows.tickets[&(first, "A001".parse().unwrap())];
     assert_eq!(
         (
-            a1.outcome.as_str(),
+            a1.outcome,
             a1.calls,
             a1.first_called_at,
             a1.finished_at,
@@ -75,11 +86,7 @@ fn a_day_makes_its_visits_spells_and_report_facts() {
         (local(9, 0), Some(local(12, 0))),
         "ends at the day's last event"
     );
-    let lunch = rows
-        .pauses
-        .values()
-        .find(|p| p.reason.as_deref() == Some("lunch"))
-        .unwrap();
+    let lunch = rows.pauses.values().find(|p| p.reason == Some("lunch")).unwrap();
     assert_eq!((lunch.from, lunch.until), (local(12, 0), Some(local(12, 0))));
 
     assert_eq!(rows.days.len(), 1, "only the day that ended");

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jiff::civil::Date;
 use tokio_postgres::types::ToSql;
@@ -52,18 +53,20 @@ pub struct Statements {
     cursor: Statement,
 }
 
+// Days are sent as days since 2000-01-01 (`day`), times as timestamps
+// (`time`): binary, nothing for PostgreSQL to parse.
 const EVENTS: &str = "INSERT INTO hallcall.event_pages (hall, first_seq, last_seq, day, first_at, last_at, events)
-     SELECT $1, f, l, d::date, to_timestamp(fa / 1000.0), to_timestamp(la / 1000.0), e::json
-     FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS x(f, l, d, fa, la, e)";
+     SELECT $1, f, l, date '2000-01-01' + d, fa, la, e::json
+     FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+         AS x(f, l, d, fa, la, e)";
 
 const TICKETS: &str = "INSERT INTO hallcall.tickets AS t (hall, day, number, zone, service, lane, category,
          channel, issued_at, first_called_at, calls, recalls, skips, transfers, started_at, finished_at,
          window_no, staff, outcome)
-     SELECT $1, d::date, n, z, s, l, c, ch, to_timestamp(i / 1000.0), to_timestamp(f / 1000.0), k, r, sk, tr,
-         to_timestamp(st / 1000.0), to_timestamp(fi / 1000.0), w, sf, o
-     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-         $9::bigint[], $10::bigint[], $11::int[], $12::int[], $13::int[], $14::int[], $15::bigint[],
-         $16::bigint[], $17::int[], $18::text[], $19::text[])
+     SELECT $1, date '2000-01-01' + d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o
+     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::timestamptz[], $10::timestamptz[], $11::int[], $12::int[], $13::int[], $14::int[], $15::timestamptz[],
+         $16::timestamptz[], $17::int[], $18::text[], $19::text[])
          AS x(d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o)
      ON CONFLICT (hall, day, number) DO UPDATE SET
          zone = EXCLUDED.zone, service = EXCLUDED.service, lane = EXCLUDED.lane,
@@ -76,26 +79,28 @@ const TICKETS: &str = "INSERT INTO hallcall.tickets AS t (hall, day, number, zon
 
 const RATINGS: &str =
     "INSERT INTO hallcall.ratings (hall, day, number, window_no, staff, level, bad, comment, rated_at)
-     SELECT $1, d::date, n, w, sf, l, b, c, to_timestamp(a / 1000.0)
-     FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::bigint[])
+     SELECT $1, date '2000-01-01' + d, n, w, sf, l, b, c, a
+     FROM unnest($2::int[], $3::text[], $4::int[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::timestamptz[])
          AS x(d, n, w, sf, l, b, c, a)
      ON CONFLICT (hall, day, number) DO UPDATE SET window_no = EXCLUDED.window_no,
          staff = EXCLUDED.staff, level = EXCLUDED.level, bad = EXCLUDED.bad,
          comment = EXCLUDED.comment, rated_at = EXCLUDED.rated_at";
 
 const FOLLOW_UPS: &str = "INSERT INTO hallcall.follow_ups (hall, seq, day, number, step, note, recorded_at)
-     SELECT $1, s, d::date, n, st, no, to_timestamp(a / 1000.0)
-     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS x(s, d, n, st, no, a)";
+     SELECT $1, s, date '2000-01-01' + d, n, st, no, a
+     FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+         AS x(s, d, n, st, no, a)";
 
 const SESSIONS: &str = "INSERT INTO hallcall.window_sessions (hall, day, window_no, staff, opened_at, closed_at)
-     SELECT $1, d::date, w, sf, to_timestamp(f / 1000.0), to_timestamp(u / 1000.0)
-     FROM unnest($2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[]) AS x(d, w, sf, f, u)
+     SELECT $1, date '2000-01-01' + d, w, sf, f, u
+     FROM unnest($2::int[], $3::int[], $4::text[], $5::timestamptz[], $6::timestamptz[]) AS x(d, w, sf, f, u)
      ON CONFLICT (hall, window_no, opened_at) DO UPDATE SET staff = EXCLUDED.staff,
          closed_at = EXCLUDED.closed_at";
 
 const PAUSES: &str = "INSERT INTO hallcall.window_pauses (hall, day, window_no, staff, reason, started_at, ended_at)
-     SELECT $1, d::date, w, sf, r, to_timestamp(f / 1000.0), to_timestamp(u / 1000.0)
-     FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) AS x(d, w, sf, r, f, u)
+     SELECT $1, date '2000-01-01' + d, w, sf, r, f, u
+     FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+         AS x(d, w, sf, r, f, u)
      ON CONFLICT (hall, window_no, started_at) DO UPDATE SET staff = EXCLUDED.staff,
          reason = EXCLUDED.reason, ended_at = EXCLUDED.ended_at";
 
@@ -131,8 +136,24 @@ impl Statements {
     }
 }
 
-fn ms(m: Option<Millis>) -> Option<i64> {
-    m.map(|m| m.0)
+/// A day as the statements take it: days since 2000-01-01.
+fn day(d: Date) -> i32 {
+    const BASE: Date = jiff::civil::date(2000, 1, 1);
+    (d.duration_since(BASE).as_secs() / 86_400) as i32
+}
+
+/// A time as the statements take it (a `timestamptz`).
+fn time(m: Millis) -> SystemTime {
+    let since = Duration::from_millis(m.0.unsigned_abs());
+    if m.0 >= 0 {
+        UNIX_EPOCH + since
+    } else {
+        UNIX_EPOCH - since
+    }
+}
+
+fn ms(m: Option<Millis>) -> Option<SystemTime> {
+    m.map(time)
 }
 
 fn seq(n: u64) -> i64 {
@@ -284,9 +305,9 @@ struct RunParams<'a> {
 struct EventParams {
     firsts: Vec<i64>,
     lasts: Vec<i64>,
-    days: Vec<Option<String>>,
-    first_ats: Vec<i64>,
-    last_ats: Vec<i64>,
+    days: Vec<Option<i32>>,
+    first_ats: Vec<SystemTime>,
+    last_ats: Vec<SystemTime>,
     pages: Vec<String>,
 }
 
@@ -304,9 +325,9 @@ impl EventParams {
             let (first, last) = (&page[0], &page[page.len() - 1]);
             p.firsts.push(seq(first.seq));
             p.lasts.push(seq(last.seq));
-            p.days.push(first.day.map(|d| d.to_string()));
-            p.first_ats.push(first.at.0);
-            p.last_ats.push(last.at.0);
+            p.days.push(first.day.map(day));
+            p.first_ats.push(time(first.at));
+            p.last_ats.push(time(last.at));
             p.pages.push(page_json(page));
         }
         p
@@ -317,7 +338,7 @@ impl EventParams {
 /// events' own JSON, copied as they are.
 fn page_json(events: &[EventRow]) -> String {
     use std::fmt::Write;
-    let size: usize = events.iter().map(|e| e.body.len() + e.kind.len() + 56).sum();
+    let size: usize = events.iter().map(|e| 2 * e.body.len() + 56).sum();
     let mut out = String::with_capacity(size + 2);
     out.push('[');
     for (i, e) in events.iter().enumerate() {
@@ -328,7 +349,9 @@ fn page_json(events: &[EventRow]) -> String {
         let _ = write!(
             out,
             r#"{{"seq":{},"at_ms":{},"kind":"{}","body":"#,
-            e.seq, e.at.0, e.kind
+            e.seq,
+            e.at.0,
+            e.kind()
         );
         out.push_str(&e.body);
         out.push('}');
@@ -338,53 +361,53 @@ fn page_json(events: &[EventRow]) -> String {
 }
 
 struct TicketParams<'a> {
-    day: Vec<String>,
+    day: Vec<i32>,
     number: Vec<String>,
     zone: Vec<&'a str>,
     service: Vec<&'a str>,
     lane: Vec<&'a str>,
     category: Vec<Option<&'a str>>,
     channel: Vec<&'a str>,
-    issued: Vec<i64>,
-    first: Vec<Option<i64>>,
+    issued: Vec<SystemTime>,
+    first: Vec<Option<SystemTime>>,
     calls: Vec<i32>,
     recalls: Vec<i32>,
     skips: Vec<i32>,
     transfers: Vec<i32>,
-    started: Vec<Option<i64>>,
-    finished: Vec<Option<i64>>,
+    started: Vec<Option<SystemTime>>,
+    finished: Vec<Option<SystemTime>>,
     window: Vec<Option<i32>>,
     staff: Vec<Option<&'a str>>,
     outcome: Vec<&'a str>,
 }
 
 struct RatingParams<'a> {
-    day: Vec<String>,
+    day: Vec<i32>,
     number: Vec<String>,
     window: Vec<i32>,
     staff: Vec<Option<&'a str>>,
     level: Vec<&'a str>,
     bad: Vec<bool>,
     comment: Vec<Option<&'a str>>,
-    at: Vec<i64>,
+    at: Vec<SystemTime>,
 }
 
 struct FollowUpParams<'a> {
     seqs: Vec<i64>,
-    day: Vec<String>,
+    day: Vec<i32>,
     number: Vec<String>,
     step: Vec<&'a str>,
     note: Vec<&'a str>,
-    at: Vec<i64>,
+    at: Vec<SystemTime>,
 }
 
 struct SpellParams<'a> {
-    day: Vec<String>,
+    day: Vec<i32>,
     window: Vec<i32>,
     staff: Vec<Option<&'a str>>,
     reason: Vec<&'a str>,
-    from: Vec<i64>,
-    until: Vec<Option<i64>>,
+    from: Vec<SystemTime>,
+    until: Vec<Option<SystemTime>>,
 }
 
 impl<'a> RunParams<'a> {
@@ -393,14 +416,14 @@ impl<'a> RunParams<'a> {
         let tickets = (!rows.tickets.is_empty()).then(|| {
             let t: Vec<_> = rows.tickets.values().collect();
             TicketParams {
-                day: t.iter().map(|r| r.day.to_string()).collect(),
+                day: t.iter().map(|r| day(r.day)).collect(),
                 number: t.iter().map(|r| r.number.to_string()).collect(),
                 zone: t.iter().map(|r| r.zone.as_str()).collect(),
                 service: t.iter().map(|r| r.service.as_str()).collect(),
                 lane: t.iter().map(|r| r.lane).collect(),
-                category: t.iter().map(|r| r.category.as_deref()).collect(),
-                channel: t.iter().map(|r| r.channel.as_str()).collect(),
-                issued: t.iter().map(|r| r.issued_at.0).collect(),
+                category: t.iter().map(|r| r.category.as_ref().map(|c| c.as_str())).collect(),
+                channel: t.iter().map(|r| r.channel).collect(),
+                issued: t.iter().map(|r| time(r.issued_at)).collect(),
                 first: t.iter().map(|r| ms(r.first_called_at)).collect(),
                 calls: t.iter().map(|r| r.calls).collect(),
                 recalls: t.iter().map(|r| r.recalls).collect(),
@@ -410,7 +433,7 @@ impl<'a> RunParams<'a> {
                 finished: t.iter().map(|r| ms(r.finished_at)).collect(),
                 window: t.iter().map(|r| r.window.map(i32::from)).collect(),
                 staff: t.iter().map(|r| r.staff.as_deref()).collect(),
-                outcome: t.iter().map(|r| r.outcome.as_str()).collect(),
+                outcome: t.iter().map(|r| r.outcome).collect(),
             }
         });
         let ratings = (!rows.ratings.is_empty()).then(|| {
@@ -422,7 +445,7 @@ impl<'a> RunParams<'a> {
             }
             let r: Vec<&RatingRow> = latest.into_values().collect();
             RatingParams {
-                day: r.iter().map(|r| r.day.to_string()).collect(),
+                day: r.iter().map(|r| day(r.day)).collect(),
                 number: r.iter().map(|r| r.number.to_string()).collect(),
                 window: r.iter().map(|r| i32::from(r.window)).collect(),
                 staff: r.iter().map(|r| r.staff.as_deref()).collect(),
@@ -432,29 +455,29 @@ impl<'a> RunParams<'a> {
                     .map(|r| matches!(r.level.as_str(), "dissatisfied" | "very_dissatisfied"))
                     .collect(),
                 comment: r.iter().map(|r| r.comment.as_deref()).collect(),
-                at: r.iter().map(|r| r.at.0).collect(),
+                at: r.iter().map(|r| time(r.at)).collect(),
             }
         });
         let follow_ups = (!rows.follow_ups.is_empty()).then(|| {
             let f = &rows.follow_ups;
             FollowUpParams {
                 seqs: f.iter().map(|f| seq(f.seq)).collect(),
-                day: f.iter().map(|f| f.day.to_string()).collect(),
+                day: f.iter().map(|f| day(f.day)).collect(),
                 number: f.iter().map(|f| f.number.to_string()).collect(),
                 step: f.iter().map(|f| f.step.as_str()).collect(),
                 note: f.iter().map(|f| f.note.as_str()).collect(),
-                at: f.iter().map(|f| f.at.0).collect(),
+                at: f.iter().map(|f| time(f.at)).collect(),
             }
         });
         let spells = |spells: &'a std::collections::BTreeMap<_, SpellRow>| {
             (!spells.is_empty()).then(|| {
                 let s: Vec<&SpellRow> = spells.values().collect();
                 SpellParams {
-                    day: s.iter().map(|s| s.day.to_string()).collect(),
+                    day: s.iter().map(|s| day(s.day)).collect(),
                     window: s.iter().map(|s| i32::from(s.window)).collect(),
                     staff: s.iter().map(|s| s.staff.as_deref()).collect(),
-                    reason: s.iter().map(|s| s.reason.as_deref().unwrap_or("other")).collect(),
-                    from: s.iter().map(|s| s.from.0).collect(),
+                    reason: s.iter().map(|s| s.reason.unwrap_or("other")).collect(),
+                    from: s.iter().map(|s| time(s.from)).collect(),
                     until: s.iter().map(|s| ms(s.until)).collect(),
                 }
             })
@@ -706,4 +729,19 @@ pub async fn parts(
         }
     }
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_and_times_are_sent_as_postgresql_counts_them() {
+        assert_eq!(day(jiff::civil::date(2000, 1, 1)), 0);
+        assert_eq!(day(jiff::civil::date(1999, 12, 31)), -1);
+        // 2000 and 2024 were leap years.
+        assert_eq!(day(jiff::civil::date(2026, 12, 7)), 9837);
+        assert_eq!(time(Millis(1_500)), UNIX_EPOCH + Duration::from_millis(1_500));
+        assert_eq!(time(Millis(-1_500)), UNIX_EPOCH - Duration::from_millis(1_500));
+    }
 }

@@ -40,6 +40,18 @@ pub enum Channel {
     AppointmentCheckIn,
 }
 
+impl Channel {
+    /// The channel's name as the event format spells it (`"guide_desk"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Channel::GuideDesk => "guide_desk",
+            Channel::Kiosk => "kiosk",
+            Channel::Mobile => "mobile",
+            Channel::AppointmentCheckIn => "appointment_check_in",
+        }
+    }
+}
+
 /// Where a ticket is. Exactly one at a time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -67,6 +79,19 @@ pub enum TicketState {
 }
 
 impl TicketState {
+    /// The state's name as the event format spells it (`"no_show"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TicketState::Waiting => "waiting",
+            TicketState::Called { .. } => "called",
+            TicketState::Serving { .. } => "serving",
+            TicketState::Held { .. } => "held",
+            TicketState::Finished { .. } => "finished",
+            TicketState::NoShow { .. } => "no_show",
+            TicketState::Cancelled => "cancelled",
+        }
+    }
+
     /// Finished, no-show and cancelled tickets are never called again
     /// (a supervisor may reactivate a no-show).
     pub fn is_terminal(&self) -> bool {
@@ -150,6 +175,53 @@ impl Ticket {
         match self.lane {
             Lane::Appointment { slot_start, .. } => now >= slot_start.plus_ms(-early_ms),
             _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::PauseReason;
+
+    /// The names the archive writes are the event format's own.
+    #[test]
+    fn names_are_the_serialized_ones() {
+        let tag = |v: serde_json::Value, key: &str| match v {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Object(o) => o[key].as_str().unwrap().to_owned(),
+            other => panic!("{other}"),
+        };
+        let w: WindowNo = 3;
+        for s in [
+            TicketState::Waiting,
+            TicketState::Called { window: w },
+            TicketState::Serving { window: w },
+            TicketState::Held { window: w },
+            TicketState::Finished { window: w },
+            TicketState::NoShow { window: w },
+            TicketState::Cancelled,
+        ] {
+            assert_eq!(s.name(), tag(serde_json::to_value(s).unwrap(), "state"));
+        }
+        for c in [
+            Channel::GuideDesk,
+            Channel::Kiosk,
+            Channel::Mobile,
+            Channel::AppointmentCheckIn,
+        ] {
+            assert_eq!(c.name(), tag(serde_json::to_value(c).unwrap(), ""));
+        }
+        for r in [
+            PauseReason::SignedIn,
+            PauseReason::Lunch,
+            PauseReason::Break,
+            PauseReason::Meeting,
+            PauseReason::Training,
+            PauseReason::Fault,
+            PauseReason::Other,
+        ] {
+            assert_eq!(r.name(), tag(serde_json::to_value(r).unwrap(), ""));
         }
     }
 }

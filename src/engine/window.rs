@@ -21,6 +21,21 @@ pub enum PauseReason {
     Other,
 }
 
+impl PauseReason {
+    /// The reason's name as the event format spells it (`"signed_in"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            PauseReason::SignedIn => "signed_in",
+            PauseReason::Lunch => "lunch",
+            PauseReason::Break => "break",
+            PauseReason::Meeting => "meeting",
+            PauseReason::Training => "training",
+            PauseReason::Fault => "fault",
+            PauseReason::Other => "other",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WindowState {
     pub open: bool,

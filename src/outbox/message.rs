@@ -206,7 +206,7 @@ fn platform_record(
     let record = match &ev.kind {
         EventKind::ServiceFinished { ticket, window } => {
             let row = rows.tickets.values().find(|r| r.number == *ticket)?;
-            let (zone_name, service_name) = names(cfg, &row.zone, &row.service);
+            let (zone_name, service_name) = names(cfg, row.zone.as_str(), row.service.as_str());
             let (first_called, called) = match calls.0.get(ticket) {
                 Some(&(at, n)) => (Some(at), n),
                 None => (None, 0),

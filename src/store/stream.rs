@@ -251,6 +251,7 @@ impl Stream {
             next,
             ready: VecDeque::new(),
             unfinished: VecDeque::new(),
+            ahead: None,
             memory_only: false,
         }
     }
@@ -467,9 +468,21 @@ pub struct Subscription {
     /// Halls whose backlog was read in part: the next part is read once
     /// `ready` is handed out.
     unfinished: VecDeque<HallId>,
+    /// The next part of an unfinished hall, being read already while the
+    /// subscriber handles the last one (decoding the store's log and the
+    /// subscriber's own work then share the cores).
+    ahead: Option<ReadAhead>,
     /// Catch up from memory only (see [`Subscription::without_log`]).
     memory_only: bool,
 }
+
+/// A part of a hall's backlog being read: the hall, where it starts, and
+/// the read.
+type ReadAhead = (
+    HallId,
+    u64,
+    tokio::task::JoinHandle<Result<Option<Vec<Event>>, StoreError>>,
+);
 
 /// See [`Subscription::take`].
 enum Taken {
@@ -602,10 +615,20 @@ impl Subscription {
         if stream.durable_seq(hall).is_some_and(|s| s <= since) {
             return;
         }
-        let read = if self.memory_only {
-            stream.tail_since(hall, since)
-        } else {
-            stream.read_some_since(hall, since).await
+        let read = match self.ahead.take() {
+            Some((h, s, read)) if (h, s) == (hall, since) => read
+                .await
+                .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("reading ahead stopped: {e}")))),
+            other => {
+                if let Some((_, _, read)) = other {
+                    read.abort();
+                }
+                if self.memory_only {
+                    stream.tail_since(hall, since)
+                } else {
+                    stream.read_some_since(hall, since).await
+                }
+            }
         };
         let read = read.unwrap_or_else(|e| {
             tracing::warn!(%hall, error = %e, "cannot read what a subscriber missed: it starts over");
@@ -617,6 +640,11 @@ impl Subscription {
                 self.next.insert(hall, batch.seq() + 1);
                 if stream.durable_seq(hall).is_some_and(|s| s > batch.seq()) && !self.unfinished.contains(&hall) {
                     self.unfinished.push_back(hall);
+                    if self.ahead.is_none() && !self.memory_only {
+                        let (from, stream) = (batch.seq(), stream.clone());
+                        let read = tokio::spawn(async move { stream.read_some_since(hall, from).await });
+                        self.ahead = Some((hall, from, read));
+                    }
                 }
                 self.ready.push_back(Change::Batch(batch));
             }
@@ -626,6 +654,14 @@ impl Subscription {
                 self.next.insert(hall, seq + 1);
                 self.ready.push_back(Change::Reset(hall));
             }
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some((_, _, read)) = self.ahead.take() {
+            read.abort();
         }
     }
 }
