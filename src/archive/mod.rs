@@ -370,10 +370,11 @@ async fn archive_once(
     }
 }
 
-/// Connections writing at once (halls are shared out among them). Two
-/// measured no faster than one where PostgreSQL shares the server's two
-/// cores (BENCHMARKS.md); more may pay where it has cores of its own.
-const WRITERS: usize = 1;
+/// Connections writing at once (halls are shared out among them). Once
+/// the backlog was read ahead, one connection kept one PostgreSQL backend
+/// busy and the other core partly idle; two archived 16 halls about a
+/// fifth faster on two shared cores (BENCHMARKS.md).
+const WRITERS: usize = 2;
 /// Runs in flight to a writer at most (each up to [`RUN`] events).
 const IN_FLIGHT: usize = 4;
 /// Runs written in one transaction at most.

@@ -268,10 +268,13 @@ impl Stream {
                 continue;
             };
             if since + 1 < next {
+                // Read as the subscriber asks, one hall's part ahead of it:
+                // a subscriber of many halls far behind starts at once.
                 sub.next.insert(*hall, since + 1);
-                sub.catch_up(*hall, *since).await;
+                sub.unfinished.push_back(*hall);
             }
         }
+        sub.read_ahead(self);
         sub
     }
 
@@ -613,6 +616,12 @@ impl Subscription {
             return;
         };
         if stream.durable_seq(hall).is_some_and(|s| s <= since) {
+            if self.ahead.as_ref().is_some_and(|(h, s, _)| (*h, *s) == (hall, since))
+                && let Some((_, _, read)) = self.ahead.take()
+            {
+                read.abort();
+            }
+            self.read_ahead(&stream);
             return;
         }
         let read = match self.ahead.take() {
@@ -640,11 +649,6 @@ impl Subscription {
                 self.next.insert(hall, batch.seq() + 1);
                 if stream.durable_seq(hall).is_some_and(|s| s > batch.seq()) && !self.unfinished.contains(&hall) {
                     self.unfinished.push_back(hall);
-                    if self.ahead.is_none() && !self.memory_only {
-                        let (from, stream) = (batch.seq(), stream.clone());
-                        let read = tokio::spawn(async move { stream.read_some_since(hall, from).await });
-                        self.ahead = Some((hall, from, read));
-                    }
                 }
                 self.ready.push_back(Change::Batch(batch));
             }
@@ -655,6 +659,20 @@ impl Subscription {
                 self.ready.push_back(Change::Reset(hall));
             }
         }
+        self.read_ahead(&stream);
+    }
+
+    /// Starts reading the part of the backlog wanted next, unless a read
+    /// is under way.
+    fn read_ahead(&mut self, stream: &Stream) {
+        if self.ahead.is_some() || self.memory_only {
+            return;
+        }
+        let Some(&hall) = self.unfinished.front() else { return };
+        let from = self.next.get(&hall).map_or(0, |n| n - 1);
+        let stream = stream.clone();
+        let read = tokio::spawn(async move { stream.read_some_since(hall, from).await });
+        self.ahead = Some((hall, from, read));
     }
 }
 

@@ -182,10 +182,7 @@ impl JournalReader {
                 MAGIC.len() as u64
             };
             let until = (segment == stop.segment).then_some(stop.offset);
-            read_segment(&path, from, until, |offset, payload| {
-                if !payload.starts_with(prefix.as_bytes()) {
-                    return Ok(());
-                }
+            read_segment(&path, from, until, prefix.as_bytes(), |offset, payload| {
                 let rec: RecordIn = serde_json::from_slice(payload)
                     .map_err(|e| StoreError::corrupt(place(&path, offset), format!("not a hallcall event: {e}")))?;
                 if rec.hall == hall {
@@ -211,12 +208,15 @@ fn place(path: &Path, offset: u64) -> String {
     format!("{} offset {offset}", path.display())
 }
 
-/// Hands every checked record payload of a segment between two record
-/// boundaries to `f`.
+/// Hands the payload of every record of a segment between two record
+/// boundaries that starts with `prefix` to `f`. Every record's checksum is
+/// checked, the others' too: one whose start is damaged would otherwise be
+/// taken for another hall's and skipped unseen.
 fn read_segment(
     path: &Path,
     from: u64,
     until: Option<u64>,
+    prefix: &[u8],
     mut f: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let mut file = File::open(path).map_err(|e| io(path, e))?;
@@ -229,7 +229,12 @@ fn read_segment(
         ));
     }
     file.seek(SeekFrom::Start(from)).map_err(|e| io(path, e))?;
-    let mut bytes = Vec::new();
+    // Sized at once: grown as read, the copies cost more than the reading.
+    let size = match until {
+        Some(end) => end,
+        None => file.metadata().map_err(|e| io(path, e))?.len(),
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(size.saturating_sub(from)).unwrap_or(0));
     match until {
         Some(end) => file.take(end.saturating_sub(from)).read_to_end(&mut bytes),
         None => file.read_to_end(&mut bytes),
@@ -246,7 +251,9 @@ fn read_segment(
         if len == 0 || crc32fast::hash(payload) != crc {
             return Err(StoreError::corrupt(place(path, offset), "checksum mismatch"));
         }
-        f(offset, payload)?;
+        if payload.starts_with(prefix) {
+            f(offset, payload)?;
+        }
         pos += HEADER + len;
     }
     if pos != bytes.len() {

@@ -346,6 +346,13 @@ async fn a_subscriber_days_behind_reads_its_backlog_in_parts_of_whole_days() {
     let dir = tempfile::tempdir().unwrap();
     let spec = sample()[0].clone();
     let id = spec.id;
+    // A second hall, two days behind, waits its turn while the first is
+    // read (and is read ahead meanwhile).
+    let mut other = (*spec).clone();
+    other.id = HallId::new("second").unwrap();
+    let other = Arc::new(other);
+    let mut second = Hall::new(other.clone());
+    let mut all_second = Vec::new();
     // Sixteen business days in the journal (from Tuesday 24 November):
     // more than a part and the tail kept in memory together.
     let mut live = Hall::new(spec.clone());
@@ -362,6 +369,11 @@ async fn a_subscriber_days_behind_reads_its_backlog_in_parts_of_whole_days() {
                 let events = live.execute(&cmd, at).unwrap();
                 journal.append(&[(id, &events)]).unwrap();
                 all.extend(events);
+                if day < 2 {
+                    let events = second.execute(&cmd, at).unwrap();
+                    journal.append(&[(other.id, &events)]).unwrap();
+                    all_second.extend(events);
+                }
             }
         }
     }
@@ -369,18 +381,23 @@ async fn a_subscriber_days_behind_reads_its_backlog_in_parts_of_whole_days() {
     let opened = Store::open(StoreConfig {
         location: Location::Journal(dir.path().to_path_buf()),
         journal: crate::store::journal::JournalOptions::default(),
-        halls: vec![spec],
+        halls: vec![spec, other.clone()],
         retention_days: 30,
         metrics: None,
     })
     .await
     .unwrap();
     assert_eq!(opened.stream.durable_seq(id), all.last().map(|e| e.seq));
-    let mut sub = opened.stream.subscribe_after(&[(id, 0)].into()).await;
+    let mut sub = opened.stream.subscribe_after(&[(id, 0), (other.id, 0)].into()).await;
     let mut got = Vec::new();
+    let mut got_second = Vec::new();
     let mut parts = Vec::new();
-    while got.len() < all.len() {
+    while got.len() < all.len() || got_second.len() < all_second.len() {
         match sub.recv().await.unwrap() {
+            Change::Batch(b) if b.hall == other.id => {
+                assert_eq!(b.events[0].seq, got_second.len() as u64 + 1, "in order, none twice");
+                got_second.extend(b.events.iter().cloned());
+            }
             Change::Batch(b) => {
                 assert_eq!(b.events[0].seq, got.len() as u64 + 1, "in order, none twice");
                 assert!(
@@ -394,6 +411,7 @@ async fn a_subscriber_days_behind_reads_its_backlog_in_parts_of_whole_days() {
         }
     }
     assert_eq!(got, all);
+    assert_eq!(got_second, all_second);
     assert!(parts.len() >= 2, "read in parts: {parts:?}");
     assert!(
         parts.iter().all(|&n| n <= super::super::stream::CATCH_UP_PART + 3_501),
