@@ -233,10 +233,20 @@ pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
 /// Archives until the stream ends, starting over after any failure.
 async fn run(archive: Archive, stream: Stream, specs: HashMap<HallId, Arc<HallSpec>>) {
     let mut wait = RETRY_FIRST;
+    // Set once a visit taken for new was found archived already: from
+    // then on every visit is written as one that may be there.
+    let mut careful = false;
     loop {
-        match archive_once(&archive, &stream, &specs).await {
+        match archive_once(&archive, &stream, &specs, careful).await {
             Ok(()) => return,
             Err(e) => {
+                if !careful
+                    && let WriteError::Pg(pg) = &e
+                    && pg.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+                {
+                    tracing::error!(error = %with_causes(&e), "archive: a visit taken for new was archived already; writing every visit as an update from now on");
+                    careful = true;
+                }
                 tracing::warn!(error = %with_causes(&e), retry_in = ?wait, "archive: cannot archive now; PostgreSQL is away or refused");
                 archive.status.failed(&e);
             }
@@ -258,6 +268,7 @@ async fn archive_once(
     archive: &Archive,
     stream: &Stream,
     specs: &HashMap<HallId, Arc<HallSpec>>,
+    careful: bool,
 ) -> Result<(), WriteError> {
     let mut client = connect(archive).await?;
     schema::migrate(&mut client).await?;
@@ -340,7 +351,7 @@ async fn archive_once(
             let Some(hall) = halls.get_mut(&id) else { continue };
             match run {
                 Some(batches) => {
-                    for pending in archive_runs(id, hall, &batches)? {
+                    for pending in archive_runs(id, hall, &batches, careful)? {
                         if jobs[writer_of(id)].send(Job::Write(Box::new(pending))).await.is_err() {
                             return failed_writer(&mut writers).await;
                         }
@@ -476,24 +487,35 @@ async fn failed_writer(writers: &mut tokio::task::JoinSet<Result<(), WriteError>
 }
 
 /// The runs of a hall's consecutive batches, [`RUN`] events at most each.
-fn archive_runs(id: HallId, hall: &mut HallArchive, batches: &[Arc<Batch>]) -> Result<Vec<Pending>, WriteError> {
+fn archive_runs(
+    id: HallId,
+    hall: &mut HallArchive,
+    batches: &[Arc<Batch>],
+    careful: bool,
+) -> Result<Vec<Pending>, WriteError> {
     let mut out = Vec::new();
     let mut chunk: Vec<&Event> = Vec::with_capacity(RUN);
     let events = batches.iter().flat_map(|b| b.events.iter());
     for e in events {
         chunk.push(e);
         if chunk.len() == RUN {
-            out.extend(archive_run(id, hall, &chunk)?);
+            out.extend(archive_run(id, hall, &chunk, careful)?);
             chunk.clear();
         }
     }
-    out.extend(archive_run(id, hall, &chunk)?);
+    out.extend(archive_run(id, hall, &chunk, careful)?);
     Ok(out)
 }
 
 /// The rows of consecutive events of one hall, to be written in one
 /// transaction with its cursor; `None` if all were archived already.
-fn archive_run(id: HallId, hall: &mut HallArchive, events: &[&Event]) -> Result<Option<Pending>, WriteError> {
+/// `careful`: every visit written as one the archive may have already.
+fn archive_run(
+    id: HallId,
+    hall: &mut HallArchive,
+    events: &[&Event],
+    careful: bool,
+) -> Result<Option<Pending>, WriteError> {
     // Already archived (a catch-up that overlaps) is skipped.
     let skip = events.iter().take_while(|e| e.seq <= hall.cursor.seq).count();
     let events = &events[skip..];
@@ -509,6 +531,9 @@ fn archive_run(id: HallId, hall: &mut HallArchive, events: &[&Event]) -> Result<
     let mut rows = Rows::default();
     for e in events {
         hall.day.feed(e, &mut rows).map_err(WriteError::Corrupt)?;
+    }
+    if careful {
+        rows.tickets.values_mut().for_each(|t| t.fresh = false);
     }
     let to = Cursor {
         seq: last.seq,

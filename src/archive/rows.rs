@@ -61,6 +61,9 @@ pub struct TicketRow {
     /// that ended with the ticket waiting or in hand leaves `left_waiting`
     /// or `unfinished`.
     pub outcome: &'static str,
+    /// No row of this visit was made before this run: the archive has
+    /// none to update (a plain insert; most in a catch-up).
+    pub fresh: bool,
 }
 
 impl TicketRow {
@@ -73,6 +76,7 @@ impl TicketRow {
             calls,
             first_called_at: first,
             finished_at: finished,
+            fresh: self.fresh,
             ..newer
         };
     }
@@ -158,6 +162,8 @@ pub struct Day {
     /// Each window's ticket in hand before the event being read (kept to
     /// spare an allocation per event).
     in_hand: Vec<Option<usize>>,
+    /// By ticket, whether a row of it was made since the day started.
+    made: Vec<bool>,
 }
 
 fn name<T: Serialize>(x: &T) -> String {
@@ -203,6 +209,7 @@ impl Day {
             sessions: vec![None; windows],
             pauses: vec![None; windows],
             in_hand: Vec::with_capacity(windows),
+            made: Vec::new(),
         }
     }
 
@@ -214,6 +221,7 @@ impl Day {
     /// Forgets the day: after a gap in the archive, rows wait for the next.
     pub fn lose(&mut self) {
         self.current = None;
+        self.made.clear();
         self.sessions.iter_mut().for_each(|s| *s = None);
         self.pauses.iter_mut().for_each(|s| *s = None);
     }
@@ -226,6 +234,7 @@ impl Day {
         if let EventKind::DayStarted { day } = ev.kind {
             self.end_day(ev.at, rows);
             self.current = Some((day, ev.seq, Folder::new(self.cfg.clone(), day, day)));
+            self.made.clear();
         }
         // Whole, a configuration's document too (with the accounts'
         // password hashes): archived days are replayed from these rows.
@@ -281,6 +290,7 @@ impl Day {
                 EventKind::ServiceFinished { ticket, .. } if *ticket == row.number => row.finished_at = Some(ev.at),
                 _ => {}
             }
+            row.fresh = !made(&mut self.made, t);
             rows.put_ticket(row);
         }
         match &ev.kind {
@@ -384,11 +394,20 @@ impl Day {
                 };
                 let mut row = ticket_row_of(&self.cfg, &folder, day, t);
                 row.outcome = outcome;
+                row.fresh = !made(&mut self.made, t);
                 rows.put_ticket(row);
             }
         }
         rows.days.push((day, folder.part(at)));
     }
+}
+
+/// Whether a row of ticket `t` was made before; it is from now on.
+fn made(made: &mut Vec<bool>, t: usize) -> bool {
+    if made.len() <= t {
+        made.resize(t + 1, false);
+    }
+    std::mem::replace(&mut made[t], true)
 }
 
 /// The row of the ticket at position `t` of the day's replay.
@@ -431,6 +450,7 @@ fn ticket_row_of(cfg: &HallSpec, folder: &Folder, day: Date, t: usize) -> Ticket
         window,
         staff,
         outcome: tk.state.name(),
+        fresh: false,
     }
 }
 
