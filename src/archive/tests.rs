@@ -105,6 +105,9 @@ fn a_day_makes_its_visits_spells_and_report_facts() {
     // New to the archive in the run that first has it, and only there.
     assert!(a1.fresh && one.tickets[&(first, "A001".parse().unwrap())].fresh);
     assert!(!a1_split.fresh, "the second run updates the row the first made");
-    assert!(rows.tickets[&(next, "A001".parse().unwrap())].fresh, "a new day's A001 is another visit");
+    assert!(
+        rows.tickets[&(next, "A001".parse().unwrap())].fresh,
+        "a new day's A001 is another visit"
+    );
     assert_eq!(one.tickets[&(first, "A001".parse().unwrap())].calls + a1_split.calls, 1);
 }

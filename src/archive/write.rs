@@ -61,25 +61,27 @@ const EVENTS: &str = "INSERT INTO hallcall.event_pages (hall, first_seq, last_se
      FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::text[])
          AS x(f, l, d, fa, la, e)";
 
+/// The visits of a run, as a plain insert.
+macro_rules! insert_tickets {
+    () => {
+        "INSERT INTO hallcall.tickets AS t (hall, day, number, zone, service, lane, category,
+         channel, issued_at, first_called_at, calls, recalls, skips, transfers, started_at, finished_at,
+         window_no, staff, outcome)
+     SELECT $1, date '2000-01-01' + d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o
+     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::timestamptz[], $10::timestamptz[], $11::int[], $12::int[], $13::int[], $14::int[], $15::timestamptz[],
+         $16::timestamptz[], $17::int[], $18::text[], $19::text[])
+         AS x(d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o)"
+    };
+}
+
 /// Visits the archive has no row of yet: a plain insert (`ON CONFLICT`
 /// costs about 3 µs a row more, measured), refused if one is there after all.
-const NEW_TICKETS: &str = "INSERT INTO hallcall.tickets (hall, day, number, zone, service, lane, category,
-         channel, issued_at, first_called_at, calls, recalls, skips, transfers, started_at, finished_at,
-         window_no, staff, outcome)
-     SELECT $1, date '2000-01-01' + d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o
-     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-         $9::timestamptz[], $10::timestamptz[], $11::int[], $12::int[], $13::int[], $14::int[], $15::timestamptz[],
-         $16::timestamptz[], $17::int[], $18::text[], $19::text[])
-         AS x(d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o)";
+const NEW_TICKETS: &str = insert_tickets!();
 
-const TICKETS: &str = "INSERT INTO hallcall.tickets AS t (hall, day, number, zone, service, lane, category,
-         channel, issued_at, first_called_at, calls, recalls, skips, transfers, started_at, finished_at,
-         window_no, staff, outcome)
-     SELECT $1, date '2000-01-01' + d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o
-     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-         $9::timestamptz[], $10::timestamptz[], $11::int[], $12::int[], $13::int[], $14::int[], $15::timestamptz[],
-         $16::timestamptz[], $17::int[], $18::text[], $19::text[])
-         AS x(d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o)
+const TICKETS: &str = concat!(
+    insert_tickets!(),
+    "
      ON CONFLICT (hall, day, number) DO UPDATE SET
          zone = EXCLUDED.zone, service = EXCLUDED.service, lane = EXCLUDED.lane,
          category = EXCLUDED.category, channel = EXCLUDED.channel,
@@ -87,7 +89,8 @@ const TICKETS: &str = "INSERT INTO hallcall.tickets AS t (hall, day, number, zon
          calls = t.calls + EXCLUDED.calls, recalls = EXCLUDED.recalls, skips = EXCLUDED.skips,
          transfers = EXCLUDED.transfers, started_at = EXCLUDED.started_at,
          finished_at = COALESCE(EXCLUDED.finished_at, t.finished_at),
-         window_no = EXCLUDED.window_no, staff = EXCLUDED.staff, outcome = EXCLUDED.outcome";
+         window_no = EXCLUDED.window_no, staff = EXCLUDED.staff, outcome = EXCLUDED.outcome"
+);
 
 const RATINGS: &str =
     "INSERT INTO hallcall.ratings (hall, day, number, window_no, staff, level, bad, comment, rated_at)

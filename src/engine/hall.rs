@@ -126,15 +126,7 @@ fn wrong(t: &Ticket, expected: &'static str) -> EngineError {
 }
 
 pub(crate) fn state_name(s: &TicketState) -> &'static str {
-    match s {
-        TicketState::Waiting => "waiting",
-        TicketState::Called { .. } => "called",
-        TicketState::Serving { .. } => "serving",
-        TicketState::Held { .. } => "held",
-        TicketState::Finished { .. } => "finished",
-        TicketState::NoShow { .. } => "no_show",
-        TicketState::Cancelled => "cancelled",
-    }
+    s.name()
 }
 
 impl Hall {

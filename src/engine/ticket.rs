@@ -182,7 +182,6 @@ impl Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::PauseReason;
 
     /// The names the archive writes are the event format's own.
     #[test]
@@ -212,15 +211,7 @@ mod tests {
         ] {
             assert_eq!(c.name(), tag(serde_json::to_value(c).unwrap(), ""));
         }
-        for r in [
-            PauseReason::SignedIn,
-            PauseReason::Lunch,
-            PauseReason::Break,
-            PauseReason::Meeting,
-            PauseReason::Training,
-            PauseReason::Fault,
-            PauseReason::Other,
-        ] {
+        for r in super::super::window::PauseReason::ALL {
             assert_eq!(r.name(), tag(serde_json::to_value(r).unwrap(), ""));
         }
     }

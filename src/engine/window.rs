@@ -22,6 +22,16 @@ pub enum PauseReason {
 }
 
 impl PauseReason {
+    pub const ALL: [PauseReason; 7] = [
+        PauseReason::SignedIn,
+        PauseReason::Lunch,
+        PauseReason::Break,
+        PauseReason::Meeting,
+        PauseReason::Training,
+        PauseReason::Fault,
+        PauseReason::Other,
+    ];
+
     /// The reason's name as the event format spells it (`"signed_in"`).
     pub fn name(&self) -> &'static str {
         match self {

@@ -73,15 +73,7 @@ impl<'de> Deserialize<'de> for Samples {
     }
 }
 
-pub(crate) const REASONS: [PauseReason; 7] = [
-    PauseReason::SignedIn,
-    PauseReason::Lunch,
-    PauseReason::Break,
-    PauseReason::Meeting,
-    PauseReason::Training,
-    PauseReason::Fault,
-    PauseReason::Other,
-];
+pub(crate) const REASONS: [PauseReason; 7] = PauseReason::ALL;
 
 fn reason_slot(r: PauseReason) -> usize {
     REASONS.iter().position(|&x| x == r).unwrap_or(REASONS.len() - 1)
