@@ -21,6 +21,7 @@ use super::error::{EngineError, ReplayError};
 use super::estimates::Estimates;
 use super::event::{CallKind, Event, EventKind};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
+use super::queue::{Join, Queue};
 use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
 use super::respec::{ConfigNote, ConfigState, SpecDoc};
 use super::spec::{HallSpec, Placement, Serve, ServiceMask};
@@ -35,7 +36,7 @@ pub(crate) struct ZoneState {
     /// Last sequence number issued today.
     pub last_seq: u32,
     /// Ticket indices per lane (appointment, priority, normal), front first.
-    pub lanes: [VecDeque<usize>; 3],
+    pub lanes: [Queue; 3],
     /// Contested calls so far in the current priority:normal cycle.
     pub priority_run: u32,
     pub normal_run: u32,
@@ -938,15 +939,16 @@ impl Hall {
         for serve in self.serve_order(w).iter() {
             let zs = &self.st.zones[serve.zone];
             let matches = |t: &&usize| serve.services.contains(tickets[**t].service);
-            if let Some(&t) = zs.lanes[LANE_APPOINTMENT]
-                .iter()
-                .filter(matches)
-                .find(|&&t| tickets[t].due(now, p.appointment_early_ms))
-            {
+            let lane = |slot: usize| Some(&zs.lanes[slot]).filter(|q| q.has_any(serve.services));
+            if let Some(&t) = lane(LANE_APPOINTMENT).and_then(|q| {
+                q.iter()
+                    .filter(matches)
+                    .find(|&&t| tickets[t].due(now, p.appointment_early_ms))
+            }) {
                 return Some((t, false));
             }
-            let pri = zs.lanes[LANE_PRIORITY].iter().find(matches).copied();
-            let norm = zs.lanes[LANE_NORMAL].iter().find(matches).copied();
+            let pri = lane(LANE_PRIORITY).and_then(|q| q.iter().find(matches).copied());
+            let norm = lane(LANE_NORMAL).and_then(|q| q.iter().find(matches).copied());
             match (pri, norm) {
                 (Some(pt), Some(nt)) => {
                     let overdue = now.since(tickets[nt].queued_at) >= p.max_normal_wait_ms;
@@ -1008,7 +1010,7 @@ impl Hall {
                 let i = self.st.tickets.len();
                 let zs = &mut self.st.zones[z];
                 zs.last_seq = zs.last_seq.max(ticket.seq());
-                zs.lanes[lane.slot()].push_back(i);
+                zs.lanes[lane.slot()].join(i, s, Join::Back);
                 if let Some(person) = person {
                     self.st.persons.entry((person, z, s)).or_default().insert(i);
                 }
@@ -1184,8 +1186,7 @@ impl Hall {
                         window: Some(window),
                     });
                     let places = self.cfg.policy.skip_requeue_places as usize;
-                    let q = self.queue_mut(t);
-                    q.insert(places.min(q.len()), t);
+                    self.enqueue(t, Join::After(places));
                 }
             }
             EventKind::ServiceStarted { ticket, window } => {
@@ -1292,11 +1293,13 @@ impl Hall {
                     what: StepKind::Transferred,
                     window: from_window,
                 });
-                let q = self.queue_mut(t);
-                match placement {
-                    Placement::Front => q.push_front(t),
-                    Placement::End => q.push_back(t),
-                }
+                self.enqueue(
+                    t,
+                    match placement {
+                        Placement::Front => Join::Front,
+                        Placement::End => Join::Back,
+                    },
+                );
             }
             EventKind::TicketCancelled { ticket } => {
                 let t = self.ticket(ticket).map_err(|e| bad(e.to_string()))?;
@@ -1345,7 +1348,7 @@ impl Hall {
                     let key = (person, tk.origin.0, tk.origin.1);
                     self.st.persons.entry(key).or_default().insert(t);
                 }
-                self.queue_mut(t).push_back(t);
+                self.enqueue(t, Join::Back);
             }
             EventKind::WindowOpened {
                 window,
@@ -1618,23 +1621,38 @@ impl Hall {
         }
     }
 
-    fn queue_mut(&mut self, t: usize) -> &mut VecDeque<usize> {
+    /// Puts a waiting ticket in its queue: its window's, if it was sent to
+    /// one, else its lane's.
+    fn enqueue(&mut self, t: usize, at: Join) {
         let tk = &self.st.tickets[t];
         match tk.directed {
-            Some(w) => &mut self.st.directed[w],
-            None => &mut self.st.zones[tk.zone].lanes[tk.lane.slot()],
+            Some(w) => {
+                let q = &mut self.st.directed[w];
+                match at {
+                    Join::Front => q.push_front(t),
+                    Join::Back => q.push_back(t),
+                    Join::After(n) => q.insert(n.min(q.len()), t),
+                }
+            }
+            None => self.st.zones[tk.zone].lanes[tk.lane.slot()].join(t, tk.service, at),
         }
     }
 
     /// Takes a waiting ticket out of its queue; false if it was not there.
     fn unqueue(&mut self, t: usize) -> bool {
-        let q = self.queue_mut(t);
-        match q.iter().position(|&x| x == t) {
-            Some(i) => {
-                q.remove(i);
-                true
+        let tk = &self.st.tickets[t];
+        match tk.directed {
+            Some(w) => {
+                let q = &mut self.st.directed[w];
+                match q.iter().position(|&x| x == t) {
+                    Some(i) => {
+                        q.remove(i);
+                        true
+                    }
+                    None => false,
+                }
             }
-            None => false,
+            None => self.st.zones[tk.zone].lanes[tk.lane.slot()].leave(t, tk.service),
         }
     }
 

@@ -44,6 +44,7 @@ mod ids;
 mod notices;
 mod outbox;
 mod query;
+mod queue;
 mod rating;
 mod respec;
 mod snapshot;

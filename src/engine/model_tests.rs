@@ -644,7 +644,14 @@ fn config_with(finish_from_called: bool) -> Arc<super::HallSpec> {
 fn check_invariants(hall: &Hall) {
     let st = &hall.st;
     let mut seen = HashSet::new();
-    for q in st.zones.iter().flat_map(|z| z.lanes.iter()).chain(st.directed.iter()) {
+    for q in st.zones.iter().flat_map(|z| z.lanes.iter()) {
+        assert!(
+            q.counts_agree(|t| st.tickets[t].service),
+            "a lane's services are its tickets'"
+        );
+    }
+    let lanes = st.zones.iter().flat_map(|z| z.lanes.iter().map(|q| &**q));
+    for q in lanes.chain(st.directed.iter()) {
         for &t in q {
             assert!(seen.insert(t), "ticket {} queued twice", number_of(hall, t));
             assert_eq!(st.tickets[t].state, TicketState::Waiting, "a queued ticket is waiting");

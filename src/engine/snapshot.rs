@@ -3,7 +3,7 @@
 //! windows by id, so a snapshot survives reordering the configuration; one
 //! that names something the configuration no longer has is refused.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jiff::civil::Date;
@@ -17,6 +17,7 @@ use super::devices::Device;
 use super::hall::{Hall, State, ZoneState};
 use super::ids::{HallId, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::outbox::{OutboxState, SetAside};
+use super::queue::{Join, Queue};
 use super::rating::{FollowUp, RatingRecord};
 use super::respec::{ConfigNote, ConfigState, SpecDoc};
 use super::spec::HallSpec;
@@ -335,7 +336,14 @@ impl Hall {
                 .copied()
                 .ok_or_else(|| bad(format!("unknown ticket {n}")))
         };
-        let queue = |q: &Vec<TicketNumber>| q.iter().map(index).collect::<Result<VecDeque<usize>, _>>();
+        let tickets = &st.tickets;
+        let queue = |q: &Vec<TicketNumber>| {
+            q.iter().try_fold(Queue::default(), |mut out, n| {
+                let t = index(n)?;
+                out.join(t, tickets[t].service, Join::Back);
+                Ok(out)
+            })
+        };
         for zs in &snap.zones {
             let z = zone(zs.zone)?;
             let [a, p, n] = &zs.lanes;
@@ -388,7 +396,7 @@ impl Hall {
                 served_today: ws.served_today,
                 first_zone: ws.first_zone.map(zone).transpose()?,
             };
-            st.directed[w] = queue(&ws.own_queue)?;
+            st.directed[w] = ws.own_queue.iter().map(index).collect::<Result<_, _>>()?;
             if ws.auto_call {
                 st.auto_windows.push(w);
             }
