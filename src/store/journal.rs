@@ -205,6 +205,7 @@ impl Journal {
                 if let EventKind::DayStarted { day } = rec.event.kind {
                     days.day(rec.hall, day, position, rec.event.seq);
                 }
+                days.mark(rec.hall, position, rec.event.seq);
                 let after = from.get(&rec.hall).is_none_or(|p| position >= *p);
                 let hall = halls.entry(rec.hall).or_default();
                 let snap_seq = hall.snapshot.as_ref().map_or(0, |s| s.seq);
@@ -316,7 +317,11 @@ impl Journal {
         }
         let mut buf = Vec::with_capacity(batch.iter().map(|(_, e)| e.len() * 256).sum());
         let mut new_days = Vec::new();
+        let mut marks = Vec::with_capacity(batch.len());
         for (hall, events) in batch {
+            if let Some(first) = events.first() {
+                marks.push((*hall, self.len + buf.len() as u64, first.seq));
+            }
             for event in *events {
                 let start = buf.len();
                 if let EventKind::DayStarted { day } = event.kind {
@@ -349,9 +354,12 @@ impl Journal {
         {
             let end = self.position();
             let mut days = self.day_index();
+            let segment = self.segment;
             for (hall, day, offset, seq) in new_days {
-                let segment = self.segment;
                 days.day(hall, day, Position { segment, offset }, seq);
+            }
+            for (hall, offset, seq) in marks {
+                days.mark(hall, Position { segment, offset }, seq);
             }
             days.durable_to(end);
         }

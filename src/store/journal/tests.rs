@@ -408,9 +408,75 @@ fn what_a_reader_missed_reads_back_from_the_start_of_its_day() {
         assert_eq!(seqs_of(reader.read_since(a, 20, 1).unwrap()), Some((21..=30).collect()));
         assert_eq!(
             seqs_of(reader.read_since(hall("b"), 3, all).unwrap()),
-            None,
-            "b has no day to read from"
+            Some((4..=30).collect()),
+            "b has no day, but its first record is a mark to read from"
         );
+    }
+}
+
+#[test]
+fn a_long_day_reads_back_in_parts_from_its_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (hall("a"), hall("b"));
+    let last = 3 * history::MARK_EVERY + 500;
+    let mut j = open(dir.path()).journal;
+    let mut start = ev(1);
+    start.kind = EventKind::DayStarted {
+        day: jiff::civil::date(2026, 12, 7),
+    };
+    j.append(&[(a, &[start]), (b, &events(1..=1))]).unwrap();
+    let mut from = 2;
+    while from <= last {
+        let to = (from + 999).min(last);
+        let mut of_a = events(from..=to);
+        if from == 2002 {
+            // Larger than a read's buffer: read across several.
+            of_a[0] = Event {
+                kind: EventKind::WindowOpened {
+                    window: 1,
+                    staff: Some("长".repeat(600_000)),
+                    paused: false,
+                },
+                ..of_a[0].clone()
+            };
+        }
+        j.append(&[(a, &of_a), (b, &events(from..=to))]).unwrap();
+        from = to + 1;
+    }
+    for reader in [j.reader(), {
+        drop(j);
+        open(dir.path()).journal.reader()
+    }] {
+        // Parts of at least what was asked for and at most a mark's span
+        // (and a batch) more, each going on from the last: none missed.
+        let (mut since, mut parts) = (0, 0);
+        while since < last {
+            let part = reader.read_since(a, since, 1_000).unwrap().expect("held");
+            let seqs: Vec<u64> = part.iter().map(|e| e.seq).collect();
+            let want: Vec<u64> = (since + 1..=since + seqs.len() as u64).collect();
+            assert_eq!(seqs, want, "a part after {since} goes on from it, in order");
+            assert!(
+                seqs.len() as u64 >= 1_000.min(last - since),
+                "after {since}: {}",
+                seqs.len()
+            );
+            assert!(
+                seqs.len() as u64 <= 2_000 + history::MARK_EVERY,
+                "after {since}: {}",
+                seqs.len()
+            );
+            since = *seqs.last().unwrap();
+            parts += 1;
+        }
+        assert!(parts >= 3, "{parts} parts: one a mark");
+        // From the middle of the day, the read starts at a mark near it.
+        let late = reader.read_since(a, last - 10, usize::MAX).unwrap().expect("held");
+        assert_eq!(
+            late.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (last - 9..=last).collect::<Vec<_>>()
+        );
+        let all_b = reader.read_since(b, 1, usize::MAX).unwrap().expect("held");
+        assert_eq!(all_b.len() as u64, last - 1, "hall b's records, read between a's");
     }
 }
 
