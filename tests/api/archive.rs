@@ -595,3 +595,53 @@ async fn events_archived_a_row_each_become_pages_unchanged() {
     // Per hall: the events before the first day, and one page per day.
     assert_eq!(count(&db, "SELECT count(*) FROM hallcall.event_pages").await, 6);
 }
+
+/// A visit the archive takes for new (a plain insert, the fast way) that
+/// someone archived already: the insert is refused, and the archive starts
+/// over writing every visit as an update, losing and doubling nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_found_archived_already_is_written_over_not_lost() {
+    let pgs = PgServer::start();
+    let url = pgs.url();
+    let data = tempfile::tempdir().unwrap();
+    let app = start(data.path(), TUESDAY_10AM, &url).await;
+    ok(&app, json!({"op": "open", "window": 1, "staff": "w1"})).await;
+    ok(&app, json!({"op": "resume", "window": 1})).await;
+    let first = ticket_of(&ok(&app, issue("general", "social")).await);
+    settled(&app).await;
+    // The next number of the same zone: the same letters, one more.
+    let digits = first.chars().rev().take_while(char::is_ascii_digit).count();
+    let (letters, n) = first.split_at(first.len() - digits);
+    let next = format!("{letters}{:0digits$}", n.parse::<u32>().unwrap() + 1);
+    let db = pg(&url).await;
+    db.execute(
+        "INSERT INTO hallcall.tickets (hall, day, number, zone, service, lane, channel, issued_at, outcome)
+         SELECT hall, day, $1, 'stray', 'stray', 'normal', 'kiosk', now(), 'waiting'
+         FROM hallcall.cursors WHERE hall = 'qiaocheng'",
+        &[&next],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(ticket_of(&ok(&app, issue("general", "social")).await), next);
+    // The first, then the second.
+    for op in ["call_next", "start", "finish"].repeat(2) {
+        ok(&app, json!({"op": op, "window": 1})).await;
+    }
+    let st = settled(&app).await;
+    assert_whole(&db, st["durable_seq"].as_i64().unwrap()).await;
+    let row = db
+        .query_one(
+            "SELECT zone, service, outcome, window_no FROM hallcall.tickets WHERE hall = 'qiaocheng' AND number = $1",
+            &[&next],
+        )
+        .await
+        .unwrap();
+    let got: (String, String, String, Option<i32>) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(
+        got,
+        ("general".into(), "social".into(), "finished".into(), Some(1)),
+        "the stray row written over by the visit"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM hallcall.tickets").await, 2);
+}
