@@ -34,8 +34,8 @@ const CHANNEL: usize = 8192;
 /// Events of each hall kept in memory behind its durable state.
 pub const TAIL_EVENTS: usize = 16_384;
 /// A subscriber far behind reads its backlog from the store in parts of
-/// at least this many events (whole business days): held in memory one
-/// part at a time, however far behind it is.
+/// about this many events (to the journal's next read mark): held in
+/// memory one part at a time, however far behind it is.
 pub(crate) const CATCH_UP_PART: usize = 32_768;
 
 /// One durable batch of one hall's events: consecutive sequence numbers.
