@@ -29,6 +29,10 @@ pub(crate) struct DayIndex {
     /// Per hall, by sequence number: where some of its records are (every
     /// day's start, and one at least [`MARK_EVERY`] events after the last).
     marks: HashMap<HallId, BTreeMap<u64, Position>>,
+    /// Per segment, byte ranges read back whole with every checksum
+    /// checked: (segment, start) → end, merged. Readers of other halls
+    /// going over them again check only their own records' checksums.
+    checked: BTreeMap<(u64, u64), u64>,
     end: Position,
 }
 
@@ -70,6 +74,34 @@ impl DayIndex {
             .unwrap_or(self.end)
     }
 
+    /// Up to where a read of `segment` starting at `from` goes over bytes
+    /// checked before (`from` itself when it does not).
+    fn checked_to(&self, segment: u64, from: u64) -> u64 {
+        match self.checked.range(..=(segment, from)).next_back() {
+            Some((&(s, start), &end)) if s == segment && start <= from && from <= end => end,
+            _ => from,
+        }
+    }
+
+    /// Notes that `segment`'s records from `from` to `to` were all read
+    /// back with their checksums checked.
+    fn checked(&mut self, segment: u64, from: u64, to: u64) {
+        let (mut start, mut end) = (from, to);
+        let touching: Vec<(u64, u64)> = self
+            .checked
+            .range((segment, 0)..=(segment, to))
+            .filter(|&(_, &e)| e >= from)
+            .map(|(&k, _)| k)
+            .collect();
+        for k in touching {
+            if let Some(e) = self.checked.remove(&k) {
+                start = start.min(k.1);
+                end = end.max(e);
+            }
+        }
+        self.checked.insert((segment, start), end);
+    }
+
     pub fn durable_to(&mut self, end: Position) {
         self.end = end;
     }
@@ -82,6 +114,7 @@ impl DayIndex {
         for marks in self.marks.values_mut() {
             marks.retain(|_, p| p.segment >= segment);
         }
+        self.checked.retain(|&(s, _), _| s >= segment);
     }
 
     /// Where `from..=to` starts and ends for a hall, if it has a day there.
@@ -203,7 +236,8 @@ impl JournalReader {
                 MAGIC.len() as u64
             };
             let until = (segment == stop.segment).then_some(stop.offset);
-            read_segment(&path, from, until, prefix.as_bytes(), |offset, payload| {
+            let checked = self.index().checked_to(segment, from);
+            let read_to = read_segment(&path, (from, until), checked, prefix.as_bytes(), |offset, payload| {
                 let rec: RecordIn = serde_json::from_slice(payload)
                     .map_err(|e| StoreError::corrupt(place(&path, offset), format!("not a hallcall event: {e}")))?;
                 if rec.hall == hall {
@@ -220,6 +254,10 @@ impl JournalReader {
                 }
                 Ok(())
             })?;
+            self.index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .checked(segment, from, read_to);
         }
         Ok(())
     }
@@ -236,16 +274,17 @@ fn place(path: &Path, offset: u64) -> String {
 const CHUNK: usize = 1 << 20;
 
 /// Hands the payload of every record of a segment between two record
-/// boundaries that starts with `prefix` to `f`. Every record's checksum is
-/// checked, the others' too: one whose start is damaged would otherwise be
-/// taken for another hall's and skipped unseen.
+/// boundaries that starts with `prefix` to `f`; where the read ended.
+/// Every record's checksum is checked, other halls' too up to `checked`
+/// (checked before): one whose start is damaged would otherwise be taken
+/// for another hall's and skipped unseen.
 fn read_segment(
     path: &Path,
-    from: u64,
-    until: Option<u64>,
+    (from, until): (u64, Option<u64>),
+    checked: u64,
     prefix: &[u8],
     mut f: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let mut file = File::open(path).map_err(|e| io(path, e))?;
     let mut head = [0u8; MAGIC.len()];
     file.read_exact(&mut head).map_err(|e| io(path, e))?;
@@ -272,10 +311,12 @@ fn read_segment(
                 break;
             };
             let offset = base + pos as u64;
-            if len == 0 || crc32fast::hash(payload) != crc {
+            let ours = payload.starts_with(prefix);
+            let seen = offset + (HEADER + len) as u64 <= checked;
+            if len == 0 || ((ours || !seen) && crc32fast::hash(payload) != crc) {
                 return Err(StoreError::corrupt(place(path, offset), "checksum mismatch"));
             }
-            if payload.starts_with(prefix) {
+            if ours {
                 f(offset, payload)?;
             }
             pos += HEADER + len;
@@ -286,7 +327,7 @@ fn read_segment(
         base += pos as u64;
         if ended {
             return match bytes.len() {
-                0 => Ok(()),
+                0 => Ok(base),
                 n if n < HEADER => Err(StoreError::corrupt(place(path, base), "a record header is cut short")),
                 _ => Err(StoreError::corrupt(place(path, base), "a record is cut short")),
             };

@@ -374,6 +374,41 @@ fn a_corrupt_record_in_a_past_day_is_named() {
 }
 
 #[test]
+fn a_record_checked_once_is_checked_again_by_its_own_hall_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path()).journal;
+    three_days(&mut j);
+    let reader = j.reader();
+    drop(j);
+    let (a, b) = (hall("a"), hall("b"));
+    let all = usize::MAX;
+    assert_eq!(reader.read_since(a, 0, all).unwrap().map(|e| e.len()), Some(30));
+    // Damage the body of b's first record, read over once already.
+    let path = segment_path(dir.path(), 1);
+    let mut bytes = fs::read(&path).unwrap();
+    let mut at = MAGIC.len();
+    let damaged = loop {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if bytes[at + HEADER..].starts_with(br#"{"hall":"b""#) {
+            break at + HEADER + len - 3;
+        }
+        at += HEADER + len;
+    };
+    bytes[damaged] ^= 0x01;
+    fs::write(&path, bytes).unwrap();
+    // a's reader goes over it without its checksum again; b's does not.
+    assert_eq!(reader.read_since(a, 0, all).unwrap().map(|e| e.len()), Some(30));
+    let err = reader.read_since(b, 0, all).unwrap_err().to_string();
+    assert!(
+        err.contains("checksum mismatch") && err.contains("journal-00000001.log offset"),
+        "{err}"
+    );
+    // Opened again, the journal checks every record: the damage is named.
+    let reopened = Journal::open(dir.path(), JournalOptions::default()).map(|_| ());
+    assert!(reopened.is_err_and(|e| e.to_string().contains("offset")));
+}
+
+#[test]
 fn what_a_reader_missed_reads_back_from_the_start_of_its_day() {
     let dir = tempfile::tempdir().unwrap();
     let opts = JournalOptions {
