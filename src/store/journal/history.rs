@@ -268,9 +268,8 @@ fn place(path: &Path, offset: u64) -> String {
 }
 
 /// Bytes read from a segment at a time: one buffer, reused, that stays in
-/// the cache. (Read whole, a segment of a busy hall day is hundreds of
-/// megabytes, each read zeroing fresh pages: measured as a fifth of a
-/// catch-up's time.)
+/// the cache. (Read whole, a busy day's segment is hundreds of megabytes
+/// of fresh pages for the kernel to zero on every read.)
 const CHUNK: usize = 1 << 20;
 
 /// Hands the payload of every record of a segment between two record
