@@ -21,7 +21,7 @@ use super::error::{EngineError, ReplayError};
 use super::estimates::Estimates;
 use super::event::{CallKind, Event, EventKind};
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
-use super::queue::{Join, Queue};
+use super::queue::{Join, Queue, take_out};
 use super::rating::{FollowUp, FollowUpStep, MAX_COMMENT, RatingRecord};
 use super::respec::{ConfigNote, ConfigState, SpecDoc};
 use super::spec::{HallSpec, Placement, Serve, ServiceMask};
@@ -121,13 +121,9 @@ impl PartialEq for Hall {
 fn wrong(t: &Ticket, expected: &'static str) -> EngineError {
     EngineError::WrongState {
         ticket: t.number,
-        state: state_name(&t.state),
+        state: t.state.name(),
         expected,
     }
-}
-
-pub(crate) fn state_name(s: &TicketState) -> &'static str {
-    s.name()
 }
 
 impl Hall {
@@ -1626,14 +1622,7 @@ impl Hall {
     fn enqueue(&mut self, t: usize, at: Join) {
         let tk = &self.st.tickets[t];
         match tk.directed {
-            Some(w) => {
-                let q = &mut self.st.directed[w];
-                match at {
-                    Join::Front => q.push_front(t),
-                    Join::Back => q.push_back(t),
-                    Join::After(n) => q.insert(n.min(q.len()), t),
-                }
-            }
+            Some(w) => at.put(&mut self.st.directed[w], t),
             None => self.st.zones[tk.zone].lanes[tk.lane.slot()].join(t, tk.service, at),
         }
     }
@@ -1642,16 +1631,7 @@ impl Hall {
     fn unqueue(&mut self, t: usize) -> bool {
         let tk = &self.st.tickets[t];
         match tk.directed {
-            Some(w) => {
-                let q = &mut self.st.directed[w];
-                match q.iter().position(|&x| x == t) {
-                    Some(i) => {
-                        q.remove(i);
-                        true
-                    }
-                    None => false,
-                }
-            }
+            Some(w) => take_out(&mut self.st.directed[w], t),
             None => self.st.zones[tk.zone].lanes[tk.lane.slot()].leave(t, tk.service),
         }
     }

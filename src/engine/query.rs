@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::booking::BookingView;
 use super::estimates::{Wait, WaitRange};
-use super::hall::{Hall, state_name};
+use super::hall::Hall;
 use super::ids::{Code, Millis, PersonKey, ServiceId, TicketNumber, WindowNo, ZoneId};
 use super::rating::{FollowUp, FollowUpStep, Rating, RatingRecord};
 use super::ticket::{Channel, LANE_APPOINTMENT, LANE_NORMAL, LANE_PRIORITY, Lane, Step, StepKind, Ticket, TicketState};
@@ -466,10 +466,5 @@ impl Hall {
             .collect();
         out.sort_by_key(|b| (b.slot_start, b.code));
         out
-    }
-
-    /// Name of a ticket state, as used in errors and views.
-    pub fn state_name(state: &TicketState) -> &'static str {
-        state_name(state)
     }
 }

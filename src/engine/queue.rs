@@ -27,6 +27,25 @@ pub(crate) enum Join {
     After(usize),
 }
 
+impl Join {
+    /// Puts ticket `t` in a plain queue (a window's own) here.
+    pub fn put(self, q: &mut VecDeque<usize>, t: usize) {
+        match self {
+            Join::Front => q.push_front(t),
+            Join::Back => q.push_back(t),
+            Join::After(n) => q.insert(n.min(q.len()), t),
+        }
+    }
+}
+
+/// Takes ticket `t` out of a plain queue; false if it was not there.
+pub(crate) fn take_out(q: &mut VecDeque<usize>, t: usize) -> bool {
+    match q.iter().position(|&x| x == t) {
+        Some(i) => q.remove(i).is_some(),
+        None => false,
+    }
+}
+
 impl Default for Queue {
     fn default() -> Queue {
         Queue {
@@ -45,11 +64,7 @@ impl Queue {
 
     /// Puts ticket `t` (of service index `service`) in.
     pub fn join(&mut self, t: usize, service: usize, at: Join) {
-        match at {
-            Join::Front => self.tickets.push_front(t),
-            Join::Back => self.tickets.push_back(t),
-            Join::After(n) => self.tickets.insert(n.min(self.tickets.len()), t),
-        }
+        at.put(&mut self.tickets, t);
         self.per_service[service] += 1;
         self.present |= 1 << service;
     }
@@ -57,10 +72,9 @@ impl Queue {
     /// Takes ticket `t` (of service index `service`) out; false if it was
     /// not here.
     pub fn leave(&mut self, t: usize, service: usize) -> bool {
-        let Some(i) = self.tickets.iter().position(|&x| x == t) else {
+        if !take_out(&mut self.tickets, t) {
             return false;
-        };
-        self.tickets.remove(i);
+        }
         self.per_service[service] -= 1;
         if self.per_service[service] == 0 {
             self.present &= !(1 << service);
