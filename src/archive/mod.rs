@@ -529,6 +529,8 @@ fn archive_run(
         )));
     }
     let mut rows = Rows::default();
+    // A visit is about four events: sized once, not grown while filling.
+    rows.tickets.reserve(events.len() / 3);
     for e in events {
         hall.day.feed(e, &mut rows).map_err(WriteError::Corrupt)?;
     }

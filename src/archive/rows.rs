@@ -159,8 +159,9 @@ pub struct Day {
     last_at: Millis,
     sessions: Vec<Option<Spell>>,
     pauses: Vec<Option<Spell>>,
-    /// Each window's ticket in hand before the event being read (kept to
-    /// spare an allocation per event).
+    /// The windows (by index) the event being read can change, and the
+    /// ticket each had in hand before it (kept to spare allocations).
+    watch: Vec<usize>,
     in_hand: Vec<Option<usize>>,
     /// By ticket, whether a row of it was made since the day started.
     made: Vec<bool>,
@@ -208,6 +209,7 @@ impl Day {
             last_at: Millis(0),
             sessions: vec![None; windows],
             pauses: vec![None; windows],
+            watch: Vec::with_capacity(windows),
             in_hand: Vec::with_capacity(windows),
             made: Vec::new(),
         }
@@ -250,10 +252,25 @@ impl Day {
             return Ok(());
         };
         let day = *day;
+        // Only the windows this event can change are compared: comparing
+        // all of them on every event was a sixth of the archive's own time.
+        self.watch.clear();
+        match windows_of(folder, ev) {
+            Some(some) => self.watch.extend(some.into_iter().flatten()),
+            None => self.watch.extend(0..folder.hall().map_or(0, |h| h.st.windows.len())),
+        }
+        self.watch.sort_unstable();
+        self.watch.dedup();
         self.in_hand.clear();
         if let Some(h) = folder.hall() {
-            self.in_hand.extend(h.st.windows.iter().map(|w| w.current));
+            self.in_hand.extend(
+                self.watch
+                    .iter()
+                    .map(|&w| h.st.windows.get(w).and_then(|ws| ws.current)),
+            );
         }
+        #[cfg(debug_assertions)]
+        let before = folder.hall().map(|h| h.st.windows.clone());
         folder.feed(ev).map_err(|e| format!("event {}: {e}", ev.seq))?;
         let Some(hall) = folder.hall() else { return Ok(()) };
         if matches!(ev.kind, EventKind::ConfigChanged { .. }) && hall.spec().windows.len() >= self.cfg.windows.len() {
@@ -262,6 +279,21 @@ impl Day {
             self.sessions.resize(self.cfg.windows.len(), None);
             self.pauses.resize(self.cfg.windows.len(), None);
         }
+        if windows_of_all(ev) {
+            // A new configuration may have added windows, none in hand.
+            self.watch.clear();
+            self.watch.extend(0..hall.st.windows.len());
+        }
+        #[cfg(debug_assertions)]
+        if let Some(before) = before {
+            for (w, (was, now)) in before.iter().zip(&hall.st.windows).enumerate() {
+                debug_assert!(
+                    self.watch.contains(&w) || was == now,
+                    "event {} changed window {w}, not among those watched",
+                    ev.seq
+                );
+            }
+        }
         // The ticket named, and any a window took up or let go of.
         let mut touched: Vec<usize> = Vec::new();
         if let Some(n) = ticket_of(&ev.kind)
@@ -269,8 +301,9 @@ impl Day {
         {
             touched.push(t);
         }
-        for (w, ws) in hall.st.windows.iter().enumerate() {
-            let before = self.in_hand.get(w).copied().flatten();
+        for (i, &w) in self.watch.iter().enumerate() {
+            let Some(ws) = hall.st.windows.get(w) else { continue };
+            let before = self.in_hand.get(i).copied().flatten();
             if before != ws.current {
                 touched.extend(before);
                 touched.extend(ws.current);
@@ -323,11 +356,12 @@ impl Day {
         Ok(())
     }
 
-    /// Follows each window's session and pause across one event.
+    /// Follows the session and pause of each window watched across one event.
     fn track_windows(&mut self, day: Date, at: Millis, rows: &mut Rows) {
         let Some((_, _, folder)) = &self.current else { return };
         let Some(hall) = folder.hall() else { return };
-        for (w, ws) in hall.st.windows.iter().enumerate() {
+        for &w in &self.watch {
+            let Some(ws) = hall.st.windows.get(w) else { continue };
             let number = self.cfg.windows[w].number;
             // (since, reason) of the session and the pause, if any.
             let session = ws.open.then(|| (ws.opened_at.unwrap_or(at), None));
@@ -400,6 +434,49 @@ impl Day {
         }
         rows.days.push((day, folder.part(at)));
     }
+}
+
+/// Events after which every window is looked at: a new day, a new
+/// configuration.
+fn windows_of_all(ev: &Event) -> bool {
+    matches!(ev.kind, EventKind::DayStarted { .. } | EventKind::ConfigChanged { .. })
+}
+
+/// The windows (by index) `ev` can change, read before it applies: the
+/// one it names and the one holding its ticket. `None`: all of them.
+fn windows_of(folder: &Folder, ev: &Event) -> Option<[Option<usize>; 2]> {
+    use EventKind as K;
+    let hall = folder.hall()?;
+    if windows_of_all(ev) {
+        return None;
+    }
+    let named = match &ev.kind {
+        K::TicketCalled { window, .. }
+        | K::TicketRecalled { window, .. }
+        | K::TicketSkipped { window, .. }
+        | K::ServiceStarted { window, .. }
+        | K::ServiceFinished { window, .. }
+        | K::TicketHeld { window, .. }
+        | K::WindowOpened { window, .. }
+        | K::WindowClosed { window, .. }
+        | K::WindowPaused { window, .. }
+        | K::WindowResumed { window, .. }
+        | K::AutoCallChanged { window, .. }
+        | K::WindowServesFirst { window, .. }
+        | K::TicketRated { window, .. } => Some(*window),
+        K::TicketTransferred { from_window, .. } => *from_window,
+        _ => None,
+    };
+    let holder = ticket_of(&ev.kind)
+        .and_then(|n| hall.st.by_number.get(&n))
+        .and_then(|&t| match hall.st.tickets[t].state {
+            TicketState::Called { window } | TicketState::Serving { window } | TicketState::Held { window } => {
+                Some(window)
+            }
+            _ => None,
+        });
+    let index = |w: Option<WindowNo>| w.and_then(|w| hall.spec().window_index(w));
+    Some([index(named), index(holder)])
 }
 
 /// Whether a row of ticket `t` was made before; it is from now on.

@@ -3,7 +3,7 @@
 
 use super::rows::{Day, Rows};
 use crate::engine::tests::{code, config, local, local_on};
-use crate::engine::{Channel, Command, Event, Hall, Issue, Millis, PauseReason};
+use crate::engine::{Channel, Command, Event, Hall, Issue, Millis, PauseReason, TicketState, model_tests};
 
 fn run(hall: &mut Hall, log: &mut Vec<Event>, at: Millis, cmd: Command) {
     let evs = hall.execute(&cmd, at).unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -110,4 +110,60 @@ fn a_day_makes_its_visits_spells_and_report_facts() {
         "a new day's A001 is another visit"
     );
     assert_eq!(one.tickets[&(first, "A001".parse().unwrap())].calls + a1_split.calls, 1);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 1_000, ..Default::default() })]
+
+    /// Random days of every command the engine takes: the rows look only
+    /// at the windows an event names or that hold its ticket, and (in a
+    /// debug build) `Day::feed` checks that no other window changed; the
+    /// last rows of the day's visits agree with the hall.
+    #[test]
+    fn rows_follow_every_window_an_event_changes(
+        ops in proptest::collection::vec(model_tests::op(), 1..80),
+        finish_from_called in proptest::prelude::any::<bool>(),
+    ) {
+        let cfg = model_tests::config_with(finish_from_called);
+        let mut hall = Hall::new(cfg.clone());
+        let mut now = local(9, 0);
+        let mut log = Vec::new();
+        for op in &ops {
+            match op {
+                model_tests::Op::Advance(m) => now = now.plus_ms(i64::from(*m) * Millis::MINUTE),
+                model_tests::Op::NextDay => now = now.plus_ms(24 * 60 * Millis::MINUTE),
+                _ => {}
+            }
+            if let Ok(evs) = hall.execute(&model_tests::command(&hall, op, now), now) {
+                log.extend(evs);
+            }
+        }
+        let mut day = Day::new(cfg);
+        let mut rows = Rows::default();
+        for e in &log {
+            day.feed(e, &mut rows).unwrap();
+        }
+        if let Some((today, _)) = day.started() {
+            for tk in &hall.st.tickets {
+                let row = &rows.tickets[&(today, tk.number)];
+                proptest::prop_assert_eq!(row.outcome, tk.state.name(), "{}", tk.number);
+                let window = match tk.state {
+                    TicketState::Called { window }
+                    | TicketState::Serving { window }
+                    | TicketState::Held { window }
+                    | TicketState::Finished { window }
+                    | TicketState::NoShow { window } => Some(window),
+                    TicketState::Waiting | TicketState::Cancelled => None,
+                };
+                proptest::prop_assert_eq!(row.window, window, "{}", tk.number);
+            }
+            for (w, ws) in hall.st.windows.iter().enumerate() {
+                let number = hall.spec().windows[w].number;
+                let open = rows.sessions.values().filter(|s| s.window == number && s.until.is_none()).count();
+                proptest::prop_assert_eq!(open, usize::from(ws.open), "window {}'s session", number);
+                let paused = rows.pauses.values().filter(|s| s.window == number && s.until.is_none()).count();
+                proptest::prop_assert_eq!(paused, usize::from(ws.paused.is_some()), "window {}'s pause", number);
+            }
+        }
+    }
 }

@@ -89,6 +89,6 @@ pub use ticket::{Channel, Lane, Step, StepKind, TicketState};
 pub use window::{MAX_PAUSE_MINUTES, PauseReason};
 
 #[cfg(test)]
-mod model_tests;
+pub(crate) mod model_tests;
 #[cfg(test)]
 pub(crate) mod tests;

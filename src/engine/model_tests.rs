@@ -17,7 +17,7 @@ const SERVICES: [[&str; 2]; 2] = [["apply", "results"], ["hukou", "idcard"]];
 const WINDOWS: u16 = 4;
 
 #[derive(Clone, Debug)]
-enum Op {
+pub(crate) enum Op {
     Issue {
         zone: usize,
         service: usize,
@@ -46,7 +46,7 @@ enum Op {
     NextDay,
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(crate) fn op() -> impl Strategy<Value = Op> {
     let w = 1..=WINDOWS;
     let pick = 0..12usize;
     prop_oneof![
@@ -542,7 +542,7 @@ fn number_of(hall: &Hall, t: usize) -> TicketNumber {
     hall.st.tickets[t].number
 }
 
-fn command(hall: &Hall, op: &Op, now: Millis) -> Command {
+pub(crate) fn command(hall: &Hall, op: &Op, now: Millis) -> Command {
     // Picks refer to tickets by issue order; one past the end is unknown.
     let ticket = |i: usize| {
         hall.st
@@ -630,7 +630,7 @@ fn config() -> Arc<super::HallSpec> {
 }
 
 /// The model's hall, with 办结 straight from called allowed or not.
-fn config_with(finish_from_called: bool) -> Arc<super::HallSpec> {
+pub(crate) fn config_with(finish_from_called: bool) -> Arc<super::HallSpec> {
     let mut cfg = (*test_config()).clone();
     cfg.policy.finish_from_called = finish_from_called;
     // Open all day, so random time steps never close the zones.
