@@ -9,8 +9,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::{BufMut, BytesMut};
 use jiff::civil::Date;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Statement, Transaction};
 
 use super::rows::{EventRow, RatingRow, Rows, SpellRow, TicketRow};
@@ -45,7 +47,7 @@ pub struct Statements {
     expect_cursor: Statement,
     report_day: Statement,
     events: Statement,
-    new_tickets: Statement,
+    copy_tickets: Statement,
     tickets: Statement,
     ratings: Statement,
     follow_ups: Statement,
@@ -61,27 +63,45 @@ const EVENTS: &str = "INSERT INTO hallcall.event_pages (hall, first_seq, last_se
      FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::text[])
          AS x(f, l, d, fa, la, e)";
 
-/// The visits of a run, as a plain insert.
-macro_rules! insert_tickets {
-    () => {
-        "INSERT INTO hallcall.tickets AS t (hall, day, number, zone, service, lane, category,
+/// Visits the archive has no row of yet, of every run in a transaction: a
+/// binary `COPY`, refused if a row is there after all. It cost about a
+/// third of what inserting them from arrays (`unnest`) did (BENCHMARKS.md).
+const COPY_TICKETS: &str = "COPY hallcall.tickets (hall, day, number, zone, service, lane, category, channel,
+     issued_at, first_called_at, calls, recalls, skips, transfers, started_at, finished_at, window_no, staff,
+     outcome) FROM STDIN (FORMAT binary)";
+
+/// The types of [`COPY_TICKETS`]'s columns, in order.
+const TICKET_COLUMNS: [Type; 19] = [
+    Type::TEXT,
+    Type::DATE,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::INT4,
+    Type::INT4,
+    Type::INT4,
+    Type::INT4,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+/// Visits the archive has a row of already (or may have): an upsert.
+const TICKETS: &str = "INSERT INTO hallcall.tickets AS t (hall, day, number, zone, service, lane, category,
          channel, issued_at, first_called_at, calls, recalls, skips, transfers, started_at, finished_at,
          window_no, staff, outcome)
      SELECT $1, date '2000-01-01' + d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o
      FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
          $9::timestamptz[], $10::timestamptz[], $11::int[], $12::int[], $13::int[], $14::int[], $15::timestamptz[],
          $16::timestamptz[], $17::int[], $18::text[], $19::text[])
-         AS x(d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o)"
-    };
-}
-
-/// Visits the archive has no row of yet: a plain insert (`ON CONFLICT`
-/// costs about 3 µs a row more, measured), refused if one is there after all.
-const NEW_TICKETS: &str = insert_tickets!();
-
-const TICKETS: &str = concat!(
-    insert_tickets!(),
-    "
+         AS x(d, n, z, s, l, c, ch, i, f, k, r, sk, tr, st, fi, w, sf, o)
      ON CONFLICT (hall, day, number) DO UPDATE SET
          zone = EXCLUDED.zone, service = EXCLUDED.service, lane = EXCLUDED.lane,
          category = EXCLUDED.category, channel = EXCLUDED.channel,
@@ -89,8 +109,7 @@ const TICKETS: &str = concat!(
          calls = t.calls + EXCLUDED.calls, recalls = EXCLUDED.recalls, skips = EXCLUDED.skips,
          transfers = EXCLUDED.transfers, started_at = EXCLUDED.started_at,
          finished_at = COALESCE(EXCLUDED.finished_at, t.finished_at),
-         window_no = EXCLUDED.window_no, staff = EXCLUDED.staff, outcome = EXCLUDED.outcome"
-);
+         window_no = EXCLUDED.window_no, staff = EXCLUDED.staff, outcome = EXCLUDED.outcome";
 
 const RATINGS: &str =
     "INSERT INTO hallcall.ratings (hall, day, number, window_no, staff, level, bad, comment, rated_at)
@@ -141,7 +160,7 @@ impl Statements {
                 .prepare("SELECT seq FROM hallcall.cursors WHERE hall = $1 FOR UPDATE")
                 .await?,
             events: client.prepare(EVENTS).await?,
-            new_tickets: client.prepare(NEW_TICKETS).await?,
+            copy_tickets: client.prepare(COPY_TICKETS).await?,
             tickets: client.prepare(TICKETS).await?,
             ratings: client.prepare(RATINGS).await?,
             follow_ups: client.prepare(FOLLOW_UPS).await?,
@@ -255,8 +274,24 @@ pub async fn write(client: &Client, st: &Statements, runs: &[(HallId, u64, Curso
         .iter()
         .map(|&(hall, expected, to, rows)| RunParams::of(hall, expected, to, rows))
         .collect::<Result<Vec<_>, _>>()?;
+    // New visits of every run go first, in one COPY: a later run's update
+    // of a visit an earlier one made then finds its row. Nothing is kept
+    // if a cursor check after fails: the transaction is rolled back.
+    let mut fresh: Vec<(&str, &TicketRow)> = runs
+        .iter()
+        .flat_map(|(hall, _, _, rows)| {
+            rows.tickets
+                .values()
+                .filter(|t| t.fresh)
+                .map(move |t| (hall.as_str(), t))
+        })
+        .collect();
+    fresh.sort_unstable_by_key(|&(hall, t)| (hall, ticket_order(t)));
     let mut sent: Vec<Sent<'_>> = Vec::new();
     sent.push(Box::pin(client.execute_raw(&st.begin, std::iter::empty::<P<'_>>())));
+    if !fresh.is_empty() {
+        sent.push(Box::pin(copy_tickets(client, st, &fresh)));
+    }
     for p in &params {
         p.send(client, st, &mut sent);
     }
@@ -287,6 +322,66 @@ pub async fn write(client: &Client, st: &Statements, runs: &[(HallId, u64, Curso
     Ok(())
 }
 
+/// The order visits are written in: the tickets' primary key's, so that
+/// each insert lands beside the one before in its index.
+fn ticket_order(t: &TicketRow) -> (Date, &str, u32) {
+    (t.day, t.number.prefix(), t.number.seq())
+}
+
+/// A day as the binary protocol has it: days since 2000-01-01.
+#[derive(Debug)]
+struct PgDay(i32);
+
+impl ToSql for PgDay {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.put_i32(self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::DATE
+    }
+
+    to_sql_checked!();
+}
+
+/// Writes new visits with a binary COPY; the rows written.
+async fn copy_tickets(
+    client: &Client,
+    st: &Statements,
+    rows: &[(&str, &TicketRow)],
+) -> Result<u64, tokio_postgres::Error> {
+    let sink = client.copy_in::<_, bytes::Bytes>(&st.copy_tickets).await?;
+    let writer = BinaryCopyInWriter::new(sink, &TICKET_COLUMNS);
+    let mut writer = std::pin::pin!(writer);
+    for &(hall, t) in rows {
+        let number = t.number.to_string();
+        let row: [P<'_>; 19] = [
+            &hall,
+            &PgDay(day(t.day)),
+            &number,
+            &t.zone.as_str(),
+            &t.service.as_str(),
+            &t.lane,
+            &t.category.as_ref().map(|c| c.as_str()),
+            &t.channel,
+            &time(t.issued_at),
+            &ms(t.first_called_at),
+            &t.calls,
+            &t.recalls,
+            &t.skips,
+            &t.transfers,
+            &ms(t.started_at),
+            &ms(t.finished_at),
+            &t.window.map(i32::from),
+            &t.staff.as_deref(),
+            &t.outcome,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await
+}
+
 /// The cursor check's failure, as the error a caller acts on.
 fn cursor_moved(e: &tokio_postgres::Error, runs: &[(HallId, u64, Cursor, &Rows)]) -> Option<WriteError> {
     let db = e.as_db_error()?;
@@ -309,7 +404,6 @@ struct RunParams<'a> {
     to_day: Option<String>,
     to_day_seq: Option<i64>,
     events: Option<EventParams>,
-    new_tickets: Option<TicketParams<'a>>,
     tickets: Option<TicketParams<'a>>,
     ratings: Option<RatingParams<'a>>,
     follow_ups: Option<FollowUpParams<'a>>,
@@ -452,7 +546,8 @@ impl<'a> RunParams<'a> {
                 outcome: t.iter().map(|r| r.outcome).collect(),
             })
         };
-        let (new, known): (Vec<&TicketRow>, Vec<&TicketRow>) = rows.tickets.values().partition(|r| r.fresh);
+        let mut known: Vec<&TicketRow> = rows.tickets.values().filter(|r| !r.fresh).collect();
+        known.sort_unstable_by_key(|r| ticket_order(r));
         let ratings = (!rows.ratings.is_empty()).then(|| {
             // One row per ticket in a statement (ON CONFLICT touches a row
             // once): the latest rating of a ticket in the run wins.
@@ -514,7 +609,6 @@ impl<'a> RunParams<'a> {
             to_day: to.day.map(|(d, _)| d.to_string()),
             to_day_seq: to.day.map(|(_, s)| seq(s)),
             events,
-            new_tickets: tickets_of(new),
             tickets: tickets_of(known),
             ratings,
             follow_ups,
@@ -533,8 +627,7 @@ impl<'a> RunParams<'a> {
             let p: [P<'a>; 7] = [h, &e.firsts, &e.lasts, &e.days, &e.first_ats, &e.last_ats, &e.pages];
             out.push(Box::pin(client.execute_raw(&st.events, p)));
         }
-        for (t, statement) in [(&self.new_tickets, &st.new_tickets), (&self.tickets, &st.tickets)] {
-            let Some(t) = t else { continue };
+        if let Some(t) = &self.tickets {
             let p: [P<'a>; 19] = [
                 h,
                 &t.day,
@@ -556,7 +649,7 @@ impl<'a> RunParams<'a> {
                 &t.staff,
                 &t.outcome,
             ];
-            out.push(Box::pin(client.execute_raw(statement, p)));
+            out.push(Box::pin(client.execute_raw(&st.tickets, p)));
         }
         if let Some(r) = &self.ratings {
             let p: [P<'a>; 9] = [
