@@ -10,6 +10,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "events_brin", include_str!("migrations/0002_events_brin.sql")),
     (3, "expect_cursor", include_str!("migrations/0003_expect_cursor.sql")),
     (4, "event_pages", include_str!("migrations/0004_event_pages.sql")),
+    (
+        5,
+        "event_pages_text",
+        include_str!("migrations/0005_event_pages_text.sql"),
+    ),
 ];
 
 /// The lock's key: "hallcall" in ASCII.

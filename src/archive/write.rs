@@ -59,7 +59,7 @@ pub struct Statements {
 // Days are sent as days since 2000-01-01 (`day`), times as timestamps
 // (`time`): binary, nothing for PostgreSQL to parse.
 const EVENTS: &str = "INSERT INTO hallcall.event_pages (hall, first_seq, last_seq, day, first_at, last_at, events)
-     SELECT $1, f, l, date '2000-01-01' + d, fa, la, e::json
+     SELECT $1, f, l, date '2000-01-01' + d, fa, la, e
      FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::text[])
          AS x(f, l, d, fa, la, e)";
 
@@ -231,7 +231,7 @@ pub async fn events(client: &Client, hall: HallId, from: u64, to: u64) -> Result
         .query(
             "SELECT s, (e ->> 'at_ms')::bigint, (e -> 'body')::text
              FROM hallcall.event_pages p
-             CROSS JOIN LATERAL json_array_elements(p.events) AS x(e)
+             CROSS JOIN LATERAL json_array_elements(p.events::json) AS x(e)
              CROSS JOIN LATERAL (SELECT (e ->> 'seq')::bigint) AS y(s)
              WHERE p.hall = $1 AND p.last_seq >= $2 AND p.first_seq <= $3 AND s BETWEEN $2 AND $3
              ORDER BY s",
@@ -717,7 +717,7 @@ pub async fn supersede(
             "INSERT INTO hallcall.superseded_events (hall, seq, at_ms, at, day, kind, body)
              SELECT p.hall, s, a, to_timestamp(a / 1000.0), p.day, e ->> 'kind', (e -> 'body')::jsonb
              FROM hallcall.event_pages p
-             CROSS JOIN LATERAL json_array_elements(p.events) AS x(e)
+             CROSS JOIN LATERAL json_array_elements(p.events::json) AS x(e)
              CROSS JOIN LATERAL (SELECT (e ->> 'seq')::bigint, (e ->> 'at_ms')::bigint) AS y(s, a)
              WHERE p.hall = $1 AND p.last_seq > $2 AND s > $2",
             &[&h, &seq(to)],
@@ -726,10 +726,10 @@ pub async fn supersede(
     // The page that straddles `to` keeps its events up to it.
     tx.execute(
         "UPDATE hallcall.event_pages p SET events = k.events, last_seq = k.last_seq, last_at = k.last_at
-         FROM (SELECT p.hall, p.first_seq, json_agg(e ORDER BY o) AS events, max(s) AS last_seq,
+         FROM (SELECT p.hall, p.first_seq, json_agg(e ORDER BY o)::text AS events, max(s) AS last_seq,
                       to_timestamp(max(a) / 1000.0) AS last_at
                FROM hallcall.event_pages p
-               CROSS JOIN LATERAL json_array_elements(p.events) WITH ORDINALITY AS x(e, o)
+               CROSS JOIN LATERAL json_array_elements(p.events::json) WITH ORDINALITY AS x(e, o)
                CROSS JOIN LATERAL (SELECT (e ->> 'seq')::bigint, (e ->> 'at_ms')::bigint) AS y(s, a)
                WHERE p.hall = $1 AND p.first_seq <= $2 AND p.last_seq > $2 AND s <= $2
                GROUP BY p.hall, p.first_seq) AS k

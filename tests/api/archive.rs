@@ -386,7 +386,7 @@ async fn a_store_gone_back_into_a_page_keeps_its_start_and_sets_the_rest_aside()
     // The page kept its start and says where it now ends.
     let kept = db
         .query_one(
-            "SELECT last_seq, json_array_length(events) FROM hallcall.event_pages
+            "SELECT last_seq, json_array_length(events::json) FROM hallcall.event_pages
              WHERE hall = 'qiaocheng' AND first_seq = 1",
             &[],
         )
