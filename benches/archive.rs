@@ -55,6 +55,7 @@ fn main() {
         .expect("runtime");
     let pg = PgServer::start_durable();
     rt.block_on(create_databases(&pg, &["live", "again", "year"]));
+    let pg_pid = pg.pid().expect("PostgreSQL runs");
     println!(
         "machine: {} cores; PostgreSQL {} on loopback, fsync on",
         std::thread::available_parallelism().map_or(0, usize::from),
@@ -62,7 +63,7 @@ fn main() {
     );
     let only = std::env::var("ARCHIVE_ONLY").unwrap_or_default();
     if only.is_empty() || only == "live" {
-        rt.block_on(live(&pg.url_of("live"), &pg.url_of("again")));
+        rt.block_on(live(&pg.url_of("live"), &pg.url_of("again"), pg_pid));
     }
     if only.is_empty() || only == "year" || only == "catch-up" {
         year(&rt, &pg.url_of("year"), only != "catch-up");
@@ -133,7 +134,7 @@ async fn caught_up(archive: &Archive, since: Instant) -> Duration {
 /// alone (the baseline), then with the archive following it, then the
 /// same events archived again into an empty database with nothing else
 /// running.
-async fn live(url: &str, again: &str) {
+async fn live(url: &str, again: &str, pg_pid: u32) {
     let rate = |n: u64, t: Duration| n as f64 / t.as_secs_f64();
     let durable =
         |stream: &hallcall::store::Stream| -> u64 { stream.halls().filter_map(|h| stream.durable_seq(h)).sum() };
@@ -199,15 +200,70 @@ async fn live(url: &str, again: &str) {
         .await
         .expect("the archive's tables");
     let total = durable(&busiest);
+    let cpu = Cpu::now(pg_pid);
     let started = Instant::now();
     let alone = Archive::start(again, &busiest, specs()).expect("archive starts");
     let took = caught_up(&alone, started).await;
+    let used = Cpu::now(pg_pid).since(cpu);
     println!(
         "  the archive alone, the baseline's events              {:>8.0} events/s  ({:.0}% of the store's busiest; {total} in {:.1} s)",
         rate(total, took),
         100.0 * rate(total, took) / busiest_rate,
         took.as_secs_f64()
     );
+    let per_event = |d: Duration| d.as_secs_f64() * 1e6 / total as f64;
+    println!(
+        "    CPU per event archived: hallcall {:.2} µs, PostgreSQL {:.2} µs, both {:.2} µs ({} cores)",
+        per_event(used.ours),
+        per_event(used.postgres),
+        per_event(used.ours + used.postgres),
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+}
+
+/// CPU time used so far by this process and by PostgreSQL's (the
+/// postmaster and its children): what the archive costs, steadier from
+/// run to run than its rate on two shared cores, whose speed changes.
+#[derive(Clone, Copy)]
+struct Cpu {
+    ours: Duration,
+    postgres: Duration,
+}
+
+impl Cpu {
+    fn now(postmaster: u32) -> Cpu {
+        let mut postgres = Duration::ZERO;
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some((parent, used)) = proc_stat(pid)
+                && (pid == postmaster || parent == postmaster)
+            {
+                postgres += used;
+            }
+        }
+        let ours = proc_stat(std::process::id()).map_or(Duration::ZERO, |(_, used)| used);
+        Cpu { ours, postgres }
+    }
+
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            ours: self.ours.saturating_sub(before.ours),
+            postgres: self.postgres.saturating_sub(before.postgres),
+        }
+    }
+}
+
+/// A process's parent and CPU time (user and system) from `/proc/PID/stat`,
+/// counted in USER_HZ (100 a second on Linux).
+fn proc_stat(pid: u32) -> Option<(u32, Duration)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name (in parentheses, which may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let parent = fields.get(1)?.parse().ok()?;
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((parent, Duration::from_millis(ticks * 10)))
 }
 
 fn sample_spec() -> Arc<HallSpec> {

@@ -246,6 +246,12 @@ impl PgServer {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The postmaster's process id, while it runs.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
 }
 
 impl Drop for PgServer {
