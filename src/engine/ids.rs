@@ -107,9 +107,29 @@ impl Serialize for Code {
 
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Code::new(&s).map_err(serde::de::Error::custom)
+        parse_str(d, Code::new)
     }
+}
+
+/// Reads a string and parses it where it lies. (Through serde's
+/// `Cow<str>` every id read was first copied into a new `String`: several
+/// allocations per event read back from the journal.)
+fn parse_str<'de, D, T, E>(d: D, parse: fn(&str) -> Result<T, E>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    E: fmt::Display,
+{
+    struct Parse<T, E>(fn(&str) -> Result<T, E>);
+    impl<T, E: fmt::Display> serde::de::Visitor<'_> for Parse<T, E> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<Er: serde::de::Error>(self, s: &str) -> Result<T, Er> {
+            (self.0)(s).map_err(Er::custom)
+        }
+    }
+    d.deserialize_str(Parse(parse))
 }
 
 pub type HallId = Code;
@@ -255,8 +275,7 @@ impl Serialize for TicketNumber {
 
 impl<'de> Deserialize<'de> for TicketNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        parse_str(d, str::parse::<TicketNumber>)
     }
 }
 
@@ -274,10 +293,11 @@ impl Serialize for PersonKey {
 
 impl<'de> Deserialize<'de> for PersonKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        u128::from_str_radix(&s, 16)
-            .map(PersonKey)
-            .map_err(|_| serde::de::Error::custom("a person key is 32 hex digits"))
+        parse_str(d, |s| {
+            u128::from_str_radix(s, 16)
+                .map(PersonKey)
+                .map_err(|_| "a person key is 32 hex digits")
+        })
     }
 }
 
