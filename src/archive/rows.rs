@@ -497,14 +497,7 @@ fn ticket_row_of(cfg: &HallSpec, folder: &Folder, day: Date, t: usize) -> Ticket
         Lane::Priority { category } => ("priority", Some(*category)),
         Lane::Appointment { .. } => ("appointment", None),
     };
-    let window = match tk.state {
-        TicketState::Called { window }
-        | TicketState::Serving { window }
-        | TicketState::Held { window }
-        | TicketState::Finished { window }
-        | TicketState::NoShow { window } => Some(window),
-        TicketState::Waiting | TicketState::Cancelled => None,
-    };
+    let window = tk.state.window();
     let staff = window
         .and_then(|w| cfg.window_index(w))
         .and_then(|w| folder.staff()[w].clone());

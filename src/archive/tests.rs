@@ -3,7 +3,7 @@
 
 use super::rows::{Day, Rows};
 use crate::engine::tests::{code, config, local, local_on};
-use crate::engine::{Channel, Command, Event, Hall, Issue, Millis, PauseReason, TicketState, model_tests};
+use crate::engine::{Channel, Command, Event, Hall, Issue, Millis, PauseReason, model_tests};
 
 fn run(hall: &mut Hall, log: &mut Vec<Event>, at: Millis, cmd: Command) {
     let evs = hall.execute(&cmd, at).unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -147,15 +147,7 @@ proptest::proptest! {
             for tk in &hall.st.tickets {
                 let row = &rows.tickets[&(today, tk.number)];
                 proptest::prop_assert_eq!(row.outcome, tk.state.name(), "{}", tk.number);
-                let window = match tk.state {
-                    TicketState::Called { window }
-                    | TicketState::Serving { window }
-                    | TicketState::Held { window }
-                    | TicketState::Finished { window }
-                    | TicketState::NoShow { window } => Some(window),
-                    TicketState::Waiting | TicketState::Cancelled => None,
-                };
-                proptest::prop_assert_eq!(row.window, window, "{}", tk.number);
+                proptest::prop_assert_eq!(row.window, tk.state.window(), "{}", tk.number);
             }
             for (w, ws) in hall.st.windows.iter().enumerate() {
                 let number = hall.spec().windows[w].number;

@@ -101,6 +101,19 @@ impl TicketState {
         )
     }
 
+    /// The window the ticket is or was last at (called, served, held, or
+    /// finished or missed there), if any.
+    pub fn window(&self) -> Option<WindowNo> {
+        match *self {
+            TicketState::Called { window }
+            | TicketState::Serving { window }
+            | TicketState::Held { window }
+            | TicketState::Finished { window }
+            | TicketState::NoShow { window } => Some(window),
+            TicketState::Waiting | TicketState::Cancelled => None,
+        }
+    }
+
     /// The window that has the ticket in hand, if any.
     pub fn at_window(&self) -> Option<WindowNo> {
         match *self {
