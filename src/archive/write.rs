@@ -64,8 +64,8 @@ const EVENTS: &str = "INSERT INTO hallcall.event_pages (hall, first_seq, last_se
          AS x(f, l, d, fa, la, e)";
 
 /// Visits the archive has no row of yet, of every run in a transaction: a
-/// binary `COPY`, refused if a row is there after all. It cost about a
-/// third of what inserting them from arrays (`unnest`) did (BENCHMARKS.md).
+/// binary `COPY`, refused if a row is there after all. Inserted from
+/// arrays (`unnest`) they were PostgreSQL's largest cost (BENCHMARKS.md).
 const COPY_TICKETS: &str = "COPY hallcall.tickets (hall, day, number, zone, service, lane, category, channel,
      issued_at, first_called_at, calls, recalls, skips, transfers, started_at, finished_at, window_no, staff,
      outcome) FROM STDIN (FORMAT binary)";
@@ -261,11 +261,15 @@ type P<'a> = &'a (dyn ToSql + Sync);
 /// it expects to where the run ends, all in one transaction.
 ///
 /// The whole transaction is sent at once and its answers read after: one
-/// round trip, however many statements. PostgreSQL itself checks each
-/// hall's cursor (`hallcall.expect_cursor`), so a cursor found elsewhere
-/// fails the transaction before anything after the check is applied. A
-/// writer may send the next transaction before this one's answers are in:
-/// if this one fails, the next one's check fails too.
+/// round trip for the statements, and one more for the `COPY` of new
+/// visits. PostgreSQL itself checks each hall's cursor
+/// (`hallcall.expect_cursor`), so a cursor found elsewhere fails the
+/// transaction and nothing in it is kept. (The `COPY` comes before the
+/// checks: should another process have archived the same visits, it is
+/// refused first, as a duplicate visit, and the archive starts over from
+/// the cursors writing every visit as an update.) A writer may send the
+/// next transaction before this one's answers are in: if this one fails,
+/// the next one's check fails too.
 ///
 /// # Errors
 /// PostgreSQL failed (nothing was written), or the cursor was elsewhere.
