@@ -443,7 +443,7 @@ fn windows_of_all(ev: &Event) -> bool {
 }
 
 /// The windows (by index) `ev` can change, read before it applies: the
-/// one it names and the one holding its ticket. `None`: all of them.
+/// one it names and the one its ticket is (or was last) at. `None`: all.
 fn windows_of(folder: &Folder, ev: &Event) -> Option<[Option<usize>; 2]> {
     use EventKind as K;
     let hall = folder.hall()?;
@@ -469,12 +469,7 @@ fn windows_of(folder: &Folder, ev: &Event) -> Option<[Option<usize>; 2]> {
     };
     let holder = ticket_of(&ev.kind)
         .and_then(|n| hall.st.by_number.get(&n))
-        .and_then(|&t| match hall.st.tickets[t].state {
-            TicketState::Called { window } | TicketState::Serving { window } | TicketState::Held { window } => {
-                Some(window)
-            }
-            _ => None,
-        });
+        .and_then(|&t| hall.st.tickets[t].state.window());
     let index = |w: Option<WindowNo>| w.and_then(|w| hall.spec().window_index(w));
     Some([index(named), index(holder)])
 }

@@ -248,7 +248,6 @@ impl PgServer {
     }
 
     /// The postmaster's process id, while it runs.
-    #[allow(dead_code)]
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
